@@ -1,0 +1,66 @@
+"""When the bot did not understand: try the knowledge base, ask to rephrase, offer a human."""
+
+from __future__ import annotations
+
+from typing import List
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction
+
+from actions.base import FALLBACK_INTENT, KesherAction, Turn
+from actions.handoff import HandoffReason, offer_human
+from actions.knowledge import answer_with_articles
+
+__all__ = ["ActionFallback", "acted_since_customer_spoke", "consecutive_fallbacks"]
+
+_BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_extract_slots", "action_session_start"})
+
+
+def acted_since_customer_spoke(tracker: Tracker) -> bool:
+    """Whether the bot already ran an action since the customer's latest message."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in _BOOKKEEPING_ACTIONS:
+            return True
+    return False
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row were not understood."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != FALLBACK_INTENT:
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(KesherAction):
+    """Two-stage fallback: first ask to rephrase, the second time offer a human.
+
+    Before asking to rephrase, the message is looked up in the knowledge base:
+    a question the NLU did not place may still be answered by an article.
+    """
+
+    def name(self) -> str:
+        """See :class:`KesherAction`."""
+        return "action_fallback"
+
+    async def perform(self, turn: Turn) -> List[EventType]:
+        """Answers, asks to rephrase, or offers a human."""
+        if acted_since_customer_spoke(turn.tracker):
+            # Rasa's dialogue was unsure what to do after one of our own
+            # actions: the customer has had their answer, so wait for them.
+            return [FollowupAction("action_listen")]
+        if consecutive_fallbacks(turn.tracker) >= 2:
+            return offer_human(turn, HandoffReason.FALLBACK, "fallback_offer_human")
+        hits = await turn.backends.kb.search(turn.text, turn.language, limit=1)
+        if hits:
+            answer_with_articles(turn, hits)
+        else:
+            turn.say("ask_rephrase")
+        return []

@@ -1,0 +1,238 @@
+"""The order form: which order, is it really yours, and what the task still needs.
+
+One form (``order_form``) serves every order task: status, late-order
+complaint, change of address, cancellation and return. It always asks for the
+order number and then for the e-mail or phone on the order; only once both
+match does it ask what the task needs (a new address, a confirmation, a return
+reason), and only if the order allows the task. Wrong answers are counted; the
+third ends the form, and :class:`actions.order_task.ActionOrderTask` offers a
+human or hands over.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.base import KesherAction, Turn, UsesBackends
+from actions.orders.domain import Order, ReturnCheck, contact_matches, normalize_order_id
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "TASK_SLOTS",
+    "ActionAskCancelConfirmed",
+    "ActionAskContact",
+    "ActionAskNewAddress",
+    "ActionAskOrderId",
+    "ActionAskReturnReason",
+    "ValidateOrderForm",
+    "task_allowed",
+]
+
+MAX_ATTEMPTS = 3
+MAX_FIELD_CHARS = 300
+# A cancellation cannot be undone: a "yes" must be clear (a button, or a
+# confident affirm without a negation) or the question is asked again.
+CLEAR_YES_CONFIDENCE = 0.8
+_NEGATION = re.compile(r"\b(?:no|not|don'?t|never|stop|wait)\b|(?:^|\s)(?:לא|אל|אין|רגע|עזוב)(?:\s|$|[?!.,])", re.I)
+# The extra slot each task asks for once the customer is verified.
+TASK_SLOTS = {"change_address": "new_address", "cancel": "cancel_confirmed", "return": "return_reason"}
+
+
+def task_allowed(task: Optional[str], order: Order, turn: Turn) -> bool:
+    """Whether the order's state lets the task go on (its extra slot is asked)."""
+    if task == "change_address":
+        return order.can_change_address()
+    if task == "cancel":
+        return order.can_cancel()
+    if task == "return":
+        return order.check_return(turn.today()) is ReturnCheck.OK
+    return True
+
+
+def _failures(tracker: Tracker, slot: str) -> int:
+    return int(tracker.get_slot(slot) or 0)
+
+
+class ValidateOrderForm(UsesBackends, FormValidationAction):
+    """Validates the order form's answers against the orders store."""
+
+    def name(self) -> str:
+        """See ``FormValidationAction``."""
+        return "validate_order_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[str]:
+        """Order number and contact; then the task's own slot; nothing after 3 failures."""
+        if (
+            _failures(tracker, "order_id_failures") >= MAX_ATTEMPTS
+            or _failures(tracker, "verification_failures") >= MAX_ATTEMPTS
+        ):
+            return []
+        slots = ["order_id", "contact"]
+        verified = tracker.get_slot("order_id") and tracker.get_slot("contact")
+        extra = TASK_SLOTS.get(tracker.get_slot("order_task") or "")
+        if verified and extra and tracker.get_slot("order_task_allowed"):
+            slots.append(extra)
+        return slots
+
+    async def _turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Turn:
+        return Turn(dispatcher, tracker, await self.get_backends())
+
+    async def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Accepts a well-formed number of an existing order; counts anything else."""
+        turn = await self._turn(dispatcher, tracker)
+        text = str(value or "")[:MAX_FIELD_CHARS]
+        order_id = normalize_order_id(text)
+        order = await turn.backends.orders.get(order_id) if order_id else None
+        if order is None:
+            failures = _failures(tracker, "order_id_failures") + 1
+            if failures < MAX_ATTEMPTS:
+                if order_id is None:
+                    turn.say("order_id_invalid")
+                else:
+                    turn.say("order_not_found", order_id=order_id)
+            return {"order_id": None, "order_id_failures": failures}
+
+        result: Dict[str, Any] = {
+            "order_id": order.order_id,
+            "order_status": order.status,
+            "order_id_failures": 0,
+            "order_task_allowed": task_allowed(tracker.get_slot("order_task"), order, turn),
+        }
+        verified_email = tracker.get_slot("verified_email")
+        if verified_email and verified_email == order.email:
+            # Verified earlier in this conversation for the same customer.
+            result["contact"] = verified_email
+        elif tracker.get_slot("contact") and not contact_matches(order, tracker.get_slot("contact")):
+            result["contact"] = None
+        return result
+
+    async def validate_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Accepts the e-mail or phone on the order; counts a mismatch."""
+        turn = await self._turn(dispatcher, tracker)
+        order_id = tracker.get_slot("order_id")
+        order = await turn.backends.orders.get(order_id) if order_id else None
+        if order is None:
+            return {"contact": None}
+        supplied = str(value or "")[:MAX_FIELD_CHARS]
+        if contact_matches(order, supplied):
+            if order.email != tracker.get_slot("verified_email"):
+                turn.say("contact_verified", first_name=order.first_name)
+            return {"contact": supplied, "verified_email": order.email, "verification_failures": 0}
+        failures = _failures(tracker, "verification_failures") + 1
+        if failures < MAX_ATTEMPTS:
+            turn.say("contact_mismatch", order_id=order.order_id, remaining=MAX_ATTEMPTS - failures)
+        return {"contact": None, "verification_failures": failures}
+
+    async def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Accepts an address with a street, a house number and a place."""
+        address = " ".join(str(value or "").split())
+        has_letters = any(ch.isalpha() for ch in address)
+        has_digits = any(ch.isdigit() for ch in address)
+        if 8 <= len(address) <= 200 and has_letters and has_digits:
+            return {"new_address": address}
+        turn = await self._turn(dispatcher, tracker)
+        turn.say("address_invalid")
+        return {"new_address": None}
+
+    def validate_cancel_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Takes a no at once; a yes only when it is unmistakable (see ``CLEAR_YES_CONFIDENCE``)."""
+        if value is not True:
+            return {"cancel_confirmed": value}
+        latest = tracker.latest_message or {}
+        confidence = float((latest.get("intent") or {}).get("confidence") or 0.0)
+        if confidence >= CLEAR_YES_CONFIDENCE and not _NEGATION.search(latest.get("text") or ""):
+            return {"cancel_confirmed": True}
+        return {"cancel_confirmed": None}  # the form asks again, with yes/no buttons
+
+    def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Keeps the customer's reason, trimmed to a sensible length."""
+        reason = " ".join(str(value or "").split())[:MAX_FIELD_CHARS]
+        return {"return_reason": reason or None}
+
+
+class _AskForSlot(KesherAction, ABC):
+    """Asks the form's question for one slot (Rasa runs ``action_ask_<slot>``)."""
+
+    @property
+    @abstractmethod
+    def slot_name(self) -> str:
+        """The slot this action asks for."""
+
+    def name(self) -> str:
+        """See :class:`KesherAction`."""
+        return f"action_ask_{self.slot_name}"
+
+    async def perform(self, turn: Turn) -> List[EventType]:
+        """Says ``ask_<slot>`` from data/messages."""
+        turn.say(f"ask_{self.slot_name}", order_id=turn.slot("order_id") or "")
+        return []
+
+
+class ActionAskOrderId(_AskForSlot):
+    """Asks for the order number."""
+
+    slot_name = "order_id"
+
+
+class ActionAskContact(_AskForSlot):
+    """Asks for the e-mail or phone on the order."""
+
+    slot_name = "contact"
+
+
+class ActionAskNewAddress(_AskForSlot):
+    """Asks for the new delivery address."""
+
+    slot_name = "new_address"
+
+
+class ActionAskReturnReason(_AskForSlot):
+    """Asks why the order is being returned."""
+
+    slot_name = "return_reason"
+
+
+class ActionAskCancelConfirmed(KesherAction):
+    """Asks to confirm a cancellation, naming the order, its items and its total."""
+
+    def name(self) -> str:
+        """See :class:`KesherAction`."""
+        return "action_ask_cancel_confirmed"
+
+    async def perform(self, turn: Turn) -> List[EventType]:
+        """Shows what would be cancelled, with yes/no buttons."""
+        order = await turn.backends.orders.get(turn.slot("order_id"))
+        if order is None:  # the form validated it a moment ago
+            turn.say("order_not_found", order_id=turn.slot("order_id"))
+            return []
+        turn.say(
+            "confirm_cancel",
+            order_id=order.order_id,
+            items=order.item_summary(turn.language),
+            total=turn.money(order.total),
+        )
+        return []

@@ -1,0 +1,148 @@
+"""Doing what the customer asked once the order form is complete.
+
+The form has found the order and verified the customer (or given up after
+three attempts). The order is read again here, because its status may have
+changed while the customer was typing, and the store's rule is checked once
+more inside the database write.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable, Dict, List
+
+from rasa_sdk.events import EventType, SlotSet
+
+from actions.base import KesherAction, Turn
+from actions.handoff import HandoffReason, offer_human, request_handoff
+from actions.order_form import MAX_ATTEMPTS
+from actions.orders.domain import Order, ReturnCheck
+from actions.orders.repository import OrderStateConflict, ReturnNotAllowed
+
+__all__ = ["FORM_SLOTS", "ActionOrderTask"]
+
+# Slots that belong to one run of the form. The order number and the verified
+# e-mail stay, so "and cancel it" right after a status check needs neither again.
+FORM_SLOTS = (
+    "order_task",
+    "contact",
+    "new_address",
+    "cancel_confirmed",
+    "return_reason",
+    "order_id_failures",
+    "verification_failures",
+    "order_task_allowed",
+)
+
+
+def status_values(turn: Turn, order: Order) -> Dict[str, str]:
+    """Everything a status message may mention, formatted for the customer."""
+    return {
+        "order_id": order.order_id,
+        "items": order.item_summary(turn.language),
+        "eta": turn.date(order.estimated_delivery),
+        "promised": turn.date(order.promised_delivery),
+        "delivered": turn.date(order.delivered_at),
+        "shipped": turn.date(order.shipped_at),
+        "carrier": order.carrier or "",
+        "tracking": order.tracking_number or "",
+        "address": order.shipping_address,
+        "total": turn.money(order.total),
+    }
+
+
+def say_status(turn: Turn, order: Order) -> None:
+    """Tells the order's status, e.g. ``order_status_shipped``."""
+    turn.say(f"order_status_{order.status}", **status_values(turn, order))
+
+
+class ActionOrderTask(KesherAction):
+    """Reports or changes the verified order according to ``order_task``."""
+
+    def name(self) -> str:
+        """See :class:`KesherAction`."""
+        return "action_order_task"
+
+    async def perform(self, turn: Turn) -> List[EventType]:
+        """Runs the task, then clears the form's per-run slots."""
+        events = await self._task_events(turn)
+        return events + [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+    async def _task_events(self, turn: Turn) -> List[EventType]:
+        if int(turn.slot("verification_failures") or 0) >= MAX_ATTEMPTS:
+            turn.say("verification_failed")
+            return [SlotSet("order_id", None)] + request_handoff(
+                turn, HandoffReason.VERIFICATION_FAILED
+            )
+        order_id = turn.slot("order_id")
+        order = await turn.backends.orders.get(order_id) if order_id else None
+        if order is None or not turn.slot("contact"):
+            return [SlotSet("order_id", None)] + offer_human(
+                turn, HandoffReason.ORDER_NOT_FOUND, "order_id_failed"
+            )
+        handlers: Dict[str, Callable[[Turn, Order], Awaitable[List[EventType]]]] = {
+            "status": self._status,
+            "late": self._late,
+            "change_address": self._change_address,
+            "cancel": self._cancel,
+            "return": self._return,
+        }
+        handler = handlers.get(turn.slot("order_task") or "status", self._status)
+        return await handler(turn, order)
+
+    async def _status(self, turn: Turn, order: Order) -> List[EventType]:
+        say_status(turn, order)
+        return [SlotSet("order_status", order.status)]
+
+    async def _late(self, turn: Turn, order: Order) -> List[EventType]:
+        say_status(turn, order)
+        message = "late_offer_human" if order.is_late(turn.today()) else "late_on_time_offer_human"
+        return [SlotSet("order_status", order.status)] + offer_human(
+            turn, HandoffReason.COMPLAINT, message, **status_values(turn, order)
+        )
+
+    async def _change_address(self, turn: Turn, order: Order) -> List[EventType]:
+        address = turn.slot("new_address")
+        if not order.can_change_address() or not address:
+            turn.say("address_not_changeable", **status_values(turn, order))
+            return [SlotSet("order_status", order.status)]
+        try:
+            order = await turn.backends.orders.change_address(order.order_id, address, turn.now())
+        except OrderStateConflict:
+            turn.say("address_not_changeable", **status_values(turn, order))
+            return []
+        turn.say("address_changed", **status_values(turn, order))
+        return [SlotSet("order_status", order.status)]
+
+    async def _cancel(self, turn: Turn, order: Order) -> List[EventType]:
+        if not order.can_cancel():
+            turn.say("cancel_not_possible", **status_values(turn, order))
+            return [SlotSet("order_status", order.status)]
+        if turn.slot("cancel_confirmed") is not True:
+            turn.say("cancel_kept", order_id=order.order_id)
+            return []
+        try:
+            order = await turn.backends.orders.cancel(order.order_id, turn.now())
+        except OrderStateConflict:
+            turn.say("cancel_not_possible", **status_values(turn, order))
+            return []
+        turn.say("order_cancelled", **status_values(turn, order))
+        return [SlotSet("order_status", order.status)]
+
+    async def _return(self, turn: Turn, order: Order) -> List[EventType]:
+        check = order.check_return(turn.today())
+        reason = turn.slot("return_reason")
+        if check is ReturnCheck.OK and reason:
+            try:
+                request = await turn.backends.orders.request_return(order.order_id, reason, turn.now())
+            except ReturnNotAllowed as exc:
+                check = exc.check
+            else:
+                turn.say(
+                    "return_created",
+                    rma=request.rma,
+                    deadline=turn.date(order.return_deadline()),
+                    **status_values(turn, order),
+                )
+                return []
+        turn.say(f"return_{check.value}", **status_values(turn, order))
+        return []

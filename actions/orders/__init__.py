@@ -1,0 +1,1 @@
+"""The orders store: tables, the rules about an order, the repository and the demo seed."""

@@ -1,0 +1,259 @@
+"""Access to orders: an async interface and its SQLAlchemy implementation.
+
+SQLAlchemy here is synchronous (SQLite and psycopg2 both block), so every call
+runs in a worker thread and the action server's event loop never waits on disk
+or network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any, Callable, List, Optional, TypeVar
+
+from sqlalchemy import create_engine, desc, event, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.orders.domain import (
+    Order,
+    OrderItem,
+    ReturnCheck,
+    ReturnRequest,
+    normalize_phone,
+)
+from actions.orders.models import Base, OrderEventRow, OrderRow, ReturnRow
+
+__all__ = [
+    "OrderError",
+    "OrderNotFound",
+    "OrderRepository",
+    "OrderStateConflict",
+    "ReturnNotAllowed",
+    "SqlOrderRepository",
+]
+
+T = TypeVar("T")
+
+
+class OrderError(Exception):
+    """Base of every error the orders store raises."""
+
+
+class OrderNotFound(OrderError):
+    """No order has that number."""
+
+
+class OrderStateConflict(OrderError):
+    """The order's status no longer allows the change (e.g. it just shipped)."""
+
+
+class ReturnNotAllowed(OrderError):
+    """A return cannot start; ``check`` says why."""
+
+    def __init__(self, check: ReturnCheck) -> None:
+        super().__init__(check.value)
+        self.check = check
+
+
+class OrderRepository(ABC):
+    """What the actions may ask of the orders store."""
+
+    @abstractmethod
+    async def get(self, order_id: str) -> Optional[Order]:
+        """Returns the order, or ``None`` if there is no such order."""
+
+    @abstractmethod
+    async def find_by_contact(self, email: str = "", phone: str = "") -> List[Order]:
+        """Returns a customer's orders by e-mail or phone, newest first."""
+
+    @abstractmethod
+    async def change_address(self, order_id: str, address: str, now: datetime) -> Order:
+        """Changes the delivery address of an order that has not shipped.
+
+        Raises:
+            OrderNotFound: No such order.
+            OrderStateConflict: The order is no longer ``processing``.
+        """
+
+    @abstractmethod
+    async def cancel(self, order_id: str, now: datetime) -> Order:
+        """Cancels an order that has not shipped.
+
+        Raises:
+            OrderNotFound: No such order.
+            OrderStateConflict: The order is no longer ``processing``.
+        """
+
+    @abstractmethod
+    async def request_return(self, order_id: str, reason: str, now: datetime) -> ReturnRequest:
+        """Opens a return for a delivered order inside the return window.
+
+        Raises:
+            OrderNotFound: No such order.
+            ReturnNotAllowed: The order cannot be returned today.
+        """
+
+
+def _order_from_row(row: OrderRow) -> Order:
+    return Order(
+        order_id=row.order_id,
+        customer_name=row.customer_name,
+        email=row.email,
+        phone=row.phone,
+        language=row.language,
+        shipping_address=row.shipping_address,
+        country=row.country,
+        status=row.status,
+        created_at=row.created_at,
+        promised_delivery=row.promised_delivery,
+        estimated_delivery=row.estimated_delivery,
+        shipped_at=row.shipped_at,
+        delivered_at=row.delivered_at,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        total=row.total,
+        currency=row.currency,
+        items=tuple(
+            OrderItem(i.sku, i.name_en, i.name_he, i.quantity, i.unit_price) for i in row.items
+        ),
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """Creates an engine; SQLite gets foreign keys and a busy timeout.
+
+    Creating the engine opens no connection.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, future=True, connect_args={"timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+class SqlOrderRepository(OrderRepository):
+    """Orders in any database SQLAlchemy speaks to (SQLite, PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wraps an engine; no connection is opened here.
+
+        Args:
+            engine: From :func:`make_engine`.
+        """
+        self._engine = engine
+        self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlOrderRepository:
+        """Builds a repository for a SQLAlchemy URL."""
+        return cls(make_engine(url))
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine (the seed command and tests use it)."""
+        return self._engine
+
+    def create_schema(self) -> None:
+        """Creates the tables if they do not exist (blocking; for set-up only)."""
+        Base.metadata.create_all(self._engine)
+
+    async def _run(self, fn: Callable[[Session], T]) -> T:
+        def work() -> T:
+            with self._sessions() as session, session.begin():
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    async def get(self, order_id: str) -> Optional[Order]:
+        """See :meth:`OrderRepository.get`."""
+
+        def work(session: Session) -> Optional[Order]:
+            row = session.get(OrderRow, order_id)
+            return _order_from_row(row) if row is not None else None
+
+        return await self._run(work)
+
+    async def find_by_contact(self, email: str = "", phone: str = "") -> List[Order]:
+        """See :meth:`OrderRepository.find_by_contact`."""
+        conditions = []
+        if email:
+            conditions.append(OrderRow.email == email.lower())
+        local_phone = normalize_phone(phone) if phone else None
+        if local_phone:
+            conditions.append(OrderRow.phone == local_phone)
+        if not conditions:
+            return []
+
+        def work(session: Session) -> List[Order]:
+            rows = session.scalars(
+                select(OrderRow).where(or_(*conditions)).order_by(desc(OrderRow.created_at))
+            )
+            return [_order_from_row(r) for r in rows]
+
+        return await self._run(work)
+
+    async def _transition(
+        self, order_id: str, now: datetime, values: dict[str, Any], kind: str, detail: str
+    ) -> Order:
+        def work(session: Session) -> Order:
+            # The WHERE on status makes the check and the change one atomic step:
+            # an order that ships between our read and our write is not touched.
+            result = session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status == "processing")
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                if session.get(OrderRow, order_id) is None:
+                    raise OrderNotFound(order_id)
+                raise OrderStateConflict(order_id)
+            session.add(OrderEventRow(order_id=order_id, at=now, kind=kind, detail=detail))
+            session.flush()
+            row = session.get(OrderRow, order_id)
+            session.refresh(row)
+            return _order_from_row(row)
+
+        return await self._run(work)
+
+    async def change_address(self, order_id: str, address: str, now: datetime) -> Order:
+        """See :meth:`OrderRepository.change_address`."""
+        return await self._transition(
+            order_id, now, {"shipping_address": address}, "address_changed", address
+        )
+
+    async def cancel(self, order_id: str, now: datetime) -> Order:
+        """See :meth:`OrderRepository.cancel`."""
+        return await self._transition(
+            order_id, now, {"status": "cancelled", "estimated_delivery": None}, "cancelled", ""
+        )
+
+    async def request_return(self, order_id: str, reason: str, now: datetime) -> ReturnRequest:
+        """See :meth:`OrderRepository.request_return`."""
+
+        def work(session: Session) -> ReturnRequest:
+            row = session.get(OrderRow, order_id, with_for_update=True)
+            if row is None:
+                raise OrderNotFound(order_id)
+            existing = session.scalars(
+                select(ReturnRow).where(ReturnRow.order_id == order_id)
+            ).first()
+            if existing is not None:
+                raise ReturnNotAllowed(ReturnCheck.RETURN_OPEN)
+            check = _order_from_row(row).check_return(now.date())
+            if check is not ReturnCheck.OK:
+                raise ReturnNotAllowed(check)
+            rma = f"R{order_id}-{secrets.token_hex(2).upper()}"
+            session.add(ReturnRow(rma=rma, order_id=order_id, reason=reason, created_at=now))
+            session.add(OrderEventRow(order_id=order_id, at=now, kind="return_requested", detail=reason))
+            return ReturnRequest(rma=rma, order_id=order_id, reason=reason, created_at=now)
+
+        return await self._run(work)

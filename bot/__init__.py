@@ -1,0 +1,1 @@
+"""Kesher: settings, the ``python -m bot`` CLI, the local supervisor and language detection."""

@@ -1,0 +1,208 @@
+"""Kesher's command line: ``python -m bot <command>``.
+
+Commands:
+    up            seed the demo orders if needed, train if the data changed, run
+                  everything on loopback until Ctrl-C (what ``make up`` does)
+    train         train a model unless nothing changed since the last one
+    seed          create and fill the orders database (``--reset`` starts over)
+    demo-orders   print demo orders to try, one per status and language
+    shell         chat with the bot in this terminal (``rasa shell``)
+    nlu-gate      train on 80 % of the NLU examples, test on the rest, check the thresholds
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from types import FrameType
+from typing import List, Optional, Sequence
+
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import StartupError, Supervisor, free_port, venv_bin
+
+__all__ = ["latest_model", "main", "seed", "train_model"]
+
+
+def _rasa_env() -> dict[str, str]:
+    env = {**os.environ, **Settings.from_env().process_env()}
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def latest_model(model_dir: Path) -> Optional[Path]:
+    """The newest trained model in a folder, if any."""
+    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
+    """Runs ``rasa train``; Rasa itself skips the work when nothing changed.
+
+    Returns:
+        The model to serve.
+
+    Raises:
+        SystemExit: Training failed.
+    """
+    command = [
+        venv_bin("rasa"), "train",
+        "--domain", "domain",
+        "--data", "data",
+        "--config", "config.yml",
+        "--out", str(settings.model_dir),
+        *extra_args,
+    ]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=_rasa_env())
+    model = latest_model(settings.model_dir)
+    if result.returncode != 0 or model is None:
+        raise SystemExit(f"rasa train failed (exit code {result.returncode})")
+    # Each model is ~125 MB: keep the one in use and the one before it.
+    older = sorted(settings.model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-2]
+    for stale in older:
+        stale.unlink()
+    return model
+
+
+def seed(settings: Settings, reset: bool = False, today: Optional[date] = None) -> int:
+    """Creates the orders database and fills it with demo orders if it is empty."""
+    from actions.orders.repository import make_engine
+    from actions.orders.seed import reset_database, seed_database
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.orders_db_url)
+    try:
+        if reset:
+            reset_database(engine)
+        return seed_database(engine, today or date.today())
+    finally:
+        engine.dispose()
+
+
+def demo_orders(settings: Settings) -> List[str]:
+    """Lines describing one demo order per status and language."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from actions.orders.models import STATUSES, OrderRow
+    from actions.orders.repository import make_engine
+
+    engine = make_engine(settings.orders_db_url)
+    lines = [f"{'order':<8} {'status':<11} {'lang':<5} {'e-mail':<34} phone"]
+    with Session(engine) as session:
+        for status in STATUSES:
+            for language in ("he", "en"):
+                row = session.scalars(
+                    select(OrderRow)
+                    .where(OrderRow.status == status, OrderRow.language == language)
+                    .order_by(OrderRow.order_id)
+                ).first()
+                if row is not None:
+                    lines.append(f"{row.order_id:<8} {status:<11} {language:<5} {row.email:<34} {row.phone}")
+    engine.dispose()
+    return lines
+
+
+def _up(settings: Settings) -> int:
+    created = seed(settings)
+    if created:
+        print(f"Seeded {created} demo orders into {settings.orders_db_url}")
+    model = train_model(settings)
+    supervisor = Supervisor(settings, model=model)
+
+    def _stop(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("Starting Redis, the action server and Rasa (the first start takes about a minute)...")
+    try:
+        supervisor.start()
+    except StartupError as exc:
+        print(f"Could not start Kesher: {exc}", file=sys.stderr)
+        return 1
+    rest = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
+    print(
+        "\nKesher is running on this machine:\n"
+        f"  Chat over HTTP (REST channel)  POST {rest}\n"
+        f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Rasa HTTP API                  http://127.0.0.1:{settings.rasa_port}/status?token=<RASA_API_TOKEN>\n"
+        f"  Action server                  http://127.0.0.1:{settings.actions_port}/health\n"
+        f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
+        f"  Logs                           {supervisor.log_dir}\n"
+        "  Chat in a terminal             make shell   (in another terminal)\n"
+        "  Demo orders to try             python -m bot demo-orders\n"
+        "No web page yet: the chat widget (issue #4) and the agent console (issue #3)\n"
+        "will be served here too. Press Ctrl-C to stop."
+    )
+    try:
+        while True:
+            failed = supervisor.failed_part()
+            if failed is not None:
+                print(f"\n{failed.name} stopped unexpectedly:\n{failed.log_tail()}", file=sys.stderr)
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    finally:
+        supervisor.stop()
+        print("Stopped.")
+
+
+def _shell(settings: Settings) -> int:
+    model = latest_model(settings.model_dir) or train_model(settings)
+    if seed(settings):
+        print("Seeded the demo orders.")
+    with Supervisor(settings, parts=("redis", "actions")):
+        command = [
+            venv_bin("rasa"), "shell",
+            "--model", str(model),
+            "--endpoints", "endpoints.yml",
+            "--port", str(free_port()),
+        ]
+        return subprocess.run(command, cwd=PROJECT_ROOT, env=_rasa_env()).returncode
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parses the command line and runs one command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="run everything until Ctrl-C")
+    commands.add_parser("train", help="train unless nothing changed")
+    seed_cmd = commands.add_parser("seed", help="fill the orders database")
+    seed_cmd.add_argument("--reset", action="store_true", help="drop every order first")
+    seed_cmd.add_argument("--today", type=date.fromisoformat, help="day the demo orders are relative to")
+    commands.add_parser("demo-orders", help="orders to try the bot with")
+    commands.add_parser("shell", help="chat in this terminal")
+    commands.add_parser("nlu-gate", help="NLU quality gate on a held-out split")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    if args.command == "up":
+        return _up(settings)
+    if args.command == "train":
+        print(train_model(settings))
+        return 0
+    if args.command == "seed":
+        print(f"{seed(settings, reset=args.reset, today=args.today)} orders created")
+        return 0
+    if args.command == "demo-orders":
+        seed(settings)
+        print("\n".join(demo_orders(settings)))
+        return 0
+    if args.command == "nlu-gate":
+        from bot.nlu_gate import run_gate
+
+        return 0 if run_gate().passed else 1
+    return _shell(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Runtime settings, read from the environment.
+
+Every process of Kesher (the supervisor, the action server, tests and benchmarks)
+builds its settings here, so a variable means the same thing everywhere. Values
+that are only fit for a laptop demo are marked ``DEMO DEFAULT``; production sets
+them in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+__all__ = ["PROJECT_ROOT", "Settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where each part listens and where its data lives.
+
+    Attributes:
+        var_dir: Runtime state (SQLite orders DB, Redis dump, logs). Git-ignored.
+        orders_db_url: SQLAlchemy URL of the orders database.
+        kb_dir: Folder with ``he/`` and ``en/`` Markdown knowledge-base articles.
+        redis_host: Redis host for the tracker store and lock store.
+        redis_port: Redis port.
+        redis_password: Redis password; empty means no AUTH.
+        redis_db: Redis database number.
+        rasa_port: Port of ``rasa run``.
+        actions_port: Port of the rasa_sdk action server.
+        rasa_api_token: Token for Rasa's HTTP API (``--auth-token``).
+        default_language: Language used before a customer has written a word.
+        model_dir: Folder of trained models.
+    """
+
+    var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
+    orders_db_url: str = ""
+    kb_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data" / "kb")
+    redis_host: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_password: str = ""
+    redis_db: int = 0
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    # DEMO DEFAULT: set RASA_API_TOKEN in production.
+    rasa_api_token: str = "kesher-demo-token"
+    default_language: str = "en"
+    model_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models")
+
+    def __post_init__(self) -> None:
+        if not self.orders_db_url:
+            object.__setattr__(
+                self, "orders_db_url", f"sqlite:///{self.var_dir / 'orders.db'}"
+            )
+        if self.default_language not in ("he", "en"):
+            raise ValueError("KESHER_DEFAULT_LANGUAGE must be 'he' or 'en'")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Builds settings from environment variables.
+
+        Args:
+            env: Mapping to read instead of ``os.environ`` (tests pass their own).
+
+        Returns:
+            The settings; unset variables take the local defaults.
+        """
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("KESHER_VAR_DIR") or PROJECT_ROOT / "var")
+        return cls(
+            var_dir=var_dir,
+            orders_db_url=env.get("ORDERS_DB_URL", ""),
+            kb_dir=Path(env.get("KESHER_KB_DIR") or PROJECT_ROOT / "data" / "kb"),
+            redis_host=env.get("REDIS_HOST") or "127.0.0.1",
+            redis_port=_int(env, "REDIS_PORT", 6379),
+            redis_password=env.get("REDIS_PASSWORD", ""),
+            redis_db=_int(env, "REDIS_DB", 0),
+            rasa_port=_int(env, "RASA_PORT", 5005),
+            actions_port=_int(env, "ACTIONS_PORT", 5055),
+            rasa_api_token=env.get("RASA_API_TOKEN") or cls.rasa_api_token,
+            default_language=env.get("KESHER_DEFAULT_LANGUAGE") or "en",
+            model_dir=Path(env.get("KESHER_MODEL_DIR") or PROJECT_ROOT / "models"),
+        )
+
+    def with_ports(self, *, redis: int, rasa: int, actions: int) -> Settings:
+        """Returns a copy listening on other ports (tests use free ports)."""
+        return replace(self, redis_port=redis, rasa_port=rasa, actions_port=actions)
+
+    @property
+    def action_server_url(self) -> str:
+        """URL Rasa calls to run custom actions."""
+        return f"http://127.0.0.1:{self.actions_port}/webhook"
+
+    def process_env(self) -> dict[str, str]:
+        """Environment variables that hand these settings to a child process.
+
+        ``endpoints.yml`` reads the Redis and action-server values through
+        Rasa's ``${VAR}`` interpolation, so every variable it names is set here.
+        """
+        return {
+            "KESHER_VAR_DIR": str(self.var_dir),
+            "ORDERS_DB_URL": self.orders_db_url,
+            "KESHER_KB_DIR": str(self.kb_dir),
+            "REDIS_HOST": self.redis_host,
+            "REDIS_PORT": str(self.redis_port),
+            "REDIS_PASSWORD": self.redis_password,
+            "REDIS_DB": str(self.redis_db),
+            "RASA_PORT": str(self.rasa_port),
+            "ACTIONS_PORT": str(self.actions_port),
+            "ACTION_SERVER_URL": self.action_server_url,
+            "RASA_API_TOKEN": self.rasa_api_token,
+            "KESHER_DEFAULT_LANGUAGE": self.default_language,
+            "KESHER_MODEL_DIR": str(self.model_dir),
+        }

@@ -1,0 +1,231 @@
+"""Runs every part of Kesher on one machine: Redis, the action server and Rasa.
+
+``make up`` calls :func:`main` through ``python -m bot up``. The supervisor
+starts each part on loopback, waits until it answers, prints where it
+listens, and on Ctrl-C (or SIGTERM) stops them in reverse order. Tests use
+:class:`Supervisor` directly, on free ports and a temporary state folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Dict, List, Optional, Sequence
+
+from bot.settings import PROJECT_ROOT, Settings
+
+__all__ = ["Part", "StartupError", "Supervisor", "free_port", "venv_bin"]
+
+
+class StartupError(RuntimeError):
+    """A part did not come up; the message says which and shows its log."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def venv_bin(name: str) -> str:
+    """Path of a console script installed beside the running Python."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def _http_ok(url: str, headers: Optional[Dict[str, str]] = None) -> bool:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def _redis_ok(settings: Settings) -> bool:
+    import redis  # the supervisor is synchronous by design: it only polls
+
+    client = redis.Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        password=settings.redis_password or None,
+        socket_timeout=1,
+    )
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class Part:
+    """One process the supervisor runs."""
+
+    name: str
+    command: List[str]
+    ready: Callable[[], bool]
+    timeout: float
+    url: str = ""
+    process: Optional[subprocess.Popen[bytes]] = None
+    log_path: Optional[Path] = None
+    _log: Optional[IO[bytes]] = field(default=None, repr=False)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines the part wrote, for error messages."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Supervisor:
+    """Starts, watches and stops Redis, the action server and ``rasa run``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: Optional[Path] = None,
+        parts: Sequence[str] = ("redis", "actions", "rasa"),
+        extra_env: Optional[Dict[str, str]] = None,
+    ) -> None:
+        """Prepares the parts; nothing starts until :meth:`start`.
+
+        Args:
+            settings: Ports, paths and secrets.
+            model: Model file or folder for ``rasa run`` (default: ``models/``).
+            parts: Which of ``redis``, ``actions``, ``rasa`` to run (leave out
+                ``redis`` when it runs elsewhere).
+            extra_env: More environment variables for every child.
+        """
+        self.settings = settings
+        self.model = model or settings.model_dir
+        self.env = {**os.environ, **settings.process_env(), **(extra_env or {})}
+        self.env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PROJECT_ROOT), self.env.get("PYTHONPATH", "")) if p
+        )
+        self.log_dir = settings.var_dir / "logs"
+        builders = {"redis": self._redis_part, "actions": self._actions_part, "rasa": self._rasa_part}
+        unknown = set(parts) - set(builders)
+        if unknown:
+            raise ValueError(f"unknown parts: {sorted(unknown)}")
+        self.parts: List[Part] = [builders[name]() for name in builders if name in parts]
+
+    def _redis_part(self) -> Part:
+        s = self.settings
+        data_dir = s.var_dir / "redis"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--bind", "127.0.0.1",
+            "--port", str(s.redis_port),
+            "--dir", str(data_dir),
+            "--save", "60 1",
+            "--appendonly", "no",
+            "--protected-mode", "yes",
+        ]
+        if s.redis_password:
+            command += ["--requirepass", s.redis_password]
+        return Part("redis", command, lambda: _redis_ok(s), 20, f"redis://127.0.0.1:{s.redis_port}")
+
+    def _actions_part(self) -> Part:
+        s = self.settings
+        command = [
+            venv_bin("rasa"), "run", "actions",
+            "--actions", "actions",
+            "--port", str(s.actions_port),
+        ]
+        url = f"http://127.0.0.1:{s.actions_port}"
+        return Part("actions", command, lambda: _http_ok(f"{url}/health"), 120, f"{url}/webhook")
+
+    def _rasa_part(self) -> Part:
+        s = self.settings
+        command = [
+            venv_bin("rasa"), "run",
+            "--interface", "127.0.0.1",
+            "--port", str(s.rasa_port),
+            "--model", str(self.model),
+            "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            "--enable-api",
+            "--auth-token", s.rasa_api_token,
+        ]
+        url = f"http://127.0.0.1:{s.rasa_port}"
+        # /status answers only once a model is loaded.
+        ready = lambda: _http_ok(f"{url}/status?token={s.rasa_api_token}")  # noqa: E731
+        return Part("rasa", command, ready, 300, url)
+
+    def start(self) -> None:
+        """Starts every part in order and waits until each answers.
+
+        Raises:
+            StartupError: A part exited or did not answer in time; the ones
+                already running are stopped.
+        """
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for part in self.parts:
+                self._start_part(part)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_part(self, part: Part) -> None:
+        part.log_path = self.log_dir / f"{part.name}.log"
+        part._log = open(part.log_path, "ab")
+        part.process = subprocess.Popen(
+            part.command,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=part._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops parts in order
+        )
+        deadline = time.monotonic() + part.timeout
+        while time.monotonic() < deadline:
+            if part.process.poll() is not None:
+                raise StartupError(
+                    f"{part.name} exited with code {part.process.returncode}:\n{part.log_tail()}"
+                )
+            if part.ready():
+                return
+            time.sleep(0.3)
+        raise StartupError(f"{part.name} did not answer within {part.timeout:.0f} s:\n{part.log_tail()}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Stops the parts in reverse order: SIGTERM, then SIGKILL after ``grace``."""
+        for part in reversed(self.parts):
+            proc = part.process
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if part._log is not None:
+                part._log.close()
+                part._log = None
+
+    def failed_part(self) -> Optional[Part]:
+        """A part that has exited since it started, if any."""
+        return next((p for p in self.parts if p.process and p.process.poll() is not None), None)
+
+    def __enter__(self) -> Supervisor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

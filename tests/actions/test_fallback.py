@@ -1,0 +1,54 @@
+"""Two-stage fallback: rephrase first, a human the second time in a row."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.fallback import ActionFallback, consecutive_fallbacks
+from tests.helpers.trackers import make_tracker, user_event
+
+
+async def _run(backends, domain, text, events, language="en"):
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text=text, intent="nlu_fallback", events=events, slots={"language": language})
+    result = await ActionFallback(backends).run(dispatcher, tracker, domain)
+    return dispatcher.messages, result
+
+
+def test_only_the_latest_run_of_fallbacks_counts(domain):
+    events = [user_event("hi", "greet"), user_event("blorp", "nlu_fallback"), user_event("ok", "affirm"),
+              user_event("zzz", "nlu_fallback")]
+    tracker = make_tracker(domain, text="qqq", intent="nlu_fallback", events=events)
+    assert consecutive_fallbacks(tracker) == 2
+
+
+async def test_first_fallback_asks_to_rephrase(backends, domain):
+    messages, events = await _run(backends, domain, "xkcd qwerty", [user_event("hi", "greet")])
+    assert "rephrase" in messages[0]["text"] or "other words" in messages[0]["text"]
+    assert events == []
+
+
+async def test_first_fallback_in_hebrew_is_in_hebrew(backends, domain):
+    messages, _ = await _run(backends, domain, "בלה בלה", [], language="he")
+    assert any("\u05d0" <= ch <= "\u05ea" for ch in messages[0]["text"])
+
+
+async def test_a_question_the_nlu_missed_is_answered_from_the_knowledge_base(backends, domain):
+    messages, _ = await _run(backends, domain, "my promo code doesn't work at checkout", [])
+    assert "promo-code-problems" in messages[0]["text"]
+
+
+async def test_second_fallback_in_a_row_offers_a_human(backends, domain):
+    messages, events = await _run(backends, domain, "xkcd again", [user_event("blorp", "nlu_fallback")])
+    assert "connect you" in messages[0]["text"]
+    slots = {e["name"]: e["value"] for e in events}
+    assert slots == {"human_offered": True, "human_offer_reason": "fallback"}
+
+
+async def test_unsure_after_one_of_our_actions_the_bot_waits_silently(backends, domain):
+    events = [user_event("yes", "affirm"), {"event": "action", "name": "action_handoff"}]
+    tracker = make_tracker(domain, events=events)
+    dispatcher = CollectingDispatcher()
+    result = await ActionFallback(backends).run(dispatcher, tracker, domain)
+    assert dispatcher.messages == []
+    assert result == [{"event": "followup", "timestamp": None, "name": "action_listen"}]

@@ -1,0 +1,126 @@
+"""What the customer is told, and what changes, once the order form is complete."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.order_task import ActionOrderTask
+from actions.orders.domain import RETURN_WINDOW_DAYS
+from tests.helpers.backends import TODAY, orders_where, pick
+from tests.helpers.trackers import make_tracker
+
+HEBREW = re.compile(r"[\u05d0-\u05ea]")
+
+
+async def _run(backends, domain, **slots: Any):
+    dispatcher = CollectingDispatcher()
+    events = await ActionOrderTask(backends).run(dispatcher, make_tracker(domain, slots=slots), domain)
+    texts = [m["text"] for m in dispatcher.messages]
+    set_slots: Dict[str, Any] = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return texts, set_slots
+
+
+def _verified(order) -> Dict[str, Any]:
+    return {"order_id": order.order_id, "contact": order.email, "verified_email": order.email}
+
+
+async def test_status_of_a_shipped_order_names_carrier_tracking_and_date(backends, domain):
+    order = pick(orders_where(backends, status="shipped", language="en"))
+    texts, slots = await _run(backends, domain, order_task="status", language="en", **_verified(order))
+    assert order.carrier in texts[0] and order.tracking_number in texts[0]
+    assert order.estimated_delivery.strftime("%-d %B") in texts[0]
+    assert slots["order_status"] == "shipped"
+    # The form's per-run slots are cleared, the order and the verified e-mail stay.
+    assert slots["contact"] is None and "order_id" not in slots and "verified_email" not in slots
+
+
+async def test_status_in_hebrew_uses_hebrew_item_names_and_dates(backends, domain):
+    order = pick(orders_where(backends, status="processing", language="he"))
+    texts, _ = await _run(backends, domain, order_task="status", language="he", **_verified(order))
+    assert HEBREW.search(texts[0])
+    assert order.items[0].name_he in texts[0]
+    assert "ב" in texts[0] and order.estimated_delivery.strftime("%-d") in texts[0]
+
+
+async def test_a_late_order_gets_an_apology_and_an_offer_of_a_human(backends, domain):
+    order = pick(orders_where(backends, status="delayed"))
+    texts, slots = await _run(backends, domain, order_task="late", language="en", **_verified(order))
+    assert "sorry" in texts[0].lower()
+    assert slots["human_offered"] is True and slots["human_offer_reason"] == "complaint"
+
+
+async def test_changing_the_address_before_shipping_updates_the_database(backends, domain):
+    order = pick(orders_where(backends, status="processing"))
+    new = "Rothschild Blvd 1, Tel Aviv"
+    texts, _ = await _run(backends, domain, order_task="change_address", new_address=new,
+                          order_task_allowed=True, **_verified(order))
+    assert new in texts[0]
+    assert (await backends.orders.get(order.order_id)).shipping_address == new
+
+
+async def test_the_address_of_a_shipped_order_cannot_change(backends, domain):
+    order = pick(orders_where(backends, status="shipped"))
+    texts, _ = await _run(backends, domain, order_task="change_address", **_verified(order))
+    assert "can no longer be changed" in texts[0]
+    assert (await backends.orders.get(order.order_id)).shipping_address == order.shipping_address
+
+
+async def test_cancelling_needs_a_yes(backends, domain):
+    order = pick(orders_where(backends, status="processing"), seed=1)
+    texts, _ = await _run(backends, domain, order_task="cancel", cancel_confirmed=False,
+                          order_task_allowed=True, **_verified(order))
+    assert "stays as it is" in texts[0]
+    assert (await backends.orders.get(order.order_id)).status == "processing"
+    texts, slots = await _run(backends, domain, order_task="cancel", cancel_confirmed=True,
+                              order_task_allowed=True, **_verified(order))
+    assert "is cancelled" in texts[0]
+    assert (await backends.orders.get(order.order_id)).status == "cancelled"
+    assert slots["order_status"] == "cancelled"
+
+
+async def test_a_shipped_order_cannot_be_cancelled(backends, domain):
+    order = pick(orders_where(backends, status="shipped"))
+    texts, _ = await _run(backends, domain, order_task="cancel", cancel_confirmed=True, **_verified(order))
+    assert "can't be cancelled" in texts[0]
+    assert (await backends.orders.get(order.order_id)).status == "shipped"
+
+
+async def test_a_return_inside_the_window_opens_an_rma(backends, domain):
+    recent = [o for o in orders_where(backends, status="delivered")
+              if (TODAY - o.delivered_at.date()).days <= RETURN_WINDOW_DAYS]
+    order = pick(recent)
+    texts, _ = await _run(backends, domain, order_task="return", return_reason="Wrong size",
+                          order_task_allowed=True, **_verified(order))
+    rma = re.search(r"R\d{6}-[0-9A-F]{4}", texts[0])
+    assert rma, texts[0]
+    # A second return of the same order is refused.
+    texts, _ = await _run(backends, domain, order_task="return", return_reason="again",
+                          order_task_allowed=True, **_verified(order))
+    assert "already an open return" in texts[0]
+
+
+async def test_a_return_after_30_days_is_refused_with_the_delivery_date(backends, domain):
+    old = [o for o in orders_where(backends, status="delivered")
+           if (TODAY - o.delivered_at.date()).days > RETURN_WINDOW_DAYS]
+    order = pick(old)
+    texts, _ = await _run(backends, domain, order_task="return", **_verified(order))
+    assert "outside the return window" in texts[0]
+    assert order.delivered_at.strftime("%-d %B") in texts[0]
+
+
+async def test_three_failed_verifications_hand_the_conversation_over(backends, domain):
+    order = pick(orders_where(backends))
+    texts, slots = await _run(backends, domain, order_task="status", order_id=order.order_id,
+                              verification_failures=3.0)
+    assert order.carrier is None or order.carrier not in " ".join(texts)
+    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "verification_failed"
+    assert slots["order_id"] is None
+
+
+async def test_three_unknown_numbers_offer_a_human(backends, domain):
+    texts, slots = await _run(backends, domain, order_task="status", order_id_failures=3.0)
+    assert "connect you" in texts[0]
+    assert slots["human_offered"] is True and slots["human_offer_reason"] == "order_not_found"

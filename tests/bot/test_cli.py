@@ -1,0 +1,60 @@
+"""`python -m bot up` (what `make up` runs): starts everything, prints URLs, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.settings import PROJECT_ROOT
+from bot.supervisor import free_port
+
+pytestmark = pytest.mark.stack
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_up_prints_where_to_go_and_ctrl_c_stops_everything(tmp_path: Path):
+    ports = {"REDIS_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
+    env = {**os.environ, "KESHER_VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "up"], cwd=PROJECT_ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output = []
+    deadline = time.monotonic() + 600
+    try:
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            output.append(line)
+            if "Press Ctrl-C to stop" in line:
+                break
+        text = "".join(output)
+        assert "Kesher is running" in text, text[-3000:]
+        assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in text
+        assert "Seeded 240 demo orders" in text
+        reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
+                              json={"sender": "cli-test", "message": "hello"}, timeout=60)
+        assert reply.status_code == 200 and reply.json()
+
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        rest, _ = proc.communicate(timeout=90)
+        assert proc.returncode == 0, rest
+        assert "Stopped." in rest
+        assert not any(_listening(port) for port in ports.values())
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -1,0 +1,137 @@
+"""Every order flow, the fallback and a language switch, live in both languages.
+
+The bot runs as in production (redis-server, action server, rasa run); the
+orders database is checked after each change.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from actions.orders.domain import RETURN_WINDOW_DAYS
+from tests.helpers.backends import orders_where, pick
+from tests.helpers.stack import Customer
+
+pytestmark = pytest.mark.stack
+
+PHRASES = {
+    "en": {
+        "change_address": "I need to change the delivery address of my order",
+        "new_address": "Rothschild Blvd 22, Tel Aviv",
+        "cancel": "I want to cancel my order",
+        "yes": "yes",
+        "return": "I want to return something I bought",
+        "reason": "it arrived damaged",
+        "late": "my order is late and I'm really fed up",
+        "no": "no thanks",
+        "gibberish": ["flibber jabber wonk", "zorp blarg quux"],
+    },
+    "he": {
+        "change_address": "אני צריך לשנות את כתובת המשלוח של ההזמנה",
+        "new_address": "רוטשילד 22, תל אביב",
+        "cancel": "אני רוצה לבטל את ההזמנה שלי",
+        "yes": "כן",
+        "return": "אני רוצה להחזיר מוצר שקניתי",
+        "reason": "הגיע שבור",
+        "late": "ההזמנה מתעכבת ונמאס לי לחכות",
+        "no": "לא תודה",
+        "gibberish": ["פלורפ זינגל בזבוז", "קשקוש טרלול בלה"],
+    },
+}
+
+
+def _verify(customer: Customer, order) -> str:
+    customer.say(order.order_id)
+    return customer.say(order.email).text
+
+
+def _check_language(reply, language: str) -> None:
+    assert reply.is_hebrew() if language == "he" else reply.is_english(), reply.text
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_change_address_before_shipping(stack, stack_settings, stack_orders, language):
+    order = pick(orders_where(stack_orders, status="processing", language=language), seed=11)
+    customer = Customer(stack_settings)
+    customer.say(PHRASES[language]["change_address"])
+    asked = _verify(customer, order)
+    assert order.order_id in asked  # "What's the new delivery address for order …?"
+    done = customer.say(PHRASES[language]["new_address"])
+    _check_language(done, language)
+    assert PHRASES[language]["new_address"] in done.text
+    assert _fetch(stack_orders, order.order_id).shipping_address == PHRASES[language]["new_address"]
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_cancel_after_confirmation(stack, stack_settings, stack_orders, language):
+    order = pick(orders_where(stack_orders, status="processing", language=language), seed=23)
+    customer = Customer(stack_settings)
+    customer.say(PHRASES[language]["cancel"])
+    confirm = _verify(customer, order)
+    assert order.order_id in confirm and str(order.total).split(".")[0] in confirm.replace(",", "")
+    assert _fetch(stack_orders, order.order_id).status == "processing"  # nothing happens before the yes
+    done = customer.say(PHRASES[language]["yes"])
+    _check_language(done, language)
+    assert _fetch(stack_orders, order.order_id).status == "cancelled"
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_return_within_30_days(stack, stack_settings, stack_orders, language):
+    recent = [o for o in orders_where(stack_orders, status="delivered", language=language)
+              if (date.today() - o.delivered_at.date()).days <= RETURN_WINDOW_DAYS - 2]
+    order = pick(recent, seed=5)
+    customer = Customer(stack_settings)
+    customer.say(PHRASES[language]["return"])
+    _verify(customer, order)
+    done = customer.say(PHRASES[language]["reason"])
+    _check_language(done, language)
+    assert f"R{order.order_id}-" in done.text
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_late_order_complaint(stack, stack_settings, stack_orders, language):
+    order = pick(orders_where(stack_orders, status="delayed", language=language))
+    customer = Customer(stack_settings)
+    empathy = customer.say(PHRASES[language]["late"])
+    _check_language(empathy, language)
+    assert "sorry" in empathy.text.lower() or "מצטער" in empathy.text
+    status = _verify(customer, order)
+    assert order.tracking_number in status
+    assert customer.slots()["human_offered"] is True
+    handoff = customer.say(PHRASES[language]["yes"])
+    _check_language(handoff, language)
+    slots = customer.slots()
+    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "complaint"
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_two_fallbacks_offer_a_person_and_no_is_respected(stack, stack_settings, language):
+    customer = Customer(stack_settings)
+    first = customer.say(PHRASES[language]["gibberish"][0])
+    _check_language(first, language)
+    second = customer.say(PHRASES[language]["gibberish"][1])
+    assert len(second.buttons) == 2
+    declined = customer.say(PHRASES[language]["no"])
+    _check_language(declined, language)
+    slots = customer.slots()
+    assert slots["human_offered"] is False and not slots["handoff_requested"]
+
+
+def test_switching_language_mid_conversation(stack, stack_settings, stack_orders):
+    order = pick(orders_where(stack_orders, status="shipped", language="he"), seed=3)
+    customer = Customer(stack_settings)
+    assert customer.say("שלום").is_hebrew()
+    assert customer.say("how long does shipping take?").is_english()
+    assert customer.say("ואיפה ההזמנה שלי?").is_hebrew()
+    # An order number and an e-mail in Latin letters keep the conversation in Hebrew.
+    assert customer.say(order.order_id).is_hebrew()
+    status = customer.say(order.email)
+    assert status.is_hebrew() and order.tracking_number in status.text
+
+
+def _fetch(backends, order_id):
+    import asyncio
+
+    return asyncio.run(backends.orders.get(order_id))

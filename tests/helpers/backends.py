@@ -1,0 +1,73 @@
+"""Backends for action tests: a real SQLite orders database seeded for a fixed day."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.backends import Backends
+from actions.kb.search import InMemoryKnowledgeBase
+from actions.messages import MessageCatalog
+from actions.orders.domain import Order
+from actions.orders.models import OrderRow
+from actions.orders.repository import SqlOrderRepository
+from actions.orders.seed import seed_database
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 3, 15)  # a Sunday: a business day in Israel
+NOW = datetime.combine(TODAY, time(10, 30))
+
+_KB: Optional[InMemoryKnowledgeBase] = None
+
+
+def shared_kb() -> InMemoryKnowledgeBase:
+    """One knowledge base for the whole test session (building it reads 48 files)."""
+    global _KB
+    if _KB is None:
+        _KB = InMemoryKnowledgeBase(ROOT / "data" / "kb")
+    return _KB
+
+
+def make_backends(db_path: Path, default_language: str = "en") -> Backends:
+    """Seeds a fresh SQLite database at ``db_path`` and wraps it in backends."""
+    repo = SqlOrderRepository.from_url(f"sqlite:///{db_path}")
+    seed_database(repo.engine, TODAY)
+    return Backends(
+        orders=repo,
+        kb=shared_kb(),
+        messages=MessageCatalog.from_dir(),
+        clock=lambda: NOW,
+        default_language=default_language,
+    )
+
+
+def orders_where(backends: Backends, **filters: str) -> List[Order]:
+    """Seeded orders matching column values, e.g. ``status="processing", language="he"``."""
+    from actions.orders.repository import _order_from_row
+
+    assert isinstance(backends.orders, SqlOrderRepository)
+    with Session(backends.orders.engine) as session:
+        query = select(OrderRow).order_by(OrderRow.order_id)
+        for column, value in filters.items():
+            query = query.where(getattr(OrderRow, column) == value)
+        return [_order_from_row(row) for row in session.scalars(query)]
+
+
+def pick(orders: List[Order], seed: int = 0) -> Order:
+    """One order out of many, deterministically."""
+    assert orders, "the seed has no order of that kind"
+    return random.Random(seed).choice(orders)
+
+
+def unused_order_id(backends: Backends) -> str:
+    """A well-formed order number that no order has."""
+    taken: Dict[str, bool] = {o.order_id: True for o in orders_where(backends)}
+    candidate = 199999
+    while str(candidate) in taken:
+        candidate -= 1
+    return str(candidate)

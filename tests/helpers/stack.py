@@ -1,0 +1,65 @@
+"""A running Kesher (redis-server, action server, rasa run) and a REST client for it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import requests
+
+from bot.settings import Settings
+
+HEBREW = re.compile(r"[\u05d0-\u05ea]")
+
+
+@dataclass
+class Reply:
+    """What the bot answered to one message."""
+
+    messages: List[Dict[str, Any]]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m.get("text", "") for m in self.messages)
+
+    @property
+    def buttons(self) -> List[str]:
+        return [b["title"] for m in self.messages for b in m.get("buttons", [])]
+
+    def is_hebrew(self) -> bool:
+        return bool(HEBREW.search(self.text))
+
+    def is_english(self) -> bool:
+        return bool(self.text) and not self.is_hebrew()
+
+
+class Customer:
+    """One customer talking to the bot over Rasa's REST channel."""
+
+    def __init__(self, settings: Settings, sender_id: Optional[str] = None) -> None:
+        self.settings = settings
+        self.sender_id = sender_id or f"test-{uuid.uuid4().hex[:10]}"
+        self.base = f"http://127.0.0.1:{settings.rasa_port}"
+
+    def say(self, text: str) -> Reply:
+        response = requests.post(
+            f"{self.base}/webhooks/rest/webhook",
+            json={"sender": self.sender_id, "message": text},
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        return Reply(response.json())
+
+    def tracker(self) -> Dict[str, Any]:
+        response = requests.get(
+            f"{self.base}/conversations/{self.sender_id}/tracker",
+            params={"token": self.settings.rasa_api_token},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def slots(self) -> Dict[str, Any]:
+        return self.tracker()["slots"]

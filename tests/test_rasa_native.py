@@ -1,0 +1,50 @@
+"""The project works as Rasa users expect: validate and conversation tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import latest_model, train_model
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import venv_bin
+
+# Rasa 3.6.21 warns about any retrieval intent declared in the domain, because
+# it merges the retrieval intents found in the NLU data into the domain a
+# second time. A two-intent bot with one retrieval intent shows the same
+# warning; it is not about our data. Every other warning fails the test.
+KNOWN_RASA_WARNING = "The following duplicated intents have been found across multiple domain files: faq"
+
+
+def _rasa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([venv_bin("rasa"), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+
+
+def test_rasa_data_validate_passes_without_warnings():
+    result = _rasa("data", "validate", "--fail-on-warnings", "--domain", "domain", "--data", "data")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    warnings = [w for w in re.findall(r"UserWarning: (.*)", output) if KNOWN_RASA_WARNING not in w]
+    assert warnings == []
+    assert "No story structure conflicts found" in output
+
+
+@pytest.mark.training
+def test_conversation_tests_pass_in_both_languages(tmp_path: Path):
+    """NLU and dialogue together (`--e2e`): every test story's messages and actions."""
+    model = latest_model(Settings.from_env().model_dir) or train_model(Settings.from_env())
+    result = _rasa(
+        "test", "core", "--e2e", "--stories", "tests/conversations", "--model", str(model),
+        "--out", str(tmp_path), "--fail-on-prediction-errors",
+    )
+    output = result.stdout + result.stderr
+    failed = (tmp_path / "failed_test_stories.yml")
+    details = failed.read_text(encoding="utf-8") if failed.exists() else output[-4000:]
+    assert result.returncode == 0, details
+    stories = re.search(r"Evaluating (\d+) stories", output)
+    assert stories and int(stories.group(1)) >= 25
