@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
+from bot.language import is_hebrew
 from bot.settings import PROJECT_ROOT
 from bot.supervisor import venv_bin
 
@@ -43,7 +43,6 @@ THRESHOLDS: Dict[str, float] = {
     "intent_min_f1": 0.50,
     "faq_accuracy": 0.80,
 }
-_HEBREW = re.compile(r"[\u05d0-\u05ea]")
 
 
 @dataclass
@@ -99,7 +98,7 @@ def split_by_language(test_file: Path, out_dir: Path) -> Dict[str, Path]:
                 continue
             examples = [
                 line for line in block["examples"].splitlines()
-                if line.strip() and bool(_HEBREW.search(line)) == (language == "he")
+                if line.strip() and is_hebrew(line) == (language == "he")
             ]
             if examples:
                 blocks.append({"intent": block["intent"], "examples": "\n".join(examples) + "\n"})

@@ -9,10 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_task import ActionOrderTask
 from actions.orders.domain import RETURN_WINDOW_DAYS
+from bot.language import is_hebrew
 from tests.helpers.backends import TODAY, orders_where, pick
 from tests.helpers.trackers import make_tracker
-
-HEBREW = re.compile(r"[\u05d0-\u05ea]")
 
 
 async def _run(backends, domain, **slots: Any):
@@ -40,7 +39,7 @@ async def test_status_of_a_shipped_order_names_carrier_tracking_and_date(backend
 async def test_status_in_hebrew_uses_hebrew_item_names_and_dates(backends, domain):
     order = pick(orders_where(backends, status="processing", language="he"))
     texts, _ = await _run(backends, domain, order_task="status", language="he", **_verified(order))
-    assert HEBREW.search(texts[0])
+    assert is_hebrew(texts[0])
     assert order.items[0].name_he in texts[0]
     assert "ב" in texts[0] and order.estimated_delivery.strftime("%-d") in texts[0]
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import requests
 
+from bot.language import is_hebrew
 from bot.settings import Settings
-
-HEBREW = re.compile(r"[\u05d0-\u05ea]")
 
 
 @dataclass
@@ -29,7 +27,7 @@ class Reply:
         return [b["title"] for m in self.messages for b in m.get("buttons", [])]
 
     def is_hebrew(self) -> bool:
-        return bool(HEBREW.search(self.text))
+        return is_hebrew(self.text)
 
     def is_english(self) -> bool:
         return bool(self.text) and not self.is_hebrew()
