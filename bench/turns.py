@@ -7,6 +7,8 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
 3. runs each bot (Kesher with redis-server and its action server, exactly as
    ``make up`` does; the vanilla bot as ``rasa init`` leaves it: in-memory
    tracker, no action server) on free loopback ports;
+   plus the vanilla bot again on Redis tracker and lock stores, to separate
+   the cost of persistence from the cost of Kesher's own work;
 4. sends scripted conversations from 1, 10 and 50 concurrent customers and
    records every turn's latency;
 5. prints p50/p95/p99 latency, turns per second and the servers' memory (RSS),
@@ -90,6 +92,7 @@ def train_kesher(out: Path) -> tuple[Path, float]:
 
 def train_vanilla(folder: Path) -> tuple[Path, float]:
     """``rasa init --no-prompt`` (which trains) in a fresh folder."""
+    folder.mkdir(parents=True)
     seconds = _timed([venv_bin("rasa"), "init", "--no-prompt", "--init-dir", str(folder)], folder.parent)
     model = sorted((folder / "models").glob("*.tar.gz"))[-1]
     return model, seconds
@@ -174,16 +177,26 @@ async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bo
     return Result(bot, concurrency, latencies, seconds, len(errors))
 
 
-def run_vanilla(model: Path, folder: Path, turns: int) -> tuple[List[Result], float]:
+def run_vanilla(
+    model: Path, folder: Path, turns: int, label: str, redis_port: Optional[int] = None
+) -> tuple[List[Result], float]:
+    """Runs the vanilla bot; with ``redis_port``, on Redis tracker and lock stores like Kesher."""
     port = free_port()
-    proc = subprocess.Popen(
-        [venv_bin("rasa"), "run", "--model", str(model), "--port", str(port), "--interface", "127.0.0.1"],
-        cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    command = [venv_bin("rasa"), "run", "--model", str(model), "--port", str(port),
+               "--interface", "127.0.0.1", "--enable-api"]
+    if redis_port is not None:
+        endpoints = folder / "endpoints-redis.yml"
+        endpoints.write_text(
+            f"tracker_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  key_prefix: vanilla\n"
+            f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: {redis_port}\n  key_prefix: vanilla\n",
+            encoding="utf-8",
+        )
+        command += ["--endpoints", str(endpoints)]
+    proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_http(f"http://127.0.0.1:{port}/status")
         url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-        results = [asyncio.run(load(url, VANILLA_SCRIPT, c, turns, "vanilla rasa init")) for c in LEVELS]
+        results = [asyncio.run(load(url, VANILLA_SCRIPT, c, turns, label)) for c in LEVELS]
         return results, rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -226,27 +239,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--turns", type=int, default=800, help="turns per concurrency level (about)")
+    parser.add_argument("--work", type=Path, help="keep the trained bots here (default: a temporary folder)")
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="kesher-bench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="kesher-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         print("Training Kesher from scratch...", flush=True)
         kesher_model, kesher_train = train_kesher(work / "models")
         print("Creating and training a vanilla `rasa init` bot...", flush=True)
+        shutil.rmtree(work / "vanilla", ignore_errors=True)
         vanilla_model, vanilla_train = train_vanilla(work / "vanilla")
         print("Load test: vanilla bot...", flush=True)
-        vanilla_results, vanilla_rss = run_vanilla(vanilla_model, work / "vanilla", args.turns)
+        vanilla_results, vanilla_rss = run_vanilla(vanilla_model, work / "vanilla", args.turns, "vanilla rasa init")
+        print("Load test: vanilla bot on Redis tracker and lock stores...", flush=True)
+        redis_settings = Settings(var_dir=work / "redis").with_ports(redis=free_port(), rasa=0, actions=0)
+        with Supervisor(redis_settings, parts=("redis",)):
+            redis_results, _ = run_vanilla(
+                vanilla_model, work / "vanilla", args.turns, "vanilla + Redis stores", redis_settings.redis_port
+            )
         print("Load test: Kesher...", flush=True)
         kesher_results, kesher_rss = run_kesher(kesher_model, work / "var", args.turns)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
     lines = [
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}",
         "",
         "| bot | concurrent customers | turns | p50 ms | p95 ms | p99 ms | turns/s | errors |",
         "|---|---|---|---|---|---|---|---|",
-        *[r.row() for pair in zip(vanilla_results, kesher_results, strict=True) for r in pair],
+        *[r.row() for trio in zip(vanilla_results, redis_results, kesher_results, strict=True) for r in trio],
         "",
         "| bot | training from scratch (s) | server RSS after the load (MB) |",
         "|---|---|---|",
