@@ -11,9 +11,9 @@ export RASA_TELEMETRY_ENABLED := false
 export PYTHONPATH := $(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-APT_PACKAGES := redis-server
+APT_PACKAGES := redis-server chromium fonts-noto-core culmus
 
-.PHONY: up test install system-deps lint typecheck validate train shell bench bench-nlu clean
+.PHONY: up test install system-deps lint typecheck validate train shell bench bench-nlu bench-relay clean
 
 up: install
 	$(BIN)/python -m bot up
@@ -57,6 +57,9 @@ bench: install
 
 bench-nlu: install
 	$(BIN)/python -m bench.nlu
+
+bench-relay: install
+	$(BIN)/python -m bench.relay
 
 clean:
 	rm -rf $(VENV) models/*.tar.gz .rasa results var

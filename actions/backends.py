@@ -7,19 +7,33 @@ reads files until an action first needs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Optional, Protocol
 
 from actions.kb.search import InMemoryKnowledgeBase, KnowledgeBase
 from actions.messages import MessageCatalog
 from actions.orders.repository import OrderRepository, SqlOrderRepository
 from bot.settings import Settings
+from handoff.models import HandoffRequest, QueueTicket
+from handoff.policy import HandoffPolicy, load_policy
 
-__all__ = ["Backends", "Clock", "default_backends"]
+__all__ = ["Backends", "Clock", "HandoffQueue", "default_backends"]
 
 Clock = Callable[[], datetime]
+
+
+class HandoffQueue(Protocol):
+    """The live-agent queue as the bot sees it (``handoff.desk.Desk``)."""
+
+    async def request(self, req: HandoffRequest) -> QueueTicket:
+        """Puts the conversation in the queue once; says where it stands."""
+        ...
+
+    def ticket_text(self, ticket: QueueTicket, language: str) -> str:
+        """What to tell the customer about their place in the queue."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,18 +45,32 @@ class Backends:
     messages: MessageCatalog
     clock: Clock = datetime.now
     default_language: str = "en"
+    policy: HandoffPolicy = field(default_factory=load_policy)
+    handoff: Optional[HandoffQueue] = None
 
 
 @lru_cache(maxsize=1)
 def default_backends() -> Backends:
     """The backends configured by the environment (see :class:`bot.settings.Settings`).
 
-    Reads the message files; opens no connection.
+    Reads the message files; opens no connection (the Redis client of the
+    handoff queue connects on first use).
     """
+    from handoff.agents import load_agents
+    from handoff.desk import Desk
+    from handoff.mail.outbox import MailOutbox
+    from handoff.state import HandoffStore
+
     settings = Settings.from_env()
+    policy = load_policy(settings.handoff_policy)
+    redis = settings.redis_client()
+    store = HandoffStore(redis)
+    desk = Desk(store, policy, load_agents(settings.agents_file), outbox=MailOutbox(redis, store.keys))
     return Backends(
         orders=SqlOrderRepository.from_url(settings.orders_db_url),
         kb=InMemoryKnowledgeBase(settings.kb_dir),
         messages=MessageCatalog.from_dir(),
         default_language=settings.default_language,
+        policy=policy,
+        handoff=desk,
     )

@@ -8,10 +8,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction
 
 from actions.base import FALLBACK_INTENT, KesherAction, Turn
-from actions.handoff import HandoffReason, offer_human
+from actions.handoff import HandoffReason, escalate
 from actions.knowledge import answer_with_articles
+from handoff.policy import Trigger
 
-__all__ = ["ActionFallback", "acted_since_customer_spoke", "consecutive_fallbacks"]
+__all__ = ["ActionFallback", "acted_since_customer_spoke", "consecutive_fallbacks", "consecutive_intents"]
 
 _BOOKKEEPING_ACTIONS = frozenset({"action_listen", "action_extract_slots", "action_session_start"})
 
@@ -26,17 +27,22 @@ def acted_since_customer_spoke(tracker: Tracker) -> bool:
     return False
 
 
-def consecutive_fallbacks(tracker: Tracker) -> int:
-    """How many of the customer's latest messages in a row were not understood."""
+def consecutive_intents(tracker: Tracker, intent_name: str) -> int:
+    """How many of the customer's latest messages in a row had ``intent_name``."""
     count = 0
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != FALLBACK_INTENT:
+        if intent != intent_name:
             break
         count += 1
     return count
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row were not understood."""
+    return consecutive_intents(tracker, FALLBACK_INTENT)
 
 
 class ActionFallback(KesherAction):
@@ -56,8 +62,9 @@ class ActionFallback(KesherAction):
             # Rasa's dialogue was unsure what to do after one of our own
             # actions: the customer has had their answer, so wait for them.
             return [FollowupAction("action_listen")]
-        if consecutive_fallbacks(turn.tracker) >= 2:
-            return offer_human(turn, HandoffReason.FALLBACK, "fallback_offer_human")
+        rule = turn.backends.policy.rule(Trigger.CONSECUTIVE_FALLBACKS)
+        if rule.enabled and consecutive_fallbacks(turn.tracker) >= rule.count:
+            return await escalate(turn, HandoffReason.FALLBACK, "fallback_offer_human")
         hits = await turn.backends.kb.search(turn.text, turn.language, limit=1)
         if hits:
             answer_with_articles(turn, hits)

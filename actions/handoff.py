@@ -1,24 +1,30 @@
-"""Asking for a human: recording the request and offering one.
+"""Asking for a human: offering one, and handing the conversation over.
 
-The request is recorded in the tracker (``handoff_*`` slots) with its reason
-and a reference the customer can quote. The handoff service (``handoff/``)
-takes it from there.
+A handoff puts the conversation in the live-agent queue (``handoff.desk``),
+records the request in the tracker (``handoff_*`` slots) with its reason and
+a reference the customer can quote, and tells the customer their place in
+line. From then on the channels route the customer's messages to the agent,
+not to the bot, until the agent closes the conversation.
 """
 
 from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import List
+from typing import Any, Dict, List
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import KesherAction, Turn
+from handoff.models import HandoffRequest
+from handoff.policy import Trigger, recent_intents
 
 __all__ = [
     "ActionDeclineHuman",
     "ActionHandoff",
     "HandoffReason",
+    "escalate",
     "handoff_reference",
     "offer_human",
     "request_handoff",
@@ -28,11 +34,15 @@ __all__ = [
 class HandoffReason(StrEnum):
     """Why a conversation went (or may go) to a human."""
 
+    # The first five are the triggers of handoff/policy.yml.
     EXPLICIT_REQUEST = "explicit_request"
-    FALLBACK = "fallback"
+    FALLBACK = "consecutive_fallbacks"
+    COMPLAINT_FRUSTRATION = "complaint_frustration"
+    OUT_OF_SCOPE = "repeated_out_of_scope"
+    VERIFICATION_FAILED = "verification_failed"
+    # Offers the customer may accept.
     KB_NO_ANSWER = "kb_no_answer"
     COMPLAINT = "complaint"
-    VERIFICATION_FAILED = "verification_failed"
     ORDER_NOT_FOUND = "order_not_found"
 
 
@@ -42,8 +52,30 @@ def handoff_reference(sender_id: str, requested_at: str) -> str:
     return f"K-{digest[:6].upper()}"
 
 
-def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
-    """Records a request for a human and tells the customer.
+MAX_ASKED = 10
+
+
+def what_the_customer_asked(tracker: Tracker) -> List[str]:
+    """The customer's messages so far (the last ten), oldest first, for the agent and the e-mail."""
+    texts = [str(e.get("text") or "").strip() for e in tracker.events if e.get("event") == "user"]
+    return [t[:500] for t in texts if t and not t.startswith("/")][-MAX_ASKED:]
+
+
+def what_the_bot_found(turn: Turn) -> List[str]:
+    """Facts the bot established (verified order and its status), one line each, in English."""
+    found: List[str] = []
+    order_id, status = turn.slot("order_id"), turn.slot("order_status")
+    if turn.slot("verified_email"):
+        found.append(f"Identity verified by e-mail ({turn.slot('verified_email')})")
+    if order_id:
+        found.append(f"Order {order_id}" + (f": {status}" if status else ""))
+    elif status:
+        found.append(f"Last order looked up: {status}")
+    return found
+
+
+async def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
+    """Hands the conversation to a human: queue, tracker slots, and a reply with the place in line.
 
     Args:
         turn: The current turn.
@@ -55,6 +87,31 @@ def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
     requested_at = turn.now().isoformat(timespec="seconds")
     reference = handoff_reference(turn.tracker.sender_id, requested_at)
     turn.say("handoff_requested", reference=reference)
+    desk = turn.backends.handoff
+    policy = turn.backends.policy
+    channel = turn.tracker.get_latest_input_channel() or "rest"
+    if channel not in policy.live_channels:
+        # This channel cannot carry an agent's answers: queuing would leave the customer waiting forever.
+        turn.say("handoff_no_live_chat")
+    elif desk is not None:
+        request = HandoffRequest(
+            cid=turn.tracker.sender_id,
+            channel=channel,
+            language=turn.language,
+            reason=reason.value,
+            reference=reference,
+            priority=policy.priority(reason.value),
+            topic=policy.topic_for(recent_intents(_events(turn.tracker))),
+            email=str(turn.slot("verified_email") or ""),
+            verified_order=str(turn.slot("order_id") or "") if turn.slot("verified_email") else "",
+            asked=what_the_customer_asked(turn.tracker),
+            found=what_the_bot_found(turn),
+        )
+        ticket = await desk.request(request)
+        reference = ticket.reference  # already queued: keep the first reference
+        turn.dispatcher.utter_message(text=desk.ticket_text(ticket, turn.language))
+        if not ticket.email_known:
+            turn.say("handoff_ask_email")
     return [
         SlotSet("handoff_requested", True),
         SlotSet("handoff_reason", reason.value),
@@ -75,6 +132,29 @@ def offer_human(turn: Turn, reason: HandoffReason, message: str, **values: objec
     return [SlotSet("human_offered", True), SlotSet("human_offer_reason", reason.value)]
 
 
+def _events(tracker: Tracker) -> List[Dict[str, Any]]:
+    return list(tracker.events)
+
+
+async def escalate(
+    turn: Turn, reason: HandoffReason, offer_message: str, **values: object
+) -> List[EventType]:
+    """Hands over or offers a human, as the policy's ``mode`` for ``reason`` says.
+
+    Args:
+        turn: The current turn.
+        reason: One of the policy's triggers.
+        offer_message: What to say when offering (it ends with the question).
+        **values: The message's placeholders.
+    """
+    rule = turn.backends.policy.rule(Trigger(reason.value))
+    if rule.enabled and rule.mode == "handoff":
+        return await request_handoff(turn, reason)
+    if rule.enabled:
+        return offer_human(turn, reason, offer_message, **values)
+    return []
+
+
 class ActionHandoff(KesherAction):
     """The customer asked for a human, or accepted our offer of one."""
 
@@ -89,7 +169,7 @@ class ActionHandoff(KesherAction):
             reason = HandoffReason(offered)
         else:
             reason = HandoffReason.EXPLICIT_REQUEST
-        return request_handoff(turn, reason)
+        return await request_handoff(turn, reason)
 
 
 class ActionDeclineHuman(KesherAction):

@@ -17,6 +17,7 @@ from actions.handoff import HandoffReason, offer_human, request_handoff
 from actions.order_form import MAX_ATTEMPTS
 from actions.orders.domain import Order, ReturnCheck
 from actions.orders.repository import OrderStateConflict, ReturnNotAllowed
+from handoff.policy import Trigger
 
 __all__ = ["FORM_SLOTS", "ActionOrderTask"]
 
@@ -55,6 +56,19 @@ def say_status(turn: Turn, order: Order) -> None:
     turn.say(f"order_status_{order.status}", **status_values(turn, order))
 
 
+def frustrated(turn: Turn) -> bool:
+    """Whether the customer's complaint (their latest ``complain_late`` message) sounds frustrated."""
+    policy = turn.backends.policy
+    if not policy.rule(Trigger.COMPLAINT_FRUSTRATION).enabled:
+        return False
+    for event in reversed(turn.tracker.events):
+        if event.get("event") != "user":
+            continue
+        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "complain_late":
+            return policy.is_frustrated(str(event.get("text") or ""), turn.language)
+    return False
+
+
 class ActionOrderTask(KesherAction):
     """Reports or changes the verified order according to ``order_task``."""
 
@@ -70,9 +84,7 @@ class ActionOrderTask(KesherAction):
     async def _task_events(self, turn: Turn) -> List[EventType]:
         if int(turn.slot("verification_failures") or 0) >= MAX_ATTEMPTS:
             turn.say("verification_failed")
-            return [SlotSet("order_id", None)] + request_handoff(
-                turn, HandoffReason.VERIFICATION_FAILED
-            )
+            return [SlotSet("order_id", None)] + await request_handoff(turn, HandoffReason.VERIFICATION_FAILED)
         order_id = turn.slot("order_id")
         order = await turn.backends.orders.get(order_id) if order_id else None
         if order is None or not turn.slot("contact"):
@@ -95,10 +107,12 @@ class ActionOrderTask(KesherAction):
 
     async def _late(self, turn: Turn, order: Order) -> List[EventType]:
         say_status(turn, order)
+        events: List[EventType] = [SlotSet("order_status", order.status)]
+        if frustrated(turn):
+            turn.say("late_frustrated")
+            return events + await request_handoff(turn, HandoffReason.COMPLAINT_FRUSTRATION)
         message = "late_offer_human" if order.is_late(turn.today()) else "late_on_time_offer_human"
-        return [SlotSet("order_status", order.status)] + offer_human(
-            turn, HandoffReason.COMPLAINT, message, **status_values(turn, order)
-        )
+        return events + offer_human(turn, HandoffReason.COMPLAINT, message, **status_values(turn, order))
 
     async def _change_address(self, turn: Turn, order: Order) -> List[EventType]:
         address = turn.slot("new_address")

@@ -7,7 +7,10 @@ from typing import List
 from rasa_sdk.events import EventType
 
 from actions.base import KesherAction, Turn
+from actions.fallback import consecutive_intents
+from actions.handoff import HandoffReason, escalate
 from actions.knowledge import answer_with_articles
+from handoff.policy import Trigger
 
 __all__ = ["OUT_OF_SCOPE_MIN_SCORE", "ActionOutOfScope"]
 
@@ -32,10 +35,13 @@ class ActionOutOfScope(KesherAction):
         return "action_out_of_scope"
 
     async def perform(self, turn: Turn) -> List[EventType]:
-        """Article or the out-of-scope reply."""
+        """Article, the out-of-scope reply, or (said again and again) a human."""
         hits = await turn.backends.kb.search(turn.text, turn.language, limit=1, min_score=OUT_OF_SCOPE_MIN_SCORE)
         if hits:
             answer_with_articles(turn, hits)
-        else:
-            turn.say("out_of_scope")
+            return []
+        rule = turn.backends.policy.rule(Trigger.REPEATED_OUT_OF_SCOPE)
+        if rule.enabled and consecutive_intents(turn.tracker, "out_of_scope") >= rule.count:
+            return await escalate(turn, HandoffReason.OUT_OF_SCOPE, "out_of_scope_offer_human")
+        turn.say("out_of_scope")
         return []

@@ -120,7 +120,8 @@ def _up(settings: Settings) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
-    print("Starting Redis, the action server and Rasa (the first start takes about a minute)...")
+    print("Starting Redis, the mail server, the action server, Rasa and the handoff service "
+          "(the first start takes about a minute)...")
     try:
         supervisor.start()
     except StartupError as exc:
@@ -131,14 +132,17 @@ def _up(settings: Settings) -> int:
         "\nKesher is running on this machine:\n"
         f"  Chat over HTTP (REST channel)  POST {rest}\n"
         f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Agent console (browser)        {settings.handoff_url}/console   "
+        "(demo agents dana, omer, sarah; password kesher-demo)\n"
+        f"  E-mails sent to customers      {settings.handoff_url}/console/mail   (files in {settings.mail_dir})\n"
         f"  Rasa HTTP API                  http://127.0.0.1:{settings.rasa_port}/status?token=<RASA_API_TOKEN>\n"
         f"  Action server                  http://127.0.0.1:{settings.actions_port}/health\n"
         f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
+        f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
         f"  Logs                           {supervisor.log_dir}\n"
         "  Chat in a terminal             make shell   (in another terminal)\n"
         "  Demo orders to try             python -m bot demo-orders\n"
-        "No web page yet: the chat widget (issue #4) and the agent console (issue #3)\n"
-        "will be served here too. Press Ctrl-C to stop."
+        "The customer chat widget arrives with issue #4. Press Ctrl-C to stop."
     )
     try:
         while True:

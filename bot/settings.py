@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis as AsyncRedis
 
 __all__ = ["PROJECT_ROOT", "Settings"]
 
@@ -45,6 +48,17 @@ class Settings:
         rasa_api_token: Token for Rasa's HTTP API (``--auth-token``).
         default_language: Language used before a customer has written a word.
         model_dir: Folder of trained models.
+        handoff_port: Port of the handoff service (agent console and its API).
+        smtp_host: SMTP server for customer e-mails (``make up`` runs a local one).
+        smtp_port: SMTP port.
+        smtp_user: SMTP login; empty means none.
+        smtp_password: SMTP password.
+        smtp_starttls: Whether to upgrade the SMTP connection with STARTTLS.
+        mail_from: Sender of customer e-mails.
+        agents_file: YAML file of agents and teams.
+        mail_dir: Where the local SMTP server stores the .eml files it receives.
+        handoff_policy: YAML file of handoff triggers, routing and business hours.
+        callback_url: Where the loopback ``kesher_callback`` channel POSTs replies ("" = off).
     """
 
     var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
@@ -60,12 +74,26 @@ class Settings:
     rasa_api_token: str = "kesher-demo-token"
     default_language: str = "en"
     model_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "models")
+    handoff_port: int = 5080
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    # DEMO DEFAULT: set MAIL_FROM to the shop's own address in production.
+    mail_from: str = "Kesher Support <support@kesher.example>"
+    agents_file: Path = field(default_factory=lambda: PROJECT_ROOT / "handoff" / "agents.yml")
+    mail_dir: Path = field(default_factory=Path)
+    handoff_policy: Path = field(default_factory=lambda: PROJECT_ROOT / "handoff" / "policy.yml")
+    callback_url: str = ""
 
     def __post_init__(self) -> None:
         if not self.orders_db_url:
             object.__setattr__(
                 self, "orders_db_url", f"sqlite:///{self.var_dir / 'orders.db'}"
             )
+        if self.mail_dir == Path():
+            object.__setattr__(self, "mail_dir", self.var_dir / "mail")
         if self.default_language not in ("he", "en"):
             raise ValueError("KESHER_DEFAULT_LANGUAGE must be 'he' or 'en'")
 
@@ -94,11 +122,53 @@ class Settings:
             rasa_api_token=env.get("RASA_API_TOKEN") or cls.rasa_api_token,
             default_language=env.get("KESHER_DEFAULT_LANGUAGE") or "en",
             model_dir=Path(env.get("KESHER_MODEL_DIR") or PROJECT_ROOT / "models"),
+            handoff_port=_int(env, "HANDOFF_PORT", 5080),
+            smtp_host=env.get("SMTP_HOST") or "127.0.0.1",
+            smtp_port=_int(env, "SMTP_PORT", 8025),
+            smtp_user=env.get("SMTP_USER", ""),
+            smtp_password=env.get("SMTP_PASSWORD", ""),
+            smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            mail_from=env.get("MAIL_FROM") or cls.mail_from,
+            agents_file=Path(env.get("KESHER_AGENTS_FILE") or PROJECT_ROOT / "handoff" / "agents.yml"),
+            mail_dir=Path(env.get("KESHER_MAIL_DIR") or var_dir / "mail"),
+            handoff_policy=Path(env.get("KESHER_HANDOFF_POLICY") or PROJECT_ROOT / "handoff" / "policy.yml"),
+            callback_url=env.get("KESHER_CALLBACK_URL", ""),
         )
 
-    def with_ports(self, *, redis: int, rasa: int, actions: int) -> Settings:
+    def with_ports(
+        self, *, redis: int, rasa: int, actions: int, handoff: int = 0, smtp: int = 0
+    ) -> Settings:
         """Returns a copy listening on other ports (tests use free ports)."""
-        return replace(self, redis_port=redis, rasa_port=rasa, actions_port=actions)
+        return replace(
+            self,
+            redis_port=redis,
+            rasa_port=rasa,
+            actions_port=actions,
+            handoff_port=handoff or self.handoff_port,
+            smtp_port=smtp or self.smtp_port,
+        )
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of ``rasa run`` (its HTTP API needs ``rasa_api_token``)."""
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def handoff_url(self) -> str:
+        """Base URL of the handoff service."""
+        return f"http://127.0.0.1:{self.handoff_port}"
+
+    def redis_client(self) -> AsyncRedis:
+        """A new asyncio Redis client (strings in, strings out); connects on first use."""
+        from redis.asyncio import Redis
+
+        return Redis(
+            host=self.redis_host,
+            port=self.redis_port,
+            password=self.redis_password or None,
+            db=self.redis_db,
+            decode_responses=True,
+        )
 
     @property
     def action_server_url(self) -> str:
@@ -125,4 +195,15 @@ class Settings:
             "RASA_API_TOKEN": self.rasa_api_token,
             "KESHER_DEFAULT_LANGUAGE": self.default_language,
             "KESHER_MODEL_DIR": str(self.model_dir),
+            "HANDOFF_PORT": str(self.handoff_port),
+            "SMTP_HOST": self.smtp_host,
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_USER": self.smtp_user,
+            "SMTP_PASSWORD": self.smtp_password,
+            "SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
+            "MAIL_FROM": self.mail_from,
+            "KESHER_AGENTS_FILE": str(self.agents_file),
+            "KESHER_MAIL_DIR": str(self.mail_dir),
+            "KESHER_HANDOFF_POLICY": str(self.handoff_policy),
+            "KESHER_CALLBACK_URL": self.callback_url,
         }

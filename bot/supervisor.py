@@ -1,4 +1,4 @@
-"""Runs every part of Kesher on one machine: Redis, the action server and Rasa.
+"""Runs every part of Kesher on one machine: Redis, SMTP, actions, Rasa, the handoff service.
 
 ``make up`` calls :func:`main` through ``python -m bot up``. The supervisor
 starts each part on loopback, waits until it answers, prints where it
@@ -90,14 +90,25 @@ class Part:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def _tcp_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+ALL_PARTS = ("redis", "smtp", "actions", "rasa", "handoff")
+
+
 class Supervisor:
-    """Starts, watches and stops Redis, the action server and ``rasa run``."""
+    """Starts, watches and stops every part, in the order of :data:`ALL_PARTS`."""
 
     def __init__(
         self,
         settings: Settings,
         model: Optional[Path] = None,
-        parts: Sequence[str] = ("redis", "actions", "rasa"),
+        parts: Sequence[str] = ALL_PARTS,
         extra_env: Optional[Dict[str, str]] = None,
     ) -> None:
         """Prepares the parts; nothing starts until :meth:`start`.
@@ -105,8 +116,8 @@ class Supervisor:
         Args:
             settings: Ports, paths and secrets.
             model: Model file or folder for ``rasa run`` (default: ``models/``).
-            parts: Which of ``redis``, ``actions``, ``rasa`` to run (leave out
-                ``redis`` when it runs elsewhere).
+            parts: Which of :data:`ALL_PARTS` to run (leave out ``redis`` or
+                ``smtp`` when they run elsewhere).
             extra_env: More environment variables for every child.
         """
         self.settings = settings
@@ -117,7 +128,13 @@ class Supervisor:
             p for p in (str(PROJECT_ROOT), self.env.get("PYTHONPATH", "")) if p
         )
         self.log_dir = settings.var_dir / "logs"
-        builders = {"redis": self._redis_part, "actions": self._actions_part, "rasa": self._rasa_part}
+        builders = {
+            "redis": self._redis_part,
+            "smtp": self._smtp_part,
+            "actions": self._actions_part,
+            "rasa": self._rasa_part,
+            "handoff": self._handoff_part,
+        }
         unknown = set(parts) - set(builders)
         if unknown:
             raise ValueError(f"unknown parts: {sorted(unknown)}")
@@ -139,6 +156,18 @@ class Supervisor:
         if s.redis_password:
             command += ["--requirepass", s.redis_password]
         return Part("redis", command, lambda: _redis_ok(s), 20, f"redis://127.0.0.1:{s.redis_port}")
+
+    def _smtp_part(self) -> Part:
+        s = self.settings
+        command = [sys.executable, "-m", "handoff.mail.smtpd", "--host", "127.0.0.1", "--port", str(s.smtp_port),
+                   "--mail-dir", str(s.mail_dir)]
+        return Part("smtp", command, lambda: _tcp_ok(s.smtp_port), 30, f"smtp://127.0.0.1:{s.smtp_port}")
+
+    def _handoff_part(self) -> Part:
+        s = self.settings
+        command = [sys.executable, "-m", "handoff", "serve"]
+        url = s.handoff_url
+        return Part("handoff", command, lambda: _http_ok(f"{url}/health"), 60, f"{url}/console")
 
     def _actions_part(self) -> Part:
         s = self.settings
@@ -218,6 +247,27 @@ class Supervisor:
             if part._log is not None:
                 part._log.close()
                 part._log = None
+
+    def part(self, name: str) -> Part:
+        """The part called ``name``.
+
+        Raises:
+            KeyError: The supervisor does not run such a part.
+        """
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise KeyError(name)
+
+    def restart(self, name: str) -> None:
+        """Starts a part again after it stopped (or was killed), and waits until it answers."""
+        part = self.part(name)
+        if part.process is not None and part.process.poll() is None:
+            part.process.terminate()
+            part.process.wait(timeout=15)
+        if part._log is not None:
+            part._log.close()
+        self._start_part(part)
 
     def failed_part(self) -> Optional[Part]:
         """A part that has exited since it started, if any."""

@@ -1,6 +1,8 @@
-"""The handoff service (Sanic + Redis): live-agent queue, agent console, summary e-mails.
+"""The handoff service (Sanic + Redis): live-agent queue, routing, agent console, summary e-mails.
 
-Not built yet: issue #3. Until then the bot records a request for a human in
-the tracker (``handoff_*`` slots, see ``actions/handoff.py``) and tells the
-customer; nothing picks the request up.
+``state`` keeps each conversation's handoff state machine in Redis, ``desk``
+runs every operation on it, ``assigner`` routes queued conversations to
+agents, ``router`` decides where a customer's message goes (every channel
+calls it), ``console`` is the agents' web app and ``mail`` the e-mails.
+``python -m handoff serve`` runs the service (``app.create_app``).
 """

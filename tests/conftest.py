@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, AsyncIterator, Dict, Iterator
 
 import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+from sanic import Sanic
 
 from actions.backends import Backends
 from tests.helpers.backends import make_backends
+from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.trackers import load_domain
+
+# Sanic rewrites some of its own methods the first time an app starts ("touchup")
+# and cannot do it twice in one process; in test mode it keeps the originals, so
+# the many apps the tests start in this process all work.
+Sanic.test_mode = True
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server (Debian's) on a free loopback port for the session."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture()
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client of that server, emptied before each test."""
+    redis_server.flush()
+    client = Redis(port=redis_server.port, decode_responses=True)
+    yield client
+    await client.close()
 
 
 @pytest.fixture(scope="session")
@@ -18,5 +44,5 @@ def domain() -> Dict[str, Any]:
 
 
 @pytest.fixture()
-def backends(tmp_path: Path) -> Backends:
-    return make_backends(tmp_path / "orders.db")
+def backends(tmp_path: Path, redis_client: Redis) -> Backends:
+    return make_backends(tmp_path / "orders.db", redis=redis_client)

@@ -42,7 +42,7 @@ async def test_second_fallback_in_a_row_offers_a_human(backends, domain):
     messages, events = await _run(backends, domain, "xkcd again", [user_event("blorp", "nlu_fallback")])
     assert "connect you" in messages[0]["text"]
     slots = {e["name"]: e["value"] for e in events}
-    assert slots == {"human_offered": True, "human_offer_reason": "fallback"}
+    assert slots == {"human_offered": True, "human_offer_reason": "consecutive_fallbacks"}
 
 
 async def test_unsure_after_one_of_our_actions_the_bot_waits_silently(backends, domain):

@@ -7,7 +7,7 @@ import re
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionDeclineHuman, ActionHandoff
-from tests.helpers.backends import NOW
+from tests.helpers.backends import NOW, orders_where, pick
 from tests.helpers.trackers import make_tracker
 
 
@@ -45,3 +45,72 @@ async def test_declining_closes_the_offer(backends, domain):
     events = await ActionDeclineHuman(backends).run(dispatcher, tracker, domain)
     assert {e["name"]: e["value"] for e in events} == {"human_offered": False, "human_offer_reason": None}
     assert "anything else" in dispatcher.messages[0]["text"]
+
+
+# -- the conversation really enters the live-agent queue ---------------------------
+
+async def test_a_request_puts_the_conversation_in_the_queue_and_says_where_it_stands(backends, domain):
+    desk = backends.handoff
+    await desk.request(_other_request("someone-else"))  # one customer already waiting
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text="I want to talk to a person", intent="human_handoff",
+                           slots={"language": "en"}, sender_id="cust-1")
+    events = await ActionHandoff(backends).run(dispatcher, tracker, domain)
+    texts = [m["text"] for m in dispatcher.messages]
+    conv = await desk.store.get("cust-1")
+    assert conv is not None and conv.state.value == "queued"
+    assert conv.reason == "explicit_request" and conv.priority == 1  # explicit requests go first
+    assert "I want to talk to a person" in conv.asked
+    assert await desk.store.position("cust-1") == 1
+    assert any("number 1 in line" in t for t in texts), texts
+    # No e-mail known: the bot asks for one, with what it is for.
+    assert "e-mail address" in texts[-1]
+    reference = {e["name"]: e["value"] for e in events}["handoff_reference"]
+    assert conv.reference == reference
+
+
+async def test_asking_twice_keeps_one_place_and_one_reference(backends, domain):
+    tracker = make_tracker(domain, text="human please", intent="human_handoff", slots={"language": "he"},
+                           sender_id="cust-2")
+    await ActionHandoff(backends).run(CollectingDispatcher(), tracker, domain)
+    first = await backends.handoff.store.get("cust-2")
+    dispatcher = CollectingDispatcher()
+    await ActionHandoff(backends).run(dispatcher, tracker, domain)
+    assert await backends.handoff.store.queue() == ["cust-2"]
+    assert first.reference in " ".join(m["text"] for m in dispatcher.messages)
+    assert any("במקום 1 בתור" in m["text"] for m in dispatcher.messages)
+
+
+async def test_a_verified_customer_is_not_asked_for_an_email_and_the_summary_is_queued(backends, domain):
+    order = pick(orders_where(backends, status="delayed"))
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text="agent", intent="human_handoff", sender_id="cust-3",
+                           slots={"language": "en", "order_id": order.order_id, "verified_email": order.email,
+                                  "order_status": "delayed"})
+    await ActionHandoff(backends).run(dispatcher, tracker, domain)
+    conv = await backends.handoff.store.get("cust-3")
+    assert conv.email == order.email and conv.verified_order == order.order_id
+    assert f"Order {order.order_id}: delayed" in conv.found
+    assert conv.topic == "general"
+    assert "e-mail address" not in dispatcher.messages[-1]["text"]
+    due = await backends.handoff.store.redis.zrange(backends.handoff.store.keys.mail_due(), 0, -1)
+    assert len(due) == 1
+
+
+def _other_request(cid):
+    from handoff.models import HandoffRequest
+
+    return HandoffRequest(cid=cid, channel="kesher_callback", language="en", reason="consecutive_fallbacks",
+                          reference="K-AAAAAA", priority=0)
+
+
+async def test_on_a_channel_without_live_chat_the_request_is_recorded_not_queued(backends, domain):
+    from tests.helpers.trackers import user_event
+
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, events=[user_event("human please", "human_handoff", channel="rest")],
+                           slots={"language": "en"}, sender_id="rest-1")
+    events = await ActionHandoff(backends).run(dispatcher, tracker, domain)
+    assert {e["name"]: e["value"] for e in events}["handoff_requested"] is True
+    assert await backends.handoff.store.get("rest-1") is None
+    assert "WhatsApp" in dispatcher.messages[-1]["text"]

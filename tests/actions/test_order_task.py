@@ -11,7 +11,7 @@ from actions.order_task import ActionOrderTask
 from actions.orders.domain import RETURN_WINDOW_DAYS
 from bot.language import is_hebrew
 from tests.helpers.backends import TODAY, orders_where, pick
-from tests.helpers.trackers import make_tracker
+from tests.helpers.trackers import make_tracker, user_event
 
 
 async def _run(backends, domain, **slots: Any):
@@ -123,3 +123,28 @@ async def test_three_unknown_numbers_offer_a_human(backends, domain):
     texts, slots = await _run(backends, domain, order_task="status", order_id_failures=3.0)
     assert "connect you" in texts[0]
     assert slots["human_offered"] is True and slots["human_offer_reason"] == "order_not_found"
+
+
+async def test_a_frustrated_late_order_complaint_goes_straight_to_a_person_ahead_of_others(backends, domain):
+    order = pick(orders_where(backends, status="delayed", language="he"))
+    complaint = user_event("נמאס לי, ההזמנה שוב מתעכבת!!", "complain_late")
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, events=[complaint], sender_id="angry-1",
+                           slots={"order_task": "late", "language": "he", **_verified(order)})
+    events = await ActionOrderTask(backends).run(dispatcher, tracker, domain)
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "complaint_frustration"
+    conv = await backends.handoff.store.get("angry-1")
+    assert conv.state.value == "queued" and conv.priority == 2 and conv.topic == "orders"
+    assert conv.email == order.email
+
+
+async def test_a_calm_late_order_complaint_is_offered_a_person(backends, domain):
+    order = pick(orders_where(backends, status="delayed", language="en"))
+    complaint = user_event("my order is late, where is it?", "complain_late")
+    tracker = make_tracker(domain, events=[complaint], sender_id="calm-1",
+                           slots={"order_task": "late", "language": "en", **_verified(order)})
+    events = await ActionOrderTask(backends).run(CollectingDispatcher(), tracker, domain)
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["human_offered"] is True and "handoff_requested" not in slots
+    assert await backends.handoff.store.get("calm-1") is None

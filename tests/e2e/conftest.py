@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+import yaml
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
 from actions.messages import MessageCatalog
 from actions.orders.repository import SqlOrderRepository
 from bot.__main__ import seed, train_model
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor, free_port
+from tests.helpers.callback import CallbackInbox
+
+
+def _open_all_day(folder: Path) -> Path:
+    """The project's handoff policy with the desk open around the clock, so live tests
+    do not depend on the hour CI runs at (business hours have their own unit tests)."""
+    policy = yaml.safe_load((PROJECT_ROOT / "handoff" / "policy.yml").read_text(encoding="utf-8"))
+    policy["business_hours"]["days"] = {day: ["00:00", "23:59:59"] for day in range(7)}
+    path = folder / "policy.yml"
+    path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def inbox() -> Iterator[CallbackInbox]:
+    """Receives what Kesher sends to customers of the callback channel."""
+    box = CallbackInbox()
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox) -> Settings:
     var_dir = tmp_path_factory.mktemp("kesher-var")
-    return Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port())
+    settings = replace(Settings(var_dir=var_dir), callback_url=inbox.url, handoff_policy=_open_all_day(var_dir))
+    return settings.with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
+                               handoff=free_port(), smtp=free_port())
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ PHRASES = {
         "return": "I want to return something I bought",
         "reason": "it arrived damaged",
         "late": "my order is late and I'm really fed up",
+        "late_calm": "my delivery was due three days ago and it still hasn't arrived",
         "no": "no thanks",
         "gibberish": ["flibber jabber wonk", "zorp blarg quux"],
     },
@@ -36,6 +37,7 @@ PHRASES = {
         "return": "אני רוצה להחזיר מוצר שקניתי",
         "reason": "הגיע שבור",
         "late": "ההזמנה מתעכבת ונמאס לי לחכות",
+        "late_calm": "ההזמנה הייתה אמורה להגיע לפני שבוע ועדיין לא הגיעה",
         "no": "לא תודה",
         "gibberish": ["פלורפ זינגל בזבוז", "קשקוש טרלול בלה"],
     },
@@ -91,12 +93,27 @@ def test_return_within_30_days(stack, stack_settings, stack_orders, language):
 
 
 @pytest.mark.parametrize("language", ["en", "he"])
-def test_late_order_complaint(stack, stack_settings, stack_orders, language):
+def test_a_frustrated_late_order_complaint_goes_to_a_person(stack, stack_settings, stack_orders, language):
     order = pick(orders_where(stack_orders, status="delayed", language=language))
     customer = Customer(stack_settings)
-    empathy = customer.say(PHRASES[language]["late"])
+    empathy = customer.say(PHRASES[language]["late"])  # "... fed up" / "נמאס לי"
     _check_language(empathy, language)
     assert "sorry" in empathy.text.lower() or "מצטער" in empathy.text
+    status = _verify(customer, order)
+    assert order.tracking_number in status
+    # Frustration is a handoff trigger (handoff/policy.yml): no offer, straight to the queue.
+    slots = customer.slots()
+    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "complaint_frustration"
+    assert slots["handoff_reference"] in status
+    # Rasa's REST channel cannot carry a live chat, so the customer is told where to find one.
+    assert ("WhatsApp" in status) if language == "en" else ("בוואטסאפ" in status)
+
+
+@pytest.mark.parametrize("language", ["en", "he"])
+def test_a_calm_late_order_complaint_is_offered_a_person(stack, stack_settings, stack_orders, language):
+    order = pick(orders_where(stack_orders, status="delayed", language=language), seed=5)
+    customer = Customer(stack_settings)
+    customer.say(PHRASES[language]["late_calm"])
     status = _verify(customer, order)
     assert order.tracking_number in status
     assert customer.slots()["human_offered"] is True

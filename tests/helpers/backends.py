@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,12 @@ from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.repository import SqlOrderRepository
 from actions.orders.seed import seed_database
+from handoff.agents import load_agents
+from handoff.desk import Desk
+from handoff.mail.outbox import MailOutbox
+from handoff.policy import load_policy
+from handoff.redis_keys import RedisKeys
+from handoff.state import HandoffStore
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 3, 15)  # a Sunday: a business day in Israel
@@ -33,8 +40,20 @@ def shared_kb() -> InMemoryKnowledgeBase:
     return _KB
 
 
-def make_backends(db_path: Path, default_language: str = "en") -> Backends:
-    """Seeds a fresh SQLite database at ``db_path`` and wraps it in backends."""
+TEST_PREFIX = "test:ho:"
+
+
+def make_desk(redis: Redis) -> Desk:
+    """The live-agent desk on a real Redis, with the project's policy and agents, at NOW."""
+    keys = RedisKeys(TEST_PREFIX)
+    clock = NOW.timestamp
+    store = HandoffStore(redis, keys, clock=clock)
+    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"),
+                outbox=MailOutbox(redis, keys, clock=clock), clock=clock)
+
+
+def make_backends(db_path: Path, default_language: str = "en", redis: Optional[Redis] = None) -> Backends:
+    """Seeds a fresh SQLite database at ``db_path`` and wraps it in backends (with a desk given Redis)."""
     repo = SqlOrderRepository.from_url(f"sqlite:///{db_path}")
     seed_database(repo.engine, TODAY)
     return Backends(
@@ -43,6 +62,8 @@ def make_backends(db_path: Path, default_language: str = "en") -> Backends:
         messages=MessageCatalog.from_dir(),
         clock=lambda: NOW,
         default_language=default_language,
+        policy=load_policy(),
+        handoff=make_desk(redis) if redis is not None else None,
     )
 
 

@@ -29,11 +29,12 @@ def default_slots(domain: Dict[str, Any]) -> Dict[str, Any]:
     return {name: spec.get("initial_value") for name, spec in domain["slots"].items()}
 
 
-def user_event(text: str, intent: str, confidence: float = 0.95) -> Dict[str, Any]:
-    """A `user` event as it appears in the tracker's event list."""
+def user_event(text: str, intent: str, confidence: float = 0.95, channel: str = "kesher_callback") -> Dict[str, Any]:
+    """A `user` event as it appears in the tracker's event list (on a live-chat channel by default)."""
     return {
         "event": "user",
         "text": text,
+        "input_channel": channel,
         "parse_data": {"intent": {"name": intent, "confidence": confidence}, "entities": [], "text": text},
     }
 

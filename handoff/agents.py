@@ -1,0 +1,99 @@
+"""Agents and teams, from a YAML file (``handoff/agents.yml`` or ``KESHER_AGENTS_FILE``).
+
+Passwords are stored as argon2 hashes only. ``python -m handoff add-agent``
+adds one to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional
+
+import yaml
+
+from handoff.models import Agent
+
+__all__ = ["AgentDirectory", "Team", "load_agents"]
+
+
+@dataclass(frozen=True)
+class Team:
+    """A group of agents; a transfer can target a team.
+
+    Attributes:
+        team_id: Short name.
+        name: Shown in the console.
+        members: Agent ids.
+    """
+
+    team_id: str
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass
+class AgentDirectory:
+    """Everyone who may log in to the console, by id."""
+
+    agents: Dict[str, Agent] = field(default_factory=dict)
+    teams: Dict[str, Team] = field(default_factory=dict)
+
+    def get(self, agent_id: str) -> Optional[Agent]:
+        """The agent with that login name, if any."""
+        return self.agents.get(agent_id)
+
+    def all(self) -> List[Agent]:
+        """Every agent, by id."""
+        return [self.agents[k] for k in sorted(self.agents)]
+
+    def team_of(self, agent_id: str) -> List[str]:
+        """The teams an agent belongs to (from the agent's entry and the team lists)."""
+        agent = self.agents.get(agent_id)
+        mine = set(agent.teams if agent else ())
+        mine |= {t.team_id for t in self.teams.values() if agent_id in t.members}
+        return sorted(mine)
+
+    def in_team(self, team_id: str) -> List[Agent]:
+        """The members of a team."""
+        return [a for a in self.all() if team_id in self.team_of(a.agent_id)]
+
+
+def _agent(agent_id: str, raw: Mapping[str, object]) -> Agent:
+    def strings(value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(x.strip() for x in value.split(",") if x.strip())
+        return tuple(str(x) for x in (value or []))  # type: ignore[attr-defined]
+
+    return Agent(
+        agent_id=agent_id,
+        name=str(raw.get("name") or agent_id),
+        password_hash=str(raw.get("password_hash") or ""),
+        languages=strings(raw.get("languages", ["he", "en"])),
+        topics=strings(raw.get("topics", [])),
+        teams=strings(raw.get("teams", [])),
+        capacity=int(raw.get("capacity", 3)),  # type: ignore[call-overload]
+        role=str(raw.get("role") or "agent"),
+        email=str(raw.get("email") or ""),
+    )
+
+
+def load_agents(path: Path) -> AgentDirectory:
+    """Reads the agents file.
+
+    Raises:
+        ValueError: An entry is malformed (the message names it).
+    """
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    agents: Dict[str, Agent] = {}
+    for agent_id, raw in (data.get("agents") or {}).items():
+        try:
+            agents[str(agent_id)] = _agent(str(agent_id), raw or {})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: agent {agent_id!r}: {exc}") from exc
+    teams: Dict[str, Team] = {}
+    for team_id, raw in (data.get("teams") or {}).items():
+        raw = raw or {}
+        members: Iterable[str] = raw.get("members") or []
+        teams[str(team_id)] = Team(str(team_id), str(raw.get("name") or team_id), tuple(str(m) for m in members))
+    return AgentDirectory(agents, teams)

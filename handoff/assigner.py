@@ -1,0 +1,168 @@
+"""Routing: gives queued conversations to the best online agent, and keeps customers informed.
+
+The best agent for a conversation speaks its language, has room, is the one it
+was transferred to (if any) or is in the team it was sent to, and knows its
+topic. Agents who list the topic come first, then the team that owns the topic,
+then whoever has the most room. Every take goes through the atomic store, so
+several service replicas may run this at once; one of them per moment does the
+work (a short ``SET NX`` lease) so customers are told things once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+from redis.exceptions import RedisError
+
+from handoff.desk import Desk
+from handoff.models import Agent, Conversation, ConversationState
+from handoff.texts import render
+
+__all__ = ["Assigner", "DeskLoop", "rank_agents"]
+
+log = logging.getLogger(__name__)
+
+
+def rank_agents(conv: Conversation, candidates: List[Tuple[Agent, int]], desk: Desk) -> List[Agent]:
+    """The agents who may take ``conv``, best first.
+
+    Args:
+        conv: The queued conversation.
+        candidates: Online agents with how many chats each holds now.
+        desk: For the policy's topic → team map and the teams.
+
+    Returns:
+        Eligible agents in order of preference (may be empty).
+    """
+    owner_team = desk.policy.team_for(conv.topic)
+    ranked: List[Tuple[Tuple[int, int, int, float], Agent]] = []
+    for agent, active in candidates:
+        if active >= agent.capacity or conv.language not in agent.languages:
+            continue
+        if conv.target_agent and agent.agent_id != conv.target_agent:
+            continue
+        teams = desk.agents.team_of(agent.agent_id)
+        if conv.team and conv.team not in teams:
+            continue
+        knows_topic = 1 if conv.topic in agent.topics else 0
+        in_owner_team = 1 if owner_team and owner_team in teams else 0
+        room = 1.0 - active / agent.capacity
+        ranked.append(((-knows_topic, -in_owner_team, -agent.capacity + active, -room), agent))
+    ranked.sort(key=lambda pair: (pair[0], pair[1].agent_id))
+    return [agent for _, agent in ranked]
+
+
+@dataclass
+class Assigner:
+    """Assigns queued conversations to agents and tells waiting customers their place."""
+
+    desk: Desk
+    auto_assign: bool = True
+
+    async def run_once(self) -> int:
+        """One pass over the queue; returns how many conversations were assigned."""
+        assigned = 0
+        if self.auto_assign:
+            assigned = await self._assign()
+        await self._notify_positions()
+        await self._retry_outcomes()
+        return assigned
+
+    async def _candidates(self) -> List[Tuple[Agent, int]]:
+        store = self.desk.store
+        out: List[Tuple[Agent, int]] = []
+        for agent in await self.desk.online_agents():
+            out.append((agent, int(await store.redis.scard(store.keys.agent_chats(agent.agent_id)))))
+        return out
+
+    async def _assign(self) -> int:
+        store = self.desk.store
+        assigned = 0
+        candidates = await self._candidates()
+        if not candidates:
+            return 0
+        for cid in await store.queue():
+            conv = await store.get(cid)
+            if conv is None or conv.state is not ConversationState.QUEUED:
+                continue
+            for agent in rank_agents(conv, candidates, self.desk):
+                result = await self.desk.take(cid, agent)
+                if result.ok:
+                    assigned += 1
+                    candidates = [(a, n + 1 if a.agent_id == agent.agent_id else n) for a, n in candidates]
+                    break
+        return assigned
+
+    async def _notify_positions(self) -> None:
+        store = self.desk.store
+        step = self.desk.policy.notify_eta_change_minutes
+        for position, cid in enumerate(await store.queue(), start=1):
+            conv = await store.get(cid)
+            if conv is None or conv.state is not ConversationState.QUEUED:
+                continue
+            if conv.notified_position == 0:
+                continue  # the desk has not answered the request yet; its reply says the place
+            est = await self.desk.estimate(position, conv.language)
+            moved = position != conv.notified_position
+            eta_moved = est.eta_minutes and abs(est.eta_minutes - conv.notified_eta) >= step
+            # Material: a new place in the first few, or an estimate that moved by minutes.
+            if not ((moved and position <= 3) or eta_moved):
+                continue
+            if est.eta_minutes:
+                text = render("position_update", conv.language, position=position, eta=est.eta_minutes)
+            else:
+                text = render("position_update_no_estimate", conv.language, position=position)
+            await store.update(cid, notified_position=position, notified_eta=est.eta_minutes)
+            await store.tell_customer(conv, text)
+
+    async def _retry_outcomes(self) -> None:
+        store = self.desk.store
+        recent = await store.redis.zrevrange(store.keys.closed(), 0, 49)
+        for cid in recent:
+            conv = await store.get(cid)
+            if conv is not None and conv.outcome_pending:
+                await self.desk.sync_outcome(conv)
+
+
+class DeskLoop:
+    """Runs the assigner whenever something changes (feed events) and every few seconds."""
+
+    def __init__(self, assigner: Assigner, tick_seconds: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Keeps the assigner.
+
+        Args:
+            assigner: What to run.
+            tick_seconds: Longest pause between two passes.
+            clock: Monotonic seconds.
+        """
+        self.assigner = assigner
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+
+    async def run(self, stop: asyncio.Event, lease_name: Optional[str] = None) -> None:
+        """Loops until ``stop`` is set; Redis errors are logged and retried."""
+        store = self.assigner.desk.store
+        lease = store.keys.lease(lease_name or "assigner")
+        last_id = "$"
+        while not stop.is_set():
+            try:
+                got = await store.redis.xread({store.keys.feed(): last_id}, count=100,
+                                              block=int(self.tick_seconds * 1000))
+                if got:
+                    last_id = got[0][1][-1][0]
+                    kinds = {fields.get("kind") for _, fields in got[0][1]}
+                    if kinds <= {"typing", "customer", "agent", "note", "system"}:
+                        continue  # messages do not change the queue
+                if await store.redis.set(lease, "1", nx=True, px=2000):
+                    try:
+                        await self.assigner.run_once()
+                    finally:
+                        await store.redis.delete(lease)
+            except RedisError as exc:
+                log.warning("assigner: redis error %s; retrying", exc)
+                await asyncio.sleep(1)

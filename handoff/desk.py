@@ -1,0 +1,409 @@
+"""The help desk: every handoff operation of customers, agents and the bot.
+
+The console's routes, the assigner and the action server all go through
+:class:`Desk`, which combines the atomic state store with the policy (wait
+estimates, business hours), tells the customer what changed in their
+language, queues the e-mails and writes the outcome back into Rasa.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Callable, Dict, List, Optional, Protocol
+
+from babel.dates import format_datetime
+
+from handoff.agents import AgentDirectory
+from handoff.errors import BadRequest, Conflict, Forbidden, NotFound
+from handoff.models import (
+    Agent,
+    Conversation,
+    ConversationState,
+    Event,
+    EventKind,
+    HandoffRequest,
+    QueueTicket,
+)
+from handoff.policy import HandoffPolicy
+from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
+from handoff.state import HandoffStore, TransitionResult
+from handoff.texts import render
+
+__all__ = ["MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "MailQueue", "OrderLookup"]
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 4000
+PRESENCE = ("online", "away", "offline")
+TYPING_TTL_SECONDS = 6
+
+
+class MailQueue(Protocol):
+    """Where the desk puts e-mails (``handoff.mail.outbox.MailOutbox``)."""
+
+    async def enqueue(self, kind: str, cid: str, dedup_key: str, **params: Any) -> bool:
+        """Queues one e-mail once per ``dedup_key``; False for a duplicate."""
+        ...
+
+
+class OrderLookup(Protocol):
+    """Finds a customer's orders (``actions.orders.repository.OrderRepository``)."""
+
+    async def find_by_contact(self, email: str = "", phone: str = "") -> List[Any]:
+        """Orders placed with this e-mail or phone."""
+        ...
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A wait estimate for one place in the queue."""
+
+    position: int
+    eta_minutes: int  # 0: unknown (nobody online, or closed)
+    agents_online: int
+    in_hours: bool
+
+
+class Desk:
+    """The service layer over :class:`HandoffStore`; see the module docstring."""
+
+    def __init__(
+        self,
+        store: HandoffStore,
+        policy: HandoffPolicy,
+        agents: AgentDirectory,
+        outbox: Optional[MailQueue] = None,
+        rasa: Optional[RasaClient] = None,
+        orders: Optional[OrderLookup] = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Keeps its collaborators; opens nothing.
+
+        Args:
+            store: Handoff state in Redis.
+            policy: Triggers, routing, hours, estimates.
+            agents: Who may take conversations.
+            outbox: E-mail queue (None: no e-mails, e.g. in unit tests of routing).
+            rasa: Rasa's HTTP API for transcripts and outcomes (None: neither).
+            orders: The orders store for the customer panel (None: no orders shown).
+            clock: Epoch seconds.
+        """
+        self.store = store
+        self.policy = policy
+        self.agents = agents
+        self.outbox = outbox
+        self.rasa = rasa
+        self.orders = orders
+        self.clock = clock
+
+    # -- estimates ---------------------------------------------------------
+    async def online_agents(self) -> List[Agent]:
+        """Agents whose presence is online."""
+        ids = await self.store.redis.smembers(self.store.keys.agents_online())
+        return [a for a in (self.agents.get(i) for i in sorted(ids)) if a is not None]
+
+    async def average_handle_minutes(self) -> float:
+        """Mean of recent handling times, or the policy's default until enough were seen."""
+        times = (await self.store.handle_times())[: self.policy.estimate_samples]
+        if len(times) < self.policy.min_samples:
+            return self.policy.default_handle_minutes
+        return max(1.0, sum(times) / len(times) / 60.0)
+
+    async def estimate(self, position: int, language: str = "") -> Estimate:
+        """Wait estimate for ``position``: handling time × turns before it, spread over agents.
+
+        Only online agents who speak ``language`` count (all online agents when it is empty).
+        """
+        online = [a for a in await self.online_agents() if not language or language in a.languages]
+        in_hours = self.policy.hours.is_open(datetime.fromtimestamp(self.clock(), tz=UTC))
+        if not online or position <= 0:
+            return Estimate(position, 0, len(online), in_hours)
+        parallel = max(1, sum(a.capacity for a in online))
+        minutes = await self.average_handle_minutes() * math.ceil(position / parallel)
+        return Estimate(position, max(1, math.ceil(minutes)), len(online), in_hours)
+
+    def next_opening_text(self, language: str) -> str:
+        """When the desk opens next, as the customer's language writes it."""
+        opening = self.policy.hours.next_opening(datetime.fromtimestamp(self.clock(), tz=UTC))
+        locale = "he_IL" if language == "he" else "en_GB"
+        pattern = "EEEE HH:mm" if language == "he" else "EEEE 'at' HH:mm"
+        return format_datetime(opening, pattern, tzinfo=opening.tzinfo, locale=locale)
+
+    def ticket_text(self, ticket: QueueTicket, language: str) -> str:
+        """What the customer is told about a ticket the bot just got."""
+        if not ticket.in_hours:
+            return render("queued_after_hours", language, position=ticket.position,
+                          reference=ticket.reference, opening=self.next_opening_text(language))
+        if ticket.eta_minutes:
+            return render("queued", language, position=ticket.position, eta=ticket.eta_minutes)
+        return render("queued_no_estimate", language, position=ticket.position)
+
+    # -- the bot hands over ------------------------------------------------------
+    async def request(self, req: HandoffRequest) -> QueueTicket:
+        """Puts a conversation in the queue (once) and says where it stands.
+
+        The caller (the handoff action) tells the customer; this queues the
+        handoff e-mail, or marks that the address should be asked for.
+        """
+        result = await self.store.request(req)
+        conv = await self.store.get(req.cid)
+        if conv is None:  # pragma: no cover - the script always writes the hash
+            raise NotFound(f"conversation {req.cid} vanished")
+        position = await self.store.position(req.cid)
+        est = await self.estimate(position, conv.language)
+        if result.ok:
+            await self.store.update(
+                req.cid,
+                after_hours=not est.in_hours,
+                notified_position=position,
+                notified_eta=est.eta_minutes,
+                email_requested=not conv.email,
+            )
+            if conv.email:
+                await self.queue_handoff_mail(conv, est)
+        return QueueTicket(
+            state=ConversationState(conv.state),
+            email_known=bool(conv.email),
+            position=position,
+            eta_minutes=est.eta_minutes,
+            agents_online=est.agents_online,
+            in_hours=est.in_hours,
+            reference=conv.reference,
+        )
+
+    async def queue_handoff_mail(self, conv: Conversation, est: Optional[Estimate] = None) -> None:
+        """Queues the handoff summary e-mail (once per handoff reference)."""
+        if self.outbox is None or not conv.email:
+            return
+        est = est or await self.estimate(await self.store.position(conv.cid), conv.language)
+        await self.outbox.enqueue(
+            "handoff",
+            conv.cid,
+            f"handoff:{conv.reference}",
+            position=est.position,
+            eta_minutes=est.eta_minutes,
+            after_hours=not est.in_hours,
+            next_opening=self.next_opening_text(conv.language),
+        )
+
+    async def set_email(self, cid: str, email: str) -> Conversation:
+        """Records the address a queued customer gave (with consent) and sends the summary."""
+        await self.store.update(cid, email=email, email_consent=True, email_requested=False)
+        conv = await self._conversation(cid)
+        await self.queue_handoff_mail(conv)
+        return conv
+
+    # -- agents ------------------------------------------------------------------
+    async def set_presence(self, agent: Agent, status: str) -> None:
+        """Online agents get conversations; away and offline ones keep theirs but get no new ones."""
+        if status not in PRESENCE:
+            raise BadRequest(f"presence must be one of {', '.join(PRESENCE)}")
+        keys = self.store.keys
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.agent(agent.agent_id), mapping={
+                "status": status, "name": agent.name, "capacity": agent.capacity, "since": repr(self.clock()),
+            })
+            if status == "online":
+                pipe.sadd(keys.agents_online(), agent.agent_id)
+            else:
+                pipe.srem(keys.agents_online(), agent.agent_id)
+            pipe.xadd(keys.feed(), {"cid": "", "kind": "presence", "agent": agent.agent_id, "to": status},
+                      maxlen=20_000, approximate=True)
+            await pipe.execute()
+
+    async def presence(self, agent_id: str) -> str:
+        """The agent's presence (offline when never set)."""
+        return str(await self.store.redis.hget(self.store.keys.agent(agent_id), "status") or "offline")
+
+    async def take(self, cid: str, agent: Agent, *, require_online: bool = True) -> TransitionResult:
+        """The agent takes a queued conversation; the customer learns the agent's first name."""
+        result = await self.store.take(cid, agent.agent_id, agent.name, agent.capacity,
+                                       require_online=require_online)
+        if result.ok:
+            conv = await self._conversation(cid)
+            await self.store.tell_customer(conv, render("agent_joined", conv.language, agent=agent.first_name))
+        return result
+
+    async def _owned(self, cid: str, agent: Agent) -> Conversation:
+        conv = await self._conversation(cid)
+        if conv.state is not ConversationState.WITH_AGENT:
+            raise Conflict(f"conversation {cid} is {conv.state.value}, not with an agent")
+        if conv.agent_id != agent.agent_id:
+            raise Forbidden(f"conversation {cid} belongs to another agent")
+        return conv
+
+    async def send(self, cid: str, agent: Agent, text: str) -> Event:
+        """An agent's message to the customer."""
+        text = self._clean(text)
+        conv = await self._owned(cid, agent)
+        stream_id = await self.store.tell_customer(
+            conv, text, kind=EventKind.AGENT, author=agent.agent_id, author_name=agent.first_name
+        )
+        return (await self.store.events(cid, after=_before(stream_id), count=1))[0]
+
+    async def note(self, cid: str, agent: Agent, text: str) -> Event:
+        """An internal note on the conversation; the customer never sees it."""
+        text = self._clean(text)
+        await self._conversation(cid)
+        event = Event(kind=EventKind.NOTE, text=text, author=agent.agent_id, author_name=agent.first_name)
+        await self.store.add_event(cid, event)
+        return event
+
+    async def typing(self, cid: str, agent: Agent) -> None:
+        """Marks the agent as typing for a few seconds (the customer's channel may show it)."""
+        keys = self.store.keys
+        await self.store.redis.set(keys.typing(cid), agent.agent_id, ex=TYPING_TTL_SECONDS)
+        await self.store.redis.xadd(keys.feed(), {"cid": cid, "kind": "typing", "agent": agent.agent_id},
+                                    maxlen=20_000, approximate=True)
+
+    async def transfer(self, cid: str, agent: Agent, *, to_agent: str = "", to_team: str = "") -> TransitionResult:
+        """Back to the queue, reserved for another agent or a team."""
+        if to_agent and self.agents.get(to_agent) is None:
+            raise NotFound(f"no agent {to_agent!r}")
+        if to_team and to_team not in self.agents.teams:
+            raise NotFound(f"no team {to_team!r}")
+        if not to_agent and not to_team:
+            raise BadRequest("say who to transfer to: an agent or a team")
+        conv = await self._owned(cid, agent)
+        result = await self.store.transfer(cid, agent.agent_id, team=to_team, target_agent=to_agent)
+        if result.ok:
+            await self.store.tell_customer(conv, render("transferred", conv.language))
+        return result
+
+    async def close(
+        self, cid: str, agent: Agent, resolution: str, summary: str = "", next_steps: str = ""
+    ) -> TransitionResult:
+        """Closes the conversation: CSAT question, closing e-mail, outcome into Rasa, history."""
+        if resolution not in self.policy.resolution_codes:
+            raise BadRequest(f"resolution must be one of {', '.join(self.policy.resolution_codes)}")
+        summary, next_steps = summary.strip()[:MAX_MESSAGE_CHARS], next_steps.strip()[:MAX_MESSAGE_CHARS]
+        await self._owned(cid, agent)
+        result = await self.store.close(cid, agent.agent_id, resolution, summary, next_steps,
+                                        max_samples=max(self.policy.estimate_samples, 1))
+        if not result.ok:
+            raise Conflict(f"could not close: {result.state}")
+        conv = await self._conversation(cid)
+        text = render("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
+        await self.store.tell_customer(conv, text, buttons=tuple((str(n), str(n)) for n in range(1, 6)))
+        if self.outbox is not None and conv.email:
+            await self.outbox.enqueue("closing", cid, f"closing:{conv.reference}:{conv.version}",
+                                      agent_id=agent.agent_id)
+        await self.store.record_history(conv)
+        await self.sync_outcome(conv)
+        return result
+
+    async def sync_outcome(self, conv: Conversation) -> bool:
+        """Writes the handoff's outcome into the Rasa tracker; False (and kept pending) if Rasa is down."""
+        if self.rasa is None:
+            return False
+        events: List[Dict[str, Any]] = [
+            {"event": "slot", "name": "handoff_requested", "value": False},
+            {"event": "slot", "name": "handoff_outcome", "value": conv.resolution},
+            {"event": "slot", "name": "handoff_agent", "value": conv.agent_name.split()[0] if conv.agent_name else ""},
+            {"event": "slot", "name": "handoff_summary", "value": conv.summary},
+        ]
+        try:
+            await self.rasa.append_events(conv.cid, events)
+        except RasaUnavailable as exc:
+            log.warning("outcome of %s not written to Rasa yet: %s", conv.cid, exc)
+            await self.store.update(conv.cid, outcome_pending=True)
+            return False
+        await self.store.update(conv.cid, outcome_pending=False)
+        return True
+
+    # -- views ---------------------------------------------------------------------
+    async def queue_view(self) -> List[Dict[str, Any]]:
+        """The queue as the console shows it, next first."""
+        now = self.clock()
+        rows: List[Dict[str, Any]] = []
+        for position, cid in enumerate(await self.store.queue(), start=1):
+            conv = await self.store.get(cid)
+            if conv is None:
+                continue
+            rows.append({
+                "cid": cid, "reference": conv.reference, "position": position,
+                "waiting_seconds": int(now - (conv.requested_at or conv.queued_at or now)),
+                "language": conv.language, "channel": conv.channel, "reason": conv.reason,
+                "topic": conv.topic, "team": conv.team, "priority": conv.priority,
+                "customer_name": conv.customer_name, "target_agent": conv.target_agent,
+                "after_hours": conv.after_hours,
+            })
+        return rows
+
+    async def my_chats(self, agent_id: str) -> List[Conversation]:
+        """The conversations an agent holds."""
+        ids = await self.store.redis.smembers(self.store.keys.agent_chats(agent_id))
+        convs = [await self.store.get(cid) for cid in sorted(ids)]
+        return [c for c in convs if c is not None]
+
+    async def customer_panel(self, cid: str) -> Dict[str, Any]:
+        """Who the customer is, their orders and their earlier conversations."""
+        conv = await self._conversation(cid)
+        orders: List[Dict[str, Any]] = []
+        if self.orders is not None and (conv.email or conv.phone):
+            for order in await self.orders.find_by_contact(email=conv.email, phone=conv.phone):
+                orders.append({
+                    "order_id": order.order_id, "status": order.status,
+                    "created_at": order.created_at.date().isoformat(),
+                    "promised_delivery": order.promised_delivery.isoformat(),
+                    "total": f"{order.total} {order.currency}",
+                    "items": [item.name for item in order.items],
+                })
+        history = [h for h in await self.store.history(conv.customer_key)
+                   if not (h.get("cid") == cid and h.get("reference") == conv.reference)]
+        return {
+            "cid": cid,
+            "name": conv.customer_name,
+            "email": conv.email,
+            "phone": conv.phone,
+            "verified": bool(conv.verified_order),
+            "verified_order": conv.verified_order,
+            "language": conv.language,
+            "channel": conv.channel,
+            "reason": conv.reason,
+            "reference": conv.reference,
+            "asked": conv.asked,
+            "found": conv.found,
+            "orders": orders,
+            "history": history,
+        }
+
+    async def transcript(self, cid: str) -> List[Dict[str, Any]]:
+        """The bot part of the conversation (empty if Rasa cannot be reached)."""
+        if self.rasa is None:
+            return []
+        try:
+            return transcript_from_tracker(await self.rasa.tracker(cid))
+        except RasaUnavailable as exc:
+            log.warning("transcript of %s unavailable: %s", cid, exc)
+            return []
+
+    # -- helpers -------------------------------------------------------------------
+    async def _conversation(self, cid: str) -> Conversation:
+        conv = await self.store.get(cid)
+        if conv is None:
+            raise NotFound(f"no handoff conversation {cid!r}")
+        return conv
+
+    @staticmethod
+    def _clean(text: str) -> str:
+        text = (text or "").strip()
+        if not text:
+            raise BadRequest("the message is empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            from handoff.errors import PayloadTooLarge
+
+            raise PayloadTooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
+        return text
+
+
+def _before(stream_id: str) -> str:
+    """The stream id just before ``stream_id`` (for an inclusive read of one entry)."""
+    ms, seq = stream_id.split("-")
+    if int(seq) > 0:
+        return f"{ms}-{int(seq) - 1}"
+    return f"{int(ms) - 1}-18446744073709551615"

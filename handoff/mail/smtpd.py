@@ -1,0 +1,251 @@
+"""A local SMTP server that keeps every message it receives as a ``.eml`` file.
+
+``make up`` runs it (``python -m handoff.mail.smtpd``) so the demo's customer
+e-mails can be read on the console's mail page instead of leaving the laptop.
+:func:`list_mail` and :func:`read_mail` are what that page shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import time
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from bot.settings import Settings
+from handoff.errors import BadRequest, NotFound
+
+__all__ = ["EmlHandler", "list_mail", "main", "read_mail", "save_message", "start_smtpd"]
+
+log = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.eml$")
+SERVER_HOSTNAME = "kesher-smtpd"  # given explicitly: aiosmtpd would otherwise call getfqdn(), slow without DNS
+
+
+def _safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value.strip().strip("<>"))[:80].strip("._") or "message"
+
+
+def save_message(
+    mail_dir: Path, data: bytes, at: float, *, envelope_from: str = "", envelope_to: Sequence[str] = ()
+) -> Path:
+    """Stores one message as ``<UTC timestamp>-<message id>.eml`` in ``mail_dir``.
+
+    Args:
+        mail_dir: The folder (created if missing).
+        data: The message as received (RFC 5322 bytes).
+        at: Epoch seconds it was received.
+        envelope_from: ``MAIL FROM`` address, kept as an ``X-Envelope-From`` header.
+        envelope_to: ``RCPT TO`` addresses, kept as an ``X-Envelope-To`` header.
+
+    Returns:
+        The file written. It appears complete or not at all (written aside, then renamed).
+    """
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    headers = BytesHeaderParser(policy=policy.compat32).parsebytes(data)
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%S-%f")
+    base = f"{stamp}-{_safe(str(headers.get('Message-ID') or 'message'))}"
+    path = mail_dir / f"{base}.eml"
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = mail_dir / f"{base}-{counter}.eml"
+    trace = b""
+    if envelope_from:
+        trace += f"X-Envelope-From: {envelope_from}\r\n".encode("utf-8", "replace")
+    if envelope_to:
+        trace += f"X-Envelope-To: {', '.join(envelope_to)}\r\n".encode("utf-8", "replace")
+    partial = mail_dir / f".{path.name}.part"
+    partial.write_bytes(trace + data)
+    os.replace(partial, path)
+    return path
+
+
+class EmlHandler:
+    """aiosmtpd handler: writes each message to ``mail_dir``."""
+
+    def __init__(self, mail_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        """Keeps the folder; creates it on the first message.
+
+        Args:
+            mail_dir: Where the ``.eml`` files go.
+            clock: Returns epoch seconds (names the files).
+        """
+        self.mail_dir = Path(mail_dir)
+        self.clock = clock
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Stores the message; answers 250, or 451 so the sender retries if the disk fails."""
+        data = envelope.original_content or envelope.content or b""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        try:
+            path = save_message(
+                self.mail_dir,
+                data,
+                self.clock(),
+                envelope_from=str(envelope.mail_from or ""),
+                envelope_to=[str(r) for r in envelope.rcpt_tos],
+            )
+        except OSError as exc:
+            log.error("could not store a message: %s", exc)
+            return "451 Requested action aborted: local error in processing"
+        log.info("stored %s", path.name)
+        return "250 Message accepted for delivery"
+
+
+async def start_smtpd(host: str, port: int, mail_dir: Path) -> asyncio.Server:
+    """Starts the SMTP server on the running event loop.
+
+    Args:
+        host: Address to listen on (loopback for the demo).
+        port: Port (0 picks a free one; read it from ``server.sockets``).
+        mail_dir: Where received messages are stored.
+
+    Returns:
+        The listening server; ``close()`` and ``await wait_closed()`` stop it.
+    """
+    handler = EmlHandler(mail_dir)
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: SMTP(handler, hostname=SERVER_HOSTNAME, enable_SMTPUTF8=True, data_size_limit=25 * 1024 * 1024),
+        host=host,
+        port=port,
+    )
+
+
+def _parse(path: Path, headers_only: bool) -> EmailMessage:
+    with path.open("rb") as fp:
+        message = BytesParser(policy=policy.default).parse(fp, headersonly=headers_only)
+    assert isinstance(message, EmailMessage)  # policy.default builds EmailMessage
+    return message
+
+
+def _date(message: EmailMessage, path: Path) -> str:
+    try:
+        when = parsedate_to_datetime(str(message["Date"]))
+    except (TypeError, ValueError):
+        when = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return when.isoformat()
+
+
+def _summary(path: Path, message: EmailMessage) -> Dict[str, Any]:
+    return {
+        "file": path.name,
+        "date": _date(message, path),
+        "from": str(message.get("From", "")),
+        "to": str(message.get("To", "")),
+        "subject": str(message.get("Subject", "")),
+        "language": str(message.get("Content-Language", "")),
+        "size": path.stat().st_size,
+    }
+
+
+def list_mail(mail_dir: Path) -> List[Dict[str, Any]]:
+    """The stored messages, newest first.
+
+    Args:
+        mail_dir: The SMTP server's folder (missing means no mail yet).
+
+    Returns:
+        One dict per message: ``file``, ``date`` (ISO 8601), ``from``, ``to``,
+        ``subject`` (decoded), ``language`` and ``size`` in bytes.
+    """
+    mail_dir = Path(mail_dir)
+    if not mail_dir.is_dir():
+        return []
+    out: List[Dict[str, Any]] = []
+    for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.name, reverse=True):
+        try:
+            out.append(_summary(path, _parse(path, headers_only=True)))
+        except (OSError, ValueError) as exc:
+            log.warning("unreadable mail file %s: %s", path.name, exc)
+    return out
+
+
+def _resolve(mail_dir: Path, name: str) -> Path:
+    if not _SAFE_NAME.match(name or ""):
+        raise BadRequest("Not a mail file name.")
+    root = Path(mail_dir).resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise BadRequest("Not a mail file name.")
+    if not path.is_file():
+        raise NotFound("No such mail.")
+    return path
+
+
+def read_mail(mail_dir: Path, name: str) -> Dict[str, Any]:
+    """One stored message, for display.
+
+    Args:
+        mail_dir: The SMTP server's folder.
+        name: A file name as :func:`list_mail` gives it (no folders).
+
+    Returns:
+        The :func:`list_mail` fields plus ``message_id``, ``reply_to``,
+        ``headers`` (list of ``[name, decoded value]``), ``text`` and ``html``
+        (the parts' content, "" when absent). The HTML is the sender's: show it
+        sandboxed, never inline in a page.
+
+    Raises:
+        BadRequest: ``name`` is not a plain ``.eml`` file name in ``mail_dir``.
+        NotFound: No such file.
+    """
+    path = _resolve(mail_dir, name)
+    message = _parse(path, headers_only=False)
+    plain = message.get_body(preferencelist=("plain",))
+    rich = message.get_body(preferencelist=("html",))
+    out = _summary(path, message)
+    out.update(
+        message_id=str(message.get("Message-ID", "")),
+        reply_to=str(message.get("Reply-To", "")),
+        headers=[[key, str(value)] for key, value in message.items()],
+        text=plain.get_content() if isinstance(plain, EmailMessage) else "",
+        html=rich.get_content() if isinstance(rich, EmailMessage) else "",
+    )
+    return out
+
+
+async def _serve(host: str, port: int, mail_dir: Path) -> None:
+    server = await start_smtpd(host, port, mail_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("SMTP server on %s:%d storing mail in %s", host, port, mail_dir)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m handoff.mail.smtpd [--host H] [--port P] [--mail-dir D]``; defaults from the environment."""
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="python -m handoff.mail.smtpd", description=__doc__)
+    parser.add_argument("--host", default=settings.smtp_host)
+    parser.add_argument("--port", type=int, default=settings.smtp_port)
+    parser.add_argument("--mail-dir", type=Path, default=settings.mail_dir)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(_serve(args.host, args.port, args.mail_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

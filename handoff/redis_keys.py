@@ -1,0 +1,113 @@
+"""Every Redis key the handoff service, the channels and the actions use.
+
+One place builds them all, each under one prefix, so an operator can see (and
+a second deployment can avoid) everything Kesher keeps in a shared Redis. The
+Rasa tracker and lock stores use their own prefix from ``endpoints.yml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_PREFIX", "RedisKeys"]
+
+DEFAULT_PREFIX = "kesher:ho:"
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """Builds key names under ``prefix``.
+
+    Attributes:
+        prefix: Prepended to every key (``kesher:ho:`` by default).
+    """
+
+    prefix: str = DEFAULT_PREFIX
+
+    # -- conversations -------------------------------------------------
+    def conversation(self, cid: str) -> str:
+        """Hash: the handoff state and facts of one conversation (see ``models.Conversation``)."""
+        return f"{self.prefix}conv:{cid}"
+
+    def events(self, cid: str) -> str:
+        """Stream: what was said during the handoff (customer, agent, system, notes)."""
+        return f"{self.prefix}conv:{cid}:events"
+
+    def queue(self) -> str:
+        """Sorted set of queued conversation ids; lowest score is served first."""
+        return f"{self.prefix}queue"
+
+    def feed(self) -> str:
+        """Stream of every change, read by consoles and the assigner to stay live."""
+        return f"{self.prefix}feed"
+
+    def outbound(self) -> str:
+        """Stream of messages for customers, read by the channels' delivery worker."""
+        return f"{self.prefix}outbound"
+
+    def delivered(self, message_id: str) -> str:
+        """String set once an outbound message went out (``SET NX EX``)."""
+        return f"{self.prefix}delivered:{message_id}"
+
+    def handle_times(self) -> str:
+        """List of recent handling times in seconds, newest first (for wait estimates)."""
+        return f"{self.prefix}handle-times"
+
+    def history(self, customer_key: str) -> str:
+        """List of earlier handoff records (JSON) of one customer, newest first."""
+        return f"{self.prefix}history:{customer_key}"
+
+    def closed(self) -> str:
+        """Sorted set of closed conversation ids by close time (reports, CSAT)."""
+        return f"{self.prefix}closed"
+
+    # -- agents ----------------------------------------------------------
+    def agent(self, agent_id: str) -> str:
+        """Hash: presence, capacity and skills of one agent."""
+        return f"{self.prefix}agent:{agent_id}"
+
+    def agent_chats(self, agent_id: str) -> str:
+        """Set of the conversation ids an agent holds."""
+        return f"{self.prefix}agent:{agent_id}:chats"
+
+    def agents_online(self) -> str:
+        """Set of the ids of agents who are online."""
+        return f"{self.prefix}agents:online"
+
+    def lease(self, name: str) -> str:
+        """String held for a moment by the one replica doing a shared job (``SET NX PX``)."""
+        return f"{self.prefix}lease:{name}"
+
+    def typing(self, cid: str) -> str:
+        """String with a short TTL while someone types in a conversation."""
+        return f"{self.prefix}conv:{cid}:typing"
+
+    def session(self, token: str) -> str:
+        """Hash: a console login session."""
+        return f"{self.prefix}session:{token}"
+
+    def login_failures(self, agent_id: str) -> str:
+        """String counting an agent id's recent failed logins (expires)."""
+        return f"{self.prefix}login-failures:{agent_id.strip().lower()[:64]}"
+
+    # -- mail ----------------------------------------------------------
+    def mail(self, mail_id: str) -> str:
+        """Hash: one queued e-mail job."""
+        return f"{self.prefix}mail:{mail_id}"
+
+    def mail_due(self) -> str:
+        """Sorted set of e-mail job ids by the time they are next due."""
+        return f"{self.prefix}mail:due"
+
+    def mail_sent(self, mail_id: str) -> str:
+        """String set when an e-mail was handed to the SMTP server (dedup)."""
+        return f"{self.prefix}mail:sent:{mail_id}"
+
+    def mail_lock(self, mail_id: str) -> str:
+        """String held while one worker sends an e-mail (``SET NX EX``)."""
+        return f"{self.prefix}mail:lock:{mail_id}"
+
+    # -- channels (#4) ---------------------------------------------------
+    def seen(self, channel: str, provider_message_id: str) -> str:
+        """String marking a provider message id as processed (idempotency)."""
+        return f"{self.prefix}seen:{channel}:{provider_message_id}"

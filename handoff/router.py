@@ -1,0 +1,162 @@
+"""The handoff-aware routing of every customer message, whatever the channel.
+
+Channels (``connectors/``) turn a webhook into an :class:`InboundMessage` and
+call :meth:`HandoffRouter.route`. In state ``bot`` the message goes to Rasa.
+While queued or with an agent, it goes to the conversation's event stream,
+where the agent console sees it; it never reaches the bot, then or later.
+After a close, the router takes the satisfaction answer (1–5, then an
+optional comment) and hands the conversation back to the bot.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+from bot.language import detect_language
+from handoff.desk import MAX_MESSAGE_CHARS, Desk
+from handoff.models import Conversation, ConversationState, Event, EventKind
+from handoff.texts import render
+
+__all__ = ["GIVE_UP_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
+
+GIVE_UP_WORDS = frozenset({
+    "cancel", "stop waiting", "never mind", "nevermind", "back to the bot", "back to bot", "/handoff_cancel",
+    "ביטול", "בטל", "לבטל", "עזוב", "עזבי", "חזרה לבוט", "לא משנה",
+})
+_SKIP_WORDS = frozenset({"no", "nope", "skip", "no thanks", "לא", "לא תודה", "דלג", "אין"})
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
+
+
+@dataclass
+class InboundMessage:
+    """One customer message, whatever channel it came from.
+
+    Attributes:
+        cid: Conversation id (Rasa's sender id).
+        channel: Channel name (``kesher_callback``, ``web``, ``whatsapp``, ``telegram``).
+        text: What the customer wrote (a button's payload for button presses).
+        message_id: The provider's id (deduplication), or a fresh one.
+        media: URLs of images or voice notes sent with it.
+        metadata: Channel-specific extras passed on to Rasa.
+    """
+
+    cid: str
+    channel: str
+    text: str
+    message_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    media: List[str] = field(default_factory=list)
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """Where a message went.
+
+    Attributes:
+        to_bot: The channel must hand the message to Rasa.
+        state: The conversation's state after routing.
+        event_id: The stream id of the customer event, when it went to the agent side.
+    """
+
+    to_bot: bool
+    state: ConversationState
+    event_id: str = ""
+
+
+class HandoffRouter:
+    """Routes customer messages by handoff state (see the module docstring)."""
+
+    def __init__(self, desk: Desk, clock: Callable[[], float] = time.time) -> None:
+        """Keeps the desk.
+
+        Args:
+            desk: The help desk (store, policy, e-mail queue).
+            clock: Epoch seconds.
+        """
+        self.desk = desk
+        self.store = desk.store
+        self.clock = clock
+
+    async def route(self, msg: InboundMessage) -> RouteResult:
+        """Decides where ``msg`` goes and does the handoff side of it."""
+        conv = await self.store.get(msg.cid)
+        if conv is None or conv.state is ConversationState.BOT:
+            return RouteResult(True, ConversationState.BOT)
+        if conv.state is ConversationState.CLOSED:
+            return await self._after_close(conv, msg)
+        if conv.state is ConversationState.QUEUED and _normal(msg.text) in GIVE_UP_WORDS:
+            result = await self.store.give_up(msg.cid)
+            if result.ok:
+                await self.store.tell_customer(conv, render("gave_up", conv.language, reference=conv.reference))
+                return RouteResult(False, ConversationState.BOT)
+            conv = await self.store.get(msg.cid) or conv  # taken meanwhile: the agent gets it
+        event_id = await self._to_agent(conv, msg)
+        if conv.state is ConversationState.QUEUED and conv.email_requested and not conv.email:
+            found = _EMAIL.search(msg.text)
+            if found:
+                email = found.group(0)
+                await self.desk.set_email(conv.cid, email)
+                await self.store.tell_customer(conv, render("email_saved", conv.language, email=email))
+        return RouteResult(False, conv.state, event_id)
+
+    async def _to_agent(self, conv: Conversation, msg: InboundMessage) -> str:
+        text = msg.text if len(msg.text) <= MAX_MESSAGE_CHARS else msg.text[:MAX_MESSAGE_CHARS] + " […]"
+        data: Dict[str, Any] = {"channel": msg.channel, "language": detect_language(msg.text, conv.language)}
+        if msg.media:
+            data["media"] = msg.media
+        event = Event(kind=EventKind.CUSTOMER, text=text, author="customer", message_id=msg.message_id, data=data)
+        return await self.store.add_event(conv.cid, event)
+
+    async def _after_close(self, conv: Conversation, msg: InboundMessage) -> RouteResult:
+        timeout = self.desk.policy.csat_timeout_minutes * 60
+        stage = conv.csat_stage
+        if stage not in ("rating", "comment") or self.clock() - conv.closed_at > timeout:
+            await self.store.resume(conv.cid, "csat_skipped")
+            return RouteResult(True, ConversationState.BOT)
+        if stage == "rating":
+            match = _RATING.match(msg.text.replace("⭐", ""))
+            if not match:
+                # Not an answer to the question: the customer moved on; the bot takes it.
+                await self.store.resume(conv.cid, "csat_skipped")
+                return RouteResult(True, ConversationState.BOT)
+            await self.store.update(conv.cid, csat_rating=int(match.group(1)), csat_stage="comment")
+            await self.store.tell_customer(conv, render("csat_comment", conv.language))
+            return RouteResult(False, ConversationState.CLOSED)
+        comment = "" if _normal(msg.text) in _SKIP_WORDS else msg.text.strip()[:MAX_MESSAGE_CHARS]
+        await self.store.update(conv.cid, csat_comment=comment, csat_stage="done")
+        await self.store.resume(conv.cid, "csat_done")
+        await self.store.tell_customer(conv, render("csat_thanks", conv.language))
+        await self._csat_to_rasa(conv.cid)
+        return RouteResult(False, ConversationState.BOT)
+
+    async def _csat_to_rasa(self, cid: str) -> None:
+        conv = await self.store.get(cid)
+        if conv is None or self.desk.rasa is None:
+            return
+        from handoff.rasa_client import RasaUnavailable
+
+        try:
+            await self.desk.rasa.append_events(
+                cid, [{"event": "slot", "name": "handoff_csat", "value": conv.csat_rating}]
+            )
+        except RasaUnavailable:
+            pass  # the rating is kept with the conversation in Redis either way
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().lower().strip(".!?").split())
+
+
+def inbound_from_dict(data: Dict[str, Any], channel: str) -> Optional[InboundMessage]:
+    """Builds a message from a channel's already-validated JSON fields (helper for channels)."""
+    sender, text = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not isinstance(text, str):
+        return None
+    return InboundMessage(cid=sender, channel=channel, text=text,
+                          message_id=str(data.get("message_id") or uuid.uuid4().hex),
+                          metadata=dict(data.get("metadata") or {}))

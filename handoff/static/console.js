@@ -1,0 +1,714 @@
+/* Kesher agent console: the desk page.
+ *
+ * Safety rule: text that comes from customers (or anyone) is only ever put in
+ * the page with textContent / attribute setters, never innerHTML.
+ * Live updates come over /console/ws; after a reconnect the queue, the chats and
+ * the open chat's events after the last stream id are fetched again, and each
+ * event is shown once (deduplicated by stream id).
+ */
+(function () {
+  "use strict";
+
+  const boot = JSON.parse(document.getElementById("boot").textContent);
+  const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  const me = boot.agent;
+  const HEBREW = /[\u0590-\u05FF]/;
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    queue: [],
+    queueAt: Date.now(),
+    chats: [],
+    current: null, // {cid, conv, lastId, shown:Set, messageIds:Set}
+    lastTyping: 0,
+    suggestion: 0,
+  };
+
+  // -- small DOM helpers -----------------------------------------------------------
+  function el(tag, props, children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [key, value] of Object.entries(props)) {
+        if (value === undefined || value === null || value === false) continue;
+        if (key === "text") node.textContent = String(value);
+        else if (key === "className") node.className = value;
+        else if (key === "dataset") Object.assign(node.dataset, value);
+        else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+        else node.setAttribute(key, value === true ? "" : String(value));
+      }
+    }
+    for (const child of children || []) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function dirFor(text) {
+    return HEBREW.test(text || "") ? "rtl" : "auto";
+  }
+
+  function clock(at) {
+    if (!at) return "";
+    const d = new Date(Number(at) * 1000);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${two(m)}:${two(s)}` : `${m}:${two(s)}`;
+  }
+
+  function compareIds(a, b) {
+    const [am, as] = a.split("-").map(BigInt);
+    const [bm, bs] = b.split("-").map(BigInt);
+    if (am !== bm) return am < bm ? -1 : 1;
+    if (as !== bs) return as < bs ? -1 : 1;
+    return 0;
+  }
+
+  let toastTimer = 0;
+  function toast(message, kind) {
+    const node = $("toast");
+    node.textContent = message;
+    node.dataset.kind = kind || "info";
+    node.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { node.hidden = true; }, 6000);
+  }
+
+  // -- HTTP -------------------------------------------------------------------------
+  async function api(method, path, body) {
+    const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    const response = await fetch("/console/api" + path, options);
+    if (response.status === 401) {
+      window.location.assign("/console/login");
+      throw new Error("logged out");
+    }
+    if (response.status === 204) return {};
+    let data = {};
+    try { data = await response.json(); } catch (_) { data = {}; }
+    if (!response.ok) {
+      const error = new Error(data.error || `request failed (${response.status})`);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function report(error) {
+    if (error && error.message !== "logged out") toast(error.message, "error");
+  }
+
+  // -- presence ----------------------------------------------------------------------
+  function showPresence(status) {
+    const group = $("presence");
+    group.dataset.status = status;
+    for (const button of group.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.status === status));
+    }
+  }
+
+  $("presence").addEventListener("click", (e) => {
+    const button = e.target.closest("button[data-status]");
+    if (!button) return;
+    api("POST", "/presence", { status: button.dataset.status })
+      .then((data) => showPresence(data.presence))
+      .catch(report);
+  });
+
+  // -- queue -------------------------------------------------------------------------
+  function renderQueue(rows) {
+    state.queue = rows;
+    state.queueAt = Date.now();
+    const body = $("queue-body");
+    clear(body);
+    for (const row of rows) {
+      const who = row.customer_name || row.reference || row.cid;
+      const tr = el("tr", { dataset: { cid: row.cid }, className: row.target_agent === me.id ? "reserved" : "" }, [
+        el("td", { className: "wait", dataset: { base: String(row.waiting_seconds) }, text: duration(row.waiting_seconds) }),
+        el("td", { dir: "auto" }, [
+          el("span", { className: "who", text: who }),
+          el("small", { className: "ref", text: row.reference && row.reference !== who ? row.reference : "" }),
+        ]),
+        el("td", {}, [el("span", { className: "lang lang-" + row.language, text: (row.language || "").toUpperCase() })]),
+        el("td", { text: row.channel }),
+        el("td", { text: (row.reason || "").replace(/_/g, " ") }),
+        el("td", { text: row.topic + (row.team ? ` → ${row.team}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
+        el("td", { text: String(row.priority) }),
+        el("td", {}, [el("button", { type: "button", className: "take", text: "Take", dataset: { cid: row.cid } })]),
+      ]);
+      body.append(tr);
+    }
+    $("queue-count").textContent = String(rows.length);
+    $("queue-empty").hidden = rows.length > 0;
+    $("queue").hidden = rows.length === 0;
+  }
+
+  function tick() {
+    const elapsed = (Date.now() - state.queueAt) / 1000;
+    for (const cell of document.querySelectorAll("#queue-body td.wait")) {
+      cell.textContent = duration(Number(cell.dataset.base) + elapsed);
+    }
+  }
+  setInterval(tick, 1000);
+
+  $("queue-body").addEventListener("click", (e) => {
+    const button = e.target.closest("button.take");
+    if (button) {
+      take(button.dataset.cid);
+      return;
+    }
+    const row = e.target.closest("tr[data-cid]");
+    if (row) openChat(row.dataset.cid);
+  });
+
+  async function loadQueue() {
+    const data = await api("GET", "/queue");
+    renderQueue(data.queue);
+  }
+
+  async function take(cid) {
+    try {
+      await api("POST", `/chats/${encodeURIComponent(cid)}/take`);
+      await Promise.all([loadChats(), loadQueue()]);
+      await openChat(cid);
+    } catch (error) {
+      report(error);
+      loadQueue().catch(report);
+    }
+  }
+
+  // -- my chats ------------------------------------------------------------------------
+  function renderChats(chats) {
+    state.chats = chats;
+    const list = $("my-chats");
+    const unread = new Set([...list.querySelectorAll("li.unread")].map((li) => li.dataset.cid));
+    clear(list);
+    for (const chat of chats) {
+      const li = el("li", {
+        dataset: { cid: chat.cid },
+        className: [unread.has(chat.cid) ? "unread" : "", state.current && state.current.cid === chat.cid ? "open" : ""].join(" ").trim(),
+      }, [
+        el("button", { type: "button", dir: "auto" }, [
+          el("span", { className: "who", text: chat.customer_name || chat.reference || chat.cid }),
+          el("span", { className: "lang lang-" + chat.language, text: (chat.language || "").toUpperCase() }),
+          el("small", { text: `${chat.channel} · ${(chat.reason || "").replace(/_/g, " ")}` }),
+        ]),
+      ]);
+      list.append(li);
+    }
+    $("chats-count").textContent = String(chats.length);
+    $("chats-empty").hidden = chats.length > 0;
+  }
+
+  $("my-chats").addEventListener("click", (e) => {
+    const li = e.target.closest("li[data-cid]");
+    if (li) openChat(li.dataset.cid);
+  });
+
+  async function loadChats() {
+    const data = await api("GET", "/chats");
+    renderChats(data.chats);
+  }
+
+  // -- the open chat --------------------------------------------------------------------
+  function agentName(id) {
+    if (!id) return "";
+    if (id === me.id) return me.name;
+    const colleague = boot.colleagues.find((c) => c.id === id);
+    return colleague ? colleague.name : id;
+  }
+
+  function describeState(event) {
+    const data = event.data || {};
+    const extra = data.extra || "";
+    switch (event.text) {
+      case "queued":
+        return data.from === "with_agent" ? "Transferred back to the queue" : "Handed over to a person — waiting in the queue";
+      case "with_agent":
+        return `Taken by ${agentName(extra) || "an agent"}`;
+      case "closed":
+        return `Closed${extra ? ` (${String(extra).replace(/_/g, " ")})` : ""}`;
+      case "bot":
+        return "Back with the bot";
+      default:
+        return `State: ${event.text}`;
+    }
+  }
+
+  function eventNode(event) {
+    const at = clock(event.at);
+    if (event.kind === "state") {
+      return el("div", { className: "state-line", dir: "ltr", dataset: { id: event.stream_id } }, [
+        el("span", { text: `${describeState(event)}${at ? " · " + at : ""}` }),
+      ]);
+    }
+    let label;
+    if (event.kind === "customer") label = (state.current && state.current.conv.customer_name) || "Customer";
+    else if (event.kind === "agent") label = event.author_name || event.author;
+    else if (event.kind === "note") label = `Internal note · ${event.author_name || event.author}`;
+    else label = "Kesher (automatic)";
+    const buttons = (event.data && event.data.buttons) || [];
+    return el("div", { className: `msg msg-${event.kind}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
+      el("div", { className: "msg-meta", dir: "auto", text: `${label}${at ? " · " + at : ""}` }),
+      el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }),
+      buttons.length ? el("div", { className: "msg-buttons", text: buttons.map((b) => `[${b[0]}]`).join(" ") }) : null,
+    ]);
+  }
+
+  function addEvent(event) {
+    const cur = state.current;
+    if (!cur || !event.stream_id || cur.shown.has(event.stream_id)) return;
+    if (event.message_id && cur.messageIds.has(event.message_id)) return;
+    cur.shown.add(event.stream_id);
+    if (event.message_id) cur.messageIds.add(event.message_id);
+    const container = $("events");
+    const node = eventNode(event);
+    let before = null;
+    for (const child of container.children) {
+      if (compareIds(child.dataset.id, event.stream_id) > 0) { before = child; break; }
+    }
+    const log = $("log");
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    container.insertBefore(node, before);
+    if (!cur.lastId || compareIds(event.stream_id, cur.lastId) > 0) cur.lastId = event.stream_id;
+    if (atBottom || event.author === me.id) log.scrollTop = log.scrollHeight;
+    if (event.kind === "customer") $("typing").hidden = true;
+  }
+
+  function renderConversation(conv) {
+    const cur = state.current;
+    cur.conv = conv;
+    const rtl = conv.language === "he";
+    const log = $("log");
+    log.setAttribute("dir", rtl ? "rtl" : "ltr");
+    log.setAttribute("lang", conv.language || "en");
+    $("chat-title").textContent = conv.customer_name || conv.reference || conv.cid;
+    const bits = [conv.reference, (conv.language || "").toUpperCase(), conv.channel,
+      (conv.reason || "").replace(/_/g, " "), conv.topic].filter(Boolean);
+    $("chat-meta").textContent = bits.join(" · ");
+    const stateText = {
+      queued: "waiting in the queue",
+      with_agent: conv.mine ? "with you" : `with ${conv.agent_name || conv.agent_id}`,
+      closed: `closed${conv.resolution ? " (" + conv.resolution.replace(/_/g, " ") + ")" : ""}`,
+      bot: "with the bot",
+    }[conv.state] || conv.state;
+    $("chat-state").textContent = stateText;
+    $("chat-state").dataset.state = conv.state;
+    $("chat-take").hidden = conv.state !== "queued";
+    $("composer-text").disabled = false;
+    $("send-button").disabled = !conv.mine;
+    $("note-button").disabled = conv.state === "bot";
+    for (const form of [$("transfer-form"), $("close-form")]) {
+      for (const control of form.elements) control.disabled = !conv.mine;
+    }
+    $("composer").classList.toggle("readonly", !conv.mine);
+    for (const li of $("my-chats").children) li.classList.toggle("open", li.dataset.cid === conv.cid);
+  }
+
+  function renderTranscript(data) {
+    const box = $("transcript");
+    clear(box);
+    const cur = state.current;
+    if (!data.available) {
+      box.append(el("p", { className: "transcript-note", dir: "ltr", text: "Bot transcript unavailable" + (data.reason ? ` (${data.reason}).` : ".") }));
+    } else if (!data.turns.length) {
+      box.append(el("p", { className: "transcript-note", dir: "ltr", text: "No messages with the bot before the handoff." }));
+    }
+    for (const turn of data.turns || []) {
+      box.append(el("div", { className: `msg msg-bot-part msg-${turn.role}` }, [
+        el("div", { className: "msg-meta", text: `${turn.role === "bot" ? "Bot" : "Customer"}${turn.at ? " · " + clock(turn.at) : ""}` }),
+        el("div", { className: "bubble", dir: dirFor(turn.text), text: turn.text }),
+      ]));
+    }
+    const reason = cur && cur.conv ? (cur.conv.reason || "").replace(/_/g, " ") : "";
+    $("handoff-divider").textContent = `Handed over to a person${reason ? " — " + reason : ""}`;
+  }
+
+  function renderPanel(panel) {
+    const body = $("panel-body");
+    clear(body);
+    const identity = el("dl", { className: "facts" }, []);
+    const fact = (name, value, dir) => {
+      if (!value) return;
+      identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value }));
+    };
+    fact("Name", panel.name);
+    fact("E-mail", panel.email, "ltr");
+    fact("Phone", panel.phone, "ltr");
+    fact("Verified", panel.verified ? `yes — order ${panel.verified_order}` : "not verified");
+    fact("Reference", panel.reference, "ltr");
+    fact("Channel", panel.channel);
+    fact("Language", panel.language === "he" ? "Hebrew" : "English");
+    body.append(identity);
+
+    if ((panel.asked || []).length) {
+      body.append(el("h3", { text: "Asked the bot" }),
+        el("ul", { className: "plain" }, panel.asked.map((q) => el("li", { dir: dirFor(q), text: q }))));
+    }
+    if ((panel.found || []).length) {
+      body.append(el("h3", { text: "The bot found" }),
+        el("ul", { className: "plain" }, panel.found.map((f) => el("li", { dir: dirFor(f), text: f }))));
+    }
+    body.append(el("h3", { text: "Orders" }));
+    if (!panel.orders_available) body.append(el("p", { className: "empty", text: "Orders unavailable." }));
+    else if (!(panel.orders || []).length) body.append(el("p", { className: "empty", text: "No orders found for this contact." }));
+    else {
+      body.append(el("table", { className: "orders" }, [
+        el("thead", {}, [el("tr", {}, ["Order", "Status", "Placed", "Total"].map((h) => el("th", { text: h })))]),
+        el("tbody", {}, panel.orders.map((o) => el("tr", {}, [
+          el("td", { text: o.order_id, title: (o.items || []).join(", ") }),
+          el("td", {}, [el("span", { className: `status status-${o.status}`, text: o.status })]),
+          el("td", { text: o.created_at }),
+          el("td", { text: o.total }),
+        ]))),
+      ]));
+    }
+    body.append(el("h3", { text: "Earlier conversations" }));
+    if (!(panel.history || []).length) body.append(el("p", { className: "empty", text: "None." }));
+    else {
+      body.append(el("ul", { className: "history" }, panel.history.map((h) => el("li", {}, [
+        el("strong", { text: `${h.reference || h.cid} · ${(h.resolution || "").replace(/_/g, " ")}` }),
+        el("small", { text: ` ${h.agent || ""}${h.closed_at ? " · " + new Date(h.closed_at * 1000).toLocaleDateString() : ""}` }),
+        h.summary ? el("p", { dir: dirFor(h.summary), text: h.summary }) : null,
+      ]))));
+    }
+  }
+
+  async function fetchEvents() {
+    const cur = state.current;
+    if (!cur) return;
+    const cid = cur.cid;
+    const after = cur.lastId ? `?after=${encodeURIComponent(cur.lastId)}` : "";
+    const data = await api("GET", `/chats/${encodeURIComponent(cid)}/events${after}`);
+    if (state.current !== cur) return;
+    for (const event of data.events) addEvent(event);
+  }
+
+  async function refreshConversation() {
+    const cur = state.current;
+    if (!cur) return;
+    const data = await api("GET", `/chats/${encodeURIComponent(cur.cid)}`);
+    if (state.current === cur) renderConversation(data.conversation);
+  }
+
+  function watch(cid) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "watch", cid }));
+  }
+
+  async function openChat(cid) {
+    if (state.current && state.current.cid === cid) {
+      await Promise.all([refreshConversation(), fetchEvents()]).catch(report);
+      return;
+    }
+    const cur = { cid, conv: null, lastId: "", shown: new Set(), messageIds: new Set() };
+    state.current = cur;
+    $("chat-placeholder").hidden = true;
+    $("chat-view").hidden = false;
+    clear($("events"));
+    clear($("transcript"));
+    $("typing").hidden = true;
+    $("composer-text").value = "";
+    updateCount();
+    hideSuggestions();
+    const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(cid)}"]`);
+    if (li) li.classList.remove("unread");
+    history.replaceState(null, "", "#" + encodeURIComponent(cid));
+    watch(cid);
+    try {
+      const data = await api("GET", `/chats/${encodeURIComponent(cid)}`);
+      if (state.current !== cur) return;
+      renderConversation(data.conversation);
+      await fetchEvents();
+      api("GET", `/chats/${encodeURIComponent(cid)}/transcript`)
+        .then((t) => { if (state.current === cur) renderTranscript(t); })
+        .catch((error) => { if (state.current === cur) renderTranscript({ available: false, turns: [], reason: error.message }); });
+      api("GET", `/chats/${encodeURIComponent(cid)}/panel`)
+        .then((p) => { if (state.current === cur) renderPanel(p); })
+        .catch(report);
+      $("log").scrollTop = $("log").scrollHeight;
+      if (cur.conv && cur.conv.mine) $("composer-text").focus();
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  $("chat-take").addEventListener("click", () => {
+    if (state.current) take(state.current.cid);
+  });
+
+  // -- composer ----------------------------------------------------------------------------
+  const text = $("composer-text");
+
+  function updateCount() {
+    $("composer-count").textContent = `${text.value.length} / ${boot.max_chars}`;
+  }
+
+  function fill(reply) {
+    const cur = state.current;
+    const language = cur && cur.conv && cur.conv.language === "he" ? "he" : "en";
+    const reference = (cur && cur.conv && cur.conv.reference) || "";
+    text.value = reply[language].replaceAll("{agent}", me.first_name).replaceAll("{reference}", reference);
+    text.setAttribute("dir", dirFor(text.value));
+    hideSuggestions();
+    updateCount();
+    text.focus();
+    text.setSelectionRange(text.value.length, text.value.length);
+  }
+
+  function matches() {
+    const m = /^\/([\w-]*)$/.exec(text.value);
+    if (!m) return [];
+    const prefix = m[1].toLowerCase();
+    return boot.canned.filter((c) => c.shortcut.startsWith(prefix)).slice(0, 8);
+  }
+
+  function hideSuggestions() {
+    const list = $("suggestions");
+    list.hidden = true;
+    clear(list);
+  }
+
+  function showSuggestions() {
+    const found = matches();
+    const list = $("suggestions");
+    clear(list);
+    if (!found.length) { list.hidden = true; return; }
+    state.suggestion = Math.min(state.suggestion, found.length - 1);
+    found.forEach((reply, index) => {
+      list.append(el("li", {
+        role: "option",
+        "aria-selected": String(index === state.suggestion),
+        dataset: { shortcut: reply.shortcut },
+      }, [el("code", { text: "/" + reply.shortcut }), el("span", { text: " " + reply.title })]));
+    });
+    list.hidden = false;
+  }
+
+  $("suggestions").addEventListener("mousedown", (e) => {
+    const li = e.target.closest("li[data-shortcut]");
+    if (!li) return;
+    e.preventDefault();
+    const reply = boot.canned.find((c) => c.shortcut === li.dataset.shortcut);
+    if (reply) fill(reply);
+  });
+
+  text.addEventListener("input", () => {
+    updateCount();
+    text.setAttribute("dir", dirFor(text.value));
+    const exact = /^\/([\w-]+)\s$/.exec(text.value);
+    if (exact) {
+      const reply = boot.canned.find((c) => c.shortcut === exact[1].toLowerCase());
+      if (reply) { fill(reply); return; }
+    }
+    state.suggestion = 0;
+    showSuggestions();
+    const cur = state.current;
+    if (cur && cur.conv && cur.conv.mine && text.value && Date.now() - state.lastTyping > 3000) {
+      state.lastTyping = Date.now();
+      api("POST", `/chats/${encodeURIComponent(cur.cid)}/typing`).catch(() => {});
+    }
+  });
+
+  text.addEventListener("keydown", (e) => {
+    const list = $("suggestions");
+    if (!list.hidden) {
+      const found = matches();
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const step = e.key === "ArrowDown" ? 1 : -1;
+        state.suggestion = (state.suggestion + step + found.length) % found.length;
+        showSuggestions();
+        return;
+      }
+      if ((e.key === "Tab" || e.key === "Enter") && found.length) {
+        e.preventDefault();
+        fill(found[state.suggestion] || found[0]);
+        return;
+      }
+      if (e.key === "Escape") { hideSuggestions(); return; }
+    }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit(false);
+    }
+  });
+
+  async function submit(asNote) {
+    const cur = state.current;
+    const value = text.value.trim();
+    if (!cur || !value) return;
+    if (!asNote && !(cur.conv && cur.conv.mine)) {
+      toast("Take the conversation before writing to the customer.", "error");
+      return;
+    }
+    if (value.length > boot.max_chars) {
+      toast(`A message may have at most ${boot.max_chars} characters.`, "error");
+      return;
+    }
+    const path = `/chats/${encodeURIComponent(cur.cid)}/${asNote ? "notes" : "messages"}`;
+    $("send-button").disabled = true;
+    try {
+      const data = await api("POST", path, { text: value });
+      if (state.current === cur) {
+        text.value = "";
+        updateCount();
+        addEvent(data.event);
+      }
+    } catch (error) {
+      report(error);
+    } finally {
+      $("send-button").disabled = !(cur.conv && cur.conv.mine);
+    }
+  }
+
+  $("composer").addEventListener("submit", (e) => { e.preventDefault(); submit(false); });
+  $("note-button").addEventListener("click", () => submit(true));
+
+  // -- transfer and close ---------------------------------------------------------------------
+  $("transfer-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const cur = state.current;
+    const target = $("transfer-target").value;
+    if (!cur || !target) return;
+    const [kind, id] = target.split(":");
+    try {
+      await api("POST", `/chats/${encodeURIComponent(cur.cid)}/transfer`, kind === "agent" ? { to_agent: id } : { to_team: id });
+      toast("Transferred.", "info");
+      await Promise.all([loadChats(), loadQueue(), refreshConversation()]);
+    } catch (error) {
+      report(error);
+    }
+  });
+
+  $("close-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const cur = state.current;
+    if (!cur) return;
+    try {
+      await api("POST", `/chats/${encodeURIComponent(cur.cid)}/close`, {
+        resolution: $("close-resolution").value,
+        summary: $("close-summary").value,
+        next_steps: $("close-next").value,
+      });
+      $("close-summary").value = "";
+      $("close-next").value = "";
+      toast("Conversation closed.", "info");
+      await Promise.all([loadChats(), refreshConversation(), fetchEvents()]);
+    } catch (error) {
+      report(error);
+    }
+  });
+
+  // -- live updates ---------------------------------------------------------------------------
+  let socket = null;
+  let retries = 0;
+  let chatsTimer = 0;
+  let typingTimer = 0;
+
+  function setConn(stateName, label) {
+    const node = $("conn");
+    node.dataset.state = stateName;
+    node.textContent = label;
+  }
+
+  function refreshChatsSoon() {
+    clearTimeout(chatsTimer);
+    chatsTimer = setTimeout(() => loadChats().catch(report), 150);
+  }
+
+  async function resync() {
+    try {
+      await Promise.all([loadQueue(), loadChats()]);
+      if (state.current) {
+        watch(state.current.cid);
+        await Promise.all([refreshConversation(), fetchEvents()]);
+      }
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  function onMessage(message) {
+    const cur = state.current;
+    switch (message.type) {
+      case "hello":
+        resync();
+        break;
+      case "queue":
+        renderQueue(message.queue);
+        break;
+      case "state":
+        refreshChatsSoon();
+        if (cur && cur.cid === message.cid) {
+          refreshConversation().catch(report);
+          fetchEvents().catch(report);
+        }
+        break;
+      case "event":
+        if (cur && cur.cid === message.cid) addEvent(message.event);
+        else {
+          const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(message.cid)}"]`);
+          if (li && message.event.kind === "customer") li.classList.add("unread");
+        }
+        break;
+      case "typing":
+        if (cur && cur.cid === message.cid) {
+          const node = $("typing");
+          node.textContent = message.agent === "customer" ? "Customer is typing…" : `${message.agent} is typing…`;
+          node.hidden = false;
+          clearTimeout(typingTimer);
+          typingTimer = setTimeout(() => { node.hidden = true; }, 5000);
+        }
+        break;
+      case "presence":
+        if (message.agent === me.id) showPresence(message.to);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function connect() {
+    setConn("connecting", retries ? "reconnecting…" : "connecting…");
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + "/console/ws");
+    socket.addEventListener("open", () => {
+      retries = 0;
+      setConn("live", "live");
+    });
+    socket.addEventListener("message", (e) => {
+      let message;
+      try { message = JSON.parse(e.data); } catch (_) { return; }
+      onMessage(message);
+    });
+    socket.addEventListener("close", (e) => {
+      socket = null;
+      if (e.code === 4401) { window.location.assign("/console/login"); return; }
+      setConn("offline", "offline — reconnecting");
+      const delay = Math.min(10000, 500 * 2 ** retries) * (0.75 + Math.random() * 0.5);
+      retries += 1;
+      setTimeout(connect, delay);
+    });
+  }
+
+  // -- start ---------------------------------------------------------------------------------------
+  connect();
+  if (window.location.hash.length > 1) {
+    openChat(decodeURIComponent(window.location.hash.slice(1)));
+  }
+})();

@@ -1,0 +1,59 @@
+"""kill -9 the handoff service mid-conversation: nothing is lost either way, nothing shows twice.
+
+Customer messages are routed inside `rasa run` into Redis, and agents' messages
+leave through Redis to the channels' delivery worker, so the service holds no
+message only in memory; after a restart the agent's session (in Redis) and the
+whole conversation are still there.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from tests.helpers.callback import CallbackCustomer
+from tests.helpers.console import ConsoleAgent
+
+pytestmark = pytest.mark.stack
+
+
+def test_killing_the_handoff_service_loses_and_repeats_nothing(stack, stack_settings, inbox):
+    customer = CallbackCustomer(stack_settings, inbox)
+    customer.say("אני רוצה לדבר עם נציג אנושי", lambda m: any("בתור" in x["text"] for x in m))
+    agent = ConsoleAgent(stack_settings, "dana")
+    agent.presence("online")
+    inbox.wait(customer.sender_id, lambda m: any("Dana" in x["text"] for x in m))
+
+    agent.send(customer.sender_id, "שלום, כאן דנה. במה אפשר לעזור?")
+    customer.send("ההזמנה שלי לא הגיעה")
+    agent.wait_customer_texts(customer.sender_id, lambda t: "ההזמנה שלי לא הגיעה" in t)
+
+    # The agent answers and the service dies right after, without any chance to clean up.
+    agent.send(customer.sender_id, "אני בודקת מול חברת השליחויות")
+    handoff = stack.part("handoff")
+    handoff.process.send_signal(signal.SIGKILL)
+    handoff.process.wait(timeout=10)
+
+    # The customer keeps writing while the service is down: the channel still accepts it.
+    for text in ("יש עדכון?", "אני ממתין"):
+        response = customer.send(text)
+        assert response.status_code == 200 and response.json()["routed"] == ["with_agent"]
+
+    stack.restart("handoff")
+
+    # Same session cookie, same conversation: every customer message once, in order.
+    texts = agent.wait_customer_texts(customer.sender_id, lambda t: "אני ממתין" in t)
+    assert texts == ["ההזמנה שלי לא הגיעה", "יש עדכון?", "אני ממתין"]
+    agent.send(customer.sender_id, "החבילה תגיע מחר")
+
+    expected = ["שלום, כאן דנה. במה אפשר לעזור?", "אני בודקת מול חברת השליחויות", "החבילה תגיע מחר"]
+    received = inbox.wait(customer.sender_id, lambda m: expected[-1] in [x["text"] for x in m])
+    time.sleep(1)  # anything sent twice would arrive by now
+    from_agent = [m for m in inbox.of(customer.sender_id) if m["kind"] == "agent"]
+    assert [m["text"] for m in from_agent] == expected
+    assert max(Counter(m["message_id"] for m in inbox.of(customer.sender_id)).values()) == 1
+    assert received
+    agent.close(customer.sender_id, "resolved")
