@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import StrEnum
-from typing import Any, Dict, List
+from typing import List
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -101,7 +101,7 @@ async def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
             reason=reason.value,
             reference=reference,
             priority=policy.priority(reason.value),
-            topic=policy.topic_for(recent_intents(_events(turn.tracker))),
+            topic=policy.topic_for(recent_intents(turn.tracker.events)),
             email=str(turn.slot("verified_email") or ""),
             verified_order=str(turn.slot("order_id") or "") if turn.slot("verified_email") else "",
             asked=what_the_customer_asked(turn.tracker),
@@ -130,10 +130,6 @@ def offer_human(turn: Turn, reason: HandoffReason, message: str, **values: objec
     """
     turn.say(message, **values)
     return [SlotSet("human_offered", True), SlotSet("human_offer_reason", reason.value)]
-
-
-def _events(tracker: Tracker) -> List[Dict[str, Any]]:
-    return list(tracker.events)
 
 
 async def escalate(

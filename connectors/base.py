@@ -25,16 +25,12 @@ from handoff.errors import HandoffError
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
-__all__ = ["ChannelError", "KesherInputChannel", "StreamOutput"]
+__all__ = ["KesherInputChannel", "StreamOutput"]
 
 log = logging.getLogger(__name__)
 
 SEEN_TTL_SECONDS = 24 * 3600
 MAX_TEXT_CHARS = 10_000
-
-
-class ChannelError(HandoffError):
-    """A webhook the channel refuses; ``status_code`` says why (400, 403, 413...)."""
 
 
 class StreamOutput(OutputChannel):
@@ -93,7 +89,8 @@ class KesherInputChannel(InputChannel):
         """Checks a webhook and turns it into messages.
 
         Raises:
-            ChannelError: Forged (403), malformed (400) or oversized (413) input.
+            handoff.errors.HandoffError: Forged (Forbidden, 403), malformed (BadRequest, 400)
+                or oversized (PayloadTooLarge, 413) input.
         """
 
     @abstractmethod
@@ -157,7 +154,7 @@ class KesherInputChannel(InputChannel):
         async def webhook(request: Request) -> HTTPResponse:
             try:
                 messages = await channel.parse(request)
-            except ChannelError as exc:
+            except HandoffError as exc:
                 log.info("%s: refused a webhook (%s): %s", channel.name(), exc.status_code, exc)
                 return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
             results: List[RouteResult] = []

@@ -13,21 +13,14 @@ import aiohttp
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
-from connectors.base import MAX_TEXT_CHARS, ChannelError, KesherInputChannel
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
 from connectors.delivery import DeliveryError
 from connectors.runtime import Runtime
+from handoff.errors import BadRequest, PayloadTooLarge
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
 __all__ = ["CallbackChannel"]
-
-
-class _BadRequest(ChannelError):
-    status_code = 400
-
-
-class _TooLarge(ChannelError):
-    status_code = 413
 
 
 class CallbackChannel(KesherInputChannel):
@@ -59,16 +52,16 @@ class CallbackChannel(KesherInputChannel):
         try:
             data = request.json
         except InvalidUsage as exc:
-            raise _BadRequest("the body must be JSON: {\"sender\": ..., \"message\": ...}") from exc
+            raise BadRequest("the body must be JSON: {\"sender\": ..., \"message\": ...}") from exc
         if not isinstance(data, dict):
-            raise _BadRequest("the body must be a JSON object with sender and message")
+            raise BadRequest("the body must be a JSON object with sender and message")
         sender, text = data.get("sender"), data.get("message")
         if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
-            raise _BadRequest("sender must be a non-empty string of at most 128 characters")
+            raise BadRequest("sender must be a non-empty string of at most 128 characters")
         if not isinstance(text, str):
-            raise _BadRequest("message must be a string")
+            raise BadRequest("message must be a string")
         if len(text) > MAX_TEXT_CHARS:
-            raise _TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
+            raise PayloadTooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
         msg = InboundMessage(cid=sender, channel=self.name(), text=text)
         if isinstance(data.get("message_id"), str) and data["message_id"]:
             msg.message_id = data["message_id"][:128]

@@ -3,57 +3,37 @@
 Features attach themselves with ``setup_x(app)``: the desk and its assigner
 (here), the agent console (``handoff.console``), the e-mail outbox and worker
 (``handoff.mail``). Connections open in ``before_server_start`` and live on
-``app.ctx`` (see :class:`Context`).
+``app.ctx``: ``settings``, ``policy``, ``agents``, ``redis``, ``store``,
+``rasa``, ``desk`` (plus what the console and the mail set up add).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from actions.orders.repository import SqlOrderRepository
 from bot.settings import Settings
-from handoff.agents import AgentDirectory, load_agents
+from handoff.agents import load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
 from handoff.errors import HandoffError
-from handoff.policy import HandoffPolicy, load_policy
+from handoff.policy import load_policy
 from handoff.rasa_client import RasaClient
 from handoff.redis_keys import RedisKeys
 from handoff.state import HandoffStore
 from handoff.tasks import cancel_and_wait
 
-__all__ = ["Context", "create_app", "setup_desk", "setup_errors"]
+__all__ = ["create_app", "setup_desk", "setup_errors"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
-
-
-@dataclass
-class Context:
-    """What ``app.ctx`` holds once the server has started (typed view for the code)."""
-
-    settings: Settings
-    policy: HandoffPolicy
-    agents: AgentDirectory
-    redis: Redis
-    store: HandoffStore
-    desk: Desk
-    rasa: RasaClient
-
-
-def ctx(app: Sanic) -> Context:
-    """The app's context with types (valid after ``before_server_start``)."""
-    c = app.ctx
-    return Context(c.settings, c.policy, c.agents, c.redis, c.store, c.desk, c.rasa)
 
 
 def setup_errors(app: Sanic) -> None:

@@ -85,12 +85,12 @@ class Assigner:
         candidates = await self._candidates()
         if not candidates:
             return 0
-        for cid in await store.queue():
-            conv = await store.get(cid)
+        # The take is atomic and re-checks the state, so a record read here may be a moment old.
+        for conv in await store.get_many(await store.queue()):
             if conv is None or conv.state is not ConversationState.QUEUED:
                 continue
             for agent in rank_agents(conv, candidates, self.desk):
-                result = await self.desk.take(cid, agent)
+                result = await self.desk.take(conv.cid, agent)
                 if result.ok:
                     assigned += 1
                     candidates = [(a, n + 1 if a.agent_id == agent.agent_id else n) for a, n in candidates]
@@ -100,13 +100,16 @@ class Assigner:
     async def _notify_positions(self) -> None:
         store = self.desk.store
         step = self.desk.policy.notify_eta_change_minutes
-        for position, cid in enumerate(await store.queue(), start=1):
-            conv = await store.get(cid)
+        queue = await store.queue()
+        if not queue:
+            return
+        model = await self.desk.wait_model()
+        for position, conv in enumerate(await store.get_many(queue), start=1):
             if conv is None or conv.state is not ConversationState.QUEUED:
                 continue
             if conv.notified_position == 0:
                 continue  # the desk has not answered the request yet; its reply says the place
-            est = await self.desk.estimate(position, conv.language)
+            est = model.estimate(position, conv.language)
             moved = position != conv.notified_position
             eta_moved = est.eta_minutes and abs(est.eta_minutes - conv.notified_eta) >= step
             # Material: a new place in the first few, or an estimate that moved by minutes.
@@ -116,14 +119,13 @@ class Assigner:
                 text = render("position_update", conv.language, position=position, eta=est.eta_minutes)
             else:
                 text = render("position_update_no_estimate", conv.language, position=position)
-            await store.update(cid, notified_position=position, notified_eta=est.eta_minutes)
+            await store.update(conv.cid, notified_position=position, notified_eta=est.eta_minutes)
             await store.tell_customer(conv, text)
 
     async def _retry_outcomes(self) -> None:
         store = self.desk.store
         recent = await store.redis.zrevrange(store.keys.closed(), 0, 49)
-        for cid in recent:
-            conv = await store.get(cid)
+        for conv in await store.get_many(recent):
             if conv is not None and conv.outcome_pending:
                 await self.desk.sync_outcome(conv)
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 from babel.dates import format_datetime
 
 from handoff.agents import AgentDirectory
-from handoff.errors import BadRequest, Conflict, Forbidden, NotFound
+from handoff.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from handoff.models import (
     Agent,
     Conversation,
@@ -33,7 +33,7 @@ from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tra
 from handoff.state import HandoffStore, TransitionResult
 from handoff.texts import render
 
-__all__ = ["MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "MailQueue", "OrderLookup"]
+__all__ = ["MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,27 @@ class Estimate:
     eta_minutes: int  # 0: unknown (nobody online, or closed)
     agents_online: int
     in_hours: bool
+
+
+@dataclass(frozen=True)
+class WaitModel:
+    """What wait estimates depend on, read once (a pass over the queue estimates many places)."""
+
+    online: List[Agent]
+    handle_minutes: float
+    in_hours: bool
+
+    def estimate(self, position: int, language: str = "") -> Estimate:
+        """Wait estimate for ``position``: handling time × turns before it, spread over agents.
+
+        Only online agents who speak ``language`` count (all online agents when it is empty).
+        """
+        online = [a for a in self.online if not language or language in a.languages]
+        if not online or position <= 0:
+            return Estimate(position, 0, len(online), self.in_hours)
+        parallel = max(1, sum(a.capacity for a in online))
+        minutes = self.handle_minutes * math.ceil(position / parallel)
+        return Estimate(position, max(1, math.ceil(minutes)), len(online), self.in_hours)
 
 
 class Desk:
@@ -113,18 +134,17 @@ class Desk:
             return self.policy.default_handle_minutes
         return max(1.0, sum(times) / len(times) / 60.0)
 
-    async def estimate(self, position: int, language: str = "") -> Estimate:
-        """Wait estimate for ``position``: handling time × turns before it, spread over agents.
+    async def wait_model(self) -> WaitModel:
+        """Online agents, recent handling time and business hours, as of now."""
+        return WaitModel(
+            online=await self.online_agents(),
+            handle_minutes=await self.average_handle_minutes(),
+            in_hours=self.policy.hours.is_open(datetime.fromtimestamp(self.clock(), tz=UTC)),
+        )
 
-        Only online agents who speak ``language`` count (all online agents when it is empty).
-        """
-        online = [a for a in await self.online_agents() if not language or language in a.languages]
-        in_hours = self.policy.hours.is_open(datetime.fromtimestamp(self.clock(), tz=UTC))
-        if not online or position <= 0:
-            return Estimate(position, 0, len(online), in_hours)
-        parallel = max(1, sum(a.capacity for a in online))
-        minutes = await self.average_handle_minutes() * math.ceil(position / parallel)
-        return Estimate(position, max(1, math.ceil(minutes)), len(online), in_hours)
+    async def estimate(self, position: int, language: str = "") -> Estimate:
+        """Wait estimate for one place in the queue (see :meth:`WaitModel.estimate`)."""
+        return (await self.wait_model()).estimate(position, language)
 
     def next_opening_text(self, language: str) -> str:
         """When the desk opens next, as the customer's language writes it."""
@@ -240,10 +260,9 @@ class Desk:
         """An agent's message to the customer."""
         text = self._clean(text)
         conv = await self._owned(cid, agent)
-        stream_id = await self.store.tell_customer(
+        return await self.store.tell_customer(
             conv, text, kind=EventKind.AGENT, author=agent.agent_id, author_name=agent.first_name
         )
-        return (await self.store.events(cid, after=_before(stream_id), count=1))[0]
 
     async def note(self, cid: str, agent: Agent, text: str) -> Event:
         """An internal note on the conversation; the customer never sees it."""
@@ -269,7 +288,8 @@ class Desk:
         if not to_agent and not to_team:
             raise BadRequest("say who to transfer to: an agent or a team")
         conv = await self._owned(cid, agent)
-        result = await self.store.transfer(cid, agent.agent_id, team=to_team, target_agent=to_agent)
+        result = await self.store.transfer(cid, agent.agent_id, team=to_team, target_agent=to_agent,
+                                           priority_bonus=self.policy.transfer_priority_bonus)
         if result.ok:
             await self.store.tell_customer(conv, render("transferred", conv.language))
         return result
@@ -296,34 +316,37 @@ class Desk:
         await self.sync_outcome(conv)
         return result
 
-    async def sync_outcome(self, conv: Conversation) -> bool:
-        """Writes the handoff's outcome into the Rasa tracker; False (and kept pending) if Rasa is down."""
+    async def set_bot_slots(self, cid: str, slots: Dict[str, Any]) -> bool:
+        """Sets slots in the conversation's Rasa tracker; False when Rasa cannot be reached."""
         if self.rasa is None:
             return False
-        events: List[Dict[str, Any]] = [
-            {"event": "slot", "name": "handoff_requested", "value": False},
-            {"event": "slot", "name": "handoff_outcome", "value": conv.resolution},
-            {"event": "slot", "name": "handoff_agent", "value": conv.agent_name.split()[0] if conv.agent_name else ""},
-            {"event": "slot", "name": "handoff_summary", "value": conv.summary},
-        ]
         try:
-            await self.rasa.append_events(conv.cid, events)
+            await self.rasa.append_events(cid, [{"event": "slot", "name": k, "value": v} for k, v in slots.items()])
         except RasaUnavailable as exc:
-            log.warning("outcome of %s not written to Rasa yet: %s", conv.cid, exc)
-            await self.store.update(conv.cid, outcome_pending=True)
+            log.warning("slots %s of %s not written to Rasa: %s", sorted(slots), cid, exc)
             return False
-        await self.store.update(conv.cid, outcome_pending=False)
         return True
+
+    async def sync_outcome(self, conv: Conversation) -> bool:
+        """Writes the handoff's outcome into the Rasa tracker; False (and kept pending) if Rasa is down."""
+        written = await self.set_bot_slots(conv.cid, {
+            "handoff_requested": False,
+            "handoff_outcome": conv.resolution,
+            "handoff_agent": conv.agent_name.split()[0] if conv.agent_name else "",
+            "handoff_summary": conv.summary,
+        })
+        await self.store.update(conv.cid, outcome_pending=not written)
+        return written
 
     # -- views ---------------------------------------------------------------------
     async def queue_view(self) -> List[Dict[str, Any]]:
         """The queue as the console shows it, next first."""
         now = self.clock()
         rows: List[Dict[str, Any]] = []
-        for position, cid in enumerate(await self.store.queue(), start=1):
-            conv = await self.store.get(cid)
+        for position, conv in enumerate(await self.store.get_many(await self.store.queue()), start=1):
             if conv is None:
                 continue
+            cid = conv.cid
             rows.append({
                 "cid": cid, "reference": conv.reference, "position": position,
                 "waiting_seconds": int(now - (conv.requested_at or conv.queued_at or now)),
@@ -337,8 +360,7 @@ class Desk:
     async def my_chats(self, agent_id: str) -> List[Conversation]:
         """The conversations an agent holds."""
         ids = await self.store.redis.smembers(self.store.keys.agent_chats(agent_id))
-        convs = [await self.store.get(cid) for cid in sorted(ids)]
-        return [c for c in convs if c is not None]
+        return [c for c in await self.store.get_many(sorted(ids)) if c is not None]
 
     async def customer_panel(self, cid: str) -> Dict[str, Any]:
         """Who the customer is, their orders and their earlier conversations."""
@@ -372,15 +394,18 @@ class Desk:
             "history": history,
         }
 
-    async def transcript(self, cid: str) -> List[Dict[str, Any]]:
-        """The bot part of the conversation (empty if Rasa cannot be reached)."""
+    async def transcript(self, conv: Conversation) -> List[Dict[str, Any]]:
+        """What the customer and the bot said up to the handoff request, from Rasa's tracker.
+
+        Raises:
+            RasaUnavailable: No Rasa is configured, or it cannot be reached.
+        """
         if self.rasa is None:
-            return []
-        try:
-            return transcript_from_tracker(await self.rasa.tracker(cid))
-        except RasaUnavailable as exc:
-            log.warning("transcript of %s unavailable: %s", cid, exc)
-            return []
+            raise RasaUnavailable("no bot connection configured")
+        turns = transcript_from_tracker(await self.rasa.tracker(conv.cid))
+        if conv.requested_at:
+            turns = [t for t in turns if not t.get("at") or float(t["at"]) <= conv.requested_at + 1]
+        return turns
 
     # -- helpers -------------------------------------------------------------------
     async def _conversation(self, cid: str) -> Conversation:
@@ -395,15 +420,6 @@ class Desk:
         if not text:
             raise BadRequest("the message is empty")
         if len(text) > MAX_MESSAGE_CHARS:
-            from handoff.errors import PayloadTooLarge
-
             raise PayloadTooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
         return text
 
-
-def _before(stream_id: str) -> str:
-    """The stream id just before ``stream_id`` (for an inclusive read of one entry)."""
-    ms, seq = stream_id.split("-")
-    if int(seq) > 0:
-        return f"{ms}-{int(seq) - 1}"
-    return f"{int(ms) - 1}-18446744073709551615"

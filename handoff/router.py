@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from bot.language import detect_language
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
@@ -131,32 +131,11 @@ class HandoffRouter:
         await self.store.update(conv.cid, csat_comment=comment, csat_stage="done")
         await self.store.resume(conv.cid, "csat_done")
         await self.store.tell_customer(conv, render("csat_thanks", conv.language))
-        await self._csat_to_rasa(conv.cid)
+        # The rating is kept with the conversation in Redis whether or not Rasa takes it.
+        await self.desk.set_bot_slots(conv.cid, {"handoff_csat": conv.csat_rating})
         return RouteResult(False, ConversationState.BOT)
-
-    async def _csat_to_rasa(self, cid: str) -> None:
-        conv = await self.store.get(cid)
-        if conv is None or self.desk.rasa is None:
-            return
-        from handoff.rasa_client import RasaUnavailable
-
-        try:
-            await self.desk.rasa.append_events(
-                cid, [{"event": "slot", "name": "handoff_csat", "value": conv.csat_rating}]
-            )
-        except RasaUnavailable:
-            pass  # the rating is kept with the conversation in Redis either way
 
 
 def _normal(text: str) -> str:
     return " ".join(text.strip().lower().strip(".!?").split())
 
-
-def inbound_from_dict(data: Dict[str, Any], channel: str) -> Optional[InboundMessage]:
-    """Builds a message from a channel's already-validated JSON fields (helper for channels)."""
-    sender, text = data.get("sender"), data.get("message")
-    if not isinstance(sender, str) or not isinstance(text, str):
-        return None
-    return InboundMessage(cid=sender, channel=channel, text=text,
-                          message_id=str(data.get("message_id") or uuid.uuid4().hex),
-                          metadata=dict(data.get("metadata") or {}))

@@ -183,6 +183,16 @@ class HandoffStore:
         raw = await self.redis.hgetall(self.keys.conversation(cid))
         return Conversation.from_redis(cid, raw)
 
+    async def get_many(self, cids: Sequence[str]) -> List[Optional[Conversation]]:
+        """The records of several conversations in one round trip, in the order asked."""
+        if not cids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in cids:
+                pipe.hgetall(self.keys.conversation(cid))
+            raws = await pipe.execute()
+        return [Conversation.from_redis(cid, raw) for cid, raw in zip(cids, raws, strict=True)]
+
     async def state(self, cid: str) -> ConversationState:
         """The conversation's state (``bot`` when it has no record)."""
         raw = await self.redis.hget(self.keys.conversation(cid), "state")
@@ -263,14 +273,16 @@ class HandoffStore:
         return _result(raw)
 
     async def transfer(
-        self, cid: str, agent_id: str, *, team: str = "", target_agent: str = ""
+        self, cid: str, agent_id: str, *, team: str = "", target_agent: str = "", priority_bonus: int = 1
     ) -> TransitionResult:
-        """Moves with_agent → queued, for another agent or team; keeps the original wait order."""
+        """Moves with_agent → queued, for another agent or team; keeps the original wait order.
+
+        A transferred customer has waited already: ``priority_bonus`` puts them ahead of new requests.
+        """
         conv = await self.get(cid)
         now = self.clock()
         priority = conv.priority if conv else 0
-        # A transferred customer has waited already: they go ahead of new requests.
-        score = queue_score(priority + 1, conv.requested_at if conv and conv.requested_at else now)
+        score = queue_score(priority + priority_bonus, conv.requested_at if conv and conv.requested_at else now)
         k = self.keys
         raw = await self._transfer(
             keys=[k.conversation(cid), k.events(cid), k.feed(), k.queue(), k.agent_chats(agent_id)],
@@ -348,11 +360,11 @@ class HandoffStore:
         author_name: str = "",
         buttons: Tuple[Tuple[str, str], ...] = (),
         data: Optional[Dict[str, Any]] = None,
-    ) -> str:
+    ) -> Event:
         """Records a message to the customer and queues it for their channel.
 
         Returns:
-            The event's stream id.
+            The stored event (with its stream id).
         """
         message_id = uuid.uuid4().hex
         outbound = OutboundMessage(
@@ -369,7 +381,8 @@ class HandoffStore:
             extra["buttons"] = [list(b) for b in buttons]
         event = Event(kind=kind, text=text, author=author, author_name=author_name,
                       message_id=message_id, data=extra)
-        return await self.add_event(conv.cid, event, outbound)
+        await self.add_event(conv.cid, event, outbound)
+        return event
 
     async def handle_times(self) -> List[float]:
         """Recent handling times in seconds, newest first."""

@@ -38,7 +38,7 @@ from handoff.console.web import STATIC_DIR, json_body, jsonable, render, text_fi
 from handoff.desk import Desk
 from handoff.errors import BadRequest, Conflict, Forbidden, NotFound
 from handoff.models import Agent, Conversation, ConversationState
-from handoff.rasa_client import RasaUnavailable, transcript_from_tracker
+from handoff.rasa_client import RasaUnavailable
 
 __all__ = ["DESK_ROLES", "bp", "can_view", "conversation_json", "load_conversation"]
 
@@ -298,15 +298,12 @@ async def api_transcript(request: Request, cid: str) -> HTTPResponse:
     """What the customer and the bot said before the handoff (from Rasa's tracker)."""
     conv = await _visible(request, cid)
     desk: Desk = request.app.ctx.desk
-    if desk.rasa is None:
-        return json({"available": False, "turns": [], "reason": "no bot connection configured"})
     try:
-        turns = transcript_from_tracker(await desk.rasa.tracker(conv.cid))
+        turns = await desk.transcript(conv)
     except RasaUnavailable as exc:
         log.warning("transcript of %s unavailable: %s", conv.cid, exc)
-        return json({"available": False, "turns": [], "reason": "the bot is not reachable"})
-    if conv.requested_at:
-        turns = [t for t in turns if not t.get("at") or float(t["at"]) <= conv.requested_at + 1]
+        reason = "no bot connection configured" if desk.rasa is None else "the bot is not reachable"
+        return json({"available": False, "turns": [], "reason": reason})
     return json({"available": True, "turns": jsonable(turns)})
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
-from handoff.agents import load_agents
 from handoff.desk import Desk
 from handoff.models import HandoffRequest
-from handoff.policy import load_policy
 from handoff.state import HandoffStore
+from tests.helpers.backends import desk_on
 
-ROOT = Path(__file__).resolve().parents[2]
 # Sunday 2026-03-15 10:30 UTC = 12:30 in Jerusalem: within business hours.
 OPEN = 1773570600.0
 # Saturday 2026-03-14 10:30 UTC: closed.
@@ -28,11 +25,8 @@ class Clock:
         return self.now
 
 
-def make_desk(store: HandoffStore, clock: Optional[Clock] = None, outbox: object = None) -> Desk:
-    clock = clock or Clock()
-    store.clock = clock
-    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), outbox=outbox,  # type: ignore[arg-type]
-                clock=clock)
+def make_desk(store: HandoffStore, clock: Optional[Clock] = None) -> Desk:
+    return desk_on(store, clock or Clock())
 
 
 def request(cid: str, language: str = "en", reason: str = "explicit_request", priority: int = 1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -43,13 +43,16 @@ def shared_kb() -> InMemoryKnowledgeBase:
 TEST_PREFIX = "test:ho:"
 
 
+def desk_on(store: HandoffStore, clock: Callable[[], float], outbox: Optional[MailOutbox] = None) -> Desk:
+    """The live-agent desk over ``store`` with the project's policy and agents; the store shares ``clock``."""
+    store.clock = clock
+    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), outbox=outbox, clock=clock)
+
+
 def make_desk(redis: Redis) -> Desk:
-    """The live-agent desk on a real Redis, with the project's policy and agents, at NOW."""
+    """The live-agent desk on a real Redis, with e-mails queued, at NOW."""
     keys = RedisKeys(TEST_PREFIX)
-    clock = NOW.timestamp
-    store = HandoffStore(redis, keys, clock=clock)
-    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"),
-                outbox=MailOutbox(redis, keys, clock=clock), clock=clock)
+    return desk_on(HandoffStore(redis, keys), NOW.timestamp, MailOutbox(redis, keys, clock=NOW.timestamp))
 
 
 def make_backends(db_path: Path, default_language: str = "en", redis: Optional[Redis] = None) -> Backends:

@@ -38,10 +38,7 @@ class ConsoleAgent:
         return response
 
     def presence(self, status: str) -> None:
-        self.post("/api/presence", {"status": status}, expect=self._ok())
-
-    def _ok(self) -> int:
-        return 200
+        self.post("/api/presence", {"status": status})
 
     def queue(self) -> List[Dict[str, Any]]:
         data = self.get("/api/queue")
