@@ -13,7 +13,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus
 
-.PHONY: up test install system-deps lint typecheck validate train shell bench bench-nlu bench-relay clean
+.PHONY: up test install system-deps lint typecheck validate train shell bench bench-nlu bench-relay bench-channels clean
 
 up: install
 	$(BIN)/python -m bot up
@@ -60,6 +60,9 @@ bench-nlu: install
 
 bench-relay: install
 	$(BIN)/python -m bench.relay
+
+bench-channels: install
+	$(BIN)/python -m bench.channels
 
 clean:
 	rm -rf $(VENV) models/*.tar.gz .rasa results var

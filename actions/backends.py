@@ -35,6 +35,10 @@ class HandoffQueue(Protocol):
         """What to tell the customer about their place in the queue."""
         ...
 
+    async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
+        """Links this chat to the customer's earlier conversation; what to tell them ("" if none)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Backends:

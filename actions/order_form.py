@@ -135,6 +135,7 @@ class ValidateOrderForm(UsesBackends, FormValidationAction):
         if contact_matches(order, supplied):
             if order.email != tracker.get_slot("verified_email"):
                 turn.say("contact_verified", first_name=order.first_name)
+                await _continue_earlier_conversation(turn, order.email)
             return {"contact": supplied, "verified_email": order.email, "verification_failures": 0}
         failures = _failures(tracker, "verification_failures") + 1
         if failures < MAX_ATTEMPTS:
@@ -236,3 +237,14 @@ class ActionAskCancelConfirmed(KesherAction):
             total=turn.money(order.total),
         )
         return []
+
+
+async def _continue_earlier_conversation(turn: Turn, email: str) -> None:
+    """Joins this chat to the customer's conversation on another channel, if they have one."""
+    desk = turn.backends.handoff
+    channel = turn.tracker.get_latest_input_channel() or ""
+    if desk is None or channel not in turn.backends.policy.live_channels:
+        return  # e.g. the REST channel: nothing can follow the customer there
+    text = await desk.customer_verified(turn.tracker.sender_id, email, channel, turn.language)
+    if text:
+        turn.dispatcher.utter_message(text=text)

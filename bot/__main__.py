@@ -127,22 +127,29 @@ def _up(settings: Settings) -> int:
     except StartupError as exc:
         print(f"Could not start Kesher: {exc}", file=sys.stderr)
         return 1
-    rest = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
+    rasa = f"http://127.0.0.1:{settings.rasa_port}"
+    rest = f"{rasa}/webhooks/rest/webhook"
     print(
         "\nKesher is running on this machine:\n"
-        f"  Chat over HTTP (REST channel)  POST {rest}\n"
-        f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Chat widget demo (browser)     {rasa}/webhooks/web/demo\n"
+        f"      embed it on a page with    <script src=\"{rasa}/webhooks/web/widget.js\" defer></script>\n"
         f"  Agent console (browser)        {settings.handoff_url}/console   "
         "(demo agents dana, omer, sarah; password kesher-demo)\n"
         f"  E-mails sent to customers      {settings.handoff_url}/console/mail   (files in {settings.mail_dir})\n"
-        f"  Rasa HTTP API                  http://127.0.0.1:{settings.rasa_port}/status?token=<RASA_API_TOKEN>\n"
+        f"  WhatsApp webhook (Twilio)      POST {rasa}/webhooks/whatsapp/webhook   (status: .../status)\n"
+        f"  Telegram webhook               POST {rasa}/webhooks/telegram/webhook   "
+        "(register: python -m connectors telegram-webhook --url https://<public host>/webhooks/telegram/webhook)\n"
+        f"  Chat over HTTP (REST channel)  POST {rest}\n"
+        f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Rasa HTTP API                  {rasa}/status?token=<RASA_API_TOKEN>\n"
         f"  Action server                  http://127.0.0.1:{settings.actions_port}/health\n"
         f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
         f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
         f"  Logs                           {supervisor.log_dir}\n"
         "  Chat in a terminal             make shell   (in another terminal)\n"
         "  Demo orders to try             python -m bot demo-orders\n"
-        "The customer chat widget arrives with issue #4. Press Ctrl-C to stop."
+        "WhatsApp and Telegram need TWILIO_* / TELEGRAM_* and a public URL (KESHER_PUBLIC_URL); "
+        "see the README. Press Ctrl-C to stop."
     )
     try:
         while True:

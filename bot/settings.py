@@ -59,6 +59,16 @@ class Settings:
         mail_dir: Where the local SMTP server stores the .eml files it receives.
         handoff_policy: YAML file of handoff triggers, routing and business hours.
         callback_url: Where the loopback ``kesher_callback`` channel POSTs replies ("" = off).
+        public_url: The address the internet reaches ``rasa run`` at ("" = as each request says);
+            Twilio signs webhooks against it and status callbacks and Telegram's webhook use it.
+        web_secret: Signs web-widget sessions.
+        twilio_account_sid: Twilio account for WhatsApp.
+        twilio_auth_token: Twilio's auth token (API calls and webhook signatures).
+        twilio_whatsapp_from: The business's WhatsApp sender, ``whatsapp:+...``.
+        twilio_api_base: Twilio's REST API (tests point it at a local fake).
+        telegram_token: The Telegram bot's token.
+        telegram_secret_token: What Telegram must send in ``X-Telegram-Bot-Api-Secret-Token``.
+        telegram_api_base: Telegram's Bot API (tests point it at a local fake).
     """
 
     var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
@@ -86,6 +96,16 @@ class Settings:
     mail_dir: Path = field(default_factory=Path)
     handoff_policy: Path = field(default_factory=lambda: PROJECT_ROOT / "handoff" / "policy.yml")
     callback_url: str = ""
+    public_url: str = ""
+    # DEMO DEFAULTS below: set KESHER_WEB_SECRET, TWILIO_* and TELEGRAM_* in production.
+    web_secret: str = "kesher-demo-web-secret"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "kesher-demo-twilio-token"
+    twilio_whatsapp_from: str = "whatsapp:+14155238886"
+    twilio_api_base: str = "https://api.twilio.com"
+    telegram_token: str = "123456:kesher-demo-telegram-token"
+    telegram_secret_token: str = "kesher-demo-telegram-secret"
+    telegram_api_base: str = "https://api.telegram.org"
 
     def __post_init__(self) -> None:
         if not self.orders_db_url:
@@ -133,6 +153,15 @@ class Settings:
             mail_dir=Path(env.get("KESHER_MAIL_DIR") or var_dir / "mail"),
             handoff_policy=Path(env.get("KESHER_HANDOFF_POLICY") or PROJECT_ROOT / "handoff" / "policy.yml"),
             callback_url=env.get("KESHER_CALLBACK_URL", ""),
+            public_url=env.get("KESHER_PUBLIC_URL", ""),
+            web_secret=env.get("KESHER_WEB_SECRET") or cls.web_secret,
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or cls.twilio_account_sid,
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or cls.twilio_auth_token,
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM") or cls.twilio_whatsapp_from,
+            twilio_api_base=env.get("TWILIO_API_BASE") or cls.twilio_api_base,
+            telegram_token=env.get("TELEGRAM_TOKEN") or cls.telegram_token,
+            telegram_secret_token=env.get("TELEGRAM_SECRET_TOKEN") or cls.telegram_secret_token,
+            telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
         )
 
     def with_ports(
@@ -206,4 +235,13 @@ class Settings:
             "KESHER_MAIL_DIR": str(self.mail_dir),
             "KESHER_HANDOFF_POLICY": str(self.handoff_policy),
             "KESHER_CALLBACK_URL": self.callback_url,
+            "KESHER_PUBLIC_URL": self.public_url,
+            "KESHER_WEB_SECRET": self.web_secret,
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_WHATSAPP_FROM": self.twilio_whatsapp_from,
+            "TWILIO_API_BASE": self.twilio_api_base,
+            "TELEGRAM_TOKEN": self.telegram_token,
+            "TELEGRAM_SECRET_TOKEN": self.telegram_secret_token,
+            "TELEGRAM_API_BASE": self.telegram_api_base,
         }

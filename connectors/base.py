@@ -1,36 +1,59 @@
-"""The one base every Kesher channel shares: webhook, validation, routing, delivery.
+"""The one base every Kesher channel shares: webhook, validation, identity, routing, delivery.
 
 A channel subclasses :class:`KesherInputChannel` and writes only what is its
-own: how to read and check a webhook (:meth:`parse`) and how to send a message
-(:meth:`deliver`). The base gives it the webhook and health routes, the
-duplicate check on provider message ids, the handoff-aware routing
-(:class:`handoff.router.HandoffRouter`) and the outbound stream, which the
-delivery worker reads.
+own: how to read and check a webhook (:meth:`~KesherInputChannel.parse`), how
+to send one message to an address (:meth:`~KesherInputChannel.send`) and, if
+it has them, extra routes. The base gives it:
+
+- the webhook and health routes, with every refusal a 4xx and a reason;
+- the duplicate check on provider message ids (``SET NX EX`` in Redis);
+- the customer's conversation from their address (:class:`handoff.identity.IdentityBook`);
+- numbered options for channels without buttons, and the number's payload back;
+- an acknowledgement of images and voice notes, which the bot cannot read;
+- the handoff-aware routing (:class:`handoff.router.HandoffRouter`);
+- the outbound stream, which the delivery worker reads, for the bot's replies.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
+import re
 import uuid
 from abc import abstractmethod
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.language import is_hebrew
+from connectors.delivery import Undeliverable
 from connectors.runtime import Runtime, runtime
 from handoff.errors import HandoffError
-from handoff.models import OutboundMessage
+from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
+from handoff.texts import render
 
-__all__ = ["KesherInputChannel", "StreamOutput"]
+__all__ = ["MAX_TEXT_CHARS", "KesherInputChannel", "StreamOutput", "media_kind"]
 
 log = logging.getLogger(__name__)
 
 SEEN_TTL_SECONDS = 24 * 3600
+OPTIONS_TTL_SECONDS = 24 * 3600
 MAX_TEXT_CHARS = 10_000
+_OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+def media_kind(content_type: str) -> str:
+    """``image``, ``audio``, ``video`` or ``file`` for a MIME type."""
+    major = content_type.split("/", 1)[0].lower()
+    return major if major in ("image", "audio", "video") else "file"
 
 
 class StreamOutput(OutputChannel):
@@ -47,16 +70,14 @@ class StreamOutput(OutputChannel):
         return "kesher_stream"
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
-        """Queues one bot message: text, buttons or quick replies, an image as a link."""
+        """Queues one bot message: text, buttons or quick replies, an image, an attachment link."""
         text = message.get("text") or ""
-        if message.get("image"):
-            text = f"{text}\n{message['image']}".strip()
         if message.get("attachment"):
             text = f"{text}\n{message['attachment']}".strip()
         buttons = message.get("buttons") or message.get("quick_replies") or []
-        if not text and not buttons:
+        image = str(message.get("image") or "")
+        if not text and not buttons and not image:
             return
-        assert self.rt.store is not None
         out = OutboundMessage(
             message_id=uuid.uuid4().hex,
             cid=recipient_id,
@@ -64,9 +85,9 @@ class StreamOutput(OutputChannel):
             text=text,
             buttons=tuple((str(b.get("title", "")), str(b.get("payload", ""))) for b in buttons),
             kind="bot",
+            image=image,
         )
-        await self.rt.redis.xadd(self.rt.store.keys.outbound(), out.to_redis(),  # type: ignore[union-attr]
-                                 maxlen=20_000, approximate=True)
+        await self.rt.queue_outbound(out)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         """Used by Rasa for plain texts."""
@@ -76,6 +97,9 @@ class StreamOutput(OutputChannel):
 class KesherInputChannel(InputChannel):
     """Base of the web, WhatsApp, Telegram and callback channels (see the module docstring)."""
 
+    supports_buttons: ClassVar[bool] = True
+    """False: buttons are sent as numbered options and a number in reply picks one."""
+
     def __init__(self, rt: Optional[Runtime] = None) -> None:
         """Opens nothing; connections start with the server.
 
@@ -84,9 +108,10 @@ class KesherInputChannel(InputChannel):
         """
         self.rt = rt or runtime
 
+    # -- what a channel writes ---------------------------------------------------
     @abstractmethod
     async def parse(self, request: Request) -> List[InboundMessage]:
-        """Checks a webhook and turns it into messages.
+        """Checks a webhook and turns it into messages (``address`` set, ``cid`` left empty).
 
         Raises:
             handoff.errors.HandoffError: Forged (Forbidden, 403), malformed (BadRequest, 400)
@@ -94,12 +119,22 @@ class KesherInputChannel(InputChannel):
         """
 
     @abstractmethod
-    async def deliver(self, message: OutboundMessage) -> None:
-        """Sends one message to the customer.
+    async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
+        """Sends one message to the customer at ``address``.
+
+        Returns:
+            The provider's id for the sent message, if it gives one.
 
         Raises:
             connectors.delivery.DeliveryError: Not sent now; the worker retries.
+            connectors.delivery.Undeliverable: Can never be sent (e.g. the customer blocked the bot).
         """
+
+    def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
+        """Adds the channel's own routes (status callbacks, widget files, websocket)."""
+
+    async def start(self) -> None:
+        """Opens the channel's clients; runs in ``before_server_start``."""
 
     async def close(self) -> None:
         """Releases the channel's clients (HTTP sessions)."""
@@ -108,19 +143,53 @@ class KesherInputChannel(InputChannel):
         """The answer to the provider once the messages are routed (channels may override)."""
         return json({"status": "accepted", "routed": [("bot" if r.to_bot else r.state.value) for r in results]})
 
-    async def first_time(self, channel: str, message_id: str) -> bool:
-        """True the first time a provider message id is seen (``SET NX EX``)."""
-        assert self.rt.redis is not None and self.rt.store is not None
-        key = self.rt.store.keys.seen(channel, message_id)
-        return bool(await self.rt.redis.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS))
+    async def before_routing(self, msg: InboundMessage) -> None:
+        """Runs for each new message once its conversation is known (the widget's history uses it)."""
 
-    async def handle(
-        self, msg: InboundMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> RouteResult:
-        """Routes one message: to Rasa in state ``bot``, otherwise to the agent side."""
+    async def on_signal(self, signal: Dict[str, Any]) -> None:
+        """A push for connected customers (``customer-signals``); the web widget uses it."""
+
+    # -- inbound -------------------------------------------------------------------
+    async def first_time(self, message_id: str) -> bool:
+        """True the first time a provider message id is seen (``SET NX EX``)."""
+        return bool(await self.rt.redis_client.set(
+            self.rt.keys.seen(self.name(), message_id), "1", nx=True, ex=SEEN_TTL_SECONDS))
+
+    async def forget(self, message_id: str) -> None:
+        """Forgets a provider message id, so the provider's retry of it is processed."""
+        await self.rt.redis_client.delete(self.rt.keys.seen(self.name(), message_id))
+
+    async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
+        """Everything between a parsed message and the bot or the agent.
+
+        Returns:
+            Where the message went, or None for a duplicate.
+        """
+        provider_id = bool(msg.metadata.get("provider_id"))
+        if provider_id and not await self.first_time(msg.message_id):
+            log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
+            return None
+        try:
+            if msg.address:
+                msg.cid = await self.rt.identity_book.resolve(self.name(), msg.address)
+            if not self.supports_buttons:
+                await self._pick_option(msg)
+            await self.before_routing(msg)
+            result = await self._route(msg, on_new_message)
+        except BaseException:
+            if provider_id:  # not processed: let the provider's retry through
+                await self.forget(msg.message_id)
+            raise
+        log.info("channel=%s cid=%s message=%s routed=%s", self.name(), msg.cid, msg.message_id,
+                 "bot" if result.to_bot else result.state.value)
+        return result
+
+    async def _route(self, msg: InboundMessage, on_new_message: OnNewMessage) -> RouteResult:
         assert self.rt.router is not None
         result = await self.rt.router.route(msg)
-        if result.to_bot:
+        if msg.media and result.state in (ConversationState.BOT, ConversationState.QUEUED):
+            await self._acknowledge_media(msg, result)
+        if result.to_bot and msg.text.strip():
             await on_new_message(
                 UserMessage(
                     msg.text,
@@ -132,8 +201,88 @@ class KesherInputChannel(InputChannel):
             )
         return result
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The channel's routes: ``GET /`` (health) and ``POST /webhook``."""
+    async def _acknowledge_media(self, msg: InboundMessage, result: RouteResult) -> None:
+        """The bot cannot read media; the queue's agent will see it. Either way, say so."""
+        language = "he" if is_hebrew(msg.text) else await self.rt.language_of(msg.cid)
+        kind = render(f"media_{media_kind(msg.media[0].get('content_type', ''))}", language)
+        name = "media_received" if result.to_bot else "media_to_agent"
+        await self.rt.queue_outbound(OutboundMessage(
+            message_id=uuid.uuid4().hex, cid=msg.cid, channel=self.name(),
+            text=render(name, language, kind=kind), kind="system",
+        ))
+
+    async def _pick_option(self, msg: InboundMessage) -> None:
+        """A number in reply to numbered options becomes that option's payload."""
+        match = _OPTION_NUMBER.match(msg.text)
+        if not match:
+            return
+        raw = await self.rt.redis_client.get(self.rt.keys.options(msg.cid))
+        options: List[List[str]] = jsonlib.loads(raw) if raw else []
+        index = int(match.group(1)) - 1
+        if 0 <= index < len(options):
+            msg.metadata["option_title"] = options[index][0]
+            msg.text = options[index][1]
+
+    # -- outbound --------------------------------------------------------------------
+    async def address_for(self, message: OutboundMessage) -> str:
+        """The customer's address on this channel for ``message``'s conversation.
+
+        Raises:
+            connectors.delivery.Undeliverable: The customer has no address on this channel.
+        """
+        address = await self.rt.identity_book.address(message.cid, self.name())
+        if not address:
+            raise Undeliverable(f"{message.cid} has no address on {self.name()}")
+        return address
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Sends ``message`` to its customer (buttons numbered where the channel has none).
+
+        Raises:
+            connectors.delivery.DeliveryError: Not sent now; the worker retries.
+        """
+        address = await self.address_for(message)
+        if not self.supports_buttons:
+            message = await self._number_options(message)
+        provider_id = await self.send(address, message)
+        if provider_id:
+            await self.rt.redis_client.hset(
+                self.rt.keys.provider_message(self.name(), provider_id),
+                mapping={"message_id": message.message_id, "cid": message.cid},
+            )
+            await self.rt.redis_client.expire(self.rt.keys.provider_message(self.name(), provider_id),
+                                              SEEN_TTL_SECONDS * 7)
+
+    async def _number_options(self, message: OutboundMessage) -> OutboundMessage:
+        key = self.rt.keys.options(message.cid)
+        if not message.buttons:
+            # A message without options: a number in reply is just a number again.
+            await self.rt.redis_client.delete(key)
+            return message
+        await self.rt.redis_client.set(key, jsonlib.dumps([list(b) for b in message.buttons], ensure_ascii=False),
+                                       ex=OPTIONS_TTL_SECONDS)
+        language = "he" if is_hebrew(message.text) else "en"
+        lines = [message.text, "", render("choose_option", language)] if message.text else [
+            render("choose_option", language)]
+        lines += [f"{i}. {title}" for i, (title, _) in enumerate(message.buttons, start=1)]
+        return replace(message, text="\n".join(lines).strip(), buttons=())
+
+    async def record_status(self, provider_id: str, status: str) -> bool:
+        """Records a provider's delivery status for a message it accepted; False if unknown."""
+        sent = await self.rt.redis_client.hgetall(self.rt.keys.provider_message(self.name(), provider_id))
+        if not sent:
+            return False
+        key = self.rt.keys.delivery_status(sent["cid"])
+        await self.rt.redis_client.hset(key, sent["message_id"], status)
+        await self.rt.redis_client.expire(key, SEEN_TTL_SECONDS * 7)
+        if status in ("failed", "undelivered"):
+            log.warning("channel=%s cid=%s message=%s provider status %s", self.name(), sent["cid"],
+                        sent["message_id"], status)
+        return True
+
+    # -- routes ----------------------------------------------------------------------
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`)."""
         bp = Blueprint(f"kesher_{self.name()}", __name__)
         channel = self
 
@@ -141,6 +290,7 @@ class KesherInputChannel(InputChannel):
         async def _start(app: Any, _loop: Any) -> None:
             channel.rt.register(channel)
             await channel.rt.start()
+            await channel.start()
 
         @bp.listener("after_server_stop")
         async def _stop(app: Any, _loop: Any) -> None:
@@ -152,17 +302,21 @@ class KesherInputChannel(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            try:
-                messages = await channel.parse(request)
-            except HandoffError as exc:
-                log.info("%s: refused a webhook (%s): %s", channel.name(), exc.status_code, exc)
-                return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
-            results: List[RouteResult] = []
-            for msg in messages:
-                if msg.metadata.get("provider_id") and not await channel.first_time(channel.name(), msg.message_id):
-                    log.info("%s: duplicate message %s ignored", channel.name(), msg.message_id)
-                    continue
-                results.append(await channel.handle(msg, on_new_message))
-            return channel.acknowledge(results)
+            return await channel.run_webhook(request, on_new_message)
 
+        self.add_routes(bp, on_new_message)
         return bp
+
+    async def run_webhook(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        """Parses, deduplicates and routes a webhook; refusals and outages get a 4xx/503 with a reason."""
+        try:
+            messages = await self.parse(request)
+            results = [r for r in [await self.receive(m, on_new_message) for m in messages] if r is not None]
+        except HandoffError as exc:
+            log.info("channel=%s webhook refused status=%s reason=%s", self.name(), exc.status_code, exc)
+            return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
+        except RedisError as exc:
+            # Not processed and not marked as seen: the provider's retry will be.
+            log.error("channel=%s webhook failed: redis unavailable: %s", self.name(), exc)
+            return json({"error": "temporarily unavailable, please retry", "status": 503}, status=503)
+        return self.acknowledge(results)

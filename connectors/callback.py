@@ -68,18 +68,23 @@ class CallbackChannel(KesherInputChannel):
             msg.metadata["provider_id"] = True
         return [msg]
 
-    async def deliver(self, message: OutboundMessage) -> None:
+    async def address_for(self, message: OutboundMessage) -> str:
+        """The callback's caller names conversations itself: the address is the conversation id."""
+        return message.cid
+
+    async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
         """POSTs the message to the callback URL."""
         if not self.url:
             raise DeliveryError("no callback URL configured (KESHER_CALLBACK_URL)")
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         payload = {
-            "recipient_id": message.cid,
+            "recipient_id": address,
             "message_id": message.message_id,
             "kind": message.kind,
             "text": message.text,
             "buttons": [{"title": t, "payload": p} for t, p in message.buttons],
+            "image": message.image,
             "author_name": message.author_name,
         }
         try:
@@ -88,6 +93,7 @@ class CallbackChannel(KesherInputChannel):
                     raise DeliveryError(f"callback answered {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(str(exc) or type(exc).__name__) from exc
+        return None
 
     async def close(self) -> None:
         """Closes the HTTP session."""

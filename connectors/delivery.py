@@ -23,7 +23,7 @@ from handoff.state import HandoffStore
 if TYPE_CHECKING:
     from connectors.base import KesherInputChannel
 
-__all__ = ["GROUP", "DeliveryError", "DeliveryWorker"]
+__all__ = ["GROUP", "DeliveryError", "DeliveryWorker", "Undeliverable"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ RECLAIM_EVERY_SECONDS = 5.0
 
 class DeliveryError(RuntimeError):
     """A channel could not send a message now; it is retried."""
+
+
+class Undeliverable(DeliveryError):
+    """A message can never be sent (no address on the channel, the customer blocked us); it is dropped."""
 
 
 class DeliveryWorker:
@@ -122,6 +126,9 @@ class DeliveryWorker:
                             message.channel, message.message_id)
             else:
                 await channel.deliver(message)
+        except Undeliverable as exc:
+            log.warning("delivery of %s via %s impossible: %s; dropped", message.message_id, message.channel, exc)
+            await redis.hset(keys.delivery_status(message.cid), message.message_id, "undeliverable")
         except DeliveryError as exc:
             log.warning("delivery of %s via %s failed: %s; will retry", message.message_id, message.channel, exc)
             await redis.delete(done_key)

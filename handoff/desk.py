@@ -8,6 +8,7 @@ language, queues the e-mails and writes the outcome back into Rasa.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -19,6 +20,7 @@ from babel.dates import format_datetime
 
 from handoff.agents import AgentDirectory
 from handoff.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from handoff.identity import IdentityBook
 from handoff.models import (
     Agent,
     Conversation,
@@ -120,6 +122,38 @@ class Desk:
         self.rasa = rasa
         self.orders = orders
         self.clock = clock
+        self.identity = IdentityBook(store.redis, store.keys)
+
+    # -- identity ------------------------------------------------------------
+    async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
+        """Records a verified e-mail; joins this chat to the customer's earlier conversation.
+
+        When the earlier conversation is waiting for or talking with an agent,
+        its replies move to ``channel`` and the agent gets a note.
+
+        Args:
+            cid: The conversation where the customer verified.
+            email: The e-mail on the verified order.
+            channel: The channel the customer writes on now.
+            language: The customer's language.
+
+        Returns:
+            What to tell the customer ("" when nothing was linked).
+        """
+        link = await self.identity.verified(cid, email)
+        if not link.linked:
+            return ""
+        conv = await self.store.get(link.cid)
+        if conv is None or conv.state not in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
+            return render("continued", language)
+        await self.store.update(conv.cid, channel=channel)
+        await self.store.add_event(conv.cid, Event(
+            kind=EventKind.NOTE, text=render("agent_note_continued", "en", email=email, channel=channel),
+            author="kesher", author_name="Kesher", data={"channel": channel},
+        ))
+        if conv.state is ConversationState.WITH_AGENT:
+            return render("continued_with_agent", language, agent=conv.agent_name.split(" ")[0])
+        return render("continued_in_queue", language, position=await self.store.position(conv.cid))
 
     # -- estimates ---------------------------------------------------------
     async def online_agents(self) -> List[Agent]:
@@ -278,6 +312,8 @@ class Desk:
         await self.store.redis.set(keys.typing(cid), agent.agent_id, ex=TYPING_TTL_SECONDS)
         await self.store.redis.xadd(keys.feed(), {"cid": cid, "kind": "typing", "agent": agent.agent_id},
                                     maxlen=20_000, approximate=True)
+        signal = {"kind": "typing", "cid": cid, "name": agent.first_name}
+        await self.store.redis.publish(keys.customer_signals(), json.dumps(signal, ensure_ascii=False))
 
     async def transfer(self, cid: str, agent: Agent, *, to_agent: str = "", to_team: str = "") -> TransitionResult:
         """Back to the queue, reserved for another agent or a team."""

@@ -235,8 +235,9 @@ class OutboundMessage:
         channel: The channel to send it through.
         text: The text.
         buttons: ``(title, payload)`` pairs; channels without buttons number them.
-        kind: ``agent`` or ``system``.
+        kind: ``bot``, ``agent`` or ``system``.
         author_name: The agent's first name, for channels that show it.
+        image: URL of an image to show with the text ("" for none).
     """
 
     message_id: str
@@ -246,6 +247,7 @@ class OutboundMessage:
     buttons: Tuple[Tuple[str, str], ...] = ()
     kind: str = "system"
     author_name: str = ""
+    image: str = ""
 
     def to_redis(self) -> Dict[str, str]:
         """The stream entry fields."""
@@ -257,6 +259,7 @@ class OutboundMessage:
             "buttons": json.dumps([list(b) for b in self.buttons], ensure_ascii=False),
             "kind": self.kind,
             "author_name": self.author_name,
+            "image": self.image,
         }
 
     @classmethod
@@ -271,6 +274,7 @@ class OutboundMessage:
             buttons=buttons,
             kind=raw.get("kind", "system"),
             author_name=raw.get("author_name", ""),
+            image=raw.get("image", ""),
         )
 
 

@@ -111,3 +111,43 @@ class RedisKeys:
     def seen(self, channel: str, provider_message_id: str) -> str:
         """String marking a provider message id as processed (idempotency)."""
         return f"{self.prefix}seen:{channel}:{provider_message_id}"
+
+    def identity(self, channel: str, address: str) -> str:
+        """String: the conversation id a channel address (phone, chat, web session) writes to."""
+        return f"{self.prefix}identity:{channel}:{address}"
+
+    def addresses(self, cid: str) -> str:
+        """Hash: channel name → the customer's address on it, for a conversation."""
+        return f"{self.prefix}conv:{cid}:addresses"
+
+    def contact(self, digest: str) -> str:
+        """String: the conversation of the customer who verified a contact (keyed by its hash)."""
+        return f"{self.prefix}contact:{digest}"
+
+    def options(self, cid: str) -> str:
+        """String (JSON): the numbered options last offered on a channel without buttons."""
+        return f"{self.prefix}conv:{cid}:options"
+
+    def button_payload(self, digest: str) -> str:
+        """String: a button payload too long for the channel, by a short digest."""
+        return f"{self.prefix}payload:{digest}"
+
+    def web_history(self, cid: str) -> str:
+        """List (JSON): the widget's message history of a web conversation, oldest first."""
+        return f"{self.prefix}web:{cid}:history"
+
+    def web_seq(self, cid: str) -> str:
+        """Counter: the last sequence number given to a web conversation's message."""
+        return f"{self.prefix}web:{cid}:seq"
+
+    def customer_signals(self) -> str:
+        """Pub/sub channel: pushes for connected customers (web messages, agent typing)."""
+        return f"{self.prefix}customer-signals"
+
+    def provider_message(self, channel: str, provider_id: str) -> str:
+        """Hash: our message id and conversation for a message the provider accepted."""
+        return f"{self.prefix}sent:{channel}:{provider_id}"
+
+    def delivery_status(self, cid: str) -> str:
+        """Hash: message id → the provider's last delivery status (sent, delivered, read, failed)."""
+        return f"{self.prefix}conv:{cid}:delivery"

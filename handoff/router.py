@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List
 
 from bot.language import detect_language
@@ -37,11 +37,12 @@ class InboundMessage:
     """One customer message, whatever channel it came from.
 
     Attributes:
-        cid: Conversation id (Rasa's sender id).
+        cid: Conversation id (Rasa's sender id); the channel base fills it in from ``address``.
         channel: Channel name (``kesher_callback``, ``web``, ``whatsapp``, ``telegram``).
         text: What the customer wrote (a button's payload for button presses).
         message_id: The provider's id (deduplication), or a fresh one.
-        media: URLs of images or voice notes sent with it.
+        address: The customer's address on the channel (phone, chat id, web session).
+        media: Images, voice notes or files sent with it: ``{"url", "content_type"}`` each.
         metadata: Channel-specific extras passed on to Rasa.
     """
 
@@ -49,7 +50,8 @@ class InboundMessage:
     channel: str
     text: str
     message_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    media: List[str] = field(default_factory=list)
+    address: str = ""
+    media: List[Dict[str, str]] = field(default_factory=list)
     metadata: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,6 +89,8 @@ class HandoffRouter:
         conv = await self.store.get(msg.cid)
         if conv is None or conv.state is ConversationState.BOT:
             return RouteResult(True, ConversationState.BOT)
+        if msg.channel and msg.channel != conv.channel:
+            conv = await self._moved(conv, msg.channel)
         if conv.state is ConversationState.CLOSED:
             return await self._after_close(conv, msg)
         if conv.state is ConversationState.QUEUED and _normal(msg.text) in GIVE_UP_WORDS:
@@ -103,6 +107,15 @@ class HandoffRouter:
                 await self.desk.set_email(conv.cid, email)
                 await self.store.tell_customer(conv, render("email_saved", conv.language, email=email))
         return RouteResult(False, conv.state, event_id)
+
+    async def _moved(self, conv: Conversation, channel: str) -> Conversation:
+        """The customer writes from another (linked) channel: answers follow them there."""
+        await self.store.update(conv.cid, channel=channel)
+        if conv.state is not ConversationState.CLOSED:
+            note = render("agent_note_channel", "en", channel=channel)
+            await self.store.add_event(conv.cid, Event(kind=EventKind.NOTE, text=note, author="kesher",
+                                                       author_name="Kesher", data={"channel": channel}))
+        return replace(conv, channel=channel)
 
     async def _to_agent(self, conv: Conversation, msg: InboundMessage) -> str:
         text = msg.text if len(msg.text) <= MAX_MESSAGE_CHARS else msg.text[:MAX_MESSAGE_CHARS] + " […]"

@@ -30,7 +30,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sanic import Request, Sanic
-from websockets.connection import CLOSED as WS_CLOSED
 from websockets.exceptions import ConnectionClosed
 
 from handoff.console.auth import current_session
@@ -40,8 +39,9 @@ from handoff.errors import Forbidden, Unauthorized
 from handoff.models import Agent, Event
 from handoff.redis_keys import RedisKeys
 from handoff.tasks import cancel_and_wait
+from handoff.ws import receive
 
-__all__ = ["FeedHub", "Subscriber", "check_websocket_request", "console_websocket", "receive", "setup_live"]
+__all__ = ["FeedHub", "Subscriber", "check_websocket_request", "console_websocket", "setup_live"]
 
 log = logging.getLogger(__name__)
 
@@ -250,36 +250,6 @@ def check_websocket_request(request: Request) -> None:
     if agent.role not in ("agent", "supervisor"):
         raise Forbidden(f"the {agent.role} role has no desk")
     request.ctx.agent = agent
-
-
-async def receive(ws: Any) -> Optional[str]:
-    """The next text message from a Sanic websocket; None once the connection is closing.
-
-    Sanic 21.12's ``ws.recv()`` passes a bare coroutine to ``asyncio.wait``,
-    which Python 3.11 refuses (the message is lost and the socket closes). This
-    is the same logic with the coroutine wrapped in a task; it uses the same
-    internals (``recv_lock``, ``recv_cancel``, ``assembler``), so Sanic still
-    wakes it when the peer closes.
-    """
-    if ws.connection.state is WS_CLOSED:
-        return None
-    async with ws.recv_lock:
-        cancel: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        ws.recv_cancel = cancel
-        getter = asyncio.ensure_future(ws.assembler.get())
-        try:
-            done, _ = await asyncio.wait((cancel, getter), return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                data = getter.result()
-                if isinstance(data, bytes):
-                    return data.decode("utf-8", "replace")
-                return None if data is None else str(data)
-            getter.cancel()
-            return None
-        finally:
-            ws.recv_cancel = None
-            if not cancel.done():
-                cancel.cancel()
 
 
 async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:

@@ -9,6 +9,7 @@ the Content-Security-Policy and the other browser protections.
 from __future__ import annotations
 
 from typing import Optional
+from urllib.parse import unquote
 
 from sanic import Request
 from sanic.response import HTTPResponse
@@ -27,7 +28,7 @@ def _is_static(request: Request) -> bool:
 
 
 async def load_session(request: Request) -> Optional[HTTPResponse]:
-    """Loads the session from its cookie; checks CSRF on POST and the websocket's origin.
+    """Decodes path parameters; loads the session; checks CSRF on POST and the websocket's origin.
 
     Raises:
         Forbidden: A POST without the session's CSRF token, or a websocket from another origin.
@@ -36,6 +37,10 @@ async def load_session(request: Request) -> Optional[HTTPResponse]:
     request.ctx.session = None
     if _is_static(request):
         return None
+    # Sanic 21.12 passes path parameters still percent-encoded; conversation ids
+    # hold ":" and "+" (``whatsapp:+972...``), which the console's script encodes.
+    request.match_info = {name: unquote(value) if isinstance(value, str) else value
+                          for name, value in request.match_info.items()}
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
         sessions: SessionStore = request.app.ctx.console_sessions

@@ -263,11 +263,24 @@
     else if (event.kind === "note") label = `Internal note · ${event.author_name || event.author}`;
     else label = "Kesher (automatic)";
     const buttons = (event.data && event.data.buttons) || [];
+    const media = (event.data && event.data.media) || [];
+    const channel = event.kind === "customer" && event.data && event.data.channel ? ` · ${event.data.channel}` : "";
     return el("div", { className: `msg msg-${event.kind}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
-      el("div", { className: "msg-meta", dir: "auto", text: `${label}${at ? " · " + at : ""}` }),
-      el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }),
+      el("div", { className: "msg-meta", dir: "auto", text: `${label}${channel}${at ? " · " + at : ""}` }),
+      event.text ? el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }) : null,
+      ...media.map(mediaNode),
       buttons.length ? el("div", { className: "msg-buttons", text: buttons.map((b) => `[${b[0]}]`).join(" ") }) : null,
     ]);
+  }
+
+  // An attachment the customer sent (WhatsApp media URL; Telegram files are named only).
+  function mediaNode(item) {
+    const kind = String(item.content_type || "file").split("/")[0];
+    const label = `📎 ${{ image: "Photo", audio: "Voice message", video: "Video" }[kind] || "File"} (${item.content_type || "unknown type"})`;
+    if (/^https?:\/\//i.test(item.url || "")) {
+      return el("a", { className: "attachment", href: item.url, target: "_blank", rel: "noopener noreferrer", text: label });
+    }
+    return el("div", { className: "attachment", text: label });
   }
 
   function addEvent(event) {

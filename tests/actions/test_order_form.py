@@ -142,3 +142,15 @@ def test_cancellation_needs_an_unmistakable_yes(backends, domain):
     assert confirm("no wait", 0.85) is None
     assert confirm("yeah maybe", 0.55) is None  # not sure enough: ask again
     assert confirm("no", 0.95, value=False) is False
+
+
+async def test_verifying_on_a_second_channel_joins_the_earlier_conversation(backends, domain):
+    order = pick(orders_where(backends, language="en"))
+    action = ValidateOrderForm(backends)
+    for sender in ("web:session-1", "whatsapp:+972501234567"):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(domain, text=order.email, slots={"order_id": order.order_id, "language": "en"},
+                               sender_id=sender)
+        await action.validate_contact(order.email, dispatcher, tracker, domain)
+    assert "earlier conversation" in _texts(dispatcher)[-1]
+    assert await backends.handoff.identity.resolve("whatsapp", "+972501234567") == "web:session-1"

@@ -49,6 +49,10 @@ def test_up_prints_where_to_go_and_ctrl_c_stops_everything(tmp_path: Path):
         reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
                               json={"sender": "cli-test", "message": "hello"}, timeout=60)
         assert reply.status_code == 200 and reply.json()
+        demo = f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/web/demo"
+        assert demo in text
+        page = requests.get(demo, timeout=30)
+        assert page.status_code == 200 and '<script src="widget.js"' in page.text
 
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         rest, _ = proc.communicate(timeout=90)

@@ -9,7 +9,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
 from bot.settings import Settings
@@ -17,6 +16,7 @@ from connectors.callback import CallbackChannel
 from connectors.runtime import Runtime
 from handoff.models import ConversationState, EventKind
 from tests.handoff.helpers import request
+from tests.helpers.channels import BUTTONS, EchoBot
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.sanic_server import serving
 
@@ -63,19 +63,6 @@ async def inbox() -> AsyncIterator[tuple[Inbox, str]]:
     await runner.cleanup()
 
 
-class EchoBot:
-    """Stands in for Rasa's message processing: answers each message through its output channel."""
-
-    def __init__(self) -> None:
-        self.seen: List[str] = []
-
-    async def __call__(self, message: UserMessage) -> None:
-        self.seen.append(message.text)
-        await message.output_channel.send_response(
-            message.sender_id, {"text": f"bot: {message.text}", "buttons": [{"title": "Yes", "payload": "/affirm"}]}
-        )
-
-
 @pytest_asyncio.fixture()
 async def channel_app(redis_server: RedisServer, redis_client, inbox, tmp_path) -> AsyncIterator[Any]:
     box, url = inbox
@@ -97,8 +84,8 @@ async def test_a_message_in_bot_state_is_answered_through_the_callback(channel_a
     assert response.status_code == 200 and response.json()["routed"] == ["bot"]
     [reply] = await box.wait_for(1)
     assert reply["recipient_id"] == "c1" and reply["text"] == "bot: hello"
-    assert reply["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
-    assert bot.seen == ["hello"]
+    assert reply["buttons"] == BUTTONS
+    assert bot.texts == ["hello"]
 
 
 @pytest.mark.parametrize(
@@ -140,7 +127,7 @@ async def test_a_replayed_provider_message_id_is_processed_once(channel_app) -> 
         first = await http.post(base + "/webhook", json=body)
         second = await http.post(base + "/webhook", json=body)
     assert first.json()["routed"] == ["bot"] and second.json()["routed"] == []
-    assert bot.seen == ["hi"]
+    assert bot.texts == ["hi"]
 
 
 async def test_agent_messages_are_delivered_once_even_after_a_failed_attempt(channel_app) -> None:

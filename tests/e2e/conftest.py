@@ -17,7 +17,12 @@ from actions.orders.repository import SqlOrderRepository
 from bot.__main__ import seed, train_model
 from bot.settings import PROJECT_ROOT, Settings
 from bot.supervisor import Supervisor, free_port
+from tests.helpers import fake_telegram, fake_twilio
 from tests.helpers.callback import CallbackInbox
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.fake_twilio import FakeTwilio
+
+TELEGRAM_SECRET = "e2e-telegram-secret"
 
 
 def _open_all_day(folder: Path) -> Path:
@@ -39,9 +44,30 @@ def inbox() -> Iterator[CallbackInbox]:
 
 
 @pytest.fixture(scope="session")
-def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox) -> Settings:
+def twilio() -> Iterator[FakeTwilio]:
+    """Stands in for Twilio's REST API (WhatsApp messages the stack sends)."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def telegram() -> Iterator[FakeTelegram]:
+    """Stands in for Telegram's Bot API."""
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox, twilio: FakeTwilio,
+                   telegram: FakeTelegram) -> Settings:
     var_dir = tmp_path_factory.mktemp("kesher-var")
-    settings = replace(Settings(var_dir=var_dir), callback_url=inbox.url, handoff_policy=_open_all_day(var_dir))
+    settings = replace(
+        Settings(var_dir=var_dir), callback_url=inbox.url, handoff_policy=_open_all_day(var_dir),
+        twilio_account_sid=fake_twilio.DEFAULT_ACCOUNT_SID, twilio_auth_token=fake_twilio.DEFAULT_AUTH_TOKEN,
+        twilio_whatsapp_from=fake_twilio.WHATSAPP_FROM, twilio_api_base=twilio.base_url,
+        telegram_token=fake_telegram.DEFAULT_TOKEN, telegram_secret_token=TELEGRAM_SECRET,
+        telegram_api_base=telegram.base_url,
+    )
     return settings.with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
                                handoff=free_port(), smtp=free_port())
 

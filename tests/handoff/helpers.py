@@ -30,6 +30,6 @@ def make_desk(store: HandoffStore, clock: Optional[Clock] = None) -> Desk:
 
 
 def request(cid: str, language: str = "en", reason: str = "explicit_request", priority: int = 1,
-            topic: str = "general", email: str = "") -> HandoffRequest:
-    return HandoffRequest(cid=cid, channel="kesher_callback", language=language, reason=reason,
+            topic: str = "general", email: str = "", channel: str = "kesher_callback") -> HandoffRequest:
+    return HandoffRequest(cid=cid, channel=channel, language=language, reason=reason,
                           reference=f"K-{abs(hash(cid)) % 0xFFFFFF:06X}", priority=priority, topic=topic, email=email)

@@ -1,0 +1,341 @@
+"""The website chat widget: one script tag, a websocket, history that survives a reload.
+
+Routes under ``/webhooks/web/``: ``widget.js``, ``widget.css`` and a ``demo``
+page (served from ``connectors/web_static``, nothing from a CDN); ``POST
+/session`` issues a signed session; ``GET /socket`` is the widget's websocket;
+``POST /webhook`` takes a message over plain HTTP (integrations, benchmarks).
+
+The widget's session is the customer's address on this channel. Every
+message the customer sees (their own, the bot's, the agent's) gets a sequence
+number and is kept in a capped Redis list, so a reconnecting widget asks for
+what came after the last number it showed. Messages reach the socket through a
+Redis pub/sub signal, so the customer's socket may live in any ``rasa run``
+process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json as jsonlib
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Set
+
+from redis.exceptions import RedisError
+from sanic import Blueprint
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import HTTPResponse, file, json
+from websockets.exceptions import ConnectionClosed
+
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.runtime import Runtime
+from handoff.errors import BadRequest, Forbidden, HandoffError, PayloadTooLarge
+from handoff.models import ConversationState, OutboundMessage
+from handoff.router import InboundMessage
+from handoff.ws import receive
+
+__all__ = ["WebChannel"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "web_static"
+STATIC_FILES = {
+    "widget.js": "application/javascript; charset=utf-8",
+    "widget.css": "text/css; charset=utf-8",
+    "demo": "text/html; charset=utf-8",
+}
+HISTORY_LENGTH = 200
+HISTORY_TTL_SECONDS = 30 * 24 * 3600
+HELLO_TIMEOUT_SECONDS = 15
+MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
+
+# Appends one entry to a web conversation's history with the next sequence number.
+_APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+local entry = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('RPUSH', KEYS[2], entry)
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return entry
+"""
+
+
+class WebChannel(KesherInputChannel):
+    """The website widget's channel (see the module docstring)."""
+
+    def __init__(self, secret: str, allowed_origins: str = "*", rt: Optional[Runtime] = None) -> None:
+        """Keeps the signing secret; opens nothing.
+
+        Args:
+            secret: Signs session ids (``KESHER_WEB_SECRET``).
+            allowed_origins: Space-separated origins that may embed the widget, or ``*``.
+            rt: The process runtime (tests pass their own).
+        """
+        super().__init__(rt)
+        if not secret:
+            raise ValueError("the web channel needs a secret (KESHER_WEB_SECRET)")
+        self.secret = secret.encode()
+        self.allowed_origins = set(allowed_origins.split()) or {"*"}
+        self.sockets: Dict[str, Set[Any]] = {}
+
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name in routes and in the outbound stream."""
+        return "web"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WebChannel:
+        """Built by Rasa from ``credentials.yml``."""
+        credentials = credentials or {}
+        return cls(str(credentials.get("secret") or ""), str(credentials.get("allowed_origins") or "*"))
+
+    # -- sessions ----------------------------------------------------------------------
+    def sign(self, session: str) -> str:
+        """The token that proves ``session`` was issued here."""
+        return hmac.new(self.secret, session.encode(), hashlib.sha256).hexdigest()
+
+    def new_session(self) -> Dict[str, str]:
+        """A fresh session id and its token."""
+        session = uuid.uuid4().hex
+        return {"session": session, "token": self.sign(session)}
+
+    def check_session(self, session: Any, token: Any) -> str:
+        """The session id, if ``token`` signs it.
+
+        Raises:
+            Forbidden: Missing or forged.
+        """
+        if not isinstance(session, str) or not isinstance(token, str) or not 0 < len(session) <= 64:
+            raise Forbidden("a session and its token are required; get one from POST /session")
+        if not hmac.compare_digest(self.sign(session), token):
+            raise Forbidden("this session was not issued here; get a new one from POST /session")
+        return session
+
+    def check_origin(self, request: Request) -> None:
+        """Refuses pages not allowed to embed the widget.
+
+        Raises:
+            Forbidden: The request's Origin is not allowed.
+        """
+        origin = request.headers.get("origin", "")
+        if "*" not in self.allowed_origins and origin and origin not in self.allowed_origins:
+            raise Forbidden(f"the widget is not enabled for {origin}")
+
+    def cors(self, request: Request, response: HTTPResponse) -> HTTPResponse:
+        """Lets allowed pages on other origins call the widget's routes."""
+        origin = request.headers.get("origin", "")
+        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
+            response.headers["access-control-allow-origin"] = origin
+            response.headers["access-control-allow-methods"] = "GET, POST, OPTIONS"
+            response.headers["access-control-allow-headers"] = "content-type"
+            response.headers["vary"] = "origin"
+        return response
+
+    # -- inbound over HTTP --------------------------------------------------------------
+    async def parse(self, request: Request) -> List[InboundMessage]:
+        """Reads ``{"session", "token", "text", "message_id"?, "payload"?}``."""
+        self.check_origin(request)
+        try:
+            data = request.json
+        except InvalidUsage as exc:
+            raise BadRequest('the body must be JSON: {"session", "token", "text"}') from exc
+        if not isinstance(data, dict):
+            raise BadRequest('the body must be a JSON object: {"session", "token", "text"}')
+        session = self.check_session(data.get("session"), data.get("token"))
+        return [self.message_from(session, data)]
+
+    def message_from(self, session: str, data: Dict[str, Any]) -> InboundMessage:
+        """One customer message from a widget frame or an HTTP body.
+
+        Raises:
+            BadRequest: No text.
+            PayloadTooLarge: Longer than the channel takes.
+        """
+        text, payload = data.get("text"), data.get("payload")
+        if not isinstance(text, str):
+            raise BadRequest("text must be a string")
+        if len(text) > MAX_TEXT_CHARS:
+            raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+        if not text.strip() and not payload:
+            raise BadRequest("the message is empty")
+        msg = InboundMessage(cid="", channel=self.name(), text=text, address=session)
+        if isinstance(payload, str) and payload and len(payload) <= MAX_TEXT_CHARS:
+            msg.metadata["option_title"] = text
+            msg.text = payload
+        message_id = data.get("message_id")
+        if isinstance(message_id, str) and message_id:
+            msg.message_id = message_id[:64]
+            msg.metadata["provider_id"] = True
+        return msg
+
+    async def before_routing(self, msg: InboundMessage) -> None:
+        """Echoes the customer's message into the history (other tabs and a reload show it)."""
+        shown = str(msg.metadata.get("option_title") or msg.text)
+        await self.append(msg.cid, {
+            "message_id": msg.message_id, "role": "customer", "text": shown, "buttons": [],
+            "author_name": "", "image": "", "ts": time.time(),
+        })
+
+    # -- outbound ---------------------------------------------------------------------------
+    async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
+        """Adds the message to the history and pushes it to the customer's open widgets."""
+        await self.append(message.cid, {
+            "message_id": message.message_id,
+            "role": message.kind if message.kind in ("bot", "agent") else "system",
+            "text": message.text,
+            "buttons": [{"title": t, "payload": p} for t, p in message.buttons],
+            "author_name": message.author_name,
+            "image": message.image,
+            "ts": time.time(),
+        })
+        return None
+
+    async def append(self, cid: str, entry: Dict[str, Any]) -> Dict[str, Any]:
+        """Stores an entry with the next sequence number and signals every process."""
+        keys = self.rt.keys
+        stored = await self.rt.redis_client.eval(
+            _APPEND, 2, keys.web_seq(cid), keys.web_history(cid),
+            jsonlib.dumps(entry, ensure_ascii=False), HISTORY_LENGTH, HISTORY_TTL_SECONDS,
+        )
+        full: Dict[str, Any] = jsonlib.loads(stored)
+        status = await self.status(cid) if entry["role"] != "customer" else None
+        await self.rt.publish({"kind": "web_message", "cid": cid, "entry": full, "status": status})
+        return full
+
+    async def history(self, cid: str, after: int) -> List[Dict[str, Any]]:
+        """Entries with a sequence number above ``after``, oldest first."""
+        rows = await self.rt.redis_client.lrange(self.rt.keys.web_history(cid), 0, -1)
+        entries = [jsonlib.loads(r) for r in rows]
+        return [e for e in entries if int(e.get("seq", 0)) > after]
+
+    async def status(self, cid: str) -> Dict[str, Any]:
+        """The conversation's handoff state for the widget's status bar."""
+        assert self.rt.store is not None
+        conv = await self.rt.store.get(cid)
+        if conv is None:
+            return {"state": ConversationState.BOT.value, "position": None, "agent_name": ""}
+        queued = conv.state is ConversationState.QUEUED
+        return {
+            "state": conv.state.value,
+            "position": await self.rt.store.position(cid) if queued else None,
+            "agent_name": conv.agent_name.split(" ")[0] if conv.state is ConversationState.WITH_AGENT else "",
+        }
+
+    async def on_signal(self, signal: Dict[str, Any]) -> None:
+        """Forwards messages and agent typing to this process's sockets of the conversation."""
+        sockets = self.sockets.get(str(signal.get("cid", "")))
+        if not sockets:
+            return
+        frames: List[Dict[str, Any]] = []
+        if signal.get("kind") == "web_message":
+            frames.append({"type": "message", **signal["entry"]})
+            if signal.get("status"):
+                frames.append({"type": "status", **signal["status"]})
+        elif signal.get("kind") == "typing":
+            frames.append({"type": "typing", "who": "agent", "name": signal.get("name", "")})
+        for ws in list(sockets):
+            for frame in frames:
+                await _send(ws, frame)
+
+    # -- routes ------------------------------------------------------------------------------
+    def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
+        """The widget's files, sessions and websocket."""
+        channel = self
+
+        @bp.route("/<name:(widget\\.js|widget\\.css|demo)>", methods=["GET"])
+        async def static(request: Request, name: str) -> HTTPResponse:
+            path = STATIC_DIR / ("demo.html" if name == "demo" else name)
+            return await file(path, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
+
+        @bp.route("/session", methods=["POST", "OPTIONS"])
+        async def session(request: Request) -> HTTPResponse:
+            if request.method == "OPTIONS":
+                return channel.cors(request, HTTPResponse(status=204))
+            try:
+                channel.check_origin(request)
+            except HandoffError as exc:
+                return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
+            return channel.cors(request, json(channel.new_session()))
+
+        @bp.route("/webhook", methods=["OPTIONS"])
+        async def preflight(request: Request) -> HTTPResponse:
+            return channel.cors(request, HTTPResponse(status=204))
+
+        @bp.websocket("/socket")
+        async def socket(request: Request, ws: Any) -> None:
+            await channel.converse(request, ws, on_new_message)
+
+    async def converse(self, request: Request, ws: Any, on_new_message: OnNewMessage) -> None:
+        """One widget connection: hello (session check, missed messages), then messages both ways."""
+        try:
+            self.check_origin(request)
+            hello = _frame(await asyncio.wait_for(receive(ws), HELLO_TIMEOUT_SECONDS))
+            if hello.get("type") != "hello":
+                raise BadRequest("the first frame must be a hello")
+            session = self.check_session(hello.get("session"), hello.get("token"))
+        except (TimeoutError, HandoffError) as exc:
+            status = exc.status_code if isinstance(exc, HandoffError) else 408
+            await _send(ws, {"type": "error", "status": status, "error": str(exc) or "no hello in time"})
+            await ws.close(code=4000 + status)
+            return
+        cid = await self.rt.identity_book.resolve(self.name(), session)
+        self.sockets.setdefault(cid, set()).add(ws)
+        try:
+            after = hello["after"] if isinstance(hello.get("after"), int) else 0
+            await _send(ws, {"type": "hello", "status": await self.status(cid),
+                             "history": await self.history(cid, after)})
+
+            async def to_bot(message: Any) -> None:
+                await _send(ws, {"type": "typing", "who": "bot", "name": ""})
+                await on_new_message(message)
+
+            while True:
+                raw = await receive(ws)
+                if raw is None:
+                    break
+                await self._on_frame(session, raw, ws, to_bot)
+        finally:
+            self.sockets[cid].discard(ws)
+            if not self.sockets[cid]:
+                del self.sockets[cid]
+
+    async def _on_frame(self, session: str, raw: str, ws: Any, to_bot: OnNewMessage) -> None:
+        try:
+            data = _frame(raw)
+            if data.get("type") == "typing":
+                return
+            if data.get("type") != "message":
+                raise BadRequest('frames are {"type": "message", "text": ...} or {"type": "typing"}')
+            await self.receive(self.message_from(session, data), to_bot)
+        except HandoffError as exc:
+            await _send(ws, {"type": "error", "status": exc.status_code, "error": str(exc)})
+        except RedisError as exc:
+            log.error("web: message not taken, redis unavailable: %s", exc)
+            await _send(ws, {"type": "error", "status": 503, "error": "temporarily unavailable, please retry"})
+
+
+def _frame(raw: Optional[str]) -> Dict[str, Any]:
+    if raw is None:
+        raise BadRequest("the connection closed")
+    if len(raw) > MAX_FRAME_CHARS:
+        raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+    try:
+        data = jsonlib.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("frames must be JSON objects") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("frames must be JSON objects")
+    return data
+
+
+async def _send(ws: Any, frame: Dict[str, Any]) -> None:
+    try:
+        await ws.send(jsonlib.dumps(frame, ensure_ascii=False))
+    except ConnectionClosed:
+        pass  # the widget reconnects and asks for what it missed

@@ -1,0 +1,1197 @@
+/*
+ * Kesher web chat widget (browser side).
+ *
+ * Embed with one tag:
+ *   <script src="https://HOST/webhooks/web/widget.js" defer
+ *           data-title="Kesher Shop" data-lang="auto"></script>
+ *
+ * Plain JavaScript, no dependencies, no build step. Works under a strict CSP:
+ * no eval, no inline scripts or styles, and every message text is set with
+ * textContent. The only global it defines is window.Kesher = {open, close, send}.
+ */
+(function () {
+  "use strict";
+
+  if (window.Kesher || document.getElementById("kesher-widget")) {
+    return; // loaded twice: keep the first one
+  }
+
+  // ---------------------------------------------------------------- config --
+
+  const script = document.currentScript || findOwnScript();
+  if (!script || !script.src) {
+    return;
+  }
+  const BASE = baseFrom(script.src);
+  const WS_URL = BASE.replace(/^http/i, "ws") + "/socket";
+  const TITLE = (script.getAttribute("data-title") || "").trim() || "Kesher";
+  const LANG_SETTING = (script.getAttribute("data-lang") || "auto").trim().toLowerCase();
+
+  const KEY_SESSION = "kesher.web.session";
+  const KEY_SEQ = "kesher.web.seq";
+  const KEY_OPEN = "kesher.web.open";
+  const KEY_LOG = "kesher.web.log"; // sessionStorage: transcript cache for reloads
+
+  const MAX_CHARS = 4000;
+  const TYPING_MS = 6000; // a typing frame from the server
+  const AWAIT_REPLY_MS = 15000; // after the customer sends
+  const TYPING_THROTTLE_MS = 3000;
+  const CACHE_MAX = 200;
+  const HEBREW = /[\u0590-\u05FF]/;
+  const LATIN_WORD = /^[("'\u201c\u2018]*[A-Za-z]+(?:['\u2019-][A-Za-z]+)*[)"'\u201d\u2019.,!?:;]*$/;
+
+  function findOwnScript() {
+    const scripts = document.getElementsByTagName("script");
+    for (let i = scripts.length - 1; i >= 0; i--) {
+      const src = scripts[i].src || "";
+      if (/widget\.js$/.test(src.split(/[?#]/)[0])) {
+        return scripts[i];
+      }
+    }
+    return null;
+  }
+
+  function baseFrom(src) {
+    const url = new URL(src, document.baseURI);
+    url.search = "";
+    url.hash = "";
+    return url.href.replace(/\/[^/]*$/, ""); // drop "/widget.js"
+  }
+
+  // --------------------------------------------------------------- strings --
+
+  const STRINGS = {
+    en: {
+      launcher: "Chat with us",
+      subtitle: "We're here to help",
+      close: "Close chat",
+      log: "Conversation",
+      inputLabel: "Your message",
+      placeholder: "Type a message…",
+      send: "Send",
+      form: "Send a message",
+      quickReplies: "Quick replies",
+      queued: (n) => (n ? `Waiting for a person — you're number ${n} in line` : "Waiting for a person"),
+      withAgent: (name) => `You're chatting with ${name || "an agent"}`,
+      typing: (name) => `${name} is typing…`,
+      botName: "Kesher",
+      agentName: "An agent",
+      you: "You",
+      reconnecting: "Reconnecting…",
+      sending: "sending…",
+      tooLong: `Messages can be at most ${MAX_CHARS} characters`,
+      error: (text) => (text ? `Sorry, something went wrong: ${text}` : "Sorry, something went wrong."),
+      newSession: "Your previous conversation has ended, so we started a new one.",
+      unread: (n) => (n === 1 ? "1 new message" : `${n} new messages`),
+      locale: "en",
+    },
+    he: {
+      launcher: "צ'אט איתנו",
+      subtitle: "אנחנו כאן לעזור",
+      close: "סגירת הצ'אט",
+      log: "שיחה",
+      inputLabel: "ההודעה שלך",
+      placeholder: "כתבו הודעה…",
+      send: "שליחה",
+      form: "שליחת הודעה",
+      quickReplies: "תשובות מהירות",
+      queued: (n) => (n ? `ממתינים לנציג/ה — את/ה במקום ${n} בתור` : "ממתינים לנציג/ה"),
+      withAgent: (name) => `את/ה משוחח/ת עם ${name || "נציג/ה"}`,
+      typing: (name) => `${name} מקליד/ה…`,
+      botName: "קשר",
+      agentName: "נציג/ה",
+      you: "את/ה",
+      reconnecting: "מתחברים מחדש…",
+      sending: "בשליחה…",
+      tooLong: `הודעה יכולה להכיל עד ${MAX_CHARS} תווים`,
+      error: (text) => (text ? `מצטערים, משהו השתבש: ${text}` : "מצטערים, משהו השתבש."),
+      newSession: "השיחה הקודמת הסתיימה, אז פתחנו שיחה חדשה.",
+      unread: (n) => (n === 1 ? "הודעה חדשה אחת" : `${n} הודעות חדשות`),
+      locale: "he",
+    },
+  };
+
+  // --------------------------------------------------------------- storage --
+
+  const memoryStore = {};
+  function storage(kind) {
+    try {
+      const s = window[kind];
+      const probe = "kesher.web.probe";
+      s.setItem(probe, "1");
+      s.removeItem(probe);
+      return s;
+    } catch (e) {
+      return null;
+    }
+  }
+  const local = storage("localStorage");
+  const sessionStore = storage("sessionStorage");
+
+  function getItem(store, key) {
+    try {
+      return store ? store.getItem(key) : (key in memoryStore ? memoryStore[key] : null);
+    } catch (e) {
+      return null;
+    }
+  }
+  function setItem(store, key, value) {
+    try {
+      if (store) {
+        store.setItem(key, value);
+      } else {
+        memoryStore[key] = value;
+      }
+    } catch (e) {
+      /* quota or privacy mode: the widget still works for this page */
+    }
+  }
+  function removeItem(store, key) {
+    try {
+      if (store) {
+        store.removeItem(key);
+      } else {
+        delete memoryStore[key];
+      }
+    } catch (e) {
+      /* ignore */
+    }
+  }
+
+  function loadSession() {
+    try {
+      const data = JSON.parse(getItem(local, KEY_SESSION) || "null");
+      if (data && typeof data.session === "string" && data.session && typeof data.token === "string") {
+        return { session: data.session, token: data.token };
+      }
+    } catch (e) {
+      /* corrupt: start over */
+    }
+    return null;
+  }
+  function storedSeq() {
+    const n = Number(getItem(local, KEY_SEQ));
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  }
+
+  // --------------------------------------------------------------- helpers --
+
+  function uuid() {
+    const c = window.crypto;
+    if (c && typeof c.randomUUID === "function") {
+      try {
+        return c.randomUUID(); // secure contexts only
+      } catch (e) {
+        /* fall through */
+      }
+    }
+    const bytes = new Uint8Array(16);
+    if (c && typeof c.getRandomValues === "function") {
+      c.getRandomValues(bytes);
+    } else {
+      for (let i = 0; i < 16; i++) {
+        bytes[i] = Math.floor(Math.random() * 256);
+      }
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  function textDir(text) {
+    return HEBREW.test(text) ? "rtl" : "ltr";
+  }
+
+  /** "he", "en", or null when the text says nothing (an e-mail address, an order number). */
+  function textLang(text) {
+    if (HEBREW.test(text)) {
+      return "he";
+    }
+    return text.split(/\s+/).some((word) => LATIN_WORD.test(word)) ? "en" : null;
+  }
+
+  function charCount(text) {
+    let n = 0;
+    for (const _ of text) {
+      n++;
+    }
+    return n;
+  }
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const name of Object.keys(attrs)) {
+        const value = attrs[name];
+        if (value === true) {
+          node.setAttribute(name, "");
+        } else if (value !== false && value !== null && value !== undefined) {
+          node.setAttribute(name, String(value));
+        }
+      }
+    }
+    for (const child of children || []) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function icon(cls, paths) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("class", `kesher-icon ${cls}`);
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    for (const d of paths) {
+      const path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    }
+    return svg;
+  }
+  const ICON_CHAT = [
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-4.2 3.5A.5.5 0 0 1 4 21.1V18a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z",
+  ];
+  const ICON_CLOSE = [
+    "M6.7 5.3 12 10.6l5.3-5.3a1 1 0 1 1 1.4 1.4L13.4 12l5.3 5.3a1 1 0 0 1-1.4 1.4L12 13.4l-5.3 5.3a1 1 0 0 1-1.4-1.4l5.3-5.3-5.3-5.3a1 1 0 0 1 1.4-1.4z",
+  ];
+  const ICON_SEND = ["M3.4 20.4 21 12 3.4 3.6a.6.6 0 0 0-.8.7L4.8 11l9.2 1-9.2 1-2.2 6.7a.6.6 0 0 0 .8.7z"];
+
+  // ------------------------------------------------------------------- DOM --
+
+  const ui = {};
+
+  ui.launcherText = el("span", { id: "kesher-unread", class: "kesher-sr", hidden: true });
+  ui.badge = el("span", { class: "kesher-badge", "aria-hidden": "true", hidden: true });
+  ui.launcher = el(
+    "button",
+    {
+      id: "kesher-launcher",
+      class: "kesher-launcher",
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": "kesher-panel",
+    },
+    [icon("kesher-icon-chat", ICON_CHAT), icon("kesher-icon-close", ICON_CLOSE), ui.badge, ui.launcherText]
+  );
+
+  ui.title = el("h2", { class: "kesher-title" }, [TITLE]);
+  ui.subtitle = el("p", { class: "kesher-subtitle" });
+  ui.close = el("button", { class: "kesher-close", type: "button" }, [icon("kesher-icon-close", ICON_CLOSE)]);
+  ui.header = el("div", { class: "kesher-header" }, [
+    el("div", { class: "kesher-heading" }, [ui.title, ui.subtitle]),
+    ui.close,
+  ]);
+
+  ui.status = el("div", { id: "kesher-status", class: "kesher-status", role: "status", hidden: true });
+  ui.conn = el("div", { id: "kesher-conn", class: "kesher-conn", role: "status", hidden: true });
+  ui.log = el("div", {
+    id: "kesher-log",
+    class: "kesher-log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-relevant": "additions",
+    tabindex: "0",
+  });
+  ui.typingText = el("span", { class: "kesher-typing-text" });
+  ui.typing = el("div", { id: "kesher-typing", class: "kesher-typing", role: "status", hidden: true }, [
+    el("span", { class: "kesher-dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
+    ui.typingText,
+  ]);
+
+  ui.label = el("label", { class: "kesher-sr", for: "kesher-input" });
+  ui.input = el("textarea", {
+    id: "kesher-input",
+    class: "kesher-input",
+    rows: "1",
+    autocomplete: "off",
+    enterkeyhint: "send",
+  });
+  ui.sendText = el("span", { class: "kesher-sr" });
+  ui.send = el("button", { id: "kesher-send", class: "kesher-send", type: "submit" }, [
+    icon("kesher-icon-send", ICON_SEND),
+    ui.sendText,
+  ]);
+  ui.inputError = el("p", { id: "kesher-input-error", class: "kesher-input-error", role: "alert" });
+  ui.form = el("form", { class: "kesher-form", novalidate: true }, [
+    el("div", { class: "kesher-compose" }, [ui.label, ui.input, ui.send]),
+    ui.inputError,
+  ]);
+
+  ui.panel = el(
+    "div",
+    { id: "kesher-panel", class: "kesher-panel", role: "dialog", "aria-label": TITLE, hidden: true },
+    [ui.header, ui.status, ui.conn, ui.log, ui.typing, ui.form]
+  );
+  ui.root = el("div", { id: "kesher-widget", class: "kesher-root" }, [ui.launcher, ui.panel]);
+
+  // ----------------------------------------------------------------- state --
+
+  let creds = loadSession();
+  let lang = null; // "en" | "he", set by applyLang()
+  let lastCustomerLang = null;
+  let isOpen = false;
+
+  let ws = null;
+  let wsGen = 0; // bumps on every new socket: events of old sockets are ignored
+  let ready = false; // a hello arrived on the current socket
+  let started = false;
+  let attempt = 0;
+  let reconnectTimer = null;
+  let sessionPromise = null;
+  let resets = 0;
+  let lastReset = 0;
+
+  let maxSeq = 0;
+  const seenSeq = new Set();
+  const byId = new Map(); // message_id -> element
+  const buttonsOf = new WeakMap(); // element -> [{title, payload}]
+  const usedButtons = new WeakSet();
+  let cache = []; // server messages shown, for the sessionStorage transcript cache
+  const outbox = []; // frames the server has not echoed yet, oldest first
+
+  let status = { state: "bot", position: null, agent_name: "" };
+  let typing = null; // {who, name}
+  let typingTimer = null;
+  let lastTypingSent = 0;
+  let errorShown = false;
+  let unreadBaseline = storedSeq(); // messages up to here were seen before this page load
+  let unread = 0;
+
+  // -------------------------------------------------------------- language --
+
+  function wantedLang() {
+    if (LANG_SETTING === "he" || LANG_SETTING === "en") {
+      return LANG_SETTING;
+    }
+    if ((document.documentElement.lang || "").toLowerCase().startsWith("he")) {
+      return "he";
+    }
+    return lastCustomerLang || "en";
+  }
+
+  function applyLang() {
+    const next = wantedLang();
+    if (next === lang) {
+      return;
+    }
+    lang = next;
+    const t = STRINGS[lang];
+    const dir = lang === "he" ? "rtl" : "ltr";
+    for (const node of [ui.root, ui.panel]) {
+      node.setAttribute("dir", dir);
+      node.setAttribute("lang", lang);
+    }
+    ui.launcher.setAttribute("aria-label", t.launcher);
+    ui.close.setAttribute("aria-label", t.close);
+    ui.subtitle.textContent = t.subtitle;
+    ui.log.setAttribute("aria-label", t.log);
+    ui.label.textContent = t.inputLabel;
+    ui.input.setAttribute("placeholder", t.placeholder);
+    ui.sendText.textContent = t.send;
+    ui.form.setAttribute("aria-label", t.form);
+    ui.conn.textContent = t.reconnecting;
+    if (errorShown) {
+      ui.inputError.textContent = t.tooLong;
+    }
+    for (const node of ui.log.querySelectorAll(".kesher-who")) {
+      node.textContent = whoLabel(node.getAttribute("data-role"), node.getAttribute("data-name"));
+    }
+    for (const node of ui.log.querySelectorAll(".kesher-msg--pending .kesher-meta")) {
+      node.textContent = t.sending;
+    }
+    for (const node of ui.log.querySelectorAll("time[data-ts]")) {
+      node.textContent = formatTime(Number(node.getAttribute("data-ts")));
+    }
+    for (const node of ui.log.querySelectorAll(".kesher-buttons")) {
+      node.setAttribute("aria-label", t.quickReplies);
+    }
+    renderStatus();
+    renderTyping();
+    renderUnread();
+  }
+
+  function noteCustomerText(text) {
+    const l = textLang(text);
+    if (l) {
+      lastCustomerLang = l;
+    }
+  }
+
+  function whoLabel(role, name) {
+    const t = STRINGS[lang || "en"];
+    if (role === "customer") {
+      return `${t.you}:`;
+    }
+    return `${name || t.botName}:`;
+  }
+
+  // -------------------------------------------------------------- messages --
+
+  function nearBottom() {
+    return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 48;
+  }
+  function scrollToBottom() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  const timeFormats = {};
+  function formatTime(ts) {
+    const locale = STRINGS[lang || "en"].locale;
+    try {
+      if (!timeFormats[locale]) {
+        timeFormats[locale] = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
+      }
+      return timeFormats[locale].format(new Date(ts * 1000));
+    } catch (e) {
+      return "";
+    }
+  }
+
+  function setMeta(node, ts) {
+    node.textContent = "";
+    if (typeof ts === "number" && Number.isFinite(ts) && ts > 0) {
+      const time = el("time", { datetime: new Date(ts * 1000).toISOString(), "data-ts": ts }, [formatTime(ts)]);
+      node.appendChild(time);
+    }
+  }
+
+  /** Where a message with this seq goes: before the first later or still-unsent message. */
+  function placeBySeq(node, seq) {
+    let ref = null;
+    for (const child of ui.log.children) {
+      if (child === node) {
+        continue;
+      }
+      const s = child.getAttribute("data-seq");
+      if (s !== null ? Number(s) > seq : child.classList.contains("kesher-msg--pending")) {
+        ref = child;
+        break;
+      }
+    }
+    if (node.parentNode === ui.log && node.nextElementSibling === ref) {
+      return; // already there: moving it would re-announce it
+    }
+    ui.log.insertBefore(node, ref);
+  }
+
+  function cleanButtons(list) {
+    if (!Array.isArray(list)) {
+      return [];
+    }
+    return list
+      .filter((b) => b && typeof b.title === "string" && b.title.trim())
+      .map((b) => ({ title: b.title, payload: typeof b.payload === "string" ? b.payload : b.title }));
+  }
+
+  function buildBubble(role, text, name) {
+    const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir: textDir(text) });
+    if (role === "agent") {
+      node.appendChild(el("div", { class: "kesher-author", dir: "auto" }, [name || STRINGS[lang].agentName]));
+    } else if (role === "customer" || role === "bot") {
+      node.appendChild(
+        el("span", { class: "kesher-sr kesher-who", "data-role": role, "data-name": name || null }, [
+          whoLabel(role, name),
+        ])
+      );
+    }
+    node.appendChild(el("div", { class: "kesher-text", dir: "auto" }, withLinks(text)));
+    node.appendChild(el("div", { class: "kesher-meta" }));
+    return node;
+  }
+
+  const URL_RE = /https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?]/g;
+
+  /** The text as text nodes, with each http(s) URL as a link that opens in a new tab. */
+  function withLinks(text) {
+    const parts = [];
+    let last = 0;
+    for (const match of String(text).matchAll(URL_RE)) {
+      if (match.index > last) parts.push(text.slice(last, match.index));
+      parts.push(el("a", { class: "kesher-link", href: match[0], target: "_blank", rel: "noopener noreferrer" },
+        [match[0]]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) parts.push(text.slice(last));
+    return parts;
+  }
+
+  /**
+   * Shows one server MESSAGE unless it was shown already. Returns "new", "ack"
+   * (the echo of a message shown optimistically) or null (a duplicate).
+   */
+  function addServerMessage(m) {
+    if (!m || typeof m !== "object") {
+      return null;
+    }
+    const seq = typeof m.seq === "number" && Number.isFinite(m.seq) ? m.seq : null;
+    const id = typeof m.message_id === "string" && m.message_id ? m.message_id : null;
+    const role = ["customer", "bot", "agent", "system"].includes(m.role) ? m.role : "system";
+    const text = typeof m.text === "string" ? m.text : m.text == null ? "" : String(m.text);
+
+    if (seq !== null && seenSeq.has(seq)) {
+      return null;
+    }
+    if (seq !== null) {
+      seenSeq.add(seq);
+      maxSeq = Math.max(maxSeq, seq);
+    }
+    if (id && byId.has(id)) {
+      const node = byId.get(id);
+      if (seq === null || node.hasAttribute("data-seq")) {
+        return null;
+      }
+      node.setAttribute("data-seq", String(seq));
+      node.classList.remove("kesher-msg--pending");
+      setMeta(node.querySelector(".kesher-meta"), m.ts);
+      dropFromOutbox(id);
+      placeBySeq(node, seq);
+      cache.push(m);
+      return "ack";
+    }
+
+    const node = buildBubble(role, text, typeof m.author_name === "string" ? m.author_name : "");
+    if (id) {
+      node.setAttribute("data-message-id", id);
+      byId.set(id, node);
+    }
+    if (typeof m.image === "string" && /^https?:\/\//i.test(m.image)) {
+      // The server's entries may carry an image URL (not in the widget protocol's MESSAGE, but harmless).
+      const img = el("img", { class: "kesher-image", src: m.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+      node.insertBefore(img, node.querySelector(".kesher-meta"));
+    }
+    setMeta(node.querySelector(".kesher-meta"), m.ts);
+    const buttons = cleanButtons(m.buttons);
+    if (buttons.length && role !== "customer") {
+      buttonsOf.set(node, buttons);
+    }
+    if (seq !== null) {
+      node.setAttribute("data-seq", String(seq));
+      placeBySeq(node, seq);
+    } else {
+      ui.log.appendChild(node);
+    }
+    if (role === "customer") {
+      noteCustomerText(text);
+    }
+    cache.push(m);
+    return "new";
+  }
+
+  function addPendingBubble(frame) {
+    const node = buildBubble("customer", frame.text, "");
+    node.classList.add("kesher-msg--pending");
+    node.setAttribute("data-message-id", frame.message_id);
+    node.querySelector(".kesher-meta").textContent = STRINGS[lang].sending;
+    byId.set(frame.message_id, node);
+    ui.log.appendChild(node);
+  }
+
+  /** A line the widget itself writes (errors, notices): not a server message. */
+  function addNotice(text) {
+    const node = buildBubble("system", text, "");
+    node.classList.add("kesher-msg--local");
+    node.setAttribute("data-message-id", `local-${uuid()}`);
+    const stick = nearBottom();
+    ui.log.appendChild(node);
+    if (stick) {
+      scrollToBottom();
+    }
+  }
+
+  /** Only the newest message keeps its quick replies, and only if it is not the customer's. */
+  function refreshButtons() {
+    let last = null;
+    const items = ui.log.querySelectorAll(".kesher-msg:not(.kesher-msg--local)");
+    if (items.length) {
+      last = items[items.length - 1];
+    }
+    for (const box of ui.log.querySelectorAll(".kesher-buttons")) {
+      if (box.parentNode !== last) {
+        box.remove();
+      }
+    }
+    if (!last || last.classList.contains("kesher-msg--customer") || usedButtons.has(last)) {
+      return;
+    }
+    const buttons = buttonsOf.get(last);
+    if (!buttons || last.querySelector(".kesher-buttons")) {
+      return;
+    }
+    const box = el("div", { class: "kesher-buttons", role: "group", "aria-label": STRINGS[lang].quickReplies });
+    for (const b of buttons) {
+      const button = el("button", { class: "kesher-button", type: "button", dir: "auto" }, [b.title]);
+      button.addEventListener("click", () => {
+        if (usedButtons.has(last)) {
+          return;
+        }
+        usedButtons.add(last);
+        for (const other of box.querySelectorAll("button")) {
+          other.disabled = true;
+        }
+        const hadFocus = box.contains(document.activeElement);
+        sendCustomer(b.title, b.payload);
+        box.remove();
+        if (hadFocus) {
+          ui.input.focus();
+        }
+      });
+      box.appendChild(button);
+    }
+    last.appendChild(box);
+  }
+
+  function persist() {
+    setItem(local, KEY_SEQ, String(maxSeq));
+    if (cache.length > CACHE_MAX) {
+      cache = cache.slice(-CACHE_MAX);
+    }
+    if (creds) {
+      setItem(sessionStore, KEY_LOG, JSON.stringify({ session: creds.session, messages: cache }));
+    }
+  }
+
+  /** Renders server messages (history or live), then tidies up once. */
+  function renderServerMessages(list, live) {
+    const stick = nearBottom();
+    let fromOthers = false;
+    let customer = false;
+    for (const m of list) {
+      const result = addServerMessage(m);
+      if (!result) {
+        continue;
+      }
+      if (m.role === "customer") {
+        customer = true;
+      } else {
+        fromOthers = true;
+        if (result === "new" && live && !isOpen && typeof m.seq === "number" && m.seq > unreadBaseline) {
+          unread++;
+        }
+      }
+    }
+    if (fromOthers) {
+      hideTyping();
+    }
+    refreshButtons();
+    persist();
+    if (customer) {
+      applyLang();
+    }
+    renderUnread();
+    if (stick || customer) {
+      scrollToBottom();
+    }
+  }
+
+  function clearLog() {
+    ui.log.textContent = "";
+    seenSeq.clear();
+    byId.clear();
+    cache = [];
+    maxSeq = 0;
+  }
+
+  function restoreCache() {
+    if (!creds) {
+      return;
+    }
+    try {
+      const data = JSON.parse(getItem(sessionStore, KEY_LOG) || "null");
+      if (data && data.session === creds.session && Array.isArray(data.messages)) {
+        renderServerMessages(data.messages, false);
+      }
+    } catch (e) {
+      /* a broken cache only costs a longer hello history */
+    }
+  }
+
+  // ---------------------------------------------------------------- status --
+
+  function applyStatus(s) {
+    if (!s || typeof s !== "object") {
+      return;
+    }
+    status = {
+      state: typeof s.state === "string" ? s.state : "bot",
+      position: typeof s.position === "number" && s.position > 0 ? s.position : null,
+      agent_name: typeof s.agent_name === "string" ? s.agent_name : "",
+    };
+    if (status.state === "queued" || status.state === "with_agent") {
+      if (typing && typing.who === "bot") {
+        hideTyping(); // a person is handling it now: the bot will not answer
+      }
+    }
+    renderStatus();
+  }
+
+  function renderStatus() {
+    const t = STRINGS[lang];
+    let text = "";
+    if (status.state === "queued") {
+      text = t.queued(status.position);
+    } else if (status.state === "with_agent") {
+      text = t.withAgent(status.agent_name);
+    }
+    ui.status.setAttribute("data-state", status.state);
+    if (ui.status.textContent !== text) {
+      ui.status.textContent = text;
+    }
+    ui.status.hidden = !text;
+  }
+
+  // ---------------------------------------------------------------- typing --
+
+  function showTyping(who, name, ms) {
+    typing = { who: who === "agent" ? "agent" : "bot", name: typeof name === "string" ? name.trim() : "" };
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, ms);
+    renderTyping();
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typingTimer = null;
+    typing = null;
+    renderTyping();
+  }
+
+  function renderTyping() {
+    if (!typing) {
+      ui.typing.hidden = true;
+      ui.typingText.textContent = "";
+      return;
+    }
+    const t = STRINGS[lang];
+    const name = typing.name || (typing.who === "agent" ? status.agent_name || t.agentName : t.botName);
+    const text = t.typing(name);
+    if (ui.typingText.textContent !== text) {
+      ui.typingText.textContent = text;
+    }
+    ui.typing.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- unread --
+
+  function renderUnread() {
+    if (!unread || isOpen) {
+      ui.badge.hidden = true;
+      ui.launcherText.hidden = true;
+      ui.launcher.removeAttribute("aria-describedby");
+      return;
+    }
+    ui.badge.textContent = unread > 9 ? "9+" : String(unread);
+    ui.badge.hidden = false;
+    ui.launcherText.textContent = STRINGS[lang].unread(unread);
+    ui.launcher.setAttribute("aria-describedby", "kesher-unread");
+  }
+
+  // -------------------------------------------------------------- sessions --
+
+  function ensureSession() {
+    if (creds) {
+      return Promise.resolve(creds);
+    }
+    const stored = loadSession(); // another tab may have made one
+    if (stored) {
+      creds = stored;
+      return Promise.resolve(creds);
+    }
+    if (!sessionPromise) {
+      sessionPromise = fetch(`${BASE}/session`, { method: "POST", credentials: "omit", cache: "no-store" })
+        .then((res) => {
+          if (!res.ok) {
+            throw new Error(`session: HTTP ${res.status}`);
+          }
+          return res.json();
+        })
+        .then((data) => {
+          if (!data || typeof data.session !== "string" || !data.session || typeof data.token !== "string") {
+            throw new Error("session: bad answer");
+          }
+          creds = { session: data.session, token: data.token };
+          setItem(local, KEY_SESSION, JSON.stringify(creds));
+          setItem(local, KEY_SEQ, "0");
+          removeItem(sessionStore, KEY_LOG);
+          unreadBaseline = 0;
+          return creds;
+        })
+        .finally(() => {
+          sessionPromise = null;
+        });
+    }
+    return sessionPromise;
+  }
+
+  /** The server refused the session (403): forget it, start a new one, keep unsent messages. */
+  function resetSession() {
+    const rejected = creds;
+    dropSocket();
+    const stored = loadSession();
+    if (stored && rejected && stored.session === rejected.session) {
+      removeItem(local, KEY_SESSION);
+    }
+    removeItem(sessionStore, KEY_LOG);
+    setItem(local, KEY_SEQ, "0");
+    creds = null;
+    unreadBaseline = 0;
+    clearLog();
+    hideTyping();
+    applyStatus({ state: "bot" });
+    addNotice(STRINGS[lang].newSession);
+    for (const frame of outbox) {
+      frame.sentOn = 0;
+      addPendingBubble(frame);
+    }
+    scrollToBottom();
+    const now = Date.now();
+    resets = now - lastReset < 30000 ? resets + 1 : 1;
+    lastReset = now;
+    if (!isOpen && !outbox.length) {
+      started = false; // nothing to say yet: make the new session when the customer opens the chat
+    } else if (resets > 2) {
+      scheduleReconnect(); // something is wrong on the server: do not spin
+    } else {
+      start();
+    }
+  }
+
+  // ------------------------------------------------------------ connection --
+
+  function start() {
+    started = true;
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    ensureSession().then(connect, () => scheduleReconnect());
+  }
+
+  function dropSocket() {
+    wsGen++;
+    ready = false;
+    if (ws) {
+      const old = ws;
+      ws = null;
+      try {
+        old.close();
+      } catch (e) {
+        /* ignore */
+      }
+    }
+  }
+
+  function connect() {
+    dropSocket();
+    const gen = wsGen;
+    let sock;
+    try {
+      sock = new WebSocket(WS_URL);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    sock.addEventListener("open", () => {
+      if (gen !== wsGen || !creds) {
+        return;
+      }
+      sock.send(JSON.stringify({ type: "hello", session: creds.session, token: creds.token, after: maxSeq }));
+    });
+    sock.addEventListener("message", (event) => {
+      if (gen === wsGen && typeof event.data === "string") {
+        onFrame(event.data);
+      }
+    });
+    sock.addEventListener("close", (event) => {
+      if (gen !== wsGen) {
+        return;
+      }
+      ws = null;
+      ready = false;
+      if (event.code === 4403) {
+        resetSession();
+      } else {
+        scheduleReconnect();
+      }
+    });
+    // "error" is always followed by "close", which reconnects.
+  }
+
+  function scheduleReconnect() {
+    ready = false;
+    ui.conn.hidden = false;
+    if (reconnectTimer) {
+      return;
+    }
+    const base = Math.min(10000, 500 * Math.pow(2, attempt));
+    attempt++;
+    const delay = base + Math.random() * Math.min(1000, base * 0.3);
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null;
+      start();
+    }, delay);
+  }
+
+  function onFrame(raw) {
+    let frame;
+    try {
+      frame = JSON.parse(raw);
+    } catch (e) {
+      return;
+    }
+    if (!frame || typeof frame !== "object") {
+      return;
+    }
+    switch (frame.type) {
+      case "hello":
+        ready = true;
+        attempt = 0;
+        resets = 0;
+        ui.conn.hidden = true;
+        applyStatus(frame.status);
+        renderServerMessages(Array.isArray(frame.history) ? frame.history : [], true);
+        flush();
+        break;
+      case "message":
+        renderServerMessages([frame], true);
+        break;
+      case "status":
+        applyStatus(frame);
+        break;
+      case "typing":
+        showTyping(frame.who, frame.name, TYPING_MS);
+        break;
+      case "error":
+        if (frame.status === 403) {
+          resetSession();
+        } else {
+          addNotice(STRINGS[lang].error(typeof frame.error === "string" ? frame.error : ""));
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function sendFrame(frame) {
+    if (!ready || !ws || ws.readyState !== WebSocket.OPEN) {
+      return false;
+    }
+    try {
+      ws.send(JSON.stringify(frame));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  /** Sends, in order, every unechoed message not yet sent on this socket. */
+  function flush() {
+    for (const frame of outbox) {
+      if (frame.sentOn === wsGen) {
+        continue;
+      }
+      const wire = { type: frame.type, text: frame.text, message_id: frame.message_id };
+      if (frame.payload !== undefined) {
+        wire.payload = frame.payload;
+      }
+      if (!sendFrame(wire)) {
+        return;
+      }
+      frame.sentOn = wsGen;
+    }
+  }
+
+  function dropFromOutbox(id) {
+    const i = outbox.findIndex((f) => f.message_id === id);
+    if (i >= 0) {
+      outbox.splice(i, 1);
+    }
+  }
+
+  // ------------------------------------------------------------- composing --
+
+  function showInputError(on) {
+    errorShown = on;
+    ui.inputError.textContent = on ? STRINGS[lang].tooLong : "";
+    ui.inputError.hidden = !on;
+    if (on) {
+      ui.input.setAttribute("aria-invalid", "true");
+      ui.input.setAttribute("aria-describedby", "kesher-input-error");
+    } else {
+      ui.input.removeAttribute("aria-invalid");
+      ui.input.removeAttribute("aria-describedby");
+    }
+  }
+
+  /** Sends a customer message; false when it was empty or too long. */
+  function sendCustomer(rawText, payload) {
+    const text = String(rawText == null ? "" : rawText).trim();
+    if (!text) {
+      return false;
+    }
+    if (charCount(text) > MAX_CHARS) {
+      showInputError(true);
+      return false;
+    }
+    const frame = { type: "message", text, message_id: uuid() };
+    if (typeof payload === "string") {
+      frame.payload = payload;
+    }
+    frame.sentOn = 0;
+    outbox.push(frame);
+    addPendingBubble(frame);
+    noteCustomerText(text);
+    applyLang();
+    refreshButtons();
+    scrollToBottom();
+    if (status.state !== "queued" && status.state !== "with_agent") {
+      showTyping("bot", "", AWAIT_REPLY_MS);
+    }
+    if (!started) {
+      start();
+    } else {
+      flush();
+    }
+    return true;
+  }
+
+  function autoGrow() {
+    ui.input.style.height = "auto";
+    ui.input.style.height = `${Math.min(ui.input.scrollHeight, 120)}px`;
+  }
+
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (sendCustomer(ui.input.value)) {
+      ui.input.value = "";
+      autoGrow();
+      showInputError(false);
+    }
+    ui.input.focus();
+  });
+
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      ui.form.requestSubmit ? ui.form.requestSubmit(ui.send) : ui.send.click();
+    }
+  });
+
+  ui.input.addEventListener("input", () => {
+    autoGrow();
+    if (errorShown && charCount(ui.input.value.trim()) <= MAX_CHARS) {
+      showInputError(false);
+    }
+    const now = Date.now();
+    if (ui.input.value.trim() && now - lastTypingSent >= TYPING_THROTTLE_MS && sendFrame({ type: "typing" })) {
+      lastTypingSent = now;
+    }
+  });
+
+  // ------------------------------------------------------------ open/close --
+
+  function openPanel(focusInput) {
+    if (!isOpen) {
+      isOpen = true;
+      ui.panel.hidden = false;
+      ui.root.classList.add("kesher-root--open");
+      ui.launcher.setAttribute("aria-expanded", "true");
+      setItem(local, KEY_OPEN, "1");
+      unread = 0;
+      renderUnread();
+      scrollToBottom();
+      if (!started) {
+        start();
+      }
+    }
+    if (focusInput) {
+      ui.input.focus();
+    }
+  }
+
+  function closePanel(focusLauncher) {
+    if (!isOpen) {
+      return;
+    }
+    const hadFocus = ui.panel.contains(document.activeElement);
+    isOpen = false;
+    ui.panel.hidden = true;
+    ui.root.classList.remove("kesher-root--open");
+    ui.launcher.setAttribute("aria-expanded", "false");
+    removeItem(local, KEY_OPEN);
+    if (focusLauncher || hadFocus) {
+      ui.launcher.focus();
+    }
+  }
+
+  ui.launcher.addEventListener("click", () => (isOpen ? closePanel(false) : openPanel(true)));
+  ui.close.addEventListener("click", () => closePanel(true));
+  ui.panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.isComposing) {
+      event.preventDefault();
+      event.stopPropagation();
+      closePanel(true);
+    }
+  });
+
+  window.addEventListener("online", () => {
+    if (reconnectTimer) {
+      start();
+    }
+  });
+
+  // ------------------------------------------------------------------ boot --
+
+  function stylesheet() {
+    const href = `${BASE}/widget.css`;
+    for (const link of document.querySelectorAll('link[rel="stylesheet"]')) {
+      if (link.href === href) {
+        return;
+      }
+    }
+    ui.root.hidden = true; // no flash of an unstyled widget
+    const link = el("link", { rel: "stylesheet", href });
+    const show = () => {
+      ui.root.hidden = false;
+    };
+    link.addEventListener("load", show);
+    link.addEventListener("error", show);
+    (document.head || document.documentElement).appendChild(link);
+  }
+
+  function boot() {
+    applyLang();
+    showInputError(false);
+    restoreCache(); // before the log is in the page, so screen readers do not read it all out
+    stylesheet();
+    document.body.appendChild(ui.root);
+    if (getItem(local, KEY_OPEN) === "1") {
+      openPanel(false); // restoring after a reload: do not steal focus
+    }
+    if (creds && !started) {
+      start(); // a conversation exists: connect now to receive replies even while closed
+    }
+  }
+
+  window.Kesher = Object.freeze({
+    open() {
+      openPanel(true);
+    },
+    close() {
+      closePanel(false);
+    },
+    send(text) {
+      return sendCustomer(text);
+    },
+  });
+
+  if (document.body) {
+    boot();
+  } else {
+    document.addEventListener("DOMContentLoaded", boot, { once: true });
+  }
+})();

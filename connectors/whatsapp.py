@@ -1,0 +1,210 @@
+"""WhatsApp through Twilio: signed webhooks in, the Twilio REST API out.
+
+Twilio POSTs each customer message (form-encoded) to ``/webhooks/whatsapp/webhook``
+and delivery updates to ``/webhooks/whatsapp/status``; both must carry a valid
+``X-Twilio-Signature`` (twilio's ``RequestValidator``), else 403. The webhook is
+answered at once with an empty TwiML response; replies go out later through
+``messages.create_async`` on twilio's aiohttp client, so nothing blocks the
+event loop. WhatsApp has no buttons here: the base numbers them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+from urllib.parse import parse_qsl
+
+import aiohttp
+from sanic import Blueprint
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.delivery import DeliveryError, Undeliverable
+from connectors.runtime import Runtime
+from connectors.text import split_text
+from handoff.errors import BadRequest, Forbidden, HandoffError, PayloadTooLarge
+from handoff.models import OutboundMessage
+from handoff.router import InboundMessage, RouteResult
+
+__all__ = ["WhatsAppChannel"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_MESSAGE_CHARS = 1600  # Twilio's limit for one WhatsApp message body
+PREFIX = "whatsapp:"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class WhatsAppChannel(KesherInputChannel):
+    """WhatsApp via Twilio (see the module docstring)."""
+
+    supports_buttons = False
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base: str = "https://api.twilio.com",
+        public_url: str = "",
+        rt: Optional[Runtime] = None,
+    ) -> None:
+        """Keeps the account's settings; the API client is made when the server starts.
+
+        Args:
+            account_sid: Twilio account (``AC...``).
+            auth_token: Signs webhooks and authenticates API calls.
+            from_number: The business's sender, ``whatsapp:+...``.
+            api_base: Twilio's REST API base URL (tests use a local fake).
+            public_url: The public base URL of ``rasa run`` ("" = the URL each request was sent to).
+            rt: The process runtime (tests pass their own).
+        """
+        super().__init__(rt)
+        if not account_sid or not auth_token or not from_number:
+            raise ValueError("WhatsApp needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
+        self.account_sid = account_sid
+        self.validator = RequestValidator(auth_token)
+        self.auth_token = auth_token
+        self.from_number = from_number if from_number.startswith(PREFIX) else PREFIX + from_number
+        self.api_base = api_base.rstrip("/")
+        self.public_url = public_url.rstrip("/")
+        self._http: Optional[AsyncTwilioHttpClient] = None
+        self._client: Optional[Client] = None
+
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name in routes and in the outbound stream."""
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WhatsAppChannel:
+        """Built by Rasa from ``credentials.yml`` (values from the environment)."""
+        c = credentials or {}
+        return cls(
+            str(c.get("account_sid") or ""),
+            str(c.get("auth_token") or ""),
+            str(c.get("from_number") or ""),
+            str(c.get("api_base") or "https://api.twilio.com"),
+            str(c.get("public_url") or ""),
+        )
+
+    async def start(self) -> None:
+        """Makes the async Twilio client (its aiohttp session needs the running loop)."""
+        self._http = AsyncTwilioHttpClient(timeout=15)
+        self._client = Client(self.account_sid, self.auth_token, http_client=self._http)
+        self._client.api.base_url = self.api_base
+
+    async def close(self) -> None:
+        """Closes the Twilio client's HTTP session."""
+        if self._http is not None:
+            await self._http.close()
+
+    # -- inbound -----------------------------------------------------------------------
+    def signed_params(self, request: Request) -> Dict[str, str]:
+        """The form fields of a request Twilio signed.
+
+        Raises:
+            PayloadTooLarge: A body no Twilio webhook has.
+            BadRequest: Not a form.
+            Forbidden: Missing or wrong ``X-Twilio-Signature``.
+        """
+        if len(request.body or b"") > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"a Twilio webhook has at most {MAX_BODY_BYTES} bytes")
+        if not request.content_type.startswith("application/x-www-form-urlencoded"):
+            raise BadRequest("Twilio webhooks are form-encoded (application/x-www-form-urlencoded)")
+        try:
+            # Blank fields count in the signature (Sanic's request.form would drop them).
+            pairs = parse_qsl((request.body or b"").decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the form is not UTF-8") from exc
+        params: Dict[str, str] = {}
+        for name, value in pairs:
+            params.setdefault(name, value)
+        url = f"{self.public_url}{request.path}" if self.public_url else request.url
+        if self.public_url and request.query_string:
+            url += "?" + request.query_string
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature or not self.validator.validate(url, params, signature):
+            raise Forbidden("the X-Twilio-Signature does not match this request")
+        return params
+
+    async def parse(self, request: Request) -> List[InboundMessage]:
+        """Reads one signed WhatsApp message (text and/or media)."""
+        params = self.signed_params(request)
+        sender, sid = params.get("From", ""), params.get("MessageSid", "")
+        if not sender.startswith(PREFIX) or len(sender) <= len(PREFIX) or not sid:
+            raise BadRequest("From (whatsapp:+...) and MessageSid are required")
+        text = params.get("Body", "")
+        if len(text) > MAX_TEXT_CHARS:
+            raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+        try:
+            count = min(int(params.get("NumMedia") or 0), 10)
+        except ValueError as exc:
+            raise BadRequest("NumMedia must be a number") from exc
+        media = [
+            {"url": params.get(f"MediaUrl{i}", ""), "content_type": params.get(f"MediaContentType{i}", "")}
+            for i in range(count)
+            if params.get(f"MediaUrl{i}")
+        ]
+        if not text.strip() and not media:
+            raise BadRequest("the message has neither Body nor media")
+        msg = InboundMessage(cid="", channel=self.name(), text=text, message_id=sid,
+                             address=sender[len(PREFIX):], media=media)
+        msg.metadata.update(provider_id=True, profile_name=params.get("ProfileName", ""))
+        return [msg]
+
+    def acknowledge(self, results: List[RouteResult]) -> HTTPResponse:
+        """Twilio gets an empty TwiML answer at once; replies go through the REST API."""
+        return HTTPResponse(EMPTY_TWIML, content_type="text/xml")
+
+    def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
+        """``POST /status``: Twilio's delivery updates (sent, delivered, read, failed)."""
+        channel = self
+
+        @bp.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            try:
+                params = channel.signed_params(request)
+                sid, state = params.get("MessageSid", ""), params.get("MessageStatus", "")
+                if not sid or not state:
+                    raise BadRequest("MessageSid and MessageStatus are required")
+            except HandoffError as exc:
+                log.info("channel=whatsapp status refused status=%s reason=%s", exc.status_code, exc)
+                return HTTPResponse(str(exc), status=exc.status_code)
+            if not await channel.record_status(sid, state):
+                log.info("channel=whatsapp status %s for unknown message %s", state, sid)
+            return HTTPResponse(EMPTY_TWIML, content_type="text/xml")
+
+    # -- outbound -------------------------------------------------------------------------
+    async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
+        """Sends through Twilio; a long text goes as several messages, an image as media."""
+        assert self._client is not None, "the channel is not started"
+        text = message.text
+        if message.kind == "agent" and message.author_name:
+            text = f"*{message.author_name}*: {text}"
+        parts = split_text(text, MAX_MESSAGE_CHARS) or [""]
+        callback = f"{self.public_url}/webhooks/whatsapp/status" if self.public_url else None
+        first: Optional[str] = None
+        for i, part in enumerate(parts):
+            extra: Dict[str, Any] = {}
+            if message.image and i == 0:
+                extra["media_url"] = [message.image]
+            if callback:
+                extra["status_callback"] = callback
+            try:
+                sent = await self._client.messages.create_async(
+                    to=PREFIX + address, from_=self.from_number, body=part, **extra)
+            except TwilioRestException as exc:
+                if 400 <= exc.status < 500 and exc.status != 429:
+                    raise Undeliverable(f"Twilio refused the message ({exc.status}): {exc.msg}") from exc
+                raise DeliveryError(f"Twilio answered {exc.status}") from exc
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise DeliveryError(f"Twilio unreachable: {exc or type(exc).__name__}") from exc
+            first = first or sent.sid
+        return first

@@ -1,0 +1,81 @@
+"""Each channel served over real HTTP on the session's redis-server, with its customer and fake provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterator, Tuple
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from bot.settings import Settings
+from connectors.telegram import TelegramChannel
+from connectors.web import WebChannel
+from connectors.whatsapp import WhatsAppChannel
+from tests.handoff.console.conftest import console_service, http, live_store  # noqa: F401 - shared fixtures
+from tests.helpers import fake_telegram, fake_twilio
+from tests.helpers.channels import ChannelApp, TelegramCustomer, WebCustomer, WhatsAppCustomer, serving_channel
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.fake_twilio import FakeTwilio
+from tests.helpers.redis_server import RedisServer
+
+TELEGRAM_SECRET = "test-telegram-secret"
+WEB_SECRET = "test-web-secret"
+
+
+@pytest.fixture()
+def channel_settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
+    return Settings(var_dir=tmp_path).with_ports(redis=redis_server.port, rasa=1, actions=1)
+
+
+@pytest.fixture(scope="session")
+def twilio() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture()
+async def whatsapp(channel_settings: Settings, twilio: FakeTwilio, redis_client: Redis,
+                   ) -> AsyncIterator[Tuple[ChannelApp, WhatsAppCustomer]]:
+    twilio.clear()
+
+    def make(rt: Any) -> WhatsAppChannel:
+        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
+                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
+
+    async with serving_channel(make, channel_settings) as app:
+        yield app, WhatsAppCustomer(app.base, twilio)
+
+
+@pytest_asyncio.fixture()
+async def telegram_channel(channel_settings: Settings, telegram: FakeTelegram, redis_client: Redis,
+                           ) -> AsyncIterator[Tuple[ChannelApp, TelegramCustomer]]:
+    telegram.clear()
+
+    def make(rt: Any) -> TelegramChannel:
+        return TelegramChannel(fake_telegram.DEFAULT_TOKEN, TELEGRAM_SECRET, api_base=telegram.base_url, rt=rt)
+
+    async with serving_channel(make, channel_settings) as app:
+        yield app, TelegramCustomer(app.base, telegram, secret=TELEGRAM_SECRET)
+
+
+@pytest_asyncio.fixture()
+async def web(channel_settings: Settings, redis_client: Redis) -> AsyncIterator[Tuple[ChannelApp, WebCustomer]]:
+    async with serving_channel(lambda rt: WebChannel(WEB_SECRET, rt=rt), channel_settings) as app:
+        customer = WebCustomer(app.base)
+        yield app, customer
+        await customer.close()
+
+
+@pytest.fixture(params=["web", "whatsapp", "telegram"])
+def any_channel(request: pytest.FixtureRequest) -> Any:
+    """Each channel in turn with its customer (a web customer still has to ``open()``)."""
+    return request.getfixturevalue({"web": "web", "whatsapp": "whatsapp",
+                                    "telegram": "telegram_channel"}[request.param])

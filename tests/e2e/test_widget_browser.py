@@ -1,0 +1,97 @@
+"""The web widget in headless Chromium against the real bot: the demo page, keyboard, buttons, Hebrew, reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import AsyncIterator, List
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)"),
+]
+
+
+@pytest_asyncio.fixture()
+async def page(stack, stack_settings) -> AsyncIterator:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+        context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
+        page = await context.new_page()
+        page.set_default_timeout(60_000)
+        page.hosts: List[str] = []  # type: ignore[attr-defined]
+        page.errors: List[str] = []  # type: ignore[attr-defined]
+        page.on("request", lambda r: page.hosts.append(urlsplit(r.url).hostname or ""))  # type: ignore[attr-defined]
+        page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+        yield page
+        await browser.close()
+
+
+async def _bot_bubbles(page) -> List[str]:
+    return await page.locator(".kesher-msg--bot .kesher-text").all_inner_texts()
+
+
+async def test_a_customer_chats_on_the_demo_page(page, stack_settings) -> None:
+    await page.goto(f"{stack_settings.rasa_url}/webhooks/web/demo")
+
+    # One script tag made a launcher a keyboard user can open; focus moves into the chat.
+    launcher = page.locator("#kesher-launcher")
+    assert await launcher.get_attribute("aria-expanded") == "false"
+    await launcher.focus()
+    await page.keyboard.press("Enter")
+    assert await launcher.get_attribute("aria-expanded") == "true"
+    assert await page.evaluate("document.activeElement.id") == "kesher-input"
+    log = page.locator("#kesher-log")
+    assert await log.get_attribute("role") == "log" and await log.get_attribute("aria-live") == "polite"
+
+    # The bot greets with buttons; a button press sends its payload.
+    await page.keyboard.type("hello")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function("document.querySelectorAll('.kesher-msg--bot').length >= 1")
+    assert "virtual assistant" in (await _bot_bubbles(page))[0]
+    buttons = page.locator(".kesher-buttons .kesher-button")
+    assert "Where's my order?" in await buttons.all_inner_texts()
+    await page.get_by_role("button", name="Where's my order?").click()
+    await page.wait_for_function(
+        "[...document.querySelectorAll('.kesher-msg--bot .kesher-text')].some(e => /order number/i.test(e.innerText))")
+    customer = await page.locator(".kesher-msg--customer .kesher-text").all_inner_texts()
+    assert customer == ["hello", "Where's my order?"]
+
+    # A Hebrew question gets a Hebrew answer, laid out right to left, and the panel follows.
+    await page.fill("#kesher-input", "איפה נמצאות החנויות שלכם?")
+    await page.keyboard.press("Enter")
+    await page.wait_for_function(
+        "[...document.querySelectorAll('.kesher-msg--bot .kesher-text')]"
+        ".some(e => /[\\u0590-\\u05FF]/.test(e.innerText))")
+    hebrew = page.locator(".kesher-msg--bot").filter(has_text="10:00").last
+    assert await hebrew.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert await page.locator("#kesher-panel").get_attribute("dir") == "rtl"
+    # Every address in an answer is a link that opens in a new tab.
+    links = await page.locator(".kesher-msg--bot a.kesher-link").evaluate_all(
+        "a => a.map(x => [x.href, x.target, x.rel])")
+    urls = [w for text in await _bot_bubbles(page) for w in text.split() if w.startswith("https://")]
+    assert links and len(links) == len(urls)
+    assert all(target == "_blank" and "noopener" in rel for _, target, rel in links)
+    shown = await page.locator(".kesher-msg").count()
+    await page.screenshot(path=str(Path(stack_settings.var_dir) / "widget-hebrew.png"))
+
+    # A reload restores the conversation once, with the panel still open.
+    await page.reload()
+    await page.wait_for_function(f"document.querySelectorAll('.kesher-msg').length >= {shown}")
+    ids = await page.locator(".kesher-msg[data-message-id]").evaluate_all("e => e.map(x => x.dataset.messageId)")
+    assert len(ids) == len(set(ids)) == shown
+    assert await page.locator("#kesher-launcher").get_attribute("aria-expanded") == "true"
+
+    # Escape closes the chat and gives the focus back to the launcher.
+    await page.locator("#kesher-input").focus()
+    await page.keyboard.press("Escape")
+    assert await page.evaluate("document.activeElement.id") == "kesher-launcher"
+    assert set(page.hosts) == {"127.0.0.1"}  # nothing from a CDN or anywhere else
+    assert page.errors == []

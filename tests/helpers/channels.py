@@ -1,0 +1,217 @@
+"""Kesher's channels served over real HTTP, and customers who talk to them like the providers do.
+
+A test builds a channel with :func:`serving_channel` (its own runtime on the
+session's redis-server, a stand-in for Rasa that answers every message) and
+talks to it through a customer: :class:`WebCustomer` (the widget's websocket),
+:class:`WhatsAppCustomer` (Twilio's signed form posts; replies read at the
+fake Twilio API) or :class:`TelegramCustomer` (Telegram's updates with the
+secret header; replies read at the fake Bot API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+
+import httpx
+import websockets
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+
+from bot.settings import Settings
+from connectors.base import KesherInputChannel
+from connectors.runtime import Runtime
+from tests.helpers import fake_telegram, fake_twilio
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.fake_twilio import FakeTwilio
+from tests.helpers.sanic_server import serving
+
+BUTTONS = [{"title": "Track my order", "payload": "/order_status"}, {"title": "Talk to a person",
+                                                                      "payload": "/human_handoff"}]
+
+
+class EchoBot:
+    """Stands in for Rasa: answers every message with ``bot: <text>`` and two buttons."""
+
+    def __init__(self) -> None:
+        self.seen: List[Tuple[str, str]] = []  # (sender id, text)
+
+    @property
+    def texts(self) -> List[str]:
+        return [text for _, text in self.seen]
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.seen.append((message.sender_id, message.text))
+        await message.output_channel.send_response(
+            message.sender_id, {"text": f"bot: {message.text}", "buttons": BUTTONS}
+        )
+
+
+@dataclass
+class ChannelApp:
+    """A served channel: its base URL (``.../webhooks/<name>``), the channel, runtime and bot."""
+
+    base: str
+    channel: KesherInputChannel
+    rt: Runtime
+    bot: EchoBot
+
+
+@asynccontextmanager
+async def serving_channel(
+    make: Callable[[Runtime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None
+) -> AsyncIterator[ChannelApp]:
+    """Serves one channel (with its own runtime) on a free loopback port."""
+    rt = Runtime(settings=settings)
+    channel = make(rt)
+    bot = bot or EchoBot()
+    app = Sanic(f"channel-{channel.name()}-{uuid.uuid4().hex[:8]}")
+    app.blueprint(channel.blueprint(bot), url_prefix=f"/webhooks/{channel.name()}")
+    async with serving(app) as base:
+        yield ChannelApp(f"{base}/webhooks/{channel.name()}", channel, rt, bot)
+
+
+@dataclass
+class Reply:
+    """What reached the customer: the text and the choices offered with it."""
+
+    text: str
+    buttons: List[str] = field(default_factory=list)
+
+
+class WhatsAppCustomer:
+    """A WhatsApp user: Twilio-signed webhooks in, replies read at the fake Twilio API."""
+
+    def __init__(self, base: str, twilio: FakeTwilio, phone: str = "+972501234567",
+                 auth_token: str = fake_twilio.DEFAULT_AUTH_TOKEN) -> None:
+        self.base, self.twilio, self.phone, self.auth_token = base, twilio, phone, auth_token
+        self.address = phone
+
+    async def post(self, params: Dict[str, str], path: str = "/webhook", signature: Optional[str] = None,
+                   ) -> httpx.Response:
+        url = self.base + path
+        headers = fake_twilio.signed_webhook(url, params, self.auth_token)
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await http.post(url, data=params, headers=headers)
+
+    async def say(self, text: str, message_id: Optional[str] = None,
+                  media: Tuple[Tuple[str, str], ...] = ()) -> httpx.Response:
+        params = fake_twilio.inbound_params(self.phone, body=text, message_sid=message_id, media=media,
+                                            profile_name="Dana")
+        return await self.post(params)
+
+    async def replies(self, count: int, seconds: float = 30) -> List[Reply]:
+        sent = await self.twilio.wait_for_async("whatsapp:" + self.phone, count, seconds)
+        return [Reply(m.body) for m in sent]
+
+    def received(self) -> List[Reply]:
+        return [Reply(m.body) for m in self.twilio.messages_to("whatsapp:" + self.phone)]
+
+
+class TelegramCustomer:
+    """A Telegram user: updates with the secret header in, replies read at the fake Bot API."""
+
+    _update_ids = itertools.count(1000)
+
+    def __init__(self, base: str, telegram: FakeTelegram, chat_id: int = 424242, secret: str = "") -> None:
+        self.base, self.telegram, self.chat_id, self.secret = base, telegram, chat_id, secret
+        self.address = str(chat_id)
+
+    async def post(self, update: Dict[str, Any], secret: Optional[str] = None) -> httpx.Response:
+        headers = fake_telegram.webhook_headers(self.secret if secret is None else secret)
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await http.post(self.base + "/webhook", content=json.dumps(update), headers=headers)
+
+    async def say(self, text: str, message_id: Optional[str] = None) -> httpx.Response:
+        update_id = int(message_id) if message_id else next(self._update_ids)
+        return await self.post(fake_telegram.text_update(update_id, self.chat_id, text))
+
+    async def press(self, data: str, message_id: int) -> httpx.Response:
+        return await self.post(fake_telegram.callback_update(next(self._update_ids), self.chat_id, data, message_id))
+
+    async def replies(self, count: int, seconds: float = 30) -> List[Reply]:
+        calls = await self.telegram.wait_for_async("sendMessage", count, seconds, chat_id=self.chat_id)
+        return [_telegram_reply(c.params) for c in calls]
+
+    def received(self) -> List[Reply]:
+        return [_telegram_reply(m) for m in self.telegram.sent_messages(self.chat_id)]
+
+
+def _telegram_reply(params: Dict[str, Any]) -> Reply:
+    markup = params.get("reply_markup") or {}
+    titles = [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+    return Reply(str(params.get("text", "")), titles)
+
+
+class WebCustomer:
+    """The widget: a signed session, the websocket, and every frame it receives."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session: Dict[str, str] = {}
+        self.frames: List[Dict[str, Any]] = []
+        self.ws: Any = None
+        self._reader: Optional[asyncio.Task[None]] = None
+        self._arrived = asyncio.Event()
+
+    @property
+    def address(self) -> str:
+        return self.session["session"]
+
+    async def open(self, after: int = 0) -> Dict[str, Any]:
+        """Gets a session (once) and connects; returns the hello frame."""
+        if not self.session:
+            async with httpx.AsyncClient(timeout=30) as http:
+                response = await http.post(self.base + "/session")
+            assert response.status_code == 200, response.text
+            self.session = response.json()
+        self.ws = await websockets.connect(self.base.replace("http://", "ws://") + "/socket", max_size=2**22)
+        await self.ws.send(json.dumps({"type": "hello", **self.session, "after": after}))
+        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
+        self._reader = asyncio.create_task(self._read())
+        return hello
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.frames.append(json.loads(raw))
+                self._arrived.set()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await self._reader
+
+    async def say(self, text: str, message_id: Optional[str] = None, payload: str = "") -> None:
+        frame: Dict[str, Any] = {"type": "message", "text": text, "message_id": message_id or uuid.uuid4().hex}
+        if payload:
+            frame["payload"] = payload
+        await self.ws.send(json.dumps(frame))
+
+    def messages(self, roles: Tuple[str, ...] = ("bot", "agent", "system")) -> List[Dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == "message" and f["role"] in roles]
+
+    async def wait(self, predicate: Callable[[List[Dict[str, Any]]], bool], seconds: float = 30) -> None:
+        async def _loop() -> None:
+            while not predicate(self.frames):
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        await asyncio.wait_for(_loop(), seconds)
+
+    async def replies(self, count: int, seconds: float = 30) -> List[Reply]:
+        await self.wait(lambda _: len(self.messages()) >= count, seconds)
+        return [Reply(m["text"], [b["title"] for b in m["buttons"]]) for m in self.messages()]
+
+    def received(self) -> List[Reply]:
+        return [Reply(m["text"], [b["title"] for b in m["buttons"]]) for m in self.messages()]
