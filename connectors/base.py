@@ -27,18 +27,19 @@ from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from bot.language import is_hebrew
 from connectors.delivery import Undeliverable
 from connectors.runtime import Runtime, runtime
-from handoff.errors import HandoffError
+from handoff.errors import BadRequest, HandoffError
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 from handoff.texts import render
 
-__all__ = ["MAX_TEXT_CHARS", "KesherInputChannel", "StreamOutput", "media_kind"]
+__all__ = ["MAX_TEXT_CHARS", "BotFailure", "KesherInputChannel", "StreamOutput", "json_object", "media_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,32 @@ MAX_TEXT_CHARS = 10_000
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class BotFailure(HandoffError):
+    """Rasa raised while handling a message the channel had accepted."""
+
+    status_code = 500
+    quiet = False
+
+
+def json_object(request: Request, shape: str) -> Dict[str, Any]:
+    """The request's JSON body, which must be an object.
+
+    Args:
+        request: The webhook request.
+        shape: What the object holds, for the error message (e.g. ``{"sender", "message"}``).
+
+    Raises:
+        BadRequest: Not JSON, or not an object.
+    """
+    try:
+        data = request.json
+    except InvalidUsage as exc:
+        raise BadRequest(f"the body must be JSON: {shape}") from exc
+    if not isinstance(data, dict):
+        raise BadRequest(f"the body must be a JSON object: {shape}")
+    return data
 
 
 def media_kind(content_type: str) -> str:
@@ -175,31 +202,34 @@ class KesherInputChannel(InputChannel):
             if not self.supports_buttons:
                 await self._pick_option(msg)
             await self.before_routing(msg)
-            result = await self._route(msg, on_new_message)
+            assert self.rt.router is not None
+            result = await self.rt.router.route(msg)
+            if msg.media and result.state in (ConversationState.BOT, ConversationState.QUEUED):
+                await self._acknowledge_media(msg, result)
         except BaseException:
             if provider_id:  # not processed: let the provider's retry through
                 await self.forget(msg.message_id)
             raise
         log.info("channel=%s cid=%s message=%s routed=%s", self.name(), msg.cid, msg.message_id,
                  "bot" if result.to_bot else result.state.value)
+        if result.to_bot and msg.text.strip():
+            await self._to_bot(msg, on_new_message)
         return result
 
-    async def _route(self, msg: InboundMessage, on_new_message: OnNewMessage) -> RouteResult:
-        assert self.rt.router is not None
-        result = await self.rt.router.route(msg)
-        if msg.media and result.state in (ConversationState.BOT, ConversationState.QUEUED):
-            await self._acknowledge_media(msg, result)
-        if result.to_bot and msg.text.strip():
-            await on_new_message(
-                UserMessage(
-                    msg.text,
-                    StreamOutput(self.name(), self.rt),
-                    msg.cid,
-                    input_channel=self.name(),
-                    metadata=msg.metadata or None,
-                )
-            )
-        return result
+    async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage) -> None:
+        """Hands the message to Rasa; the message counts as taken even if Rasa fails on it.
+
+        Raises:
+            BotFailure: Rasa raised; a provider's retry would run the turn twice, so it stays deduplicated.
+        """
+        user_message = UserMessage(msg.text, StreamOutput(self.name(), self.rt), msg.cid,
+                                   input_channel=self.name(), metadata=msg.metadata or None)
+        try:
+            await on_new_message(user_message)
+        except Exception as exc:  # any failure inside Rasa: reported as a 500 with a reason, never as 200
+            log.exception("channel=%s cid=%s message=%s: the bot failed on it", self.name(), msg.cid,
+                          msg.message_id)
+            raise BotFailure(f"the assistant could not process this message ({type(exc).__name__})") from exc
 
     async def _acknowledge_media(self, msg: InboundMessage, result: RouteResult) -> None:
         """The bot cannot read media; the queue's agent will see it. Either way, say so."""

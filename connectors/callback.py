@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 import aiohttp
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, json_object
 from connectors.delivery import DeliveryError
 from connectors.runtime import Runtime
 from handoff.errors import BadRequest, PayloadTooLarge
@@ -49,12 +48,7 @@ class CallbackChannel(KesherInputChannel):
 
     async def parse(self, request: Request) -> List[InboundMessage]:
         """Reads ``{"sender": str, "message": str}``; 400 when malformed, 413 when too long."""
-        try:
-            data = request.json
-        except InvalidUsage as exc:
-            raise BadRequest("the body must be JSON: {\"sender\": ..., \"message\": ...}") from exc
-        if not isinstance(data, dict):
-            raise BadRequest("the body must be a JSON object with sender and message")
+        data = json_object(request, '{"sender": ..., "message": ...}')
         sender, text = data.get("sender"), data.get("message")
         if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
             raise BadRequest("sender must be a non-empty string of at most 128 characters")

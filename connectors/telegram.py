@@ -16,7 +16,6 @@ import hmac
 import logging
 from typing import Any, Dict, List, Optional, Set
 
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest as TelegramBadRequest
@@ -24,7 +23,7 @@ from telegram.error import Forbidden as TelegramForbidden
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, json_object
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import Runtime
 from connectors.text import split_text
@@ -115,12 +114,9 @@ class TelegramChannel(KesherInputChannel):
             raise Forbidden("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
         if len(request.body or b"") > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")
-        try:
-            data = request.json
-        except InvalidUsage as exc:
-            raise BadRequest("the update must be JSON") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            raise BadRequest("the update must be a JSON object with an integer update_id")
+        data = json_object(request, "a Telegram update")
+        if not isinstance(data.get("update_id"), int):
+            raise BadRequest("the update must have an integer update_id")
         try:
             update = Update.de_json(data, self.bot)
         except (KeyError, TypeError, ValueError) as exc:

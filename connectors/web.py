@@ -27,12 +27,11 @@ from typing import Any, Dict, List, Optional, Set
 
 from redis.exceptions import RedisError
 from sanic import Blueprint
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json
 from websockets.exceptions import ConnectionClosed
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage, json_object
 from connectors.runtime import Runtime
 from handoff.errors import BadRequest, Forbidden, HandoffError, PayloadTooLarge
 from handoff.models import ConversationState, OutboundMessage
@@ -141,12 +140,7 @@ class WebChannel(KesherInputChannel):
     async def parse(self, request: Request) -> List[InboundMessage]:
         """Reads ``{"session", "token", "text", "message_id"?, "payload"?}``."""
         self.check_origin(request)
-        try:
-            data = request.json
-        except InvalidUsage as exc:
-            raise BadRequest('the body must be JSON: {"session", "token", "text"}') from exc
-        if not isinstance(data, dict):
-            raise BadRequest('the body must be a JSON object: {"session", "token", "text"}')
+        data = json_object(request, '{"session", "token", "text"}')
         session = self.check_session(data.get("session"), data.get("token"))
         return [self.message_from(session, data)]
 

@@ -12,6 +12,8 @@ from sanic import Sanic
 
 from actions.backends import Backends
 from tests.helpers.backends import make_backends
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.trackers import load_domain
 
@@ -36,6 +38,20 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
     client = Redis(port=redis_server.port, decode_responses=True)
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="session")
+def twilio() -> Iterator[FakeTwilio]:
+    """Stands in for Twilio's REST API: records the WhatsApp messages Kesher sends."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def telegram() -> Iterator[FakeTelegram]:
+    """Stands in for Telegram's Bot API: records the calls Kesher makes."""
+    with FakeTelegram() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator, Tuple
+from typing import Any, AsyncIterator, Tuple
 
 import pytest
 import pytest_asyncio
@@ -27,18 +27,6 @@ WEB_SECRET = "test-web-secret"
 @pytest.fixture()
 def channel_settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
     return Settings(var_dir=tmp_path).with_ports(redis=redis_server.port, rasa=1, actions=1)
-
-
-@pytest.fixture(scope="session")
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="session")
-def telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest_asyncio.fixture()

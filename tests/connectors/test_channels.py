@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from dataclasses import replace
-from typing import Any, Callable, Dict
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-import websockets
 
 from handoff.identity import conversation_id
 from handoff.models import ConversationState, OutboundMessage
 from handoff.state import HandoffStore
 from tests.handoff.console.conftest import Service, english_request, login
 from tests.helpers.channels import WebCustomer
+from tests.helpers.console import console_socket, next_frame
 
 AGENT_REPLY = "Sorry about that: a replacement ships today."
 IMAGE = "https://shop.example.com/img/route-104233.png"
@@ -58,24 +57,6 @@ async def test_a_replayed_message_id_is_processed_once(any_channel) -> None:
     assert len(customer.received()) == 1
 
 
-async def _console_socket(service: Service, http: httpx.AsyncClient) -> Any:
-    cookie = f"kesher_session={http.cookies.get('kesher_session')}"
-    ws = await websockets.connect(service.base_url.replace("http://", "ws://") + "/console/ws",
-                                  origin=service.origin, extra_headers={"Cookie": cookie})
-    assert json.loads(await ws.recv())["type"] == "hello"
-    return ws
-
-
-async def _next(ws: Any, predicate: Callable[[Dict[str, Any]], bool], seconds: float = 15.0) -> Dict[str, Any]:
-    async def loop() -> Dict[str, Any]:
-        while True:
-            message = json.loads(await ws.recv())
-            if predicate(message):
-                return message
-
-    return await asyncio.wait_for(loop(), seconds)
-
-
 async def test_during_a_handoff_the_agent_and_the_customer_reach_each_other_once(
     any_channel, console_service: Service, http: httpx.AsyncClient, live_store: HandoffStore
 ) -> None:
@@ -88,10 +69,10 @@ async def test_during_a_handoff_the_agent_and_the_customer_reach_each_other_once
     headers = {"X-CSRF-Token": csrf}
     await http.post("/console/api/presence", json={"status": "online"}, headers=headers)
     assert (await http.post(f"/console/api/chats/{quote(cid, safe='')}/take", headers=headers)).status_code == 200
-    ws = await _console_socket(console_service, http)
+    ws = await console_socket(console_service.base_url, str(http.cookies.get("kesher_session")))
     try:
         await customer.say("The parcel arrived soaking wet")
-        event = await _next(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
+        event = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
         assert event["cid"] == cid and event["event"]["text"] == "The parcel arrived soaking wet"
         assert app.bot.seen == []  # the bot stays silent during the handoff
 

@@ -175,3 +175,13 @@ async def test_bad_webhooks_get_the_right_4xx_and_reach_nobody(whatsapp, change:
     assert response.json()["error"]
     await asyncio.sleep(0.3)
     assert app.bot.seen == [] and customer.received() == []
+
+
+async def test_a_bot_failure_is_a_500_with_a_reason_and_the_retry_is_not_run_twice(whatsapp) -> None:
+    app, customer = whatsapp
+    app.bot.fail_next = 1
+    first = await customer.say("hi", message_id="SM" + "e" * 32)
+    assert first.status_code == 500 and "could not process" in first.json()["error"]
+    retry = await customer.say("hi", message_id="SM" + "e" * 32)
+    assert retry.status_code == 200
+    assert app.bot.texts == ["hi"]

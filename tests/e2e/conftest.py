@@ -44,20 +44,6 @@ def inbox() -> Iterator[CallbackInbox]:
 
 
 @pytest.fixture(scope="session")
-def twilio() -> Iterator[FakeTwilio]:
-    """Stands in for Twilio's REST API (WhatsApp messages the stack sends)."""
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="session")
-def telegram() -> Iterator[FakeTelegram]:
-    """Stands in for Telegram's Bot API."""
-    with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox, twilio: FakeTwilio,
                    telegram: FakeTelegram) -> Settings:
     var_dir = tmp_path_factory.mktemp("kesher-var")

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
 from bot.settings import Settings
+from tests.helpers.local_server import LocalServer, QuietHandler
 
 Messages = List[Dict[str, Any]]
 
 
-class CallbackInbox:
+class CallbackInbox(LocalServer):
     """An HTTP server on loopback that records every message Kesher POSTs to customers."""
 
     def __init__(self) -> None:
         self.messages: Dict[str, List[Dict[str, Any]]] = {}
-        self.cond = threading.Condition()
         inbox = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 message = json.loads(body)
@@ -34,16 +32,11 @@ class CallbackInbox:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler, "callback-inbox")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/inbox"
+        return f"{self.base_url}/inbox"
 
     def of(self, recipient: str) -> List[Dict[str, Any]]:
         with self.cond:
@@ -60,10 +53,6 @@ class CallbackInbox:
                 if left <= 0:
                     raise AssertionError(f"timed out; {recipient} received: {[m['text'] for m in got]}")
                 self.cond.wait(left)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class CallbackCustomer:

@@ -40,6 +40,7 @@ class EchoBot:
 
     def __init__(self) -> None:
         self.seen: List[Tuple[str, str]] = []  # (sender id, text)
+        self.fail_next = 0  # raise on this many messages, as a broken Rasa would
 
     @property
     def texts(self) -> List[str]:
@@ -47,6 +48,9 @@ class EchoBot:
 
     async def __call__(self, message: UserMessage) -> None:
         self.seen.append((message.sender_id, message.text))
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("the model failed")
         await message.output_channel.send_response(
             message.sender_id, {"text": f"bot: {message.text}", "buttons": BUTTONS}
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
 from typing import Any, Callable, Dict, List
 
 import requests
+import websockets
 
 from bot.settings import Settings
 
@@ -68,3 +71,23 @@ class ConsoleAgent:
     def close(self, cid: str, resolution: str = "resolved", summary: str = "", next_steps: str = "") -> Any:
         return self.post(f"/api/chats/{cid}/close",
                          {"resolution": resolution, "summary": summary, "next_steps": next_steps}).json()
+
+
+async def console_socket(base_url: str, session_cookie: str) -> Any:
+    """Opens the console's websocket as the browser does (session cookie, own origin); reads the hello."""
+    ws = await websockets.connect(base_url.replace("http://", "ws://") + "/console/ws", origin=base_url,
+                                  extra_headers={"Cookie": f"kesher_session={session_cookie}"})
+    hello = json.loads(await ws.recv())
+    assert hello["type"] == "hello", hello
+    return ws
+
+
+async def next_frame(ws: Any, predicate: Callable[[Dict[str, Any]], bool], seconds: float = 8.0) -> Dict[str, Any]:
+    """The next frame from the console's websocket that satisfies ``predicate``."""
+    async def loop() -> Dict[str, Any]:
+        while True:
+            frame: Dict[str, Any] = json.loads(await ws.recv())
+            if predicate(frame):
+                return frame
+
+    return await asyncio.wait_for(loop(), seconds)

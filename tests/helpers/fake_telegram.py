@@ -20,18 +20,17 @@ import asyncio
 import itertools
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+
+from tests.helpers.local_server import LocalServer, QuietHandler
 
 JSONDict = Dict[str, Any]
 
@@ -137,7 +136,7 @@ _DEFAULT_DESCRIPTIONS = {
 }
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """The Telegram Bot API on ``127.0.0.1`` (a free port), served from a daemon thread.
 
     Implements getMe, sendMessage, sendPhoto, sendChatAction, answerCallbackQuery,
@@ -164,12 +163,11 @@ class FakeTelegram:
             "first_name": bot_first_name,
             "username": bot_username,
         }
-        self.cond = threading.Condition()
         self._state = _State()
         self._file_ids = itertools.count(1)
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -186,42 +184,14 @@ class FakeTelegram:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, args=(0.05,), daemon=True, name="fake-telegram"
-        )
-        self.thread.start()
+        super().__init__(Handler, "fake-telegram")
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``; give PTB ``base_url=fake.base_url + "/bot"``."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     @property
     def bot_id(self) -> int:
         """The bot's user id (from the token)."""
         return int(self.bot_user["id"])
-
-    def close(self) -> None:
-        """Stops the server and frees its port."""
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> FakeTelegram:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     # -- what was received -------------------------------------------------------------------
 

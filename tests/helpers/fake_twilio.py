@@ -21,18 +21,17 @@ import base64
 import binascii
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from twilio.request_validator import RequestValidator
+
+from tests.helpers.local_server import LocalServer, QuietHandler
 
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -117,7 +116,7 @@ class _State:
     failures: List[_Failure] = field(default_factory=list)
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     """Twilio's Messages API on ``127.0.0.1`` (a free port), served from a daemon thread.
 
     Use it as a context manager or call :meth:`close`. It works from sync and async tests
@@ -132,11 +131,10 @@ class FakeTwilio:
     def __init__(self, account_sid: str = DEFAULT_ACCOUNT_SID, auth_token: str = DEFAULT_AUTH_TOKEN) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.cond = threading.Condition()
         self._state = _State()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw_body = self.rfile.read(length).decode("utf-8")
@@ -157,40 +155,14 @@ class FakeTwilio:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True, name="fake-twilio")
-        self.thread.start()
+        super().__init__(Handler, "fake-twilio")
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: what to put in ``client.api.base_url``."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     @property
     def messages_url(self) -> str:
         """The full ``Messages.json`` URL of this fake's account."""
         return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
-
-    def close(self) -> None:
-        """Stops the server and frees its port."""
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> FakeTwilio:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     # -- what was received -------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Callable, Dict
+from typing import Any
 
 import httpx
 import pytest
@@ -15,25 +15,11 @@ from handoff.console.live import FeedHub, Subscriber
 from handoff.models import Agent, Event, EventKind
 from handoff.state import HandoffStore
 from tests.handoff.console.conftest import Service, english_request, hebrew_request, login, new_cid
-
-
-async def _next(ws: Any, predicate: Callable[[Dict[str, Any]], bool], seconds: float = 8.0) -> Dict[str, Any]:
-    async def loop() -> Dict[str, Any]:
-        while True:
-            message = json.loads(await ws.recv())
-            if predicate(message):
-                return message
-
-    return await asyncio.wait_for(loop(), seconds)
+from tests.helpers.console import console_socket, next_frame
 
 
 async def _connect(service: Service, http: httpx.AsyncClient) -> Any:
-    cookie = f"kesher_session={http.cookies.get('kesher_session')}"
-    ws = await websockets.connect(service.base_url.replace("http://", "ws://") + "/console/ws",
-                                  origin=service.origin, extra_headers={"Cookie": cookie})
-    hello = json.loads(await ws.recv())
-    assert hello["type"] == "hello"
-    return ws
+    return await console_socket(service.base_url, str(http.cookies.get("kesher_session")))
 
 
 async def test_queue_state_and_events_are_pushed(
@@ -46,7 +32,7 @@ async def test_queue_state_and_events_are_pushed(
     try:
         cid = new_cid("live")
         await live_store.request(hebrew_request(cid))
-        queued = await _next(ws, lambda m: m["type"] == "queue" and any(r["cid"] == cid for r in m["queue"]))
+        queued = await next_frame(ws, lambda m: m["type"] == "queue" and any(r["cid"] == cid for r in m["queue"]))
         row = next(r for r in queued["queue"] if r["cid"] == cid)
         assert row["language"] == "he" and row["reason"] == "complaint_frustration"
 
@@ -54,17 +40,17 @@ async def test_queue_state_and_events_are_pushed(
         await ws.send(json.dumps({"type": "watch", "cid": cid}))
         await asyncio.sleep(0.2)
         waiting = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="הלו?", author="customer"))
-        pushed = await _next(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
+        pushed = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
         assert pushed["event"]["stream_id"] == waiting and pushed["event"]["text"] == "הלו?"
 
         assert (await http.post(f"/console/api/chats/{cid}/take", headers=h)).status_code == 200
-        state = await _next(ws, lambda m: m["type"] == "state" and m["cid"] == cid)
+        state = await next_frame(ws, lambda m: m["type"] == "state" and m["cid"] == cid)
         assert state["from"] == "queued" and state["to"] == "with_agent" and state["agent_id"] == "dana"
-        await _next(ws, lambda m: m["type"] == "queue" and all(r["cid"] != cid for r in m["queue"]))
+        await next_frame(ws, lambda m: m["type"] == "queue" and all(r["cid"] != cid for r in m["queue"]))
 
         await ws.send(json.dumps({"type": "watch", "cid": ""}))  # owner still gets its chat's events
         sid = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="אני עדיין מחכה", author="customer"))
-        event = await _next(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
+        event = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
         assert event["cid"] == cid and event["event"]["stream_id"] == sid
     finally:
         await ws.close()
@@ -86,7 +72,7 @@ async def test_other_agents_do_not_get_my_chat(
             await asyncio.sleep(0.2)
             await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="private", author="customer"))
             with pytest.raises(asyncio.TimeoutError):
-                await _next(omer_ws, lambda m: m["type"] == "event", seconds=1.5)
+                await next_frame(omer_ws, lambda m: m["type"] == "event", seconds=1.5)
         finally:
             await omer_ws.close()
 
@@ -96,7 +82,7 @@ async def test_logout_closes_the_socket(console_service: Service, http: httpx.As
     ws = await _connect(console_service, http)
     await http.post("/console/logout", data={"csrf_token": csrf})
     with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
-        await _next(ws, lambda m: False, seconds=5)
+        await next_frame(ws, lambda m: False, seconds=5)
     assert info.value.code == 4401
 
 
