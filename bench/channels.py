@@ -291,7 +291,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_api_base=provider,
             telegram_token=TELEGRAM_TOKEN, telegram_secret_token=TELEGRAM_SECRET, telegram_api_base=provider,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),
-                     smtp=free_port())
+                     smtp=free_port(), models=free_port())
         seed(settings)
         print("Starting the stack (redis, smtp, actions, rasa, handoff)...", flush=True)
 

@@ -439,7 +439,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             callback_url=f"http://127.0.0.1:{callback_port}/inbox",
             agents_file=work / "agents.yml",
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),
-                     smtp=free_port())
+                     smtp=free_port(), models=free_port())
         seed(settings)
         print("Starting the stack (redis, smtp, actions, rasa, handoff)...", flush=True)
         started = time.perf_counter()

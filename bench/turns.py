@@ -204,7 +204,8 @@ def run_vanilla(
 
 
 def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Dict[str, float]]:
-    settings = Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port())
+    settings = Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
+                                                    handoff=free_port(), smtp=free_port(), models=free_port())
     seed(settings)
     from sqlalchemy import create_engine, text
 

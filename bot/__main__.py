@@ -170,10 +170,10 @@ def _shell(settings: Settings) -> int:
     model = latest_model(settings.model_dir) or train_model(settings)
     if seed(settings):
         print("Seeded the demo orders.")
-    with Supervisor(settings, parts=("redis", "actions")):
+    # rasa shell loads its model from the model server, as `rasa run` does (endpoints.yml `models:`).
+    with Supervisor(settings, model=model, parts=("redis", "models", "actions")):
         command = [
             venv_bin("rasa"), "shell",
-            "--model", str(model),
             "--endpoints", "endpoints.yml",
             "--port", str(free_port()),
         ]

@@ -69,6 +69,11 @@ class Settings:
         telegram_token: The Telegram bot's token.
         telegram_secret_token: What Telegram must send in ``X-Telegram-Bot-Api-Secret-Token``.
         telegram_api_base: Telegram's Bot API (tests point it at a local fake).
+        model_server_port: Where the local model server listens (``make up``).
+        model_url: Where ``rasa run`` pulls its model ("" = the local model server).
+        model_pull_seconds: How often ``rasa run`` asks the model server for a new model.
+        content_dir: The project whose ``data/`` the writers' pages add examples to.
+        tracker_key_prefix: ``tracker_store.key_prefix`` of ``endpoints.yml``.
     """
 
     var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
@@ -106,6 +111,11 @@ class Settings:
     telegram_token: str = "123456:kesher-demo-telegram-token"
     telegram_secret_token: str = "kesher-demo-telegram-secret"
     telegram_api_base: str = "https://api.telegram.org"
+    model_server_port: int = 5090
+    model_url: str = ""
+    model_pull_seconds: int = 10
+    content_dir: Path = PROJECT_ROOT
+    tracker_key_prefix: str = "kesher"
 
     def __post_init__(self) -> None:
         if not self.orders_db_url:
@@ -162,10 +172,14 @@ class Settings:
             telegram_token=env.get("TELEGRAM_TOKEN") or cls.telegram_token,
             telegram_secret_token=env.get("TELEGRAM_SECRET_TOKEN") or cls.telegram_secret_token,
             telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
+            model_server_port=_int(env, "MODEL_SERVER_PORT", 5090),
+            model_url=env.get("KESHER_MODEL_URL", ""),
+            model_pull_seconds=_int(env, "KESHER_MODEL_PULL_SECONDS", 10),
+            content_dir=Path(env.get("KESHER_CONTENT_DIR") or PROJECT_ROOT),
         )
 
     def with_ports(
-        self, *, redis: int, rasa: int, actions: int, handoff: int = 0, smtp: int = 0
+        self, *, redis: int, rasa: int, actions: int, handoff: int = 0, smtp: int = 0, models: int = 0
     ) -> Settings:
         """Returns a copy listening on other ports (tests use free ports)."""
         return replace(
@@ -175,7 +189,18 @@ class Settings:
             actions_port=actions,
             handoff_port=handoff or self.handoff_port,
             smtp_port=smtp or self.smtp_port,
+            model_server_port=models or self.model_server_port,
         )
+
+    @property
+    def published_dir(self) -> Path:
+        """The local model server's folder (``make ship`` publishes here)."""
+        return self.var_dir / "published"
+
+    @property
+    def model_server_url(self) -> str:
+        """The model file ``rasa run`` pulls."""
+        return self.model_url or f"http://127.0.0.1:{self.model_server_port}/models/kesher.tar.gz"
 
     @property
     def rasa_url(self) -> str:
@@ -244,4 +269,8 @@ class Settings:
             "TELEGRAM_TOKEN": self.telegram_token,
             "TELEGRAM_SECRET_TOKEN": self.telegram_secret_token,
             "TELEGRAM_API_BASE": self.telegram_api_base,
+            "MODEL_SERVER_PORT": str(self.model_server_port),
+            "KESHER_MODEL_URL": self.model_server_url,
+            "KESHER_MODEL_PULL_SECONDS": str(self.model_pull_seconds),
+            "KESHER_CONTENT_DIR": str(self.content_dir),
         }

@@ -90,6 +90,11 @@ class Part:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def _latest(folder: Path) -> Optional[Path]:
+    models = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
 def _tcp_ok(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -98,7 +103,7 @@ def _tcp_ok(port: int) -> bool:
         return False
 
 
-ALL_PARTS = ("redis", "smtp", "actions", "rasa", "handoff")
+ALL_PARTS = ("redis", "smtp", "models", "actions", "rasa", "handoff")
 
 
 class Supervisor:
@@ -115,7 +120,8 @@ class Supervisor:
 
         Args:
             settings: Ports, paths and secrets.
-            model: Model file or folder for ``rasa run`` (default: ``models/``).
+            model: Model file, or folder of models (the newest is used), that the model
+                server publishes for ``rasa run`` at start (default: ``models/``).
             parts: Which of :data:`ALL_PARTS` to run (leave out ``redis`` or
                 ``smtp`` when they run elsewhere).
             extra_env: More environment variables for every child.
@@ -131,6 +137,7 @@ class Supervisor:
         builders = {
             "redis": self._redis_part,
             "smtp": self._smtp_part,
+            "models": self._models_part,
             "actions": self._actions_part,
             "rasa": self._rasa_part,
             "handoff": self._handoff_part,
@@ -163,6 +170,13 @@ class Supervisor:
                    "--mail-dir", str(s.mail_dir)]
         return Part("smtp", command, lambda: _tcp_ok(s.smtp_port), 30, f"smtp://127.0.0.1:{s.smtp_port}")
 
+    def _models_part(self) -> Part:
+        s = self.settings
+        command = [sys.executable, "-m", "bot.model_server", "--port", str(s.model_server_port),
+                   "--dir", str(s.published_dir)]
+        url = f"http://127.0.0.1:{s.model_server_port}"
+        return Part("models", command, lambda: _http_ok(f"{url}/health"), 60, s.model_server_url)
+
     def _handoff_part(self) -> Part:
         s = self.settings
         command = [sys.executable, "-m", "handoff", "serve"]
@@ -185,7 +199,6 @@ class Supervisor:
             venv_bin("rasa"), "run",
             "--interface", "127.0.0.1",
             "--port", str(s.rasa_port),
-            "--model", str(self.model),
             "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--enable-api",
@@ -204,12 +217,27 @@ class Supervisor:
                 already running are stopped.
         """
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if any(part.name == "models" for part in self.parts):
+            self.publish_model()
         try:
             for part in self.parts:
                 self._start_part(part)
         except BaseException:
             self.stop()
             raise
+
+    def publish_model(self) -> None:
+        """Publishes the model given to the supervisor, which ``rasa run`` then pulls.
+
+        Raises:
+            StartupError: There is no trained model.
+        """
+        from bot.model_server import publish
+
+        model = self.model if self.model.is_file() else _latest(self.model)
+        if model is None:
+            raise StartupError(f"no trained model in {self.model}; run `python -m bot train`")
+        publish(model, self.settings.published_dir)
 
     def _start_part(self, part: Part) -> None:
         part.log_path = self.log_dir / f"{part.name}.log"

@@ -32,13 +32,15 @@ def setup_console(app: Sanic) -> None:
     Args:
         app: The handoff service (see the module docstring for what it must provide).
     """
-    from handoff.console import live, mail, routes
+    from handoff.console import live, mail, questions, routes, writers
 
     attach_jinja(app)
     app.ctx.canned = load_canned()
     app.config.CONSOLE_COOKIE_SECURE = os.environ.get("KESHER_COOKIE_SECURE", "auto")
     app.blueprint(routes.bp)
     app.blueprint(mail.bp)
+    app.blueprint(writers.bp)
+    app.blueprint(questions.bp)
 
     @app.before_server_start
     async def _console_state(app: Sanic, _loop: Any) -> None:

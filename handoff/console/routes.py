@@ -139,10 +139,15 @@ async def logout(request: Request) -> HTTPResponse:
 
 # -- the desk ------------------------------------------------------------------------
 @bp.get("/")
-@require_role(*DESK_ROLES)
+@require_role()
 async def desk_page(request: Request) -> HTTPResponse:
-    """The agent's desk: presence, queue, chats, the open chat and the customer panel."""
+    """The agent's desk: presence, queue, chats, the open chat and the customer panel.
+
+    Writers have no desk: they land on the writers' pages.
+    """
     agent = current_agent(request)
+    if agent.role not in DESK_ROLES:
+        return redirect("/console/writers")
     desk: Desk = request.app.ctx.desk
     directory = request.app.ctx.agents
     colleagues = [

@@ -25,7 +25,8 @@ def _listening(port: int) -> bool:
 
 
 def test_up_prints_where_to_go_and_ctrl_c_stops_everything(tmp_path: Path):
-    ports = {"REDIS_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port()}
+    ports = {"REDIS_PORT": free_port(), "RASA_PORT": free_port(), "ACTIONS_PORT": free_port(),
+             "HANDOFF_PORT": free_port(), "SMTP_PORT": free_port(), "MODEL_SERVER_PORT": free_port()}
     env = {**os.environ, "KESHER_VAR_DIR": str(tmp_path), **{k: str(v) for k, v in ports.items()}}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "up"], cwd=PROJECT_ROOT, env=env,

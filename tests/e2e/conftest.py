@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,15 @@ from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
 
 TELEGRAM_SECRET = "e2e-telegram-secret"
+
+
+def _content_copy(folder: Path) -> Path:
+    """A copy of the bot's content, for the writers' pages to add examples to (the repo stays as it is)."""
+    content = folder / "content"
+    for name in ("domain", "data"):
+        shutil.copytree(PROJECT_ROOT / name, content / name)
+    shutil.copy(PROJECT_ROOT / "config.yml", content / "config.yml")
+    return content
 
 
 def _open_all_day(folder: Path) -> Path:
@@ -49,13 +59,14 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbo
     var_dir = tmp_path_factory.mktemp("kesher-var")
     settings = replace(
         Settings(var_dir=var_dir), callback_url=inbox.url, handoff_policy=_open_all_day(var_dir),
+        content_dir=_content_copy(var_dir), model_pull_seconds=2,
         twilio_account_sid=fake_twilio.DEFAULT_ACCOUNT_SID, twilio_auth_token=fake_twilio.DEFAULT_AUTH_TOKEN,
         twilio_whatsapp_from=fake_twilio.WHATSAPP_FROM, twilio_api_base=twilio.base_url,
         telegram_token=fake_telegram.DEFAULT_TOKEN, telegram_secret_token=TELEGRAM_SECRET,
         telegram_api_base=telegram.base_url,
     )
     return settings.with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
-                               handoff=free_port(), smtp=free_port())
+                               handoff=free_port(), smtp=free_port(), models=free_port())
 
 
 @pytest.fixture(scope="session")

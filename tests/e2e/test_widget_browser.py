@@ -9,20 +9,17 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.helpers.browser import chromium, needs_chromium
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)"),
+    needs_chromium,
 ]
 
 
 @pytest_asyncio.fixture()
 async def page(stack, stack_settings) -> AsyncIterator:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+    async with chromium() as browser:
         context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
         page = await context.new_page()
         page.set_default_timeout(60_000)
@@ -31,7 +28,6 @@ async def page(stack, stack_settings) -> AsyncIterator:
         page.on("request", lambda r: page.hosts.append(urlsplit(r.url).hostname or ""))  # type: ignore[attr-defined]
         page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
         yield page
-        await browser.close()
 
 
 async def _bot_bubbles(page) -> List[str]:

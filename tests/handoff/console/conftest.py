@@ -51,6 +51,7 @@ class Service:
     mail_dir: Path
     log_file: Path
     orders: Dict[str, Dict[str, str]]  # language → a seeded order of a customer of that language
+    content_dir: Path  # a copy of domain/, data/ and config.yml the writers' pages may change
 
     @property
     def origin(self) -> str:
@@ -102,6 +103,10 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
     mail_dir = var_dir / "mail"
     mail_dir.mkdir(parents=True)
     orders = _seed_orders(var_dir)
+    content_dir = base / "content"
+    for name in ("domain", "data"):
+        shutil.copytree(ROOT / name, content_dir / name)
+    shutil.copy(ROOT / "config.yml", content_dir / "config.yml")
     port = free_port()
     env = dict(os.environ)
     env.update(
@@ -115,6 +120,7 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
         SMTP_PORT=str(free_port()),
         KESHER_MANUAL_ASSIGN="1",
         KESHER_COOKIE_SECURE="auto",
+        KESHER_CONTENT_DIR=str(content_dir),
     )
     log_file = base / "service.log"
     python = ROOT / ".venv" / "bin" / "python"
@@ -126,7 +132,7 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_file)
-        yield Service(url, port, redis_server.port, agents_file, var_dir, mail_dir, log_file, orders)
+        yield Service(url, port, redis_server.port, agents_file, var_dir, mail_dir, log_file, orders, content_dir)
     finally:
         process.terminate()
         try:
@@ -190,14 +196,15 @@ def english_request(cid: str, order: Dict[str, str] | None = None) -> HandoffReq
     )
 
 
-async def login(client: httpx.AsyncClient, agent_id: str = "dana", password: str = PASSWORD) -> str:
-    """Logs in through the form; returns the session's CSRF token."""
+async def login(client: httpx.AsyncClient, agent_id: str = "dana", password: str = PASSWORD,
+                landing: str = "/console") -> str:
+    """Logs in through the form; returns the session's CSRF token (read from the ``landing`` page)."""
     page = await client.get("/console/login")
     token = _hidden(page.text, "csrf_token")
     response = await client.post("/console/login", data={"agent_id": agent_id, "password": password,
                                                           "csrf_token": token})
     assert response.status_code == 303, response.text
-    desk = await client.get("/console")
+    desk = await client.get(landing)
     assert desk.status_code == 200, desk.text
     return _meta(desk.text, "csrf-token")
 

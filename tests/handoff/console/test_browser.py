@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import AsyncIterator, List
 
-import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
@@ -15,24 +14,17 @@ from handoff.models import Event, EventKind
 from handoff.redis_keys import RedisKeys
 from handoff.state import HandoffStore
 from tests.handoff.console.conftest import PASSWORD, Service, english_request, hebrew_request, new_cid
+from tests.helpers.browser import chromium, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (`make test` installs it)"
-)
+pytestmark = needs_chromium
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 @pytest_asyncio.fixture()
 async def browser() -> AsyncIterator:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        instance = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
+    async with chromium() as instance:
         yield instance
-        await instance.close()
 
 
 @pytest_asyncio.fixture()

@@ -1,0 +1,225 @@
+"""Ship benchmark: edit → live seconds, and what customers notice while the model is swapped.
+
+Run with ``make bench-ship`` (or ``python -m bench.ship``). In one invocation it:
+
+1. starts the whole stack as ``make up`` does, on a copy of the content, with
+   ``rasa run`` asking the model server for a new model every 2 s;
+2. for two edits — **one example** (one English example added to an
+   existing intent) and **a new FAQ** (an intent with 10 examples in each
+   language and its answer in both, as in docs/writing.md) — runs
+   ``bot.ship.Ship`` three ways: **full** (an empty training cache: everything
+   trains), **cached** (Rasa's cache: unchanged components are reused) and
+   **finetune** (``--finetune`` from the current model, 0.3 of the epochs);
+   each time it measures check, train, conversation tests, and publish → the
+   server reports the new model (the NLU gate is timed once, separately: it
+   trains its own model on a split and does not depend on the edit);
+3. during every swap, 5 customers keep sending turns (``/greet`` over REST):
+   turns that failed, and p50/p95 latency before the publish against the
+   window from publish until 10 s after the server switched;
+4. prints the tables and writes them to ``bench/out/ship-<date>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import requests
+
+from bench.turns import OUT_DIR, machine
+from bot.__main__ import seed, train_model
+from bot.settings import PROJECT_ROOT, Settings
+from bot.ship import Ship
+from bot.supervisor import Supervisor, free_port
+
+LOAD_CUSTOMERS = 5
+AFTER_LIVE_SECONDS = 10.0
+
+GIFT_EN = ["do you do gift wrapping?", "can you wrap it as a present", "is gift wrap available",
+           "can I add a gift card message", "how much is gift wrapping", "can you send it wrapped as a gift",
+           "do you wrap presents", "I want it gift wrapped", "gift wrap option?",
+           "can the order come in gift packaging"]
+GIFT_HE = ["אפשר לעטוף כמתנה?", "יש לכם עטיפת מתנה", "אפשר לקבל את זה ארוז למתנה", "כמה עולה עטיפה למתנה",
+           "אפשר להוסיף כרטיס ברכה", "תעטפו לי את זה בבקשה", "יש אריזת מתנה?", "אני רוצה שזה יגיע עטוף",
+           "אפשר לשלוח כמתנה עם עטיפה", "עטיפת מתנה בתשלום?"]
+
+
+def _examples(intent: str, lines: Sequence[str]) -> str:
+    return f"\n- intent: {intent}\n  examples: |\n" + "".join(f"    - {line}\n" for line in lines)
+
+
+def edit_one_example(content: Path) -> None:
+    """One new English example of an existing intent."""
+    path = content / "data" / "nlu" / "en" / "core.yml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    - hello there\n", "    - hello there\n    - hello, anybody at the shop?\n", 1),
+                    encoding="utf-8")
+
+
+def edit_new_faq(content: Path) -> None:
+    """The worked example of docs/writing.md: a gift-wrapping FAQ in both languages."""
+    for language, lines in (("en", GIFT_EN), ("he", GIFT_HE)):
+        path = content / "data" / "nlu" / language / "faq.yml"
+        path.write_text(path.read_text(encoding="utf-8") + _examples("faq/gift_wrapping", lines), encoding="utf-8")
+    domain = content / "domain" / "faq.yml"
+    domain.write_text(domain.read_text(encoding="utf-8") + (
+        '\n  utter_faq/gift_wrapping:\n'
+        '  - text: "Yes! Add gift wrapping at checkout for ₪15 per item, with a free greeting card."\n'
+        '  - text: "כן! אפשר להוסיף עטיפת מתנה בקופה ב-₪15 לפריט, עם כרטיס ברכה בחינם."\n'
+        '    condition:\n    - type: slot\n      name: language\n      value: he\n'), encoding="utf-8")
+
+
+@dataclass
+class Load:
+    """Customers chatting during a swap: (start time, latency ms or None for a failure)."""
+
+    url: str
+    turns: List[Tuple[float, Optional[float]]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def customer(self) -> None:
+        """One customer's turns, one after the other, until stopped (runs in a thread)."""
+        session = requests.Session()
+        sender = f"load-{threading.get_ident()}-{time.time_ns()}"
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                response = session.post(self.url, json={"sender": sender, "message": "/greet"}, timeout=60)
+                ok = response.status_code == 200 and bool(response.json())
+            except (requests.RequestException, ValueError):
+                ok = False
+            self.turns.append((started, (time.monotonic() - started) * 1000 if ok else None))
+
+    def window(self, start: float, end: float) -> Tuple[int, int, float, float]:
+        """Turns, failures, p50 and p95 of the turns that started in [start, end)."""
+        inside = [lat for at, lat in self.turns if start <= at < end]
+        ok = sorted(lat for lat in inside if lat is not None)
+        q = statistics.quantiles(ok, n=100, method="inclusive") if len(ok) > 1 else (ok or [0.0]) * 99
+        return len(inside), len(inside) - len(ok), q[49], q[94]
+
+
+@dataclass
+class Run:
+    """One ship of one edit."""
+
+    edit: str
+    how: str
+    seconds: Dict[str, float]
+    edit_to_live: float
+    live_after_publish: float
+    before: Tuple[int, int, float, float]
+    during: Tuple[int, int, float, float]
+
+
+def ship_once(settings: Settings, content: Path, edit: Callable[[Path], None], how: str, work: Path,
+              load: Load) -> Tuple[Dict[str, float], float, float, float, float]:
+    """Applies ``edit`` to a fresh copy of the content and ships it ``how``; returns the timings."""
+    if content.exists():
+        shutil.rmtree(content)
+    for name in ("domain", "data"):
+        shutil.copytree(PROJECT_ROOT / name, content / name)
+    shutil.copy(PROJECT_ROOT / "config.yml", content / "config.yml")
+    edit(content)
+    cache = work / "empty-cache" if how == "full" else PROJECT_ROOT / ".rasa" / "cache"
+    shutil.rmtree(work / "empty-cache", ignore_errors=True)
+    os.environ["RASA_CACHE_DIRECTORY"] = str(cache)
+    lines: List[str] = []
+    ship = Ship(replace(settings, content_dir=content), finetune=how == "finetune", epoch_fraction=0.3, gate=False,
+                wait_live_seconds=300, model_dir=work / f"models-{how}", out=lines.append)
+    started = time.monotonic()
+    result = ship.run()
+    if result.published is None:
+        raise SystemExit(f"ship failed ({how}): {result.reason}\n" + "\n".join(lines))
+    live = time.monotonic()
+    publish_started = live - result.seconds["publish"]
+    return result.seconds, live - started, result.seconds["publish"], publish_started, live
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ways", default="full,cached,finetune", help="comma-separated: full, cached, finetune")
+    args = parser.parse_args(argv)
+    ways = [w for w in args.ways.split(",") if w]
+
+    print("Training the model if the data changed...", flush=True)
+    model = train_model(Settings())
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="kesher-ship-"))
+    runs: List[Run] = []
+    gate_seconds = 0.0
+    try:
+        settings = replace(Settings(var_dir=work / "var"), model_pull_seconds=2).with_ports(
+            redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
+            models=free_port())
+        seed(settings)
+        print("Starting the stack...", flush=True)
+        with Supervisor(settings, model=model):
+            load = Load(f"{settings.rasa_url}/webhooks/rest/webhook")
+            threads = [threading.Thread(target=load.customer, daemon=True) for _ in range(LOAD_CUSTOMERS)]
+            for thread in threads:
+                thread.start()
+            try:
+                for edit_name, edit in (("one example", edit_one_example), ("new FAQ, he + en", edit_new_faq)):
+                    for how in ways:
+                        print(f"  {edit_name}: {how}...", flush=True)
+                        seconds, to_live, after_publish, published_at, live_at = ship_once(
+                            settings, work / "content", edit, how, work, load)
+                        time.sleep(AFTER_LIVE_SECONDS)
+                        before = load.window(published_at - 30, published_at)
+                        during = load.window(published_at, live_at + AFTER_LIVE_SECONDS)
+                        runs.append(Run(edit_name, how, seconds, to_live, after_publish, before, during))
+            finally:
+                load.stop.set()
+                for thread in threads:
+                    thread.join(timeout=90)
+        from bot.nlu_gate import run_gate
+
+        started = time.monotonic()
+        run_gate()
+        gate_seconds = time.monotonic() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    text = report(runs, gate_seconds, load_before)
+    print("\n" + text)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / f"ship-{date.today().isoformat()}.md"
+    out.write_text(text + "\n", encoding="utf-8")
+    print(f"\nWritten to {out}")
+    return 0
+
+
+def report(runs: Sequence[Run], gate_seconds: float, load_before: float) -> str:
+    lines = [
+        f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; 1-minute load average "
+        f"{load_before:.2f} before the stack started, {os.getloadavg()[0]:.2f} at the end",
+        f"{LOAD_CUSTOMERS} customers sending `/greet` turns throughout; `rasa run` pulls every 2 s.",
+        "",
+        "| edit | training | check s | train s | tests s | publish → live s | edit → live s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        lines.append(f"| {r.edit} | {r.how} | {r.seconds.get('check', 0):.0f} | {r.seconds.get('train', 0):.0f} | "
+                     f"{r.seconds.get('test', 0):.0f} | {r.live_after_publish:.1f} | {r.edit_to_live:.0f} |")
+    lines += ["", f"The NLU gate (its own split and training, part of `make ship`): {gate_seconds:.0f} s.", "",
+              "| edit | training | turns before (30 s) | failed | p50 ms | p95 ms | turns during swap | failed | "
+              "p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        b, d = r.before, r.during
+        lines.append(f"| {r.edit} | {r.how} | {b[0]} | {b[1]} | {b[2]:.0f} | {b[3]:.0f} | {d[0]} | {d[1]} | "
+                     f"{d[2]:.0f} | {d[3]:.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
