@@ -24,6 +24,7 @@ from bot.unanswered import unanswered
 from handoff.console.auth import current_agent, require_role
 from handoff.console.middleware import load_session, security_headers
 from handoff.console.web import render
+from handoff.console.writers import content_root
 from handoff.errors import BadRequest
 
 __all__ = ["bp", "known_intents"]
@@ -52,10 +53,6 @@ def known_intents(project: Path) -> List[str]:
     return sorted(names - _NOT_FOR_QUESTIONS)
 
 
-def _project(request: Request) -> Path:
-    return Path(request.app.ctx.settings.content_dir)
-
-
 @bp.get("/")
 @require_role(*ROLES)
 async def questions(request: Request) -> HTTPResponse:
@@ -65,7 +62,7 @@ async def questions(request: Request) -> HTTPResponse:
     language = request.args.get("lang", "")
     if language in ("he", "en"):
         groups = [g for g in groups if g.language == language]
-    intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, _project(request))
+    intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, content_root(request))
     return render(request, "console/questions.html", active="questions", groups=groups[:200],
                   total=len(groups), intents=intents, language=language,
                   added=request.args.get("added", ""), error=request.args.get("error", ""))
@@ -77,7 +74,7 @@ async def add(request: Request) -> HTTPResponse:
     """Adds a wording as an example of an intent, then shows the list again with the result."""
     form: Dict[str, Any] = {k: (v[0] if isinstance(v, list) else v) for k, v in (request.form or {}).items()}
     text, intent, language = (str(form.get(k) or "").strip() for k in ("text", "intent", "language"))
-    project = _project(request)
+    project = content_root(request)
     loop = asyncio.get_running_loop()
     if intent not in await loop.run_in_executor(None, known_intents, project):
         raise BadRequest(f"no intent {intent!r}; pick one from the list")

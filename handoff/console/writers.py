@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse
 from handoff.console.auth import require_role
 from handoff.console.flows import LANGUAGES, Flow, Project, build_overview, load_project, render_svg
 from handoff.console.middleware import load_session, security_headers
-from handoff.console.web import PACKAGE_DIR, render
+from handoff.console.web import render
 
 __all__ = ["LANG_CHOICES", "ROLES", "bp", "content_root", "label_languages"]
 
@@ -31,14 +31,11 @@ bp.on_response(security_headers)
 ROLES = ("writer", "supervisor")
 LANG_CHOICES = ("both", "en", "he")
 _SLUG = re.compile(r"^[a-z0-9-]{1,100}$")
-PROJECT_ROOT = PACKAGE_DIR.parent
 
 
 def content_root(request: Request) -> Path:
-    """The project whose ``data/`` and ``domain/`` are drawn (``settings.content_dir`` when set)."""
-    settings = getattr(request.app.ctx, "settings", None)
-    folder = getattr(settings, "content_dir", None)
-    return Path(folder) if folder else PROJECT_ROOT
+    """The project whose ``data/`` and ``domain/`` the writers' pages read (``settings.content_dir``)."""
+    return Path(request.app.ctx.settings.content_dir)
 
 
 def label_languages(request: Request) -> Tuple[str, Tuple[str, ...]]:

@@ -572,3 +572,17 @@ def test_a_hebrew_article_must_be_in_hebrew(project: Path):
     finding = only(project, "missing-language-variation")
     assert (finding.severity, finding.path, finding.line) == ("error", "data/kb/he/gift-wrapping.md", 1)
     assert "`gift-wrapping` has no Hebrew text" in finding.message
+
+
+def test_an_example_added_from_the_writers_page_is_seen_by_the_next_check(project: Path):
+    from bot.nlu_examples import add_example
+
+    he_core = project / "data/nlu/he/core.yml"
+    replace(he_core, _block("order_status", ["איפה הזמנה [123456](order_id)",
+                                              *_examples("איפה ההזמנה שלי מספר", MIN_EXAMPLES - 1)]),
+            _block("order_status", ["איפה הזמנה [123456](order_id)",
+                                    *_examples("איפה ההזמנה שלי מספר", MIN_EXAMPLES - 2)]))
+    assert f"has {MIN_EXAMPLES - 1} Hebrew examples" in only(project, "too-few-examples").message
+    add_example(project, "order_status", "he", "מה קורה עם ההזמנה ששלחתי אתמול")
+    assert findings(project, "too-few-examples") == []
+    assert exit_status(project) == 0
