@@ -176,7 +176,9 @@ class Ship:
         done = subprocess.run(command, cwd=self.project, env=_rasa_env(), capture_output=True, text=True)
         model = latest_model(self.model_dir)
         if done.returncode != 0 or model is None:
-            raise StepFailed(f"training failed:\n{(done.stdout + done.stderr)[-3000:]}")
+            output = (done.stdout + done.stderr).splitlines()
+            errors = [line for line in output if "Error" in line or "Exception" in line or "error:" in line]
+            raise StepFailed("training failed:\n" + "\n".join((errors or output)[-20:]))
         self.out(f"   model: {model.name}" + (" (nothing changed: the current model)" if model == before else ""))
         return model
 
