@@ -13,7 +13,6 @@ Commands:
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -24,22 +23,9 @@ from types import FrameType
 from typing import List, Optional, Sequence
 
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import StartupError, Supervisor, free_port, venv_bin
+from bot.supervisor import StartupError, Supervisor, free_port, latest_model, rasa_env, venv_bin
 
 __all__ = ["latest_model", "main", "seed", "train_model"]
-
-
-def _rasa_env() -> dict[str, str]:
-    env = {**os.environ, **Settings.from_env().process_env()}
-    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def latest_model(model_dir: Path) -> Optional[Path]:
-    """The newest trained model in a folder, if any."""
-    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None
 
 
 def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
@@ -59,7 +45,7 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
         "--out", str(settings.model_dir),
         *extra_args,
     ]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=_rasa_env())
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env())
     model = latest_model(settings.model_dir)
     if result.returncode != 0 or model is None:
         raise SystemExit(f"rasa train failed (exit code {result.returncode})")
@@ -177,7 +163,7 @@ def _shell(settings: Settings) -> int:
             "--endpoints", "endpoints.yml",
             "--port", str(free_port()),
         ]
-        return subprocess.run(command, cwd=PROJECT_ROOT, env=_rasa_env()).returncode
+        return subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env()).returncode
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

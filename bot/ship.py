@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import venv_bin
+from bot.supervisor import latest_model, rasa_env, venv_bin
 
 __all__ = ["Ship", "ShipResult", "main", "model_id"]
 
@@ -66,16 +65,6 @@ class ShipResult:
 
 class StepFailed(Exception):
     """A step of the ship failed; the message says why."""
-
-
-def _rasa_env() -> dict[str, str]:
-    # One training cache for every copy of the content, so unchanged components are reused,
-    # big enough to hold two models' components (Rasa's default 1 GB evicts the current one).
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false",
-           "RASA_CACHE_DIRECTORY": os.environ.get("RASA_CACHE_DIRECTORY", str(PROJECT_ROOT / ".rasa" / "cache")),
-           "RASA_MAX_CACHE_SIZE": os.environ.get("RASA_MAX_CACHE_SIZE", "4000")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
 
 
 class Ship:
@@ -158,22 +147,20 @@ class Ship:
     def check_content(self) -> None:
         """Rasa's validation and the bilingual checks (``bot.content_check``)."""
         done = subprocess.run([sys.executable, "-m", "bot.content_check", "--project", str(self.project)],
-                              cwd=PROJECT_ROOT, env=_rasa_env(), capture_output=True, text=True)
+                              cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True)
         self.out((done.stdout + (done.stderr if done.returncode else "")).rstrip())
         if done.returncode != 0:
             raise StepFailed("the content check found errors (listed above with file and line); fix them first")
 
     def train(self) -> Path:
         """``rasa train`` with the cache (or ``--finetune``); the new model's path."""
-        from bot.__main__ import latest_model
-
         before = latest_model(self.model_dir)
         command = [venv_bin("rasa"), "train", "--domain", "domain", "--data", "data", "--config", "config.yml",
                    "--out", str(self.model_dir)]
         base = latest_model(self.settings.model_dir)
         if self.finetune and base is not None:
             command += ["--finetune", str(base), "--epoch-fraction", str(self.epoch_fraction)]
-        done = subprocess.run(command, cwd=self.project, env=_rasa_env(), capture_output=True, text=True)
+        done = subprocess.run(command, cwd=self.project, env=rasa_env(), capture_output=True, text=True)
         model = latest_model(self.model_dir)
         if done.returncode != 0 or model is None:
             output = (done.stdout + done.stderr).splitlines()
@@ -188,7 +175,7 @@ class Ship:
             done = subprocess.run(
                 [venv_bin("rasa"), "test", "core", "--e2e", "--stories", str(self.conversation_tests),
                  "--model", str(model), "--out", tmp, "--fail-on-prediction-errors"],
-                cwd=PROJECT_ROOT, env=_rasa_env(), capture_output=True, text=True)
+                cwd=PROJECT_ROOT, env=rasa_env(), capture_output=True, text=True)
             failed = Path(tmp) / "failed_test_stories.yml"
             if done.returncode != 0:
                 detail = failed.read_text(encoding="utf-8") if failed.exists() else (done.stdout + done.stderr)[-3000:]

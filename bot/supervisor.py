@@ -90,9 +90,24 @@ class Part:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _latest(folder: Path) -> Optional[Path]:
-    models = sorted(folder.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+def latest_model(model_dir: Path) -> Optional[Path]:
+    """The newest trained model in a folder, if any."""
+    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1] if models else None
+
+
+def rasa_env() -> Dict[str, str]:
+    """The environment for a ``rasa`` command run outside the supervisor (train, test, validate).
+
+    One training cache for every copy of the content, so unchanged components are reused, and
+    big enough to hold two models' components (Rasa's default 1 GB evicts the current one).
+    """
+    env = {**os.environ, **Settings.from_env().process_env()}
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("RASA_CACHE_DIRECTORY", str(PROJECT_ROOT / ".rasa" / "cache"))
+    env.setdefault("RASA_MAX_CACHE_SIZE", "4000")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def _tcp_ok(port: int) -> bool:
@@ -234,7 +249,7 @@ class Supervisor:
         """
         from bot.model_server import publish
 
-        model = self.model if self.model.is_file() else _latest(self.model)
+        model = self.model if self.model.is_file() else latest_model(self.model)
         if model is None:
             raise StartupError(f"no trained model in {self.model}; run `python -m bot train`")
         publish(model, self.settings.published_dir)
