@@ -1,27 +1,31 @@
 # Kesher: `make up` runs everything on this machine, `make test` runs every test.
 # Both install what is missing first (Debian packages as root, a venv from the lock).
+# Settings come from the environment through core/settings.py; nothing here sets them.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+KESHER := $(BIN)/python -m kesher
 
-export RASA_TELEMETRY_ENABLED := false
-# Rasa evicts training-cache entries beyond 1 GB by default: the current model alone needs ~0.7 GB.
-export RASA_MAX_CACHE_SIZE := 4000
-export PYTHONPATH := $(CURDIR)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus
 
-.PHONY: up test install system-deps lint typecheck validate check-content train shell bench bench-nlu bench-relay bench-channels bench-ship ship clean
+.PHONY: up test check install system-deps lint typecheck check-content train shell \
+        bench bench-nlu bench-relay bench-channels bench-ship ship clean
 
 up: install
-	$(BIN)/python -m bot up
+	$(KESHER) up
 
-test: install lint typecheck check-content train
-	$(BIN)/python -m pytest
+# Everything: the fast loop, the content check, a trained model, then the tests that need them.
+test: check check-content train
+	$(BIN)/python -m pytest -m "stack or training"
+
+# The inner loop: lint, types (tests too), and every test that needs neither a model nor the whole stack.
+check: install lint typecheck
+	$(BIN)/python -m pytest -m "not stack and not training" -n 2
 
 install: system-deps $(STAMP)
 
@@ -38,24 +42,23 @@ $(STAMP): requirements/lock.txt requirements/rasa.txt
 	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python -r requirements/rasa.txt
 	touch $@
 
+# ruff, then the layers of the README's picture (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-validate: $(STAMP)
-	$(BIN)/rasa data validate --fail-on-warnings --domain domain --data data
-
-# Rasa's validation plus the bilingual checks (both languages, examples, articles); see docs/writing.md.
+# Rasa's validation plus the bilingual checks (both languages, examples, articles, texts); see docs/writing.md.
 check-content: install
-	$(BIN)/python -m bot.content_check
+	$(KESHER) check-content
 
 train: $(STAMP)
-	$(BIN)/python -m bot train
+	$(KESHER) train
 
 shell: install
-	$(BIN)/python -m bot shell
+	$(KESHER) shell
 
 # Benchmarks are not part of `make test`; results go to docs/benchmarks.md.
 bench: install
@@ -76,7 +79,7 @@ bench-ship: install
 # Content writers: check → train → conversation tests + NLU gate → publish; the running
 # servers switch to the new model without a restart. SHIP_ARGS=--finetune trains faster.
 ship: install
-	$(BIN)/python -m bot.ship $(SHIP_ARGS)
+	$(KESHER) ship $(SHIP_ARGS)
 
 clean:
 	rm -rf $(VENV) models/*.tar.gz .rasa results var

@@ -1,5 +1,6 @@
 """Kesher's custom actions (rasa_sdk): orders, knowledge base, fallback and handoff.
 
-``rasa run actions`` imports every module of this package and registers each
-concrete ``Action`` subclass; backends are built lazily in :mod:`actions.backends`.
+One module per job; each action gets its backends (``backends.Backends``)
+through its constructor. ``server`` registers them all and serves rasa_sdk's
+protocol; ``orders/`` and ``kb/`` are the orders store and the help centre.
 """

@@ -1,25 +1,24 @@
-"""The backends the actions use, built once per action-server process.
+"""What the actions talk to besides the tracker, passed in through their constructors.
 
-rasa_sdk creates every action with no arguments, so an action that is not
-given a backend takes the process-wide one from here. Nothing connects or
-reads files until an action first needs it.
+The composition root (``wiring.container``) builds one :class:`Backends` per
+action-server process and hands it to every action (``actions.server``);
+tests build their own (a seeded SQLite store, a fixed clock).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Callable, Optional, Protocol
 
-from actions.kb.search import InMemoryKnowledgeBase, KnowledgeBase
-from actions.messages import MessageCatalog
-from actions.orders.repository import OrderRepository, SqlOrderRepository
-from bot.settings import Settings
+from actions.kb.search import KnowledgeBase
+from actions.orders.repository import OrderRepository
+from core.language import Language
+from core.texts import TextCatalog
 from handoff.models import HandoffRequest, QueueTicket
-from handoff.policy import HandoffPolicy, load_policy
+from handoff.policy import HandoffPolicy
 
-__all__ = ["Backends", "Clock", "HandoffQueue", "default_backends"]
+__all__ = ["Backends", "Clock", "HandoffQueue"]
 
 Clock = Callable[[], datetime]
 
@@ -42,39 +41,22 @@ class HandoffQueue(Protocol):
 
 @dataclass(frozen=True)
 class Backends:
-    """Everything an action talks to besides the tracker."""
+    """Everything an action talks to besides the tracker.
+
+    Attributes:
+        orders: The orders store.
+        kb: The help-centre articles.
+        texts: What the actions say, in both languages.
+        policy: When to hand over, and to whom.
+        handoff: The live-agent queue (None: no handoff, e.g. in unit tests of other actions).
+        clock: Now, for dates the customer is told (tests fix it).
+        default_language: The language before the customer has written a word.
+    """
 
     orders: OrderRepository
     kb: KnowledgeBase
-    messages: MessageCatalog
-    clock: Clock = datetime.now
-    default_language: str = "en"
-    policy: HandoffPolicy = field(default_factory=load_policy)
+    texts: TextCatalog
+    policy: HandoffPolicy
     handoff: Optional[HandoffQueue] = None
-
-
-@lru_cache(maxsize=1)
-def default_backends() -> Backends:
-    """The backends configured by the environment (see :class:`bot.settings.Settings`).
-
-    Reads the message files; opens no connection (the Redis client of the
-    handoff queue connects on first use).
-    """
-    from handoff.agents import load_agents
-    from handoff.desk import Desk
-    from handoff.mail.outbox import MailOutbox
-    from handoff.state import HandoffStore
-
-    settings = Settings.from_env()
-    policy = load_policy(settings.handoff_policy)
-    redis = settings.redis_client()
-    store = HandoffStore(redis)
-    desk = Desk(store, policy, load_agents(settings.agents_file), outbox=MailOutbox(redis, store.keys))
-    return Backends(
-        orders=SqlOrderRepository.from_url(settings.orders_db_url),
-        kb=InMemoryKnowledgeBase(settings.kb_dir),
-        messages=MessageCatalog.from_dir(),
-        default_language=settings.default_language,
-        policy=policy,
-        handoff=desk,
-    )
+    clock: Clock = datetime.now
+    default_language: Language = "en"

@@ -7,7 +7,6 @@ formats dates and money the way that language writes them.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,31 +19,25 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backends import Backends, default_backends
+from actions.backends import Backends
+from core.language import LOCALES, Language, as_language
 
 __all__ = ["FALLBACK_INTENT", "KesherAction", "Turn", "UsesBackends"]
 
 FALLBACK_INTENT = "nlu_fallback"
 _DATE_FORMATS = {"he": "EEEE, d 'ב'MMMM", "en": "EEEE, d MMMM"}
-_LOCALES = {"he": "he_IL", "en": "en_GB"}
 
 
 class UsesBackends:
-    """Gives an action its backends: the ones passed in, or the process-wide ones."""
+    """Gives an action the backends it was built with (``actions.server`` passes the process's)."""
 
-    def __init__(self, backends: Optional[Backends] = None) -> None:
-        """Keeps the backends; rasa_sdk passes none, tests pass their own.
+    def __init__(self, backends: Backends) -> None:
+        """Keeps the backends.
 
         Args:
-            backends: Orders store, knowledge base, messages and clock.
+            backends: Orders store, knowledge base, texts, policy, handoff queue and clock.
         """
-        self._backends = backends
-
-    async def get_backends(self) -> Backends:
-        """The backends; the default ones are built off the event loop."""
-        if self._backends is None:
-            self._backends = await asyncio.to_thread(default_backends)
-        return self._backends
+        self.backends = backends
 
 
 @dataclass
@@ -56,10 +49,9 @@ class Turn:
     backends: Backends
 
     @property
-    def language(self) -> str:
+    def language(self) -> Language:
         """The customer's language (``"he"`` or ``"en"``)."""
-        value = self.tracker.get_slot("language")
-        return value if value in ("he", "en") else self.backends.default_language
+        return as_language(self.tracker.get_slot("language"), self.backends.default_language)
 
     @property
     def text(self) -> str:
@@ -83,10 +75,10 @@ class Turn:
         """Today's date by the backends' clock."""
         return self.now().date()
 
-    def say(self, message: str, **values: Any) -> None:
-        """Sends a message from ``data/messages`` in the customer's language."""
-        rendered = self.backends.messages.render(message, self.language, **values)
-        self.dispatcher.utter_message(**rendered.kwargs())
+    def say(self, key: str, **values: Any) -> None:
+        """Sends a text of the catalog (``data/texts``) in the customer's language."""
+        message = self.backends.texts.message(key, self.language, **values)
+        self.dispatcher.utter_message(**message.dispatcher_kwargs())
 
     def date(self, value: Optional[date]) -> str:
         """A date as the customer's language writes it, e.g. "Thursday, 26 November"."""
@@ -94,7 +86,7 @@ class Turn:
             return ""
         if isinstance(value, datetime):
             value = value.date()
-        return format_date(value, _DATE_FORMATS[self.language], locale=_LOCALES[self.language])
+        return format_date(value, _DATE_FORMATS[self.language], locale=LOCALES[self.language])
 
     @staticmethod
     def money(amount: Decimal) -> str:
@@ -109,7 +101,7 @@ class KesherAction(UsesBackends, Action, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[str, Any]]:
         """rasa_sdk's entry point; see :meth:`perform`."""
-        turn = Turn(dispatcher, tracker, await self.get_backends())
+        turn = Turn(dispatcher, tracker, self.backends)
         return await self.perform(turn)
 
     @abstractmethod

@@ -89,7 +89,7 @@ class ValidateOrderForm(UsesBackends, FormValidationAction):
         return slots
 
     async def _turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Turn:
-        return Turn(dispatcher, tracker, await self.get_backends())
+        return Turn(dispatcher, tracker, self.backends)
 
     async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Awaitable, Callable, Dict, List, Optional, Sequence
@@ -46,9 +46,10 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bench.turns import OUT_DIR, machine
-from bot.__main__ import seed, train_model
-from bot.settings import Settings
-from bot.supervisor import Supervisor, free_port
+from core.processes import free_port
+from core.settings import Settings
+from kesher.cli import seed, train_model
+from kesher.supervisor import Supervisor
 
 LEVELS = (1, 10)
 TURNS = 200
@@ -286,8 +287,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     provider_port = free_port()
     provider = f"http://127.0.0.1:{provider_port}"
     try:
-        settings = replace(
-            Settings(var_dir=work / "var"),
+        settings = Settings(var_dir=work / "var").replace(
             twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_api_base=provider,
             telegram_token=TELEGRAM_TOKEN, telegram_secret_token=TELEGRAM_SECRET, telegram_api_base=provider,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),

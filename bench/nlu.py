@@ -30,8 +30,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from bot.settings import PROJECT_ROOT
-from bot.supervisor import venv_bin
+from core.processes import venv_bin
+from core.settings import PROJECT_ROOT
 
 DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 OUT_DIR = PROJECT_ROOT / "bench" / "out"

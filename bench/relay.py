@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -55,12 +55,13 @@ import yaml
 from aiohttp import web
 
 from bench.turns import OUT_DIR, Result, load, machine, rss_mb
-from bot.__main__ import seed, train_model
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor, free_port
+from core.processes import free_port
+from core.settings import PROJECT_ROOT, Settings
 from handoff.models import HandoffRequest
-from handoff.redis_keys import RedisKeys
 from handoff.state import HandoffStore
+from kesher.cli import seed, train_model
+from kesher.supervisor import Supervisor
+from wiring.container import Container
 
 LEVELS = (10, 100)
 ROUNDS = (100, 20)  # the relay phases last seconds, not fractions of one
@@ -343,8 +344,8 @@ async def measure(supervisor: Supervisor, callback_port: int, agent_ids: Sequenc
     settings = supervisor.settings
     arrivals = Arrivals()
     runner = await start_callback_server(callback_port, arrivals)
-    redis = settings.redis_client()
-    store = HandoffStore(redis, RedisKeys())
+    container = Container(settings)
+    redis, store = container.redis, container.store
     handoff_pid = supervisor.part("handoff").process.pid  # type: ignore[union-attr]
     consoles: List[Console] = []
     results: List[Level] = []
@@ -434,8 +435,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         agent_ids = write_agents_file(work / "agents.yml", args.agents)
         callback_port = free_port()
-        settings = replace(
-            Settings(var_dir=work / "var"),
+        settings = Settings(var_dir=work / "var").replace(
             callback_url=f"http://127.0.0.1:{callback_port}/inbox",
             agents_file=work / "agents.yml",
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),

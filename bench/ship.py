@@ -7,7 +7,7 @@ Run with ``make bench-ship`` (or ``python -m bench.ship``). In one invocation it
 2. for two edits — **one example** (one English example added to an
    existing intent) and **a new FAQ** (an intent with 10 examples in each
    language and its answer in both, as in docs/writing.md) — runs
-   ``bot.ship.Ship`` three ways: **full** (an empty training cache: everything
+   ``writers.ship.Ship`` three ways: **full** (an empty training cache: everything
    trains), **cached** (Rasa's cache: unchanged components are reused) and
    **finetune** (``--finetune`` from the current model, 0.3 of the epochs);
    each time it measures check, train, conversation tests, and publish → the
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -37,10 +37,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import requests
 
 from bench.turns import OUT_DIR, machine
-from bot.__main__ import seed, train_model
-from bot.settings import PROJECT_ROOT, Settings
-from bot.ship import Ship
-from bot.supervisor import Supervisor, free_port
+from core.processes import free_port
+from core.settings import PROJECT_ROOT, Settings
+from kesher.cli import seed, train_model
+from kesher.supervisor import Supervisor
+from writers.nlu_gate import run_gate
+from writers.ship import Ship
 
 LOAD_CUSTOMERS = 5
 AFTER_LIVE_SECONDS = 10.0
@@ -143,7 +145,7 @@ def ship_once(settings: Settings, content: Path, edit: Callable[[Path], None], h
     shutil.rmtree(work / "empty-cache", ignore_errors=True)
     os.environ["RASA_CACHE_DIRECTORY"] = str(cache)
     lines: List[str] = []
-    ship = Ship(replace(settings, content_dir=content), finetune=how == "finetune", epoch_fraction=0.3, gate=False,
+    ship = Ship(settings.replace(content_dir=content), finetune=how == "finetune", epoch_fraction=0.3, gate=False,
                 wait_live_seconds=300, model_dir=work / f"models-{how}", out=lines.append)
     started = time.monotonic()
     result = ship.run()
@@ -168,7 +170,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     runs: List[Run] = []
     gate_seconds = 0.0
     try:
-        settings = replace(Settings(var_dir=work / "var"), model_pull_seconds=2).with_ports(
+        settings = Settings(var_dir=work / "var", model_pull_seconds=2).with_ports(
             redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
             models=free_port())
         seed(settings)
@@ -198,8 +200,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 for thread in threads:
                     thread.join(timeout=90)
         if not args.no_gate:
-            from bot.nlu_gate import run_gate
-
             started = time.monotonic()
             run_gate()
             gate_seconds = time.monotonic() - started

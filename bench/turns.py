@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import aiohttp
+from sqlalchemy import create_engine, text
 
-from bot.__main__ import seed
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor, free_port, venv_bin
+from core.processes import free_port, venv_bin
+from core.settings import PROJECT_ROOT, Settings
+from kesher.cli import seed
+from kesher.supervisor import Supervisor
 
 OUT_DIR = PROJECT_ROOT / "bench" / "out"
 LEVELS = (1, 10, 50)
@@ -207,8 +209,6 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
     settings = Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
                                                     handoff=free_port(), smtp=free_port(), models=free_port())
     seed(settings)
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(settings.orders_db_url)
     with engine.connect() as conn:
         order_id, email = conn.execute(

@@ -1,1 +1,1 @@
-"""Kesher: settings, the ``python -m bot`` CLI, the local supervisor and language detection."""
+"""The Rasa bot's own Python: custom NLU components and measured speed-ups Rasa loads with them."""

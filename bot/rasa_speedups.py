@@ -14,6 +14,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
+import rasa
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+
 __all__ = ["install"]
 
 _RASA_VERSION = "3.6.21"
@@ -21,9 +27,6 @@ _RASA_VERSION = "3.6.21"
 
 @lru_cache(maxsize=1)
 def _action_result_validator() -> Any:
-    from jsonschema.validators import validator_for
-    from rasa.core.actions.action import RemoteAction
-
     schema = RemoteAction.action_response_format_spec()
     cls = validator_for(schema)
     cls.check_schema(schema)
@@ -31,9 +34,6 @@ def _action_result_validator() -> Any:
 
 
 def _validate_action_result(self: Any, result: Dict[str, Any]) -> bool:
-    from jsonschema import ValidationError
-    from rasa.shared.constants import DOCS_BASE_URL
-
     try:
         _action_result_validator().validate(result)
         return True
@@ -51,9 +51,6 @@ def install() -> bool:
     Returns:
         Whether the fix was installed (not on another Rasa version).
     """
-    import rasa
-    from rasa.core.actions.action import RemoteAction
-
     if rasa.__version__ != _RASA_VERSION:
         return False
     RemoteAction._validate_action_result = _validate_action_result

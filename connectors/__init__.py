@@ -5,6 +5,6 @@ deduplication, the customer's conversation (``handoff.identity``) and the
 handoff-aware router; ``delivery`` sends every outbound message through its
 channel once. The channels: ``web`` (the site's chat widget), ``whatsapp``
 (Twilio), ``telegram`` (python-telegram-bot) and ``callback`` (loopback JSON).
-They are registered in ``credentials.yml``; ``python -m connectors`` holds the
+They are registered in ``credentials.yml``; ``python -m kesher telegram-webhook`` registers the
 channels' admin commands.
 """

@@ -27,19 +27,18 @@ from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from redis.exceptions import RedisError
 from sanic import Blueprint
-from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from bot.language import is_hebrew
 from connectors.delivery import Undeliverable
-from connectors.runtime import Runtime, runtime
-from handoff.errors import BadRequest, HandoffError
+from connectors.runtime import ChannelRuntime
+from core.errors import Failed, KesherError, Unavailable
+from core.language import is_hebrew
+from edge.errors import error_response, status_of
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
-from handoff.texts import render
 
-__all__ = ["MAX_TEXT_CHARS", "BotFailure", "KesherInputChannel", "StreamOutput", "json_object", "media_kind"]
+__all__ = ["MAX_TEXT_CHARS", "BotFailure", "KesherInputChannel", "StreamOutput", "media_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +50,8 @@ _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-class BotFailure(HandoffError):
+class BotFailure(Failed):
     """Rasa raised while handling a message the channel had accepted."""
-
-    status_code = 500
-    quiet = False
-
-
-def json_object(request: Request, shape: str) -> Dict[str, Any]:
-    """The request's JSON body, which must be an object.
-
-    Args:
-        request: The webhook request.
-        shape: What the object holds, for the error message (e.g. ``{"sender", "message"}``).
-
-    Raises:
-        BadRequest: Not JSON, or not an object.
-    """
-    try:
-        data = request.json
-    except InvalidUsage as exc:
-        raise BadRequest(f"the body must be JSON: {shape}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest(f"the body must be a JSON object: {shape}")
-    return data
 
 
 def media_kind(content_type: str) -> str:
@@ -86,7 +63,7 @@ def media_kind(content_type: str) -> str:
 class StreamOutput(OutputChannel):
     """Rasa's replies for one customer, put on the outbound stream for their channel."""
 
-    def __init__(self, channel: str, rt: Runtime) -> None:
+    def __init__(self, channel: str, rt: ChannelRuntime) -> None:
         """Keeps the channel name and the runtime (Redis)."""
         self.channel = channel
         self.rt = rt
@@ -127,13 +104,20 @@ class KesherInputChannel(InputChannel):
     supports_buttons: ClassVar[bool] = True
     """False: buttons are sent as numbered options and a number in reply picks one."""
 
-    def __init__(self, rt: Optional[Runtime] = None) -> None:
+    def __init__(self, rt: Optional[ChannelRuntime] = None) -> None:
         """Opens nothing; connections start with the server.
 
         Args:
-            rt: The process runtime (tests pass their own).
+            rt: The process's channel runtime (tests pass their own; else the app's, at start).
         """
-        self.rt = rt or runtime
+        self._rt = rt
+
+    @property
+    def rt(self) -> ChannelRuntime:
+        """The process's channel runtime (set when the server starts)."""
+        if self._rt is None:
+            raise RuntimeError(f"the {self.name()} channel is not started")
+        return self._rt
 
     # -- what a channel writes ---------------------------------------------------
     @abstractmethod
@@ -141,8 +125,8 @@ class KesherInputChannel(InputChannel):
         """Checks a webhook and turns it into messages (``address`` set, ``cid`` left empty).
 
         Raises:
-            handoff.errors.HandoffError: Forged (Forbidden, 403), malformed (BadRequest, 400)
-                or oversized (PayloadTooLarge, 413) input.
+            core.errors.KesherError: Forged (NotAllowed, 403), malformed (InvalidInput, 400)
+                or oversized (TooLarge, 413) input.
         """
 
     @abstractmethod
@@ -179,12 +163,12 @@ class KesherInputChannel(InputChannel):
     # -- inbound -------------------------------------------------------------------
     async def first_time(self, message_id: str) -> bool:
         """True the first time a provider message id is seen (``SET NX EX``)."""
-        return bool(await self.rt.redis_client.set(
+        return bool(await self.rt.redis.set(
             self.rt.keys.seen(self.name(), message_id), "1", nx=True, ex=SEEN_TTL_SECONDS))
 
     async def forget(self, message_id: str) -> None:
         """Forgets a provider message id, so the provider's retry of it is processed."""
-        await self.rt.redis_client.delete(self.rt.keys.seen(self.name(), message_id))
+        await self.rt.redis.delete(self.rt.keys.seen(self.name(), message_id))
 
     async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
         """Everything between a parsed message and the bot or the agent.
@@ -198,11 +182,10 @@ class KesherInputChannel(InputChannel):
             return None
         try:
             if msg.address:
-                msg.cid = await self.rt.identity_book.resolve(self.name(), msg.address)
+                msg.cid = await self.rt.identity.resolve(self.name(), msg.address)
             if not self.supports_buttons:
                 await self._pick_option(msg)
             await self.before_routing(msg)
-            assert self.rt.router is not None
             result = await self.rt.router.route(msg)
             if msg.media and result.state in (ConversationState.BOT, ConversationState.QUEUED):
                 await self._acknowledge_media(msg, result)
@@ -234,11 +217,11 @@ class KesherInputChannel(InputChannel):
     async def _acknowledge_media(self, msg: InboundMessage, result: RouteResult) -> None:
         """The bot cannot read media; the queue's agent will see it. Either way, say so."""
         language = "he" if is_hebrew(msg.text) else await self.rt.language_of(msg.cid)
-        kind = render(f"media_{media_kind(msg.media[0].get('content_type', ''))}", language)
+        kind = self.rt.texts.text(f"media_{media_kind(msg.media[0].get('content_type', ''))}", language)
         name = "media_received" if result.to_bot else "media_to_agent"
         await self.rt.queue_outbound(OutboundMessage(
             message_id=uuid.uuid4().hex, cid=msg.cid, channel=self.name(),
-            text=render(name, language, kind=kind), kind="system",
+            text=self.rt.texts.text(name, language, kind=kind), kind="system",
         ))
 
     async def _pick_option(self, msg: InboundMessage) -> None:
@@ -246,7 +229,7 @@ class KesherInputChannel(InputChannel):
         match = _OPTION_NUMBER.match(msg.text)
         if not match:
             return
-        raw = await self.rt.redis_client.get(self.rt.keys.options(msg.cid))
+        raw = await self.rt.redis.get(self.rt.keys.options(msg.cid))
         options: List[List[str]] = jsonlib.loads(raw) if raw else []
         index = int(match.group(1)) - 1
         if 0 <= index < len(options):
@@ -260,7 +243,7 @@ class KesherInputChannel(InputChannel):
         Raises:
             connectors.delivery.Undeliverable: The customer has no address on this channel.
         """
-        address = await self.rt.identity_book.address(message.cid, self.name())
+        address = await self.rt.identity.address(message.cid, self.name())
         if not address:
             raise Undeliverable(f"{message.cid} has no address on {self.name()}")
         return address
@@ -276,35 +259,35 @@ class KesherInputChannel(InputChannel):
             message = await self._number_options(message)
         provider_id = await self.send(address, message)
         if provider_id:
-            await self.rt.redis_client.hset(
+            await self.rt.redis.hset(
                 self.rt.keys.provider_message(self.name(), provider_id),
                 mapping={"message_id": message.message_id, "cid": message.cid},
             )
-            await self.rt.redis_client.expire(self.rt.keys.provider_message(self.name(), provider_id),
+            await self.rt.redis.expire(self.rt.keys.provider_message(self.name(), provider_id),
                                               SEEN_TTL_SECONDS * 7)
 
     async def _number_options(self, message: OutboundMessage) -> OutboundMessage:
         key = self.rt.keys.options(message.cid)
         if not message.buttons:
             # A message without options: a number in reply is just a number again.
-            await self.rt.redis_client.delete(key)
+            await self.rt.redis.delete(key)
             return message
-        await self.rt.redis_client.set(key, jsonlib.dumps([list(b) for b in message.buttons], ensure_ascii=False),
+        await self.rt.redis.set(key, jsonlib.dumps([list(b) for b in message.buttons], ensure_ascii=False),
                                        ex=OPTIONS_TTL_SECONDS)
         language = "he" if is_hebrew(message.text) else "en"
-        lines = [message.text, "", render("choose_option", language)] if message.text else [
-            render("choose_option", language)]
+        choose = self.rt.texts.text("choose_option", language)
+        lines = [message.text, "", choose] if message.text else [choose]
         lines += [f"{i}. {title}" for i, (title, _) in enumerate(message.buttons, start=1)]
         return replace(message, text="\n".join(lines).strip(), buttons=())
 
     async def record_status(self, provider_id: str, status: str) -> bool:
         """Records a provider's delivery status for a message it accepted; False if unknown."""
-        sent = await self.rt.redis_client.hgetall(self.rt.keys.provider_message(self.name(), provider_id))
+        sent = await self.rt.redis.hgetall(self.rt.keys.provider_message(self.name(), provider_id))
         if not sent:
             return False
         key = self.rt.keys.delivery_status(sent["cid"])
-        await self.rt.redis_client.hset(key, sent["message_id"], status)
-        await self.rt.redis_client.expire(key, SEEN_TTL_SECONDS * 7)
+        await self.rt.redis.hset(key, sent["message_id"], status)
+        await self.rt.redis.expire(key, SEEN_TTL_SECONDS * 7)
         if status in ("failed", "undelivered"):
             log.warning("channel=%s cid=%s message=%s provider status %s", self.name(), sent["cid"],
                         sent["message_id"], status)
@@ -318,6 +301,8 @@ class KesherInputChannel(InputChannel):
 
         @bp.listener("before_server_start")
         async def _start(app: Any, _loop: Any) -> None:
+            if channel._rt is None:
+                channel._rt = ChannelRuntime.of(app)
             channel.rt.register(channel)
             await channel.rt.start()
             await channel.start()
@@ -342,11 +327,11 @@ class KesherInputChannel(InputChannel):
         try:
             messages = await self.parse(request)
             results = [r for r in [await self.receive(m, on_new_message) for m in messages] if r is not None]
-        except HandoffError as exc:
-            log.info("channel=%s webhook refused status=%s reason=%s", self.name(), exc.status_code, exc)
-            return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
+        except KesherError as exc:
+            log.info("channel=%s webhook refused status=%s reason=%s", self.name(), status_of(exc), exc)
+            return error_response(exc)
         except RedisError as exc:
             # Not processed and not marked as seen: the provider's retry will be.
             log.error("channel=%s webhook failed: redis unavailable: %s", self.name(), exc)
-            return json({"error": "temporarily unavailable, please retry", "status": 503}, status=503)
+            return error_response(Unavailable("temporarily unavailable, please retry"))
         return self.acknowledge(results)

@@ -12,10 +12,11 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 from sanic.request import Request
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, json_object
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
 from connectors.delivery import DeliveryError
-from connectors.runtime import Runtime
-from handoff.errors import BadRequest, PayloadTooLarge
+from connectors.runtime import ChannelRuntime
+from core.errors import InvalidInput, TooLarge
+from edge.requests import json_object
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -25,7 +26,7 @@ __all__ = ["CallbackChannel"]
 class CallbackChannel(KesherInputChannel):
     """Customer messages as JSON ``{"sender", "message", "message_id"?}``; replies to ``url``."""
 
-    def __init__(self, url: str, rt: Optional[Runtime] = None) -> None:
+    def __init__(self, url: str, rt: Optional[ChannelRuntime] = None) -> None:
         """Keeps the callback URL; opens nothing.
 
         Args:
@@ -51,11 +52,11 @@ class CallbackChannel(KesherInputChannel):
         data = json_object(request, '{"sender": ..., "message": ...}')
         sender, text = data.get("sender"), data.get("message")
         if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
-            raise BadRequest("sender must be a non-empty string of at most 128 characters")
+            raise InvalidInput("sender must be a non-empty string of at most 128 characters")
         if not isinstance(text, str):
-            raise BadRequest("message must be a string")
+            raise InvalidInput("message must be a string")
         if len(text) > MAX_TEXT_CHARS:
-            raise PayloadTooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
+            raise TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
         msg = InboundMessage(cid=sender, channel=self.name(), text=text)
         if isinstance(data.get("message_id"), str) and data["message_id"]:
             msg.message_id = data["message_id"][:128]

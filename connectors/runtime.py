@@ -1,8 +1,11 @@
-"""What the channels share inside one ``rasa run`` process: Redis, the router, delivery, pushes.
+"""What the channels of one ``rasa run`` process share: the backends, delivery and pushes.
 
-The first Kesher channel whose blueprint is registered starts it (in
-``before_server_start``, never while objects are built); every channel uses
-the same instance.
+Rasa builds each channel from ``credentials.yml`` with no way to pass it
+anything; so when the server starts, the first Kesher channel asks
+:meth:`ChannelRuntime.of` for the app's runtime, which is built once from the
+composition root (``wiring.container``) and kept on ``app.ctx``. Every channel
+of the app uses it: one Redis client, one router, one delivery worker, one
+reader of the pushes for connected customers. Tests build their own.
 """
 
 from __future__ import annotations
@@ -10,102 +13,97 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sanic import Sanic
 
-from bot.settings import Settings
-from handoff.agents import load_agents
-from handoff.desk import Desk
+from connectors.delivery import DeliveryWorker, Sender
+from core.language import Language, as_language
+from core.redis_keys import RedisKeys
+from core.settings import Settings
+from core.tasks import cancel_and_wait
+from core.texts import TextCatalog
 from handoff.identity import IdentityBook
-from handoff.mail.outbox import MailOutbox
 from handoff.models import OutboundMessage
-from handoff.policy import load_policy
-from handoff.rasa_client import RasaClient
-from handoff.redis_keys import RedisKeys
 from handoff.router import HandoffRouter
 from handoff.state import HandoffStore
-from handoff.tasks import cancel_and_wait
+from wiring.container import Container
 
-if TYPE_CHECKING:
-    from connectors.base import KesherInputChannel
-    from connectors.delivery import DeliveryWorker
-
-__all__ = ["OUTBOUND_MAXLEN", "Runtime", "runtime"]
+__all__ = ["OUTBOUND_MAXLEN", "Channel", "ChannelRuntime"]
 
 log = logging.getLogger(__name__)
 
 OUTBOUND_MAXLEN = 20_000
 
 
-@dataclass
-class Runtime:
-    """The process-wide connection state of the channels."""
+class Channel(Sender, Protocol):
+    """What the runtime needs of a channel: its name, sending, pushes and closing."""
 
-    settings: Optional[Settings] = None
-    channels: Dict[str, KesherInputChannel] = field(default_factory=dict)
-    redis: Optional[Redis] = None
-    store: Optional[HandoffStore] = None
-    router: Optional[HandoffRouter] = None
-    worker: Optional[DeliveryWorker] = None
-    identity: Optional[IdentityBook] = None
-    _tasks: List[asyncio.Task[None]] = field(default_factory=list)
-    _stop: Optional[asyncio.Event] = None
-    _users: int = 0
+    @classmethod
+    def name(cls) -> str:
+        """The channel's name in routes and on the outbound stream."""
+        ...
 
-    # -- typed access once started -------------------------------------------------
+    async def on_signal(self, signal: Dict[str, Any]) -> None:
+        """A push for connected customers."""
+        ...
+
+    async def close(self) -> None:
+        """Releases the channel's clients."""
+        ...
+
+
+class ChannelRuntime:
+    """The process-wide state of the channels (see the module docstring)."""
+
+    def __init__(self, container: Container, *, worker: Optional[DeliveryWorker] = None) -> None:
+        """Takes the backends from the container; connects nothing until :meth:`start`.
+
+        Args:
+            container: The composition root of this process.
+            worker: The delivery worker (tests pass one with short timings).
+        """
+        self.container = container
+        self.settings: Settings = container.settings
+        self.redis: Redis = container.redis
+        self.keys: RedisKeys = container.keys
+        self.store: HandoffStore = container.store
+        self.router: HandoffRouter = container.router
+        self.identity: IdentityBook = container.identity
+        self.texts: TextCatalog = container.texts
+        self.channels: Dict[str, Channel] = {}
+        self.worker = worker or DeliveryWorker(self.store, self.channels)
+        self.worker.channels = self.channels
+        self._tasks: List[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._users = 0
+
+    @classmethod
+    def of(cls, app: Sanic) -> ChannelRuntime:
+        """The app's runtime, built from the environment's settings the first time."""
+        runtime: Optional[ChannelRuntime] = getattr(app.ctx, "kesher_channels", None)
+        if runtime is None:
+            runtime = cls(Container(Settings.from_env()))
+            app.ctx.kesher_channels = runtime
+        return runtime
+
     @property
-    def redis_client(self) -> Redis:
-        """The Redis client (the runtime must be started)."""
-        assert self.redis is not None, "the channel runtime is not started"
-        return self.redis
-
-    @property
-    def keys(self) -> RedisKeys:
-        """The Redis key builder."""
-        assert self.store is not None, "the channel runtime is not started"
-        return self.store.keys
-
-    @property
-    def identity_book(self) -> IdentityBook:
-        """Addresses → conversations."""
-        assert self.identity is not None, "the channel runtime is not started"
-        return self.identity
-
-    @property
-    def default_language(self) -> str:
+    def default_language(self) -> Language:
         """The language used before a customer has written a word."""
-        return (self.settings or Settings.from_env()).default_language
+        return as_language(self.settings.default_language)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def register(self, channel: KesherInputChannel) -> None:
+    def register(self, channel: Channel) -> None:
         """Makes a channel reachable for outbound delivery by its name."""
         self.channels[channel.name()] = channel
 
     async def start(self) -> None:
-        """Opens Redis and starts the delivery worker and the signal reader (once per process)."""
+        """Starts the delivery worker and the signal reader (once, however many channels start)."""
         self._users += 1
-        if self.redis is not None:
+        if self._tasks:
             return
-        from connectors.delivery import DeliveryWorker
-
-        if self.settings is None:
-            self.settings = Settings.from_env()
-        settings = self.settings
-        self.redis = settings.redis_client()
-        self.store = HandoffStore(self.redis, RedisKeys())
-        desk = Desk(
-            self.store,
-            load_policy(settings.handoff_policy),
-            load_agents(settings.agents_file),
-            outbox=MailOutbox(self.redis, self.store.keys),
-            rasa=RasaClient(settings.rasa_url, settings.rasa_api_token),
-        )
-        self.identity = desk.identity
-        self.router = HandoffRouter(desk)
-        self.worker = DeliveryWorker(self.store, self.channels)
         self._stop = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self.worker.run(self._stop)),
@@ -113,41 +111,37 @@ class Runtime:
         ]
 
     async def stop(self) -> None:
-        """Stops the worker and closes Redis when the last channel stops."""
+        """Stops the worker and closes the connections when the last channel stops."""
         self._users -= 1
-        if self._users > 0 or self.redis is None:
+        if self._users > 0 or not self._tasks:
             return
-        if self._stop is not None:
-            self._stop.set()
+        self._stop.set()
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
-        if self.router is not None and self.router.desk.rasa is not None:
-            await self.router.desk.rasa.close()
         for channel in self.channels.values():
             await channel.close()
-        await self.redis.close()
-        self.redis = None
+        await self.container.close()
 
     # -- shared operations ----------------------------------------------------------------
     async def queue_outbound(self, message: OutboundMessage) -> None:
         """Puts a message for a customer on the outbound stream (the delivery worker sends it)."""
-        await self.redis_client.xadd(self.keys.outbound(), message.to_redis(),
-                                     maxlen=OUTBOUND_MAXLEN, approximate=True)
+        await self.redis.xadd(self.keys.outbound(), message.to_redis(),
+                              maxlen=OUTBOUND_MAXLEN, approximate=True)
 
-    async def language_of(self, cid: str) -> str:
+    async def language_of(self, cid: str) -> Language:
         """The language of the customer's handoff record, or the default language."""
-        language = await self.redis_client.hget(self.keys.conversation(cid), "language")
-        return str(language) if language in ("he", "en") else self.default_language
+        language = await self.redis.hget(self.keys.conversation(cid), "language")
+        return as_language(language, self.default_language)
 
     async def publish(self, signal: Dict[str, Any]) -> None:
         """Pushes a signal to every process's connected customers (see :meth:`_read_signals`)."""
-        await self.redis_client.publish(self.keys.customer_signals(), json.dumps(signal, ensure_ascii=False))
+        await self.redis.publish(self.keys.customer_signals(), json.dumps(signal, ensure_ascii=False))
 
     async def _read_signals(self, stop: asyncio.Event) -> None:
         """Hands each ``customer-signals`` message to every channel of this process."""
         while not stop.is_set():
-            pubsub = self.redis_client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.keys.customer_signals())
                 while not stop.is_set():
@@ -162,6 +156,3 @@ class Runtime:
                 await asyncio.sleep(1)
             finally:
                 await pubsub.close()
-
-
-runtime = Runtime()

@@ -23,11 +23,12 @@ from telegram.error import Forbidden as TelegramForbidden
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, json_object
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
 from connectors.delivery import DeliveryError, Undeliverable
-from connectors.runtime import Runtime
+from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
-from handoff.errors import BadRequest, Forbidden, PayloadTooLarge
+from core.errors import InvalidInput, NotAllowed, TooLarge
+from edge.requests import json_object
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -48,7 +49,7 @@ class TelegramChannel(KesherInputChannel):
     """Telegram via python-telegram-bot (see the module docstring)."""
 
     def __init__(self, token: str, secret_token: str, api_base: str = "https://api.telegram.org",
-                 rt: Optional[Runtime] = None) -> None:
+                 rt: Optional[ChannelRuntime] = None) -> None:
         """Keeps the bot's settings; the Bot is made when the server starts.
 
         Args:
@@ -111,16 +112,16 @@ class TelegramChannel(KesherInputChannel):
         """Reads one update: a text, a /start, a button press, or media."""
         given = request.headers.get("x-telegram-bot-api-secret-token", "")
         if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
-            raise Forbidden("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
+            raise NotAllowed("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
         if len(request.body or b"") > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")
+            raise TooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")
         data = json_object(request, "a Telegram update")
         if not isinstance(data.get("update_id"), int):
-            raise BadRequest("the update must have an integer update_id")
+            raise InvalidInput("the update must have an integer update_id")
         try:
             update = Update.de_json(data, self.bot)
         except (KeyError, TypeError, ValueError) as exc:
-            raise BadRequest(f"not a Telegram update: {exc}") from exc
+            raise InvalidInput(f"not a Telegram update: {exc}") from exc
         msg = await self._message_of(update)
         if msg is None:
             return []  # edits, joins and other updates the assistant does not answer
@@ -144,7 +145,7 @@ class TelegramChannel(KesherInputChannel):
             return None
         text = message.text or message.caption or ""
         if len(text) > MAX_TEXT_CHARS:
-            raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+            raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
         if text.split(" ", 1)[0].split("@", 1)[0] == "/start":
             text = START_PAYLOAD
         media = [{"url": "", "content_type": mime, "telegram_kind": kind}
@@ -167,16 +168,16 @@ class TelegramChannel(KesherInputChannel):
         """A button's payload from its callback data (long payloads are kept in Redis)."""
         if not data.startswith("k:"):
             return data
-        stored = await self.rt.redis_client.get(self.rt.keys.button_payload(data[2:]))
+        stored = await self.rt.redis.get(self.rt.keys.button_payload(data[2:]))
         if stored is None:
-            raise BadRequest("this button has expired; please type your answer")
+            raise InvalidInput("this button has expired; please type your answer")
         return str(stored)
 
     async def _callback_data(self, payload: str) -> str:
         if len(payload.encode()) <= MAX_CALLBACK_BYTES and not payload.startswith("k:"):
             return payload
         digest = hashlib.sha256(payload.encode()).hexdigest()[:24]
-        await self.rt.redis_client.set(self.rt.keys.button_payload(digest), payload, ex=PAYLOAD_TTL_SECONDS)
+        await self.rt.redis.set(self.rt.keys.button_payload(digest), payload, ex=PAYLOAD_TTL_SECONDS)
         return "k:" + digest
 
     # -- outbound ---------------------------------------------------------------------------

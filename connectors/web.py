@@ -31,12 +31,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file, json
 from websockets.exceptions import ConnectionClosed
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage, json_object
-from connectors.runtime import Runtime
-from handoff.errors import BadRequest, Forbidden, HandoffError, PayloadTooLarge
+from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.runtime import ChannelRuntime
+from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from edge.errors import error_response, status_of
+from edge.requests import json_object, parse_json_object
+from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
-from handoff.ws import receive
 
 __all__ = ["WebChannel"]
 
@@ -68,7 +70,7 @@ return entry
 class WebChannel(KesherInputChannel):
     """The website widget's channel (see the module docstring)."""
 
-    def __init__(self, secret: str, allowed_origins: str = "*", rt: Optional[Runtime] = None) -> None:
+    def __init__(self, secret: str, allowed_origins: str = "*", rt: Optional[ChannelRuntime] = None) -> None:
         """Keeps the signing secret; opens nothing.
 
         Args:
@@ -108,23 +110,23 @@ class WebChannel(KesherInputChannel):
         """The session id, if ``token`` signs it.
 
         Raises:
-            Forbidden: Missing or forged.
+            NotAllowed: Missing or forged.
         """
         if not isinstance(session, str) or not isinstance(token, str) or not 0 < len(session) <= 64:
-            raise Forbidden("a session and its token are required; get one from POST /session")
+            raise NotAllowed("a session and its token are required; get one from POST /session")
         if not hmac.compare_digest(self.sign(session), token):
-            raise Forbidden("this session was not issued here; get a new one from POST /session")
+            raise NotAllowed("this session was not issued here; get a new one from POST /session")
         return session
 
     def check_origin(self, request: Request) -> None:
         """Refuses pages not allowed to embed the widget.
 
         Raises:
-            Forbidden: The request's Origin is not allowed.
+            NotAllowed: The request's Origin is not allowed.
         """
         origin = request.headers.get("origin", "")
         if "*" not in self.allowed_origins and origin and origin not in self.allowed_origins:
-            raise Forbidden(f"the widget is not enabled for {origin}")
+            raise NotAllowed(f"the widget is not enabled for {origin}")
 
     def cors(self, request: Request, response: HTTPResponse) -> HTTPResponse:
         """Lets allowed pages on other origins call the widget's routes."""
@@ -148,16 +150,16 @@ class WebChannel(KesherInputChannel):
         """One customer message from a widget frame or an HTTP body.
 
         Raises:
-            BadRequest: No text.
-            PayloadTooLarge: Longer than the channel takes.
+            InvalidInput: No text.
+            TooLarge: Longer than the channel takes.
         """
         text, payload = data.get("text"), data.get("payload")
         if not isinstance(text, str):
-            raise BadRequest("text must be a string")
+            raise InvalidInput("text must be a string")
         if len(text) > MAX_TEXT_CHARS:
-            raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+            raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
         if not text.strip() and not payload:
-            raise BadRequest("the message is empty")
+            raise InvalidInput("the message is empty")
         msg = InboundMessage(cid="", channel=self.name(), text=text, address=session)
         if isinstance(payload, str) and payload and len(payload) <= MAX_TEXT_CHARS:
             msg.metadata["option_title"] = text
@@ -193,7 +195,7 @@ class WebChannel(KesherInputChannel):
     async def append(self, cid: str, entry: Dict[str, Any]) -> Dict[str, Any]:
         """Stores an entry with the next sequence number and signals every process."""
         keys = self.rt.keys
-        stored = await self.rt.redis_client.eval(
+        stored = await self.rt.redis.eval(
             _APPEND, 2, keys.web_seq(cid), keys.web_history(cid),
             jsonlib.dumps(entry, ensure_ascii=False), HISTORY_LENGTH, HISTORY_TTL_SECONDS,
         )
@@ -204,7 +206,7 @@ class WebChannel(KesherInputChannel):
 
     async def history(self, cid: str, after: int) -> List[Dict[str, Any]]:
         """Entries with a sequence number above ``after``, oldest first."""
-        rows = await self.rt.redis_client.lrange(self.rt.keys.web_history(cid), 0, -1)
+        rows = await self.rt.redis.lrange(self.rt.keys.web_history(cid), 0, -1)
         entries = [jsonlib.loads(r) for r in rows]
         return [e for e in entries if int(e.get("seq", 0)) > after]
 
@@ -253,8 +255,8 @@ class WebChannel(KesherInputChannel):
                 return channel.cors(request, HTTPResponse(status=204))
             try:
                 channel.check_origin(request)
-            except HandoffError as exc:
-                return json({"error": str(exc), "status": exc.status_code}, status=exc.status_code)
+            except KesherError as exc:
+                return error_response(exc)
             return channel.cors(request, json(channel.new_session()))
 
         @bp.route("/webhook", methods=["OPTIONS"])
@@ -271,14 +273,14 @@ class WebChannel(KesherInputChannel):
             self.check_origin(request)
             hello = _frame(await asyncio.wait_for(receive(ws), HELLO_TIMEOUT_SECONDS))
             if hello.get("type") != "hello":
-                raise BadRequest("the first frame must be a hello")
+                raise InvalidInput("the first frame must be a hello")
             session = self.check_session(hello.get("session"), hello.get("token"))
-        except (TimeoutError, HandoffError) as exc:
-            status = exc.status_code if isinstance(exc, HandoffError) else 408
+        except (TimeoutError, KesherError) as exc:
+            status = status_of(exc) if isinstance(exc, KesherError) else 408
             await _send(ws, {"type": "error", "status": status, "error": str(exc) or "no hello in time"})
             await ws.close(code=4000 + status)
             return
-        cid = await self.rt.identity_book.resolve(self.name(), session)
+        cid = await self.rt.identity.resolve(self.name(), session)
         self.sockets.setdefault(cid, set()).add(ws)
         try:
             after = hello["after"] if isinstance(hello.get("after"), int) else 0
@@ -305,10 +307,10 @@ class WebChannel(KesherInputChannel):
             if data.get("type") == "typing":
                 return
             if data.get("type") != "message":
-                raise BadRequest('frames are {"type": "message", "text": ...} or {"type": "typing"}')
+                raise InvalidInput('frames are {"type": "message", "text": ...} or {"type": "typing"}')
             await self.receive(self.message_from(session, data), to_bot)
-        except HandoffError as exc:
-            await _send(ws, {"type": "error", "status": exc.status_code, "error": str(exc)})
+        except KesherError as exc:
+            await _send(ws, {"type": "error", "status": status_of(exc), "error": str(exc)})
         except RedisError as exc:
             log.error("web: message not taken, redis unavailable: %s", exc)
             await _send(ws, {"type": "error", "status": 503, "error": "temporarily unavailable, please retry"})
@@ -316,16 +318,10 @@ class WebChannel(KesherInputChannel):
 
 def _frame(raw: Optional[str]) -> Dict[str, Any]:
     if raw is None:
-        raise BadRequest("the connection closed")
+        raise InvalidInput("the connection closed")
     if len(raw) > MAX_FRAME_CHARS:
-        raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
-    try:
-        data = jsonlib.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("frames must be JSON objects") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("frames must be JSON objects")
-    return data
+        raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+    return parse_json_object(raw, '{"type": "message", "text": ...}', max_bytes=4 * MAX_FRAME_CHARS)
 
 
 async def _send(ws: Any, frame: Dict[str, Any]) -> None:

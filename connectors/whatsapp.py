@@ -25,9 +25,10 @@ from twilio.rest import Client
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.delivery import DeliveryError, Undeliverable
-from connectors.runtime import Runtime
+from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
-from handoff.errors import BadRequest, Forbidden, HandoffError, PayloadTooLarge
+from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from edge.errors import status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
@@ -53,7 +54,7 @@ class WhatsAppChannel(KesherInputChannel):
         from_number: str,
         api_base: str = "https://api.twilio.com",
         public_url: str = "",
-        rt: Optional[Runtime] = None,
+        rt: Optional[ChannelRuntime] = None,
     ) -> None:
         """Keeps the account's settings; the API client is made when the server starts.
 
@@ -110,19 +111,19 @@ class WhatsAppChannel(KesherInputChannel):
         """The form fields of a request Twilio signed.
 
         Raises:
-            PayloadTooLarge: A body no Twilio webhook has.
-            BadRequest: Not a form.
-            Forbidden: Missing or wrong ``X-Twilio-Signature``.
+            TooLarge: A body no Twilio webhook has.
+            InvalidInput: Not a form.
+            NotAllowed: Missing or wrong ``X-Twilio-Signature``.
         """
         if len(request.body or b"") > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"a Twilio webhook has at most {MAX_BODY_BYTES} bytes")
+            raise TooLarge(f"a Twilio webhook has at most {MAX_BODY_BYTES} bytes")
         if not request.content_type.startswith("application/x-www-form-urlencoded"):
-            raise BadRequest("Twilio webhooks are form-encoded (application/x-www-form-urlencoded)")
+            raise InvalidInput("Twilio webhooks are form-encoded (application/x-www-form-urlencoded)")
         try:
             # Blank fields count in the signature (Sanic's request.form would drop them).
             pairs = parse_qsl((request.body or b"").decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError as exc:
-            raise BadRequest("the form is not UTF-8") from exc
+            raise InvalidInput("the form is not UTF-8") from exc
         params: Dict[str, str] = {}
         for name, value in pairs:
             params.setdefault(name, value)
@@ -131,7 +132,7 @@ class WhatsAppChannel(KesherInputChannel):
             url += "?" + request.query_string
         signature = request.headers.get("x-twilio-signature", "")
         if not signature or not self.validator.validate(url, params, signature):
-            raise Forbidden("the X-Twilio-Signature does not match this request")
+            raise NotAllowed("the X-Twilio-Signature does not match this request")
         return params
 
     async def parse(self, request: Request) -> List[InboundMessage]:
@@ -139,21 +140,21 @@ class WhatsAppChannel(KesherInputChannel):
         params = self.signed_params(request)
         sender, sid = params.get("From", ""), params.get("MessageSid", "")
         if not sender.startswith(PREFIX) or len(sender) <= len(PREFIX) or not sid:
-            raise BadRequest("From (whatsapp:+...) and MessageSid are required")
+            raise InvalidInput("From (whatsapp:+...) and MessageSid are required")
         text = params.get("Body", "")
         if len(text) > MAX_TEXT_CHARS:
-            raise PayloadTooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
+            raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
         try:
             count = min(int(params.get("NumMedia") or 0), 10)
         except ValueError as exc:
-            raise BadRequest("NumMedia must be a number") from exc
+            raise InvalidInput("NumMedia must be a number") from exc
         media = [
             {"url": params.get(f"MediaUrl{i}", ""), "content_type": params.get(f"MediaContentType{i}", "")}
             for i in range(count)
             if params.get(f"MediaUrl{i}")
         ]
         if not text.strip() and not media:
-            raise BadRequest("the message has neither Body nor media")
+            raise InvalidInput("the message has neither Body nor media")
         msg = InboundMessage(cid="", channel=self.name(), text=text, message_id=sid,
                              address=sender[len(PREFIX):], media=media)
         msg.metadata.update(provider_id=True, profile_name=params.get("ProfileName", ""))
@@ -173,10 +174,10 @@ class WhatsAppChannel(KesherInputChannel):
                 params = channel.signed_params(request)
                 sid, state = params.get("MessageSid", ""), params.get("MessageStatus", "")
                 if not sid or not state:
-                    raise BadRequest("MessageSid and MessageStatus are required")
-            except HandoffError as exc:
-                log.info("channel=whatsapp status refused status=%s reason=%s", exc.status_code, exc)
-                return HTTPResponse(str(exc), status=exc.status_code)
+                    raise InvalidInput("MessageSid and MessageStatus are required")
+            except KesherError as exc:
+                log.info("channel=whatsapp status refused status=%s reason=%s", status_of(exc), exc)
+                return HTTPResponse(str(exc), status=status_of(exc))
             if not await channel.record_status(sid, state):
                 log.info("channel=whatsapp status %s for unknown message %s", state, sid)
             return HTTPResponse(EMPTY_TWIML, content_type="text/xml")

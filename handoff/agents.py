@@ -1,6 +1,6 @@
-"""Agents and teams, from a YAML file (``handoff/agents.yml`` or ``KESHER_AGENTS_FILE``).
+"""Agents and teams, from a YAML file (``handoff/agents.yml``, the ``agents_file`` setting).
 
-Passwords are stored as argon2 hashes only. ``python -m handoff add-agent``
+Passwords are stored as argon2 hashes only. ``python -m kesher add-agent``
 adds one to the file.
 """
 
@@ -11,10 +11,28 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional
 
 import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from handoff.models import Agent
 
-__all__ = ["AgentDirectory", "Team", "load_agents"]
+__all__ = ["ROLES", "AgentDirectory", "Team", "hash_password", "load_agents", "password_matches"]
+
+ROLES = ("agent", "supervisor", "writer")
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` with the library's default cost."""
+    return _HASHER.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches an argon2 hash (CPU-bound: run it off the event loop)."""
+    try:
+        return bool(_HASHER.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @dataclass(frozen=True)

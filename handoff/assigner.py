@@ -20,7 +20,6 @@ from redis.exceptions import RedisError
 
 from handoff.desk import Desk
 from handoff.models import Agent, Conversation, ConversationState
-from handoff.texts import render
 
 __all__ = ["Assigner", "DeskLoop", "rank_agents"]
 
@@ -98,7 +97,7 @@ class Assigner:
         return assigned
 
     async def _notify_positions(self) -> None:
-        store = self.desk.store
+        store, texts = self.desk.store, self.desk.texts
         step = self.desk.policy.notify_eta_change_minutes
         queue = await store.queue()
         if not queue:
@@ -116,9 +115,9 @@ class Assigner:
             if not ((moved and position <= 3) or eta_moved):
                 continue
             if est.eta_minutes:
-                text = render("position_update", conv.language, position=position, eta=est.eta_minutes)
+                text = texts.text("position_update", conv.language, position=position, minutes=est.eta_minutes)
             else:
-                text = render("position_update_no_estimate", conv.language, position=position)
+                text = texts.text("position_update_no_estimate", conv.language, position=position)
             await store.update(conv.cid, notified_position=position, notified_eta=est.eta_minutes)
             await store.tell_customer(conv, text)
 

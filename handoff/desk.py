@@ -18,8 +18,10 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from babel.dates import format_datetime
 
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge
+from core.language import LOCALES
+from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
-from handoff.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from handoff.identity import IdentityBook
 from handoff.models import (
     Agent,
@@ -33,7 +35,6 @@ from handoff.models import (
 from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
 from handoff.state import HandoffStore, TransitionResult
-from handoff.texts import render
 
 __all__ = ["MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
@@ -99,9 +100,12 @@ class Desk:
         store: HandoffStore,
         policy: HandoffPolicy,
         agents: AgentDirectory,
+        texts: TextCatalog,
+        *,
         outbox: Optional[MailQueue] = None,
         rasa: Optional[RasaClient] = None,
         orders: Optional[OrderLookup] = None,
+        identity: Optional[IdentityBook] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Keeps its collaborators; opens nothing.
@@ -110,19 +114,22 @@ class Desk:
             store: Handoff state in Redis.
             policy: Triggers, routing, hours, estimates.
             agents: Who may take conversations.
+            texts: What customers and agents are told.
             outbox: E-mail queue (None: no e-mails, e.g. in unit tests of routing).
             rasa: Rasa's HTTP API for transcripts and outcomes (None: neither).
             orders: The orders store for the customer panel (None: no orders shown).
+            identity: Addresses → conversations (default: one on the store's Redis).
             clock: Epoch seconds.
         """
         self.store = store
         self.policy = policy
         self.agents = agents
+        self.texts = texts
         self.outbox = outbox
         self.rasa = rasa
         self.orders = orders
         self.clock = clock
-        self.identity = IdentityBook(store.redis, store.keys)
+        self.identity = identity or IdentityBook(store.redis, store.keys)
 
     # -- identity ------------------------------------------------------------
     async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
@@ -145,15 +152,15 @@ class Desk:
             return ""
         conv = await self.store.get(link.cid)
         if conv is None or conv.state not in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
-            return render("continued", language)
+            return self.texts.text("continued", language)
         await self.store.update(conv.cid, channel=channel)
         await self.store.add_event(conv.cid, Event(
-            kind=EventKind.NOTE, text=render("agent_note_continued", "en", email=email, channel=channel),
+            kind=EventKind.NOTE, text=self.texts.text("agent_note_continued", "en", email=email, channel=channel),
             author="kesher", author_name="Kesher", data={"channel": channel},
         ))
         if conv.state is ConversationState.WITH_AGENT:
-            return render("continued_with_agent", language, agent=conv.agent_name.split(" ")[0])
-        return render("continued_in_queue", language, position=await self.store.position(conv.cid))
+            return self.texts.text("continued_with_agent", language, agent=conv.agent_name.split(" ")[0])
+        return self.texts.text("continued_in_queue", language, position=await self.store.position(conv.cid))
 
     # -- estimates ---------------------------------------------------------
     async def online_agents(self) -> List[Agent]:
@@ -183,18 +190,18 @@ class Desk:
     def next_opening_text(self, language: str) -> str:
         """When the desk opens next, as the customer's language writes it."""
         opening = self.policy.hours.next_opening(datetime.fromtimestamp(self.clock(), tz=UTC))
-        locale = "he_IL" if language == "he" else "en_GB"
+        locale = LOCALES.get(language, LOCALES["en"])
         pattern = "EEEE HH:mm" if language == "he" else "EEEE 'at' HH:mm"
         return format_datetime(opening, pattern, tzinfo=opening.tzinfo, locale=locale)
 
     def ticket_text(self, ticket: QueueTicket, language: str) -> str:
         """What the customer is told about a ticket the bot just got."""
         if not ticket.in_hours:
-            return render("queued_after_hours", language, position=ticket.position,
+            return self.texts.text("queued_after_hours", language, position=ticket.position,
                           reference=ticket.reference, opening=self.next_opening_text(language))
         if ticket.eta_minutes:
-            return render("queued", language, position=ticket.position, eta=ticket.eta_minutes)
-        return render("queued_no_estimate", language, position=ticket.position)
+            return self.texts.text("queued", language, position=ticket.position, minutes=ticket.eta_minutes)
+        return self.texts.text("queued_no_estimate", language, position=ticket.position)
 
     # -- the bot hands over ------------------------------------------------------
     async def request(self, req: HandoffRequest) -> QueueTicket:
@@ -255,7 +262,7 @@ class Desk:
     async def set_presence(self, agent: Agent, status: str) -> None:
         """Online agents get conversations; away and offline ones keep theirs but get no new ones."""
         if status not in PRESENCE:
-            raise BadRequest(f"presence must be one of {', '.join(PRESENCE)}")
+            raise InvalidInput(f"presence must be one of {', '.join(PRESENCE)}")
         keys = self.store.keys
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.agent(agent.agent_id), mapping={
@@ -279,7 +286,7 @@ class Desk:
                                        require_online=require_online)
         if result.ok:
             conv = await self._conversation(cid)
-            await self.store.tell_customer(conv, render("agent_joined", conv.language, agent=agent.first_name))
+            await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language, agent=agent.first_name))
         return result
 
     async def _owned(self, cid: str, agent: Agent) -> Conversation:
@@ -287,7 +294,7 @@ class Desk:
         if conv.state is not ConversationState.WITH_AGENT:
             raise Conflict(f"conversation {cid} is {conv.state.value}, not with an agent")
         if conv.agent_id != agent.agent_id:
-            raise Forbidden(f"conversation {cid} belongs to another agent")
+            raise NotAllowed(f"conversation {cid} belongs to another agent")
         return conv
 
     async def send(self, cid: str, agent: Agent, text: str) -> Event:
@@ -322,12 +329,12 @@ class Desk:
         if to_team and to_team not in self.agents.teams:
             raise NotFound(f"no team {to_team!r}")
         if not to_agent and not to_team:
-            raise BadRequest("say who to transfer to: an agent or a team")
+            raise InvalidInput("say who to transfer to: an agent or a team")
         conv = await self._owned(cid, agent)
         result = await self.store.transfer(cid, agent.agent_id, team=to_team, target_agent=to_agent,
                                            priority_bonus=self.policy.transfer_priority_bonus)
         if result.ok:
-            await self.store.tell_customer(conv, render("transferred", conv.language))
+            await self.store.tell_customer(conv, self.texts.text("transferred", conv.language))
         return result
 
     async def close(
@@ -335,7 +342,7 @@ class Desk:
     ) -> TransitionResult:
         """Closes the conversation: CSAT question, closing e-mail, outcome into Rasa, history."""
         if resolution not in self.policy.resolution_codes:
-            raise BadRequest(f"resolution must be one of {', '.join(self.policy.resolution_codes)}")
+            raise InvalidInput(f"resolution must be one of {', '.join(self.policy.resolution_codes)}")
         summary, next_steps = summary.strip()[:MAX_MESSAGE_CHARS], next_steps.strip()[:MAX_MESSAGE_CHARS]
         await self._owned(cid, agent)
         result = await self.store.close(cid, agent.agent_id, resolution, summary, next_steps,
@@ -343,7 +350,7 @@ class Desk:
         if not result.ok:
             raise Conflict(f"could not close: {result.state}")
         conv = await self._conversation(cid)
-        text = render("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
+        text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
         await self.store.tell_customer(conv, text, buttons=tuple((str(n), str(n)) for n in range(1, 6)))
         if self.outbox is not None and conv.email:
             await self.outbox.enqueue("closing", cid, f"closing:{conv.reference}:{conv.version}",
@@ -454,8 +461,8 @@ class Desk:
     def _clean(text: str) -> str:
         text = (text or "").strip()
         if not text:
-            raise BadRequest("the message is empty")
+            raise InvalidInput("the message is empty")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise PayloadTooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
+            raise TooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
         return text
 

@@ -18,7 +18,7 @@ from typing import Dict, Optional, Tuple
 
 from redis.asyncio import Redis
 
-from handoff.redis_keys import RedisKeys
+from core.redis_keys import RedisKeys
 
 __all__ = ["IDENTITY_TTL_SECONDS", "IdentityBook", "LinkResult", "conversation_id", "split_conversation_id"]
 

@@ -166,6 +166,10 @@ class Conversation:
         """True while the bot must stay silent."""
         return self.state in (ConversationState.QUEUED, ConversationState.WITH_AGENT)
 
+    def visible_to(self, agent: Agent) -> bool:
+        """Who may read it: its agent, a supervisor, anyone while it waits in the queue."""
+        return agent.role == "supervisor" or self.agent_id == agent.agent_id or self.state is ConversationState.QUEUED
+
 
 @dataclass
 class Event:

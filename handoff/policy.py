@@ -1,18 +1,17 @@
 """The handoff policy: triggers, routing topics and teams, business hours, estimates.
 
-Read from ``handoff/policy.yml`` (or ``KESHER_HANDOFF_POLICY``) by both the
+Read from ``handoff/policy.yml`` (the ``handoff_policy`` setting) by both the
 action server, which decides when to hand over, and the handoff service, which
 routes and estimates waits.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -153,16 +152,15 @@ def _mode(trigger: str, value: object, path: Path) -> str:
     return str(value)
 
 
-def load_policy(path: Optional[Path] = None) -> HandoffPolicy:
+def load_policy(path: Path = DEFAULT_POLICY_PATH) -> HandoffPolicy:
     """Reads the policy file.
 
     Args:
-        path: The file; default ``KESHER_HANDOFF_POLICY`` or ``handoff/policy.yml``.
+        path: The file (default ``handoff/policy.yml``).
 
     Raises:
         ValueError: The file names an unknown trigger or a malformed value.
     """
-    path = path or Path(os.environ.get("KESHER_HANDOFF_POLICY") or DEFAULT_POLICY_PATH)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     triggers: Dict[Trigger, TriggerRule] = {}
     for name, raw in (data.get("triggers") or {}).items():

@@ -12,10 +12,12 @@ from urllib.parse import quote
 
 import aiohttp
 
+from core.errors import Unavailable
+
 __all__ = ["RasaClient", "RasaUnavailable", "transcript_from_tracker"]
 
 
-class RasaUnavailable(RuntimeError):
+class RasaUnavailable(Unavailable):
     """Rasa did not answer, or answered with an error."""
 
 

@@ -16,10 +16,9 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List
 
-from bot.language import detect_language
+from core.language import detect_language
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
 from handoff.models import Conversation, ConversationState, Event, EventKind
-from handoff.texts import render
 
 __all__ = ["GIVE_UP_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
 
@@ -82,6 +81,7 @@ class HandoffRouter:
         """
         self.desk = desk
         self.store = desk.store
+        self.texts = desk.texts
         self.clock = clock
 
     async def route(self, msg: InboundMessage) -> RouteResult:
@@ -96,7 +96,8 @@ class HandoffRouter:
         if conv.state is ConversationState.QUEUED and _normal(msg.text) in GIVE_UP_WORDS:
             result = await self.store.give_up(msg.cid)
             if result.ok:
-                await self.store.tell_customer(conv, render("gave_up", conv.language, reference=conv.reference))
+                text = self.texts.text("gave_up", conv.language, reference=conv.reference)
+                await self.store.tell_customer(conv, text)
                 return RouteResult(False, ConversationState.BOT)
             conv = await self.store.get(msg.cid) or conv  # taken meanwhile: the agent gets it
         event_id = await self._to_agent(conv, msg)
@@ -105,14 +106,14 @@ class HandoffRouter:
             if found:
                 email = found.group(0)
                 await self.desk.set_email(conv.cid, email)
-                await self.store.tell_customer(conv, render("email_saved", conv.language, email=email))
+                await self.store.tell_customer(conv, self.texts.text("email_saved", conv.language, email=email))
         return RouteResult(False, conv.state, event_id)
 
     async def _moved(self, conv: Conversation, channel: str) -> Conversation:
         """The customer writes from another (linked) channel: answers follow them there."""
         await self.store.update(conv.cid, channel=channel)
         if conv.state is not ConversationState.CLOSED:
-            note = render("agent_note_channel", "en", channel=channel)
+            note = self.texts.text("agent_note_channel", "en", channel=channel)
             await self.store.add_event(conv.cid, Event(kind=EventKind.NOTE, text=note, author="kesher",
                                                        author_name="Kesher", data={"channel": channel}))
         return replace(conv, channel=channel)
@@ -138,12 +139,12 @@ class HandoffRouter:
                 await self.store.resume(conv.cid, "csat_skipped")
                 return RouteResult(True, ConversationState.BOT)
             await self.store.update(conv.cid, csat_rating=int(match.group(1)), csat_stage="comment")
-            await self.store.tell_customer(conv, render("csat_comment", conv.language))
+            await self.store.tell_customer(conv, self.texts.text("csat_comment", conv.language))
             return RouteResult(False, ConversationState.CLOSED)
         comment = "" if _normal(msg.text) in _SKIP_WORDS else msg.text.strip()[:MAX_MESSAGE_CHARS]
         await self.store.update(conv.cid, csat_comment=comment, csat_stage="done")
         await self.store.resume(conv.cid, "csat_done")
-        await self.store.tell_customer(conv, render("csat_thanks", conv.language))
+        await self.store.tell_customer(conv, self.texts.text("csat_thanks", conv.language))
         # The rating is kept with the conversation in Redis whether or not Rasa takes it.
         await self.desk.set_bot_slots(conv.cid, {"handoff_csat": conv.csat_rating})
         return RouteResult(False, ConversationState.BOT)

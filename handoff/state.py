@@ -23,8 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 
+from core.redis_keys import RedisKeys
 from handoff.models import Conversation, ConversationState, Event, EventKind, HandoffRequest, OutboundMessage
-from handoff.redis_keys import RedisKeys
 
 __all__ = ["FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
 

@@ -11,10 +11,12 @@ from redis.asyncio import Redis
 from sanic import Sanic
 
 from actions.backends import Backends
+from core.processes import free_port
 from tests.helpers.backends import make_backends
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.redis_server import RedisServer, start_redis
+from tests.helpers.smtp import SmtpSink
 from tests.helpers.trackers import load_domain
 
 # Sanic rewrites some of its own methods the first time an app starts ("touchup")
@@ -62,3 +64,12 @@ def domain() -> Dict[str, Any]:
 @pytest.fixture()
 def backends(tmp_path: Path, redis_client: Redis) -> Backends:
     return make_backends(tmp_path / "orders.db", redis=redis_client)
+
+
+@pytest_asyncio.fixture()
+async def smtp_sink() -> AsyncIterator[SmtpSink]:
+    """A real aiosmtpd server on a free loopback port that keeps what it receives."""
+    sink = SmtpSink(port=free_port())
+    await sink.start()
+    yield sink
+    await sink.stop()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import latest_model, train_model
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import venv_bin
+from core.processes import latest_model, venv_bin
+from core.settings import PROJECT_ROOT, Settings
+from kesher.cli import train_model
 
 # Rasa 3.6.21 warns about any retrieval intent declared in the domain, because
 # it merges the retrieval intents found in the NLU data into the domain a

@@ -39,7 +39,7 @@ _RELATED_SHARE = 0.7
 
 @lru_cache(maxsize=2)
 def _nlp(language: str) -> spacy.language.Language:
-    import spacy  # imported lazily: only the action server needs it
+    import spacy  # noqa: PLC0415 - heavy; only the action server ranks articles
 
     return spacy.blank(language)
 
@@ -135,7 +135,7 @@ class _Index:
     """
 
     def __init__(self, articles: Sequence[Article], language: str) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer  # action server only
+        from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415 - heavy; action server only
 
         self.articles = list(articles)
         self.language = language

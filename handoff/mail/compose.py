@@ -4,7 +4,7 @@ Each mail is a ``multipart/alternative`` message (text/plain + text/html) in the
 customer's language (Hebrew mails are right-to-left). Both parts are rendered
 from one list of blocks, so they always say the same thing; every fragment goes
 through :func:`~handoff.mail.masking.mask_sensitive` and, in the HTML part,
-through ``html.escape``. The wording lives in ``texts.yml``.
+through ``html.escape``. The wording is the text catalog's ``mail_*`` entries (``data/texts/mail.yml``).
 """
 
 from __future__ import annotations
@@ -17,31 +17,25 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-import yaml
+from babel.dates import format_date
 
-from bot.settings import Settings
+from core.language import LOCALES, Language, as_language
+from core.settings import Settings
+from core.texts import TextCatalog
 from handoff.mail.masking import mask_sensitive
 from handoff.models import Agent, Conversation
 
 __all__ = [
-    "LANGUAGES",
-    "TEXTS_PATH",
     "closing_summary",
     "customer_address",
     "default_mail_id",
     "format_opening",
     "handoff_summary",
-    "load_texts",
     "message_id",
-    "text",
 ]
 
-LANGUAGES = ("he", "en")
-TEXTS_PATH = Path(__file__).resolve().parent / "texts.yml"
 MAX_ASKED = 10  # the customer's last questions shown; older ones are in the agent's transcript
 MAX_ITEM_CHARS = 500
 KNOWN_REASONS = (
@@ -53,34 +47,17 @@ KNOWN_REASONS = (
 )
 
 
-@lru_cache(maxsize=4)
-def load_texts(path: Path = TEXTS_PATH) -> Dict[str, Dict[str, Any]]:
-    """Reads the wording file.
-
-    Args:
-        path: The YAML file (``handoff/mail/texts.yml`` by default).
-
-    Returns:
-        ``{key: {"he": ..., "en": ...}}``.
-
-    Raises:
-        ValueError: A key lacks one of the languages.
-    """
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for key, value in data.items():
-        if not isinstance(value, dict) or any(lang not in value for lang in LANGUAGES):
-            raise ValueError(f"{path}: {key!r} needs a text for each of {LANGUAGES}")
-    return data
+Say = Callable[..., str]
+_OPENING_DATE = {"he": "d.MM", "en": "d MMMM"}
 
 
-def text(key: str, language: str, **values: Any) -> str:
-    """One text of ``texts.yml`` in ``language``, with ``values`` filled in."""
-    template = load_texts()[key][_lang(language)]
-    return str(template).format(**values) if values else str(template)
+def _wording(texts: TextCatalog, language: Language) -> Say:
+    """The catalog's ``mail_*`` texts in one language: ``say("greeting")``."""
 
+    def say(key: str, **values: Any) -> str:
+        return texts.text(f"mail_{key}", language, **values)
 
-def _lang(language: str) -> str:
-    return language if language in LANGUAGES else "en"
+    return say
 
 
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+$")
@@ -105,16 +82,15 @@ def message_id(mail_id: str, settings: Settings) -> str:
     return f"<{mail_id}@{domain}>"
 
 
-def format_opening(when: datetime, language: str) -> str:
+def format_opening(when: datetime, language: str, texts: TextCatalog) -> str:
     """When the desk opens, as a customer reads it (``Sunday, 12 May at 08:00``)."""
-    lang = _lang(language)
-    return text(
-        "opening_time",
+    lang = as_language(language)
+    locale = LOCALES[lang]
+    return texts.text(
+        "mail_opening_time",
         lang,
-        weekday=load_texts()["weekdays"][lang][when.weekday()],
-        day=when.day,
-        month=when.month,
-        month_name=load_texts()["month_names"][lang][when.month - 1],
+        weekday=format_date(when, "EEEE", locale=locale),
+        date=format_date(when, _OPENING_DATE[lang], locale=locale),
         time=when.strftime("%H:%M"),
     )
 
@@ -229,14 +205,15 @@ def _message(
     return msg
 
 
-def _greeting(conv: Conversation, language: str) -> _Block:
+def _greeting(conv: Conversation, say: Say) -> _Block:
     name = conv.customer_name.strip()
-    return _Block("p", (text("greeting_name", language, name=name) if name else text("greeting", language),))
+    return _Block("p", (say("greeting_name", name=name) if name else say("greeting"),))
 
 
 def handoff_summary(
     conv: Conversation,
     settings: Settings,
+    texts: TextCatalog,
     *,
     position: int,
     eta_minutes: int,
@@ -251,6 +228,7 @@ def handoff_summary(
         conv: The conversation (``asked``, ``found``, ``reason``, ``reference``,
             ``email``, ``language``, ``customer_name`` are used).
         settings: ``mail_from`` is the sender and reply-to.
+        texts: The wording (the catalog's ``mail_*`` texts).
         position: Place in the queue (1 = next); 0 leaves it out.
         eta_minutes: Estimated wait; 0 when unknown.
         after_hours: Whether the desk is closed: the mail then says when it opens.
@@ -266,42 +244,42 @@ def handoff_summary(
     Raises:
         ValueError: The conversation has no e-mail address.
     """
-    lang = _lang(conv.language)
+    lang = as_language(conv.language)
+    say = _wording(texts, lang)
     subject_key = "handoff_subject_after_hours" if after_hours else "handoff_subject"
-    subject = text(subject_key, lang, reference=conv.reference)
-    blocks: List[_Block] = [_greeting(conv, lang), _Block("p", (text("handoff_intro", lang),))]
+    subject = say(subject_key, reference=conv.reference)
+    blocks: List[_Block] = [_greeting(conv, say), _Block("p", (say("handoff_intro"),))]
     asked = [_clip(q) for q in conv.asked if q.strip()][-MAX_ASKED:]
     if asked:
-        blocks += [_Block("h", (text("handoff_asked_heading", lang),)), _Block("ul", tuple(asked), user=True)]
+        blocks += [_Block("h", (say("handoff_asked_heading"),)), _Block("ul", tuple(asked), user=True)]
     found = [_clip(f) for f in conv.found if f.strip()]
-    blocks.append(_Block("h", (text("handoff_found_heading", lang),)))
-    blocks.append(_Block("ul", tuple(found)) if found else _Block("p", (text("handoff_found_nothing", lang),)))
+    blocks.append(_Block("h", (say("handoff_found_heading"),)))
+    blocks.append(_Block("ul", tuple(found)) if found else _Block("p", (say("handoff_found_nothing"),)))
     reason = conv.reason if conv.reason in KNOWN_REASONS else "generic"
     blocks += [
-        _Block("h", (text("handoff_why_heading", lang),)),
-        _Block("p", (text(f"reason_{reason}", lang),)),
-        _Block("h", (text("handoff_next_heading", lang),)),
+        _Block("h", (say("handoff_why_heading"),)),
+        _Block("p", (say(f"reason_{reason}"),)),
+        _Block("h", (say("handoff_next_heading"),)),
     ]
     if after_hours:
-        opening = format_opening(next_opening, lang) if isinstance(next_opening, datetime) else (next_opening or "")
+        opening = (format_opening(next_opening, lang, texts) if isinstance(next_opening, datetime)
+                   else (next_opening or ""))
         if opening.strip():
-            blocks.append(_Block("p", (text("next_after_hours", lang, opening=opening),)))
+            blocks.append(_Block("p", (say("next_after_hours", opening=opening),)))
         else:
-            blocks.append(_Block("p", (text("next_after_hours_unknown", lang),)))
+            blocks.append(_Block("p", (say("next_after_hours_unknown"),)))
     else:
-        lines = [text("next_in_hours", lang)]
+        lines = [say("next_in_hours")]
         if position > 0 and eta_minutes > 0:
-            wait = (
-                text("wait_one_minute", lang) if eta_minutes == 1 else text("wait_minutes", lang, minutes=eta_minutes)
-            )
-            lines.append(text("next_position_eta", lang, position=position, wait=wait))
+            wait = say("wait", minutes=eta_minutes)
+            lines.append(say("next_position_eta", position=position, wait=wait))
         elif position > 0:
-            lines.append(text("next_position", lang, position=position))
+            lines.append(say("next_position", position=position))
         blocks.append(_Block("p", (" ".join(lines),)))
     blocks += [
-        _Block("ref", (text("reference_line", lang, reference=conv.reference),)),
-        _Block("sig", (text("team_signature", lang),)),
-        _Block("small", (text("footer", lang),)),
+        _Block("ref", (say("reference_line", reference=conv.reference),)),
+        _Block("sig", (say("team_signature"),)),
+        _Block("small", (say("footer"),)),
     ]
     return _message(
         kind="handoff",
@@ -319,6 +297,7 @@ def handoff_summary(
 def closing_summary(
     conv: Conversation,
     settings: Settings,
+    texts: TextCatalog,
     agent: Agent,
     *,
     mail_id: Optional[str] = None,
@@ -330,6 +309,7 @@ def closing_summary(
         conv: The closed conversation (``summary``, ``next_steps``, ``resolution``,
             ``reference``, ``email``, ``language``, ``customer_name`` are used).
         settings: ``mail_from`` is the sender, and the reply-to when the agent has no address.
+        texts: The wording (the catalog's ``mail_*`` texts).
         agent: Who closed it: their full name signs the mail, their address takes replies.
         mail_id: Id for the ``Message-ID``; derived from the conversation when None.
         now: Epoch seconds for the ``Date`` header; the current time when None.
@@ -340,38 +320,39 @@ def closing_summary(
     Raises:
         ValueError: The conversation has no e-mail address.
     """
-    lang = _lang(conv.language)
+    lang = as_language(conv.language)
+    say = _wording(texts, lang)
     full_name = agent.name.strip() or agent.agent_id
-    subject = text("closing_subject", lang, agent=agent.first_name, reference=conv.reference)
+    subject = say("closing_subject", agent=agent.first_name, reference=conv.reference)
     blocks: List[_Block] = [
-        _greeting(conv, lang),
-        _Block("p", (text("closing_intro", lang, agent=full_name),)),
-        _Block("h", (text("closing_done_heading", lang),)),
+        _greeting(conv, say),
+        _Block("p", (say("closing_intro", agent=full_name),)),
+        _Block("h", (say("closing_done_heading"),)),
     ]
     if conv.summary.strip():
         blocks.append(_Block("p", (conv.summary.strip(),), user=True))
     else:
-        blocks.append(_Block("p", (text("closing_done_none", lang, agent=full_name),)))
+        blocks.append(_Block("p", (say("closing_done_none", agent=full_name),)))
     resolution = f"resolution_{conv.resolution}"
     blocks += [
-        _Block("h", (text("closing_resolution_heading", lang),)),
-        _Block("p", (text(resolution if resolution in load_texts() else "resolution_generic", lang),)),
-        _Block("h", (text("closing_next_heading", lang),)),
+        _Block("h", (say("closing_resolution_heading"),)),
+        _Block("p", (say(resolution if f"mail_{resolution}" in texts else "resolution_generic"),)),
+        _Block("h", (say("closing_next_heading"),)),
     ]
     if conv.next_steps.strip():
         blocks.append(_Block("p", (conv.next_steps.strip(),), user=True))
     else:
-        blocks.append(_Block("p", (text("closing_next_none", lang),)))
+        blocks.append(_Block("p", (say("closing_next_none"),)))
     reply_line = (
-        text("closing_reply_agent", lang, agent=full_name)
+        say("closing_reply_agent", agent=full_name)
         if customer_address(agent.email)
-        else text("closing_reply_team", lang)
+        else say("closing_reply_team")
     )
     blocks += [
         _Block("p", (reply_line,)),
-        _Block("ref", (text("reference_line", lang, reference=conv.reference),)),
-        _Block("sig", (text("agent_signature", lang, agent=full_name),)),
-        _Block("small", (text("footer", lang),)),
+        _Block("ref", (say("reference_line", reference=conv.reference),)),
+        _Block("sig", (say("agent_signature", agent=full_name),)),
+        _Block("small", (say("footer"),)),
     ]
     agent_address = customer_address(agent.email)
     reply_to: Address | str = (

@@ -32,11 +32,12 @@ import aiosmtplib
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.settings import Settings
+from core.redis_keys import RedisKeys
+from core.settings import Settings
+from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.mail.compose import closing_summary, customer_address, handoff_summary
 from handoff.models import Agent, Conversation
-from handoff.redis_keys import RedisKeys
 from handoff.state import HandoffStore
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "MailOutbox",
     "MailWorker",
     "backoff_seconds",
-    "build_outbox",
     "mail_id_for",
 ]
 
@@ -219,11 +219,6 @@ class MailOutbox:
         return [_job_view(raw) for raw in rows if raw]
 
 
-def build_outbox(redis: Redis, keys: Optional[RedisKeys] = None, clock: Clock = time.time) -> MailOutbox:
-    """A :class:`MailOutbox` (for ``create_app``: the Desk needs one before the worker starts)."""
-    return MailOutbox(redis, keys, clock)
-
-
 class MailWorker:
     """Sends due e-mail jobs over SMTP; any number of workers may run at once."""
 
@@ -233,6 +228,7 @@ class MailWorker:
         keys: RedisKeys,
         store: HandoffStore,
         agents: AgentDirectory,
+        texts: TextCatalog,
         settings: Settings,
         clock: Clock = time.time,
         *,
@@ -246,6 +242,7 @@ class MailWorker:
             keys: Key builder (the store's).
             store: Where conversations are re-read before sending.
             agents: Who closed a conversation (full name, reply-to address).
+            texts: The mails' wording.
             settings: SMTP server and sender.
             clock: Returns epoch seconds (tests move it).
             batch: Most jobs looked at per :meth:`run_once`.
@@ -255,6 +252,7 @@ class MailWorker:
         self.keys = keys
         self.store = store
         self.agents = agents
+        self.texts = texts
         self.settings = settings
         self.clock = clock
         self.batch = batch
@@ -370,6 +368,7 @@ class MailWorker:
             return handoff_summary(
                 conv,
                 self.settings,
+                self.texts,
                 position=int(params.get("position") or 0),
                 eta_minutes=int(params.get("eta_minutes") or 0),
                 after_hours=bool(params.get("after_hours", conv.after_hours)),
@@ -377,7 +376,8 @@ class MailWorker:
                 mail_id=mail_id,
                 now=now,
             )
-        return closing_summary(conv, self.settings, self._agent(params, conv), mail_id=mail_id, now=now)
+        return closing_summary(conv, self.settings, self.texts, self._agent(params, conv), mail_id=mail_id,
+                               now=now)
 
     def _agent(self, params: Dict[str, Any], conv: Conversation) -> Agent:
         agent_id = str(params.get("agent_id") or conv.agent_id or "")

@@ -1,13 +1,12 @@
 """A local SMTP server that keeps every message it receives as a ``.eml`` file.
 
-``make up`` runs it (``python -m handoff.mail.smtpd``) so the demo's customer
+``make up`` runs it (``python -m kesher serve smtpd``) so the demo's customer
 e-mails can be read on the console's mail page instead of leaving the laptop.
 :func:`list_mail` and :func:`read_mail` are what that page shows.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -20,14 +19,13 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.settings import Settings
-from handoff.errors import BadRequest, NotFound
+from core.errors import InvalidInput, NotFound
 
-__all__ = ["EmlHandler", "list_mail", "main", "read_mail", "save_message", "start_smtpd"]
+__all__ = ["EmlHandler", "list_mail", "read_mail", "save_message", "serve_smtpd", "start_smtpd"]
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +176,11 @@ def list_mail(mail_dir: Path) -> List[Dict[str, Any]]:
 
 def _resolve(mail_dir: Path, name: str) -> Path:
     if not _SAFE_NAME.match(name or ""):
-        raise BadRequest("Not a mail file name.")
+        raise InvalidInput("Not a mail file name.")
     root = Path(mail_dir).resolve()
     path = (root / name).resolve()
     if path.parent != root:
-        raise BadRequest("Not a mail file name.")
+        raise InvalidInput("Not a mail file name.")
     if not path.is_file():
         raise NotFound("No such mail.")
     return path
@@ -202,7 +200,7 @@ def read_mail(mail_dir: Path, name: str) -> Dict[str, Any]:
         sandboxed, never inline in a page.
 
     Raises:
-        BadRequest: ``name`` is not a plain ``.eml`` file name in ``mail_dir``.
+        InvalidInput: ``name`` is not a plain ``.eml`` file name in ``mail_dir``.
         NotFound: No such file.
     """
     path = _resolve(mail_dir, name)
@@ -220,7 +218,8 @@ def read_mail(mail_dir: Path, name: str) -> Dict[str, Any]:
     return out
 
 
-async def _serve(host: str, port: int, mail_dir: Path) -> None:
+async def serve_smtpd(host: str, port: int, mail_dir: Path) -> None:
+    """Runs the SMTP server until SIGINT or SIGTERM (``python -m kesher serve smtpd``)."""
     server = await start_smtpd(host, port, mail_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -232,20 +231,3 @@ async def _serve(host: str, port: int, mail_dir: Path) -> None:
     finally:
         server.close()
         await server.wait_closed()
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m handoff.mail.smtpd [--host H] [--port P] [--mail-dir D]``; defaults from the environment."""
-    settings = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="python -m handoff.mail.smtpd", description=__doc__)
-    parser.add_argument("--host", default=settings.smtp_host)
-    parser.add_argument("--port", type=int, default=settings.smtp_port)
-    parser.add_argument("--mail-dir", type=Path, default=settings.mail_dir)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(_serve(args.host, args.port, args.mail_dir))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

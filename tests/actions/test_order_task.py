@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_task import ActionOrderTask
 from actions.orders.domain import RETURN_WINDOW_DAYS
-from bot.language import is_hebrew
+from core.language import is_hebrew
 from tests.helpers.backends import TODAY, orders_where, pick
 from tests.helpers.trackers import make_tracker, user_event
 

@@ -9,11 +9,11 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from bot.settings import Settings
 from connectors.telegram import TelegramChannel
 from connectors.web import WebChannel
 from connectors.whatsapp import WhatsAppChannel
-from tests.handoff.console.conftest import console_service, http, live_store  # noqa: F401 - shared fixtures
+from core.settings import Settings
+from tests.console.conftest import console_service, http, live_store  # noqa: F401 - shared fixtures
 from tests.helpers import fake_telegram, fake_twilio
 from tests.helpers.channels import ChannelApp, TelegramCustomer, WebCustomer, WhatsAppCustomer, serving_channel
 from tests.helpers.fake_telegram import FakeTelegram

@@ -11,14 +11,15 @@ import pytest_asyncio
 from aiohttp import web
 from sanic import Sanic
 
-from bot.settings import Settings
 from connectors.callback import CallbackChannel
-from connectors.runtime import Runtime
+from connectors.runtime import ChannelRuntime
+from core.settings import Settings
 from handoff.models import ConversationState, EventKind
 from tests.handoff.helpers import request
 from tests.helpers.channels import BUTTONS, EchoBot
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.sanic_server import serving
+from wiring.container import Container
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -67,7 +68,7 @@ async def inbox() -> AsyncIterator[tuple[Inbox, str]]:
 async def channel_app(redis_server: RedisServer, redis_client, inbox, tmp_path) -> AsyncIterator[Any]:
     box, url = inbox
     settings = Settings(var_dir=tmp_path).with_ports(redis=redis_server.port, rasa=1, actions=1)
-    rt = Runtime(settings=settings)
+    rt = ChannelRuntime(Container(settings))
     channel = CallbackChannel(url, rt=rt)
     bot = EchoBot()
     app = Sanic(f"channel-test-{id(rt)}")

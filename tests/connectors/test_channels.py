@@ -13,7 +13,7 @@ import httpx
 from handoff.identity import conversation_id
 from handoff.models import ConversationState, OutboundMessage
 from handoff.state import HandoffStore
-from tests.handoff.console.conftest import Service, english_request, login
+from tests.console.conftest import Service, english_request, login
 from tests.helpers.channels import WebCustomer
 from tests.helpers.console import console_socket, next_frame
 

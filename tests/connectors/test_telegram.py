@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.settings import Settings
 from handoff.identity import conversation_id
 from tests.connectors.conftest import TELEGRAM_SECRET
 from tests.handoff.helpers import request
@@ -89,7 +89,7 @@ async def test_a_customer_who_blocked_the_bot_is_not_retried(telegram_channel) -
                                 description="Forbidden: bot was blocked by the user")
     await customer.say("hi")
     await asyncio.sleep(1.5)
-    statuses = await app.rt.redis_client.hgetall(app.rt.keys.delivery_status(CID))
+    statuses = await app.rt.redis.hgetall(app.rt.keys.delivery_status(CID))
     assert list(statuses.values()) == ["undeliverable"]
     assert customer.received() == []
 
@@ -141,10 +141,10 @@ async def test_bad_updates_get_the_right_4xx_and_reach_nobody(telegram_channel, 
 
 
 def test_the_webhook_is_registered_by_a_command(telegram: FakeTelegram) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TELEGRAM_TOKEN=fake_telegram.DEFAULT_TOKEN,
-               TELEGRAM_SECRET_TOKEN="from-the-environment", TELEGRAM_API_BASE=telegram.base_url)
+    env = Settings(telegram_token=fake_telegram.DEFAULT_TOKEN, telegram_secret_token="from-the-environment",
+                   telegram_api_base=telegram.base_url).child_env()
     url = "https://bot.shop.example/webhooks/telegram/webhook"
-    done = subprocess.run([sys.executable, "-m", "connectors", "telegram-webhook", "--url", url],
+    done = subprocess.run([sys.executable, "-m", "kesher", "telegram-webhook", "--url", url],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert url in done.stdout
@@ -153,8 +153,8 @@ def test_the_webhook_is_registered_by_a_command(telegram: FakeTelegram) -> None:
 
 
 def test_a_rejected_token_is_reported_by_the_command(telegram: FakeTelegram) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TELEGRAM_TOKEN="1:wrong", TELEGRAM_API_BASE=telegram.base_url)
-    done = subprocess.run([sys.executable, "-m", "connectors", "telegram-webhook", "--url", "https://x.example/w"],
+    env = Settings(telegram_token="1:wrong", telegram_api_base=telegram.base_url).child_env()
+    done = subprocess.run([sys.executable, "-m", "kesher", "telegram-webhook", "--url", "https://x.example/w"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "Telegram refused" in done.stderr

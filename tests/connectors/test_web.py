@@ -11,8 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from bot.settings import Settings
 from connectors.web import WebChannel
+from core.settings import Settings
 from handoff.identity import conversation_id
 from handoff.models import Agent, OutboundMessage
 from tests.connectors.conftest import WEB_SECRET

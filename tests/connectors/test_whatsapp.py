@@ -82,7 +82,7 @@ async def test_delivery_updates_are_recorded_against_our_message(whatsapp) -> No
     for status in ("sent", "delivered", "read"):
         response = await customer.post(fake_twilio.status_params(sent.sid or "", status, sent.to), path="/status")
         assert response.status_code == 200
-    statuses = await app.rt.redis_client.hgetall(app.rt.keys.delivery_status(CID))
+    statuses = await app.rt.redis.hgetall(app.rt.keys.delivery_status(CID))
     assert list(statuses.values()) == ["read"]
 
 
@@ -99,7 +99,7 @@ async def test_a_message_twilio_refuses_is_dropped_not_retried_forever(whatsapp)
     await customer.say("hi")
     await asyncio.sleep(1.5)
     assert customer.received() == []
-    statuses = await app.rt.redis_client.hgetall(app.rt.keys.delivery_status(CID))
+    statuses = await app.rt.redis.hgetall(app.rt.keys.delivery_status(CID))
     assert list(statuses.values()) == ["undeliverable"]
 
 

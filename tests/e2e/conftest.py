@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Iterator
@@ -13,15 +12,17 @@ import yaml
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
-from actions.messages import MessageCatalog
 from actions.orders.repository import SqlOrderRepository
-from bot.__main__ import seed, train_model
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import Supervisor, free_port
+from core.processes import free_port
+from core.settings import PROJECT_ROOT, Settings
+from handoff.policy import load_policy
+from kesher.cli import seed, train_model
+from kesher.supervisor import Supervisor
 from tests.helpers import fake_telegram, fake_twilio
 from tests.helpers.callback import CallbackInbox
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
+from tests.helpers.texts import catalog
 
 TELEGRAM_SECRET = "e2e-telegram-secret"
 
@@ -57,8 +58,7 @@ def inbox() -> Iterator[CallbackInbox]:
 def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox, twilio: FakeTwilio,
                    telegram: FakeTelegram) -> Settings:
     var_dir = tmp_path_factory.mktemp("kesher-var")
-    settings = replace(
-        Settings(var_dir=var_dir), callback_url=inbox.url, handoff_policy=_open_all_day(var_dir),
+    settings = Settings(var_dir=var_dir).replace(callback_url=inbox.url, handoff_policy=_open_all_day(var_dir),
         content_dir=_content_copy(var_dir), model_pull_seconds=2,
         twilio_account_sid=fake_twilio.DEFAULT_ACCOUNT_SID, twilio_auth_token=fake_twilio.DEFAULT_AUTH_TOKEN,
         twilio_whatsapp_from=fake_twilio.WHATSAPP_FROM, twilio_api_base=twilio.base_url,
@@ -86,5 +86,6 @@ def stack_orders(stack_settings: Settings) -> Backends:
     return Backends(
         orders=SqlOrderRepository.from_url(stack_settings.orders_db_url),
         kb=InMemoryKnowledgeBase(stack_settings.kb_dir),
-        messages=MessageCatalog.from_dir(),
+        texts=catalog(),
+        policy=load_policy(stack_settings.handoff_policy),
     )

@@ -17,13 +17,13 @@ import pytest
 import yaml
 from redis.asyncio import Redis
 
-from bot.__main__ import latest_model
-from bot.model_server import publish, published
-from bot.settings import Settings
-from bot.ship import Ship, model_id, wait_until_live
-from bot.unanswered import unanswered
-from tests.handoff.console.conftest import login
+from core.processes import latest_model
+from core.settings import Settings
+from tests.console.conftest import login
 from tests.helpers.stack import Customer
+from writers.model_server import publish, published
+from writers.ship import Ship, model_id, wait_until_live
+from writers.unanswered import unanswered
 
 pytestmark = pytest.mark.stack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from handoff.redis_keys import RedisKeys
+from core.redis_keys import RedisKeys
 from handoff.state import HandoffStore
 
 

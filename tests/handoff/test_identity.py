@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from core.redis_keys import RedisKeys
 from handoff.identity import IdentityBook, conversation_id
 from handoff.models import ConversationState, EventKind
-from handoff.redis_keys import RedisKeys
 from handoff.router import HandoffRouter, InboundMessage
 from handoff.state import HandoffStore
 from tests.handoff.helpers import Clock, make_desk, request

@@ -13,17 +13,17 @@ from sqlalchemy.orm import Session
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
-from actions.messages import MessageCatalog
 from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.repository import SqlOrderRepository
 from actions.orders.seed import seed_database
+from core.redis_keys import RedisKeys
 from handoff.agents import load_agents
 from handoff.desk import Desk
 from handoff.mail.outbox import MailOutbox
 from handoff.policy import load_policy
-from handoff.redis_keys import RedisKeys
 from handoff.state import HandoffStore
+from tests.helpers.texts import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 3, 15)  # a Sunday: a business day in Israel
@@ -46,7 +46,8 @@ TEST_PREFIX = "test:ho:"
 def desk_on(store: HandoffStore, clock: Callable[[], float], outbox: Optional[MailOutbox] = None) -> Desk:
     """The live-agent desk over ``store`` with the project's policy and agents; the store shares ``clock``."""
     store.clock = clock
-    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), outbox=outbox, clock=clock)
+    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), catalog(), outbox=outbox,
+                clock=clock)
 
 
 def make_desk(redis: Redis) -> Desk:
@@ -62,7 +63,7 @@ def make_backends(db_path: Path, default_language: str = "en", redis: Optional[R
     return Backends(
         orders=repo,
         kb=shared_kb(),
-        messages=MessageCatalog.from_dir(),
+        texts=catalog(),
         clock=lambda: NOW,
         default_language=default_language,
         policy=load_policy(),

@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
-from bot.settings import Settings
+from core.settings import Settings
 from tests.helpers.local_server import LocalServer, QuietHandler
 
 Messages = List[Dict[str, Any]]

@@ -23,13 +23,14 @@ import websockets
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from bot.settings import Settings
 from connectors.base import KesherInputChannel
-from connectors.runtime import Runtime
+from connectors.runtime import ChannelRuntime
+from core.settings import Settings
 from tests.helpers import fake_telegram, fake_twilio
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.sanic_server import serving
+from wiring.container import Container
 
 BUTTONS = [{"title": "Track my order", "payload": "/order_status"}, {"title": "Talk to a person",
                                                                       "payload": "/human_handoff"}]
@@ -62,16 +63,16 @@ class ChannelApp:
 
     base: str
     channel: KesherInputChannel
-    rt: Runtime
+    rt: ChannelRuntime
     bot: EchoBot
 
 
 @asynccontextmanager
 async def serving_channel(
-    make: Callable[[Runtime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None
+    make: Callable[[ChannelRuntime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None
 ) -> AsyncIterator[ChannelApp]:
     """Serves one channel (with its own runtime) on a free loopback port."""
-    rt = Runtime(settings=settings)
+    rt = ChannelRuntime(Container(settings))
     channel = make(rt)
     bot = bot or EchoBot()
     app = Sanic(f"channel-{channel.name()}-{uuid.uuid4().hex[:8]}")

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List
 import requests
 import websockets
 
-from bot.settings import Settings
+from core.settings import Settings
 
 DEMO_PASSWORD = "kesher-demo"  # the demo agents' password (handoff/agents.yml)
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import redis
 
-from bot.supervisor import free_port
+from core.processes import free_port
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from sanic import Sanic
 
-from bot.supervisor import free_port
+from core.processes import free_port
 
 
 @asynccontextmanager

@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Optional
 
 import requests
 
-from bot.language import is_hebrew
-from bot.settings import Settings
+from core.language import is_hebrew
+from core.settings import Settings
 
 
 @dataclass

@@ -8,19 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.settings import Settings
-from handoff.mail.compose import (
-    KNOWN_REASONS,
-    LANGUAGES,
-    closing_summary,
-    handoff_summary,
-    load_texts,
-    message_id,
-    text,
-)
+from core.language import LANGUAGES
+from core.settings import Settings
+from handoff.mail.compose import KNOWN_REASONS, closing_summary, handoff_summary, message_id
 from handoff.models import Agent, Conversation
+from tests.helpers.texts import catalog
 
 SETTINGS = Settings(mail_from="Kesher Support <support@kesher.example>")
+
+
+def text(key: str, language: str, **values: object) -> str:
+    return catalog().text(f"mail_{key}", language, **values)
 
 
 def _conv(language: str = "en", **fields: object) -> Conversation:
@@ -42,12 +40,19 @@ def _parts(msg: EmailMessage) -> tuple[str, str]:
 def _handoff(conv: Conversation, **kw: object) -> EmailMessage:
     args: dict[str, object] = dict(position=2, eta_minutes=7, after_hours=False, next_opening=None)
     args.update(kw)
-    return handoff_summary(conv, SETTINGS, **args)  # type: ignore[arg-type]
+    return handoff_summary(conv, SETTINGS, catalog(), **args)  # type: ignore[arg-type]
 
 
-def test_every_text_exists_in_both_languages() -> None:
-    texts = load_texts()
-    assert texts and all(set(LANGUAGES) <= set(v) for v in texts.values())
+@pytest.mark.parametrize("minutes, english, hebrew", [
+    (1, "the estimated wait is about a minute.", "זמן ההמתנה המשוער הוא כדקה."),
+    (2, "the estimated wait is about 2 minutes.", "זמן ההמתנה המשוער הוא כשתי דקות."),
+    (7, "the estimated wait is about 7 minutes.", "זמן ההמתנה המשוער הוא כ-7 דקות."),
+])
+def test_the_wait_is_counted_in_each_language(minutes: int, english: str, hebrew: str) -> None:
+    plain_en, _ = _parts(_handoff(_conv("en"), eta_minutes=minutes))
+    plain_he, _ = _parts(_handoff(_conv("he"), eta_minutes=minutes))
+    assert english in plain_en
+    assert hebrew in plain_he
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -127,7 +132,7 @@ def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
         summary="Refunded the delivery fee.\n<b>No</b> card 4580123456789012 kept.",
         next_steps="The refund shows within 5 working days.",
     )
-    msg = closing_summary(conv, SETTINGS, Agent("dana", "Dana Levi", email="dana@kesher.example"))
+    msg = closing_summary(conv, SETTINGS, catalog(), Agent("dana", "Dana Levi", email="dana@kesher.example"))
     assert msg["Reply-To"] == "Dana Levi <dana@kesher.example>"
     assert "Dana" in msg["Subject"] and "K-3F9A1C" in msg["Subject"]
     plain, rich = _parts(msg)
@@ -142,7 +147,7 @@ def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
 
 def test_closing_mail_without_agent_address_replies_to_the_shop() -> None:
     conv = _conv("he", resolution="no_such_code", summary="", next_steps="")
-    msg = closing_summary(conv, SETTINGS, Agent("omer", "Omer Katz"))
+    msg = closing_summary(conv, SETTINGS, catalog(), Agent("omer", "Omer Katz"))
     assert msg["Reply-To"] == SETTINGS.mail_from
     plain, rich = _parts(msg)
     assert text("resolution_generic", "he") in plain

@@ -7,12 +7,13 @@ from email.message import EmailMessage
 
 import pytest
 
-from bot.settings import Settings
+from core.settings import Settings
 from handoff.agents import AgentDirectory
 from handoff.mail.outbox import MailOutbox, MailWorker, backoff_seconds, mail_id_for
 from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
-from tests.handoff.mail.conftest import FakeClock, SmtpSink
+from tests.helpers.smtp import FakeClock, SmtpSink
+from tests.helpers.texts import catalog
 
 CARD = "4580 1234 5678 9012"
 ID_NUMBER = "123456782"
@@ -46,7 +47,7 @@ def outbox(store: HandoffStore, clock: FakeClock) -> MailOutbox:
 
 @pytest.fixture()
 def worker(store: HandoffStore, agents: AgentDirectory, mail_settings: Settings, clock: FakeClock) -> MailWorker:
-    return MailWorker(store.redis, store.keys, store, agents, mail_settings, clock)
+    return MailWorker(store.redis, store.keys, store, agents, catalog(), mail_settings, clock)
 
 
 @pytest.mark.parametrize("language", ["he", "en"])
@@ -120,7 +121,7 @@ async def test_two_workers_at_once_send_one_mail(
 ) -> None:
     await _handoff(store)
     await outbox.enqueue("handoff", "c1", "handoff:K-3F9A1C")
-    workers = [MailWorker(store.redis, store.keys, store, agents, mail_settings, clock) for _ in range(4)]
+    workers = [MailWorker(store.redis, store.keys, store, agents, catalog(), mail_settings, clock) for _ in range(4)]
     sent = await asyncio.gather(*(w.run_once() for w in workers))
     assert sum(sent) == 1
     assert len(smtp_sink.messages) == 1

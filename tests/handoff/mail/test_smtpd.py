@@ -16,16 +16,17 @@ import aiosmtplib
 import pytest
 import pytest_asyncio
 
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import free_port
+from core.errors import InvalidInput, NotFound
+from core.processes import free_port
+from core.settings import PROJECT_ROOT, Settings
 from handoff.agents import AgentDirectory
-from handoff.errors import BadRequest, NotFound
 from handoff.mail.compose import handoff_summary
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.mail.smtpd import list_mail, read_mail, start_smtpd
 from handoff.models import Conversation, HandoffRequest
 from handoff.state import HandoffStore
-from tests.handoff.mail.conftest import FakeClock
+from tests.helpers.smtp import FakeClock
+from tests.helpers.texts import catalog
 
 
 @pytest_asyncio.fixture()
@@ -41,7 +42,7 @@ async def smtpd(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
 def _message(language: str, to: str = "noa@example.com") -> EmailMessage:
     conv = Conversation(cid="c1", language=language, reason="explicit_request", reference="K-3F9A1C",
                         customer_name="נועה כהן", email=to, asked=["כרטיס 4580123456789012"])
-    return handoff_summary(conv, Settings(), position=1, eta_minutes=2, after_hours=False, next_opening=None,
+    return handoff_summary(conv, Settings(), catalog(), position=1, eta_minutes=2, after_hours=False, next_opening=None,
                            mail_id="job1")
 
 
@@ -77,7 +78,7 @@ def test_reading_outside_the_mail_folder_is_refused(tmp_path: Path, name: str) -
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
     (tmp_path / "secret.eml").write_text("Subject: secret\n\nkeep out\n")
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidInput):
         read_mail(mail_dir, name)
 
 
@@ -94,7 +95,7 @@ async def test_worker_delivers_into_the_local_server(
     await store.request(HandoffRequest(cid="c9", channel="web", language="he", reason="verification_failed",
                                        reference="K-ABC123", email="noa@example.com"))
     await MailOutbox(store.redis, store.keys, clock).enqueue("handoff", "c9", "handoff:K-ABC123")
-    assert await MailWorker(store.redis, store.keys, store, agents, settings, clock).run_once() == 1
+    assert await MailWorker(store.redis, store.keys, store, agents, catalog(), settings, clock).run_once() == 1
     [listed] = list_mail(mail_dir)
     assert "K-ABC123" in listed["subject"] and listed["language"] == "he"
     assert "לא הצלחנו לאמת את פרטי ההזמנה" in read_mail(mail_dir, listed["file"])["text"]
@@ -112,10 +113,10 @@ def _wait_for_port(port: int, deadline: float) -> None:
 def test_module_entry_point_serves_until_terminated(tmp_path: Path) -> None:
     port = free_port()
     mail_dir = tmp_path / "var-mail"
+    settings = Settings(var_dir=tmp_path, mail_dir=mail_dir, smtp_port=port)
     process = subprocess.Popen(
-        [sys.executable, "-m", "handoff.mail.smtpd", "--host", "127.0.0.1", "--port", str(port),
-         "--mail-dir", str(mail_dir)],
-        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "kesher", "serve", "smtpd"],
+        cwd=PROJECT_ROOT, env=settings.child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         _wait_for_port(port, time.monotonic() + 20)

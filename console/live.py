@@ -1,0 +1,91 @@
+"""The console's live channel: one websocket per open console, fed by the hub (``console.feed``).
+
+``GET /console/ws`` (admitted by the middleware: a session, the console's own
+origin, a role with a desk) says hello, then sends what the hub gives this
+console and a ping when nothing happened for a while; the console may send
+``{"type": "watch", "cid": ...}`` for the conversation it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from sanic import Blueprint, Request
+from websockets.exceptions import ConnectionClosed
+
+from console.auth import current_session
+from console.context import state
+from console.feed import CLOSE_LOGGED_OUT, Subscriber
+from console.middleware import load_session
+from edge.ws import receive
+from handoff.models import Agent
+
+__all__ = ["HEARTBEAT_SECONDS", "bp", "console_websocket"]
+
+HEARTBEAT_SECONDS = 25.0
+
+bp = Blueprint("console_live", url_prefix="/console", strict_slashes=False)
+bp.on_request(load_session)
+
+
+async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
+    """Handles what the console sends: ``{"type": "watch", "cid": ...}`` for the chat it shows."""
+    store = state(request).store
+    try:
+        while True:
+            raw = await receive(ws)
+            if raw is None:
+                break
+            try:
+                message = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if not isinstance(message, dict) or message.get("type") != "watch":
+                continue
+            cid = message.get("cid")
+            sub.watching.clear()
+            if isinstance(cid, str) and 0 < len(cid) <= 200:
+                conv = await store.get(cid)
+                if conv is not None and conv.visible_to(sub.agent):
+                    sub.watching.add(cid)
+    except ConnectionClosed:
+        pass
+    finally:
+        sub.stop(1000)
+
+
+async def console_websocket(request: Request, ws: Any) -> None:
+    """The console's live channel (see the module docstring)."""
+    service = state(request)
+    session = current_session(request)
+    agent: Agent = request.ctx.agent
+    if session is None:  # the middleware refused this already
+        return
+    sub = service.hub.subscribe(agent, session.token)
+    reader = asyncio.create_task(_read_client(request, ws, sub))
+    try:
+        await ws.send(json.dumps({"type": "hello", "agent": agent.agent_id, "server_time": time.time()}))
+        while True:
+            try:
+                message = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                if await service.sessions.load(session.token) is None:
+                    sub.stop(CLOSE_LOGGED_OUT)
+                    continue
+                message = {"type": "ping", "server_time": time.time()}
+            if message is None:
+                if sub.close_code and sub.close_code != 1000:
+                    await ws.close(sub.close_code, "logged out" if sub.close_code == CLOSE_LOGGED_OUT else "too slow")
+                break
+            await ws.send(json.dumps(message, ensure_ascii=False))
+    except ConnectionClosed:
+        pass
+    finally:
+        service.hub.unsubscribe(sub)
+        reader.cancel()
+
+
+bp.add_websocket_route(console_websocket, "/ws", name="ws")

@@ -1,0 +1,88 @@
+"""The writers' page of unanswered questions: grouped, counted, and turned into training examples.
+
+``GET /console/writers/questions`` lists what customers asked that ended in a
+fallback, out of scope, a low-confidence guess or a handoff (read from Rasa's
+tracker store in Redis by :mod:`writers.unanswered`, personal data masked).
+``POST /console/writers/questions/add`` writes one wording into
+``data/nlu/<language>/`` as an example of the chosen intent
+(:mod:`writers.examples`); the next content check and ``make ship`` take it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Set
+
+import yaml
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, redirect
+
+from console.auth import current_agent, require_role
+from console.context import state
+from console.middleware import load_session, security_headers
+from console.web import render
+from console.writers import content_root
+from core.errors import InvalidInput
+from writers.examples import ExampleError, add_example
+from writers.unanswered import unanswered
+
+__all__ = ["bp", "known_intents"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("console_questions", url_prefix="/console/writers/questions", strict_slashes=False)
+bp.on_request(load_session)
+bp.on_response(security_headers)
+ROLES = ("writer", "supervisor")
+# Intents a customer question should not be filed under.
+_NOT_FOR_QUESTIONS = {"nlu_fallback", "affirm", "deny", "inform"}
+
+
+def known_intents(project: Path) -> List[str]:
+    """The domain's intents and the FAQ (retrieval) intents of the NLU files, sorted."""
+    names: Set[str] = set()
+    for path in sorted((project / "domain").glob("*.yml")):
+        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("intents") or []:
+            names.add(next(iter(entry)) if isinstance(entry, dict) else str(entry))
+    for path in sorted((project / "data" / "nlu").rglob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if isinstance(item, dict) and str(item.get("intent", "")).startswith("faq/"):
+                names.add(str(item["intent"]))
+    names.discard("faq")  # the retrieval intent itself: its examples are under faq/<name>
+    return sorted(names - _NOT_FOR_QUESTIONS)
+
+
+@bp.get("/")
+@require_role(*ROLES)
+async def questions(request: Request) -> HTTPResponse:
+    """The grouped unanswered questions, most asked first."""
+    service = state(request)
+    groups = await unanswered(service.redis, service.settings.tracker_key_prefix)
+    language = request.args.get("lang", "")
+    if language in ("he", "en"):
+        groups = [g for g in groups if g.language == language]
+    intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, content_root(request))
+    return render(request, "console/questions.html", active="questions", groups=groups[:200],
+                  total=len(groups), intents=intents, language=language,
+                  added=request.args.get("added", ""), error=request.args.get("error", ""))
+
+
+@bp.post("/add")
+@require_role(*ROLES)
+async def add(request: Request) -> HTTPResponse:
+    """Adds a wording as an example of an intent, then shows the list again with the result."""
+    form: Dict[str, Any] = {k: (v[0] if isinstance(v, list) else v) for k, v in (request.form or {}).items()}
+    text, intent, language = (str(form.get(k) or "").strip() for k in ("text", "intent", "language"))
+    project = content_root(request)
+    loop = asyncio.get_running_loop()
+    if intent not in await loop.run_in_executor(None, known_intents, project):
+        raise InvalidInput(f"no intent {intent!r}; pick one from the list")
+    try:
+        path, line = await loop.run_in_executor(None, add_example, project, intent, language, text)
+    except ExampleError as exc:
+        return redirect(request.app.url_for("console_questions.questions", error=str(exc)))
+    where = f"{path.relative_to(project)}:{line}"
+    log.info("writer=%s added an example of %s at %s", current_agent(request).agent_id, intent, where)
+    return redirect(request.app.url_for("console_questions.questions", added=f"{intent} · {where}"))

@@ -1,0 +1,58 @@
+"""The one place where Kesher's errors become HTTP statuses.
+
+The domain raises :mod:`core.errors`; every Sanic app of Kesher (the channels,
+the handoff service, the action server) answers them with :func:`error_response`:
+a JSON body ``{"error": <what to fix>, "status": <code>}`` and the status below.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple, Type
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+from core.errors import (
+    Conflict,
+    Failed,
+    InvalidInput,
+    KesherError,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    TooLarge,
+    Unavailable,
+)
+
+__all__ = ["STATUSES", "error_response", "setup_errors", "status_of"]
+
+STATUSES: Tuple[Tuple[Type[KesherError], int], ...] = (
+    (InvalidInput, 400),
+    (NotAuthenticated, 401),
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (TooLarge, 413),
+    (Failed, 500),
+    (Unavailable, 503),
+)
+
+
+def status_of(exc: KesherError) -> int:
+    """The HTTP status of an error (400 for a kind not listed)."""
+    return next((status for kind, status in STATUSES if isinstance(exc, kind)), 400)
+
+
+def error_response(exc: KesherError) -> HTTPResponse:
+    """The JSON answer to an error: what to fix, and the status."""
+    status = status_of(exc)
+    return json({"error": str(exc), "status": status}, status=status)
+
+
+def setup_errors(app: Sanic) -> None:
+    """Answers every :class:`KesherError` a handler raises with :func:`error_response`."""
+
+    @app.exception(KesherError)
+    async def _kesher_error(request: Request, exc: KesherError) -> HTTPResponse:
+        return error_response(exc)

@@ -1,0 +1,281 @@
+"""Kesher's command line: ``python -m kesher <command>``.
+
+Commands:
+    up               seed the demo orders if needed, train if the data changed, run
+                     everything on loopback until Ctrl-C (what ``make up`` does)
+    train            train a model unless nothing changed since the last one
+    seed             create and fill the orders database (``--reset`` starts over)
+    demo-orders      print demo orders to try, one per status and language
+    shell            chat with the bot in this terminal (``rasa shell``)
+    check-content    the content writers' check (``make check-content``)
+    nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
+    ship             check, train, test and publish a model (``make ship``)
+    serve PART       run one part: handoff, actions, models or smtpd (the supervisor does)
+    add-agent ID     add or update an agent of the console (asks for the password)
+    telegram-webhook register (or delete) the Telegram webhook
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from types import FrameType
+from typing import Callable, Dict, List, Optional, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram.error import TelegramError
+
+from actions.orders.models import STATUSES, OrderRow
+from actions.orders.repository import make_engine
+from actions.orders.seed import reset_database, seed_database
+from actions.server import create_app as create_action_server
+from connectors.telegram import TelegramChannel
+from console.app import create_app as create_handoff_service
+from core.processes import free_port, latest_model, venv_bin
+from core.settings import PROJECT_ROOT, Settings
+from handoff.mail.smtpd import serve_smtpd
+from kesher.add_agent import add_agent_cli
+from kesher.supervisor import StartupError, Supervisor
+from wiring.container import Container
+from writers import content_check, ship
+from writers.model_server import create_app as create_model_server
+from writers.nlu_gate import run_gate
+
+__all__ = ["demo_orders", "main", "seed", "train_model"]
+
+SERVED_PARTS = ("handoff", "actions", "models", "smtpd")
+
+
+def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
+    """Runs ``rasa train``; Rasa itself skips the work when nothing changed.
+
+    Returns:
+        The model to serve.
+
+    Raises:
+        SystemExit: Training failed.
+    """
+    command = [
+        venv_bin("rasa"), "train",
+        "--domain", "domain",
+        "--data", "data",
+        "--config", "config.yml",
+        "--out", str(settings.model_dir),
+        *extra_args,
+    ]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=settings.child_env())
+    model = latest_model(settings.model_dir)
+    if result.returncode != 0 or model is None:
+        raise SystemExit(f"rasa train failed (exit code {result.returncode})")
+    # Each model is ~125 MB: keep the one in use and the one before it.
+    older = sorted(settings.model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-2]
+    for stale in older:
+        stale.unlink()
+    return model
+
+
+def seed(settings: Settings, reset: bool = False, today: Optional[date] = None) -> int:
+    """Creates the orders database and fills it with demo orders if it is empty."""
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.orders_db_url)
+    try:
+        if reset:
+            reset_database(engine)
+        return seed_database(engine, today or date.today())
+    finally:
+        engine.dispose()
+
+
+def demo_orders(settings: Settings) -> List[str]:
+    """Lines describing one demo order per status and language."""
+    engine = make_engine(settings.orders_db_url)
+    lines = [f"{'order':<8} {'status':<11} {'lang':<5} {'e-mail':<34} phone"]
+    with Session(engine) as session:
+        for status in STATUSES:
+            for language in ("he", "en"):
+                row = session.scalars(
+                    select(OrderRow)
+                    .where(OrderRow.status == status, OrderRow.language == language)
+                    .order_by(OrderRow.order_id)
+                ).first()
+                if row is not None:
+                    lines.append(f"{row.order_id:<8} {status:<11} {language:<5} {row.email:<34} {row.phone}")
+    engine.dispose()
+    return lines
+
+
+def _up(settings: Settings) -> int:
+    created = seed(settings)
+    if created:
+        print(f"Seeded {created} demo orders into {settings.orders_db_url}")
+    model = train_model(settings)
+    supervisor = Supervisor(settings, model=model)
+
+    def _stop(signum: int, frame: Optional[FrameType]) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("Starting Redis, the mail server, the action server, Rasa and the handoff service "
+          "(the first start takes about a minute)...")
+    try:
+        supervisor.start()
+    except StartupError as exc:
+        print(f"Could not start Kesher: {exc}", file=sys.stderr)
+        return 1
+    rasa = f"http://127.0.0.1:{settings.rasa_port}"
+    rest = f"{rasa}/webhooks/rest/webhook"
+    print(
+        "\nKesher is running on this machine:\n"
+        f"  Chat widget demo (browser)     {rasa}/webhooks/web/demo\n"
+        f"      embed it on a page with    <script src=\"{rasa}/webhooks/web/widget.js\" defer></script>\n"
+        f"  Agent console (browser)        {settings.handoff_url}/console   "
+        "(demo agents dana, omer, sarah; password kesher-demo)\n"
+        f"  E-mails sent to customers      {settings.handoff_url}/console/mail   (files in {settings.mail_dir})\n"
+        f"  WhatsApp webhook (Twilio)      POST {rasa}/webhooks/whatsapp/webhook   (status: .../status)\n"
+        f"  Telegram webhook               POST {rasa}/webhooks/telegram/webhook   "
+        "(register: python -m kesher telegram-webhook --url https://<public host>/webhooks/telegram/webhook)\n"
+        f"  Chat over HTTP (REST channel)  POST {rest}\n"
+        f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Rasa HTTP API                  {rasa}/status?token=<RASA_API_TOKEN>\n"
+        f"  Action server                  http://127.0.0.1:{settings.actions_port}/health\n"
+        f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
+        f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
+        f"  Logs                           {supervisor.log_dir}\n"
+        "  Chat in a terminal             make shell   (in another terminal)\n"
+        "  Demo orders to try             python -m kesher demo-orders\n"
+        "WhatsApp and Telegram need TWILIO_* / TELEGRAM_* and a public URL (KESHER_PUBLIC_URL); "
+        "see the README. Press Ctrl-C to stop."
+    )
+    try:
+        while True:
+            failed = supervisor.failed_part()
+            if failed is not None:
+                print(f"\n{failed.name} stopped unexpectedly:\n{failed.log_tail()}", file=sys.stderr)
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    finally:
+        supervisor.stop()
+        print("Stopped.")
+
+
+def _shell(settings: Settings) -> int:
+    model = latest_model(settings.model_dir) or train_model(settings)
+    if seed(settings):
+        print("Seeded the demo orders.")
+    # rasa shell loads its model from the model server, as `rasa run` does (endpoints.yml `models:`).
+    with Supervisor(settings, model=model, parts=("redis", "models", "actions")):
+        command = [
+            venv_bin("rasa"), "shell",
+            "--endpoints", "endpoints.yml",
+            "--port", str(free_port()),
+        ]
+        return subprocess.run(command, cwd=PROJECT_ROOT, env=settings.child_env()).returncode
+
+
+def serve(part: str, settings: Settings) -> int:
+    """Runs one part of Kesher in this process until it is stopped (the supervisor's children)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if part == "handoff":
+        create_handoff_service(settings).run(host="127.0.0.1", port=settings.handoff_port, access_log=False,
+                                             motd=False)
+    elif part == "actions":
+        backends = Container(settings).action_backends()
+        create_action_server(backends).run(host="127.0.0.1", port=settings.actions_port, access_log=False,
+                                           motd=False)
+    elif part == "models":
+        create_model_server(settings.published_dir).run(host="127.0.0.1", port=settings.model_server_port,
+                                                        access_log=False, motd=False)
+    else:
+        asyncio.run(serve_smtpd("127.0.0.1", settings.smtp_port, settings.mail_dir))
+    return 0
+
+
+async def _telegram_webhook(url: str, delete: bool, settings: Settings) -> str:
+    channel = TelegramChannel(settings.telegram_token, settings.telegram_secret_token, settings.telegram_api_base)
+    bot = channel.make_bot()
+    async with bot:
+        if delete:
+            await bot.delete_webhook()
+        else:
+            await bot.set_webhook(url, secret_token=settings.telegram_secret_token,
+                                  allowed_updates=["message", "callback_query"])
+        info = await bot.get_webhook_info()
+    return f"webhook: {info.url or '(none)'}; pending updates: {info.pending_update_count}"
+
+
+def telegram_webhook(url: str, delete: bool, settings: Settings) -> int:
+    """Registers (or deletes) the Telegram webhook; prints what Telegram now has."""
+    try:
+        print(asyncio.run(_telegram_webhook(url, delete, settings)))
+    except TelegramError as exc:
+        print(f"Telegram refused: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# Commands whose own parsers read the rest of the command line.
+_PASS_THROUGH: Dict[str, Callable[[Sequence[str]], int]] = {
+    "check-content": content_check.main,
+    "ship": ship.main,
+    "add-agent": add_agent_cli,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parses the command line and runs one command."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _PASS_THROUGH:
+        return _PASS_THROUGH[args_list[0]](args_list[1:])
+    parser = argparse.ArgumentParser(prog="python -m kesher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="run everything until Ctrl-C")
+    commands.add_parser("train", help="train unless nothing changed")
+    seed_cmd = commands.add_parser("seed", help="fill the orders database")
+    seed_cmd.add_argument("--reset", action="store_true", help="drop every order first")
+    seed_cmd.add_argument("--today", type=date.fromisoformat, help="day the demo orders are relative to")
+    commands.add_parser("demo-orders", help="orders to try the bot with")
+    commands.add_parser("shell", help="chat in this terminal")
+    commands.add_parser("nlu-gate", help="NLU quality gate on a held-out split")
+    commands.add_parser("check-content", help="the content writers' check (see --help)")
+    commands.add_parser("ship", help="check, train, test and publish a model (see --help)")
+    serve_cmd = commands.add_parser("serve", help="run one part until stopped")
+    serve_cmd.add_argument("part", choices=SERVED_PARTS)
+    commands.add_parser("add-agent", help="add or update a console agent (see --help)")
+    tg = commands.add_parser("telegram-webhook", help="register (or --delete) the Telegram webhook")
+    group = tg.add_mutually_exclusive_group(required=True)
+    group.add_argument("--url", help="public HTTPS URL of /webhooks/telegram/webhook")
+    group.add_argument("--delete", action="store_true", help="remove the webhook")
+    args = parser.parse_args(args_list)
+
+    settings = Settings.from_env()
+    if args.command == "up":
+        return _up(settings)
+    if args.command == "train":
+        print(train_model(settings))
+        return 0
+    if args.command == "seed":
+        print(f"{seed(settings, reset=args.reset, today=args.today)} orders created")
+        return 0
+    if args.command == "demo-orders":
+        seed(settings)
+        print("\n".join(demo_orders(settings)))
+        return 0
+    if args.command == "nlu-gate":
+        return 0 if run_gate().passed else 1
+    if args.command == "serve":
+        return serve(args.part, settings)
+    if args.command == "telegram-webhook":
+        return telegram_webhook(args.url or "", args.delete, settings)
+    return _shell(settings)

@@ -1,0 +1,141 @@
+"""The console's websocket: queue, state and chat events pushed live from the feed stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from redis.asyncio import Redis
+
+from console.feed import FeedHub, Subscriber
+from handoff.models import Agent, Event, EventKind
+from handoff.state import HandoffStore
+from tests.console.conftest import Service, english_request, hebrew_request, login, new_cid
+from tests.helpers.console import console_socket, next_frame
+
+
+async def _connect(service: Service, http: httpx.AsyncClient) -> Any:
+    return await console_socket(service.base_url, str(http.cookies.get("kesher_session")))
+
+
+async def test_queue_state_and_events_are_pushed(
+    console_service: Service, http: httpx.AsyncClient, live_store: HandoffStore, redis_client: Redis
+):
+    csrf = await login(http, "dana")
+    h = {"X-CSRF-Token": csrf}
+    await http.post("/console/api/presence", json={"status": "online"}, headers=h)
+    ws = await _connect(console_service, http)
+    try:
+        cid = new_cid("live")
+        await live_store.request(hebrew_request(cid))
+        queued = await next_frame(ws, lambda m: m["type"] == "queue" and any(r["cid"] == cid for r in m["queue"]))
+        row = next(r for r in queued["queue"] if r["cid"] == cid)
+        assert row["language"] == "he" and row["reason"] == "complaint_frustration"
+
+        # a waiting conversation's messages go only to consoles watching it
+        await ws.send(json.dumps({"type": "watch", "cid": cid}))
+        await asyncio.sleep(0.2)
+        waiting = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="הלו?", author="customer"))
+        pushed = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
+        assert pushed["event"]["stream_id"] == waiting and pushed["event"]["text"] == "הלו?"
+
+        assert (await http.post(f"/console/api/chats/{cid}/take", headers=h)).status_code == 200
+        state = await next_frame(ws, lambda m: m["type"] == "state" and m["cid"] == cid)
+        assert state["from"] == "queued" and state["to"] == "with_agent" and state["agent_id"] == "dana"
+        await next_frame(ws, lambda m: m["type"] == "queue" and all(r["cid"] != cid for r in m["queue"]))
+
+        await ws.send(json.dumps({"type": "watch", "cid": ""}))  # owner still gets its chat's events
+        sid = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="אני עדיין מחכה", author="customer"))
+        event = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
+        assert event["cid"] == cid and event["event"]["stream_id"] == sid
+    finally:
+        await ws.close()
+
+
+async def test_other_agents_do_not_get_my_chat(
+    console_service: Service, http: httpx.AsyncClient, live_store: HandoffStore, redis_client: Redis
+):
+    dana_csrf = await login(http, "dana")
+    await http.post("/console/api/presence", json={"status": "online"}, headers={"X-CSRF-Token": dana_csrf})
+    async with httpx.AsyncClient(base_url=console_service.base_url, timeout=15) as omer_http:
+        await login(omer_http, "omer")
+        omer_ws = await _connect(console_service, omer_http)
+        try:
+            cid = new_cid("priv")
+            await live_store.request(english_request(cid))
+            await http.post(f"/console/api/chats/{cid}/take", headers={"X-CSRF-Token": dana_csrf})
+            await omer_ws.send(json.dumps({"type": "watch", "cid": cid}))  # not allowed: with dana now
+            await asyncio.sleep(0.2)
+            await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="private", author="customer"))
+            with pytest.raises(asyncio.TimeoutError):
+                await next_frame(omer_ws, lambda m: m["type"] == "event", seconds=1.5)
+        finally:
+            await omer_ws.close()
+
+
+async def test_logout_closes_the_socket(console_service: Service, http: httpx.AsyncClient, redis_client: Redis):
+    csrf = await login(http, "dana")
+    ws = await _connect(console_service, http)
+    await http.post("/console/logout", data={"csrf_token": csrf})
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
+        await next_frame(ws, lambda m: False, seconds=5)
+    assert info.value.code == 4401
+
+
+async def test_slow_subscriber_is_told_to_reconnect():
+    sub = Subscriber(Agent("dana", "Dana Levi"), "token")
+    sub.queue = asyncio.Queue(maxsize=2)
+    for n in range(3):
+        sub.push({"n": n})
+    assert sub.close_code == 4000
+    drained = []
+    while not sub.queue.empty():
+        drained.append(sub.queue.get_nowait())
+    assert drained[-1] is None
+
+
+async def test_hub_dispatch_routes_by_owner(live_store: HandoffStore, redis_client: Redis):
+    class QueueOnly:
+        async def queue_view(self):
+            return [{"cid": "x"}]
+
+    hub = FeedHub(QueueOnly(), redis_client, live_store.keys)  # type: ignore[arg-type]
+    dana = hub.subscribe(Agent("dana", "Dana Levi"), "t1")
+    omer = hub.subscribe(Agent("omer", "Omer Katz"), "t2")
+    cid = new_cid("hub")
+    await live_store.request(english_request(cid))
+    await live_store.take(cid, "dana", "Dana Levi", 3, require_online=False)
+    sid = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="hi", author="customer"))
+    entries = await redis_client.xrange(live_store.keys.feed())
+    await hub.dispatch(entries)
+    got_dana = [dana.queue.get_nowait() for _ in range(dana.queue.qsize())]
+    got_omer = [omer.queue.get_nowait() for _ in range(omer.queue.qsize())]
+    assert [m["event"]["stream_id"] for m in got_dana if m["type"] == "event"] == [sid]
+    assert not [m for m in got_omer if m["type"] == "event"]
+    assert [m["type"] for m in got_omer].count("queue") == 1  # one queue view per batch
+
+
+async def test_two_chats_with_the_same_stream_id_each_get_their_own_message(
+    live_store: HandoffStore, redis_client: Redis
+):
+    """Stream ids are per stream: two conversations' messages can share one (seen under load)."""
+    hub = FeedHub(None, redis_client, live_store.keys)  # type: ignore[arg-type]
+    dana = hub.subscribe(Agent("dana", "Dana Levi"), "t1")
+    omer = hub.subscribe(Agent("omer", "Omer Katz"), "t2")
+    entries = []
+    for agent, text in (("dana", "for dana"), ("omer", "for omer")):
+        cid = new_cid(agent)
+        await live_store.request(english_request(cid))
+        await live_store.take(cid, agent, agent.title(), 3, require_online=False)
+        event = Event(kind=EventKind.CUSTOMER, text=text, author="customer", message_id=text)
+        await redis_client.xadd(live_store.keys.events(cid), event.to_redis(), id="9999999999999-7")
+        entries.append((f"9999999999999-{len(entries)}", {"cid": cid, "kind": "customer",
+                                                          "event_id": "9999999999999-7"}))
+    await hub.dispatch(entries)
+    texts = {name: [m["event"]["text"] for m in (sub.queue.get_nowait() for _ in range(sub.queue.qsize()))
+                    if m["type"] == "event"] for name, sub in (("dana", dana), ("omer", omer))}
+    assert texts == {"dana": ["for dana"], "omer": ["for omer"]}

@@ -1,0 +1,68 @@
+"""Adding a training example keeps the NLU file as the writer left it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from writers.examples import ExampleError, add_example
+
+HEBREW = """version: "3.1"
+nlu:
+# Greetings — keep them short.
+- intent: greet
+  examples: |
+    - שלום
+    - היי
+    - בוקר טוב
+
+# Questions about delivery prices
+- intent: faq/shipping_cost
+  examples: |
+    - כמה עולה משלוח?
+    - מה מחיר המשלוח
+"""
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "data" / "nlu" / "he").mkdir(parents=True)
+    (tmp_path / "data" / "nlu" / "en").mkdir(parents=True)
+    (tmp_path / "data" / "nlu" / "he" / "core.yml").write_text(HEBREW, encoding="utf-8")
+    (tmp_path / "data" / "nlu" / "en" / "core.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n', encoding="utf-8")
+    return tmp_path
+
+
+def test_the_example_goes_under_its_intent_and_nothing_else_changes(project: Path) -> None:
+    path, line = add_example(project, "faq/shipping_cost", "he", "  כמה עולה   משלוח לאילת? ")
+    assert path == project / "data" / "nlu" / "he" / "core.yml"
+    after = path.read_text(encoding="utf-8").splitlines()
+    assert after[line - 1] == "    - כמה עולה משלוח לאילת?"
+    assert after[: line - 1] + after[line:] == HEBREW.splitlines()  # comments, order and quoting kept
+
+
+def test_an_intent_new_to_the_language_gets_its_own_block(project: Path) -> None:
+    path, line = add_example(project, "out_of_scope", "en", "do you sell concert tickets?")
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("- intent: out_of_scope\n  examples: |\n    - do you sell concert tickets?\n")
+    assert text.splitlines()[line - 1].endswith("do you sell concert tickets?")
+
+
+@pytest.mark.parametrize(
+    ("intent", "language", "text", "error"),
+    [
+        ("greet", "he", "שלום!", "already an example of greet"),
+        ("faq/shipping_cost", "he", "היי", "already an example of greet"),
+        ("greet", "fr", "bonjour", "language"),
+        ("greet", "en", "   ", "empty"),
+        ("greet", "en", "x" * 301, "at most 300"),
+    ],
+)
+def test_refusals_say_why_and_leave_the_files_alone(project: Path, intent: str, language: str, text: str,
+                                                    error: str) -> None:
+    before = {p: p.read_text(encoding="utf-8") for p in (project / "data").rglob("*.yml")}
+    with pytest.raises(ExampleError, match=error):
+        add_example(project, intent, language, text)
+    assert {p: p.read_text(encoding="utf-8") for p in before} == before

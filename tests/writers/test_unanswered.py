@@ -1,0 +1,100 @@
+"""Unanswered questions: which messages count, masking, grouping, reading Rasa's tracker keys in Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List
+
+from redis.asyncio import Redis
+
+from core.settings import PROJECT_ROOT, Settings
+from writers.unanswered import collect, group, mask_personal, questions_in, unanswered
+
+
+def _user(text: str, intent: str, confidence: float = 0.95, at: float = 1_700_000_000.0) -> Dict[str, Any]:
+    return {"event": "user", "text": text, "timestamp": at,
+            "parse_data": {"intent": {"name": intent, "confidence": confidence}}}
+
+
+def _action(name: str) -> Dict[str, Any]:
+    return {"event": "action", "name": name}
+
+
+def _tracker(sender: str, events: List[Dict[str, Any]]) -> str:
+    return json.dumps({"sender_id": sender, "events": [{"event": "action", "name": "action_session_start"}, *events]})
+
+
+def test_only_messages_the_bot_could_not_answer_count() -> None:
+    events = [
+        _user("hello", "greet"), _action("utter_greet"),
+        _user("where is my parcel", "order_status", 0.97), _action("order_form"),
+        _user("blorp zzz", "nlu_fallback", 0.31), _action("action_fallback"),
+        _user("what's the weather in haifa", "out_of_scope", 0.9), _action("action_out_of_scope"),
+        _user("can I pay with bitcoin", "faq", 0.45), _action("utter_faq"),
+        _user("my kettle leaks and nobody helps", "complaint", 0.92), _action("action_complaint"),
+        _user("I want a person", "human_handoff", 0.99), _action("action_handoff"),
+        _user("/order_status", "order_status", 1.0), _action("order_form"),
+    ]
+    found = {(q.text, q.reason) for q in questions_in(events, "web:1")}
+    assert found == {
+        ("blorp zzz", "fallback"),
+        ("what's the weather in haifa", "out_of_scope"),
+        ("can I pay with bitcoin", "low_confidence"),
+        ("my kettle leaks and nobody helps", "handoff"),  # what led to the request for a person
+    }
+
+
+def test_personal_data_is_masked_in_both_languages() -> None:
+    text = ("I'm noa.cohen@example.com, phone 050-1234567, order 104233, card 4580 1234 5678 9012, "
+            "id 123456782")
+    masked = mask_personal(text, "en")
+    for secret in ("noa.cohen", "example.com", "1234567", "104233", "9012 ", "123456782"):
+        assert secret not in masked
+    assert "•••@•••" in masked and masked.startswith("I'm ")
+    hebrew = mask_personal("ההזמנה 104233 לא הגיעה, הטלפון שלי ‎+972 54 765 4321", "he")
+    assert "104233" not in hebrew and "765 4321" not in hebrew and hebrew.startswith("ההזמנה")
+
+
+def test_similar_questions_are_grouped_per_language_most_asked_first() -> None:
+    events = [
+        _user("do you sell tickets to eurovision?", "out_of_scope", at=10),
+        _user("do you sell eurovision tickets", "out_of_scope", at=20),
+        _user("Do you sell tickets for Eurovision??", "nlu_fallback", at=30),
+        _user("אתם מוכרים כרטיסים לאירוויזיון?", "out_of_scope", at=40),
+        _user("can I pay with bitcoin", "nlu_fallback", at=50),
+    ]
+    groups = group(questions_in(events, "web:1"))
+    assert [(g.language, g.count) for g in groups] == [("en", 3), ("en", 1), ("he", 1)]
+    eurovision = groups[0]
+    assert eurovision.text == "Do you sell tickets for Eurovision??"  # the latest wording
+    assert eurovision.reasons == {"out_of_scope": 2, "fallback": 1}
+    assert eurovision.last_seen.timestamp() == 30
+
+
+async def test_questions_are_read_from_rasa_tracker_keys_only(redis_client: Redis) -> None:
+    prefix = Settings().tracker_key_prefix
+    await redis_client.set(f"{prefix}:tracker:web:a", _tracker("web:a", [_user("blorp", "nlu_fallback", 0.2)]))
+    await redis_client.set(f"{prefix}:tracker:whatsapp:+972501234567",
+                           _tracker("whatsapp:+972501234567", [_user("מה מזג האוויר?", "out_of_scope")]))
+    await redis_client.set(f"{prefix}:ho:conv:web:a", "not a tracker")  # the handoff service's keys
+    await redis_client.set(f"{prefix}:tracker:broken", "{not json")
+    found = sorted((q.sender, q.text, q.language) for q in await collect(redis_client, prefix))
+    assert found == [("web:a", "blorp", "en"), ("whatsapp:+972501234567", "מה מזג האוויר?", "he")]
+    assert [g.count for g in await unanswered(redis_client, prefix)] == [1, 1]
+
+
+def test_the_tracker_prefix_is_the_one_rasa_uses() -> None:
+    import yaml
+
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    variable = "${" + Settings.variables()["tracker_key_prefix"] + "}"
+    assert endpoints["tracker_store"]["key_prefix"] == endpoints["lock_store"]["key_prefix"] == variable
+
+
+def test_a_question_the_knowledge_base_had_no_article_for_counts() -> None:
+    events = [
+        _user("how do I descale a samovar", "kb_question", 0.9), _action("action_kb_answer"),
+        {"event": "slot", "name": "human_offer_reason", "value": "kb_no_answer"},
+        _user("how do I clean the kettle", "kb_question", 0.9), _action("action_kb_answer"),
+    ]
+    assert [(q.text, q.reason) for q in questions_in(events, "web:1")] == [("how do I descale a samovar", "no_answer")]

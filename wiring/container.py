@@ -1,0 +1,140 @@
+"""The composition root: every backend Kesher runs on, built from the settings in one place.
+
+Each process asks its :class:`Container` for what it needs: ``rasa run``'s
+channels for Redis, the router, the identity book and the desk; the action
+server for the actions' backends; the handoff service for the desk, the mail
+worker and the orders; the CLI for the orders database. Nothing is built
+until it is first asked for, and building opens no connection (the Redis
+client and the database engine connect on first use), so a container is cheap
+to make at import or start-up time.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Callable
+
+from redis.asyncio import Redis
+
+from actions.backends import Backends
+from actions.kb.search import InMemoryKnowledgeBase
+from actions.orders.repository import SqlOrderRepository
+from core.redis_keys import RedisKeys
+from core.settings import Settings
+from core.texts import TextCatalog
+from handoff.agents import AgentDirectory, load_agents
+from handoff.desk import Desk
+from handoff.identity import IdentityBook
+from handoff.mail.outbox import MailOutbox, MailWorker
+from handoff.policy import HandoffPolicy, load_policy
+from handoff.rasa_client import RasaClient
+from handoff.router import HandoffRouter
+from handoff.state import HandoffStore
+
+__all__ = ["Container"]
+
+
+class Container:
+    """Builds, once each, the backends of one process from its settings."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        """Keeps the settings; builds nothing yet.
+
+        Args:
+            settings: Where everything is.
+            clock: Epoch seconds for the handoff state and e-mails (tests move it).
+        """
+        self.settings = settings
+        self.clock = clock
+
+    # -- ground ------------------------------------------------------------------------
+    @cached_property
+    def texts(self) -> TextCatalog:
+        """The text catalog (``data/texts``)."""
+        return TextCatalog.load(self.settings.texts_dir, default_language=self.settings.default_language)
+
+    @cached_property
+    def keys(self) -> RedisKeys:
+        """Every Redis key Kesher uses."""
+        return RedisKeys()
+
+    @cached_property
+    def redis(self) -> Redis:
+        """The asyncio Redis client (strings in, strings out); connects on first use."""
+        s = self.settings
+        return Redis(host=s.redis_host, port=s.redis_port, password=s.redis_password or None, db=s.redis_db,
+                     decode_responses=True)
+
+    # -- the handoff domain -----------------------------------------------------------------
+    @cached_property
+    def policy(self) -> HandoffPolicy:
+        """Triggers, routing, business hours and estimates (``handoff/policy.yml``)."""
+        return load_policy(self.settings.handoff_policy)
+
+    @cached_property
+    def agents(self) -> AgentDirectory:
+        """Agents and teams (``handoff/agents.yml``)."""
+        return load_agents(self.settings.agents_file)
+
+    @cached_property
+    def store(self) -> HandoffStore:
+        """The handoff state machine in Redis."""
+        return HandoffStore(self.redis, self.keys, clock=self.clock)
+
+    @cached_property
+    def outbox(self) -> MailOutbox:
+        """Where the desk queues customer e-mails."""
+        return MailOutbox(self.redis, self.keys, clock=self.clock)
+
+    @cached_property
+    def rasa(self) -> RasaClient:
+        """Rasa's HTTP API (transcripts, outcomes)."""
+        return RasaClient(self.settings.rasa_url, self.settings.rasa_api_token)
+
+    @cached_property
+    def orders(self) -> SqlOrderRepository:
+        """The orders store (the desk reads it through ``OrderLookup``, the actions through ``OrderRepository``)."""
+        return SqlOrderRepository.from_url(self.settings.orders_db_url)
+
+    @cached_property
+    def identity(self) -> IdentityBook:
+        """Channel addresses → conversations."""
+        return IdentityBook(self.redis, self.keys)
+
+    @cached_property
+    def desk(self) -> Desk:
+        """Every handoff operation of customers, agents and the bot."""
+        return Desk(self.store, self.policy, self.agents, texts=self.texts, outbox=self.outbox, rasa=self.rasa,
+                    orders=self.orders, identity=self.identity, clock=self.clock)
+
+    @cached_property
+    def router(self) -> HandoffRouter:
+        """Where each customer message goes, by handoff state."""
+        return HandoffRouter(self.desk, clock=self.clock)
+
+    def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
+        """A worker that sends the queued e-mails over SMTP."""
+        return MailWorker(self.redis, self.keys, self.store, self.agents, self.texts, self.settings,
+                          clock=self.clock, poll_seconds=poll_seconds)
+
+    # -- the actions ------------------------------------------------------------------------
+    @cached_property
+    def kb(self) -> InMemoryKnowledgeBase:
+        """The help-centre articles and their ranking."""
+        return InMemoryKnowledgeBase(self.settings.kb_dir)
+
+    def action_backends(self) -> Backends:
+        """What the custom actions talk to besides the tracker."""
+        return Backends(orders=self.orders, kb=self.kb, texts=self.texts, policy=self.policy, handoff=self.desk,
+                        default_language=self.settings.default_language)
+
+    # -- closing ---------------------------------------------------------------------------
+    async def close(self) -> None:
+        """Closes what was opened (the HTTP session to Rasa, the Redis connections, the engine)."""
+        if "rasa" in self.__dict__:
+            await self.rasa.close()
+        if "redis" in self.__dict__:
+            await self.redis.close()
+        if "orders" in self.__dict__:
+            self.orders.engine.dispose()

@@ -1,0 +1,120 @@
+"""The model server the running ``rasa run`` processes pull from (Rasa's ``models:`` endpoint).
+
+``endpoints.yml`` points ``models.url`` here; every ``wait_time_between_pulls``
+seconds each Rasa server asks for the model with ``If-None-Match: <its
+fingerprint>``, gets ``304`` while nothing changed, and loads the new file
+without a restart when :func:`publish` has put another one in place.
+Conversations are in Redis, so they carry on with the new model.
+
+``python -m kesher serve models`` runs it (the supervisor does, as part ``models``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, empty, file_stream
+from sanic.response import json as json_response
+
+__all__ = ["MODEL_FILE", "PublishedModel", "create_app", "publish", "published"]
+
+MODEL_FILE = "kesher.tar.gz"
+_META_FILE = "kesher.json"
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """The model being served.
+
+    Attributes:
+        etag: Its fingerprint (sha256 of the file, shortened); what Rasa sends back in If-None-Match.
+        source: The trained model file it was copied from.
+        published_at: Epoch seconds.
+        size: Bytes.
+    """
+
+    etag: str
+    source: str
+    published_at: float
+    size: int
+
+
+def published(directory: Path) -> Optional[PublishedModel]:
+    """The model published in ``directory``, if any."""
+    try:
+        meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return PublishedModel(**meta)
+
+
+def publish(model: Path, directory: Path) -> PublishedModel:
+    """Puts ``model`` where the model server serves it, in one atomic step.
+
+    The file is copied next to the served one and renamed over it, so a Rasa
+    server downloading at that moment gets the old file or the new one, whole.
+
+    Args:
+        model: A trained model (``.tar.gz``).
+        directory: The model server's folder.
+
+    Returns:
+        What is served now.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with model.open("rb") as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            digest.update(chunk)
+    staged = directory / f".{MODEL_FILE}.{os.getpid()}"
+    shutil.copyfile(model, staged)
+    meta = PublishedModel(etag=digest.hexdigest()[:32], source=str(model), published_at=time.time(),
+                          size=model.stat().st_size)
+    staged_meta = directory / f".{_META_FILE}.{os.getpid()}"
+    staged_meta.write_text(json.dumps(meta.__dict__), encoding="utf-8")
+    # The file first, then its fingerprint: a server that sees the new ETag gets the new file.
+    os.replace(staged, directory / MODEL_FILE)
+    os.replace(staged_meta, directory / _META_FILE)
+    return meta
+
+
+def create_app(directory: Path, name: str = "kesher-models") -> Sanic:
+    """The model server for ``directory``.
+
+    Routes: ``GET /models/kesher.tar.gz`` (the model; ``304`` when the caller has it),
+    ``GET /models/current`` (what is published, as JSON), ``GET /health``.
+    """
+    app = Sanic(name)
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    @app.get("/models/current")
+    async def current(request: Request) -> HTTPResponse:
+        meta = published(directory)
+        if meta is None:
+            return json_response({"error": "no model published yet"}, status=404)
+        return json_response(meta.__dict__)
+
+    @app.get(f"/models/{MODEL_FILE}")
+    async def model(request: Request) -> HTTPResponse:
+        meta = published(directory)
+        if meta is None:
+            return json_response({"error": "no model published yet"}, status=404)
+        if request.headers.get("if-none-match", "") == meta.etag:
+            return empty(status=304, headers={"ETag": meta.etag})
+        # Streamed: a model is ~125 MB. (Sanic 21.12 types handlers as returning HTTPResponse only.)
+        return await file_stream(directory / MODEL_FILE, mime_type="application/gzip",  # type: ignore[return-value]
+                                 headers={"ETag": meta.etag, "filename": MODEL_FILE})
+
+    return app

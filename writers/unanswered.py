@@ -1,0 +1,227 @@
+"""What customers asked that the bot did not answer, read from Rasa's Redis tracker store.
+
+No second copy of the conversations: each call scans the trackers Rasa keeps
+in Redis (``<key_prefix>:tracker:<sender id>``, see ``endpoints.yml``) and picks
+the customer messages that ended
+
+- in a fallback (``nlu_fallback``, ``action_fallback`` / Rasa's default fallback),
+- as out of scope (intent ``out_of_scope``),
+- as a low-confidence guess (top intent below :data:`LOW_CONFIDENCE`),
+- with the offer of a person because nothing answered it (e.g. no knowledge-base article), or
+- in a handoff to a person (the message that led to it).
+
+Similar questions are grouped per language (character n-gram TF-IDF, cosine
+similarity), counted and dated. E-mail addresses, phone, order, card and ID
+numbers are masked before anything is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from redis.asyncio import Redis
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
+
+from core.language import is_hebrew
+from handoff.mail.masking import MASK, mask_sensitive
+
+__all__ = ["LOW_CONFIDENCE", "Question", "QuestionGroup", "collect", "group", "mask_personal", "unanswered"]
+
+LOW_CONFIDENCE = 0.6
+SIMILAR = 0.45
+FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback", "action_two_stage_fallback"})
+HANDOFF_ACTIONS = frozenset({"action_handoff"})
+OFFER_SLOT = "human_offer_reason"
+NOT_A_QUESTION = frozenset({"human_handoff", "affirm", "deny", "greet", "goodbye", "thank", "inform"})
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\d)(?:\+?972[\s-]?|0)(?:[23489]|5\d|7\d)[\s-]?\d{3}[\s-]?\d{4}(?!\d)")
+_LONG_NUMBER = re.compile(r"(?<![\d•])\d(?:[\s-]?\d){5,}(?![\d•])")
+
+
+def mask_personal(text: str, language: str) -> str:
+    """``text`` with e-mails, phones, card/ID numbers and order numbers (6+ digits) masked."""
+    text = _EMAIL.sub(lambda m: MASK * 3 + "@" + MASK * 3, text)
+    text = _PHONE.sub(lambda m: re.sub(r"\d", MASK, m.group(0)), text)
+    text = mask_sensitive(text, language)
+    return _LONG_NUMBER.sub(lambda m: re.sub(r"\d", MASK, m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One customer message the bot did not answer well.
+
+    Attributes:
+        text: What they wrote, masked.
+        language: ``he`` or ``en``.
+        reason: ``fallback``, ``out_of_scope``, ``low_confidence``, ``no_answer`` (or the
+            offer's reason), or ``handoff``.
+        intent: The intent the NLU guessed.
+        confidence: Its confidence.
+        at: Epoch seconds.
+        sender: The conversation.
+    """
+
+    text: str
+    language: str
+    reason: str
+    intent: str
+    confidence: float
+    at: float
+    sender: str
+
+
+@dataclass
+class QuestionGroup:
+    """Similar questions in one language."""
+
+    language: str
+    questions: List[Question] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many times it was asked."""
+        return len(self.questions)
+
+    @property
+    def text(self) -> str:
+        """The group's most recent wording."""
+        return max(self.questions, key=lambda q: q.at).text
+
+    @property
+    def last_seen(self) -> datetime:
+        """When it was last asked (UTC)."""
+        return datetime.fromtimestamp(max(q.at for q in self.questions), UTC)
+
+    @property
+    def reasons(self) -> Dict[str, int]:
+        """How the questions ended, with counts."""
+        out: Dict[str, int] = {}
+        for q in self.questions:
+            out[q.reason] = out.get(q.reason, 0) + 1
+        return out
+
+    @property
+    def guessed_intent(self) -> str:
+        """The intent the NLU guessed most often (a hint for the writer)."""
+        counts: Dict[str, int] = {}
+        for q in self.questions:
+            counts[q.intent] = counts.get(q.intent, 0) + 1
+        return max(counts, key=lambda k: counts[k]) if counts else ""
+
+    @property
+    def variants(self) -> List[str]:
+        """The distinct wordings, most recent first."""
+        seen: Dict[str, None] = {}
+        for q in sorted(self.questions, key=lambda q: -q.at):
+            seen.setdefault(q.text, None)
+        return list(seen)
+
+
+def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question]:
+    """The unanswered customer messages of one tracker's events."""
+    found: List[Question] = []
+    last_user: Optional[Dict[str, Any]] = None
+    last_question: Optional[Dict[str, Any]] = None  # the last message that was not a request for a person
+    reported: set[int] = set()
+
+    def add(event: Dict[str, Any], reason: str) -> None:
+        if id(event) in reported:
+            return
+        text = str(event.get("text") or "").strip()
+        if not text or text.startswith("/"):
+            return  # empty, or a button payload
+        reported.add(id(event))
+        intent = (event.get("parse_data") or {}).get("intent") or {}
+        language = "he" if is_hebrew(text) else "en"
+        found.append(Question(mask_personal(text, language)[:500], language, reason, str(intent.get("name") or ""),
+                              float(intent.get("confidence") or 0.0), float(event.get("timestamp") or 0.0), sender))
+
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            last_user = event
+            intent = ((event.get("parse_data") or {}).get("intent") or {})
+            name, confidence = str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
+            if name == "nlu_fallback":
+                add(event, "fallback")
+            elif name == "out_of_scope":
+                add(event, "out_of_scope")
+            elif confidence < LOW_CONFIDENCE and name not in NOT_A_QUESTION:
+                add(event, "low_confidence")
+            if name not in NOT_A_QUESTION:
+                last_question = event
+        elif kind == "action" and last_user is not None:
+            name = str(event.get("name") or "")
+            if name in FALLBACK_ACTIONS:
+                add(last_user, "fallback")
+            elif name in HANDOFF_ACTIONS and last_question is not None:
+                add(last_question, "handoff")
+        elif kind == "slot" and last_user is not None and event.get("name") == OFFER_SLOT and event.get("value"):
+            # The bot had no answer (nothing in the knowledge base, out of scope, ...) and offered a person.
+            add(last_user, "no_answer" if event["value"] == "kb_no_answer" else str(event["value"]))
+    return found
+
+
+async def collect(redis: Redis, key_prefix: str = "kesher", batch: int = 200) -> List[Question]:
+    """Every unanswered question in the Redis tracker store.
+
+    Args:
+        redis: A client of the tracker store's Redis (``decode_responses=True``).
+        key_prefix: ``tracker_store.key_prefix`` from ``endpoints.yml``.
+        batch: Keys fetched per round trip.
+    """
+    prefix = f"{key_prefix}:tracker:"
+    found: List[Question] = []
+    keys: List[str] = []
+    async for key in redis.scan_iter(match=prefix + "*", count=batch):
+        keys.append(key)
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        for key, raw in zip(chunk, await redis.mget(chunk), strict=True):
+            if not raw:
+                continue
+            try:
+                tracker = json.loads(raw)
+            except ValueError:
+                continue  # not a tracker Rasa wrote
+            found += questions_in(tracker.get("events") or [], key[len(prefix):])
+    return found
+
+
+def group(questions: Iterable[Question], threshold: float = SIMILAR) -> List[QuestionGroup]:
+    """Groups similar questions per language; the most asked (then most recent) first.
+
+    Each question joins the group whose first wording it is most similar to
+    (character 2–4-grams, cosine ≥ ``threshold``), or starts a new group.
+    """
+    groups: List[QuestionGroup] = []
+    by_language: Dict[str, List[Question]] = {}
+    for q in questions:
+        by_language.setdefault(q.language, []).append(q)
+    for language, items in sorted(by_language.items()):
+        items.sort(key=lambda q: -q.at)
+        texts = [q.text.lower() for q in items]
+        vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(texts)
+        similarity = cosine_similarity(vectors)
+        heads: List[int] = []
+        members: Dict[int, List[int]] = {}
+        for i in range(len(items)):
+            best = max(heads, key=lambda h: similarity[i, h], default=None)
+            if best is not None and similarity[i, best] >= threshold:
+                members[best].append(i)
+            else:
+                heads.append(i)
+                members[i] = [i]
+        groups += [QuestionGroup(language, [items[i] for i in members[h]]) for h in heads]
+    groups.sort(key=lambda g: (-g.count, -g.last_seen.timestamp()))
+    return groups
+
+
+async def unanswered(redis: Redis, key_prefix: str = "kesher") -> List[QuestionGroup]:
+    """The grouped unanswered questions (see the module docstring)."""
+    return group(await collect(redis, key_prefix))
