@@ -188,7 +188,7 @@ class _AskForSlot(KesherAction, ABC):
         return f"action_ask_{self.slot_name}"
 
     async def perform(self, turn: Turn) -> List[EventType]:
-        """Says ``ask_<slot>`` from data/messages."""
+        """Says ``ask_<slot>`` from the text catalog (data/texts)."""
         turn.say(f"ask_{self.slot_name}", order_id=turn.slot("order_id") or "")
         return []
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from core.processes import venv_bin
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 
 DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 OUT_DIR = PROJECT_ROOT / "bench" / "out"
@@ -71,8 +70,7 @@ def benchmark_config(source: Path, out: Path) -> Path:
 
 
 def _rasa(args: Sequence[str], cwd: Path, show_progress: bool) -> None:
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
-    result = subprocess.run([venv_bin("rasa"), *args], cwd=cwd, env=env,
+    result = subprocess.run([venv_bin("rasa"), *args], cwd=cwd, env=Settings.from_env().child_env(),
                             stdout=None if show_progress else subprocess.DEVNULL,
                             stderr=None if show_progress else subprocess.DEVNULL)
     if result.returncode != 0:

@@ -143,9 +143,9 @@ def ship_once(settings: Settings, content: Path, edit: Callable[[Path], None], h
     edit(content)
     cache = work / "empty-cache" if how == "full" else PROJECT_ROOT / ".rasa" / "cache"
     shutil.rmtree(work / "empty-cache", ignore_errors=True)
-    os.environ["RASA_CACHE_DIRECTORY"] = str(cache)
     lines: List[str] = []
-    ship = Ship(settings.replace(content_dir=content), finetune=how == "finetune", epoch_fraction=0.3, gate=False,
+    ship = Ship(settings.replace(content_dir=content, rasa_cache_dir=cache), finetune=how == "finetune",
+                epoch_fraction=0.3, gate=False,
                 wait_live_seconds=300, model_dir=work / f"models-{how}", out=lines.append)
     started = time.monotonic()
     result = ship.run()

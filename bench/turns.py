@@ -70,8 +70,7 @@ class Result:
 
 
 def _env() -> Dict[str, str]:
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
-    return env
+    return Settings.from_env().child_env()
 
 
 def _timed(command: Sequence[str], cwd: Path) -> float:

@@ -4,7 +4,7 @@ Telegram POSTs each update to ``/webhooks/telegram/webhook`` with the secret
 given at registration in ``X-Telegram-Bot-Api-Secret-Token`` (else 403).
 Updates are read with ``Update.de_json``; buttons are inline keyboards whose
 presses come back as callback queries. Replies go out through PTB's ``Bot``
-(httpx, async). Registering the webhook is a command (``python -m connectors
+(httpx, async). Registering the webhook is a command (``python -m kesher
 telegram-webhook``), never something done while objects are built.
 """
 

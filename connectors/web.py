@@ -1,7 +1,9 @@
 """The website chat widget: one script tag, a websocket, history that survives a reload.
 
 Routes under ``/webhooks/web/``: ``widget.js``, ``widget.css`` and a ``demo``
-page (served from ``connectors/web_static``, nothing from a CDN); ``POST
+page (served from ``connectors/web_static``, nothing from a CDN; ``widget.js``
+goes out with the catalog's ``widget_*`` texts of both languages inside it, so
+the one script tag needs no second request); ``POST
 /session`` issues a signed session; ``GET /socket`` is the widget's websocket;
 ``POST /webhook`` takes a message over plain HTTP (integrations, benchmarks).
 
@@ -20,10 +22,11 @@ import hashlib
 import hmac
 import json as jsonlib
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from redis.exceptions import RedisError
 from sanic import Blueprint
@@ -34,13 +37,15 @@ from websockets.exceptions import ConnectionClosed
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from core.language import LANGUAGES
+from core.texts import TextCatalog
 from edge.errors import error_response, status_of
 from edge.requests import json_object, parse_json_object
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
 
-__all__ = ["WebChannel"]
+__all__ = ["WebChannel", "widget_script"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,8 @@ HISTORY_LENGTH = 200
 HISTORY_TTL_SECONDS = 30 * 24 * 3600
 HELLO_TIMEOUT_SECONDS = 15
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
+# Where widget.js holds its texts: an empty object the served script has filled in.
+_TEXTS_SLOT = re.compile(r"/\*kesher:texts\*/.*?/\*kesher:end\*/", re.DOTALL)
 
 # Appends one entry to a web conversation's history with the next sequence number.
 _APPEND = """
@@ -65,6 +72,21 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return entry
 """
+
+
+def widget_script(texts: TextCatalog) -> bytes:
+    """``widget.js`` with the catalog's ``widget_*`` texts of both languages in it (reads the file).
+
+    Raises:
+        RuntimeError: The file has no place for the texts.
+    """
+    source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
+    catalog = {language: texts.templates("widget_", language) for language in LANGUAGES}
+    literal = jsonlib.dumps(catalog, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    filled, count = _TEXTS_SLOT.subn(lambda _: literal, source)
+    if count != 1:
+        raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one /*kesher:texts*/ ... /*kesher:end*/ for its texts")
+    return filled.encode("utf-8")
 
 
 class WebChannel(KesherInputChannel):
@@ -84,6 +106,7 @@ class WebChannel(KesherInputChannel):
         self.secret = secret.encode()
         self.allowed_origins = set(allowed_origins.split()) or {"*"}
         self.sockets: Dict[str, Set[Any]] = {}
+        self._script: Optional[Tuple[bytes, str]] = None
 
     @classmethod
     def name(cls) -> str:
@@ -239,6 +262,13 @@ class WebChannel(KesherInputChannel):
             for frame in frames:
                 await _send(ws, frame)
 
+    async def script(self) -> Tuple[bytes, str]:
+        """``widget.js`` with its texts and its ETag, built once per process (like the catalog)."""
+        if self._script is None:
+            body = await asyncio.get_running_loop().run_in_executor(None, widget_script, self.rt.texts)
+            self._script = body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return self._script
+
     # -- routes ------------------------------------------------------------------------------
     def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
         """The widget's files, sessions and websocket."""
@@ -246,6 +276,13 @@ class WebChannel(KesherInputChannel):
 
         @bp.route("/<name:(widget\\.js|widget\\.css|demo)>", methods=["GET"])
         async def static(request: Request, name: str) -> HTTPResponse:
+            # no-cache: browsers keep a copy but ask each time whether it is still current.
+            if name == "widget.js":
+                body, etag = await channel.script()
+                headers = {"cache-control": "no-cache", "etag": etag}
+                if etag in request.headers.get("if-none-match", ""):
+                    return HTTPResponse(status=304, headers=headers)
+                return HTTPResponse(body, headers=headers, content_type=STATIC_FILES[name])
             path = STATIC_DIR / ("demo.html" if name == "demo" else name)
             return await file(path, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
 

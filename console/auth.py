@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse, redirect
 
 from console.context import state
 from console.sessions import Session
-from console.web import render
+from console.web import render, say
 from core.errors import NotAllowed, NotAuthenticated
 from handoff.agents import ROLES, hash_password, password_matches
 from handoff.models import Agent
@@ -141,7 +141,7 @@ def check_csrf(request: Request, expected: str) -> None:
     """
     given = request.headers.get(CSRF_HEADER) or _form_value(request, CSRF_FIELD)
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise NotAllowed("missing or invalid CSRF token; reload the page")
+        raise NotAllowed(say(request, "console_error_csrf"))
 
 
 # -- who is asking -----------------------------------------------------------------
@@ -186,12 +186,13 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
             agent = state(request).agents.get(session.agent_id) if session else None
             if session is None or agent is None:
                 if _wants_json(request):
-                    raise NotAuthenticated("log in first")
+                    raise NotAuthenticated(say(request, "console_error_log_in"))
                 return redirect(LOGIN_PATH)
             request.ctx.agent = agent
             if roles and agent.role not in roles:
                 if _wants_json(request):
-                    raise NotAllowed(f"the {agent.role} role may not use this")
+                    role = say(request, f"console_role_{agent.role}")
+                    raise NotAllowed(say(request, "console_error_role", role=role))
                 return render(request, "console/forbidden.html", status=403, role=agent.role)
             return await handler(request, *args, **kwargs)
 

@@ -3,7 +3,8 @@
 ``GET /console/ws`` (admitted by the middleware: a session, the console's own
 origin, a role with a desk) says hello, then sends what the hub gives this
 console and a ping when nothing happened for a while; the console may send
-``{"type": "watch", "cid": ...}`` for the conversation it shows.
+``{"type": "watch", "cid": ...}`` for the conversation it shows, and is told
+what it watches from then on (``{"type": "watching", "cid": ...}``, ``""`` if none).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ bp.on_request(load_session)
 
 
 async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
-    """Handles what the console sends: ``{"type": "watch", "cid": ...}`` for the chat it shows."""
+    """Handles what the console sends: ``{"type": "watch", "cid": ...}`` for the chat it shows (confirmed)."""
     store = state(request).store
     try:
         while True:
@@ -51,6 +52,7 @@ async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
                 conv = await store.get(cid)
                 if conv is not None and conv.visible_to(sub.agent):
                     sub.watching.add(cid)
+            sub.push({"type": "watching", "cid": cid if isinstance(cid, str) and cid in sub.watching else ""})
     except ConnectionClosed:
         pass
     finally:

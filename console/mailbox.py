@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse, html
 from console.auth import DESK_ROLES, require_role
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.web import render
+from console.web import render, say
 from core.errors import NotFound
 from handoff.mail.smtpd import list_mail, read_mail
 
@@ -68,5 +68,5 @@ async def mail_body(request: Request, name: str) -> HTTPResponse:
     request.ctx.mail_frame = True
     body = str(message.get("html") or "")
     if not body:
-        raise NotFound("this e-mail has no HTML part")
+        raise NotFound(say(request, "console_error_no_html"))
     return html(body)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List
 
-import yaml
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
@@ -26,6 +25,7 @@ from console.web import render
 from console.writers import content_root
 from core.errors import InvalidInput
 from writers.examples import ExampleError, add_example
+from writers.project import Project
 from writers.unanswered import unanswered
 
 __all__ = ["bp", "known_intents"]
@@ -42,16 +42,11 @@ _NOT_FOR_QUESTIONS = {"nlu_fallback", "affirm", "deny", "inform"}
 
 def known_intents(project: Path) -> List[str]:
     """The domain's intents and the FAQ (retrieval) intents of the NLU files, sorted."""
-    names: Set[str] = set()
-    for path in sorted((project / "domain").glob("*.yml")):
-        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("intents") or []:
-            names.add(next(iter(entry)) if isinstance(entry, dict) else str(entry))
-    for path in sorted((project / "data" / "nlu").rglob("*.yml")):
-        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            if isinstance(item, dict) and str(item.get("intent", "")).startswith("faq/"):
-                names.add(str(item["intent"]))
-    names.discard("faq")  # the retrieval intent itself: its examples are under faq/<name>
-    return sorted(names - _NOT_FOR_QUESTIONS)
+    reader = Project(project)
+    retrieval = {block.intent for block in reader.intent_blocks if "/" in block.intent}
+    # a retrieval intent itself (faq) is not offered: its examples are under faq/<name>
+    bases = {intent.split("/")[0] for intent in retrieval}
+    return sorted((set(reader.domain.intents) - bases | retrieval) - _NOT_FOR_QUESTIONS)
 
 
 @bp.get("/")

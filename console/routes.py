@@ -1,9 +1,10 @@
 """The agent console's pages and JSON API, on one Blueprint under ``/console``.
 
 Pages: ``/console/login``, ``/console`` (the desk), ``/console/mail``. The API
-under ``/console/api`` answers JSON; errors are :class:`handoff.errors.KesherError`
-subclasses, which the app maps to a status and a message. Every POST needs the
-session's CSRF token (checked in the Blueprint's request middleware).
+under ``/console/api`` answers JSON; errors are :class:`core.errors.KesherError`
+subclasses, which the app maps to a status and a message (a text of the catalog
+in the agent's UI language). Every POST needs the session's CSRF token (checked
+in the Blueprint's request middleware).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any, Dict, Optional
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, empty, json, redirect
-from sqlalchemy.exc import SQLAlchemyError
 
 from console.auth import (
     DESK_ROLES,
@@ -33,10 +33,9 @@ from console.auth import (
 from console.context import state
 from console.middleware import load_session, security_headers
 from console.sessions import SESSION_TTL_SECONDS
-from console.web import MAX_JSON_BYTES, STATIC_DIR, jsonable, render
+from console.web import MAX_JSON_BYTES, STATIC_DIR, jsonable, render, say, text_direction, ui_language
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from edge.requests import json_object, text_field
-from handoff.desk import Desk
 from handoff.models import Agent, Conversation, ConversationState
 from handoff.rasa_client import RasaUnavailable
 
@@ -89,27 +88,25 @@ async def login(request: Request) -> HTTPResponse:
     agent_id = str(form.get("agent_id") or "").strip()
     password = str(form.get("password") or "")
     if not agent_id or not password:
-        return _login_page(request, error="Enter your agent id and password.", agent_id=agent_id, status=400)
+        return _login_page(request, error=say(request, "console_login_missing"), agent_id=agent_id, status=400)
     if len(agent_id) > 64 or len(password) > 1024:
-        return _login_page(request, error="Wrong agent id or password.", status=401)
+        return _login_page(request, error=say(request, "console_login_wrong"), status=401)
     service = state(request)
     limiter = service.limiter
     wait = await limiter.retry_after(agent_id)
     if wait:
         minutes = max(1, -(-wait // 60))
-        return _login_page(
-            request, agent_id=agent_id, status=429,
-            error=f"Too many failed attempts for {agent_id}. Try again in {minutes} minute{'s' * (minutes > 1)}.",
-        )
+        return _login_page(request, agent_id=agent_id, status=429,
+                           error=say(request, "console_login_locked", agent_id=agent_id, minutes=minutes))
     agent: Optional[Agent] = service.agents.get(agent_id)
     if not await verify_password(agent, password) or agent is None:
         count = await limiter.failed(agent_id)
         left = limiter.limit - count
-        message = "Wrong agent id or password."
+        message = say(request, "console_login_wrong")
         if 0 < left <= 2:
-            message += f" {left} attempt{'s' * (left > 1)} left before this id is locked for a few minutes."
+            message += " " + say(request, "console_login_attempts_left", attempts=left)
         elif left <= 0:
-            message = f"Too many failed attempts for {agent_id}. Try again in 5 minutes."
+            message = say(request, "console_login_locked", agent_id=agent_id, minutes=5)
         return _login_page(request, error=message, agent_id=agent_id, status=401)
     await limiter.reset(agent_id)
     sessions = service.sessions
@@ -160,6 +157,7 @@ async def desk_page(request: Request) -> HTTPResponse:
         for a in directory.all() if a.agent_id != agent.agent_id and a.role in DESK_ROLES
     ]
     teams = [{"id": t.team_id, "name": t.name} for t in directory.teams.values()]
+    language = ui_language(request)
     boot = {
         "agent": {"id": agent.agent_id, "name": agent.name, "first_name": agent.first_name, "role": agent.role},
         "resolution_codes": list(service.policy.resolution_codes),
@@ -167,15 +165,18 @@ async def desk_page(request: Request) -> HTTPResponse:
         "teams": teams,
         "canned": [c.to_json() for c in service.canned],
         "max_chars": 4000,
+        "lang": language,
+        "dir": text_direction(language),
+        "texts": service.texts.templates("console_", language),
     }
     return render(request, "console/desk.html", presence=await desk.presence(agent.agent_id), boot=boot,
                   resolution_codes=boot["resolution_codes"], colleagues=colleagues, teams=teams)
 
 
 # -- API: helpers ----------------------------------------------------------------------
-def _cid(cid: str) -> str:
+def _cid(request: Request, cid: str) -> str:
     if not _CID.match(cid):
-        raise NotFound("no such conversation")
+        raise NotFound(say(request, "console_error_no_conversation", cid=cid[:200]))
     return cid
 
 
@@ -185,16 +186,16 @@ async def load_conversation(request: Request, cid: str) -> Conversation:
     Raises:
         NotFound: No handoff record.
     """
-    conv = await state(request).store.get(_cid(cid))
+    conv = await state(request).store.get(_cid(request, cid))
     if conv is None:
-        raise NotFound(f"no conversation {cid}")
+        raise NotFound(say(request, "console_error_no_conversation", cid=cid))
     return conv
 
 
 async def _visible(request: Request, cid: str) -> Conversation:
     conv = await load_conversation(request, cid)
     if not conv.visible_to(current_agent(request)):
-        raise NotAllowed("this conversation is with another agent")
+        raise NotAllowed(say(request, "console_error_not_visible"))
     return conv
 
 
@@ -213,20 +214,20 @@ def conversation_json(conv: Conversation, agent: Agent) -> Dict[str, Any]:
 
 
 _TAKE_REFUSALS = {
-    "agent_offline": "Set yourself online to take conversations.",
-    "reserved": "This conversation was transferred to another agent.",
+    "agent_offline": "console_refusal_offline",
+    "reserved": "console_refusal_reserved",
 }
 
 
-def _take_refusal(state: str, conv: Optional[Conversation], agent: Agent) -> str:
+def _take_refusal(request: Request, state: str, conv: Optional[Conversation], agent: Agent) -> str:
     if state == "agent_full":
-        return f"You already hold {agent.capacity} conversations, your maximum. Close one first."
+        return say(request, "console_refusal_full", capacity=agent.capacity)
     if state in _TAKE_REFUSALS:
-        return _TAKE_REFUSALS[state]
+        return say(request, _TAKE_REFUSALS[state])
     if state == "not_queued:with_agent" and conv is not None:
-        who = conv.agent_name or conv.agent_id or "another agent"
-        return f"{who} already took this conversation."
-    return "This conversation is no longer waiting (the customer left, or it was closed)."
+        who = conv.agent_name or conv.agent_id or say(request, "console_refusal_another_agent")
+        return say(request, "console_refusal_taken", agent=who)
+    return say(request, "console_refusal_gone")
 
 
 # -- API: presence, queue, chats ----------------------------------------------------------
@@ -249,7 +250,7 @@ async def api_presence(request: Request) -> HTTPResponse:
     """
     status = text_field(json_body(request), "status", limit=16)
     if status not in ("online", "away"):
-        raise InvalidInput("status must be 'online' or 'away'")
+        raise InvalidInput(say(request, "console_error_presence"))
     agent = current_agent(request)
     await state(request).desk.set_presence(agent, status)
     return json({"presence": status})
@@ -291,7 +292,7 @@ async def api_events(request: Request, cid: str) -> HTTPResponse:
     conv = await _visible(request, cid)
     after = request.args.get("after", "") or ""
     if after and not _STREAM_ID.match(after):
-        raise InvalidInput("'after' must be a stream id like 1700000000000-0")
+        raise InvalidInput(say(request, "console_error_after"))
     events = await state(request).store.events(conv.cid, after=after or "-", count=1000)
     return json({"events": [e.to_json() for e in events]})
 
@@ -306,7 +307,7 @@ async def api_transcript(request: Request, cid: str) -> HTTPResponse:
         turns = await desk.transcript(conv)
     except RasaUnavailable as exc:
         log.warning("transcript of %s unavailable: %s", conv.cid, exc)
-        reason = "no bot connection configured" if desk.rasa is None else "the bot is not reachable"
+        reason = say(request, "console_transcript_no_bot" if desk.rasa is None else "console_transcript_unreachable")
         return json({"available": False, "turns": [], "reason": reason})
     return json({"available": True, "turns": jsonable(turns)})
 
@@ -314,18 +315,9 @@ async def api_transcript(request: Request, cid: str) -> HTTPResponse:
 @bp.get("/api/chats/<cid>/panel")
 @require_role(*DESK_ROLES)
 async def api_panel(request: Request, cid: str) -> HTTPResponse:
-    """The customer panel: identity, orders, earlier conversations."""
+    """The customer panel: identity, orders (``orders_available`` false while the store is down), history."""
     conv = await _visible(request, cid)
-    desk = state(request).desk
-    try:
-        panel = await desk.customer_panel(conv.cid)
-        panel["orders_available"] = desk.orders is not None
-    except SQLAlchemyError as exc:
-        log.warning("orders of %s unavailable: %s", conv.cid, exc)
-        desk_without_orders = Desk(desk.store, desk.policy, desk.agents, desk.texts, identity=desk.identity)
-        panel = await desk_without_orders.customer_panel(conv.cid)
-        panel["orders_available"] = False
-    return json(jsonable(panel))
+    return json(jsonable(await state(request).desk.customer_panel(conv.cid)))
 
 
 # -- API: actions -------------------------------------------------------------------------
@@ -344,9 +336,9 @@ async def api_take(request: Request, cid: str) -> HTTPResponse:
     result = await state(request).desk.take(conv.cid, agent)
     now = await state(request).store.get(conv.cid)
     if not result.ok:
-        raise Conflict(_take_refusal(result.state, now, agent))
+        raise Conflict(_take_refusal(request, result.state, now, agent))
     if now is None:
-        raise NotFound(f"no conversation {cid}")
+        raise NotFound(say(request, "console_error_no_conversation", cid=cid))
     return json({"conversation": conversation_json(now, agent)})
 
 
@@ -377,7 +369,7 @@ async def api_typing(request: Request, cid: str) -> HTTPResponse:
     conv = await load_conversation(request, cid)
     agent = current_agent(request)
     if conv.agent_id != agent.agent_id or conv.state is not ConversationState.WITH_AGENT:
-        raise Conflict("you are not in this conversation")
+        raise Conflict(say(request, "console_error_not_in_chat"))
     await state(request).desk.typing(conv.cid, agent)
     return empty()
 
@@ -395,14 +387,14 @@ async def api_transfer(request: Request, cid: str) -> HTTPResponse:
     to_agent = text_field(body, "to_agent", required=False, limit=64)
     to_team = text_field(body, "to_team", required=False, limit=64)
     if bool(to_agent) == bool(to_team):
-        raise InvalidInput("choose either an agent or a team to transfer to")
+        raise InvalidInput(say(request, "console_error_transfer_target"))
     agent = current_agent(request)
     if to_agent and (to_agent == agent.agent_id or not _AGENT_ID.match(to_agent)):
-        raise InvalidInput("choose another agent")
+        raise InvalidInput(say(request, "console_error_transfer_self"))
     conv = await load_conversation(request, cid)
     result = await state(request).desk.transfer(conv.cid, agent, to_agent=to_agent, to_team=to_team)
     if not result.ok:
-        raise Conflict(f"could not transfer: {result.state}")
+        raise Conflict(say(request, "console_error_transfer_failed", state=result.state))
     return json({"state": result.state})
 
 
@@ -417,7 +409,8 @@ async def api_close(request: Request, cid: str) -> HTTPResponse:
     body = json_body(request)
     resolution = text_field(body, "resolution", limit=64)
     if resolution not in state(request).policy.resolution_codes:
-        raise InvalidInput(f"resolution must be one of {', '.join(state(request).policy.resolution_codes)}")
+        codes = ", ".join(state(request).policy.resolution_codes)
+        raise InvalidInput(say(request, "console_error_resolution", codes=codes))
     summary = text_field(body, "summary", required=False)
     next_steps = text_field(body, "next_steps", required=False)
     conv = await load_conversation(request, cid)

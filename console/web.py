@@ -1,7 +1,11 @@
-"""Rendering helpers shared by the console's pages: templates, the CSP, JSON values.
+"""Rendering helpers shared by the console's pages: templates, texts, the CSP, JSON values.
 
 Templates live in ``console/templates`` and static files in ``console/static``;
 Jinja2 escapes everything it prints (autoescape is on for every template).
+Every word a page, its script or an API refusal shows comes from the text
+catalog (``data/texts/console.yml``) in the UI language of the request: the
+agent's ``ui_language``, else the ``console_language`` setting. Templates call
+``t("console_key", **values)``.
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ import dataclasses
 import hashlib
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Dict, Mapping
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sanic import Request
 from sanic.response import HTTPResponse, html
 
 from console.context import state
+from core.language import Language
+from core.texts import TextCatalog
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -24,14 +31,20 @@ __all__ = [
     "TEMPLATES_DIR",
     "build_jinja",
     "content_security_policy",
+    "html_text",
     "jsonable",
     "render",
+    "say",
+    "text_direction",
+    "ui_language",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 MAX_JSON_BYTES = 64 * 1024
+# Stands for a value while a text is escaped, so the value is escaped once, on its own.
+_SLOT = "\ue000{}\ue001"
 
 
 def _asset_version() -> str:
@@ -53,26 +66,101 @@ def build_jinja() -> Environment:
         lstrip_blocks=True,
     )
     env.globals["asset_version"] = _asset_version()
+    env.globals["code"] = lambda value: Markup("<code>{}</code>").format(value)
     return env
 
 
+def ui_language(request: Request) -> Language:
+    """The language of the console for this request: the agent's own, else the ``console_language`` setting.
+
+    The agent is the one a handler's guard found, or the one of the session cookie
+    (middleware and refusals run before the guard).
+    """
+    service = state(request)
+    agent = getattr(request.ctx, "agent", None)
+    if agent is None:
+        session = getattr(request.ctx, "session", None)
+        agent = service.agents.get(session.agent_id) if session is not None else None
+    if agent is not None and agent.ui_language:
+        language: Language = agent.ui_language
+        return language
+    return service.settings.console_language
+
+
+def text_direction(language: str) -> str:
+    """``rtl`` for Hebrew, ``ltr`` for English."""
+    return "rtl" if language == "he" else "ltr"
+
+
+def say(request: Request, key: str, /, **values: Any) -> str:
+    """A text of the catalog in the request's UI language (for refusals and errors built in Python).
+
+    Raises:
+        core.texts.TextError: Unknown key or a missing value.
+    """
+    return state(request).texts.text(key, ui_language(request), **values)
+
+
+def html_text(texts: TextCatalog, key: str, language: str, /, **values: Any) -> Markup:
+    """A catalog text for a page: escaped, with :class:`Markup` values (a ``<code>`` element) kept as they are.
+
+    Numbers go in as numbers (plural forms need them); every other value is escaped once.
+
+    Raises:
+        core.texts.TextError: Unknown key or a missing value.
+    """
+    slots: Dict[str, Markup] = {}
+    filled: Dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            filled[name] = value
+        else:
+            slot = _SLOT.format(len(slots))
+            slots[slot] = escape(value)
+            filled[name] = slot
+    out = escape(texts.text(key, language, **filled))
+    for slot, value in slots.items():
+        out = Markup(str(out).replace(slot, str(value)))
+    return out
+
+
+def _page_texts(texts: TextCatalog, language: str) -> Dict[str, Callable[..., Markup]]:
+    def t(key: str, /, **values: Any) -> Markup:
+        return html_text(texts, key, language, **values)
+
+    def label(prefix: str, code: str) -> Markup:
+        """The catalog's name of a code (``prefix + code``), or the code with spaces if it has none."""
+        if f"{prefix}{code}" in texts:
+            return t(f"{prefix}{code}")
+        return escape(code.replace("_", " "))
+
+    return {"t": t, "label": label}
+
+
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTTPResponse:
-    """Renders a template with the session's agent and CSRF token in scope.
+    """Renders a template with the session's agent, CSRF token and texts in scope.
+
+    Templates get ``t(key, **values)`` (a text of the catalog in the UI language),
+    ``label(prefix, code)`` (a code's name, e.g. a resolution code), ``ui_lang`` and ``ui_dir``.
 
     Args:
         request: The request (its ``ctx`` may hold ``session`` and ``agent``).
-        template: Template path under ``handoff/templates``.
+        template: Template path under ``console/templates``.
         status: HTTP status.
         values: Template variables.
 
     Returns:
         The HTML response.
     """
+    service = state(request)
     session = getattr(request.ctx, "session", None)
+    language = ui_language(request)
     values.setdefault("agent", getattr(request.ctx, "agent", None))
     values.setdefault("csrf_token", session.csrf if session else "")
-    env = state(request).jinja
-    return html(env.get_template(template).render(**values), status=status)
+    values.setdefault("ui_lang", language)
+    values.setdefault("ui_dir", text_direction(language))
+    values.update(_page_texts(service.texts, language))
+    return html(service.jinja.get_template(template).render(**values), status=status)
 
 
 def content_security_policy(request: Request, *, frame: bool = False) -> str:

@@ -2,9 +2,10 @@
 
 ``GET /console/writers`` lists the flows (which intents start them, which lead
 to a form or to a person) and ``GET /console/writers/flows/<slug>`` draws one.
-Both read the data afresh on every request (:mod:`writers.flows`), so
-a writer always sees what the files say now. ``?lang=he``, ``?lang=en`` or
-``?lang=both`` (the default) picks the languages of the labels.
+Both read the data afresh on every request (:mod:`writers.flows`, drawn by
+:mod:`writers.flow_svg`), so a writer always sees what the files say now.
+``?lang=he``, ``?lang=en`` or ``?lang=both`` (the default) picks the
+languages of the labels.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
 from console.web import render
-from writers.flows import LANGUAGES, Flow, Project, build_overview, load_project, render_svg
+from writers.flow_svg import render_svg
+from writers.flows import LANGUAGES, Flow, Flows, build_overview, load_flows
 
 __all__ = ["LANG_CHOICES", "ROLES", "bp", "content_root", "label_languages"]
 
@@ -47,9 +49,9 @@ def label_languages(request: Request) -> Tuple[str, Tuple[str, ...]]:
     return choice, (LANGUAGES if choice == "both" else (choice,))
 
 
-async def _project(request: Request) -> Project:
-    # Reading ~40 small YAML files takes a few milliseconds; off the event loop all the same.
-    return await asyncio.get_running_loop().run_in_executor(None, load_project, content_root(request))
+async def _flows(request: Request) -> Flows:
+    # Reading ~40 small YAML files and the text catalog takes a few tens of milliseconds: off the event loop.
+    return await asyncio.get_running_loop().run_in_executor(None, load_flows, content_root(request))
 
 
 @bp.get("/")
@@ -57,8 +59,8 @@ async def _project(request: Request) -> Project:
 async def overview_page(request: Request) -> HTTPResponse:
     """Every flow: the intents that start them, and the flows of each file with where they lead."""
     choice, languages = label_languages(request)
-    project = await _project(request)
-    return render(request, "console/writers.html", overview=build_overview(project), lang=choice,
+    flows = await _flows(request)
+    return render(request, "console/writers.html", overview=build_overview(flows), lang=choice,
                   languages=languages)
 
 
@@ -67,12 +69,12 @@ async def overview_page(request: Request) -> HTTPResponse:
 async def flow_page(request: Request, name: str) -> HTTPResponse:
     """One flow's chart (a 404 page naming the flow when there is none by that name)."""
     choice, languages = label_languages(request)
-    project = await _project(request)
-    flow = project.flow(name) if _SLUG.match(name) else None
+    found = await _flows(request)
+    flow = found.flow(name) if _SLUG.match(name) else None
     if flow is None:
         return render(request, "console/writers_flow.html", status=404, flow=None, name=name, svg="",
                       lang=choice, languages=languages, previous=None, following=None)
-    flows = project.flows
+    flows = found.flows
     index = flows.index(flow)
     previous: Optional[Flow] = flows[index - 1] if index > 0 else None
     following: Optional[Flow] = flows[index + 1] if index + 1 < len(flows) else None

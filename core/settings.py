@@ -86,6 +86,9 @@ class Settings(BaseModel):
                               description="Port of the handoff service (agent console).")
     manual_assign: bool = Field(default=False, env="KESHER_MANUAL_ASSIGN",
                                 description="Agents take conversations from the queue themselves (no auto-assign).")
+    console_language: Language = Field(default="en", env="KESHER_CONSOLE_LANGUAGE",
+                                       description="The console's screens before login and for agents without "
+                                                   "a language of their own (he or en).")
     cookie_secure: str = Field(default="auto", env="KESHER_COOKIE_SECURE",
                                description="Secure flag of console cookies: 1, 0 or auto (off on loopback HTTP).")
 

@@ -281,15 +281,22 @@ def _variation(raw: Any, where: str) -> _Variation:
     raise TextError(f"{where}: a text, a list of texts, or a mapping with 'text'")
 
 
+# libyaml's parser when it is there: the catalog is read on every page of the writers' tools.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_file(path: Path) -> List[Entry]:
-    source = path.read_text(encoding="utf-8")
-    node = yaml.compose(source, Loader=yaml.SafeLoader)
+    loader = _LOADER(path.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    finally:
+        loader.dispose()
     lines: Dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == "texts" and isinstance(value, yaml.MappingNode):
                 lines = {k.value: k.start_mark.line + 1 for k, _ in value.value}
-    data = yaml.safe_load(source) or {}
     texts = data.get("texts") if isinstance(data, Mapping) else None
     if not isinstance(texts, Mapping):
         raise TextError(f"{path}: the file needs a 'texts:' mapping")

@@ -14,6 +14,7 @@ import yaml
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core.language import LANGUAGES, Language, as_language
 from handoff.models import Agent
 
 __all__ = ["ROLES", "AgentDirectory", "Team", "hash_password", "load_agents", "password_matches"]
@@ -93,7 +94,16 @@ def _agent(agent_id: str, raw: Mapping[str, object]) -> Agent:
         capacity=int(raw.get("capacity", 3)),  # type: ignore[call-overload]
         role=str(raw.get("role") or "agent"),
         email=str(raw.get("email") or ""),
+        ui_language=_ui_language(raw.get("ui_language")),
     )
+
+
+def _ui_language(value: object) -> Optional[Language]:
+    if value is None or value == "":
+        return None
+    if value not in LANGUAGES:
+        raise ValueError(f"ui_language must be one of {', '.join(LANGUAGES)}, not {value!r}")
+    return as_language(value)
 
 
 def load_agents(path: Path) -> AgentDirectory:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from babel.dates import format_datetime
 
-from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge
+from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
 from core.language import LOCALES
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
@@ -54,10 +54,14 @@ class MailQueue(Protocol):
 
 
 class OrderLookup(Protocol):
-    """Finds a customer's orders (``actions.orders.repository.OrderRepository``)."""
+    """Finds a customer's orders (``actions.orders.repository.OrderRepository``, wired by ``wiring.container``)."""
 
     async def find_by_contact(self, email: str = "", phone: str = "") -> List[Any]:
-        """Orders placed with this e-mail or phone."""
+        """Orders placed with this e-mail or phone.
+
+        Raises:
+            core.errors.Unavailable: The store cannot be reached now.
+        """
         ...
 
 
@@ -406,11 +410,21 @@ class Desk:
         return [c for c in await self.store.get_many(sorted(ids)) if c is not None]
 
     async def customer_panel(self, cid: str) -> Dict[str, Any]:
-        """Who the customer is, their orders and their earlier conversations."""
+        """Who the customer is, their orders and their earlier conversations.
+
+        ``orders_available`` is False when there is no orders store or it cannot be reached
+        (the rest of the panel is still shown).
+        """
         conv = await self._conversation(cid)
         orders: List[Dict[str, Any]] = []
+        available = self.orders is not None
         if self.orders is not None and (conv.email or conv.phone):
-            for order in await self.orders.find_by_contact(email=conv.email, phone=conv.phone):
+            try:
+                found = await self.orders.find_by_contact(email=conv.email, phone=conv.phone)
+            except Unavailable as exc:
+                log.warning("orders of %s unavailable: %s", cid, exc)
+                found, available = [], False
+            for order in found:
                 orders.append({
                     "order_id": order.order_id, "status": order.status,
                     "created_at": order.created_at.date().isoformat(),
@@ -434,6 +448,7 @@ class Desk:
             "asked": conv.asked,
             "found": conv.found,
             "orders": orders,
+            "orders_available": available,
             "history": history,
         }
 

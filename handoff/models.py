@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from core.language import Language
+
 __all__ = [
     "Agent",
     "Conversation",
@@ -296,6 +298,7 @@ class Agent:
         capacity: Most conversations at once.
         role: ``agent``, ``supervisor`` or ``writer``.
         email: Reply-to address for closing e-mails.
+        ui_language: The language of their console (None: the ``console_language`` setting).
     """
 
     agent_id: str
@@ -307,6 +310,7 @@ class Agent:
     capacity: int = 3
     role: str = "agent"
     email: str = ""
+    ui_language: Optional[Language] = None
 
     @property
     def first_name(self) -> str:

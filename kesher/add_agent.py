@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--capacity", type=int, help="most conversations at once, 1-20 (new agent default: 3)")
     parser.add_argument("--role", choices=ROLES, help="agent, supervisor or writer (new agent default: agent)")
     parser.add_argument("--email", help="reply-to address for closing e-mails")
+    parser.add_argument("--ui-language", choices=LANGUAGES,
+                        help="language of the agent's console, he or en (default: the console_language setting)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     parser.add_argument("--file", type=Path, help="agents file (default: KESHER_AGENTS_FILE)")
     return parser
@@ -80,6 +82,7 @@ def upsert_agent(
     capacity: Optional[int] = None,
     role: Optional[str] = None,
     email: Optional[str] = None,
+    ui_language: Optional[str] = None,
 ) -> bool:
     """Adds or updates one agent in the YAML file, keeping everything else as it was.
 
@@ -94,6 +97,7 @@ def upsert_agent(
         capacity: Most concurrent conversations.
         role: ``agent``, ``supervisor`` or ``writer``.
         email: Reply-to address.
+        ui_language: The language of the agent's console (``he`` or ``en``); not written when None.
 
     Returns:
         True if the agent was new, False if it was updated.
@@ -128,6 +132,8 @@ def upsert_agent(
         entry["teams"] = _flow(teams or [])
         entry["capacity"] = capacity if capacity is not None else 3
         entry["role"] = role or "agent"
+        if ui_language is not None:
+            entry["ui_language"] = ui_language
         agents[agent_id] = entry
     else:
         entry["password_hash"] = DoubleQuotedScalarString(password_hash)
@@ -145,6 +151,8 @@ def upsert_agent(
             entry["capacity"] = capacity
         if role is not None:
             entry["role"] = role
+        if ui_language is not None:
+            entry["ui_language"] = ui_language
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -215,7 +223,7 @@ def add_agent_cli(argv: Sequence[str], stdin: Optional[TextIO] = None) -> int:
         is_new = upsert_agent(
             path, args.agent_id, hash_password(password),
             name=args.name.strip() if args.name else None, languages=languages, teams=teams, topics=topics,
-            capacity=args.capacity, role=args.role, email=args.email,
+            capacity=args.capacity, role=args.role, email=args.email, ui_language=args.ui_language,
         )
     except ValueError as exc:
         print(f"add-agent: {exc}", file=sys.stderr)

@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 
 from actions.orders.models import STATUSES, OrderRow
-from actions.orders.repository import make_engine
 from actions.orders.seed import reset_database, seed_database
 from actions.server import create_app as create_action_server
 from connectors.telegram import TelegramChannel
 from console.app import create_app as create_handoff_service
+from core.language import LANGUAGES
 from core.processes import free_port, latest_model, venv_bin
 from core.settings import PROJECT_ROOT, Settings
 from handoff.mail.smtpd import serve_smtpd
@@ -85,7 +85,7 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
 def seed(settings: Settings, reset: bool = False, today: Optional[date] = None) -> int:
     """Creates the orders database and fills it with demo orders if it is empty."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.orders_db_url)
+    engine = Container(settings).orders.engine
     try:
         if reset:
             reset_database(engine)
@@ -96,11 +96,11 @@ def seed(settings: Settings, reset: bool = False, today: Optional[date] = None) 
 
 def demo_orders(settings: Settings) -> List[str]:
     """Lines describing one demo order per status and language."""
-    engine = make_engine(settings.orders_db_url)
+    engine = Container(settings).orders.engine
     lines = [f"{'order':<8} {'status':<11} {'lang':<5} {'e-mail':<34} phone"]
     with Session(engine) as session:
         for status in STATUSES:
-            for language in ("he", "en"):
+            for language in LANGUAGES:
                 row = session.scalars(
                     select(OrderRow)
                     .where(OrderRow.status == status, OrderRow.language == language)

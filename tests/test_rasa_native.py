@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,7 +20,7 @@ KNOWN_RASA_WARNING = "The following duplicated intents have been found across mu
 
 
 def _rasa(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
+    env = Settings.from_env().child_env()
     return subprocess.run([venv_bin("rasa"), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
 
 

@@ -1,28 +1,28 @@
 """Adds a training example to the right NLU file, keeping the file's comments and order.
 
 Examples live in ``data/nlu/<language>/*.yml`` under ``- intent: X`` /
-``examples: |``. The example is appended to that block with ruamel.yaml's
-round trip, so everything else in the file stays as the writer left it. An
-intent the language has no block for yet gets one at the end of ``core.yml``
-(``faq.yml`` for ``faq/...`` intents).
+``examples: |``. The project reader (:class:`writers.project.Project`) finds
+the file that has the intent's block in that language; the example is
+appended to that block with ruamel.yaml's round trip, so everything else in
+the file stays as the writer left it. An intent the language has no block for
+yet gets one at the end of ``core.yml`` (``faq.yml`` for ``faq/...`` intents).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, Tuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from writers.content_check import normalize_example as normalize
+from core.language import LANGUAGES
+from writers.project import Project, normalize_example
 
-__all__ = ["ExampleError", "NluFile", "add_example"]
+__all__ = ["MAX_EXAMPLE_CHARS", "ExampleError", "add_example"]
 
-LANGUAGES = ("he", "en")
 MAX_EXAMPLE_CHARS = 300
 
 
@@ -38,39 +38,38 @@ def _yaml() -> YAML:
     return yaml
 
 
-@dataclass
-class NluFile:
-    """One NLU file, loaded for a round trip."""
+def _target(project: Project, intent: str, language: str) -> Path:
+    """The file to add to: the one with the intent's block in that language, else the language's main file.
 
-    path: Path
-    data: CommentedMap
-
-    @classmethod
-    def load(cls, path: Path) -> NluFile:
-        """Reads ``path`` keeping its comments."""
-        return cls(path, _yaml().load(path.read_text(encoding="utf-8")))
-
-    def block(self, intent: str) -> Optional[CommentedMap]:
-        """The ``- intent: X`` item, if the file has one."""
-        for item in self.data.get("nlu") or []:
-            if isinstance(item, CommentedMap) and item.get("intent") == intent:
-                return item
-        return None
-
-    def examples(self, intent: str) -> List[str]:
-        """The intent's examples in this file."""
-        item = self.block(intent)
-        return _lines(str(item.get("examples") or "")) if item is not None else []
-
-    def save(self) -> None:
-        """Writes the file back."""
-        out = StringIO()
-        _yaml().dump(self.data, out)
-        self.path.write_text(out.getvalue(), encoding="utf-8")
+    Raises:
+        ExampleError: The text is already an example (of any intent) in that language.
+    """
+    blocks = [b for b in project.intent_blocks if b.language == language]
+    existing = next((b for b in blocks if b.intent == intent), None)
+    if existing is not None:
+        return project.root / existing.path
+    suggested = project.root / project.nlu_file_for(intent, language)
+    if suggested.is_file():
+        return suggested
+    return project.root / blocks[0].path if blocks else suggested
 
 
-def _lines(block: str) -> List[str]:
-    return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
+def _append(data: Any, intent: str, line: str) -> Any:
+    """The NLU document with ``line`` added under ``- intent: <intent>`` (a new block at the end if none)."""
+    if not isinstance(data, CommentedMap):
+        data = CommentedMap([("version", "3.1")])
+    items = data.get("nlu")
+    if not isinstance(items, CommentedSeq):
+        items = data["nlu"] = CommentedSeq()
+    item = next((i for i in items if isinstance(i, CommentedMap) and i.get("intent") == intent), None)
+    if item is None:
+        item = CommentedMap([("intent", intent), ("examples", LiteralScalarString(""))])
+        items.append(item)
+    current = str(item.get("examples") or "")
+    if current and not current.endswith("\n"):
+        current += "\n"
+    item["examples"] = LiteralScalarString(f"{current}- {line}\n")
+    return data
 
 
 def add_example(project: Path, intent: str, language: str, text: str) -> Tuple[Path, int]:
@@ -95,27 +94,17 @@ def add_example(project: Path, intent: str, language: str, text: str) -> Tuple[P
         raise ExampleError("the example is empty")
     if len(line) > MAX_EXAMPLE_CHARS:
         raise ExampleError(f"an example may have at most {MAX_EXAMPLE_CHARS} characters")
-    folder = project / "data" / "nlu" / language
-    files = [NluFile.load(p) for p in sorted(folder.glob("*.yml"))]
-    wanted = normalize(line)
-    for nlu in files:
-        for item in nlu.data.get("nlu") or []:
-            if isinstance(item, CommentedMap) and "intent" in item:
-                if wanted in (normalize(e) for e in _lines(str(item.get("examples") or ""))):
-                    raise ExampleError(f"“{line}” is already an example of {item['intent']} in {nlu.path.name}")
-    target = next((nlu for nlu in files if nlu.block(intent) is not None), None)
-    if target is None:
-        name = "faq.yml" if intent.startswith("faq/") else "core.yml"
-        target = next((nlu for nlu in files if nlu.path.name == name), None) or files[0]
-        items: CommentedSeq = target.data.setdefault("nlu", CommentedSeq())
-        items.append(CommentedMap([("intent", intent), ("examples", LiteralScalarString(""))]))
-    item = target.block(intent)
-    assert item is not None
-    current = str(item.get("examples") or "")
-    if current and not current.endswith("\n"):
-        current += "\n"
-    item["examples"] = LiteralScalarString(f"{current}- {line}\n")
-    target.save()
-    written = target.path.read_text(encoding="utf-8").splitlines()
-    number = max(i for i, row in enumerate(written, start=1) if row.strip() == f"- {line}")
-    return target.path, number
+    reader = Project(project)
+    wanted = normalize_example(line)
+    for block in reader.intent_blocks:
+        if block.language == language and any(normalize_example(e.text) == wanted for e in block.examples):
+            raise ExampleError(f"“{line}” is already an example of {block.intent} in {Path(block.path).name}")
+    path = _target(reader, intent, language)
+    yaml = _yaml()
+    data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    out = StringIO()
+    yaml.dump(_append(data, intent, line), out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    written = path.read_text(encoding="utf-8").splitlines()
+    return path, max(i for i, row in enumerate(written, start=1) if row.strip() == f"- {line}")

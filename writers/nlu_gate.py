@@ -1,6 +1,7 @@
 """The NLU quality gate: train on 80 % of the bot's own examples, test on the rest.
 
-``python -m kesher nlu-gate`` splits ``data/nlu`` with Rasa's stratified split (a
+``python -m kesher nlu-gate`` splits the project's NLU data (``data/nlu``, found
+by :class:`writers.project.Project`) with Rasa's stratified split (a
 fixed seed, so the same examples are held out every time), trains the
 ``config.yml`` pipeline on the training part, runs ``rasa test nlu`` on the
 held-out part (all of it, then Hebrew and English separately) and prints the
@@ -30,9 +31,10 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from core.language import is_hebrew
+from core.language import LANGUAGES, is_hebrew
 from core.processes import venv_bin
 from core.settings import PROJECT_ROOT, Settings
+from writers.project import Project, read_nlu_file
 
 __all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language"]
 
@@ -87,22 +89,17 @@ def split_by_language(test_file: Path, out_dir: Path) -> Dict[str, Path]:
 
     An example is Hebrew when it contains Hebrew letters.
     """
-    data = yaml.safe_load(test_file.read_text(encoding="utf-8"))
+    blocks = read_nlu_file(test_file)
     outputs: Dict[str, Path] = {}
-    for language in ("he", "en"):
-        blocks = []
-        for block in data.get("nlu", []):
-            if "intent" not in block:
-                continue
-            examples = [
-                line for line in block["examples"].splitlines()
-                if line.strip() and is_hebrew(line) == (language == "he")
-            ]
+    for language in LANGUAGES:
+        written = []
+        for block in blocks:
+            examples = [e.text for e in block.examples if is_hebrew(e.text) == (language == "he")]
             if examples:
-                blocks.append({"intent": block["intent"], "examples": "\n".join(examples) + "\n"})
+                written.append({"intent": block.intent, "examples": "".join(f"- {e}\n" for e in examples)})
         path = out_dir / f"test_{language}.yml"
         path.write_text(
-            yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False),
+            yaml.safe_dump({"version": "3.1", "nlu": written}, allow_unicode=True, sort_keys=False),
             encoding="utf-8",
         )
         outputs[language] = path
@@ -120,20 +117,27 @@ def _intent_rows(report: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
     }
 
 
-def evaluate(work_dir: Path, seed: int = 42) -> GateResult:
-    """Splits, trains and tests in ``work_dir``; returns the measurements."""
+def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) -> GateResult:
+    """Splits, trains and tests in ``work_dir``; returns the measurements.
+
+    Args:
+        work_dir: Where the split, the model and the reports go.
+        seed: The split's random seed (the same examples are held out every time).
+        project: The project whose NLU data, pipeline and domain are measured (Kesher's by default).
+    """
+    project = project or Project(PROJECT_ROOT)
     split_dir = work_dir / "split"
-    _rasa(["data", "split", "nlu", "--nlu", str(PROJECT_ROOT / "data" / "nlu"),
-           "--training-fraction", "0.8", "--random-seed", str(seed), "--out", str(split_dir)], PROJECT_ROOT)
+    _rasa(["data", "split", "nlu", "--nlu", str(project.nlu_path),
+           "--training-fraction", "0.8", "--random-seed", str(seed), "--out", str(split_dir)], project.root)
     train_file, test_file = split_dir / "training_data.yml", split_dir / "test_data.yml"
-    _rasa(["train", "nlu", "--nlu", str(train_file), "--config", str(PROJECT_ROOT / "config.yml"),
-           "--domain", str(PROJECT_ROOT / "domain"), "--out", str(work_dir / "models"),
-           "--fixed-model-name", "gate"], PROJECT_ROOT)
+    _rasa(["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
+           "--domain", str(project.domain_path), "--out", str(work_dir / "models"),
+           "--fixed-model-name", "gate"], project.root)
     model = work_dir / "models" / "gate.tar.gz"
     reports: Dict[str, Path] = {}
     for name, nlu_file in {"all": test_file, **split_by_language(test_file, split_dir)}.items():
         out = work_dir / f"results_{name}"
-        _rasa(["test", "nlu", "--model", str(model), "--nlu", str(nlu_file), "--out", str(out)], PROJECT_ROOT)
+        _rasa(["test", "nlu", "--model", str(model), "--nlu", str(nlu_file), "--out", str(out)], project.root)
         reports[name] = out
     intent_report = json.loads((reports["all"] / "intent_report.json").read_text())
     rows = _intent_rows(intent_report)
@@ -144,7 +148,7 @@ def evaluate(work_dir: Path, seed: int = 42) -> GateResult:
         macro_f1=_macro_f1(intent_report),
         macro_f1_by_language={
             lang: _macro_f1(json.loads((reports[lang] / "intent_report.json").read_text()))
-            for lang in ("he", "en")
+            for lang in LANGUAGES
         },
         faq_accuracy=float(faq_report.get("accuracy", faq_report.get("micro avg", {}).get("f1-score", 0.0))),
     )
@@ -168,12 +172,17 @@ def _apply_thresholds(result: GateResult) -> None:
         result.failures.append(f"FAQ answer accuracy {result.faq_accuracy:.3f} < {t['faq_accuracy']}")
 
 
-def run_gate(work_dir: Optional[Path] = None) -> GateResult:
-    """Runs the gate in ``work_dir`` (a temporary folder by default) and prints the table."""
+def run_gate(work_dir: Optional[Path] = None, project: Optional[Project] = None) -> GateResult:
+    """Runs the gate in ``work_dir`` (a temporary folder by default) and prints the table.
+
+    Args:
+        work_dir: Where to work (kept afterwards); a temporary folder when None.
+        project: The project to measure (Kesher's by default).
+    """
     if work_dir is not None:
-        result = evaluate(work_dir)
+        result = evaluate(work_dir, project=project)
     else:
         with tempfile.TemporaryDirectory(prefix="kesher-nlu-gate-") as tmp:
-            result = evaluate(Path(tmp))
+            result = evaluate(Path(tmp), project=project)
     print(result.table())
     return result

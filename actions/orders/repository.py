@@ -15,6 +15,7 @@ from typing import Any, Callable, List, Optional, TypeVar
 
 from sqlalchemy import create_engine, desc, event, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.orders.domain import (
@@ -25,12 +26,14 @@ from actions.orders.domain import (
     normalize_phone,
 )
 from actions.orders.models import Base, OrderEventRow, OrderRow, ReturnRow
+from core.errors import Conflict, KesherError, NotFound, Unavailable
 
 __all__ = [
     "OrderError",
     "OrderNotFound",
     "OrderRepository",
     "OrderStateConflict",
+    "OrdersUnavailable",
     "ReturnNotAllowed",
     "SqlOrderRepository",
 ]
@@ -38,19 +41,23 @@ __all__ = [
 T = TypeVar("T")
 
 
-class OrderError(Exception):
+class OrderError(KesherError):
     """Base of every error the orders store raises."""
 
 
-class OrderNotFound(OrderError):
+class OrderNotFound(OrderError, NotFound):
     """No order has that number."""
 
 
-class OrderStateConflict(OrderError):
+class OrderStateConflict(OrderError, Conflict):
     """The order's status no longer allows the change (e.g. it just shipped)."""
 
 
-class ReturnNotAllowed(OrderError):
+class OrdersUnavailable(OrderError, Unavailable):
+    """The orders database cannot be reached now."""
+
+
+class ReturnNotAllowed(OrderError, Conflict):
     """A return cannot start; ``check`` says why."""
 
     def __init__(self, check: ReturnCheck) -> None:
@@ -171,7 +178,10 @@ class SqlOrderRepository(OrderRepository):
             with self._sessions() as session, session.begin():
                 return fn(session)
 
-        return await asyncio.to_thread(work)
+        try:
+            return await asyncio.to_thread(work)
+        except (OperationalError, InterfaceError) as exc:
+            raise OrdersUnavailable(f"the orders database is unavailable: {type(exc).__name__}") from exc
 
     async def get(self, order_id: str) -> Optional[Order]:
         """See :meth:`OrderRepository.get`."""

@@ -24,7 +24,7 @@
   }
   const BASE = baseFrom(script.src);
   const WS_URL = BASE.replace(/^http/i, "ws") + "/socket";
-  const TITLE = (script.getAttribute("data-title") || "").trim() || "Kesher";
+  const TITLE = (script.getAttribute("data-title") || "").trim(); // empty: the catalog's name of the bot
   const LANG_SETTING = (script.getAttribute("data-lang") || "auto").trim().toLowerCase();
 
   const KEY_SESSION = "kesher.web.session";
@@ -60,56 +60,140 @@
 
   // --------------------------------------------------------------- strings --
 
-  const STRINGS = {
-    en: {
-      launcher: "Chat with us",
-      subtitle: "We're here to help",
-      close: "Close chat",
-      log: "Conversation",
-      inputLabel: "Your message",
-      placeholder: "Type a message…",
-      send: "Send",
-      form: "Send a message",
-      quickReplies: "Quick replies",
-      queued: (n) => (n ? `Waiting for a person — you're number ${n} in line` : "Waiting for a person"),
-      withAgent: (name) => `You're chatting with ${name || "an agent"}`,
-      typing: (name) => `${name} is typing…`,
-      botName: "Kesher",
-      agentName: "An agent",
-      you: "You",
-      reconnecting: "Reconnecting…",
-      sending: "sending…",
-      tooLong: `Messages can be at most ${MAX_CHARS} characters`,
-      error: (text) => (text ? `Sorry, something went wrong: ${text}` : "Sorry, something went wrong."),
-      newSession: "Your previous conversation has ended, so we started a new one.",
-      unread: (n) => (n === 1 ? "1 new message" : `${n} new messages`),
-      locale: "en",
-    },
-    he: {
-      launcher: "צ'אט איתנו",
-      subtitle: "אנחנו כאן לעזור",
-      close: "סגירת הצ'אט",
-      log: "שיחה",
-      inputLabel: "ההודעה שלך",
-      placeholder: "כתבו הודעה…",
-      send: "שליחה",
-      form: "שליחת הודעה",
-      quickReplies: "תשובות מהירות",
-      queued: (n) => (n ? `ממתינים לנציג/ה — את/ה במקום ${n} בתור` : "ממתינים לנציג/ה"),
-      withAgent: (name) => `את/ה משוחח/ת עם ${name || "נציג/ה"}`,
-      typing: (name) => `${name} מקליד/ה…`,
-      botName: "קשר",
-      agentName: "נציג/ה",
-      you: "את/ה",
-      reconnecting: "מתחברים מחדש…",
-      sending: "בשליחה…",
-      tooLong: `הודעה יכולה להכיל עד ${MAX_CHARS} תווים`,
-      error: (text) => (text ? `מצטערים, משהו השתבש: ${text}` : "מצטערים, משהו השתבש."),
-      newSession: "השיחה הקודמת הסתיימה, אז פתחנו שיחה חדשה.",
-      unread: (n) => (n === 1 ? "הודעה חדשה אחת" : `${n} הודעות חדשות`),
-      locale: "he",
-    },
-  };
+  // The catalog's widget_* texts of both languages (data/texts/widget.yml, without the prefix):
+  // the web channel serves this file with them in place of the empty ones below.
+  const TEXTS = /*kesher:texts*/ { en: {}, he: {} } /*kesher:end*/;
+
+  // Catalog texts use {name} and {n, plural, =0 {...} one {...} two {...} other {# ...}}
+  // (the message format of core/texts.py); plural forms follow Intl.PluralRules.
+  // <message-format> the same in console/static/console.js and connectors/web_static/widget.js
+  const NAME_RE = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*/y;
+  const SELECTOR_RE = /\s*(=\d+|zero|one|two|few|many|other)\s*/y;
+  const SPACE_RE = /\s*/y;
+  const parsedTexts = Object.create(null);
+  const pluralRules = Object.create(null);
+
+  function parseText(text) {
+    let pos = 0;
+    const fail = (why) => new Error(`${why} at character ${pos + 1} of ${JSON.stringify(text)}`);
+    const match = (re) => {
+      re.lastIndex = pos;
+      const m = re.exec(text);
+      if (m) {
+        pos = re.lastIndex;
+      }
+      return m;
+    };
+    function nodes(inPlural) {
+      const out = [];
+      let chunk = "";
+      const flush = () => {
+        if (chunk) {
+          out.push(chunk);
+          chunk = "";
+        }
+      };
+      while (pos < text.length) {
+        const c = text[pos];
+        if (c === "}") {
+          if (!inPlural) {
+            throw fail("a '}' without its '{'");
+          }
+          break;
+        }
+        if (c === "{") {
+          flush();
+          out.push(argument());
+        } else if (c === "#" && inPlural) {
+          flush();
+          out.push({ pound: true });
+          pos += 1;
+        } else {
+          chunk += c;
+          pos += 1;
+        }
+      }
+      flush();
+      return out;
+    }
+    function argument() {
+      pos += 1;
+      const name = match(NAME_RE);
+      if (!name) {
+        throw fail("an argument needs a name");
+      }
+      if (text[pos] === "}") {
+        pos += 1;
+        return { arg: name[1] };
+      }
+      let kind = null;
+      if (text[pos] === ",") {
+        pos += 1;
+        kind = match(NAME_RE);
+      }
+      if (!kind || kind[1] !== "plural" || text[pos] !== ",") {
+        throw fail("the only argument type is plural");
+      }
+      pos += 1;
+      const branches = {};
+      let selector;
+      while ((selector = match(SELECTOR_RE))) {
+        if (text[pos] !== "{") {
+          throw fail("a plural branch needs {...}");
+        }
+        pos += 1;
+        branches[selector[1]] = nodes(true);
+        if (text[pos] !== "}") {
+          throw fail("a plural branch is not closed");
+        }
+        pos += 1;
+      }
+      match(SPACE_RE);
+      if (text[pos] !== "}" || !branches.other) {
+        throw fail("a plural needs an 'other' branch and a '}'");
+      }
+      pos += 1;
+      return { plural: name[1], branches };
+    }
+    return nodes(false);
+  }
+
+  function fillText(nodes, values, language, number) {
+    let out = "";
+    for (const node of nodes) {
+      if (typeof node === "string") {
+        out += node;
+      } else if (node.pound) {
+        out += String(number);
+      } else if (node.arg) {
+        out += node.arg in values ? String(values[node.arg]) : `{${node.arg}}`;
+      } else {
+        const n = Number(values[node.plural]);
+        if (!pluralRules[language]) {
+          pluralRules[language] = new Intl.PluralRules(language);
+        }
+        const branch =
+          node.branches[`=${n}`] || node.branches[pluralRules[language].select(n)] || node.branches.other;
+        out += fillText(branch, values, language, n);
+      }
+    }
+    return out;
+  }
+  // </message-format>
+
+  /** The catalog's text widget_<key> in the widget's language, its {arguments} filled in. */
+  function t(key, values) {
+    const language = lang || "en";
+    const texts = TEXTS[language] || {};
+    if (!Object.prototype.hasOwnProperty.call(texts, key)) {
+      return key;
+    }
+    const id = `${language}:${key}`;
+    if (!parsedTexts[id]) {
+      parsedTexts[id] = parseText(texts[key]);
+    }
+    return fillText(parsedTexts[id], values || {}, language, 0);
+  }
 
   // --------------------------------------------------------------- storage --
 
@@ -279,7 +363,7 @@
     [icon("kesher-icon-chat", ICON_CHAT), icon("kesher-icon-close", ICON_CLOSE), ui.badge, ui.launcherText]
   );
 
-  ui.title = el("h2", { class: "kesher-title" }, [TITLE]);
+  ui.title = el("h2", { class: "kesher-title" });
   ui.subtitle = el("p", { class: "kesher-subtitle" });
   ui.close = el("button", { class: "kesher-close", type: "button" }, [icon("kesher-icon-close", ICON_CLOSE)]);
   ui.header = el("div", { class: "kesher-header" }, [
@@ -324,7 +408,7 @@
 
   ui.panel = el(
     "div",
-    { id: "kesher-panel", class: "kesher-panel", role: "dialog", "aria-label": TITLE, hidden: true },
+    { id: "kesher-panel", class: "kesher-panel", role: "dialog", hidden: true },
     [ui.header, ui.status, ui.conn, ui.log, ui.typing, ui.form]
   );
   ui.root = el("div", { id: "kesher-widget", class: "kesher-root" }, [ui.launcher, ui.panel]);
@@ -380,35 +464,40 @@
       return;
     }
     lang = next;
-    const t = STRINGS[lang];
     const dir = lang === "he" ? "rtl" : "ltr";
     for (const node of [ui.root, ui.panel]) {
       node.setAttribute("dir", dir);
       node.setAttribute("lang", lang);
     }
-    ui.launcher.setAttribute("aria-label", t.launcher);
-    ui.close.setAttribute("aria-label", t.close);
-    ui.subtitle.textContent = t.subtitle;
-    ui.log.setAttribute("aria-label", t.log);
-    ui.label.textContent = t.inputLabel;
-    ui.input.setAttribute("placeholder", t.placeholder);
-    ui.sendText.textContent = t.send;
-    ui.form.setAttribute("aria-label", t.form);
-    ui.conn.textContent = t.reconnecting;
+    const title = TITLE || t("bot_name");
+    ui.title.textContent = title;
+    ui.panel.setAttribute("aria-label", title);
+    ui.launcher.setAttribute("aria-label", t("launcher"));
+    ui.close.setAttribute("aria-label", t("close"));
+    ui.subtitle.textContent = t("subtitle");
+    ui.log.setAttribute("aria-label", t("log"));
+    ui.label.textContent = t("input_label");
+    ui.input.setAttribute("placeholder", t("placeholder"));
+    ui.sendText.textContent = t("send");
+    ui.form.setAttribute("aria-label", t("form"));
+    ui.conn.textContent = t("reconnecting");
     if (errorShown) {
-      ui.inputError.textContent = t.tooLong;
+      ui.inputError.textContent = t("too_long", { count: MAX_CHARS });
     }
     for (const node of ui.log.querySelectorAll(".kesher-who")) {
       node.textContent = whoLabel(node.getAttribute("data-role"), node.getAttribute("data-name"));
     }
     for (const node of ui.log.querySelectorAll(".kesher-msg--pending .kesher-meta")) {
-      node.textContent = t.sending;
+      node.textContent = t("sending");
     }
     for (const node of ui.log.querySelectorAll("time[data-ts]")) {
       node.textContent = formatTime(Number(node.getAttribute("data-ts")));
     }
     for (const node of ui.log.querySelectorAll(".kesher-buttons")) {
-      node.setAttribute("aria-label", t.quickReplies);
+      node.setAttribute("aria-label", t("quick_replies"));
+    }
+    for (const node of ui.log.querySelectorAll(".kesher-author[data-default]")) {
+      node.textContent = t("agent_name");
     }
     renderStatus();
     renderTyping();
@@ -423,11 +512,10 @@
   }
 
   function whoLabel(role, name) {
-    const t = STRINGS[lang || "en"];
     if (role === "customer") {
-      return `${t.you}:`;
+      return `${t("you")}:`;
     }
-    return `${name || t.botName}:`;
+    return `${name || t("bot_name")}:`;
   }
 
   // -------------------------------------------------------------- messages --
@@ -441,7 +529,7 @@
 
   const timeFormats = {};
   function formatTime(ts) {
-    const locale = STRINGS[lang || "en"].locale;
+    const locale = lang || "en";
     try {
       if (!timeFormats[locale]) {
         timeFormats[locale] = new Intl.DateTimeFormat(locale, { hour: "numeric", minute: "2-digit" });
@@ -491,7 +579,9 @@
   function buildBubble(role, text, name) {
     const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir: textDir(text) });
     if (role === "agent") {
-      node.appendChild(el("div", { class: "kesher-author", dir: "auto" }, [name || STRINGS[lang].agentName]));
+      node.appendChild(
+        el("div", { class: "kesher-author", dir: "auto", "data-default": name ? null : "" }, [name || t("agent_name")])
+      );
     } else if (role === "customer" || role === "bot") {
       node.appendChild(
         el("span", { class: "kesher-sr kesher-who", "data-role": role, "data-name": name || null }, [
@@ -586,7 +676,7 @@
     const node = buildBubble("customer", frame.text, "");
     node.classList.add("kesher-msg--pending");
     node.setAttribute("data-message-id", frame.message_id);
-    node.querySelector(".kesher-meta").textContent = STRINGS[lang].sending;
+    node.querySelector(".kesher-meta").textContent = t("sending");
     byId.set(frame.message_id, node);
     ui.log.appendChild(node);
   }
@@ -622,7 +712,7 @@
     if (!buttons || last.querySelector(".kesher-buttons")) {
       return;
     }
-    const box = el("div", { class: "kesher-buttons", role: "group", "aria-label": STRINGS[lang].quickReplies });
+    const box = el("div", { class: "kesher-buttons", role: "group", "aria-label": t("quick_replies") });
     for (const b of buttons) {
       const button = el("button", { class: "kesher-button", type: "button", dir: "auto" }, [b.title]);
       button.addEventListener("click", () => {
@@ -730,12 +820,11 @@
   }
 
   function renderStatus() {
-    const t = STRINGS[lang];
     let text = "";
     if (status.state === "queued") {
-      text = t.queued(status.position);
+      text = status.position ? t("queued", { position: status.position }) : t("queued_no_position");
     } else if (status.state === "with_agent") {
-      text = t.withAgent(status.agent_name);
+      text = status.agent_name ? t("with_agent", { name: status.agent_name }) : t("with_an_agent");
     }
     ui.status.setAttribute("data-state", status.state);
     if (ui.status.textContent !== text) {
@@ -766,9 +855,8 @@
       ui.typingText.textContent = "";
       return;
     }
-    const t = STRINGS[lang];
-    const name = typing.name || (typing.who === "agent" ? status.agent_name || t.agentName : t.botName);
-    const text = t.typing(name);
+    const name = typing.name || (typing.who === "agent" ? status.agent_name || t("agent_name") : t("bot_name"));
+    const text = t("typing", { name });
     if (ui.typingText.textContent !== text) {
       ui.typingText.textContent = text;
     }
@@ -786,7 +874,7 @@
     }
     ui.badge.textContent = unread > 9 ? "9+" : String(unread);
     ui.badge.hidden = false;
-    ui.launcherText.textContent = STRINGS[lang].unread(unread);
+    ui.launcherText.textContent = t("unread", { count: unread });
     ui.launcher.setAttribute("aria-describedby", "kesher-unread");
   }
 
@@ -842,7 +930,7 @@
     clearLog();
     hideTyping();
     applyStatus({ state: "bot" });
-    addNotice(STRINGS[lang].newSession);
+    addNotice(t("new_session"));
     for (const frame of outbox) {
       frame.sentOn = 0;
       addPendingBubble(frame);
@@ -968,7 +1056,9 @@
         if (frame.status === 403) {
           resetSession();
         } else {
-          addNotice(STRINGS[lang].error(typeof frame.error === "string" ? frame.error : ""));
+          addNotice(
+            typeof frame.error === "string" && frame.error ? t("error_detail", { error: frame.error }) : t("error")
+          );
         }
         break;
       default:
@@ -1016,7 +1106,7 @@
 
   function showInputError(on) {
     errorShown = on;
-    ui.inputError.textContent = on ? STRINGS[lang].tooLong : "";
+    ui.inputError.textContent = on ? t("too_long", { count: MAX_CHARS }) : "";
     ui.inputError.hidden = !on;
     if (on) {
       ui.input.setAttribute("aria-invalid", "true");

@@ -2,6 +2,9 @@
  *
  * Safety rule: text that comes from customers (or anyone) is only ever put in
  * the page with textContent / attribute setters, never innerHTML.
+ * Every word the page shows comes from the text catalog (data/texts/console.yml):
+ * the boot data holds its texts in the agent's language, and t(key, values) fills
+ * them in, plural forms included (the same message format as core/texts.py).
  * Live updates come over /console/ws; after a reconnect the queue, the chats and
  * the open chat's events after the last stream id are fetched again, and each
  * event is shown once (deduplicated by stream id).
@@ -14,6 +17,138 @@
   const me = boot.agent;
   const HEBREW = /[\u0590-\u05FF]/;
   const $ = (id) => document.getElementById(id);
+
+  // -- texts -------------------------------------------------------------------------
+  // Catalog texts use {name} and {n, plural, =0 {...} one {...} two {...} other {# ...}}
+  // (the message format of core/texts.py); plural forms follow Intl.PluralRules.
+  // <message-format> the same in console/static/console.js and connectors/web_static/widget.js
+  const NAME_RE = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*/y;
+  const SELECTOR_RE = /\s*(=\d+|zero|one|two|few|many|other)\s*/y;
+  const SPACE_RE = /\s*/y;
+  const parsedTexts = Object.create(null);
+  const pluralRules = Object.create(null);
+
+  function parseText(text) {
+    let pos = 0;
+    const fail = (why) => new Error(`${why} at character ${pos + 1} of ${JSON.stringify(text)}`);
+    const match = (re) => {
+      re.lastIndex = pos;
+      const m = re.exec(text);
+      if (m) {
+        pos = re.lastIndex;
+      }
+      return m;
+    };
+    function nodes(inPlural) {
+      const out = [];
+      let chunk = "";
+      const flush = () => {
+        if (chunk) {
+          out.push(chunk);
+          chunk = "";
+        }
+      };
+      while (pos < text.length) {
+        const c = text[pos];
+        if (c === "}") {
+          if (!inPlural) {
+            throw fail("a '}' without its '{'");
+          }
+          break;
+        }
+        if (c === "{") {
+          flush();
+          out.push(argument());
+        } else if (c === "#" && inPlural) {
+          flush();
+          out.push({ pound: true });
+          pos += 1;
+        } else {
+          chunk += c;
+          pos += 1;
+        }
+      }
+      flush();
+      return out;
+    }
+    function argument() {
+      pos += 1;
+      const name = match(NAME_RE);
+      if (!name) {
+        throw fail("an argument needs a name");
+      }
+      if (text[pos] === "}") {
+        pos += 1;
+        return { arg: name[1] };
+      }
+      let kind = null;
+      if (text[pos] === ",") {
+        pos += 1;
+        kind = match(NAME_RE);
+      }
+      if (!kind || kind[1] !== "plural" || text[pos] !== ",") {
+        throw fail("the only argument type is plural");
+      }
+      pos += 1;
+      const branches = {};
+      let selector;
+      while ((selector = match(SELECTOR_RE))) {
+        if (text[pos] !== "{") {
+          throw fail("a plural branch needs {...}");
+        }
+        pos += 1;
+        branches[selector[1]] = nodes(true);
+        if (text[pos] !== "}") {
+          throw fail("a plural branch is not closed");
+        }
+        pos += 1;
+      }
+      match(SPACE_RE);
+      if (text[pos] !== "}" || !branches.other) {
+        throw fail("a plural needs an 'other' branch and a '}'");
+      }
+      pos += 1;
+      return { plural: name[1], branches };
+    }
+    return nodes(false);
+  }
+
+  function fillText(nodes, values, language, number) {
+    let out = "";
+    for (const node of nodes) {
+      if (typeof node === "string") {
+        out += node;
+      } else if (node.pound) {
+        out += String(number);
+      } else if (node.arg) {
+        out += node.arg in values ? String(values[node.arg]) : `{${node.arg}}`;
+      } else {
+        const n = Number(values[node.plural]);
+        if (!pluralRules[language]) {
+          pluralRules[language] = new Intl.PluralRules(language);
+        }
+        const branch =
+          node.branches[`=${n}`] || node.branches[pluralRules[language].select(n)] || node.branches.other;
+        out += fillText(branch, values, language, n);
+      }
+    }
+    return out;
+  }
+  // </message-format>
+
+  /** The catalog's text console_<key> in the agent's language, its {arguments} filled in. */
+  function t(key, values) {
+    if (!Object.prototype.hasOwnProperty.call(boot.texts, key)) return key;
+    const text = boot.texts[key];
+    if (!parsedTexts[key]) parsedTexts[key] = parseText(text);
+    return fillText(parsedTexts[key], values || {}, boot.lang, 0);
+  }
+
+  /** The catalog's name of a code (reason_<code>, resolution_<code>), or the code with spaces. */
+  function label(prefix, code) {
+    const key = prefix + code;
+    return code && Object.prototype.hasOwnProperty.call(boot.texts, key) ? t(key) : String(code || "").replace(/_/g, " ");
+  }
 
   const state = {
     queue: [],
@@ -102,7 +237,7 @@
     let data = {};
     try { data = await response.json(); } catch (_) { data = {}; }
     if (!response.ok) {
-      const error = new Error(data.error || `request failed (${response.status})`);
+      const error = new Error(data.error || t("request_failed", { status: response.status }));
       error.status = response.status;
       throw error;
     }
@@ -146,10 +281,10 @@
         ]),
         el("td", {}, [el("span", { className: "lang lang-" + row.language, text: (row.language || "").toUpperCase() })]),
         el("td", { text: row.channel }),
-        el("td", { text: (row.reason || "").replace(/_/g, " ") }),
+        el("td", { text: label("reason_", row.reason) }),
         el("td", { text: row.topic + (row.team ? ` → ${row.team}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
         el("td", { text: String(row.priority) }),
-        el("td", {}, [el("button", { type: "button", className: "take", text: "Take", dataset: { cid: row.cid } })]),
+        el("td", {}, [el("button", { type: "button", className: "take", text: t("take"), dataset: { cid: row.cid } })]),
       ]);
       body.append(tr);
     }
@@ -206,7 +341,7 @@
         el("button", { type: "button", dir: "auto" }, [
           el("span", { className: "who", text: chat.customer_name || chat.reference || chat.cid }),
           el("span", { className: "lang lang-" + chat.language, text: (chat.language || "").toUpperCase() }),
-          el("small", { text: `${chat.channel} · ${(chat.reason || "").replace(/_/g, " ")}` }),
+          el("small", { text: `${chat.channel} · ${label("reason_", chat.reason)}` }),
         ]),
       ]);
       list.append(li);
@@ -238,35 +373,35 @@
     const extra = data.extra || "";
     switch (event.text) {
       case "queued":
-        return data.from === "with_agent" ? "Transferred back to the queue" : "Handed over to a person — waiting in the queue";
+        return data.from === "with_agent" ? t("state_transferred_back") : t("state_queued");
       case "with_agent":
-        return `Taken by ${agentName(extra) || "an agent"}`;
+        return t("state_taken", { agent: agentName(extra) || t("an_agent") });
       case "closed":
-        return `Closed${extra ? ` (${String(extra).replace(/_/g, " ")})` : ""}`;
+        return extra ? t("state_closed_as", { resolution: label("resolution_", String(extra)) }) : t("state_closed");
       case "bot":
-        return "Back with the bot";
+        return t("state_bot");
       default:
-        return `State: ${event.text}`;
+        return t("state_other", { state: event.text });
     }
   }
 
   function eventNode(event) {
     const at = clock(event.at);
     if (event.kind === "state") {
-      return el("div", { className: "state-line", dir: "ltr", dataset: { id: event.stream_id } }, [
+      return el("div", { className: "state-line", dir: boot.dir, lang: boot.lang, dataset: { id: event.stream_id } }, [
         el("span", { text: `${describeState(event)}${at ? " · " + at : ""}` }),
       ]);
     }
-    let label;
-    if (event.kind === "customer") label = (state.current && state.current.conv.customer_name) || "Customer";
-    else if (event.kind === "agent") label = event.author_name || event.author;
-    else if (event.kind === "note") label = `Internal note · ${event.author_name || event.author}`;
-    else label = "Kesher (automatic)";
+    let who;
+    if (event.kind === "customer") who = (state.current && state.current.conv.customer_name) || t("label_customer");
+    else if (event.kind === "agent") who = event.author_name || event.author;
+    else if (event.kind === "note") who = t("label_note", { author: event.author_name || event.author });
+    else who = t("label_system");
     const buttons = (event.data && event.data.buttons) || [];
     const media = (event.data && event.data.media) || [];
     const channel = event.kind === "customer" && event.data && event.data.channel ? ` · ${event.data.channel}` : "";
     return el("div", { className: `msg msg-${event.kind}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
-      el("div", { className: "msg-meta", dir: "auto", text: `${label}${channel}${at ? " · " + at : ""}` }),
+      el("div", { className: "msg-meta", dir: "auto", text: `${who}${channel}${at ? " · " + at : ""}` }),
       event.text ? el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }) : null,
       ...media.map(mediaNode),
       buttons.length ? el("div", { className: "msg-buttons", text: buttons.map((b) => `[${b[0]}]`).join(" ") }) : null,
@@ -276,11 +411,14 @@
   // An attachment the customer sent (WhatsApp media URL; Telegram files are named only).
   function mediaNode(item) {
     const kind = String(item.content_type || "file").split("/")[0];
-    const label = `📎 ${{ image: "Photo", audio: "Voice message", video: "Video" }[kind] || "File"} (${item.content_type || "unknown type"})`;
+    const name = t("attachment", {
+      kind: { image: t("media_image"), audio: t("media_audio"), video: t("media_video") }[kind] || t("media_file"),
+      type: item.content_type || t("media_unknown_type"),
+    });
     if (/^https?:\/\//i.test(item.url || "")) {
-      return el("a", { className: "attachment", href: item.url, target: "_blank", rel: "noopener noreferrer", text: label });
+      return el("a", { className: "attachment", href: item.url, target: "_blank", rel: "noopener noreferrer", text: name });
     }
-    return el("div", { className: "attachment", text: label });
+    return el("div", { className: "attachment", text: name });
   }
 
   function addEvent(event) {
@@ -312,15 +450,16 @@
     log.setAttribute("lang", conv.language || "en");
     $("chat-title").textContent = conv.customer_name || conv.reference || conv.cid;
     const bits = [conv.reference, (conv.language || "").toUpperCase(), conv.channel,
-      (conv.reason || "").replace(/_/g, " "), conv.topic].filter(Boolean);
+      label("reason_", conv.reason), conv.topic].filter(Boolean);
     $("chat-meta").textContent = bits.join(" · ");
     const stateText = {
-      queued: "waiting in the queue",
-      with_agent: conv.mine ? "with you" : `with ${conv.agent_name || conv.agent_id}`,
-      closed: `closed${conv.resolution ? " (" + conv.resolution.replace(/_/g, " ") + ")" : ""}`,
-      bot: "with the bot",
-    }[conv.state] || conv.state;
-    $("chat-state").textContent = stateText;
+      queued: () => t("chat_state_queued"),
+      with_agent: () => (conv.mine ? t("chat_state_mine") : t("chat_state_with", { agent: conv.agent_name || conv.agent_id })),
+      closed: () => (conv.resolution
+        ? t("chat_state_closed_as", { resolution: label("resolution_", conv.resolution) }) : t("chat_state_closed")),
+      bot: () => t("chat_state_bot"),
+    }[conv.state];
+    $("chat-state").textContent = stateText ? stateText() : conv.state;
     $("chat-state").dataset.state = conv.state;
     $("chat-take").hidden = conv.state !== "queued";
     $("composer-text").disabled = false;
@@ -338,18 +477,19 @@
     clear(box);
     const cur = state.current;
     if (!data.available) {
-      box.append(el("p", { className: "transcript-note", dir: "ltr", text: "Bot transcript unavailable" + (data.reason ? ` (${data.reason}).` : ".") }));
+      const note = data.reason ? t("transcript_unavailable_because", { reason: data.reason }) : t("transcript_unavailable");
+      box.append(el("p", { className: "transcript-note", dir: boot.dir, lang: boot.lang, text: note }));
     } else if (!data.turns.length) {
-      box.append(el("p", { className: "transcript-note", dir: "ltr", text: "No messages with the bot before the handoff." }));
+      box.append(el("p", { className: "transcript-note", dir: boot.dir, lang: boot.lang, text: t("transcript_empty") }));
     }
     for (const turn of data.turns || []) {
       box.append(el("div", { className: `msg msg-bot-part msg-${turn.role}` }, [
-        el("div", { className: "msg-meta", text: `${turn.role === "bot" ? "Bot" : "Customer"}${turn.at ? " · " + clock(turn.at) : ""}` }),
+        el("div", { className: "msg-meta", text: `${turn.role === "bot" ? t("label_bot") : t("label_customer")}${turn.at ? " · " + clock(turn.at) : ""}` }),
         el("div", { className: "bubble", dir: dirFor(turn.text), text: turn.text }),
       ]));
     }
-    const reason = cur && cur.conv ? (cur.conv.reason || "").replace(/_/g, " ") : "";
-    $("handoff-divider").textContent = `Handed over to a person${reason ? " — " + reason : ""}`;
+    const reason = cur && cur.conv && cur.conv.reason ? label("reason_", cur.conv.reason) : "";
+    $("handoff-divider").textContent = reason ? t("divider_reason", { reason }) : t("divider");
   }
 
   function renderPanel(panel) {
@@ -360,29 +500,29 @@
       if (!value) return;
       identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value }));
     };
-    fact("Name", panel.name);
-    fact("E-mail", panel.email, "ltr");
-    fact("Phone", panel.phone, "ltr");
-    fact("Verified", panel.verified ? `yes — order ${panel.verified_order}` : "not verified");
-    fact("Reference", panel.reference, "ltr");
-    fact("Channel", panel.channel);
-    fact("Language", panel.language === "he" ? "Hebrew" : "English");
+    fact(t("fact_name"), panel.name);
+    fact(t("fact_email"), panel.email, "ltr");
+    fact(t("fact_phone"), panel.phone, "ltr");
+    fact(t("fact_verified"), panel.verified ? t("verified_order", { order: panel.verified_order }) : t("not_verified"));
+    fact(t("fact_reference"), panel.reference, "ltr");
+    fact(t("fact_channel"), panel.channel);
+    fact(t("fact_language"), panel.language === "he" ? t("language_he") : t("language_en"));
     body.append(identity);
 
     if ((panel.asked || []).length) {
-      body.append(el("h3", { text: "Asked the bot" }),
+      body.append(el("h3", { text: t("panel_asked") }),
         el("ul", { className: "plain" }, panel.asked.map((q) => el("li", { dir: dirFor(q), text: q }))));
     }
     if ((panel.found || []).length) {
-      body.append(el("h3", { text: "The bot found" }),
+      body.append(el("h3", { text: t("panel_found") }),
         el("ul", { className: "plain" }, panel.found.map((f) => el("li", { dir: dirFor(f), text: f }))));
     }
-    body.append(el("h3", { text: "Orders" }));
-    if (!panel.orders_available) body.append(el("p", { className: "empty", text: "Orders unavailable." }));
-    else if (!(panel.orders || []).length) body.append(el("p", { className: "empty", text: "No orders found for this contact." }));
+    body.append(el("h3", { text: t("panel_orders") }));
+    if (!panel.orders_available) body.append(el("p", { className: "empty", text: t("orders_unavailable") }));
+    else if (!(panel.orders || []).length) body.append(el("p", { className: "empty", text: t("orders_none") }));
     else {
       body.append(el("table", { className: "orders" }, [
-        el("thead", {}, [el("tr", {}, ["Order", "Status", "Placed", "Total"].map((h) => el("th", { text: h })))]),
+        el("thead", {}, [el("tr", {}, [t("order_id"), t("order_status"), t("order_placed"), t("order_total")].map((h) => el("th", { text: h })))]),
         el("tbody", {}, panel.orders.map((o) => el("tr", {}, [
           el("td", { text: o.order_id, title: (o.items || []).join(", ") }),
           el("td", {}, [el("span", { className: `status status-${o.status}`, text: o.status })]),
@@ -391,11 +531,11 @@
         ]))),
       ]));
     }
-    body.append(el("h3", { text: "Earlier conversations" }));
-    if (!(panel.history || []).length) body.append(el("p", { className: "empty", text: "None." }));
+    body.append(el("h3", { text: t("panel_history") }));
+    if (!(panel.history || []).length) body.append(el("p", { className: "empty", text: t("history_none") }));
     else {
       body.append(el("ul", { className: "history" }, panel.history.map((h) => el("li", {}, [
-        el("strong", { text: `${h.reference || h.cid} · ${(h.resolution || "").replace(/_/g, " ")}` }),
+        el("strong", { text: `${h.reference || h.cid} · ${label("resolution_", h.resolution)}` }),
         el("small", { text: ` ${h.agent || ""}${h.closed_at ? " · " + new Date(h.closed_at * 1000).toLocaleDateString() : ""}` }),
         h.summary ? el("p", { dir: dirFor(h.summary), text: h.summary }) : null,
       ]))));
@@ -448,7 +588,7 @@
       renderConversation(data.conversation);
       await fetchEvents();
       api("GET", `/chats/${encodeURIComponent(cid)}/transcript`)
-        .then((t) => { if (state.current === cur) renderTranscript(t); })
+        .then((transcript) => { if (state.current === cur) renderTranscript(transcript); })
         .catch((error) => { if (state.current === cur) renderTranscript({ available: false, turns: [], reason: error.message }); });
       api("GET", `/chats/${encodeURIComponent(cid)}/panel`)
         .then((p) => { if (state.current === cur) renderPanel(p); })
@@ -467,8 +607,10 @@
   // -- composer ----------------------------------------------------------------------------
   const text = $("composer-text");
 
+  // Also the composer's direction: its text's, or the page's while it is empty (so the hint reads right).
   function updateCount() {
     $("composer-count").textContent = `${text.value.length} / ${boot.max_chars}`;
+    text.setAttribute("dir", text.value ? dirFor(text.value) : boot.dir);
   }
 
   function fill(reply) {
@@ -476,7 +618,6 @@
     const language = cur && cur.conv && cur.conv.language === "he" ? "he" : "en";
     const reference = (cur && cur.conv && cur.conv.reference) || "";
     text.value = reply[language].replaceAll("{agent}", me.first_name).replaceAll("{reference}", reference);
-    text.setAttribute("dir", dirFor(text.value));
     hideSuggestions();
     updateCount();
     text.focus();
@@ -522,7 +663,6 @@
 
   text.addEventListener("input", () => {
     updateCount();
-    text.setAttribute("dir", dirFor(text.value));
     const exact = /^\/([\w-]+)\s$/.exec(text.value);
     if (exact) {
       const reply = boot.canned.find((c) => c.shortcut === exact[1].toLowerCase());
@@ -566,11 +706,11 @@
     const value = text.value.trim();
     if (!cur || !value) return;
     if (!asNote && !(cur.conv && cur.conv.mine)) {
-      toast("Take the conversation before writing to the customer.", "error");
+      toast(t("take_first"), "error");
       return;
     }
     if (value.length > boot.max_chars) {
-      toast(`A message may have at most ${boot.max_chars} characters.`, "error");
+      toast(t("too_long", { count: boot.max_chars }), "error");
       return;
     }
     const path = `/chats/${encodeURIComponent(cur.cid)}/${asNote ? "notes" : "messages"}`;
@@ -601,7 +741,7 @@
     const [kind, id] = target.split(":");
     try {
       await api("POST", `/chats/${encodeURIComponent(cur.cid)}/transfer`, kind === "agent" ? { to_agent: id } : { to_team: id });
-      toast("Transferred.", "info");
+      toast(t("transferred"), "info");
       await Promise.all([loadChats(), loadQueue(), refreshConversation()]);
     } catch (error) {
       report(error);
@@ -620,7 +760,7 @@
       });
       $("close-summary").value = "";
       $("close-next").value = "";
-      toast("Conversation closed.", "info");
+      toast(t("closed"), "info");
       await Promise.all([loadChats(), refreshConversation(), fetchEvents()]);
     } catch (error) {
       report(error);
@@ -682,7 +822,7 @@
       case "typing":
         if (cur && cur.cid === message.cid) {
           const node = $("typing");
-          node.textContent = message.agent === "customer" ? "Customer is typing…" : `${message.agent} is typing…`;
+          node.textContent = message.agent === "customer" ? t("typing_customer") : t("typing_agent", { agent: message.agent });
           node.hidden = false;
           clearTimeout(typingTimer);
           typingTimer = setTimeout(() => { node.hidden = true; }, 5000);
@@ -697,12 +837,12 @@
   }
 
   function connect() {
-    setConn("connecting", retries ? "reconnecting…" : "connecting…");
+    setConn("connecting", retries ? t("conn_reconnecting") : t("conn_connecting"));
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + window.location.host + "/console/ws");
     socket.addEventListener("open", () => {
       retries = 0;
-      setConn("live", "live");
+      setConn("live", t("conn_live"));
     });
     socket.addEventListener("message", (e) => {
       let message;
@@ -712,7 +852,7 @@
     socket.addEventListener("close", (e) => {
       socket = null;
       if (e.code === 4401) { window.location.assign("/console/login"); return; }
-      setConn("offline", "offline — reconnecting");
+      setConn("offline", t("conn_offline"));
       const delay = Math.min(10000, 500 * 2 ** retries) * (0.75 + Math.random() * 0.5);
       retries += 1;
       setTimeout(connect, delay);

@@ -8,7 +8,7 @@ from typing import Any, Dict
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_task import ActionOrderTask
-from actions.orders.domain import RETURN_WINDOW_DAYS
+from actions.orders.domain import RETURN_WINDOW_DAYS, Order
 from core.language import is_hebrew
 from tests.helpers.backends import TODAY, orders_where, pick
 from tests.helpers.trackers import make_tracker, user_event
@@ -22,12 +22,18 @@ async def _run(backends, domain, **slots: Any):
     return texts, set_slots
 
 
+def _days_since_delivery(order: Order) -> int:
+    assert order.delivered_at is not None, f"delivered order {order.order_id} has no delivery date"
+    return (TODAY - order.delivered_at.date()).days
+
+
 def _verified(order) -> Dict[str, Any]:
     return {"order_id": order.order_id, "contact": order.email, "verified_email": order.email}
 
 
 async def test_status_of_a_shipped_order_names_carrier_tracking_and_date(backends, domain):
     order = pick(orders_where(backends, status="shipped", language="en"))
+    assert order.carrier and order.tracking_number and order.estimated_delivery  # a shipped order has them
     texts, slots = await _run(backends, domain, order_task="status", language="en", **_verified(order))
     assert order.carrier in texts[0] and order.tracking_number in texts[0]
     assert order.estimated_delivery.strftime("%-d %B") in texts[0]
@@ -38,6 +44,7 @@ async def test_status_of_a_shipped_order_names_carrier_tracking_and_date(backend
 
 async def test_status_in_hebrew_uses_hebrew_item_names_and_dates(backends, domain):
     order = pick(orders_where(backends, status="processing", language="he"))
+    assert order.estimated_delivery is not None
     texts, _ = await _run(backends, domain, order_task="status", language="he", **_verified(order))
     assert is_hebrew(texts[0])
     assert order.items[0].name_he in texts[0]
@@ -88,8 +95,7 @@ async def test_a_shipped_order_cannot_be_cancelled(backends, domain):
 
 
 async def test_a_return_inside_the_window_opens_an_rma(backends, domain):
-    recent = [o for o in orders_where(backends, status="delivered")
-              if (TODAY - o.delivered_at.date()).days <= RETURN_WINDOW_DAYS]
+    recent = [o for o in orders_where(backends, status="delivered") if _days_since_delivery(o) <= RETURN_WINDOW_DAYS]
     order = pick(recent)
     texts, _ = await _run(backends, domain, order_task="return", return_reason="Wrong size",
                           order_task_allowed=True, **_verified(order))
@@ -102,19 +108,21 @@ async def test_a_return_inside_the_window_opens_an_rma(backends, domain):
 
 
 async def test_a_return_after_30_days_is_refused_with_the_delivery_date(backends, domain):
-    old = [o for o in orders_where(backends, status="delivered")
-           if (TODAY - o.delivered_at.date()).days > RETURN_WINDOW_DAYS]
+    old = [o for o in orders_where(backends, status="delivered") if _days_since_delivery(o) > RETURN_WINDOW_DAYS]
     order = pick(old)
+    assert order.delivered_at is not None
     texts, _ = await _run(backends, domain, order_task="return", **_verified(order))
     assert "outside the return window" in texts[0]
     assert order.delivered_at.strftime("%-d %B") in texts[0]
 
 
 async def test_three_failed_verifications_hand_the_conversation_over(backends, domain):
-    order = pick(orders_where(backends))
+    order = pick(orders_where(backends, status="shipped"))  # an order with details to give away
+    assert order.carrier and order.tracking_number
     texts, slots = await _run(backends, domain, order_task="status", order_id=order.order_id,
                               verification_failures=3.0)
-    assert order.carrier is None or order.carrier not in " ".join(texts)
+    said = " ".join(texts)
+    assert texts and order.carrier not in said and order.tracking_number not in said
     assert slots["handoff_requested"] is True and slots["handoff_reason"] == "verification_failed"
     assert slots["order_id"] is None
 

@@ -12,16 +12,23 @@ from aiohttp import web
 from sanic import Sanic
 
 from connectors.callback import CallbackChannel
+from connectors.delivery import GROUP
 from connectors.runtime import ChannelRuntime
 from core.settings import Settings
 from handoff.models import ConversationState, EventKind
+from handoff.state import HandoffStore
 from tests.handoff.helpers import request
 from tests.helpers.channels import BUTTONS, EchoBot
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.sanic_server import serving
+from tests.helpers.waiting import until
 from wiring.container import Container
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def _nothing_pending(store: HandoffStore) -> bool:
+    return (await store.redis.xpending(store.keys.outbound(), GROUP))["pending"] == 0
 
 
 class Inbox:
@@ -141,19 +148,20 @@ async def test_agent_messages_are_delivered_once_even_after_a_failed_attempt(cha
     await store.tell_customer(conv, "Hi, Dana here", kind=EventKind.AGENT, author="dana", author_name="Dana")
     # The failed attempt stays pending (unacknowledged) in the consumer group.
     store_keys = store.keys
-    for _ in range(100):
-        pending = await store.redis.xpending(store_keys.outbound(), "delivery")
-        if pending["pending"] == 1 and box.fail_next == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert pending["pending"] == 1 and box.received == []
+
+    async def failed_and_pending() -> bool:
+        pending = await store.redis.xpending(store_keys.outbound(), GROUP)
+        return pending["pending"] == 1 and box.fail_next == 0
+
+    await until(failed_and_pending, what="the failed attempt, left pending")
+    assert box.received == []
     # Redelivery (what the worker does once the entry has been idle a while) sends it once...
     [(entry_id, fields)] = await store.redis.xrange(store_keys.outbound())
     assert await rt.worker.deliver(entry_id, fields)
     assert [m["text"] for m in await box.wait_for(1)] == ["Hi, Dana here"]
-    # ...and a second redelivery of the same entry sends nothing.
+    # ...and a second redelivery of the same entry sends nothing: the next message arrives right after it.
     assert await rt.worker.deliver(entry_id, fields)
-    await asyncio.sleep(0.3)
-    assert len(box.received) == 1
-    assert (await store.redis.xpending(store_keys.outbound(), "delivery"))["pending"] == 0
+    await store.tell_customer(conv, "Let me check", kind=EventKind.AGENT, author="dana", author_name="Dana")
+    assert [m["text"] for m in await box.wait_for(2)] == ["Hi, Dana here", "Let me check"]
+    await until(lambda: _nothing_pending(store), what="every message acknowledged")
     assert await store.state("c4") is ConversationState.WITH_AGENT

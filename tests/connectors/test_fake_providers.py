@@ -290,10 +290,10 @@ async def test_telegram_fail_next_and_errors(fake_telegram: FakeTelegram, bot: t
 async def test_telegram_wait_for_async(fake_telegram: FakeTelegram, bot: telegram.Bot) -> None:
     async def later() -> None:
         for text in ("a", "b"):
-            await asyncio.sleep(0.05)
             await bot.send_message(CHAT, text)
 
-    task = asyncio.create_task(later())
+    task = asyncio.create_task(later())  # runs once the wait below has begun and yields the loop
+    assert fake_telegram.calls_of("sendMessage") == []
     calls = await fake_telegram.wait_for_async("sendMessage", 2, timeout=10, chat_id=CHAT)
     await task
     assert [c.params["text"] for c in calls] == ["a", "b"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-import websockets
+from websockets.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from connectors.web import WebChannel
 from core.settings import Settings
@@ -18,6 +19,8 @@ from handoff.models import Agent, OutboundMessage
 from tests.connectors.conftest import WEB_SECRET
 from tests.handoff.helpers import request
 from tests.helpers.channels import WebCustomer, serving_channel
+from tests.helpers.texts import catalog
+from tests.helpers.waiting import until
 
 
 async def test_the_customer_sees_their_message_typing_and_the_answer_in_order(web) -> None:
@@ -56,7 +59,7 @@ async def test_a_reload_gets_what_it_missed_and_nothing_twice(web) -> None:
     cid = conversation_id("web", customer.address)
     await app.rt.store.request(request(cid, channel="web"))
     await app.rt.store.tell_customer(await app.rt.store.get(cid), "You're number 1 in line.")
-    await asyncio.sleep(0.5)
+    await until(lambda: app.channel.history(cid, last_seen), what="the notice in the widget's history")
 
     again = WebCustomer(app.base)
     again.session = customer.session
@@ -86,7 +89,7 @@ async def test_status_and_agent_typing_reach_the_widget_live(web) -> None:
     await customer.wait(lambda frames: any(f["type"] == "status" and f["state"] == "with_agent" for f in frames))
     status = [f for f in customer.frames if f["type"] == "status"][-1]
     assert status == {"type": "status", "state": "with_agent", "position": None, "agent_name": "Dana"}
-    agent = Agent(agent_id="dana", name="Dana Levi", password_hash="", languages=["en"])
+    agent = Agent(agent_id="dana", name="Dana Levi", password_hash="", languages=("en",))
     await app.rt.router.desk.typing(cid, agent)
     await customer.wait(lambda frames: any(f["type"] == "typing" and f["who"] == "agent" for f in frames))
     typing = next(f for f in customer.frames if f["type"] == "typing" and f["who"] == "agent")
@@ -108,11 +111,11 @@ async def test_a_socket_gets_messages_another_process_delivers(web, channel_sett
 
 async def test_a_forged_session_is_refused_on_the_socket_and_over_http(web) -> None:
     app, _customer = web
-    ws = await websockets.connect(app.base.replace("http://", "ws://") + "/socket")
+    ws = await connect(app.base.replace("http://", "ws://") + "/socket")
     await ws.send(json.dumps({"type": "hello", "session": "abc", "token": "0" * 64, "after": 0}))
     refusal = json.loads(await ws.recv())
     assert refusal["type"] == "error" and refusal["status"] == 403
-    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+    with pytest.raises(ConnectionClosed) as closed:
         await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     async with httpx.AsyncClient() as http:
@@ -124,9 +127,9 @@ async def test_a_forged_session_is_refused_on_the_socket_and_over_http(web) -> N
 async def test_bad_frames_get_an_error_and_the_socket_stays_open(web) -> None:
     app, customer = web
     await customer.open()
-    await customer.ws.send("{not json")
-    await customer.ws.send(json.dumps({"type": "message", "text": "x" * 10_001}))
-    await customer.ws.send(json.dumps({"type": "message", "text": 42}))
+    await customer.socket.send("{not json")
+    await customer.socket.send(json.dumps({"type": "message", "text": "x" * 10_001}))
+    await customer.socket.send(json.dumps({"type": "message", "text": 42}))
     await customer.wait(lambda frames: len([f for f in frames if f["type"] == "error"]) == 3)
     assert [f["status"] for f in customer.frames if f["type"] == "error"] == [400, 413, 400]
     await customer.say("still here?")
@@ -191,3 +194,18 @@ async def test_the_widget_files_are_served_locally(web) -> None:
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
     assert demo.status_code == 200 and '<script src="widget.js"' in demo.text
     assert "http://" not in demo.text and "https://" not in demo.text  # nothing from elsewhere
+
+
+async def test_the_widget_script_carries_the_catalogs_texts_of_both_languages(web) -> None:
+    app, _customer = web
+    async with httpx.AsyncClient() as http:
+        script = await http.get(app.base + "/widget.js")
+        again = await http.get(app.base + "/widget.js", headers={"if-none-match": script.headers["etag"]})
+    texts = catalog()
+    served = re.search(r"const TEXTS = (\{.*?\});\n", script.text)
+    assert served is not None, "widget.js has no texts"
+    assert json.loads(served.group(1)) == {language: texts.templates("widget_", language) for language in ("he", "en")}
+    assert texts.text("widget_launcher", "he") in script.text  # readable Hebrew, not \u escapes
+    # One request: the browser keeps the script and asks whether it changed; it has not.
+    assert script.headers["cache-control"] == "no-cache"
+    assert again.status_code == 304 and again.content == b""

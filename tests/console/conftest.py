@@ -13,7 +13,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +34,7 @@ from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
 from kesher.add_agent import upsert_agent
 from tests.helpers.redis_server import RedisServer
+from tests.helpers.waiting import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "kesher-demo"
@@ -78,18 +78,19 @@ def _seed_orders(var_dir: Path) -> Dict[str, Dict[str, str]]:
 
 
 def _wait_ready(url: str, process: subprocess.Popen, log_file: Path, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"handoff service exited {process.returncode}:\n{log_file.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"handoff service did not start:\n{log_file.read_text()[-3000:]}")
+            return False
+
+    try:
+        until_sync(healthy, what="the handoff service's /health", timeout=timeout, every=0.1)
+    except AssertionError:
+        process.kill()
+        raise RuntimeError(f"handoff service did not start:\n{log_file.read_text()[-3000:]}") from None
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from handoff.models import HandoffRequest
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.sanic_server import serving
 from tests.helpers.smtp import SmtpSink
+from tests.helpers.waiting import until
 from wiring.container import Container
 
 _names = itertools.count()
@@ -32,10 +32,7 @@ async def test_the_service_sends_queued_mail_in_the_background_and_stops_its_wor
                                                      reason="explicit_request", reference="K-SVC001",
                                                      email="noa@example.com"))
         assert await container.outbox.enqueue("handoff", "c1", "handoff:K-SVC001")
-        for _ in range(200):
-            if smtp_sink.messages:
-                break
-            await asyncio.sleep(0.02)
+        await until(lambda: smtp_sink.messages, what="the queued e-mail at the SMTP server")
         assert len(smtp_sink.messages) == 1 and "K-SVC001" in smtp_sink.messages[0]["Subject"]
         service = state(app)
     assert service.mail_task is not None and service.mail_task.done()

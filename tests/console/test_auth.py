@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import websockets
 from redis.asyncio import Redis
+from websockets.client import connect
+from websockets.exceptions import InvalidStatusCode
+from websockets.typing import Origin
 
 from core.redis_keys import RedisKeys
 from tests.console.conftest import PASSWORD, WRITER, Service, _hidden, login
@@ -138,8 +140,8 @@ def _ws_url(service: Service) -> str:
 
 
 async def test_websocket_needs_a_session(console_service: Service, redis_client: Redis):
-    with pytest.raises(websockets.exceptions.InvalidStatusCode) as info:
-        async with websockets.connect(_ws_url(console_service), origin=console_service.origin):
+    with pytest.raises(InvalidStatusCode) as info:
+        async with connect(_ws_url(console_service), origin=Origin(console_service.origin)):
             pass
     assert info.value.status_code == 401
 
@@ -147,13 +149,13 @@ async def test_websocket_needs_a_session(console_service: Service, redis_client:
 async def test_websocket_checks_the_origin(console_service: Service, http: httpx.AsyncClient, redis_client: Redis):
     await login(http, "dana")
     cookie = f"kesher_session={http.cookies.get('kesher_session')}"
-    with pytest.raises(websockets.exceptions.InvalidStatusCode) as info:
-        async with websockets.connect(_ws_url(console_service), origin="http://evil.example",
-                                      extra_headers={"Cookie": cookie}):
+    with pytest.raises(InvalidStatusCode) as info:
+        async with connect(_ws_url(console_service), origin=Origin("http://evil.example"),
+                           extra_headers={"Cookie": cookie}):
             pass
     assert info.value.status_code == 403
-    async with websockets.connect(_ws_url(console_service), origin=console_service.origin,
-                                  extra_headers={"Cookie": cookie}) as ws:
+    async with connect(_ws_url(console_service), origin=Origin(console_service.origin),
+                       extra_headers={"Cookie": cookie}) as ws:
         hello = await ws.recv()
         assert '"type": "hello"' in hello
         assert '"agent": "dana"' in hello

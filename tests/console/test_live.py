@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import httpx
 import pytest
-import websockets
 from redis.asyncio import Redis
+from websockets.client import WebSocketClientProtocol
+from websockets.exceptions import ConnectionClosed
 
 from console.feed import FeedHub, Subscriber
 from handoff.models import Agent, Event, EventKind
@@ -18,8 +19,21 @@ from tests.console.conftest import Service, english_request, hebrew_request, log
 from tests.helpers.console import console_socket, next_frame
 
 
-async def _connect(service: Service, http: httpx.AsyncClient) -> Any:
+async def _connect(service: Service, http: httpx.AsyncClient) -> WebSocketClientProtocol:
     return await console_socket(service.base_url, str(http.cookies.get("kesher_session")))
+
+
+async def _frames_until(ws: WebSocketClientProtocol, marker: Callable[[Dict[str, Any]], bool],
+                        seconds: float = 8.0) -> List[Dict[str, Any]]:
+    """Every frame up to and including the first that ``marker`` accepts."""
+    frames: List[Dict[str, Any]] = []
+
+    def seen(frame: Dict[str, Any]) -> bool:
+        frames.append(frame)
+        return marker(frame)
+
+    await next_frame(ws, seen, seconds)
+    return frames
 
 
 async def test_queue_state_and_events_are_pushed(
@@ -38,7 +52,8 @@ async def test_queue_state_and_events_are_pushed(
 
         # a waiting conversation's messages go only to consoles watching it
         await ws.send(json.dumps({"type": "watch", "cid": cid}))
-        await asyncio.sleep(0.2)
+        watching = await next_frame(ws, lambda m: m["type"] == "watching")
+        assert watching["cid"] == cid
         waiting = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="הלו?", author="customer"))
         pushed = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
         assert pushed["event"]["stream_id"] == waiting and pushed["event"]["text"] == "הלו?"
@@ -49,6 +64,7 @@ async def test_queue_state_and_events_are_pushed(
         await next_frame(ws, lambda m: m["type"] == "queue" and all(r["cid"] != cid for r in m["queue"]))
 
         await ws.send(json.dumps({"type": "watch", "cid": ""}))  # owner still gets its chat's events
+        assert (await next_frame(ws, lambda m: m["type"] == "watching"))["cid"] == ""
         sid = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="אני עדיין מחכה", author="customer"))
         event = await next_frame(ws, lambda m: m["type"] == "event" and m["event"]["kind"] == "customer")
         assert event["cid"] == cid and event["event"]["stream_id"] == sid
@@ -69,10 +85,15 @@ async def test_other_agents_do_not_get_my_chat(
             await live_store.request(english_request(cid))
             await http.post(f"/console/api/chats/{cid}/take", headers={"X-CSRF-Token": dana_csrf})
             await omer_ws.send(json.dumps({"type": "watch", "cid": cid}))  # not allowed: with dana now
-            await asyncio.sleep(0.2)
+            refused = await next_frame(omer_ws, lambda m: m["type"] == "watching")
+            assert refused["cid"] == ""
             await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="private", author="customer"))
-            with pytest.raises(asyncio.TimeoutError):
-                await next_frame(omer_ws, lambda m: m["type"] == "event", seconds=1.5)
+            # A marker after the private message: a new conversation in the queue, which every console sees.
+            other = new_cid("next")
+            await live_store.request(english_request(other))
+            before_marker = await _frames_until(
+                omer_ws, lambda m: m["type"] == "queue" and any(r["cid"] == other for r in m["queue"]))
+            assert [m for m in before_marker if m["type"] == "event"] == []
         finally:
             await omer_ws.close()
 
@@ -81,9 +102,17 @@ async def test_logout_closes_the_socket(console_service: Service, http: httpx.As
     csrf = await login(http, "dana")
     ws = await _connect(console_service, http)
     await http.post("/console/logout", data={"csrf_token": csrf})
-    with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
+    with pytest.raises(ConnectionClosed) as info:
         await next_frame(ws, lambda m: False, seconds=5)
     assert info.value.code == 4401
+
+
+def _drain(sub: Subscriber) -> List[Dict[str, Any]]:
+    """What the hub queued for a console; none of it may be the signal to close."""
+    queued: List[Optional[Dict[str, Any]]] = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    messages = [m for m in queued if m is not None]
+    assert len(messages) == len(queued) and sub.close_code == 0, "the console was told to close"
+    return messages
 
 
 async def test_slow_subscriber_is_told_to_reconnect():
@@ -112,8 +141,8 @@ async def test_hub_dispatch_routes_by_owner(live_store: HandoffStore, redis_clie
     sid = await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="hi", author="customer"))
     entries = await redis_client.xrange(live_store.keys.feed())
     await hub.dispatch(entries)
-    got_dana = [dana.queue.get_nowait() for _ in range(dana.queue.qsize())]
-    got_omer = [omer.queue.get_nowait() for _ in range(omer.queue.qsize())]
+    got_dana = _drain(dana)
+    got_omer = _drain(omer)
     assert [m["event"]["stream_id"] for m in got_dana if m["type"] == "event"] == [sid]
     assert not [m for m in got_omer if m["type"] == "event"]
     assert [m["type"] for m in got_omer].count("queue") == 1  # one queue view per batch
@@ -126,7 +155,7 @@ async def test_two_chats_with_the_same_stream_id_each_get_their_own_message(
     hub = FeedHub(None, redis_client, live_store.keys)  # type: ignore[arg-type]
     dana = hub.subscribe(Agent("dana", "Dana Levi"), "t1")
     omer = hub.subscribe(Agent("omer", "Omer Katz"), "t2")
-    entries = []
+    entries: List[Tuple[str, Dict[str, str]]] = []
     for agent, text in (("dana", "for dana"), ("omer", "for omer")):
         cid = new_cid(agent)
         await live_store.request(english_request(cid))
@@ -136,6 +165,6 @@ async def test_two_chats_with_the_same_stream_id_each_get_their_own_message(
         entries.append((f"9999999999999-{len(entries)}", {"cid": cid, "kind": "customer",
                                                           "event_id": "9999999999999-7"}))
     await hub.dispatch(entries)
-    texts = {name: [m["event"]["text"] for m in (sub.queue.get_nowait() for _ in range(sub.queue.qsize()))
-                    if m["type"] == "event"] for name, sub in (("dana", dana), ("omer", omer))}
+    texts = {name: [m["event"]["text"] for m in _drain(sub) if m["type"] == "event"]
+             for name, sub in (("dana", dana), ("omer", omer))}
     assert texts == {"dana": ["for dana"], "omer": ["for omer"]}

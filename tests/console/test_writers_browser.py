@@ -20,11 +20,12 @@ from redis.asyncio import Redis
 
 from tests.console.conftest import PASSWORD, WRITER, Service
 from tests.helpers.browser import chromium, needs_chromium
-from writers.flows import load_project
+from tests.helpers.screenshots import box_ink, row_ink
+from writers.flows import load_flows
 
 ROOT = Path(__file__).resolve().parents[2]
-PAD = 12.0  # writers.flows.PAD: the text area of a box is inset by this much
-PROJECT = load_project(ROOT)
+PAD = 12.0  # writers.flow_svg.PAD: the text area of a box is inset by this much
+PROJECT = load_flows(ROOT)
 HEBREW_FLOW = next(f for f in PROJECT.flows if f.name.startswith("late order, the customer takes"))
 
 
@@ -160,7 +161,7 @@ def _ink_columns(png: bytes, threshold: int = 120) -> Dict[int, int]:
     assert pixels is not None
     columns: Dict[int, int] = {}
     for x in range(width):
-        dark = sum(1 for y in range(height) if pixels[x, y] < threshold)  # type: ignore[operator]
+        dark = sum(1 for y in range(height) if pixels[x, y] < threshold)  # type: ignore[operator,misc]
         if dark:
             columns[x] = dark
     return columns
@@ -179,7 +180,9 @@ async def test_writer_sees_the_flows_and_hebrew_reads_right_to_left(page: Any, t
     assert await writers_link.get_attribute("aria-current") == "page"
     assert await page.locator('#intent-table tr[data-intent="order_status"] .example[lang="he"]').count() == 1
     overview_shot = tmp_path / "writers-overview.png"
-    await page.screenshot(path=str(overview_shot), full_page=True)
+    cell = page.locator('#intent-table tr[data-intent="order_status"] td.intent-cell')
+    example = await row_ink(page, cell.locator('.example[lang="he"]'), cell, path=overview_shot)
+    assert example.right_gap < 0.1 * example.box["width"] < example.left_gap, example  # reads from the right
 
     await page.click(f'#flow-list a[href="/console/writers/flows/{HEBREW_FLOW.slug}"]')
     chart = page.locator("#flow-chart svg.flow-chart")
@@ -191,7 +194,8 @@ async def test_writer_sees_the_flows_and_hebrew_reads_right_to_left(page: Any, t
     assert await chart.locator("g.flow-handoff").count() == 1
     assert await chart.locator("text.flow-he").count() >= 8
     flow_shot = tmp_path / "writers-flow-hebrew.png"
-    await page.screenshot(path=str(flow_shot), full_page=True)
+    drawn = await box_ink(page, chart, path=flow_shot)
+    assert drawn.share > 0.02 and drawn.width > 0.8 * drawn.box["width"], drawn  # boxes and lines, edge to edge
 
     # the customer's Hebrew example in the first box: a short line in a wide box
     box = chart.locator("g.flow-intent").first

@@ -8,17 +8,17 @@ side of each channel is what the provider would POST.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Callable, List
+from typing import Callable, List, Protocol
 
 import pytest
 
 from handoff.identity import conversation_id
 from tests.e2e.conftest import TELEGRAM_SECRET
+from tests.helpers import fake_telegram
 from tests.helpers.backends import orders_where, pick
 from tests.helpers.channels import Reply, TelegramCustomer, WebCustomer, WhatsAppCustomer
 from tests.helpers.console import ConsoleAgent
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.stack
 
@@ -27,14 +27,23 @@ def _has(fragment: str) -> Callable[[List[Reply]], bool]:
     return lambda replies: any(fragment.lower() in r.text.lower() for r in replies)
 
 
-async def _until(customer: object, predicate: Callable[[List[Reply]], bool], seconds: float = 90) -> List[Reply]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = customer.received()  # type: ignore[attr-defined]
-        if predicate(got):
-            return got
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out; received {[r.text for r in customer.received()]}")  # type: ignore[attr-defined]
+class _Reading(Protocol):
+    def received(self) -> List[Reply]: ...
+
+
+async def _until(customer: _Reading, predicate: Callable[[List[Reply]], bool], seconds: float = 90) -> List[Reply]:
+    """Everything the customer received, once it satisfies ``predicate``."""
+    seen: List[List[Reply]] = []
+
+    def satisfied() -> bool:
+        seen.append(customer.received())
+        return predicate(seen[-1])
+
+    try:
+        await until(satisfied, what="the customer's replies", timeout=seconds, every=0.2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; received {[r.text for r in seen[-1]]}") from None
+    return seen[-1]
 
 
 async def test_whatsapp_customer_gets_the_bot_in_their_language_with_numbered_options(stack, stack_settings, twilio):
@@ -54,11 +63,23 @@ async def test_telegram_customer_starts_and_presses_a_button(stack, stack_settin
     customer = TelegramCustomer(f"{stack_settings.rasa_url}/webhooks/telegram", telegram, chat_id=777001,
                                 secret=TELEGRAM_SECRET)
     assert (await customer.say("/start")).status_code == 200
-    greeting = await _until(customer, lambda r: len(r) >= 1)
-    assert greeting[0].text
+    [greeting] = await _until(customer, lambda r: len(r) >= 1)
+    assert "virtual assistant" in greeting.text
+    assert greeting.buttons == ["Where's my order?", "Start a return", "Talk to a person"]
+    # The customer taps "Where's my order?" under the greeting: the bot asks for the number.
+    [sent] = [c for c in telegram.calls_of("sendMessage") if str(c.params["chat_id"]) == customer.address]
+    [[button], *_] = sent.params["reply_markup"]["inline_keyboard"]
+    tap = fake_telegram.callback_update(778001, customer.chat_id, button["callback_data"],
+                                        message_id=sent.result["message_id"], language_code="en")
+    pressed = await customer.post(tap)
+    assert pressed.status_code == 200 and pressed.json()["routed"] == ["bot"]
+    replies = await _until(customer, lambda r: len(r) >= 2)
+    assert "order number" in replies[1].text
+    # The tap is acknowledged, so Telegram stops showing the button as loading.
+    await telegram.wait_for_async(
+        "answerCallbackQuery", lambda calls: any(c.params["callback_query_id"] == "cbq-778001" for c in calls))
     await customer.say("how much does delivery cost?")
-    answer = await _until(customer, _has("29.90"))
-    assert answer
+    await _until(customer, _has("29.90"))
 
 
 async def test_a_customer_moves_from_the_website_to_whatsapp_while_with_an_agent(
@@ -96,9 +117,10 @@ async def test_a_customer_moves_from_the_website_to_whatsapp_while_with_an_agent
         assert any("Sarah" in r.text for r in welcome)
 
         # From now on WhatsApp messages go to Sarah, with everything from the website.
-        await wa.say("I'm on my phone now. Is the kettle still coming?")
-        texts = agent.wait_customer_texts(cid, lambda t: "I'm on my phone now. Is the kettle still coming?" in t)
-        assert "I'm on my phone now. Is the kettle still coming?" in texts
+        question = "I'm on my phone now. Is the kettle still coming?"
+        await wa.say(question)
+        texts = agent.wait_customer_texts(cid, lambda t: question in t)
+        assert texts.count(question) == 1 and texts[-1] == question
         panel = agent.get(f"/api/chats/{cid}/panel")
         assert panel["verified"] and any(o["order_id"] == order.order_id for o in panel["orders"])
         notes = [e["text"] for e in agent.events(cid) if e["kind"] == "note"]
@@ -108,9 +130,12 @@ async def test_a_customer_moves_from_the_website_to_whatsapp_while_with_an_agent
         before_web = len(web.received())
         agent.send(cid, "Yes: it left the warehouse this morning.")
         await _until(wa, _has("left the warehouse"))
-        await asyncio.sleep(1.5)
-        answers = [r.text for r in wa.received() if "left the warehouse" in r.text]
+        # Her next message as a marker: a second copy of the answer would reach WhatsApp before it.
+        agent.send(cid, "Anything else?")
+        replies = await _until(wa, _has("Anything else?"))
+        answers = [r.text for r in replies if "left the warehouse" in r.text]
         assert answers == ["*Sarah*: Yes: it left the warehouse this morning."]
+        assert replies[-1].text == "*Sarah*: Anything else?"
         assert len(web.received()) == before_web
     finally:
         if cid:

@@ -7,16 +7,17 @@ orders database is checked after each change.
 from __future__ import annotations
 
 from datetime import date
+from typing import Dict, Tuple
 
 import pytest
 
 from actions.orders.domain import RETURN_WINDOW_DAYS
-from tests.helpers.backends import orders_where, pick
+from tests.helpers.backends import fetch_order, orders_where, pick
 from tests.helpers.stack import Customer
 
 pytestmark = pytest.mark.stack
 
-PHRASES = {
+PHRASES: Dict[str, Dict[str, str]] = {
     "en": {
         "change_address": "I need to change the delivery address of my order",
         "new_address": "Rothschild Blvd 22, Tel Aviv",
@@ -27,7 +28,7 @@ PHRASES = {
         "late": "my order is late and I'm really fed up",
         "late_calm": "my delivery was due three days ago and it still hasn't arrived",
         "no": "no thanks",
-        "gibberish": ["flibber jabber wonk", "zorp blarg quux"],
+        "sorry": "sorry",  # in the bot's apology
     },
     "he": {
         "change_address": "אני צריך לשנות את כתובת המשלוח של ההזמנה",
@@ -39,8 +40,12 @@ PHRASES = {
         "late": "ההזמנה מתעכבת ונמאס לי לחכות",
         "late_calm": "ההזמנה הייתה אמורה להגיע לפני שבוע ועדיין לא הגיעה",
         "no": "לא תודה",
-        "gibberish": ["פלורפ זינגל בזבוז", "קשקוש טרלול בלה"],
+        "sorry": "מצטער",
     },
+}
+GIBBERISH: Dict[str, Tuple[str, str]] = {
+    "en": ("flibber jabber wonk", "zorp blarg quux"),
+    "he": ("פלורפ זינגל בזבוז", "קשקוש טרלול בלה"),
 }
 
 
@@ -63,7 +68,7 @@ def test_change_address_before_shipping(stack, stack_settings, stack_orders, lan
     done = customer.say(PHRASES[language]["new_address"])
     _check_language(done, language)
     assert PHRASES[language]["new_address"] in done.text
-    assert _fetch(stack_orders, order.order_id).shipping_address == PHRASES[language]["new_address"]
+    assert fetch_order(stack_orders, order.order_id).shipping_address == PHRASES[language]["new_address"]
 
 
 @pytest.mark.parametrize("language", ["en", "he"])
@@ -73,16 +78,16 @@ def test_cancel_after_confirmation(stack, stack_settings, stack_orders, language
     customer.say(PHRASES[language]["cancel"])
     confirm = _verify(customer, order)
     assert order.order_id in confirm and str(order.total).split(".")[0] in confirm.replace(",", "")
-    assert _fetch(stack_orders, order.order_id).status == "processing"  # nothing happens before the yes
+    assert fetch_order(stack_orders, order.order_id).status == "processing"  # nothing happens before the yes
     done = customer.say(PHRASES[language]["yes"])
     _check_language(done, language)
-    assert _fetch(stack_orders, order.order_id).status == "cancelled"
+    assert fetch_order(stack_orders, order.order_id).status == "cancelled"
 
 
 @pytest.mark.parametrize("language", ["en", "he"])
 def test_return_within_30_days(stack, stack_settings, stack_orders, language):
     recent = [o for o in orders_where(stack_orders, status="delivered", language=language)
-              if (date.today() - o.delivered_at.date()).days <= RETURN_WINDOW_DAYS - 2]
+              if o.delivered_at and (date.today() - o.delivered_at.date()).days <= RETURN_WINDOW_DAYS - 2]
     order = pick(recent, seed=5)
     customer = Customer(stack_settings)
     customer.say(PHRASES[language]["return"])
@@ -95,10 +100,11 @@ def test_return_within_30_days(stack, stack_settings, stack_orders, language):
 @pytest.mark.parametrize("language", ["en", "he"])
 def test_a_frustrated_late_order_complaint_goes_to_a_person(stack, stack_settings, stack_orders, language):
     order = pick(orders_where(stack_orders, status="delayed", language=language))
+    assert order.tracking_number  # a delayed order is on its way
     customer = Customer(stack_settings)
     empathy = customer.say(PHRASES[language]["late"])  # "... fed up" / "נמאס לי"
     _check_language(empathy, language)
-    assert "sorry" in empathy.text.lower() or "מצטער" in empathy.text
+    assert PHRASES[language]["sorry"] in empathy.text.lower()
     status = _verify(customer, order)
     assert order.tracking_number in status
     # Frustration is a handoff trigger (handoff/policy.yml): no offer, straight to the queue.
@@ -112,6 +118,7 @@ def test_a_frustrated_late_order_complaint_goes_to_a_person(stack, stack_setting
 @pytest.mark.parametrize("language", ["en", "he"])
 def test_a_calm_late_order_complaint_is_offered_a_person(stack, stack_settings, stack_orders, language):
     order = pick(orders_where(stack_orders, status="delayed", language=language), seed=5)
+    assert order.tracking_number
     customer = Customer(stack_settings)
     customer.say(PHRASES[language]["late_calm"])
     status = _verify(customer, order)
@@ -126,9 +133,9 @@ def test_a_calm_late_order_complaint_is_offered_a_person(stack, stack_settings, 
 @pytest.mark.parametrize("language", ["en", "he"])
 def test_two_fallbacks_offer_a_person_and_no_is_respected(stack, stack_settings, language):
     customer = Customer(stack_settings)
-    first = customer.say(PHRASES[language]["gibberish"][0])
+    first = customer.say(GIBBERISH[language][0])
     _check_language(first, language)
-    second = customer.say(PHRASES[language]["gibberish"][1])
+    second = customer.say(GIBBERISH[language][1])
     assert len(second.buttons) == 2
     declined = customer.say(PHRASES[language]["no"])
     _check_language(declined, language)
@@ -138,6 +145,7 @@ def test_two_fallbacks_offer_a_person_and_no_is_respected(stack, stack_settings,
 
 def test_switching_language_mid_conversation(stack, stack_settings, stack_orders):
     order = pick(orders_where(stack_orders, status="shipped", language="he"), seed=3)
+    assert order.tracking_number
     customer = Customer(stack_settings)
     assert customer.say("שלום").is_hebrew()
     assert customer.say("how long does shipping take?").is_english()
@@ -146,9 +154,3 @@ def test_switching_language_mid_conversation(stack, stack_settings, stack_orders
     assert customer.say(order.order_id).is_hebrew()
     status = customer.say(order.email)
     assert status.is_hebrew() and order.tracking_number in status.text
-
-
-def _fetch(backends, order_id):
-    import asyncio
-
-    return asyncio.run(backends.orders.get(order_id))

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.stack
 
 def test_english_conversation(stack, stack_settings, stack_orders):
     order = pick(orders_where(stack_orders, status="shipped", language="en"))
+    assert order.carrier and order.tracking_number  # a shipped order has them
     customer = Customer(stack_settings)
 
     greeting = customer.say("Hello!")

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.helpers.browser import chromium, needs_chromium
+from tests.helpers.screenshots import row_ink
 
 pytestmark = [
     pytest.mark.stack,
@@ -23,10 +24,10 @@ async def page(stack, stack_settings) -> AsyncIterator:
         context = await browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
         page = await context.new_page()
         page.set_default_timeout(60_000)
-        page.hosts: List[str] = []  # type: ignore[attr-defined]
-        page.errors: List[str] = []  # type: ignore[attr-defined]
-        page.on("request", lambda r: page.hosts.append(urlsplit(r.url).hostname or ""))  # type: ignore[attr-defined]
-        page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+        page.hosts = []
+        page.errors = []
+        page.on("request", lambda r: page.hosts.append(urlsplit(r.url).hostname or ""))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
         yield page
 
 
@@ -76,7 +77,10 @@ async def test_a_customer_chats_on_the_demo_page(page, stack_settings) -> None:
     assert links and len(links) == len(urls)
     assert all(target == "_blank" and "noopener" in rel for _, target, rel in links)
     shown = await page.locator(".kesher-msg").count()
-    await page.screenshot(path=str(Path(stack_settings.var_dir) / "widget-hebrew.png"))
+    # As drawn: the Hebrew answer reads from the right edge of the chat, with room on its left.
+    shot = Path(stack_settings.var_dir) / "widget-hebrew.png"
+    drawn = await row_ink(page, hebrew, page.locator("#kesher-log"), path=shot)
+    assert drawn.right_gap < 0.08 * drawn.box["width"] and drawn.left_gap > 0.1 * drawn.box["width"], drawn
 
     # A reload restores the conversation once, with the panel still open.
     await page.reload()

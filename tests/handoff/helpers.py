@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from handoff.desk import Desk
-from handoff.models import HandoffRequest
+from handoff.models import Agent, Conversation, HandoffRequest
 from handoff.state import HandoffStore
 from tests.helpers.backends import desk_on
 
@@ -33,3 +33,17 @@ def request(cid: str, language: str = "en", reason: str = "explicit_request", pr
             topic: str = "general", email: str = "", channel: str = "kesher_callback") -> HandoffRequest:
     return HandoffRequest(cid=cid, channel=channel, language=language, reason=reason,
                           reference=f"K-{abs(hash(cid)) % 0xFFFFFF:06X}", priority=priority, topic=topic, email=email)
+
+
+async def conversation(store: HandoffStore, cid: str) -> Conversation:
+    """The conversation's record; the test fails if there is none."""
+    conv = await store.get(cid)
+    assert conv is not None, f"there is no conversation {cid}"
+    return conv
+
+
+def agent(desk: Desk, agent_id: str) -> Agent:
+    """One of the project's agents (handoff/agents.yml); the test fails if there is no such agent."""
+    found = desk.agents.get(agent_id)
+    assert found is not None, f"there is no agent {agent_id}"
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handoff.assigner import Assigner
 from handoff.models import ConversationState
 from handoff.state import HandoffStore
-from tests.handoff.helpers import CLOSED, Clock, make_desk, request
+from tests.handoff.helpers import CLOSED, Clock, agent, conversation, make_desk, request
 
 
 async def _online(desk, *ids: str) -> None:
@@ -23,8 +23,8 @@ async def test_language_decides_who_can_take_a_conversation(store: HandoffStore)
     await desk.request(request("he-1", language="he"))
     await desk.request(request("en-1", language="en"))
     assert await Assigner(desk).run_once() == 2
-    assert (await store.get("he-1")).agent_id == "omer"
-    assert (await store.get("en-1")).agent_id == "sarah"
+    assert (await conversation(store, "he-1")).agent_id == "omer"
+    assert (await conversation(store, "en-1")).agent_id == "sarah"
     assert "Sarah from our team has joined" in (await _texts(store, "en-1"))[-1]
     assert "עומר" not in (await _texts(store, "he-1"))[-1] and "Omer" in (await _texts(store, "he-1"))[-1]
 
@@ -35,8 +35,8 @@ async def test_the_agent_who_knows_the_topic_is_preferred(store: HandoffStore) -
     await desk.request(request("pay", language="he", topic="payments"))
     await desk.request(request("ord", language="he", topic="orders"))
     await Assigner(desk).run_once()
-    assert (await store.get("pay")).agent_id == "omer"
-    assert (await store.get("ord")).agent_id == "dana"
+    assert (await conversation(store, "pay")).agent_id == "omer"
+    assert (await conversation(store, "ord")).agent_id == "dana"
 
 
 async def test_capacity_is_respected_and_the_rest_wait(store: HandoffStore) -> None:
@@ -52,7 +52,7 @@ async def test_capacity_is_respected_and_the_rest_wait(store: HandoffStore) -> N
 
 async def test_nobody_online_keeps_the_queue_and_away_agents_get_nothing(store: HandoffStore) -> None:
     desk = make_desk(store)
-    await desk.set_presence(desk.agents.get("dana"), "away")
+    await desk.set_presence(agent(desk, "dana"), "away")
     ticket = await desk.request(request("q1"))
     assert ticket.agents_online == 0 and ticket.eta_minutes == 0
     assert await Assigner(desk).run_once() == 0
@@ -65,9 +65,9 @@ async def test_transfer_to_a_team_goes_to_a_member(store: HandoffStore) -> None:
     await desk.request(request("t1", language="he"))
     await Assigner(desk).run_once()
     await _online(desk, "omer")
-    await desk.transfer("t1", desk.agents.get("dana"), to_team="billing")
+    await desk.transfer("t1", agent(desk, "dana"), to_team="billing")
     await Assigner(desk).run_once()
-    conv = await store.get("t1")
+    conv = await conversation(store, "t1")
     assert conv.state is ConversationState.WITH_AGENT and conv.agent_id == "omer"
 
 
@@ -77,7 +77,7 @@ async def test_outside_business_hours_the_request_stays_queued_and_says_when(sto
     assert not ticket.in_hours
     text = desk.ticket_text(ticket, "en")
     assert "away right now" in text and "Sunday" in text and ticket.reference in text
-    assert (await store.get("night")).after_hours
+    assert (await conversation(store, "night")).after_hours
 
 
 async def test_the_estimate_follows_recent_handling_times(store: HandoffStore) -> None:
@@ -86,8 +86,8 @@ async def test_the_estimate_follows_recent_handling_times(store: HandoffStore) -
     await _online(desk, "sarah")  # capacity 2
     for n in range(3):  # three conversations of 10 minutes each
         await desk.request(request(f"h{n}"))
-        await desk.take(f"h{n}", desk.agents.get("sarah"))
+        await desk.take(f"h{n}", agent(desk, "sarah"))
         clock.now += 600
-        await desk.close(f"h{n}", desk.agents.get("sarah"), "resolved")
+        await desk.close(f"h{n}", agent(desk, "sarah"), "resolved")
     est = await desk.estimate(3)
     assert est.eta_minutes == 20  # 10 minutes × ceil(3 / 2)

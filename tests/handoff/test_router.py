@@ -7,7 +7,7 @@ import pytest
 from handoff.models import ConversationState, EventKind
 from handoff.router import HandoffRouter, InboundMessage
 from handoff.state import HandoffStore
-from tests.handoff.helpers import Clock, make_desk, request
+from tests.handoff.helpers import Clock, conversation, make_desk, request
 
 
 @pytest.fixture()
@@ -72,7 +72,7 @@ async def test_an_email_given_while_queued_is_kept_and_confirmed(router: Handoff
     desk = router.desk
     await desk.request(request("c6"))
     await router.route(_msg("c6", "sure, it's noa.b@example.org thanks"))
-    conv = await store.get("c6")
+    conv = await conversation(store, "c6")
     assert conv.email == "noa.b@example.org" and conv.email_consent and not conv.email_requested
     assert "noa.b@example.org" in (await _outbound_texts(store, "c6"))[-1]
 
@@ -84,10 +84,10 @@ async def test_satisfaction_rating_then_comment_then_back_to_the_bot(
     await store.take("c7", "dana", "Dana Levi", 3, require_online=False)
     await store.close("c7", "dana", "resolved")
     first = await router.route(_msg("c7", "5"))
-    assert not first.to_bot and (await store.get("c7")).csat_rating == 5
+    assert not first.to_bot and (await conversation(store, "c7")).csat_rating == 5
     second = await router.route(_msg("c7", "Dana was great"))
     assert not second.to_bot and second.state is ConversationState.BOT
-    conv = await store.get("c7")
+    conv = await conversation(store, "c7")
     assert conv.csat_comment == "Dana was great" and conv.csat_stage == "done"
     assert (await router.route(_msg("c7", "where is my order?"))).to_bot
     # Nothing said during the handoff or the survey was ever routed to the bot.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import date, datetime, time
 from pathlib import Path
@@ -17,6 +18,7 @@ from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.repository import SqlOrderRepository
 from actions.orders.seed import seed_database
+from core.language import Language
 from core.redis_keys import RedisKeys
 from handoff.agents import load_agents
 from handoff.desk import Desk
@@ -56,7 +58,7 @@ def make_desk(redis: Redis) -> Desk:
     return desk_on(HandoffStore(redis, keys), NOW.timestamp, MailOutbox(redis, keys, clock=NOW.timestamp))
 
 
-def make_backends(db_path: Path, default_language: str = "en", redis: Optional[Redis] = None) -> Backends:
+def make_backends(db_path: Path, default_language: Language = "en", redis: Optional[Redis] = None) -> Backends:
     """Seeds a fresh SQLite database at ``db_path`` and wraps it in backends (with a desk given Redis)."""
     repo = SqlOrderRepository.from_url(f"sqlite:///{db_path}")
     seed_database(repo.engine, TODAY)
@@ -81,6 +83,13 @@ def orders_where(backends: Backends, **filters: str) -> List[Order]:
         for column, value in filters.items():
             query = query.where(getattr(OrderRow, column) == value)
         return [_order_from_row(row) for row in session.scalars(query)]
+
+
+def fetch_order(backends: Backends, order_id: str) -> Order:
+    """The order as the database has it now, from sync code (the stack's tests); it must exist."""
+    order = asyncio.run(backends.orders.get(order_id))
+    assert order is not None, f"order {order_id} is not in the database"
+    return order
 
 
 def pick(orders: List[Order], seed: int = 0) -> Order:

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 import httpx
-import websockets
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
+from websockets.client import WebSocketClientProtocol, connect
+from websockets.exceptions import ConnectionClosed
 
 from connectors.base import KesherInputChannel
+from connectors.delivery import DeliveryWorker
 from connectors.runtime import ChannelRuntime
 from core.settings import Settings
 from tests.helpers import fake_telegram, fake_twilio
@@ -67,12 +69,26 @@ class ChannelApp:
     bot: EchoBot
 
 
+# The delivery worker's timings in tests: a message left unacknowledged (a failed send) is taken up
+# again after 0.3 s instead of 15 s, so a retry is seen at once.
+TEST_CLAIM_IDLE_MS = 300
+TEST_RECLAIM_EVERY_SECONDS = 0.1
+TEST_BLOCK_MS = 100
+
+
+def fast_worker(container: Container) -> DeliveryWorker:
+    """A delivery worker that retries within a fraction of a second (production waits 15 s)."""
+    return DeliveryWorker(container.store, {}, claim_idle_ms=TEST_CLAIM_IDLE_MS,
+                          reclaim_every_seconds=TEST_RECLAIM_EVERY_SECONDS, block_ms=TEST_BLOCK_MS)
+
+
 @asynccontextmanager
 async def serving_channel(
     make: Callable[[ChannelRuntime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None
 ) -> AsyncIterator[ChannelApp]:
-    """Serves one channel (with its own runtime) on a free loopback port."""
-    rt = ChannelRuntime(Container(settings))
+    """Serves one channel (with its own runtime and a fast delivery worker) on a free loopback port."""
+    container = Container(settings)
+    rt = ChannelRuntime(container, worker=fast_worker(container))
     channel = make(rt)
     bot = bot or EchoBot()
     app = Sanic(f"channel-{channel.name()}-{uuid.uuid4().hex[:8]}")
@@ -162,13 +178,19 @@ class WebCustomer:
         self.base = base
         self.session: Dict[str, str] = {}
         self.frames: List[Dict[str, Any]] = []
-        self.ws: Any = None
+        self.ws: Optional[WebSocketClientProtocol] = None
         self._reader: Optional[asyncio.Task[None]] = None
         self._arrived = asyncio.Event()
 
     @property
     def address(self) -> str:
         return self.session["session"]
+
+    @property
+    def socket(self) -> WebSocketClientProtocol:
+        """The open websocket (after :meth:`open`)."""
+        assert self.ws is not None, "the widget is not connected: call open() first"
+        return self.ws
 
     async def open(self, after: int = 0) -> Dict[str, Any]:
         """Gets a session (once) and connects; returns the hello frame."""
@@ -177,18 +199,18 @@ class WebCustomer:
                 response = await http.post(self.base + "/session")
             assert response.status_code == 200, response.text
             self.session = response.json()
-        self.ws = await websockets.connect(self.base.replace("http://", "ws://") + "/socket", max_size=2**22)
+        self.ws = await connect(self.base.replace("http://", "ws://") + "/socket", max_size=2**22)
         await self.ws.send(json.dumps({"type": "hello", **self.session, "after": after}))
-        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
+        hello: Dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
         self._reader = asyncio.create_task(self._read())
         return hello
 
     async def _read(self) -> None:
         try:
-            async for raw in self.ws:
+            async for raw in self.socket:
                 self.frames.append(json.loads(raw))
                 self._arrived.set()
-        except websockets.exceptions.ConnectionClosed:
+        except ConnectionClosed:
             pass
 
     async def close(self) -> None:
@@ -201,7 +223,7 @@ class WebCustomer:
         frame: Dict[str, Any] = {"type": "message", "text": text, "message_id": message_id or uuid.uuid4().hex}
         if payload:
             frame["payload"] = payload
-        await self.ws.send(json.dumps(frame))
+        await self.socket.send(json.dumps(frame))
 
     def messages(self, roles: Tuple[str, ...] = ("bot", "agent", "system")) -> List[Dict[str, Any]]:
         return [f for f in self.frames if f["type"] == "message" and f["role"] in roles]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -12,6 +11,7 @@ from typing import Optional
 import redis
 
 from core.processes import free_port
+from tests.helpers.waiting import until_sync
 
 
 @dataclass
@@ -45,15 +45,20 @@ def start_redis(data_dir: Path, port: Optional[int] = None) -> RedisServer:
         stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port, socket_timeout=1)
-    deadline = time.monotonic() + 15
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}")
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
     try:
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return RedisServer(port, process)
-            except redis.RedisError:
-                time.sleep(0.05)
+        until_sync(answers, what=f"redis-server on port {port} to answer PING", timeout=15, every=0.05)
+    except AssertionError:
         process.kill()
-        raise RuntimeError("redis-server did not start")
+        raise
     finally:
         client.close()
+    return RedisServer(port, process)

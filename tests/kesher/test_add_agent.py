@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from core.settings import Settings
 from handoff.agents import load_agents
 from kesher import add_agent as cli
 
@@ -48,7 +49,9 @@ def test_add_agent_keeps_comments_and_order(agents_file: Path, capsys):
     assert (noa.name, noa.languages, noa.teams, noa.topics, noa.capacity, noa.role, noa.email) == (
         "Noa Ben-David", ("he", "en"), ("orders",), ("orders", "returns"), 4, "agent", "noa@kesher.example")
     assert PasswordHasher().verify(noa.password_hash, "a-long-secret")
-    assert directory.get("dana").password_hash == load_agents(ROOT / "handoff" / "agents.yml").get("dana").password_hash
+    dana, demo_dana = directory.get("dana"), load_agents(ROOT / "handoff" / "agents.yml").get("dana")
+    assert dana is not None and demo_dana is not None
+    assert dana.password_hash == demo_dana.password_hash
 
 
 def test_update_changes_only_what_is_given(agents_file: Path, monkeypatch):
@@ -87,13 +90,12 @@ def test_mismatched_passwords(agents_file: Path, monkeypatch, capsys):
     assert "do not match" in capsys.readouterr().err
 
 
-def test_module_entry_point_uses_the_env_file(agents_file: Path):
-    python = ROOT / ".venv" / "bin" / "python"
+def test_module_entry_point_uses_the_agents_file_setting(agents_file: Path):
     result = subprocess.run(
-        [str(python if python.exists() else sys.executable), "-m", "kesher", "add-agent", "lior", "--name",
-         "Lior Mizrahi", "--languages", "he", "--password-stdin"],
+        [sys.executable, "-m", "kesher", "add-agent", "lior", "--name", "Lior Mizrahi", "--languages", "he",
+         "--password-stdin"],
         input="via-the-module\n", capture_output=True, text=True, cwd=ROOT, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "KESHER_AGENTS_FILE": str(agents_file)},
+        env=Settings(agents_file=agents_file).child_env(),
     )
     assert result.returncode == 0, result.stderr
     lior = load_agents(agents_file).get("lior")

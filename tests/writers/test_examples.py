@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.writers_project import ORDER_HE, block, exit_status, findings, make_project, only, replace
+from writers.checks.base import MIN_EXAMPLES
 from writers.examples import ExampleError, add_example
 
 HEBREW = """version: "3.1"
@@ -66,3 +68,23 @@ def test_refusals_say_why_and_leave_the_files_alone(project: Path, intent: str, 
     with pytest.raises(ExampleError, match=error):
         add_example(project, intent, language, text)
     assert {p: p.read_text(encoding="utf-8") for p in before} == before
+
+
+def test_an_faq_question_goes_to_the_languages_faq_file(tmp_path: Path) -> None:
+    bot = make_project(tmp_path / "bot")
+    path, line = add_example(bot, "faq/parking", "en", "is there parking near the store?")
+    assert path == bot / "data" / "nlu" / "en" / "faq.yml"
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("- intent: faq/parking\n  examples: |\n    - is there parking near the store?\n")
+    assert text.splitlines()[line - 1] == "    - is there parking near the store?"
+
+
+def test_an_example_added_from_the_writers_page_is_seen_by_the_next_check(tmp_path: Path) -> None:
+    bot = make_project(tmp_path / "bot")
+    he_core = bot / "data/nlu/he/core.yml"
+    replace(he_core, block("order_status", ORDER_HE), block("order_status", ORDER_HE[:-1]))
+    assert f"has {MIN_EXAMPLES - 1} Hebrew examples" in only(bot, "too-few-examples").message
+    path, _ = add_example(bot, "order_status", "he", "מה קורה עם ההזמנה ששלחתי אתמול")
+    assert path == he_core
+    assert findings(bot, "too-few-examples") == []
+    assert exit_status(bot) == 0

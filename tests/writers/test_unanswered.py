@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
+import yaml
 from redis.asyncio import Redis
 
 from core.settings import PROJECT_ROOT, Settings
@@ -84,8 +85,6 @@ async def test_questions_are_read_from_rasa_tracker_keys_only(redis_client: Redi
 
 
 def test_the_tracker_prefix_is_the_one_rasa_uses() -> None:
-    import yaml
-
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     variable = "${" + Settings.variables()["tracker_key_prefix"] + "}"
     assert endpoints["tracker_store"]["key_prefix"] == endpoints["lock_store"]["key_prefix"] == variable

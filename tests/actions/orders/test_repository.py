@@ -49,6 +49,7 @@ async def test_changes_after_shipping_are_refused(backends):
 
 async def test_return_window_is_checked_in_the_database_write(backends):
     order = pick(orders_where(backends, status="delivered"))
+    assert order.delivered_at is not None
     late = order.delivered_at + timedelta(days=31)
     with pytest.raises(ReturnNotAllowed) as info:
         await backends.orders.request_return(order.order_id, "changed my mind", late)

@@ -37,9 +37,11 @@ def test_people_and_dates_are_plausible():
         assert order.created_at.date() <= today
         if order.language == "he":
             assert re.search(r"[\u05d0-\u05ea]", order.customer_name + order.shipping_address)
-        if order.delivered_at:
+        if order.delivered_at:  # a delivered order was shipped first
+            assert order.shipped_at is not None
             assert order.shipped_at <= order.delivered_at and order.delivered_at.date() < today
         if order.status == "delayed":
+            assert order.estimated_delivery is not None
             assert order.promised_delivery < today <= order.estimated_delivery
         if order.status == "returned":
             assert order.returns

@@ -25,7 +25,7 @@ def test_card_numbers_keep_only_last_four(card: str, language: str) -> None:
     masked = mask_sensitive(text, language)
     assert CARD_MASK in masked
     assert "4580" not in masked and "5678" not in masked
-    assert masked.endswith(", thanks") or masked.endswith(", תודה")
+    assert masked.endswith(", thanks" if language == "en" else ", תודה")
 
 
 @pytest.mark.parametrize("language", ["he", "en"])

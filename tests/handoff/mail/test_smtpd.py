@@ -7,7 +7,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import AsyncIterator
@@ -27,6 +26,7 @@ from handoff.models import Conversation, HandoffRequest
 from handoff.state import HandoffStore
 from tests.helpers.smtp import FakeClock
 from tests.helpers.texts import catalog
+from tests.helpers.waiting import until_sync
 
 
 @pytest_asyncio.fixture()
@@ -101,13 +101,9 @@ async def test_worker_delivers_into_the_local_server(
     assert "לא הצלחנו לאמת את פרטי ההזמנה" in read_mail(mail_dir, listed["file"])["text"]
 
 
-def _wait_for_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError("smtpd did not start")
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_module_entry_point_serves_until_terminated(tmp_path: Path) -> None:
@@ -119,7 +115,7 @@ def test_module_entry_point_serves_until_terminated(tmp_path: Path) -> None:
         cwd=PROJECT_ROOT, env=settings.child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        _wait_for_port(port, time.monotonic() + 20)
+        until_sync(lambda: _listening(port), what=f"smtpd listening on port {port}", timeout=20, every=0.05)
         with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
             client.send_message(_message("en"))
         assert len(list_mail(mail_dir)) == 1
