@@ -19,9 +19,10 @@ APT_PACKAGES := redis-server chromium fonts-noto-core culmus
 up: install
 	$(KESHER) up
 
-# Everything: the fast loop, the content check, a trained model, then the tests that need them.
+# Everything: the fast loop, the content check, a trained model, then the tests that need them
+# (the whole stack's tests on one worker, the ones that train on the other: see tests/conftest.py).
 test: check check-content train
-	$(BIN)/python -m pytest -m "stack or training"
+	$(BIN)/python -m pytest -m "stack or training" -n 2 --dist loadgroup
 
 # The inner loop: lint, types (tests too), and every test that needs neither a model nor the whole stack.
 check: install lint typecheck

@@ -39,6 +39,7 @@ from connectors.runtime import ChannelRuntime
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
 from core.language import LANGUAGES
 from core.texts import TextCatalog
+from edge.browser import message_format_js
 from edge.errors import error_response, status_of
 from edge.requests import json_object, parse_json_object
 from edge.ws import receive
@@ -59,8 +60,10 @@ HISTORY_LENGTH = 200
 HISTORY_TTL_SECONDS = 30 * 24 * 3600
 HELLO_TIMEOUT_SECONDS = 15
 MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
-# Where widget.js holds its texts: an empty object the served script has filled in.
+# Where widget.js holds its texts (an empty object the served script has filled in) and the
+# catalog's message format (edge/static/message-format.js).
 _TEXTS_SLOT = re.compile(r"/\*kesher:texts\*/.*?/\*kesher:end\*/", re.DOTALL)
+_FORMAT_SLOT = "/*kesher:message-format*/"
 
 # Appends one entry to a web conversation's history with the next sequence number.
 _APPEND = """
@@ -75,12 +78,15 @@ return entry
 
 
 def widget_script(texts: TextCatalog) -> bytes:
-    """``widget.js`` with the catalog's ``widget_*`` texts of both languages in it (reads the file).
+    """``widget.js`` with the catalog's ``widget_*`` texts of both languages and its message format in it.
 
     Raises:
-        RuntimeError: The file has no place for the texts.
+        RuntimeError: The file has no place for the texts or the message format.
     """
     source = (STATIC_DIR / "widget.js").read_text(encoding="utf-8")
+    if source.count(_FORMAT_SLOT) != 1:
+        raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one {_FORMAT_SLOT} for the message format")
+    source = source.replace(_FORMAT_SLOT, message_format_js())
     catalog = {language: texts.templates("widget_", language) for language in LANGUAGES}
     literal = jsonlib.dumps(catalog, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
     filled, count = _TEXTS_SLOT.subn(lambda _: literal, source)

@@ -26,7 +26,7 @@ WS_PATH = "/console/ws"
 
 
 def _is_static(request: Request) -> bool:
-    return request.path.startswith("/console/static/")
+    return request.path.startswith(("/console/static/", "/console/lib/"))
 
 
 def check_websocket_request(request: Request) -> None:

@@ -35,6 +35,7 @@ from console.middleware import load_session, security_headers
 from console.sessions import SESSION_TTL_SECONDS
 from console.web import MAX_JSON_BYTES, STATIC_DIR, jsonable, render, say, text_direction, ui_language
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from edge.browser import MESSAGE_FORMAT_JS
 from edge.requests import json_object, text_field
 from handoff.models import Agent, Conversation, ConversationState
 from handoff.rasa_client import RasaUnavailable
@@ -47,6 +48,7 @@ bp = Blueprint("console", url_prefix="/console", strict_slashes=False)
 bp.on_request(load_session)
 bp.on_response(security_headers)
 bp.static("/static", str(STATIC_DIR), name="static")
+bp.static("/lib/message-format.js", str(MESSAGE_FORMAT_JS), name="message_format")
 
 _CID = re.compile(r"^[\w.:@+=-]{1,200}$")
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")

@@ -24,6 +24,7 @@ from sanic.response import HTTPResponse, html
 from console.context import state
 from core.language import Language
 from core.texts import TextCatalog
+from edge.browser import MESSAGE_FORMAT_JS
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -49,7 +50,7 @@ _SLOT = "\ue000{}\ue001"
 
 def _asset_version() -> str:
     digest = hashlib.sha256()
-    for path in sorted(STATIC_DIR.glob("*")):
+    for path in [*sorted(STATIC_DIR.glob("*")), MESSAGE_FORMAT_JS]:
         if path.is_file():
             digest.update(path.name.encode())
             digest.update(path.read_bytes())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator
+from typing import Any, AsyncIterator, Dict, Iterator, List
 
 import pytest
 import pytest_asyncio
@@ -23,6 +23,18 @@ from tests.helpers.trackers import load_domain
 # and cannot do it twice in one process; in test mode it keeps the originals, so
 # the many apps the tests start in this process all work.
 Sanic.test_mode = True
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """On two workers (``make test`` runs the slow tests with ``-n 2 --dist loadgroup``), every test of
+    the whole stack runs on one worker, so one stack serves them all, and the tests that train run on
+    the other."""
+    for item in items:
+        if item.get_closest_marker("stack"):
+            item.add_marker(pytest.mark.xdist_group("stack"))
+        elif item.get_closest_marker("training"):
+            item.add_marker(pytest.mark.xdist_group("training"))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,9 @@ def test_rasa_data_validate_passes_without_warnings():
 @pytest.mark.training
 def test_conversation_tests_pass_in_both_languages(tmp_path: Path):
     """NLU and dialogue together (`--e2e`): every test story's messages and actions."""
-    model = latest_model(Settings.from_env().model_dir) or train_model(Settings.from_env())
+    trained = latest_model(Settings.from_env().model_dir) or train_model(Settings.from_env())
+    # A copy: a training next to this test (the stack's) may prune the models folder meanwhile.
+    model = Path(shutil.copy(trained, tmp_path / trained.name))
     result = _rasa(
         "test", "core", "--e2e", "--stories", "tests/conversations", "--model", str(model),
         "--out", str(tmp_path), "--fail-on-prediction-errors",

@@ -19,129 +19,13 @@
   const $ = (id) => document.getElementById(id);
 
   // -- texts -------------------------------------------------------------------------
-  // Catalog texts use {name} and {n, plural, =0 {...} one {...} two {...} other {# ...}}
-  // (the message format of core/texts.py); plural forms follow Intl.PluralRules.
-  // <message-format> the same in console/static/console.js and connectors/web_static/widget.js
-  const NAME_RE = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*/y;
-  const SELECTOR_RE = /\s*(=\d+|zero|one|two|few|many|other)\s*/y;
-  const SPACE_RE = /\s*/y;
-  const parsedTexts = Object.create(null);
-  const pluralRules = Object.create(null);
-
-  function parseText(text) {
-    let pos = 0;
-    const fail = (why) => new Error(`${why} at character ${pos + 1} of ${JSON.stringify(text)}`);
-    const match = (re) => {
-      re.lastIndex = pos;
-      const m = re.exec(text);
-      if (m) {
-        pos = re.lastIndex;
-      }
-      return m;
-    };
-    function nodes(inPlural) {
-      const out = [];
-      let chunk = "";
-      const flush = () => {
-        if (chunk) {
-          out.push(chunk);
-          chunk = "";
-        }
-      };
-      while (pos < text.length) {
-        const c = text[pos];
-        if (c === "}") {
-          if (!inPlural) {
-            throw fail("a '}' without its '{'");
-          }
-          break;
-        }
-        if (c === "{") {
-          flush();
-          out.push(argument());
-        } else if (c === "#" && inPlural) {
-          flush();
-          out.push({ pound: true });
-          pos += 1;
-        } else {
-          chunk += c;
-          pos += 1;
-        }
-      }
-      flush();
-      return out;
-    }
-    function argument() {
-      pos += 1;
-      const name = match(NAME_RE);
-      if (!name) {
-        throw fail("an argument needs a name");
-      }
-      if (text[pos] === "}") {
-        pos += 1;
-        return { arg: name[1] };
-      }
-      let kind = null;
-      if (text[pos] === ",") {
-        pos += 1;
-        kind = match(NAME_RE);
-      }
-      if (!kind || kind[1] !== "plural" || text[pos] !== ",") {
-        throw fail("the only argument type is plural");
-      }
-      pos += 1;
-      const branches = {};
-      let selector;
-      while ((selector = match(SELECTOR_RE))) {
-        if (text[pos] !== "{") {
-          throw fail("a plural branch needs {...}");
-        }
-        pos += 1;
-        branches[selector[1]] = nodes(true);
-        if (text[pos] !== "}") {
-          throw fail("a plural branch is not closed");
-        }
-        pos += 1;
-      }
-      match(SPACE_RE);
-      if (text[pos] !== "}" || !branches.other) {
-        throw fail("a plural needs an 'other' branch and a '}'");
-      }
-      pos += 1;
-      return { plural: name[1], branches };
-    }
-    return nodes(false);
-  }
-
-  function fillText(nodes, values, language, number) {
-    let out = "";
-    for (const node of nodes) {
-      if (typeof node === "string") {
-        out += node;
-      } else if (node.pound) {
-        out += String(number);
-      } else if (node.arg) {
-        out += node.arg in values ? String(values[node.arg]) : `{${node.arg}}`;
-      } else {
-        const n = Number(values[node.plural]);
-        if (!pluralRules[language]) {
-          pluralRules[language] = new Intl.PluralRules(language);
-        }
-        const branch =
-          node.branches[`=${n}`] || node.branches[pluralRules[language].select(n)] || node.branches.other;
-        out += fillText(branch, values, language, n);
-      }
-    }
-    return out;
-  }
-  // </message-format>
+  // kesherMessageFormat (edge/static/message-format.js, loaded before this file) fills the
+  // catalog's {arguments} and plural forms.
 
   /** The catalog's text console_<key> in the agent's language, its {arguments} filled in. */
   function t(key, values) {
     if (!Object.prototype.hasOwnProperty.call(boot.texts, key)) return key;
-    const text = boot.texts[key];
-    if (!parsedTexts[key]) parsedTexts[key] = parseText(text);
-    return fillText(parsedTexts[key], values || {}, boot.lang, 0);
+    return kesherMessageFormat.format(boot.texts[key], values, boot.lang);
   }
 
   /** The catalog's name of a code (reason_<code>, resolution_<code>), or the code with spaces. */

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import AsyncIterator
@@ -18,6 +17,7 @@ from tests.console.conftest import PASSWORD, Service, english_request, hebrew_re
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.screenshots import row_ink
 from tests.helpers.texts import catalog
+from tests.helpers.waiting import until
 
 pytestmark = needs_chromium
 
@@ -65,14 +65,6 @@ async def _take(page, cid: str) -> None:
     await row.locator("button.take").click()
     await page.wait_for_selector('#chat-state[data-state="with_agent"]')
     await page.wait_for_function("document.getElementById('chat-state').textContent === 'with you'")
-
-
-async def _wait_for(predicate, seconds: float = 8.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
 
 
 async def test_login_errors_and_logout(page, console_service: Service, redis_client: Redis):
@@ -165,7 +157,7 @@ async def test_queue_take_chat_close(
         conv = await live_store.get(en_cid)
         return conv is not None and conv.state == "closed"
 
-    await _wait_for(closed)
+    await until(closed, what=f"{en_cid} closed in the store")
     conv = await live_store.get(en_cid)
     assert conv is not None and conv.resolution == "replacement_sent" and conv.agent_id == "dana"
     await page.locator(f'#my-chats li[data-cid="{en_cid}"]').wait_for(state="detached")

@@ -19,11 +19,13 @@ import pytest
 import yaml
 from markupsafe import Markup
 
+from connectors.web import widget_script
 from console.app import create_app
 from console.web import html_text
 from core.language import Language
 from core.settings import PROJECT_ROOT, Settings
 from core.texts import TextCatalog, arguments_of
+from edge.browser import message_format_js
 from handoff.agents import ROLES, hash_password, load_agents
 from handoff.policy import Trigger, load_policy
 from kesher.add_agent import add_agent_cli, upsert_agent
@@ -113,14 +115,12 @@ def test_a_page_text_escapes_its_values_once_and_keeps_markup(tmp_path: Path) ->
 
 
 # -- the scripts format texts as the catalog does ----------------------------------------------
-def _message_format(path: Path) -> str:
-    source = path.read_text(encoding="utf-8")
-    return source[source.index("// <message-format>"):source.index("// </message-format>")]
-
-
 @needs_chromium
 async def test_the_scripts_fill_every_text_as_the_catalog_does_in_both_languages() -> None:
-    assert _message_format(CONSOLE_JS) == _message_format(WIDGET_JS)  # one formatter, in both scripts
+    # One formatter: the widget is served with it, the console's desk loads it before its own script.
+    assert message_format_js() in widget_script(catalog()).decode("utf-8")
+    desk = (TEMPLATES / "desk.html").read_text(encoding="utf-8")
+    assert desk.index("/console/lib/message-format.js") < desk.index("/console/static/console.js")
     texts = catalog()
     cases: List[Tuple[str, str, Dict[str, Any]]] = []
     expected: List[str] = []
@@ -133,8 +133,8 @@ async def test_the_scripts_fill_every_text_as_the_catalog_does_in_both_languages
                 values = {name: n if kind == "plural" else f"<{name}>" for name, kind in kinds.items()}
                 cases.append((language, text, values))
                 expected.append(texts.text(key, language, **values))
-    run = ("cases => {\n" + _message_format(CONSOLE_JS)
-           + "\nreturn cases.map(([language, text, values]) => fillText(parseText(text), values, language, 0));\n}")
+    run = ("cases => {\n" + message_format_js()
+           + "\nreturn cases.map(([language, text, values]) => kesherMessageFormat.format(text, values, language));\n}")
     async with chromium() as browser:
         page = await browser.new_page()
         filled = await page.evaluate(run, cases)

@@ -1,0 +1,128 @@
+// The text catalog's message format (core/texts.py) in the browser: {name}, and
+// {n, plural, =0 {...} one {...} two {...} other {# ...}} with the language's plural forms
+// (Intl.PluralRules). One copy for both pages: the web channel puts it into widget.js, and
+// the console loads it before console.js.
+const kesherMessageFormat = (() => {
+  const NAME_RE = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*/y;
+  const SELECTOR_RE = /\s*(=\d+|zero|one|two|few|many|other)\s*/y;
+  const SPACE_RE = /\s*/y;
+  const parsedTexts = Object.create(null);
+  const pluralRules = Object.create(null);
+
+  function parseText(text) {
+    let pos = 0;
+    const fail = (why) => new Error(`${why} at character ${pos + 1} of ${JSON.stringify(text)}`);
+    const match = (re) => {
+      re.lastIndex = pos;
+      const m = re.exec(text);
+      if (m) {
+        pos = re.lastIndex;
+      }
+      return m;
+    };
+    function nodes(inPlural) {
+      const out = [];
+      let chunk = "";
+      const flush = () => {
+        if (chunk) {
+          out.push(chunk);
+          chunk = "";
+        }
+      };
+      while (pos < text.length) {
+        const c = text[pos];
+        if (c === "}") {
+          if (!inPlural) {
+            throw fail("a '}' without its '{'");
+          }
+          break;
+        }
+        if (c === "{") {
+          flush();
+          out.push(argument());
+        } else if (c === "#" && inPlural) {
+          flush();
+          out.push({ pound: true });
+          pos += 1;
+        } else {
+          chunk += c;
+          pos += 1;
+        }
+      }
+      flush();
+      return out;
+    }
+    function argument() {
+      pos += 1;
+      const name = match(NAME_RE);
+      if (!name) {
+        throw fail("an argument needs a name");
+      }
+      if (text[pos] === "}") {
+        pos += 1;
+        return { arg: name[1] };
+      }
+      let kind = null;
+      if (text[pos] === ",") {
+        pos += 1;
+        kind = match(NAME_RE);
+      }
+      if (!kind || kind[1] !== "plural" || text[pos] !== ",") {
+        throw fail("the only argument type is plural");
+      }
+      pos += 1;
+      const branches = {};
+      let selector;
+      while ((selector = match(SELECTOR_RE))) {
+        if (text[pos] !== "{") {
+          throw fail("a plural branch needs {...}");
+        }
+        pos += 1;
+        branches[selector[1]] = nodes(true);
+        if (text[pos] !== "}") {
+          throw fail("a plural branch is not closed");
+        }
+        pos += 1;
+      }
+      match(SPACE_RE);
+      if (text[pos] !== "}" || !branches.other) {
+        throw fail("a plural needs an 'other' branch and a '}'");
+      }
+      pos += 1;
+      return { plural: name[1], branches };
+    }
+    return nodes(false);
+  }
+
+  function fillText(nodes, values, language, number) {
+    let out = "";
+    for (const node of nodes) {
+      if (typeof node === "string") {
+        out += node;
+      } else if (node.pound) {
+        out += String(number);
+      } else if (node.arg) {
+        out += node.arg in values ? String(values[node.arg]) : `{${node.arg}}`;
+      } else {
+        const n = Number(values[node.plural]);
+        if (!pluralRules[language]) {
+          pluralRules[language] = new Intl.PluralRules(language);
+        }
+        const branch =
+          node.branches[`=${n}`] || node.branches[pluralRules[language].select(n)] || node.branches.other;
+        out += fillText(branch, values, language, n);
+      }
+    }
+    return out;
+  }
+
+  /** A catalog text with its {arguments} filled in, in ``language``'s plural forms. */
+  function format(text, values, language) {
+    if (!parsedTexts[text]) {
+      parsedTexts[text] = parseText(text);
+    }
+    return fillText(parsedTexts[text], values || {}, language, 0);
+  }
+
+  return { format, parseText, fillText };
+})();
