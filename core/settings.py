@@ -12,7 +12,6 @@ them in the environment.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -230,8 +229,3 @@ class Settings(BaseModel):
     def action_server_url(self) -> str:
         """URL Rasa calls to run custom actions."""
         return f"http://127.0.0.1:{self.actions_port}/webhook"
-
-    @property
-    def python(self) -> str:
-        """The Python that runs Kesher's parts (this one)."""
-        return sys.executable
