@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Protocol, Tuple
 
 from redis.exceptions import RedisError, ResponseError
@@ -20,7 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from handoff.models import OutboundMessage
 from handoff.state import HandoffStore
 
-__all__ = ["GROUP", "DeliveryError", "DeliveryWorker", "Sender", "Undeliverable"]
+__all__ = ["GROUP", "DeliveryError", "DeliveryTimings", "DeliveryWorker", "Sender", "Undeliverable"]
 
 log = logging.getLogger(__name__)
 
@@ -51,34 +52,38 @@ class Sender(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class DeliveryTimings:
+    """How patient the delivery worker is.
+
+    Attributes:
+        claim_idle_ms: How long a message read by another consumer may stay unacknowledged
+            before this one takes it over (that consumer is presumed dead).
+        reclaim_every_seconds: How often to look for such messages.
+        block_ms: Longest wait for new messages in one read.
+    """
+
+    claim_idle_ms: int = CLAIM_IDLE_MS
+    reclaim_every_seconds: float = RECLAIM_EVERY_SECONDS
+    block_ms: int = 1000
+
+
 class DeliveryWorker:
     """Reads the outbound stream and delivers each message once."""
 
-    def __init__(
-        self,
-        store: HandoffStore,
-        channels: Mapping[str, Sender],
-        *,
-        claim_idle_ms: int = CLAIM_IDLE_MS,
-        reclaim_every_seconds: float = RECLAIM_EVERY_SECONDS,
-        block_ms: int = 1000,
-    ) -> None:
+    def __init__(self, store: HandoffStore, channels: Mapping[str, Sender],
+                 timings: DeliveryTimings = DeliveryTimings()) -> None:
         """Keeps the store and the channels by name.
 
         Args:
             store: For the Redis client and keys.
-            channels: The channels this process can send through.
-            claim_idle_ms: How long a message read by another consumer may stay unacknowledged
-                before this one takes it over (that consumer is presumed dead).
-            reclaim_every_seconds: How often to look for such messages.
-            block_ms: Longest wait for new messages in one read.
+            channels: The channels this process can send through (the caller may add to it later).
+            timings: How long to wait before taking over, retrying and reading.
         """
         self.store = store
         self.channels = channels
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
-        self.claim_idle_ms = claim_idle_ms
-        self.reclaim_every_seconds = reclaim_every_seconds
-        self.block_ms = block_ms
+        self.timings = timings
 
     async def _ensure_group(self) -> None:
         try:
@@ -100,8 +105,9 @@ class DeliveryWorker:
                     group_ready = True
                 if loop.time() >= next_reclaim:
                     await self._reclaim()
-                    next_reclaim = loop.time() + self.reclaim_every_seconds
-                got = await redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=200, block=self.block_ms)
+                    next_reclaim = loop.time() + self.timings.reclaim_every_seconds
+                got = await redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=200,
+                                             block=self.timings.block_ms)
                 for _, entries in got or []:
                     await self.deliver_batch(entries)
             except ResponseError as exc:
@@ -130,7 +136,8 @@ class DeliveryWorker:
     async def _reclaim(self) -> None:
         """Takes over messages another (crashed) consumer read but never acknowledged."""
         redis, stream = self.store.redis, self.store.keys.outbound()
-        result = await redis.xautoclaim(stream, GROUP, self.consumer, min_idle_time=self.claim_idle_ms, count=200)
+        result = await redis.xautoclaim(stream, GROUP, self.consumer, min_idle_time=self.timings.claim_idle_ms,
+                                        count=200)
         await self.deliver_batch(list(result[1]) if len(result) > 1 else [])
 
     async def deliver(self, entry_id: str, fields: Dict[str, str]) -> bool:

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Sanic
 
-from connectors.delivery import DeliveryWorker, Sender
+from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
 from core.redis_keys import RedisKeys
 from core.settings import Settings
@@ -58,12 +58,12 @@ class Channel(Sender, Protocol):
 class ChannelRuntime:
     """The process-wide state of the channels (see the module docstring)."""
 
-    def __init__(self, container: Container, *, worker: Optional[DeliveryWorker] = None) -> None:
+    def __init__(self, container: Container, *, delivery: Optional[DeliveryTimings] = None) -> None:
         """Takes the backends from the container; connects nothing until :meth:`start`.
 
         Args:
             container: The composition root of this process.
-            worker: The delivery worker (tests pass one with short timings).
+            delivery: The delivery worker's timings (tests pass short ones).
         """
         self.container = container
         self.settings: Settings = container.settings
@@ -74,8 +74,7 @@ class ChannelRuntime:
         self.identity: IdentityBook = container.identity
         self.texts: TextCatalog = container.texts
         self.channels: Dict[str, Channel] = {}
-        self.worker = worker or DeliveryWorker(self.store, self.channels)
-        self.worker.channels = self.channels
+        self.worker = DeliveryWorker(self.store, self.channels, delivery or DeliveryTimings())
         self._tasks: List[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._users = 0

@@ -430,9 +430,9 @@ class TextCatalog:
                     continue
                 used: Set[str] = set()
                 for variation in variations:
+                    if not variation.text.strip():
+                        found.append((entry, f"{key!r} has an empty {language!r} text"))
                     for text in variation.texts():
-                        if not text.strip() and text is variation.text:
-                            found.append((entry, f"{key!r} has an empty {language!r} text"))
                         try:
                             kinds = arguments_of(text)
                         except TextError as exc:

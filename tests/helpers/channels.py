@@ -25,7 +25,7 @@ from websockets.client import WebSocketClientProtocol, connect
 from websockets.exceptions import ConnectionClosed
 
 from connectors.base import KesherInputChannel
-from connectors.delivery import DeliveryWorker
+from connectors.delivery import DeliveryTimings
 from connectors.runtime import ChannelRuntime
 from core.settings import Settings
 from tests.helpers import fake_telegram, fake_twilio
@@ -76,10 +76,9 @@ TEST_RECLAIM_EVERY_SECONDS = 0.1
 TEST_BLOCK_MS = 100
 
 
-def fast_worker(container: Container) -> DeliveryWorker:
-    """A delivery worker that retries within a fraction of a second (production waits 15 s)."""
-    return DeliveryWorker(container.store, {}, claim_idle_ms=TEST_CLAIM_IDLE_MS,
-                          reclaim_every_seconds=TEST_RECLAIM_EVERY_SECONDS, block_ms=TEST_BLOCK_MS)
+# A delivery worker that retries within a fraction of a second (production waits 15 s).
+FAST_DELIVERY = DeliveryTimings(claim_idle_ms=TEST_CLAIM_IDLE_MS, reclaim_every_seconds=TEST_RECLAIM_EVERY_SECONDS,
+                                block_ms=TEST_BLOCK_MS)
 
 
 @asynccontextmanager
@@ -88,7 +87,7 @@ async def serving_channel(
 ) -> AsyncIterator[ChannelApp]:
     """Serves one channel (with its own runtime and a fast delivery worker) on a free loopback port."""
     container = Container(settings)
-    rt = ChannelRuntime(container, worker=fast_worker(container))
+    rt = ChannelRuntime(container, delivery=FAST_DELIVERY)
     channel = make(rt)
     bot = bot or EchoBot()
     app = Sanic(f"channel-{channel.name()}-{uuid.uuid4().hex[:8]}")
