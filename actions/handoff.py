@@ -62,15 +62,22 @@ def what_the_customer_asked(tracker: Tracker) -> List[str]:
 
 
 def what_the_bot_found(turn: Turn) -> List[str]:
-    """Facts the bot established (verified order and its status), one line each, in English."""
+    """Facts the bot established (verified order and its status), one line each, in the customer's language.
+
+    The agent reads them in the console, and the customer in the handoff e-mail.
+    """
     found: List[str] = []
     order_id, status = turn.slot("order_id"), turn.slot("order_status")
+    texts, language = turn.backends.texts, turn.language
+    status_name = texts.text(f"status_{status}", language) if f"status_{status}" in texts else str(status or "")
     if turn.slot("verified_email"):
-        found.append(f"Identity verified by e-mail ({turn.slot('verified_email')})")
-    if order_id:
-        found.append(f"Order {order_id}" + (f": {status}" if status else ""))
+        found.append(texts.text("found_identity_verified", language, email=turn.slot("verified_email")))
+    if order_id and status:
+        found.append(texts.text("found_order_status", language, order_id=order_id, status=status_name))
+    elif order_id:
+        found.append(texts.text("found_order", language, order_id=order_id))
     elif status:
-        found.append(f"Last order looked up: {status}")
+        found.append(texts.text("found_last_status", language, status=status_name))
     return found
 
 

@@ -9,10 +9,9 @@ serves the same two routes (``GET /health``, ``POST /webhook``).
 
 from __future__ import annotations
 
-import json
 import logging
 import zlib
-from typing import Any, List, Sequence, Type
+from typing import Any, Dict, List, Sequence, Type
 
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
@@ -38,10 +37,16 @@ from actions.order_form import (
 from actions.order_task import ActionOrderTask
 from actions.out_of_scope import ActionOutOfScope
 from actions.slot_tracking import ValidatePredefinedSlots
+from core.errors import InvalidInput, KesherError
+from edge.errors import error_response
+from edge.requests import parse_json_object
 
 __all__ = ["ACTIONS", "build_actions", "create_app"]
 
 log = logging.getLogger(__name__)
+
+# A tracker with a long conversation is large; Rasa sends it whole with every call.
+MAX_ACTION_CALL_BYTES = 32 * 1024 * 1024
 
 # Every custom action the domain names; the content check and a test keep the two in step.
 ACTIONS: Sequence[Type[Action]] = (
@@ -64,6 +69,21 @@ ACTIONS: Sequence[Type[Action]] = (
 def build_actions(backends: Backends) -> List[Action]:
     """One instance of every action, each given ``backends`` if it uses them."""
     return [cls(backends) if issubclass(cls, UsesBackends) else cls() for cls in ACTIONS]
+
+
+def _action_call(request: Request) -> Dict[str, Any]:
+    """The request's action call (Rasa may deflate it).
+
+    Raises:
+        InvalidInput: Not a JSON object.
+    """
+    raw = request.body or b""
+    if request.headers.get("Content-Encoding") == "deflate":
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error as exc:
+            raise InvalidInput("the body must be an action call (deflated JSON)") from exc
+    return parse_json_object(raw, "an action call", max_bytes=MAX_ACTION_CALL_BYTES)
 
 
 def create_app(backends: Backends, name: str = "kesher-actions") -> Sanic:
@@ -89,17 +109,13 @@ def create_app(backends: Backends, name: str = "kesher-actions") -> Sanic:
     @app.post("/webhook")
     async def webhook(request: Request) -> HTTPResponse:
         try:
-            raw = request.body or b""
-            if request.headers.get("Content-Encoding") == "deflate":
-                raw = zlib.decompress(raw)
-            action_call: Any = json.loads(raw)
-        except (ValueError, zlib.error, RecursionError):
-            return json_response({"error": "the body must be an action call (JSON)"}, status=400)
-        if not isinstance(action_call, dict):
-            return json_response({"error": "the body must be an action call (JSON object)"}, status=400)
+            action_call = _action_call(request)
+        except KesherError as exc:
+            return error_response(exc)
         try:
             result = await executor.run(action_call)
         except ActionExecutionRejection as exc:
+            # rasa_sdk's protocol: Rasa reads `action_name` from a 400 to know which action refused.
             return json_response({"error": exc.message, "action_name": exc.action_name}, status=400)
         except ActionNotFoundException as exc:
             return json_response({"error": exc.message, "action_name": exc.action_name}, status=404)

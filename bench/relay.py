@@ -438,12 +438,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = Settings(var_dir=work / "var").replace(
             callback_url=f"http://127.0.0.1:{callback_port}/inbox",
             agents_file=work / "agents.yml",
+            manual_assign=True,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),
                      smtp=free_port(), models=free_port())
         seed(settings)
         print("Starting the stack (redis, smtp, actions, rasa, handoff)...", flush=True)
         started = time.perf_counter()
-        with Supervisor(settings, model=model, extra_env={"KESHER_MANUAL_ASSIGN": "1"}) as supervisor:
+        with Supervisor(settings, model=model) as supervisor:
             print(f"Stack up in {time.perf_counter() - started:.0f} s.", flush=True)
             levels, idle_rss = asyncio.run(
                 measure(supervisor, callback_port, agent_ids, list(zip(args.levels, args.rounds, strict=True)))

@@ -38,12 +38,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import aiohttp
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from core.processes import free_port, venv_bin
 from core.settings import PROJECT_ROOT, Settings
 from kesher.cli import seed
 from kesher.supervisor import Supervisor
+from wiring.container import Container
 
 OUT_DIR = PROJECT_ROOT / "bench" / "out"
 LEVELS = (1, 10, 50)
@@ -208,7 +209,7 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
     settings = Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
                                                     handoff=free_port(), smtp=free_port(), models=free_port())
     seed(settings)
-    engine = create_engine(settings.orders_db_url)
+    engine = Container(settings).orders.engine
     with engine.connect() as conn:
         order_id, email = conn.execute(
             text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")

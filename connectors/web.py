@@ -36,11 +36,11 @@ from websockets.exceptions import ConnectionClosed
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from core.errors import InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
 from core.language import LANGUAGES
 from core.texts import TextCatalog
 from edge.browser import message_format_js
-from edge.errors import error_response, status_of
+from edge.errors import error_frame, error_response, status_of
 from edge.requests import json_object, parse_json_object
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
@@ -314,14 +314,17 @@ class WebChannel(KesherInputChannel):
         """One widget connection: hello (session check, missed messages), then messages both ways."""
         try:
             self.check_origin(request)
-            hello = _frame(await asyncio.wait_for(receive(ws), HELLO_TIMEOUT_SECONDS))
+            try:
+                first = await asyncio.wait_for(receive(ws), HELLO_TIMEOUT_SECONDS)
+            except TimeoutError as exc:
+                raise TimedOut(f"no hello within {HELLO_TIMEOUT_SECONDS} s") from exc
+            hello = _frame(first)
             if hello.get("type") != "hello":
                 raise InvalidInput("the first frame must be a hello")
             session = self.check_session(hello.get("session"), hello.get("token"))
-        except (TimeoutError, KesherError) as exc:
-            status = status_of(exc) if isinstance(exc, KesherError) else 408
-            await _send(ws, {"type": "error", "status": status, "error": str(exc) or "no hello in time"})
-            await ws.close(code=4000 + status)
+        except KesherError as exc:
+            await _send(ws, error_frame(exc))
+            await ws.close(code=4000 + status_of(exc))
             return
         cid = await self.rt.identity.resolve(self.name(), session)
         self.sockets.setdefault(cid, set()).add(ws)
@@ -353,10 +356,10 @@ class WebChannel(KesherInputChannel):
                 raise InvalidInput('frames are {"type": "message", "text": ...} or {"type": "typing"}')
             await self.receive(self.message_from(session, data), to_bot)
         except KesherError as exc:
-            await _send(ws, {"type": "error", "status": status_of(exc), "error": str(exc)})
+            await _send(ws, error_frame(exc))
         except RedisError as exc:
             log.error("web: message not taken, redis unavailable: %s", exc)
-            await _send(ws, {"type": "error", "status": 503, "error": "temporarily unavailable, please retry"})
+            await _send(ws, error_frame(Unavailable("temporarily unavailable, please retry")))
 
 
 def _frame(raw: Optional[str]) -> Dict[str, Any]:

@@ -28,7 +28,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
-from edge.errors import status_of
+from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
@@ -177,7 +177,7 @@ class WhatsAppChannel(KesherInputChannel):
                     raise InvalidInput("MessageSid and MessageStatus are required")
             except KesherError as exc:
                 log.info("channel=whatsapp status refused status=%s reason=%s", status_of(exc), exc)
-                return HTTPResponse(str(exc), status=status_of(exc))
+                return error_response(exc)
             if not await channel.record_status(sid, state):
                 log.info("channel=whatsapp status %s for unknown message %s", state, sid)
             return HTTPResponse(EMPTY_TWIML, content_type="text/xml")

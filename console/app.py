@@ -23,11 +23,10 @@ from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.feed import FeedHub
 from console.sessions import LoginLimiter, SessionStore
-from console.web import build_jinja
+from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
 from edge.errors import setup_errors
-from handoff.assigner import Assigner, DeskLoop
 from handoff.mail.outbox import SMTP_TIMEOUT_SECONDS
 from wiring.container import Container
 
@@ -50,7 +49,7 @@ def setup_workers(app: Sanic, *, mail_poll_seconds: float = 1.0) -> None:
     async def _start(app: Sanic, _loop: Any) -> None:
         service = state(app)
         service.stop = asyncio.Event()
-        desk_loop = DeskLoop(Assigner(service.desk, auto_assign=service.auto_assign))
+        desk_loop = service.container.desk_loop(auto_assign=service.auto_assign)
         mail_worker = service.container.mail_worker(poll_seconds=mail_poll_seconds)
         # Not app.add_task: under app.create_server (tests, embedding) Sanic 21.12 has no app.loop and
         # add_task tries to register a signal on the already finalized router.
@@ -121,7 +120,7 @@ def create_app(
         hub=FeedHub(container.desk, container.redis, container.keys),
         auto_assign=(not settings.manual_assign) if auto_assign is None else auto_assign,
     )
-    setup_errors(app)
+    setup_errors(app, localized_error)
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
     setup_health(app)
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):

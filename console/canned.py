@@ -8,9 +8,10 @@ by the console's script.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, List
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping
 
+from core.language import LANGUAGES, as_language
 from core.texts import TextCatalog, TextError
 
 __all__ = ["PREFIX", "CannedReply", "canned_replies"]
@@ -25,19 +26,23 @@ class CannedReply:
 
     Attributes:
         shortcut: Typed after ``/`` in the composer.
-        title: Shown in the suggestion list.
+        titles: Shown in the suggestion list, by the console's language.
         he: The Hebrew text.
         en: The English text.
     """
 
     shortcut: str
-    title: str
+    titles: Mapping[str, str]
     he: str
     en: str
 
-    def to_json(self) -> Dict[str, Any]:
-        """The reply as the console's JSON."""
-        return asdict(self)
+    def title(self, language: str) -> str:
+        """The reply's name in the console's language (the shortcut when it has none)."""
+        return self.titles.get(as_language(language)) or self.shortcut
+
+    def to_json(self, language: str) -> Dict[str, Any]:
+        """The reply as the console's JSON, titled in the console's language."""
+        return {"shortcut": self.shortcut, "title": self.title(language), "he": self.he, "en": self.en}
 
 
 def canned_replies(texts: TextCatalog) -> List[CannedReply]:
@@ -52,8 +57,9 @@ def canned_replies(texts: TextCatalog) -> List[CannedReply]:
         if not _SHORTCUT.match(shortcut):
             raise TextError(f"{key!r}: a shortcut is lower-case letters, digits, - or _ (at most 32)")
         entry = texts.entry(key)
-        he, en = (entry.variations.get(lang, ())[:1] for lang in ("he", "en"))
+        he, en = (entry.variations.get(lang, ())[:1] for lang in LANGUAGES)
         if not he or not en:
             raise TextError(f"{key!r} needs a Hebrew and an English reply")
-        replies.append(CannedReply(shortcut, en[0].title or shortcut, he[0].text, en[0].text))
+        titles = {"he": he[0].title, "en": en[0].title}
+        replies.append(CannedReply(shortcut, {k: v for k, v in titles.items() if v}, he[0].text, en[0].text))
     return replies

@@ -16,7 +16,7 @@ from sanic.response import HTTPResponse
 
 from console.auth import DESK_ROLES, SESSION_COOKIE, check_csrf, current_session
 from console.context import state
-from console.web import content_security_policy
+from console.web import content_security_policy, say
 from core.errors import NotAllowed, NotAuthenticated
 
 __all__ = ["LOGIN_PATH", "WS_PATH", "check_websocket_request", "load_session", "security_headers"]
@@ -41,12 +41,12 @@ def check_websocket_request(request: Request) -> None:
     session = current_session(request)
     agent = state(request).agents.get(session.agent_id) if session else None
     if session is None or agent is None:
-        raise NotAuthenticated("log in first")
+        raise NotAuthenticated(say(request, "console_error_log_in"))
     origin = request.headers.get("origin", "")
     if not origin or urlsplit(origin).netloc.lower() != request.host.lower():
-        raise NotAllowed("websocket from another origin")
+        raise NotAllowed(say(request, "console_error_ws_origin"))
     if agent.role not in DESK_ROLES:
-        raise NotAllowed(f"the {agent.role} role has no desk")
+        raise NotAllowed(say(request, "console_error_no_desk"))
     request.ctx.agent = agent
 
 

@@ -1,7 +1,7 @@
 """The writers' page of unanswered questions: grouped, counted, and turned into training examples.
 
 ``GET /console/writers/questions`` lists what customers asked that ended in a
-fallback, out of scope, a low-confidence guess or a handoff (read from Rasa's
+fallback, a question outside the shop's business, a low-confidence guess or a handoff (read from Rasa's
 tracker store in Redis by :mod:`writers.unanswered`, personal data masked).
 ``POST /console/writers/questions/add`` writes one wording into
 ``data/nlu/<language>/`` as an example of the chosen intent
@@ -21,9 +21,10 @@ from sanic.response import HTTPResponse, redirect
 from console.auth import current_agent, require_role
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.web import render
+from console.web import render, say
 from console.writers import content_root
 from core.errors import InvalidInput
+from core.language import is_language
 from writers.examples import ExampleError, add_example
 from writers.project import Project
 from writers.unanswered import unanswered
@@ -56,7 +57,7 @@ async def questions(request: Request) -> HTTPResponse:
     service = state(request)
     groups = await unanswered(service.redis, service.settings.tracker_key_prefix)
     language = request.args.get("lang", "")
-    if language in ("he", "en"):
+    if is_language(language):
         groups = [g for g in groups if g.language == language]
     intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, content_root(request))
     return render(request, "console/questions.html", active="questions", groups=groups[:200],
@@ -73,7 +74,7 @@ async def add(request: Request) -> HTTPResponse:
     project = content_root(request)
     loop = asyncio.get_running_loop()
     if intent not in await loop.run_in_executor(None, known_intents, project):
-        raise InvalidInput(f"no intent {intent!r}; pick one from the list")
+        raise InvalidInput(say(request, "console_error_no_intent", intent=intent))
     try:
         path, line = await loop.run_in_executor(None, add_example, project, intent, language, text)
     except ExampleError as exc:

@@ -165,7 +165,7 @@ async def desk_page(request: Request) -> HTTPResponse:
         "resolution_codes": list(service.policy.resolution_codes),
         "colleagues": colleagues,
         "teams": teams,
-        "canned": [c.to_json() for c in service.canned],
+        "canned": [c.to_json(language) for c in service.canned],
         "max_chars": 4000,
         "lang": language,
         "dir": text_direction(language),
@@ -424,5 +424,6 @@ async def api_close(request: Request, cid: str) -> HTTPResponse:
 @require_role(*DESK_ROLES)
 async def api_canned(request: Request) -> HTTPResponse:
     """The canned replies."""
-    return json({"replies": [c.to_json() for c in state(request).canned]})
+    language = ui_language(request)
+    return json({"replies": [c.to_json(language) for c in state(request).canned]})
 

@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -22,6 +22,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, html
 
 from console.context import state
+from core.errors import KesherError
 from core.language import Language
 from core.texts import TextCatalog
 from edge.browser import MESSAGE_FORMAT_JS
@@ -34,6 +35,7 @@ __all__ = [
     "content_security_policy",
     "html_text",
     "jsonable",
+    "localized_error",
     "render",
     "say",
     "text_direction",
@@ -100,6 +102,13 @@ def say(request: Request, key: str, /, **values: Any) -> str:
         core.texts.TextError: Unknown key or a missing value.
     """
     return state(request).texts.text(key, ui_language(request), **values)
+
+
+def localized_error(request: Request, exc: KesherError) -> Optional[str]:
+    """An error the domain raised, in the agent's language, when it names its catalog text (else None)."""
+    if exc.text and exc.text in state(request).texts:
+        return say(request, exc.text, **exc.values)
+    return None
 
 
 def html_text(texts: TextCatalog, key: str, language: str, /, **values: Any) -> Markup:

@@ -2,10 +2,14 @@
 
 The domain (handoff, channels' parsing, actions' backends) raises these; the
 web edge (``edge/errors.py``) maps each to an HTTP status in one place. The
-message is meant for the caller: it says what to fix, never a stack trace.
+message is meant for the caller: it says what to fix, never a stack trace. An
+error a person may read can also name its text in the catalog (``text=`` and
+its values), which an edge that knows the reader's language shows instead.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "Conflict",
@@ -15,6 +19,7 @@ __all__ = [
     "NotAllowed",
     "NotAuthenticated",
     "NotFound",
+    "TimedOut",
     "TooLarge",
     "Unavailable",
 ]
@@ -22,6 +27,18 @@ __all__ = [
 
 class KesherError(Exception):
     """Base of every error Kesher raises on purpose."""
+
+    def __init__(self, message: str = "", *, text: str = "", **values: Any) -> None:
+        """Keeps the message, and the catalog text that says it in the reader's language.
+
+        Args:
+            message: What went wrong and what to do, in English (logs, API callers).
+            text: The key of the catalog text for the same thing ("" for none).
+            **values: That text's arguments.
+        """
+        super().__init__(message)
+        self.text = text
+        self.values = values
 
 
 class InvalidInput(KesherError):
@@ -46,6 +63,10 @@ class NotFound(KesherError):
 
 class Conflict(KesherError):
     """The state changed meanwhile (taken by someone else, already closed)."""
+
+
+class TimedOut(KesherError):
+    """The other side did not say what was expected in time (e.g. a widget that never says hello)."""
 
 
 class Unavailable(KesherError):

@@ -133,12 +133,6 @@ class Settings(BaseModel):
     def _mail_dir(cls, value: Path, values: Dict[str, Any]) -> Path:
         return value if value != Path() else Path(values.get("var_dir") or PROJECT_ROOT / "var") / "mail"
 
-    @validator("default_language")
-    def _language(cls, value: str) -> str:
-        if value not in ("he", "en"):
-            raise ValueError("KESHER_DEFAULT_LANGUAGE must be 'he' or 'en'")
-        return value
-
     @validator("cookie_secure")
     def _cookie(cls, value: str) -> str:
         value = value.strip().lower()

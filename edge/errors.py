@@ -7,7 +7,7 @@ a JSON body ``{"error": <what to fix>, "status": <code>}`` and the status below.
 
 from __future__ import annotations
 
-from typing import Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from sanic import Sanic
 from sanic.request import Request
@@ -21,17 +21,19 @@ from core.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    TimedOut,
     TooLarge,
     Unavailable,
 )
 
-__all__ = ["STATUSES", "error_response", "setup_errors", "status_of"]
+__all__ = ["STATUSES", "Localize", "error_frame", "error_response", "setup_errors", "status_of"]
 
 STATUSES: Tuple[Tuple[Type[KesherError], int], ...] = (
     (InvalidInput, 400),
     (NotAuthenticated, 401),
     (NotAllowed, 403),
     (NotFound, 404),
+    (TimedOut, 408),
     (Conflict, 409),
     (TooLarge, 413),
     (Failed, 500),
@@ -44,15 +46,28 @@ def status_of(exc: KesherError) -> int:
     return next((status for kind, status in STATUSES if isinstance(exc, kind)), 400)
 
 
-def error_response(exc: KesherError) -> HTTPResponse:
-    """The JSON answer to an error: what to fix, and the status."""
+def error_response(exc: KesherError, message: Optional[str] = None) -> HTTPResponse:
+    """The JSON answer to an error: what to fix (``message``, else the error's own), and the status."""
     status = status_of(exc)
-    return json({"error": str(exc), "status": status}, status=status)
+    return json({"error": message or str(exc), "status": status}, status=status)
 
 
-def setup_errors(app: Sanic) -> None:
-    """Answers every :class:`KesherError` a handler raises with :func:`error_response`."""
+def error_frame(exc: KesherError) -> Dict[str, Any]:
+    """The same answer as a websocket frame: ``{"type": "error", "status", "error"}``."""
+    return {"type": "error", "status": status_of(exc), "error": str(exc)}
+
+
+Localize = Callable[[Request, KesherError], Optional[str]]
+
+
+def setup_errors(app: Sanic, localize: Optional[Localize] = None) -> None:
+    """Answers every :class:`KesherError` a handler raises with :func:`error_response`.
+
+    Args:
+        app: The Sanic app.
+        localize: Says an error in the reader's language where the app knows it (None: the error's message).
+    """
 
     @app.exception(KesherError)
     async def _kesher_error(request: Request, exc: KesherError) -> HTTPResponse:
-        return error_response(exc)
+        return error_response(exc, localize(request, exc) if localize is not None else None)

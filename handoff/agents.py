@@ -88,7 +88,7 @@ def _agent(agent_id: str, raw: Mapping[str, object]) -> Agent:
         agent_id=agent_id,
         name=str(raw.get("name") or agent_id),
         password_hash=str(raw.get("password_hash") or ""),
-        languages=strings(raw.get("languages", ["he", "en"])),
+        languages=strings(raw.get("languages", list(LANGUAGES))),
         topics=strings(raw.get("topics", [])),
         teams=strings(raw.get("teams", [])),
         capacity=int(raw.get("capacity", 3)),  # type: ignore[call-overload]

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol
 from babel.dates import format_datetime
 
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
-from core.language import LOCALES
+from core.language import LOCALES, as_language
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.identity import IdentityBook
@@ -105,11 +105,11 @@ class Desk:
         policy: HandoffPolicy,
         agents: AgentDirectory,
         texts: TextCatalog,
+        identity: IdentityBook,
         *,
         outbox: Optional[MailQueue] = None,
         rasa: Optional[RasaClient] = None,
         orders: Optional[OrderLookup] = None,
-        identity: Optional[IdentityBook] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Keeps its collaborators; opens nothing.
@@ -119,10 +119,10 @@ class Desk:
             policy: Triggers, routing, hours, estimates.
             agents: Who may take conversations.
             texts: What customers and agents are told.
+            identity: Addresses → conversations (linking a customer's channels).
             outbox: E-mail queue (None: no e-mails, e.g. in unit tests of routing).
             rasa: Rasa's HTTP API for transcripts and outcomes (None: neither).
             orders: The orders store for the customer panel (None: no orders shown).
-            identity: Addresses → conversations (default: one on the store's Redis).
             clock: Epoch seconds.
         """
         self.store = store
@@ -133,7 +133,7 @@ class Desk:
         self.rasa = rasa
         self.orders = orders
         self.clock = clock
-        self.identity = identity or IdentityBook(store.redis, store.keys)
+        self.identity = identity
 
     # -- identity ------------------------------------------------------------
     async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
@@ -192,11 +192,11 @@ class Desk:
         return (await self.wait_model()).estimate(position, language)
 
     def next_opening_text(self, language: str) -> str:
-        """When the desk opens next, as the customer's language writes it."""
+        """When the desk opens next, as the customer's language writes it ("Sunday at 08:00")."""
         opening = self.policy.hours.next_opening(datetime.fromtimestamp(self.clock(), tz=UTC))
-        locale = LOCALES.get(language, LOCALES["en"])
-        pattern = "EEEE HH:mm" if language == "he" else "EEEE 'at' HH:mm"
-        return format_datetime(opening, pattern, tzinfo=opening.tzinfo, locale=locale)
+        lang = as_language(language)
+        weekday = format_datetime(opening, "EEEE", tzinfo=opening.tzinfo, locale=LOCALES[lang])
+        return self.texts.text("opening_when", lang, weekday=weekday, time=opening.strftime("%H:%M"))
 
     def ticket_text(self, ticket: QueueTicket, language: str) -> str:
         """What the customer is told about a ticket the bot just got."""
@@ -266,7 +266,7 @@ class Desk:
     async def set_presence(self, agent: Agent, status: str) -> None:
         """Online agents get conversations; away and offline ones keep theirs but get no new ones."""
         if status not in PRESENCE:
-            raise InvalidInput(f"presence must be one of {', '.join(PRESENCE)}")
+            raise InvalidInput(f"presence must be one of {', '.join(PRESENCE)}", text="desk_error_presence")
         keys = self.store.keys
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.agent(agent.agent_id), mapping={
@@ -296,9 +296,10 @@ class Desk:
     async def _owned(self, cid: str, agent: Agent) -> Conversation:
         conv = await self._conversation(cid)
         if conv.state is not ConversationState.WITH_AGENT:
-            raise Conflict(f"conversation {cid} is {conv.state.value}, not with an agent")
+            raise Conflict(f"conversation {cid} is {conv.state.value}, not with an agent",
+                           text="desk_error_not_with_agent")
         if conv.agent_id != agent.agent_id:
-            raise NotAllowed(f"conversation {cid} belongs to another agent")
+            raise NotAllowed(f"conversation {cid} belongs to another agent", text="desk_error_not_owner")
         return conv
 
     async def send(self, cid: str, agent: Agent, text: str) -> Event:
@@ -329,11 +330,11 @@ class Desk:
     async def transfer(self, cid: str, agent: Agent, *, to_agent: str = "", to_team: str = "") -> TransitionResult:
         """Back to the queue, reserved for another agent or a team."""
         if to_agent and self.agents.get(to_agent) is None:
-            raise NotFound(f"no agent {to_agent!r}")
+            raise NotFound(f"no agent {to_agent!r}", text="desk_error_no_agent", agent=to_agent)
         if to_team and to_team not in self.agents.teams:
-            raise NotFound(f"no team {to_team!r}")
+            raise NotFound(f"no team {to_team!r}", text="desk_error_no_team", team=to_team)
         if not to_agent and not to_team:
-            raise InvalidInput("say who to transfer to: an agent or a team")
+            raise InvalidInput("say who to transfer to: an agent or a team", text="desk_error_transfer_to")
         conv = await self._owned(cid, agent)
         result = await self.store.transfer(cid, agent.agent_id, team=to_team, target_agent=to_agent,
                                            priority_bonus=self.policy.transfer_priority_bonus)
@@ -346,13 +347,14 @@ class Desk:
     ) -> TransitionResult:
         """Closes the conversation: CSAT question, closing e-mail, outcome into Rasa, history."""
         if resolution not in self.policy.resolution_codes:
-            raise InvalidInput(f"resolution must be one of {', '.join(self.policy.resolution_codes)}")
+            raise InvalidInput(f"resolution must be one of {', '.join(self.policy.resolution_codes)}",
+                               text="desk_error_resolution")
         summary, next_steps = summary.strip()[:MAX_MESSAGE_CHARS], next_steps.strip()[:MAX_MESSAGE_CHARS]
         await self._owned(cid, agent)
         result = await self.store.close(cid, agent.agent_id, resolution, summary, next_steps,
                                         max_samples=max(self.policy.estimate_samples, 1))
         if not result.ok:
-            raise Conflict(f"could not close: {result.state}")
+            raise Conflict(f"could not close: {result.state}", text="desk_error_close_failed")
         conv = await self._conversation(cid)
         text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
         await self.store.tell_customer(conv, text, buttons=tuple((str(n), str(n)) for n in range(1, 6)))
@@ -469,15 +471,16 @@ class Desk:
     async def _conversation(self, cid: str) -> Conversation:
         conv = await self.store.get(cid)
         if conv is None:
-            raise NotFound(f"no handoff conversation {cid!r}")
+            raise NotFound(f"no handoff conversation {cid!r}", text="desk_error_no_conversation")
         return conv
 
     @staticmethod
     def _clean(text: str) -> str:
         text = (text or "").strip()
         if not text:
-            raise InvalidInput("the message is empty")
+            raise InvalidInput("the message is empty", text="desk_error_empty_message")
         if len(text) > MAX_MESSAGE_CHARS:
-            raise TooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters")
+            raise TooLarge(f"a message may have at most {MAX_MESSAGE_CHARS} characters", text="desk_error_too_long",
+                           count=MAX_MESSAGE_CHARS)
         return text
 

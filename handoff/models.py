@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from core.language import Language
+from core.language import LANGUAGES, Language
 
 __all__ = [
     "Agent",
@@ -304,7 +304,7 @@ class Agent:
     agent_id: str
     name: str
     password_hash: str = ""
-    languages: Tuple[str, ...] = ("he", "en")
+    languages: Tuple[str, ...] = LANGUAGES
     topics: Tuple[str, ...] = ()
     teams: Tuple[str, ...] = ()
     capacity: int = 3

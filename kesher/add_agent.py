@@ -20,13 +20,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from core.language import LANGUAGES
 from core.settings import Settings
 from handoff.agents import ROLES, hash_password
 
 __all__ = ["MIN_PASSWORD_LENGTH", "add_agent_cli", "upsert_agent"]
 
 MIN_PASSWORD_LENGTH = 8
-LANGUAGES = ("he", "en")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WORD = re.compile(r"^[a-z0-9][a-z0-9_/-]{0,39}$")

@@ -97,7 +97,6 @@ class Supervisor:
         settings: Settings,
         model: Optional[Path] = None,
         parts: Sequence[str] = ALL_PARTS,
-        extra_env: Optional[Dict[str, str]] = None,
     ) -> None:
         """Prepares the parts; nothing starts until :meth:`start`.
 
@@ -107,11 +106,10 @@ class Supervisor:
                 server publishes for ``rasa run`` at start (default: ``models/``).
             parts: Which of :data:`ALL_PARTS` to run (leave out ``redis`` or
                 ``smtp`` when they run elsewhere).
-            extra_env: More environment variables for every child.
         """
         self.settings = settings
         self.model = model or settings.model_dir
-        self.env = {**settings.child_env(), **(extra_env or {})}
+        self.env = settings.child_env()
         self.log_dir = settings.var_dir / "logs"
         builders = {
             "redis": self._redis_part,

@@ -24,6 +24,7 @@ from core.redis_keys import RedisKeys
 from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory, load_agents
+from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
 from handoff.identity import IdentityBook
 from handoff.mail.outbox import MailOutbox, MailWorker
@@ -105,18 +106,21 @@ class Container:
     @cached_property
     def desk(self) -> Desk:
         """Every handoff operation of customers, agents and the bot."""
-        return Desk(self.store, self.policy, self.agents, texts=self.texts, outbox=self.outbox, rasa=self.rasa,
-                    orders=self.orders, identity=self.identity, clock=self.clock)
+        return Desk(self.store, self.policy, self.agents, self.texts, self.identity, outbox=self.outbox,
+                    rasa=self.rasa, orders=self.orders, clock=self.clock)
 
     @cached_property
     def router(self) -> HandoffRouter:
         """Where each customer message goes, by handoff state."""
         return HandoffRouter(self.desk, clock=self.clock)
 
+    def desk_loop(self, *, auto_assign: bool = True) -> DeskLoop:
+        """The loop that assigns queued conversations and keeps waiting customers informed."""
+        return DeskLoop(Assigner(self.desk, auto_assign=auto_assign))
+
     def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
         """A worker that sends the queued e-mails over SMTP."""
-        return MailWorker(self.redis, self.keys, self.store, self.agents, self.texts, self.settings,
-                          clock=self.clock, poll_seconds=poll_seconds)
+        return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property

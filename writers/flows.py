@@ -40,43 +40,17 @@ __all__ = [
     "slugify",
 ]
 
-LANGUAGES = ("en", "he")  # the order of a chart's label lines
+LANGUAGES = tuple(sorted(KESHER_LANGUAGES))  # the order of a chart's label lines: English, then Hebrew
 
-# What a custom action does, for writers: (English, Hebrew, the catalog key of a text it says).
-ACTION_NOTES: Dict[str, Tuple[str, str, str]] = {
-    "action_order_task": (
-        "Does the order task (status, late order, new address, cancellation or return) and tells the customer",
-        "מבצע את הבקשה על ההזמנה (סטטוס, עיכוב, כתובת חדשה, ביטול או החזרה) ומעדכן את הלקוח",
-        "order_status_shipped",
-    ),
-    "action_kb_answer": ("Answers from the help-centre articles", "עונה מתוך המאמרים של מרכז העזרה", "kb_answer"),
-    "action_out_of_scope": (
-        "Says the question is outside what the bot does (checks the help centre first)",
-        "אומר שהשאלה מחוץ לתחום של הבוט (בודק קודם במרכז העזרה)",
-        "out_of_scope",
-    ),
-    "action_fallback": (
-        "Asks the customer to rephrase; the second time it offers a person",
-        "מבקש מהלקוח לנסח מחדש; בפעם השנייה מציע נציג",
-        "ask_rephrase",
-    ),
-    "action_handoff": ("Hands the conversation over to a person", "מעביר את השיחה לנציג אנושי", "handoff_requested"),
-    "action_decline_human": (
-        "The customer doesn't want a person: the bot carries on",
-        "הלקוח לא רוצה נציג: הבוט ממשיך",
-        "human_declined",
-    ),
-    "action_deactivate_loop": ("Stops the form that is running", "עוצר את הטופס הפעיל", ""),
-    "action_listen": ("Waits for the customer", "ממתין ללקוח", ""),
-    "action_restart": ("Starts the conversation over", "מתחיל את השיחה מחדש", ""),
-    "action_session_start": ("Starts a new session", "מתחיל סשן חדש", ""),
-    "action_default_fallback": ("Rasa's default fallback", "ברירת המחדל של Rasa כשלא הובן", ""),
-    "action_two_stage_fallback": ("Asks the customer to confirm what they meant", "מבקש מהלקוח לאשר למה התכוון", ""),
-}
-BUILTIN_INTENTS: Dict[str, Tuple[str, str]] = {
-    "nlu_fallback": ("(the message was not understood)", "(ההודעה לא הובנה)"),
-    "restart": ("(the customer restarts the conversation)", "(הלקוח מתחיל את השיחה מחדש)"),
-    "session_start": ("(a new session starts)", "(מתחיל סשן חדש)"),
+# What a custom action says, for the tooltip of its box (the catalog key of one of its texts). What each
+# action and each of Rasa's own intents does is the catalog's flow_<action> and flow_intent_<intent>.
+ACTION_SAYS: Dict[str, str] = {
+    "action_order_task": "order_status_shipped",
+    "action_kb_answer": "kb_answer",
+    "action_out_of_scope": "out_of_scope",
+    "action_fallback": "ask_rephrase",
+    "action_handoff": "handoff_requested",
+    "action_decline_human": "human_declined",
 }
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML
 _BOLD = re.compile(r"\*\*|__")
@@ -298,8 +272,9 @@ def _intent_node(name: str, step: Mapping[str, Any], labels: Labels) -> Node:
     node = Node("intent", name, tag="customer says", handoff="handoff" in name.lower())
     if en or he:
         node.en, node.he = (f"“{en}”" if en else ""), (f"\"{he}\"" if he else "")
-    elif name in BUILTIN_INTENTS:
-        node.en, node.he = BUILTIN_INTENTS[name]
+    elif f"flow_intent_{name}" in labels.texts:
+        described = labels.texts[f"flow_intent_{name}"]
+        node.en, node.he = described.get("en", ""), described.get("he", "")
     subs = labels.sub_intents(name)
     if subs:
         node.meta.append(f"one of {len(subs)} sub-intents ({', '.join(s.split('/', 1)[1] for s in subs[:3])}, …)")
@@ -341,9 +316,10 @@ def _action_node(name: str, labels: Labels) -> Node:
     if name.startswith("utter_"):
         return _response_node(name, labels)
     node = Node("action", name, tag="handoff" if handoff else "custom action", handoff=handoff)
-    if name in ACTION_NOTES:
-        node.en, node.he, key = ACTION_NOTES[name]
-        says = labels.texts.get(key, {})
+    described = labels.texts.get(f"flow_{name}")
+    if described:
+        node.en, node.he = described.get("en", ""), described.get("he", "")
+        says = labels.texts.get(ACTION_SAYS.get(name, ""), {})
         if says.get("en"):
             node.tooltip = f"Says, e.g.: {says['en']}\n{says.get('he', '')}".strip()
     else:

@@ -77,10 +77,9 @@ class GateResult:
 
 def _rasa(args: List[str], cwd: Path) -> None:
     settings = Settings.from_env()
-    env = settings.child_env()
     # The gate's model (80 % of the data) never shares a component with the served one: its own
     # cache keeps it from evicting the served model's, and from contending with a training next to it.
-    env["RASA_CACHE_DIRECTORY"] = str(settings.rasa_cache_dir.with_name("gate-cache"))
+    env = settings.replace(rasa_cache_dir=settings.rasa_cache_dir.with_name("gate-cache")).child_env()
     result = subprocess.run(
         [venv_bin("rasa"), *args], cwd=cwd, env=env, capture_output=True, text=True
     )

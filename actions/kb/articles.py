@@ -14,9 +14,10 @@ from typing import Dict, List, Tuple
 
 import yaml
 
+from core.language import LANGUAGES
+
 __all__ = ["Article", "ArticleError", "load_articles", "parse_article", "plain_text"]
 
-LANGUAGES = ("he", "en")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.DOTALL)
 
 

@@ -939,9 +939,15 @@
         if (frame.status === 403) {
           resetSession();
         } else {
-          addNotice(
-            typeof frame.error === "string" && frame.error ? t("error_detail", { error: frame.error }) : t("error")
-          );
+          // The server's reason is for developers (and in English); the customer is told in their language.
+          console.warn("kesher widget:", frame.status, frame.error);
+          if (frame.status === 413) {
+            addNotice(t("too_long", { count: MAX_CHARS }));
+          } else if (frame.status === 503) {
+            addNotice(t("error_retry"));
+          } else {
+            addNotice(t("error"));
+          }
         }
         break;
       default:

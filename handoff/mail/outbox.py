@@ -224,13 +224,11 @@ class MailWorker:
 
     def __init__(
         self,
-        redis: Redis,
-        keys: RedisKeys,
+        outbox: MailOutbox,
         store: HandoffStore,
         agents: AgentDirectory,
         texts: TextCatalog,
         settings: Settings,
-        clock: Clock = time.time,
         *,
         batch: int = 50,
         poll_seconds: float = 1.0,
@@ -238,27 +236,25 @@ class MailWorker:
         """Keeps its collaborators; opens nothing.
 
         Args:
-            redis: An asyncio Redis client with ``decode_responses=True``.
-            keys: Key builder (the store's).
+            outbox: The jobs to send (its Redis client, keys and clock are the worker's).
             store: Where conversations are re-read before sending.
             agents: Who closed a conversation (full name, reply-to address).
             texts: The mails' wording.
             settings: SMTP server and sender.
-            clock: Returns epoch seconds (tests move it).
             batch: Most jobs looked at per :meth:`run_once`.
             poll_seconds: Pause between rounds of :meth:`run`.
         """
-        self.redis = redis
-        self.keys = keys
+        self.outbox = outbox
+        self.redis = outbox.redis
+        self.keys = outbox.keys
+        self.clock = outbox.clock
         self.store = store
         self.agents = agents
         self.texts = texts
         self.settings = settings
-        self.clock = clock
         self.batch = batch
         self.poll_seconds = poll_seconds
-        self.outbox = MailOutbox(redis, keys, clock)
-        self._release = redis.register_script(_RELEASE)
+        self._release = self.redis.register_script(_RELEASE)
 
     async def pending(self) -> List[Dict[str, Any]]:
         """Every job not sent yet, next due first (see :meth:`MailOutbox.pending`)."""

@@ -89,12 +89,29 @@ async def test_a_verified_customer_is_not_asked_for_an_email_and_the_summary_is_
                                   "order_status": "delayed"})
     await ActionHandoff(backends).run(dispatcher, tracker, domain)
     conv = await backends.handoff.store.get("cust-3")
+    assert conv is not None
     assert conv.email == order.email and conv.verified_order == order.order_id
     assert f"Order {order.order_id}: delayed" in conv.found
     assert conv.topic == "general"
     assert "e-mail address" not in dispatcher.messages[-1]["text"]
     due = await backends.handoff.store.redis.zrange(backends.handoff.store.keys.mail_due(), 0, -1)
     assert len(due) == 1
+
+
+async def test_what_the_bot_found_is_written_in_the_customers_language(backends, domain):
+    order = pick(orders_where(backends, status="shipped", language="he"))
+    tracker = make_tracker(domain, text="נציג", intent="human_handoff", sender_id="cust-he",
+                           slots={"language": "he", "order_id": order.order_id, "verified_email": order.email,
+                                  "order_status": "shipped"})
+    await ActionHandoff(backends).run(CollectingDispatcher(), tracker, domain)
+    conv = await backends.handoff.store.get("cust-he")
+    assert conv is not None
+    texts = backends.texts
+    assert conv.found == [
+        texts.text("found_identity_verified", "he", email=order.email),
+        texts.text("found_order_status", "he", order_id=order.order_id, status=texts.text("status_shipped", "he")),
+    ]
+    assert not re.search(r"[A-Za-z]{3,}", " ".join(conv.found).replace(order.email, ""))
 
 
 def _other_request(cid):

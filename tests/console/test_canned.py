@@ -22,7 +22,9 @@ def test_canned_replies_are_complete_and_bilingual():
     for reply in replies:
         assert HEBREW.search(reply.he), reply.shortcut
         assert not HEBREW.search(reply.en), reply.shortcut
-        assert reply.title and len(reply.he) <= 4000 and len(reply.en) <= 4000
+        assert len(reply.he) <= 4000 and len(reply.en) <= 4000
+        # named in the console's language: a Hebrew console lists Hebrew names
+        assert HEBREW.search(reply.title("he")) and not HEBREW.search(reply.title("en")), reply.shortcut
         # placeholders are the same in both languages, and only the two the console fills in
         assert set(re.findall(r"\{(\w+)\}", reply.he)) == set(re.findall(r"\{(\w+)\}", reply.en)) <= {
             "agent", "reference"}

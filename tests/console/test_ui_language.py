@@ -40,7 +40,8 @@ from wiring.container import Container
 TEMPLATES = PROJECT_ROOT / "console" / "templates" / "console"
 CONSOLE_JS = PROJECT_ROOT / "console" / "static" / "console.js"
 WIDGET_JS = PROJECT_ROOT / "connectors" / "web_static" / "widget.js"
-PYTHON = [PROJECT_ROOT / "console" / name for name in ("routes.py", "auth.py", "mailbox.py")]
+PYTHON = [PROJECT_ROOT / "console" / name
+          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py")]
 _names = itertools.count()
 
 
@@ -214,6 +215,11 @@ async def test_refusals_come_in_the_agents_language_with_the_right_plural(
         assert (await eli.post(f"/console/api/chats/{cids[3]}/take", headers=headers["eli"])).status_code == 200
         eli_full = await eli.post(f"/console/api/chats/{cids[2]}/take", headers=headers["eli"])
         not_found = await rina.get("/console/api/chats/no-such-chat")
+        # What the desk itself refuses (the domain's errors) is said in each agent's language too.
+        not_hers = await rina.post(f"/console/api/chats/{cids[3]}/messages", json={"text": "שלום"},
+                                   headers=headers["rina"])
+        not_his = await eli.post(f"/console/api/chats/{cids[0]}/close", json={"resolution": "resolved"},
+                                 headers=headers["eli"])
     # Rina holds two: the Hebrew "two" form, not "# שיחות"; Eli (the setting: English) holds one.
     assert full.status_code == 409 and full.json()["error"] == texts.text("console_refusal_full", "he", capacity=2)
     assert "שתי שיחות" in full.json()["error"]
@@ -221,6 +227,8 @@ async def test_refusals_come_in_the_agents_language_with_the_right_plural(
     assert "1 conversation," in eli_full.json()["error"]
     assert taken.json()["error"] == texts.text("console_refusal_taken", "en", agent="Rina Azulay")
     assert not_found.json()["error"] == texts.text("console_error_no_conversation", "he", cid="no-such-chat")
+    assert not_hers.status_code == 403 and not_hers.json()["error"] == texts.text("desk_error_not_owner", "he")
+    assert not_his.status_code == 403 and not_his.json()["error"] == texts.text("desk_error_not_owner", "en")
 
 
 @needs_chromium

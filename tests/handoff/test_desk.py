@@ -13,13 +13,12 @@ from actions.orders.seed import seed_database
 from core.processes import free_port
 from handoff.desk import Desk
 from handoff.state import HandoffStore
-from tests.handoff.helpers import make_desk, request
+from tests.handoff.helpers import CLOSED, Clock, make_desk, request
 from tests.helpers.backends import TODAY
 
 
 def _with_orders(desk: Desk, orders: SqlOrderRepository) -> Desk:
-    return Desk(desk.store, desk.policy, desk.agents, desk.texts, orders=orders, identity=desk.identity,
-                clock=desk.clock)
+    return Desk(desk.store, desk.policy, desk.agents, desk.texts, desk.identity, orders=orders, clock=desk.clock)
 
 
 async def test_the_panel_lists_the_customers_orders(store: HandoffStore, tmp_path: Path) -> None:
@@ -44,3 +43,11 @@ async def test_an_unreachable_orders_database_still_shows_the_rest_of_the_panel(
     panel = await desk.customer_panel("c2")
     assert panel["orders_available"] is False and panel["orders"] == []
     assert panel["email"] == "noa@example.com" and panel["reference"]
+
+
+async def test_out_of_hours_the_customer_is_told_when_the_team_is_back_in_their_language(store: HandoffStore) -> None:
+    desk = make_desk(store, Clock(CLOSED))  # a Saturday: the team is back on Sunday at 08:00
+    ticket = await desk.request(request("night", language="he"))
+    assert not ticket.in_hours
+    assert "נחזור ביום ראשון בשעה 08:00" in desk.ticket_text(ticket, "he")
+    assert "we're back Sunday at 08:00" in desk.ticket_text(ticket, "en")

@@ -22,6 +22,7 @@ from core.language import Language
 from core.redis_keys import RedisKeys
 from handoff.agents import load_agents
 from handoff.desk import Desk
+from handoff.identity import IdentityBook
 from handoff.mail.outbox import MailOutbox
 from handoff.policy import load_policy
 from handoff.state import HandoffStore
@@ -48,8 +49,8 @@ TEST_PREFIX = "test:ho:"
 def desk_on(store: HandoffStore, clock: Callable[[], float], outbox: Optional[MailOutbox] = None) -> Desk:
     """The live-agent desk over ``store`` with the project's policy and agents; the store shares ``clock``."""
     store.clock = clock
-    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), catalog(), outbox=outbox,
-                clock=clock)
+    return Desk(store, load_policy(), load_agents(ROOT / "handoff" / "agents.yml"), catalog(),
+                IdentityBook(store.redis, store.keys), outbox=outbox, clock=clock)
 
 
 def make_desk(redis: Redis) -> Desk:

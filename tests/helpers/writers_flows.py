@@ -117,6 +117,9 @@ texts:
   handoff_requested:
     en: "Passing you to <a person> & co."
     he: "מעבירים אותך לנציג."
+  flow_action_handoff:
+    en: "Hands the conversation to <a person>"
+    he: "מעביר את השיחה לנציג"
 """
 
 

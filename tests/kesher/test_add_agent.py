@@ -1,4 +1,4 @@
-"""``python -m handoff add-agent`` on a temp copy of the agents file."""
+"""``python -m kesher add-agent`` on a temp copy of the agents file."""
 
 from __future__ import annotations
 

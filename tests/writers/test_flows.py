@@ -86,6 +86,8 @@ def test_the_fixture_flows(fixture_flows: Flows):
     assert (form.en, form.he, form.meta) == ("Which <thing>?", "איזה <דבר>?", ["asks for: thing"])
     handoff = next(n for n in evil.nodes() if n.name == "action_handoff")
     assert handoff.tooltip == "Says, e.g.: Passing you to <a person> & co.\nמעבירים אותך לנציג."
+    # What it does comes from the catalog's flow_<action>, in both languages.
+    assert (handoff.en, handoff.he) == ("Hands the conversation to <a person>", "מעביר את השיחה לנציג")
     assert rule.conversation_start and not rule.waits
     assert rule.conditions[0].meta == ["at the start of a conversation", "form ask_form is running", "asked = true"]
     overview = build_overview(fixture_flows)

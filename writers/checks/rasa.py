@@ -27,7 +27,7 @@ _WARNING_LINE = re.compile(r"\bUserWarning: (?P<message>.*)$")
 
 
 def rasa_validate_command(project: Project) -> List[str]:
-    """``rasa data validate`` as ``make validate`` and tests/test_rasa_native.py run it, for this project."""
+    """``rasa data validate`` as tests/test_rasa_native.py runs it, for this project."""
     return [
         venv_bin("rasa"), "data", "validate", "--fail-on-warnings",
         "--domain", project.rel(project.domain_path),
@@ -114,8 +114,8 @@ def check_rasa(project: Project, options: Options) -> List[Finding]:
         loc = _locate(project, message)
         findings.append(Finding(
             "rasa", ERROR, loc.path, loc.line,
-            f"Rasa's validation: {message} (fix what it names at this place; `make validate` shows "
-            "Rasa's full output)",
+            f"Rasa's validation: {message} (fix what it names at this place; "
+            "`PYTHONPATH=. .venv/bin/rasa data validate --domain domain --data data` shows Rasa's full output)",
         ))
     if done.returncode != 0 and not findings:
         tail = " | ".join(line for line in _ANSI.sub("", output).splitlines()[-8:] if line.strip())

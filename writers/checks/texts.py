@@ -103,15 +103,23 @@ def _canned_findings(entry: TextEntry) -> List[Finding]:
             f"canned reply `{entry.key}`: what follows `{CANNED_PREFIX}` is what agents type after `/`; use "
             "lower-case letters, digits, `-` or `_` (at most 32), or the agent console does not start",
         )]
-    english = entry.value.get("en") if isinstance(entry.value, Mapping) else None
-    first = english[0] if isinstance(english, list) and english else english
-    if isinstance(first, Mapping) and str(first.get("title") or "").strip():
-        return []
-    return [Finding(
-        "canned-reply", WARNING, entry.path, key_line(entry.value, "en", entry.line),
-        f"canned reply `/{shortcut}` has no `title:`; agents see only `/{shortcut}` in the list: write `en:` as "
-        "`title:` (a few words) and `text:`, like the other canned replies",
-    )]
+    findings: List[Finding] = []
+    for language in LANGUAGES:
+        value = entry.value.get(language) if isinstance(entry.value, Mapping) else None
+        first = value[0] if isinstance(value, list) and value else value
+        title = str(first.get("title") or "").strip() if isinstance(first, Mapping) else ""
+        line = key_line(entry.value, language, entry.line)
+        if not title:
+            findings.append(Finding(
+                "canned-reply", WARNING, entry.path, line,
+                f"canned reply `/{shortcut}` has no {LANGUAGE_NAMES[language]} `title:`; agents whose console is in "
+                f"{LANGUAGE_NAMES[language]} see only `/{shortcut}` in the list: write `{language}:` as `title:` "
+                "(a few words) and `text:`, like the other canned replies",
+            ))
+        else:
+            findings += text_language_findings(f"the title of canned reply `/{shortcut}`", language, title,
+                                               entry.path, line)
+    return findings
 
 
 def _show_arguments(detail: str) -> str:

@@ -47,7 +47,7 @@ def outbox(store: HandoffStore, clock: FakeClock) -> MailOutbox:
 
 @pytest.fixture()
 def worker(store: HandoffStore, agents: AgentDirectory, mail_settings: Settings, clock: FakeClock) -> MailWorker:
-    return MailWorker(store.redis, store.keys, store, agents, catalog(), mail_settings, clock)
+    return MailWorker(MailOutbox(store.redis, store.keys, clock), store, agents, catalog(), mail_settings)
 
 
 @pytest.mark.parametrize("language", ["he", "en"])
@@ -121,7 +121,8 @@ async def test_two_workers_at_once_send_one_mail(
 ) -> None:
     await _handoff(store)
     await outbox.enqueue("handoff", "c1", "handoff:K-3F9A1C")
-    workers = [MailWorker(store.redis, store.keys, store, agents, catalog(), mail_settings, clock) for _ in range(4)]
+    workers = [MailWorker(MailOutbox(store.redis, store.keys, clock), store, agents, catalog(), mail_settings)
+               for _ in range(4)]
     sent = await asyncio.gather(*(w.run_once() for w in workers))
     assert sum(sent) == 1
     assert len(smtp_sink.messages) == 1

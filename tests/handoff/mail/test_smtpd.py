@@ -95,7 +95,8 @@ async def test_worker_delivers_into_the_local_server(
     await store.request(HandoffRequest(cid="c9", channel="web", language="he", reason="verification_failed",
                                        reference="K-ABC123", email="noa@example.com"))
     await MailOutbox(store.redis, store.keys, clock).enqueue("handoff", "c9", "handoff:K-ABC123")
-    assert await MailWorker(store.redis, store.keys, store, agents, catalog(), settings, clock).run_once() == 1
+    worker = MailWorker(MailOutbox(store.redis, store.keys, clock), store, agents, catalog(), settings)
+    assert await worker.run_once() == 1
     [listed] = list_mail(mail_dir)
     assert "K-ABC123" in listed["subject"] and listed["language"] == "he"
     assert "לא הצלחנו לאמת את פרטי ההזמנה" in read_mail(mail_dir, listed["file"])["text"]

@@ -59,6 +59,15 @@ def test_a_canned_reply_without_its_english_text(project: Path):
     assert exit_status(project) == 1
 
 
+def test_a_canned_reply_titled_in_english_for_the_hebrew_console_is_an_error(project: Path):
+    texts = project / CANNED
+    replace(texts, 'title: "ברכה"', 'title: "Greeting"')
+    finding = only(project, "missing-language-variation")
+    assert (finding.severity, finding.path) == ("error", CANNED)
+    assert "the title of canned reply `/hi`" in finding.message and "no Hebrew letters" in finding.message
+    assert exit_status(project) == 1
+
+
 def test_a_hebrew_text_written_in_english_is_an_error(project: Path):
     texts = project / ACTIONS
     replace(texts, '"לא מצאתי את הזמנה {order_id}."', '"Could not find {order_id}."')

@@ -1,0 +1,45 @@
+"""Request bodies are read the same way everywhere: a JSON object, or a 4xx that says what was expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import InvalidInput, TooLarge
+from edge.requests import parse_json_object, text_field
+
+
+def test_a_json_object_is_read() -> None:
+    assert parse_json_object(b'{"sender": "a", "message": "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d"}', "{sender}") == {
+        "sender": "a", "message": "שלום"}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"{not json", InvalidInput),
+    (b"[1, 2]", InvalidInput),
+    (b'"text"', InvalidInput),
+    (b"\xff\xfe", InvalidInput),
+    (b"[" * 5000 + b"]" * 5000, InvalidInput),  # nested deeper than Python's parser goes
+    (b'{"a": "' + b"x" * 300_000 + b'"}', TooLarge),
+], ids=["not-json", "array", "string", "not-utf8", "nested-5000", "oversized"])
+def test_malformed_or_oversized_bodies_are_refused_with_what_was_expected(raw: bytes, expected: type) -> None:
+    with pytest.raises(expected) as info:
+        parse_json_object(raw, '{"sender", "message"}')
+    assert str(info.value)
+
+
+def test_an_empty_body_is_an_empty_object_only_where_allowed() -> None:
+    assert parse_json_object(b"  ", "x", allow_empty=True) == {}
+    with pytest.raises(InvalidInput):
+        parse_json_object(b"", "x")
+
+
+def test_text_fields_are_stripped_required_and_bounded() -> None:
+    body = {"text": "  hello  ", "number": 3, "blank": "  "}
+    assert text_field(body, "text") == "hello"
+    assert text_field(body, "blank", required=False, default="none") == "none"
+    with pytest.raises(InvalidInput, match="'blank' is required"):
+        text_field(body, "blank")
+    with pytest.raises(InvalidInput, match="must be a string"):
+        text_field(body, "number")
+    with pytest.raises(TooLarge, match="at most 3"):
+        text_field(body, "text", limit=3)
