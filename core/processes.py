@@ -2,19 +2,43 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 __all__ = ["free_port", "latest_model", "venv_bin"]
 
+_FIRST_PORT = 20000
+_random = random.SystemRandom()
+
+
+def _ephemeral_range() -> Tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now, for a server started a little later.
+
+    It is picked below the kernel's ephemeral range: a port from that range (what binding to
+    port 0 gives) may meanwhile become the local end of any outgoing connection on the machine.
+    """
+    low, _ = _ephemeral_range()
+    candidates = range(_FIRST_PORT, low) if low - _FIRST_PORT > 1000 else range(_FIRST_PORT, 65535)
+    for _ in range(200):
+        port = _random.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port found on 127.0.0.1")
 
 
 def venv_bin(name: str) -> str:
