@@ -6,7 +6,10 @@ to send one message to an address (:meth:`~KesherInputChannel.send`) and, if
 it has them, extra routes. The base gives it:
 
 - the webhook and health routes, with every refusal a 4xx and a reason;
-- the duplicate check on provider message ids (``SET NX EX`` in Redis);
+- the duplicate check on provider message ids (a Redis key per id: being processed, done, or
+  failed so many times), so a provider's retry after a failure is processed, exactly once;
+- after the bot failed on one message :attr:`~core.settings.Settings.bot_attempts` times, a
+  person takes the conversation with the message (``handoff.desk.Desk.bot_failed``);
 - the customer's conversation from their address (:class:`handoff.identity.IdentityBook`);
 - numbered options for channels without buttons, and the number's payload back;
 - an acknowledgement of images and voice notes, which the bot cannot read;
@@ -32,8 +35,8 @@ from sanic.response import HTTPResponse, json
 
 from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import Failed, KesherError, Unavailable
-from core.language import is_hebrew
+from core.errors import Conflict, Failed, KesherError, Unavailable
+from core.language import detect_language, is_hebrew
 from edge.errors import error_response, status_of
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -48,6 +51,20 @@ MAX_TEXT_CHARS = 10_000
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+# The state of a provider message id (sec-deliv): "processing:<n>" while one request handles it
+# (expires, so a crash frees it), "failed:<n>" after the bot failed on it n times, "done" once
+# handled. Taking it is atomic: one request at a time processes a message, and never one that is done.
+_TAKE = """
+local v = redis.call('GET', KEYS[1])
+if (not v) or string.sub(v, 1, 7) == 'failed:' then
+  local n = v and string.sub(v, 8) or '0'
+  redis.call('SET', KEYS[1], 'processing:' .. n, 'EX', ARGV[1])
+  return 'take:' .. n
+end
+return v
+"""
+DONE = "done"
 
 
 class BotFailure(Failed):
@@ -161,49 +178,96 @@ class KesherInputChannel(InputChannel):
         """A push for connected customers (``customer-signals``); the web widget uses it."""
 
     # -- inbound -------------------------------------------------------------------
-    async def first_time(self, message_id: str) -> bool:
-        """True the first time a provider message id is seen (``SET NX EX``)."""
-        return bool(await self.rt.redis.set(
-            self.rt.keys.seen(self.name(), message_id), "1", nx=True, ex=SEEN_TTL_SECONDS))
+    async def take(self, message_id: str) -> Optional[int]:
+        """Takes a provider message id for processing.
 
-    async def forget(self, message_id: str) -> None:
-        """Forgets a provider message id, so the provider's retry of it is processed."""
-        await self.rt.redis.delete(self.rt.keys.seen(self.name(), message_id))
+        Returns:
+            How many times the bot already failed on it (0 the first time), or None for a
+            message that is done (a provider's retry of a handled message: answered, not processed).
+
+        Raises:
+            Conflict: Another request is processing it now (the provider retries later).
+        """
+        state = str(await self.rt.redis.eval(_TAKE, 1, self.rt.keys.seen(self.name(), message_id),
+                                             self.rt.settings.inbound_processing_seconds))
+        if state.startswith("take:"):
+            return int(state[5:] or 0)
+        if state.startswith("processing:"):
+            raise Conflict("this message is being processed; retry later")
+        return None
+
+    async def finish(self, message_id: str) -> None:
+        """Marks a provider message id as handled: the provider's retries of it are answered, not processed."""
+        await self.rt.redis.set(self.rt.keys.seen(self.name(), message_id), DONE, ex=SEEN_TTL_SECONDS)
+
+    async def release(self, message_id: str, failures: int) -> None:
+        """Lets the provider's retry of a message through, keeping the bot's failures on it so far."""
+        key = self.rt.keys.seen(self.name(), message_id)
+        if failures:
+            await self.rt.redis.set(key, f"failed:{failures}", ex=SEEN_TTL_SECONDS)
+        else:
+            await self.rt.redis.delete(key)
 
     async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
         """Everything between a parsed message and the bot or the agent.
 
         Returns:
             Where the message went, or None for a duplicate.
+
+        Raises:
+            Conflict: The same message is being processed by another request now.
+            BotFailure: The bot failed on it, fewer than ``bot_attempts`` times so far (the
+                provider's retry is processed).
         """
         provider_id = bool(msg.metadata.get("provider_id"))
-        if provider_id and not await self.first_time(msg.message_id):
-            log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
-            return None
+        failures = 0
+        if provider_id:
+            taken = await self.take(msg.message_id)
+            if taken is None:
+                log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
+                return None
+            failures = taken
         try:
             if msg.address:
                 msg.cid = await self.rt.identity.resolve(self.name(), msg.address)
             if not self.supports_buttons:
                 await self._pick_option(msg)
-            await self.before_routing(msg)
+            if not failures:  # a retry was seen already (the widget's history has it)
+                await self.before_routing(msg)
             result = await self.rt.router.route(msg)
             if msg.media and result.state in (ConversationState.BOT, ConversationState.QUEUED):
                 await self._acknowledge_media(msg, result)
+            log.info("channel=%s cid=%s message=%s routed=%s", self.name(), msg.cid, msg.message_id,
+                     "bot" if result.to_bot else result.state.value)
+            if result.to_bot and msg.text.strip():
+                try:
+                    await self._to_bot(msg, on_new_message)
+                except BotFailure:
+                    failures += 1
+                    if not provider_id or failures < self.rt.settings.bot_attempts:
+                        raise  # retried by the provider (or, without an id to count by, by the sender)
+                    result = await self._to_person(msg, failures)
         except BaseException:
             if provider_id:  # not processed: let the provider's retry through
-                await self.forget(msg.message_id)
+                await self.release(msg.message_id, failures)
             raise
-        log.info("channel=%s cid=%s message=%s routed=%s", self.name(), msg.cid, msg.message_id,
-                 "bot" if result.to_bot else result.state.value)
-        if result.to_bot and msg.text.strip():
-            await self._to_bot(msg, on_new_message)
+        if provider_id:
+            await self.finish(msg.message_id)
         return result
 
+    async def _to_person(self, msg: InboundMessage, failures: int) -> RouteResult:
+        """The bot failed on the message too often: a person takes the conversation, with the message."""
+        language = detect_language(msg.text, await self.rt.language_of(msg.cid)) or self.rt.default_language
+        log.warning("channel=%s cid=%s message=%s: the bot failed on it %d times; handed to a person",
+                    self.name(), msg.cid, msg.message_id, failures)
+        ticket = await self.rt.router.desk.bot_failed(msg.cid, self.name(), language, msg.text, msg.message_id)
+        return RouteResult(False, ticket.state)
+
     async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage) -> None:
-        """Hands the message to Rasa; the message counts as taken even if Rasa fails on it.
+        """Hands the message to Rasa.
 
         Raises:
-            BotFailure: Rasa raised; a provider's retry would run the turn twice, so it stays deduplicated.
+            BotFailure: Rasa raised (the caller counts it: retried, then handed to a person).
         """
         user_message = UserMessage(msg.text, StreamOutput(self.name(), self.rt), msg.cid,
                                    input_channel=self.name(), metadata=msg.metadata or None)

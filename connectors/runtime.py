@@ -63,7 +63,7 @@ class ChannelRuntime:
 
         Args:
             container: The composition root of this process.
-            delivery: The delivery worker's timings (tests pass short ones).
+            delivery: The delivery worker's timings (default: from the settings; tests pass short ones).
         """
         self.container = container
         self.settings: Settings = container.settings
@@ -74,7 +74,8 @@ class ChannelRuntime:
         self.identity: IdentityBook = container.identity
         self.texts: TextCatalog = container.texts
         self.channels: Dict[str, Channel] = {}
-        self.worker = DeliveryWorker(self.store, self.channels, delivery or DeliveryTimings())
+        timings = delivery or DeliveryTimings.from_settings(self.settings)
+        self.worker = DeliveryWorker(self.store, self.channels, timings)
         self._tasks: List[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._users = 0

@@ -348,15 +348,18 @@ class WebChannel(KesherInputChannel):
                 del self.sockets[cid]
 
     async def _on_frame(self, session: str, raw: str, ws: Any, to_bot: OnNewMessage) -> None:
+        msg: Optional[InboundMessage] = None
         try:
             data = _frame(raw)
             if data.get("type") == "typing":
                 return
             if data.get("type") != "message":
                 raise InvalidInput('frames are {"type": "message", "text": ...} or {"type": "typing"}')
-            await self.receive(self.message_from(session, data), to_bot)
+            msg = self.message_from(session, data)
+            await self.receive(msg, to_bot)
         except KesherError as exc:
-            await _send(ws, error_frame(exc))
+            # The message's id: the widget may send the same message again (a retry, counted by the base).
+            await _send(ws, {**error_frame(exc), **({"message_id": msg.message_id} if msg is not None else {})})
         except RedisError as exc:
             log.error("web: message not taken, redis unavailable: %s", exc)
             await _send(ws, error_frame(Unavailable("temporarily unavailable, please retry")))

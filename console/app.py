@@ -23,6 +23,7 @@ from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.feed import FeedHub
 from console.sessions import LoginLimiter, SessionStore
+from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
@@ -125,4 +126,5 @@ def create_app(
     setup_health(app)
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
+    setup_undelivered(app)
     return app

@@ -151,3 +151,16 @@ class RedisKeys:
     def delivery_status(self, cid: str) -> str:
         """Hash: message id → the provider's last delivery status (sent, delivered, read, failed)."""
         return f"{self.prefix}conv:{cid}:delivery"
+
+    # -- delivery (sec-deliv) --------------------------------------------
+    def delivery_attempts(self, message_id: str) -> str:
+        """Hash: the failed attempts, next try and last error of an outbound message being retried."""
+        return f"{self.prefix}delivery-attempts:{message_id}"
+
+    def undelivered(self) -> str:
+        """Stream: replies given up on (dead letters) for agents to see; capped, trimmed by age, expiring.
+
+        Fields: ``message_id``, ``cid``, ``channel``, ``kind``, ``text``, ``error`` (the last one),
+        ``attempts``, ``refused`` (``1``: the provider refused it) and ``at`` (epoch seconds).
+        """
+        return f"{self.prefix}undelivered"

@@ -124,6 +124,22 @@ class Settings(BaseModel):
     telegram_api_base: str = Field(default="https://api.telegram.org", env="TELEGRAM_API_BASE",
                                    description="Telegram's Bot API (tests point it at a local stand-in).")
 
+    # -- delivery (sec-deliv) -------------------------------------------------------------------------
+    bot_attempts: int = Field(default=3, ge=1, env="KESHER_BOT_ATTEMPTS",
+                              description="Failures of the bot on one customer message before a person takes it "
+                                          "(the provider's retries count).")
+    inbound_processing_seconds: int = Field(default=120, ge=1, env="KESHER_INBOUND_PROCESSING_SECONDS",
+                                            description="How long a customer message counts as being processed "
+                                                        "(a duplicate meanwhile is refused; a crash frees it).")
+    delivery_attempts: int = Field(default=8, ge=1, env="KESHER_DELIVERY_ATTEMPTS",
+                                   description="Attempts to send one reply before it goes to the undelivered list.")
+    delivery_backoff_seconds: float = Field(default=5.0, gt=0, env="KESHER_DELIVERY_BACKOFF_SECONDS",
+                                            description="Wait before the second attempt; doubled after each failure.")
+    delivery_backoff_max_seconds: float = Field(default=600.0, gt=0, env="KESHER_DELIVERY_BACKOFF_MAX_SECONDS",
+                                                description="Longest wait between two attempts.")
+    undelivered_days: int = Field(default=30, ge=1, env="KESHER_UNDELIVERED_DAYS",
+                                  description="How long undelivered replies (customer text) are kept for agents.")
+
     # -- derived defaults ---------------------------------------------------------------------------
     @validator("orders_db_url", always=True)
     def _orders_db(cls, value: str, values: Dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ language, queues the e-mails and writes the outcome back into Rasa.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -36,13 +37,14 @@ from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
 from handoff.state import HandoffStore, TransitionResult
 
-__all__ = ["MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
+__all__ = ["BOT_ERROR", "MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4000
 PRESENCE = ("online", "away", "offline")
 TYPING_TTL_SECONDS = 6
+BOT_ERROR = "bot_error"  # the reason of a handoff after the bot failed on a message (sec-deliv)
 
 
 class MailQueue(Protocol):
@@ -261,6 +263,36 @@ class Desk:
         conv = await self._conversation(cid)
         await self.queue_handoff_mail(conv)
         return conv
+
+    async def bot_failed(self, cid: str, channel: str, language: str, text: str, message_id: str) -> QueueTicket:
+        """The bot failed on a customer's message again and again: a person takes the conversation (sec-deliv).
+
+        The conversation is queued with the reason ``bot_error``; the customer's text is kept as
+        their message in the conversation, where the agent reads it; the customer is told that a
+        person will answer, and where they stand in line.
+
+        Args:
+            cid: The conversation.
+            channel: The channel the customer writes on.
+            language: The customer's language.
+            text: What the customer wrote.
+            message_id: The message's id (the provider's), kept with the customer's event.
+
+        Returns:
+            The customer's place in the queue.
+        """
+        reference = "K-" + hashlib.sha256(f"{cid}|{message_id}".encode()).hexdigest()[:6].upper()
+        kept = text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " […]"
+        ticket = await self.request(HandoffRequest(
+            cid=cid, channel=channel, language=language, reason=BOT_ERROR, reference=reference,
+            priority=self.policy.priority(BOT_ERROR), asked=[kept[:500]] if kept.strip() else [],
+        ))
+        await self.store.add_event(cid, Event(kind=EventKind.CUSTOMER, text=kept, author="customer",
+                                              message_id=message_id, data={"channel": channel, "language": language}))
+        conv = await self._conversation(cid)
+        await self.store.tell_customer(conv, self.texts.text("bot_error_handoff", language))
+        await self.store.tell_customer(conv, self.ticket_text(ticket, language))
+        return ticket
 
     # -- agents ------------------------------------------------------------------
     async def set_presence(self, agent: Agent, status: str) -> None:

@@ -320,6 +320,7 @@
   const usedButtons = new WeakSet();
   let cache = []; // server messages shown, for the sessionStorage transcript cache
   const outbox = []; // frames the server has not echoed yet, oldest first
+  const sentFrames = new Map(); // message_id → the last few messages sent, to send again when the bot failed
 
   let status = { state: "bot", position: null, agent_name: "" };
   let typing = null; // {who, name}
@@ -941,7 +942,14 @@
         } else {
           // The server's reason is for developers (and in English); the customer is told in their language.
           console.warn("kesher widget:", frame.status, frame.error);
-          if (frame.status === 413) {
+          const failed = frame.status === 500 && sentFrames.get(frame.message_id);
+          if (failed && failed.resends < 5) {
+            // The bot failed on it: the same message again, with its id (after a few, a person takes it).
+            failed.resends++;
+            setTimeout(() => {
+              if (!sendFrame(failed.wire)) addNotice(t("error_retry"));
+            }, 1000 * failed.resends);
+          } else if (frame.status === 413) {
             addNotice(t("too_long", { count: MAX_CHARS }));
           } else if (frame.status === 503) {
             addNotice(t("error_retry"));
@@ -981,6 +989,8 @@
         return;
       }
       frame.sentOn = wsGen;
+      sentFrames.set(wire.message_id, { wire, resends: 0 });
+      if (sentFrames.size > 20) sentFrames.delete(sentFrames.keys().next().value);
     }
   }
 

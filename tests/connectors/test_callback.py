@@ -74,7 +74,9 @@ async def inbox() -> AsyncIterator[tuple[Inbox, str]]:
 @pytest_asyncio.fixture()
 async def channel_app(redis_server: RedisServer, redis_client, inbox, tmp_path) -> AsyncIterator[Any]:
     box, url = inbox
-    settings = Settings(var_dir=tmp_path).with_ports(redis=redis_server.port, rasa=1, actions=1)
+    # A failed send may be tried again at once (the tests below redeliver by hand; production waits 5 s first).
+    settings = Settings(var_dir=tmp_path, delivery_backoff_seconds=0.001).with_ports(
+        redis=redis_server.port, rasa=1, actions=1)
     rt = ChannelRuntime(Container(settings))
     channel = CallbackChannel(url, rt=rt)
     bot = EchoBot()

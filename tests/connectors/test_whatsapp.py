@@ -195,11 +195,19 @@ async def test_bad_webhooks_get_the_right_4xx_and_reach_nobody(whatsapp, change:
     assert app.bot.texts == ["a real message"]
 
 
-async def test_a_bot_failure_is_a_500_with_a_reason_and_the_retry_is_not_run_twice(whatsapp) -> None:
+async def test_after_a_bot_failure_twilios_retry_is_processed_exactly_once(whatsapp) -> None:
     app, customer = whatsapp
     app.bot.fail_next = 1
     first = await customer.say("hi", message_id="SM" + "e" * 32)
     assert first.status_code == 500 and "could not process" in first.json()["error"]
-    retry = await customer.say("hi", message_id="SM" + "e" * 32)
+    retry = await customer.say("hi", message_id="SM" + "e" * 32)  # Twilio retries after our 500
     assert retry.status_code == 200
-    assert app.bot.texts == ["hi"]
+    [reply] = await customer.replies(1)
+    assert reply.text.startswith("bot: hi")
+    # Once handled, a further retry of the same message is answered but not run again.
+    again = await customer.say("hi", message_id="SM" + "e" * 32)
+    assert again.status_code == 200
+    await customer.say("marker", message_id="SM" + "f" * 32)
+    await customer.replies(2)
+    assert app.bot.texts == ["hi", "hi", "marker"]  # the failed turn, its retry, the marker
+    assert [r.text.splitlines()[0] for r in customer.received()] == ["bot: hi", "bot: marker"]

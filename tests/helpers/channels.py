@@ -76,18 +76,19 @@ TEST_RECLAIM_EVERY_SECONDS = 0.1
 TEST_BLOCK_MS = 100
 
 
-# A delivery worker that retries within a fraction of a second (production waits 15 s).
+# A delivery worker that retries within a fraction of a second (production waits 15 s, then backs off from 5 s).
 FAST_DELIVERY = DeliveryTimings(claim_idle_ms=TEST_CLAIM_IDLE_MS, reclaim_every_seconds=TEST_RECLAIM_EVERY_SECONDS,
-                                block_ms=TEST_BLOCK_MS)
+                                block_ms=TEST_BLOCK_MS, backoff_seconds=0.1, backoff_max_seconds=1.0)
 
 
 @asynccontextmanager
 async def serving_channel(
-    make: Callable[[ChannelRuntime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None
+    make: Callable[[ChannelRuntime], KesherInputChannel], settings: Settings, bot: Optional[EchoBot] = None,
+    delivery: DeliveryTimings = FAST_DELIVERY,
 ) -> AsyncIterator[ChannelApp]:
     """Serves one channel (with its own runtime and a fast delivery worker) on a free loopback port."""
     container = Container(settings)
-    rt = ChannelRuntime(container, delivery=FAST_DELIVERY)
+    rt = ChannelRuntime(container, delivery=delivery)
     channel = make(rt)
     bot = bot or EchoBot()
     app = Sanic(f"channel-{channel.name()}-{uuid.uuid4().hex[:8]}")

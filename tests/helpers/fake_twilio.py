@@ -91,6 +91,7 @@ class SentMessage:
         sid: The Message SID the fake answered with; ``None`` if the request was rejected.
         raw: The whole form as ``urllib.parse.parse_qs`` gives it (every value is a list).
         http_status: What the fake answered: ``201`` for an accepted message, else the error status.
+        at: When the request arrived (``time.monotonic()``).
     """
 
     to: str
@@ -101,6 +102,7 @@ class SentMessage:
     sid: Optional[str]
     raw: Dict[str, List[str]]
     http_status: int = 201
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
