@@ -8,8 +8,9 @@ it has them, extra routes. The base gives it:
 - the webhook and health routes, with every refusal a 4xx and a reason;
 - the duplicate check on provider message ids (a Redis key per id: being processed, done, or
   failed so many times), so a provider's retry after a failure is processed, exactly once;
-- after the bot failed on one message :attr:`~core.settings.Settings.bot_attempts` times, a
-  person takes the conversation with the message (``handoff.desk.Desk.bot_failed``);
+- after the bot failed on one message :attr:`~core.settings.Settings.bot_attempts` times, or
+  when the provider did not retry it within ``bot_retry_grace_seconds``, a person takes the
+  conversation with the message (``handoff.desk.Desk.bot_failed``);
 - the customer's conversation from their address (:class:`handoff.identity.IdentityBook`);
 - numbered options for channels without buttons, and the number's payload back;
 - an acknowledgement of images and voice notes, which the bot cannot read;
@@ -19,9 +20,11 @@ it has them, extra routes. The base gives it:
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import logging
 import re
+import time
 import uuid
 from abc import abstractmethod
 from dataclasses import replace
@@ -37,6 +40,7 @@ from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
 from core.errors import Conflict, Failed, KesherError, Unavailable
 from core.language import detect_language, is_hebrew
+from core.tasks import cancel_and_wait
 from edge.errors import error_response, status_of
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -128,6 +132,7 @@ class KesherInputChannel(InputChannel):
             rt: The process's channel runtime (tests pass their own; else the app's, at start).
         """
         self._rt = rt
+        self._unretried: Optional[asyncio.Task[None]] = None  # hands over messages the provider never retried
 
     @property
     def rt(self) -> ChannelRuntime:
@@ -198,7 +203,64 @@ class KesherInputChannel(InputChannel):
 
     async def finish(self, message_id: str) -> None:
         """Marks a provider message id as handled: the provider's retries of it are answered, not processed."""
-        await self.rt.redis.set(self.rt.keys.seen(self.name(), message_id), DONE, ex=SEEN_TTL_SECONDS)
+        keys = self.rt.keys
+        async with self.rt.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.seen(self.name(), message_id), DONE, ex=SEEN_TTL_SECONDS)
+            pipe.zrem(keys.bot_failures_due(self.name()), message_id)
+            pipe.delete(keys.bot_failure(self.name(), message_id))
+            await pipe.execute()
+
+    async def remember_failure(self, msg: InboundMessage) -> None:
+        """Keeps a message the bot failed on, so a person gets it if the provider never retries it."""
+        keys, name = self.rt.keys, self.name()
+        due = time.time() + self.rt.settings.bot_retry_grace_seconds
+        async with self.rt.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.bot_failure(name, msg.message_id), mapping={"cid": msg.cid, "text": msg.text})
+            pipe.expire(keys.bot_failure(name, msg.message_id), SEEN_TTL_SECONDS)
+            pipe.zadd(keys.bot_failures_due(name), {msg.message_id: due})
+            await pipe.execute()
+
+    async def hand_over_unretried(self) -> int:
+        """Hands to a person each message the bot failed on that its provider did not retry in time.
+
+        Returns:
+            How many messages were handed over.
+        """
+        redis, keys, name = self.rt.redis, self.rt.keys, self.name()
+        handed = 0
+        for message_id in await redis.zrangebyscore(keys.bot_failures_due(name), 0, time.time(), start=0, num=50):
+            if not await redis.zrem(keys.bot_failures_due(name), message_id):
+                continue  # another process took it
+            facts = await redis.hgetall(keys.bot_failure(name, message_id))
+            try:
+                failures = await self.take(message_id)
+            except Conflict:
+                continue  # the provider's retry is being processed right now
+            if failures is None:
+                continue  # handled meanwhile
+            if not facts:  # its record expired: nothing to hand over
+                await self.release(message_id, failures)
+                continue
+            msg = InboundMessage(cid=facts["cid"], channel=name, text=facts["text"], message_id=message_id)
+            try:
+                await self._to_person(msg, failures)
+            except BaseException:
+                await self.release(message_id, failures)
+                await redis.zadd(keys.bot_failures_due(name), {message_id: time.time() + 1})
+                raise
+            await self.finish(message_id)
+            handed += 1
+        return handed
+
+    async def _hand_over_unretried_always(self) -> None:
+        """Runs :meth:`hand_over_unretried` every little while, while the server runs."""
+        every = min(5.0, self.rt.settings.bot_retry_grace_seconds / 3)
+        while True:
+            try:
+                await self.hand_over_unretried()
+            except (RedisError, KesherError) as exc:
+                log.warning("channel=%s: messages the bot failed on not handed over yet: %s", self.name(), exc)
+            await asyncio.sleep(every)
 
     async def release(self, message_id: str, failures: int) -> None:
         """Lets the provider's retry of a message through, keeping the bot's failures on it so far."""
@@ -244,8 +306,11 @@ class KesherInputChannel(InputChannel):
                     await self._to_bot(msg, on_new_message)
                 except BotFailure:
                     failures += 1
-                    if not provider_id or failures < self.rt.settings.bot_attempts:
-                        raise  # retried by the provider (or, without an id to count by, by the sender)
+                    if not provider_id:
+                        raise  # no id to count retries by: the sender sees the failure and may send again
+                    if failures < self.rt.settings.bot_attempts:
+                        await self.remember_failure(msg)  # the provider retries it; else a person gets it
+                        raise
                     result = await self._to_person(msg, failures)
         except BaseException:
             if provider_id:  # not processed: let the provider's retry through
@@ -370,9 +435,12 @@ class KesherInputChannel(InputChannel):
             channel.rt.register(channel)
             await channel.rt.start()
             await channel.start()
+            channel._unretried = asyncio.create_task(channel._hand_over_unretried_always())
 
         @bp.listener("after_server_stop")
         async def _stop(app: Any, _loop: Any) -> None:
+            if channel._unretried is not None:
+                await cancel_and_wait(channel._unretried)
             await channel.rt.stop()
 
         @bp.route("/", methods=["GET"])

@@ -157,6 +157,14 @@ class RedisKeys:
         """Hash: the failed attempts, next try and last error of an outbound message being retried."""
         return f"{self.prefix}delivery-attempts:{message_id}"
 
+    def bot_failure(self, channel: str, provider_message_id: str) -> str:
+        """Hash: the conversation and text of a customer message the bot failed on, until it is handled."""
+        return f"{self.prefix}bot-failure:{channel}:{provider_message_id}"
+
+    def bot_failures_due(self, channel: str) -> str:
+        """Sorted set: provider message ids the bot failed on, by when a person takes them if not retried."""
+        return f"{self.prefix}bot-failures-due:{channel}"
+
     def undelivered(self) -> str:
         """Stream: replies given up on (dead letters) for agents to see; capped, trimmed by age, expiring.
 

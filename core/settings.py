@@ -128,6 +128,9 @@ class Settings(BaseModel):
     bot_attempts: int = Field(default=3, ge=1, env="KESHER_BOT_ATTEMPTS",
                               description="Failures of the bot on one customer message before a person takes it "
                                           "(the provider's retries count).")
+    bot_retry_grace_seconds: float = Field(default=60.0, gt=0, env="KESHER_BOT_RETRY_GRACE_SECONDS",
+                                           description="How long to wait for the provider's retry of a message the "
+                                                       "bot failed on before a person takes it anyway.")
     inbound_processing_seconds: int = Field(default=120, ge=1, env="KESHER_INBOUND_PROCESSING_SECONDS",
                                             description="How long a customer message counts as being processed "
                                                         "(a duplicate meanwhile is refused; a crash frees it).")

@@ -172,3 +172,35 @@ async def test_the_widget_in_a_browser_sends_again_until_a_person_has_it(web) ->
     assert app.bot.texts == [QUESTION] * 3  # the first try and the widget's two resends
     [cid] = [sender for sender, _ in app.bot.seen[:1]]
     assert await app.rt.store.state(cid) is ConversationState.QUEUED
+
+
+@pytest_asyncio.fixture()
+async def whatsapp_without_retries(redis_server: Any, tmp_path: Any, twilio: FakeTwilio, redis_client: Any,
+                                   ) -> AsyncIterator[Tuple[ChannelApp, WhatsAppCustomer]]:
+    """WhatsApp where a person takes a message the bot failed on if Twilio has not retried it in 0.3 s."""
+    twilio.clear()
+    settings = Settings(var_dir=tmp_path, bot_retry_grace_seconds=0.3).with_ports(
+        redis=redis_server.port, rasa=1, actions=1)
+
+    def make(rt: Any) -> WhatsAppChannel:
+        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
+                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
+
+    async with serving_channel(make, settings) as app:
+        yield app, WhatsAppCustomer(app.base, twilio)
+
+
+async def test_a_message_twilio_never_retries_after_a_bot_failure_goes_to_a_person(whatsapp_without_retries) -> None:
+    app, customer = whatsapp_without_retries
+    cid = conversation_id("whatsapp", customer.address)
+    app.bot.fail_next = 1
+    assert (await customer.say(QUESTION, message_id="SM" + "b" * 32)).status_code == 500
+    # Twilio does not retry a 500 unless told to: the message is not lost for all that.
+    notice, _place = await customer.replies(2)
+    assert notice.text == catalog().text("bot_error_handoff", "en")
+    conv = await app.rt.store.get(cid)
+    assert conv is not None and conv.state is ConversationState.QUEUED and conv.reason == BOT_ERROR
+    assert [e.text for e in await app.rt.store.events(cid) if e.kind is EventKind.CUSTOMER] == [QUESTION]
+    # A retry that comes after all is answered, not run again.
+    assert (await customer.say(QUESTION, message_id="SM" + "b" * 32)).status_code == 200
+    assert app.bot.texts == [QUESTION]
