@@ -27,6 +27,7 @@ from core.settings import PROJECT_ROOT, Settings
 from core.texts import TextCatalog, arguments_of
 from edge.browser import message_format_js
 from handoff.agents import ROLES, hash_password, load_agents
+from handoff.desk import BOT_ERROR
 from handoff.policy import Trigger, load_policy
 from kesher.add_agent import add_agent_cli, upsert_agent
 from tests.console.conftest import PASSWORD, english_request, hebrew_request, new_cid
@@ -76,7 +77,7 @@ def test_every_key_the_pages_scripts_and_refusals_use_has_both_languages() -> No
     assert incomplete == []
     # The codes the pages name through a prefix (label("console_reason_", code)) all have a name.
     codes = {
-        "console_reason_": [t.value for t in Trigger],
+        "console_reason_": [t.value for t in Trigger] + [BOT_ERROR],
         "console_resolution_": list(load_policy(Settings().handoff_policy).resolution_codes),
         "console_role_": list(ROLES),
         "console_flow_kind_": ["story", "rule"],
