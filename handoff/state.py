@@ -97,7 +97,11 @@ return {1, 'queued'}
 # ARGV: cid, now, agent_id, agent_name, capacity, require_online ('1'/'0').
 _TAKE = _LUA_PRELUDE + """
 local s = state_of(KEYS[1])
-if s ~= 'queued' then return {0, 'not_queued:' .. s} end
+if s ~= 'queued' then
+  -- a record that expired while queued (no activity for the whole retention) leaves the queue
+  if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[4], ARGV[1]) end
+  return {0, 'not_queued:' .. s}
+end
 if ARGV[6] == '1' and redis.call('SISMEMBER', KEYS[7], ARGV[3]) == 0 then return {0, 'agent_offline'} end
 if redis.call('SCARD', KEYS[6]) >= tonumber(ARGV[5]) then return {0, 'agent_full'} end
 local target = redis.call('HGET', KEYS[1], 'target_agent')

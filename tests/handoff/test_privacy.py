@@ -225,3 +225,13 @@ async def test_the_agents_transcript_of_the_bot_conversation_is_masked(store: Ha
         ("bot", "Thanks, what is your order number?"),
         ("customer", "order 123456, phone 050-1234567"),  # what an agent needs stays readable
     ]
+
+
+async def test_a_conversation_that_expired_while_queued_leaves_the_queue(redis_client: Redis) -> None:
+    store = HandoffStore(redis_client, RedisKeys("test:ho:"), retention_seconds=DAY)
+    await store.request(request("c-gone"))
+    await redis_client.delete(store.keys.conversation("c-gone"), store.keys.events("c-gone"))  # as expiry does
+    assert await store.queue() == ["c-gone"]
+    result = await store.take("c-gone", "dana", "Dana Levi", 3, require_online=False)
+    assert not result.ok and result.state == "not_queued:bot"
+    assert await store.queue() == []
