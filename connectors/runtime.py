@@ -21,6 +21,7 @@ from sanic import Sanic
 
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
+from core.logs import install_log_redaction
 from core.redis_keys import RedisKeys
 from core.settings import Settings
 from core.tasks import cancel_and_wait
@@ -67,6 +68,7 @@ class ChannelRuntime:
         """
         self.container = container
         self.settings: Settings = container.settings
+        install_log_redaction(self.settings)
         self.redis: Redis = container.redis
         self.keys: RedisKeys = container.keys
         self.store: HandoffStore = container.store

@@ -7,6 +7,7 @@ Rasa tracker and lock stores use their own prefix from ``endpoints.yml``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_PREFIX", "RedisKeys"]
@@ -54,8 +55,12 @@ class RedisKeys:
         return f"{self.prefix}handle-times"
 
     def history(self, customer_key: str) -> str:
-        """List of earlier handoff records (JSON) of one customer, newest first."""
-        return f"{self.prefix}history:{customer_key}"
+        """List of earlier handoff records (JSON) of one customer, newest first.
+
+        The customer key (an e-mail address or a conversation id) is hashed, so key names list no customer.
+        """
+        digest = hashlib.sha256(customer_key.encode("utf-8")).hexdigest()[:40]
+        return f"{self.prefix}history:{digest}"
 
     def closed(self) -> str:
         """Sorted set of closed conversation ids by close time (reports, CSAT)."""

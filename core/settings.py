@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from pydantic import BaseModel, Field, validator
 
@@ -96,10 +96,50 @@ class Settings(BaseModel):
     smtp_port: int = Field(default=8025, env="SMTP_PORT", description="SMTP port.")
     smtp_user: str = Field(default="", env="SMTP_USER", description="SMTP login; empty: none.")
     smtp_password: str = Field(default="", env="SMTP_PASSWORD", description="SMTP password.")
-    smtp_starttls: bool = Field(default=False, env="SMTP_STARTTLS", description="Upgrade SMTP with STARTTLS.")
+    smtp_starttls: bool = Field(default=False, env="SMTP_STARTTLS",
+                                description="Require STARTTLS (older name of SMTP_TLS=starttls).")
     # DEMO DEFAULT: set MAIL_FROM to the shop's own address in production.
     mail_from: str = Field(default="Kesher Support <support@kesher.example>", env="MAIL_FROM",
                            description="Sender of customer e-mails. DEMO DEFAULT.")
+
+    # -- privacy (sec-priv) ---------------------------------------------------------------------------
+    retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",
+                                description="Days Kesher keeps a conversation's handoff record, events, history "
+                                            "and e-mails after its last activity (like Rasa's trackers).")
+    smtp_tls: str = Field(default="auto", env="SMTP_TLS",
+                          description="SMTP encryption: auto (STARTTLS when the server offers it), starttls "
+                                      "(required), implicit (TLS from the first byte, port 465) or none. "
+                                      "A login (SMTP_USER) is never sent without TLS.")
+
+    @validator("retention_days")
+    def _retention(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("KESHER_RETENTION_DAYS must be at least 1")
+        return value
+
+    @validator("smtp_tls")
+    def _smtp_tls(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("auto", "starttls", "implicit", "none"):
+            raise ValueError("SMTP_TLS must be auto, starttls, implicit or none")
+        return value
+
+    @property
+    def retention_seconds(self) -> int:
+        """How long per-conversation data is kept after its last activity, in seconds."""
+        return self.retention_days * 24 * 3600
+
+    @property
+    def smtp_tls_mode(self) -> str:
+        """The SMTP encryption in force: ``SMTP_TLS``, or ``starttls`` when only ``SMTP_STARTTLS=1`` is set."""
+        return "starttls" if self.smtp_tls == "auto" and self.smtp_starttls else self.smtp_tls
+
+    @property
+    def secret_values(self) -> Tuple[str, ...]:
+        """Every secret this process knows, for log redaction (empty values left out)."""
+        names = ("rasa_api_token", "web_secret", "twilio_auth_token", "telegram_token", "telegram_secret_token",
+                 "smtp_password", "redis_password")
+        return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------
     callback_url: str = Field(default="", env="KESHER_CALLBACK_URL",

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import aiohttp
 
 from core.errors import Unavailable
+from core.masking import mask_sensitive
 
 __all__ = ["RasaClient", "RasaUnavailable", "transcript_from_tracker"]
 
@@ -84,12 +85,13 @@ class RasaClient:
 
 
 def transcript_from_tracker(tracker: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """The customer's and the bot's messages in a tracker, oldest first."""
+    """The customer's and the bot's messages in a tracker, oldest first, card and ID numbers masked."""
     lines: List[Dict[str, Any]] = []
     for event in tracker.get("events") or []:
         kind = event.get("event")
+        text = mask_sensitive(str(event.get("text") or ""))
         if kind == "user":
-            lines.append({"role": "customer", "text": event.get("text") or "", "at": event.get("timestamp", 0)})
+            lines.append({"role": "customer", "text": text, "at": event.get("timestamp", 0)})
         elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
-            lines.append({"role": "bot", "text": event.get("text") or "", "at": event.get("timestamp", 0)})
+            lines.append({"role": "bot", "text": text, "at": event.get("timestamp", 0)})
     return lines

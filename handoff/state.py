@@ -11,10 +11,20 @@ same conversation at once produce exactly one owner, and a customer giving up
 while an agent takes the chat ends in one state or the other, never both.
 Each transition bumps the conversation's ``version`` and appends a ``state``
 event to the feed that consoles and the assigner follow.
+
+Nothing is kept forever (``KESHER_RETENTION_DAYS``, 30 days by default, like
+Rasa's trackers): every write to a conversation's record or event stream sets
+both to expire ``retention`` seconds after that last activity, a customer's
+history of handoffs expires the same way after its last entry, the ``closed``
+set drops conversations closed longer ago than that, and the shared streams
+(the feed and the outbound messages) are trimmed of entries older than that.
+Card and ID numbers are masked (:func:`core.masking.mask_sensitive`) before an
+event, what the customer asked the bot, or the agent's summary is stored.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -23,13 +33,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 
+from core.masking import mask_sensitive
 from core.redis_keys import RedisKeys
 from handoff.models import Conversation, ConversationState, Event, EventKind, HandoffRequest, OutboundMessage
 
-__all__ = ["FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
+__all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
 
 FEED_MAXLEN = 20_000
 EVENTS_MAXLEN = 5_000
+HISTORY_LENGTH = 50
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
+MASK_INLINE_CHARS = 20_000
 # Seconds of waiting one priority level is worth: priority 1 goes ahead of
 # priority 0 requests made up to this long before it.
 PRIORITY_STEP = 10_000_000.0
@@ -40,15 +54,22 @@ def queue_score(priority: int, queued_at: float) -> float:
     return queued_at - priority * PRIORITY_STEP
 
 
-# Common Lua: append a state event to the conversation's stream and the feed.
+# Common Lua: append a state event to the conversation's stream and the feed; the record and
+# its events expire RETENTION seconds after this activity, the feed forgets older entries.
 _LUA_PRELUDE = """
-local function note_state(conv_events, feed, cid, from_state, to_state, now, extra)
+local function note_state(conv, conv_events, feed, cid, from_state, to_state, now, extra)
   local data = cjson.encode({from=from_state, to=to_state, extra=extra})
   local id = redis.call('XADD', conv_events, 'MAXLEN', '~', ARGV_EVENTS_MAXLEN, '*',
     'kind', 'state', 'text', to_state, 'author', 'kesher', 'author_name', '',
     'at', now, 'message_id', '', 'data', data)
+  redis.call('EXPIRE', conv, RETENTION)
+  redis.call('EXPIRE', conv_events, RETENTION)
   redis.call('XADD', feed, 'MAXLEN', '~', ARGV_FEED_MAXLEN, '*', 'cid', cid, 'kind', 'state',
     'from', from_state, 'to', to_state, 'event_id', id)
+  local t = redis.call('TIME')
+  local oldest = (tonumber(t[1]) - RETENTION) * 1000
+  if oldest > 0 then redis.call('XTRIM', feed, 'MINID', string.format('%d', oldest)) end
+  redis.call('EXPIRE', feed, RETENTION)
   return id
 end
 local function state_of(conv)
@@ -68,7 +89,7 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2], 'agent_id',
   'csat_comment', '', 'notified_position', '0', 'notified_eta', '0', 'target_agent', '')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-note_state(KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], '')
+note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], '')
 return {1, 'queued'}
 """
 
@@ -76,7 +97,11 @@ return {1, 'queued'}
 # ARGV: cid, now, agent_id, agent_name, capacity, require_online ('1'/'0').
 _TAKE = _LUA_PRELUDE + """
 local s = state_of(KEYS[1])
-if s ~= 'queued' then return {0, 'not_queued:' .. s} end
+if s ~= 'queued' then
+  -- a record that expired while queued (no activity for the whole retention) leaves the queue
+  if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[4], ARGV[1]) end
+  return {0, 'not_queued:' .. s}
+end
 if ARGV[6] == '1' and redis.call('SISMEMBER', KEYS[7], ARGV[3]) == 0 then return {0, 'agent_offline'} end
 if redis.call('SCARD', KEYS[6]) >= tonumber(ARGV[5]) then return {0, 'agent_full'} end
 local target = redis.call('HGET', KEYS[1], 'target_agent')
@@ -86,7 +111,7 @@ redis.call('HSET', KEYS[1], 'state', 'with_agent', 'agent_id', ARGV[3], 'agent_n
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
-note_state(KEYS[2], KEYS[3], ARGV[1], s, 'with_agent', ARGV[2], ARGV[3])
+note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'with_agent', ARGV[2], ARGV[3])
 return {1, 'with_agent'}
 """
 
@@ -100,7 +125,7 @@ redis.call('HSET', KEYS[1], 'state', 'queued', 'agent_id', '', 'agent_name', '',
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-note_state(KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], ARGV[3] .. '>' .. ARGV[6] .. '@' .. ARGV[5])
+note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], ARGV[3] .. '>' .. ARGV[6] .. '@' .. ARGV[5])
 return {1, 'queued'}
 """
 
@@ -120,7 +145,9 @@ if assigned > 0 then
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[7]) - 1)
 end
 redis.call('ZADD', KEYS[6], ARGV[2], ARGV[1])
-note_state(KEYS[2], KEYS[3], ARGV[1], s, 'closed', ARGV[2], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. tostring(tonumber(ARGV[2]) - RETENTION))
+redis.call('EXPIRE', KEYS[6], RETENTION)
+note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'closed', ARGV[2], ARGV[4])
 return {1, 'closed'}
 """
 
@@ -131,7 +158,7 @@ if s ~= ARGV[3] then return {0, 'not_' .. ARGV[3] .. ':' .. s} end
 redis.call('HSET', KEYS[1], 'state', 'bot', 'agent_id', '', 'target_agent', '')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
-note_state(KEYS[2], KEYS[3], ARGV[1], s, 'bot', ARGV[2], ARGV[4])
+note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'bot', ARGV[2], ARGV[4])
 return {1, 'bot'}
 """
 
@@ -160,22 +187,37 @@ class HandoffStore:
     The client must be created with ``decode_responses=True``.
     """
 
-    def __init__(self, redis: Redis, keys: Optional[RedisKeys] = None, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Optional[RedisKeys] = None,
+        clock: Any = time.time,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         """Keeps the connection; opens nothing.
 
         Args:
             redis: An asyncio Redis client with ``decode_responses=True``.
             keys: Key builder (default prefix ``kesher:ho:``).
             clock: Returns epoch seconds (tests fix it).
+            retention_seconds: How long a conversation's record, events and history are kept
+                after their last activity (``Settings.retention_seconds``).
         """
         self.redis = redis
         self.keys = keys or RedisKeys()
         self.clock = clock
-        self._request = redis.register_script(_REQUEST)
-        self._take = redis.register_script(_TAKE)
-        self._transfer = redis.register_script(_TRANSFER)
-        self._close = redis.register_script(_CLOSE)
-        self._to_bot = redis.register_script(_TO_BOT)
+        self.retention = int(retention_seconds)
+        if self.retention < 1:
+            raise ValueError("retention_seconds must be positive")
+
+        def script(source: str) -> Any:
+            return redis.register_script(source.replace("RETENTION", str(self.retention)))
+
+        self._request = script(_REQUEST)
+        self._take = script(_TAKE)
+        self._transfer = script(_TRANSFER)
+        self._close = script(_CLOSE)
+        self._to_bot = script(_TO_BOT)
 
     # -- reading -----------------------------------------------------------
     async def get(self, cid: str) -> Optional[Conversation]:
@@ -219,7 +261,11 @@ class HandoffStore:
             return
         conv = Conversation(cid=cid, **values)  # converts values the same way as a full record
         raw = conv.to_redis()
-        await self.redis.hset(self.keys.conversation(cid), mapping={k: raw[k] for k in values})
+        key = self.keys.conversation(cid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={k: raw[k] for k in values})
+            pipe.expire(key, self.retention)
+            await pipe.execute()
 
     # -- transitions ---------------------------------------------------------
     async def request(self, request: HandoffRequest) -> TransitionResult:
@@ -237,8 +283,8 @@ class HandoffStore:
             email=request.email,
             phone=request.phone,
             verified_order=request.verified_order,
-            asked=request.asked,
-            found=request.found,
+            asked=[mask_sensitive(text) for text in request.asked],
+            found=[mask_sensitive(text) for text in request.found],
             requested_at=now,
         ).to_redis()
         keep = (
@@ -298,7 +344,8 @@ class HandoffStore:
         k = self.keys
         raw = await self._close(
             keys=[k.conversation(cid), k.events(cid), k.feed(), k.agent_chats(agent_id), k.handle_times(), k.closed()],
-            args=[cid, repr(self.clock()), agent_id, resolution, summary, next_steps, max_samples],
+            args=[cid, repr(self.clock()), agent_id, resolution, mask_sensitive(summary), mask_sensitive(next_steps),
+                  max_samples],
         )
         return _result(raw)
 
@@ -322,6 +369,10 @@ class HandoffStore:
     async def add_event(self, cid: str, event: Event, outbound: Optional[OutboundMessage] = None) -> str:
         """Appends an event (and, atomically, its copy for the customer's channel).
 
+        The stored text has card and ID numbers masked (the customer's channel still gets
+        ``outbound`` as written); the conversation's record and events expire ``retention``
+        seconds after this event, and the shared streams forget entries older than that.
+
         Args:
             cid: The conversation.
             event: What happened; ``at`` and ``message_id`` are filled in when empty.
@@ -334,21 +385,32 @@ class HandoffStore:
             event.at = self.clock()
         if not event.message_id:
             event.message_id = outbound.message_id if outbound else uuid.uuid4().hex
+        # Masking is linear but not free: an oversized text is masked off the event loop.
+        event.text = (mask_sensitive(event.text) if len(event.text) <= MASK_INLINE_CHARS
+                      else await asyncio.to_thread(mask_sensitive, event.text))
         k = self.keys
+        oldest = self._oldest_stream_id()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(k.events(cid), event.to_redis(), maxlen=EVENTS_MAXLEN, approximate=True)
+            pipe.expire(k.events(cid), self.retention)
+            pipe.expire(k.conversation(cid), self.retention)
             if outbound is not None:
                 pipe.xadd(k.outbound(), outbound.to_redis(), maxlen=FEED_MAXLEN, approximate=True)
+                pipe.xtrim(k.outbound(), minid=oldest, approximate=False)
             results = await pipe.execute()
         stream_id = str(results[0])
         event.stream_id = stream_id
-        await self.redis.xadd(
-            k.feed(),
-            {"cid": cid, "kind": event.kind.value, "event_id": stream_id},
-            maxlen=FEED_MAXLEN,
-            approximate=True,
-        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(k.feed(), {"cid": cid, "kind": event.kind.value, "event_id": stream_id},
+                      maxlen=FEED_MAXLEN, approximate=True)
+            pipe.xtrim(k.feed(), minid=oldest, approximate=False)
+            pipe.expire(k.feed(), self.retention)
+            await pipe.execute()
         return stream_id
+
+    def _oldest_stream_id(self) -> str:
+        """The stream id before which shared streams are trimmed (their ids are wall-clock milliseconds)."""
+        return str(max(0, int((time.time() - self.retention) * 1000)))
 
     async def tell_customer(
         self,
@@ -389,7 +451,10 @@ class HandoffStore:
         return [float(x) for x in await self.redis.lrange(self.keys.handle_times(), 0, -1)]
 
     async def record_history(self, conv: Conversation) -> None:
-        """Keeps a short record of a closed handoff under the customer, for later agents."""
+        """Keeps a short record of a closed handoff under the customer, for later agents.
+
+        The customer's list keeps the last 50 handoffs and expires ``retention`` seconds after the newest.
+        """
         entry = json.dumps(
             {
                 "cid": conv.cid, "reference": conv.reference, "reason": conv.reason,
@@ -401,7 +466,8 @@ class HandoffStore:
         key = self.keys.history(conv.customer_key)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, entry)
-            pipe.ltrim(key, 0, 49)
+            pipe.ltrim(key, 0, HISTORY_LENGTH - 1)
+            pipe.expire(key, self.retention)
             await pipe.execute()
 
     async def history(self, customer_key: str) -> List[Dict[str, Any]]:

@@ -39,6 +39,7 @@ from actions.server import create_app as create_action_server
 from connectors.telegram import TelegramChannel
 from console.app import create_app as create_handoff_service
 from core.language import LANGUAGES
+from core.logs import install_log_redaction
 from core.processes import free_port, latest_model, venv_bin
 from core.settings import PROJECT_ROOT, Settings
 from handoff.mail.smtpd import serve_smtpd
@@ -186,6 +187,7 @@ def _shell(settings: Settings) -> int:
 def serve(part: str, settings: Settings) -> int:
     """Runs one part of Kesher in this process until it is stopped (the supervisor's children)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_redaction(settings)
     if part == "handoff":
         create_handoff_service(settings).run(host="127.0.0.1", port=settings.handoff_port, access_log=False,
                                              motd=False)
@@ -197,7 +199,7 @@ def serve(part: str, settings: Settings) -> int:
         create_model_server(settings.published_dir).run(host="127.0.0.1", port=settings.model_server_port,
                                                         access_log=False, motd=False)
     else:
-        asyncio.run(serve_smtpd("127.0.0.1", settings.smtp_port, settings.mail_dir))
+        asyncio.run(serve_smtpd("127.0.0.1", settings.smtp_port, settings.mail_dir, settings.retention_seconds))
     return 0
 
 

@@ -26,7 +26,7 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
-from handoff.identity import IdentityBook
+from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
 from handoff.rasa_client import RasaClient
@@ -81,12 +81,12 @@ class Container:
     @cached_property
     def store(self) -> HandoffStore:
         """The handoff state machine in Redis."""
-        return HandoffStore(self.redis, self.keys, clock=self.clock)
+        return HandoffStore(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds)
 
     @cached_property
     def outbox(self) -> MailOutbox:
         """Where the desk queues customer e-mails."""
-        return MailOutbox(self.redis, self.keys, clock=self.clock)
+        return MailOutbox(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds)
 
     @cached_property
     def rasa(self) -> RasaClient:
@@ -101,7 +101,8 @@ class Container:
     @cached_property
     def identity(self) -> IdentityBook:
         """Channel addresses → conversations."""
-        return IdentityBook(self.redis, self.keys)
+        ttl = min(IDENTITY_TTL_SECONDS, self.settings.retention_seconds)  # links do not outlive what they link to
+        return IdentityBook(self.redis, self.keys, ttl_seconds=ttl)
 
     @cached_property
     def desk(self) -> Desk:

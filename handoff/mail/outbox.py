@@ -9,6 +9,15 @@ server cannot be reached the job stays and is retried with exponential
 backoff, so an outage delays mail and loses none; a job marked sent is never
 sent again.
 
+The connection is encrypted as ``SMTP_TLS`` says: by default STARTTLS whenever
+the server offers it, ``starttls`` to require it, ``implicit`` for TLS from the
+first byte (port 465), ``none`` for a local relay. A login (``SMTP_USER``) is
+never sent over an unencrypted connection: the worker refuses before any
+``AUTH`` command, logs why, and keeps the mail for when the setting is fixed.
+
+Jobs and their "sent" markers expire after the retention period
+(``KESHER_RETENTION_DAYS``); a job that old belongs to a conversation that is gone.
+
 One gap is inherent to SMTP: a worker that dies after the server accepted a
 mail and before it marked it sent will send it again on restart. The
 ``Message-ID`` is the same for every attempt at one job, so a resend is
@@ -21,6 +30,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import ssl
 import time
 import uuid
 from datetime import datetime
@@ -38,12 +48,13 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.mail.compose import closing_summary, customer_address, handoff_summary
 from handoff.models import Agent, Conversation
-from handoff.state import HandoffStore
+from handoff.state import DEFAULT_RETENTION_SECONDS, HandoffStore
 
 __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
     "KINDS",
+    "CleartextLoginRefused",
     "MailOutbox",
     "MailWorker",
     "backoff_seconds",
@@ -62,11 +73,12 @@ LOCK_SECONDS = 120  # longer than one SMTP conversation can take with its per-st
 SENT_TTL_SECONDS = 90 * 24 * 3600  # how long "already sent" is remembered for dedup
 MAX_REFUSED_ATTEMPTS = 5  # a recipient refused with 5xx this often is given up on
 
-# KEYS: job, due, sent. ARGV: id, due_at, then field/value pairs.
+# KEYS: job, due, sent. ARGV: id, due_at, ttl, then field/value pairs.
 _ENQUEUE = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[1])
 return 1
 """
@@ -86,6 +98,10 @@ _UNREACHABLE: Tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+class CleartextLoginRefused(aiosmtplib.SMTPException):
+    """``SMTP_USER`` is set but the connection is not encrypted: the login is not sent."""
 
 
 def mail_id_for(dedup_key: str) -> str:
@@ -132,17 +148,25 @@ def _job_view(raw: Dict[str, str]) -> Dict[str, Any]:
 class MailOutbox:
     """Puts e-mail jobs into Redis, each at most once."""
 
-    def __init__(self, redis: Redis, keys: Optional[RedisKeys] = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Optional[RedisKeys] = None,
+        clock: Clock = time.time,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+    ) -> None:
         """Keeps the connection; opens nothing.
 
         Args:
             redis: An asyncio Redis client with ``decode_responses=True``.
             keys: Key builder (the store's, so mail keys share its prefix).
             clock: Returns epoch seconds (tests move it).
+            retention_seconds: How long a job (and the mark that it was sent) is kept.
         """
         self.redis = redis
         self.keys = keys or RedisKeys()
         self.clock = clock
+        self.retention = int(retention_seconds)
         self._enqueue = redis.register_script(_ENQUEUE)
 
     async def enqueue(self, kind: str, cid: str, dedup_key: str, **params: Any) -> bool:
@@ -183,7 +207,7 @@ class MailOutbox:
             "created_at": repr(now),
             "due_at": repr(now),
         }
-        args: List[str] = [mail_id, repr(now)]
+        args: List[str] = [mail_id, repr(now), str(self.retention)]
         for name, value in fields.items():
             args += [name, value]
         keys = [self.keys.mail(mail_id), self.keys.mail_due(), self.keys.mail_sent(mail_id)]
@@ -232,6 +256,7 @@ class MailWorker:
         *,
         batch: int = 50,
         poll_seconds: float = 1.0,
+        tls_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         """Keeps its collaborators; opens nothing.
 
@@ -243,6 +268,8 @@ class MailWorker:
             settings: SMTP server and sender.
             batch: Most jobs looked at per :meth:`run_once`.
             poll_seconds: Pause between rounds of :meth:`run`.
+            tls_context: Trust for the SMTP server's certificate (default: the system's CAs;
+                tests pass their own).
         """
         self.outbox = outbox
         self.redis = outbox.redis
@@ -254,6 +281,7 @@ class MailWorker:
         self.settings = settings
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.tls_context = tls_context
         self._release = self.redis.register_script(_RELEASE)
 
     async def pending(self) -> List[Dict[str, Any]]:
@@ -262,7 +290,11 @@ class MailWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends due mail every ``poll_seconds`` until ``stop`` is set; survives Redis hiccups."""
-        log.info("mail worker started (SMTP %s:%s)", self.settings.smtp_host, self.settings.smtp_port)
+        s = self.settings
+        log.info("mail worker started (SMTP %s:%s, TLS %s)", s.smtp_host, s.smtp_port, s.smtp_tls_mode)
+        if s.smtp_user and s.smtp_tls_mode == "none":
+            log.error("SMTP_USER is set with SMTP_TLS=none: no mail will be sent, the login would go in clear; "
+                      "set SMTP_TLS to auto, starttls or implicit")
         while not stop.is_set():
             try:
                 await self.run_once()
@@ -326,6 +358,10 @@ class MailWorker:
             return "dropped"
         try:
             await self._send(message)
+        except CleartextLoginRefused as exc:
+            log.error("mail %s not sent: %s", mail_id, exc)
+            await self._retry(mail_id, str(exc))
+            return "unreachable"  # every other job would be refused the same way
         except _UNREACHABLE as exc:
             await self._retry(mail_id, f"SMTP server unreachable: {exc!r}")
             return "unreachable"
@@ -337,7 +373,7 @@ class MailWorker:
                 return "dropped"
             return "retry"
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self.keys.mail_sent(mail_id), repr(self.clock()), ex=SENT_TTL_SECONDS)
+        pipe.set(self.keys.mail_sent(mail_id), repr(self.clock()), ex=min(SENT_TTL_SECONDS, self.outbox.retention))
         pipe.delete(self.keys.mail(mail_id))
         pipe.zrem(self.keys.mail_due(), mail_id)
         await pipe.execute()
@@ -385,16 +421,44 @@ class MailWorker:
         return Agent(agent_id=agent_id, name=name)
 
     async def _send(self, message: EmailMessage) -> None:
+        """Hands ``message`` to the SMTP server, encrypted as ``SMTP_TLS`` says.
+
+        Raises:
+            CleartextLoginRefused: A login is configured and the connection is not encrypted
+                (nothing was sent, no ``AUTH`` command either).
+            aiosmtplib.SMTPException: The server refused or failed.
+            OSError: The server could not be reached.
+        """
         s = self.settings
-        await aiosmtplib.send(
-            message,
+        mode = s.smtp_tls_mode
+        if s.smtp_user and mode == "none":
+            raise CleartextLoginRefused(
+                "SMTP_USER is set but SMTP_TLS=none: the password would be sent in clear; "
+                "set SMTP_TLS to auto, starttls or implicit")
+        smtp = aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
-            username=s.smtp_user or None,
-            password=s.smtp_password or None,
-            start_tls=s.smtp_starttls,
+            use_tls=mode == "implicit",
+            # None: STARTTLS whenever the server offers it (aiosmtplib's opportunistic default).
+            start_tls={"auto": None, "starttls": True}.get(mode, False),
+            tls_context=self.tls_context,
             timeout=SMTP_TIMEOUT_SECONDS,
         )
+        await smtp.connect()
+        try:
+            if s.smtp_user:
+                if smtp.get_transport_info("sslcontext") is None:
+                    raise CleartextLoginRefused(
+                        f"SMTP server {s.smtp_host}:{s.smtp_port} does not offer STARTTLS and SMTP_USER is set: "
+                        "the password would be sent in clear; use SMTP_TLS=implicit or a server with TLS")
+                await smtp.login(s.smtp_user, s.smtp_password)
+            await smtp.send_message(message)
+            try:
+                await smtp.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                pass  # the message was accepted; a failed goodbye must not send it twice
+        finally:
+            smtp.close()
 
     async def _retry(self, mail_id: str, error: str) -> int:
         attempts = int(await self.redis.hincrby(self.keys.mail(mail_id), "attempts", 1))

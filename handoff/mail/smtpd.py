@@ -2,7 +2,9 @@
 
 ``make up`` runs it (``python -m kesher serve smtpd``) so the demo's customer
 e-mails can be read on the console's mail page instead of leaving the laptop.
-:func:`list_mail` and :func:`read_mail` are what that page shows.
+:func:`list_mail` and :func:`read_mail` are what that page shows. Messages are
+kept for the retention period (``KESHER_RETENTION_DAYS``): the server deletes
+older ``.eml`` files at start and every hour (:func:`prune_mail`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,24 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.errors import InvalidInput, NotFound
 
-__all__ = ["EmlHandler", "list_mail", "read_mail", "save_message", "serve_smtpd", "start_smtpd"]
+__all__ = [
+    "PRUNE_EVERY_SECONDS",
+    "EmlHandler",
+    "list_mail",
+    "prune_mail",
+    "read_mail",
+    "run_pruner",
+    "save_message",
+    "serve_smtpd",
+    "start_smtpd",
+]
 
 log = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.eml$")
 SERVER_HOSTNAME = "kesher-smtpd"  # given explicitly: aiosmtpd would otherwise call getfqdn(), slow without DNS
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def _safe(value: str) -> str:
@@ -218,16 +232,78 @@ def read_mail(mail_dir: Path, name: str) -> Dict[str, Any]:
     return out
 
 
-async def serve_smtpd(host: str, port: int, mail_dir: Path) -> None:
-    """Runs the SMTP server until SIGINT or SIGTERM (``python -m kesher serve smtpd``)."""
+def prune_mail(mail_dir: Path, retention_seconds: float, now: float) -> int:
+    """Deletes stored messages (and leftover partial writes) received more than ``retention_seconds`` ago.
+
+    Args:
+        mail_dir: The SMTP server's folder (missing means nothing to do).
+        retention_seconds: How long a message is kept.
+        now: Epoch seconds; a file's age is counted from its modification time (when it was received).
+
+    Returns:
+        How many files were deleted.
+    """
+    mail_dir = Path(mail_dir)
+    if not mail_dir.is_dir():
+        return 0
+    cutoff = now - retention_seconds
+    deleted = 0
+    for path in [*mail_dir.glob("*.eml"), *mail_dir.glob(".*.eml.part")]:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        except OSError as exc:
+            log.warning("could not delete old mail file %s: %s", path.name, exc)
+    if deleted:
+        log.info("deleted %d mail file(s) older than %.0f days", deleted, retention_seconds / 86400)
+    return deleted
+
+
+async def run_pruner(
+    mail_dir: Path,
+    retention_seconds: float,
+    stop: asyncio.Event,
+    *,
+    every_seconds: float = PRUNE_EVERY_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> None:
+    """Prunes ``mail_dir`` now and every ``every_seconds`` until ``stop`` is set (file work off the loop)."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(prune_mail, mail_dir, retention_seconds, clock())
+        except OSError as exc:
+            log.warning("mail pruning failed: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+        except TimeoutError:
+            pass
+
+
+async def serve_smtpd(
+    host: str, port: int, mail_dir: Path, retention_seconds: float = DEFAULT_RETENTION_SECONDS
+) -> None:
+    """Runs the SMTP server until SIGINT or SIGTERM (``python -m kesher serve smtpd``).
+
+    Args:
+        host: Address to listen on.
+        port: Port.
+        mail_dir: Where received messages are stored.
+        retention_seconds: How long a message is kept (``Settings.retention_seconds``).
+    """
     server = await start_smtpd(host, port, mail_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("SMTP server on %s:%d storing mail in %s", host, port, mail_dir)
+    pruner = asyncio.create_task(run_pruner(mail_dir, retention_seconds, stop))
     try:
         await stop.wait()
     finally:
+        stop.set()
         server.close()
         await server.wait_closed()
+        await pruner

@@ -112,8 +112,8 @@ def test_customer_text_is_escaped_and_masked_everywhere() -> None:
     conv = _conv(
         "en",
         customer_name='<img src=x onerror="alert(1)">',
-        asked=["<script>alert('x')</script> my card 4580 1234 5678 9012 and ID 123456782"],
-        reference="4580 1234 5678 9012",  # absurd, but shows the subject is masked too
+        asked=["<script>alert('x')</script> my card 4580 1234 5678 9015 and ID 123456782"],
+        reference="4580 1234 5678 9015",  # absurd, but shows the subject is masked too
     )
     msg = _handoff(conv)
     plain, rich = _parts(msg)
@@ -121,7 +121,7 @@ def test_customer_text_is_escaped_and_masked_everywhere() -> None:
     assert "<img" not in rich and "&lt;img" in rich
     assert "<script>alert('x')</script>" in plain  # plain text shows it as written
     for part in (plain, rich, msg["Subject"]):
-        assert "4580" not in part and "•••• •••• •••• 9012" in part
+        assert "4580" not in part and "•••• •••• •••• 9015" in part
     for part in (plain, rich):
         assert "123456782" not in part and "•••••••82" in part
 
@@ -129,7 +129,7 @@ def test_customer_text_is_escaped_and_masked_everywhere() -> None:
 def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
     conv = _conv(
         "en", resolution="refund_issued",
-        summary="Refunded the delivery fee.\n<b>No</b> card 4580123456789012 kept.",
+        summary="Refunded the delivery fee.\n<b>No</b> card 4580123456789015 kept.",
         next_steps="The refund shows within 5 working days.",
     )
     msg = closing_summary(conv, SETTINGS, catalog(), Agent("dana", "Dana Levi", email="dana@kesher.example"))
@@ -141,7 +141,7 @@ def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
         assert "The refund shows within 5 working days." in part
         assert "We've issued a refund." in part
         assert "Dana Levi" in part
-        assert "4580123456789012" not in part
+        assert "4580123456789015" not in part
     assert "&lt;b&gt;No&lt;/b&gt;" in rich and "<b>No</b>" not in rich
 
 

@@ -15,7 +15,7 @@ from handoff.state import HandoffStore
 from tests.helpers.smtp import FakeClock, SmtpSink
 from tests.helpers.texts import catalog
 
-CARD = "4580 1234 5678 9012"
+CARD = "4580 1234 5678 9015"
 ID_NUMBER = "123456782"
 
 
@@ -69,7 +69,7 @@ async def test_handoff_mail_arrives_masked_in_the_customers_language(
     direction = "rtl" if language == "he" else "ltr"
     assert f'<html dir="{direction}" lang="{language}">' in rich
     for part in (plain, rich):
-        assert CARD not in part and "4580" not in part and "•••• •••• •••• 9012" in part
+        assert CARD not in part and "4580" not in part and "•••• •••• •••• 9015" in part
         assert ID_NUMBER not in part and "•••••••82" in part
         assert "123456" in part and "050-1234567" in part  # order number and phone stay readable
         assert "K-3F9A1C" in part
