@@ -26,6 +26,7 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
+from handoff.email_codes import CodeRules, EmailCodes
 from handoff.identity import IdentityBook
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
@@ -101,7 +102,9 @@ class Container:
     @cached_property
     def identity(self) -> IdentityBook:
         """Channel addresses → conversations."""
-        return IdentityBook(self.redis, self.keys)
+        return IdentityBook(self.redis, self.keys, recent_seconds=self.settings.link_recent_hours * 3600,
+                            codes=EmailCodes(self.redis, self.keys, CodeRules.from_settings(self.settings)),
+                            clock=self.clock)
 
     @cached_property
     def desk(self) -> Desk:
