@@ -120,6 +120,10 @@ class RedisKeys:
         """Counter: code e-mails sent in the current hour, per ``address`` or per ``conversation`` (expires)."""
         return f"{self.prefix}email-codes:{scope}:{digest}"
 
+    def link_notice(self, cid: str) -> str:
+        """String (JSON): channel → address that just joined a conversation (until objected to or expired)."""
+        return f"{self.prefix}conv:{cid}:joined"
+
     def activity(self, cid: str) -> str:
         """String: when the customer of a conversation last wrote (expires after the linking window)."""
         return f"{self.prefix}conv:{cid}:active"

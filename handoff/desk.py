@@ -178,12 +178,38 @@ class Desk:
         """Tells the customer on each earlier channel of ``cid`` that the conversation continues on ``channel``."""
         where = self.channel_name(channel, language)
         for earlier in sorted(told):
-            message = OutboundMessage(
-                message_id=uuid.uuid4().hex, cid=cid, channel=earlier, kind="system",
-                text=self.texts.text("link_notice", language, channel=where),
-            )
-            await self.store.redis.xadd(self.store.keys.outbound(), message.to_redis(),
-                                        maxlen=FEED_MAXLEN, approximate=True)
+            await self._tell_channel(cid, earlier, self.texts.text("link_notice", language, channel=where))
+
+    async def undo_link(self, cid: str, channel: str, language: str) -> bool:
+        """The customer answered a link notice with "not me": the channel that joined is disconnected.
+
+        Replies of an open handoff come back to ``channel``, and the agent gets a note.
+
+        Args:
+            cid: The conversation.
+            channel: The (earlier) channel the customer objects from.
+            language: The language of the objection.
+
+        Returns:
+            True when something was disconnected (the customer has been told).
+        """
+        undone = await self.identity.undo_link(cid, channel)
+        if not undone:
+            return False
+        names = ", ".join(self.channel_name(name, language) for name in sorted(undone))
+        conv = await self.store.get(cid)
+        if conv is not None and conv.channel in undone:
+            await self.store.update(cid, channel=channel)
+        if conv is not None and conv.in_handoff:
+            await self._agent_note(cid, "agent_note_link_undone", channel=", ".join(sorted(undone)), back=channel)
+        await self._tell_channel(cid, channel, self.texts.text("link_undone", language, channel=names))
+        return True
+
+    async def _tell_channel(self, cid: str, channel: str, text: str) -> None:
+        """A service message to the customer on one channel, outside any handoff (the outbound stream)."""
+        message = OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel=channel, kind="system", text=text)
+        await self.store.redis.xadd(self.store.keys.outbound(), message.to_redis(),
+                                    maxlen=FEED_MAXLEN, approximate=True)
 
     def channel_name(self, channel: str, language: str) -> str:
         """A channel as customers call it ("WhatsApp", "the website chat"), in ``language``."""

@@ -22,6 +22,7 @@ links nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
@@ -191,6 +192,33 @@ class IdentityBook:
             pipe.expire(key, self.ttl)
             pipe.sadd(self.keys.verified_contacts(owner), digest)
             pipe.expire(self.keys.verified_contacts(owner), self.ttl)
+            pipe.set(self.keys.link_notice(owner), json.dumps(moved), ex=max(1, int(self.recent_seconds)))
             await pipe.execute()
         told = {channel: address for channel, address in before.items() if channel not in moved}
         return LinkResult(owner, linked=True, told=told)
+
+    async def undo_link(self, cid: str, channel: str) -> Dict[str, str]:
+        """The customer of ``cid`` says the channel that just joined was not them: it is disconnected.
+
+        Only a customer writing on one of the conversation's earlier channels can undo the
+        latest link, within the linking window; the disconnected addresses start their own
+        conversations again.
+
+        Args:
+            cid: The conversation.
+            channel: The channel the objection came from.
+
+        Returns:
+            Channel → address of what was disconnected ({} when nothing was).
+        """
+        raw = await self.redis.get(self.keys.link_notice(cid))
+        joined: Dict[str, str] = json.loads(raw) if raw else {}
+        if not joined or channel in joined:
+            return {}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for name, address in joined.items():
+                pipe.delete(self.keys.identity(name, address))
+                pipe.hdel(self.keys.addresses(cid), name)
+            pipe.delete(self.keys.link_notice(cid))
+            await pipe.execute()
+        return joined

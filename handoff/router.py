@@ -11,7 +11,8 @@ During the handoff it also takes the customer's e-mail address when the bot
 asked for one: a typed address is sent a one-time code, and the customer's
 next message that is only six digits is taken as that code (it is checked,
 not shown to the agent); "skip" leaves the address unverified, and nothing is
-mailed to it.
+mailed to it. A customer told that their conversation continues on another
+channel can answer "not me" on the first one to disconnect it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from handoff.desk import MAX_MESSAGE_CHARS, Desk
 from handoff.email_codes import looks_like_code
 from handoff.models import Conversation, ConversationState, Event, EventKind
 
-__all__ = ["GIVE_UP_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
+__all__ = ["GIVE_UP_WORDS", "NOT_ME_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
 
 GIVE_UP_WORDS = frozenset({
     "cancel", "stop waiting", "never mind", "nevermind", "back to the bot", "back to bot", "/handoff_cancel",
     "ביטול", "בטל", "לבטל", "עזוב", "עזבי", "חזרה לבוט", "לא משנה",
 })
 _SKIP_WORDS = frozenset({"no", "nope", "skip", "no thanks", "לא", "לא תודה", "דלג", "אין"})
+# The answer to "this conversation was just continued on ...": disconnect the channel that joined.
+NOT_ME_WORDS = frozenset({"not me", "that was not me", "that wasn't me", "it wasn't me", "it was not me",
+                          "לא אני", "זה לא אני", "זה לא הייתי אני"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 
@@ -93,6 +97,11 @@ class HandoffRouter:
 
     async def route(self, msg: InboundMessage) -> RouteResult:
         """Decides where ``msg`` goes and does the handoff side of it."""
+        if _normal(msg.text) in NOT_ME_WORDS:
+            conv = await self.store.get(msg.cid)
+            language = detect_language(msg.text, conv.language if conv else "en") or "en"
+            if await self.desk.undo_link(msg.cid, msg.channel, language):
+                return RouteResult(False, conv.state if conv else ConversationState.BOT)
         conv = await self.store.get(msg.cid)
         if conv is None or conv.state is ConversationState.BOT:
             return RouteResult(True, ConversationState.BOT)

@@ -11,7 +11,7 @@ from handoff.identity import IdentityBook, conversation_id
 from handoff.models import ConversationState, EventKind
 from handoff.router import HandoffRouter, InboundMessage
 from handoff.state import HandoffStore
-from tests.handoff.helpers import Clock, make_desk, request
+from tests.handoff.helpers import Clock, conversation, make_desk, request
 
 WEB = conversation_id("web", "s-1")
 WHATSAPP = conversation_id("whatsapp", "+972501234567")
@@ -148,7 +148,7 @@ async def test_a_second_address_on_the_same_channel_is_not_joined(redis_client: 
 
 @pytest.mark.parametrize(("language", "notice"), [
     ("en", "This conversation was just continued on WhatsApp. If that was not you"),
-    ("he", "השיחה הזו המשיכה זה עתה בוואטסאפ. אם זה לא היית את/ה"),
+    ("he", "השיחה הזו ממשיכה מעכשיו גם בוואטסאפ. אם זה לא את/ה"),
 ])
 async def test_the_first_channel_is_told_when_another_joins(store: HandoffStore, language: str, notice: str) -> None:
     desk, book = _desk_with_book(store, Clock())
@@ -171,3 +171,37 @@ async def test_nothing_is_announced_when_a_stale_conversation_is_left_alone(stor
     assert await desk.customer_verified(WHATSAPP, "noa@example.com", "whatsapp", "en") == ""
     assert await _notices(store) == []
     assert await book.resolve("whatsapp", "+972501234567") == WHATSAPP
+
+
+@pytest.mark.parametrize(("language", "objection", "done"), [
+    ("en", "Not me!", "Done: WhatsApp is no longer connected to this conversation."),
+    ("he", "זה לא אני", "בוצע: וואטסאפ כבר לא מחובר לשיחה הזו."),
+])
+async def test_the_first_channel_can_disconnect_a_channel_that_was_not_the_customer(
+    store: HandoffStore, language: str, objection: str, done: str
+) -> None:
+    clock = Clock()
+    desk, book = _desk_with_book(store, clock)
+    router = HandoffRouter(desk, clock=clock)
+    await desk.customer_verified(WEB, "noa@example.com", "web", language)
+    await store.request(request(WEB, channel="web", language=language))
+    await store.take(WEB, "dana", "Dana Levi", 3, require_online=False)
+    await desk.customer_verified(WHATSAPP, "noa@example.com", "whatsapp", language)  # someone else, it turns out
+    assert (await conversation(store, WEB)).channel == "whatsapp"
+
+    # Said on the joined channel, it undoes nothing: it is a message for the agent like any other.
+    await router.route(InboundMessage(cid=WEB, channel="whatsapp", text=objection))
+    assert await book.resolve("whatsapp", "+972501234567") == WEB
+
+    result = await router.route(InboundMessage(cid=WEB, channel="web", text=objection))
+    assert not result.to_bot
+    assert await book.resolve("whatsapp", "+972501234567") == WHATSAPP
+    assert await book.address(WEB, "whatsapp") is None
+    assert (await conversation(store, WEB)).channel == "web"  # the agent's replies come back to the web chat
+    notices = await _notices(store)
+    assert notices[-1]["channel"] == "web" and notices[-1]["text"].startswith(done)
+    notes = [e.text for e in await store.events(WEB) if e.kind is EventKind.NOTE]
+    assert "was not them" in notes[-1]
+    # Only the latest link, once.
+    await router.route(InboundMessage(cid=WEB, channel="web", text=objection))
+    assert [n["text"] for n in await _notices(store)].count(notices[-1]["text"]) == 1
