@@ -112,6 +112,27 @@ class RedisKeys:
         """String held while one worker sends an e-mail (``SET NX EX``)."""
         return f"{self.prefix}mail:lock:{mail_id}"
 
+    # -- identity (sec-ident) ---------------------------------------------
+    def verified_contacts(self, cid: str) -> str:
+        """Set: hashes of the e-mail addresses the customer of a conversation proved are theirs."""
+        return f"{self.prefix}conv:{cid}:verified"
+
+    def email_code(self, cid: str) -> str:
+        """Hash: the one-time e-mail code a conversation waits for (hashed, with its address hash; expires)."""
+        return f"{self.prefix}conv:{cid}:email-code"
+
+    def email_codes_sent(self, scope: str, digest: str) -> str:
+        """Counter: code e-mails sent in the current hour, per ``address`` or per ``conversation`` (expires)."""
+        return f"{self.prefix}email-codes:{scope}:{digest}"
+
+    def link_notice(self, cid: str) -> str:
+        """String (JSON): channel → address that just joined a conversation (until objected to or expired)."""
+        return f"{self.prefix}conv:{cid}:joined"
+
+    def activity(self, cid: str) -> str:
+        """String: when the customer of a conversation last wrote (expires after the linking window)."""
+        return f"{self.prefix}conv:{cid}:active"
+
     # -- channels (#4) ---------------------------------------------------
     def seen(self, channel: str, provider_message_id: str) -> str:
         """String marking a provider message id as processed (idempotency)."""

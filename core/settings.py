@@ -101,6 +101,18 @@ class Settings(BaseModel):
     # DEMO DEFAULT: set MAIL_FROM to the shop's own address in production.
     mail_from: str = Field(default="Kesher Support <support@kesher.example>", env="MAIL_FROM",
                            description="Sender of customer e-mails. DEMO DEFAULT.")
+    # -- identity (sec-ident) --
+    email_code_minutes: int = Field(default=10, env="KESHER_EMAIL_CODE_MINUTES", ge=1,
+                                    description="How long a one-time code mailed to a typed e-mail address is valid.")
+    email_code_attempts: int = Field(default=5, env="KESHER_EMAIL_CODE_ATTEMPTS", ge=1,
+                                     description="Wrong codes before a code is void (the address stays unverified).")
+    email_codes_per_address: int = Field(default=3, env="KESHER_EMAIL_CODES_PER_ADDRESS", ge=1,
+                                         description="Most code e-mails sent to one address per hour.")
+    email_codes_per_conversation: int = Field(default=3, env="KESHER_EMAIL_CODES_PER_CONVERSATION", ge=1,
+                                              description="Most code e-mails one conversation may ask for per hour.")
+    link_recent_hours: float = Field(default=24.0, env="KESHER_LINK_RECENT_HOURS", gt=0,
+                                     description="A second channel joins a conversation only if its customer "
+                                                 "wrote within this many hours.")
 
     # -- privacy (sec-priv) ---------------------------------------------------------------------------
     retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",

@@ -13,7 +13,8 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
@@ -23,7 +24,9 @@ from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, 
 from core.language import LOCALES, as_language
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
+from handoff.email_codes import CodeCheck, Issue, email_digest
 from handoff.identity import IdentityBook
+from handoff.mail.compose import customer_address
 from handoff.models import (
     Agent,
     Conversation,
@@ -31,11 +34,12 @@ from handoff.models import (
     Event,
     EventKind,
     HandoffRequest,
+    OutboundMessage,
     QueueTicket,
 )
 from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
-from handoff.state import HandoffStore, TransitionResult
+from handoff.state import FEED_MAXLEN, HandoffStore, TransitionResult
 
 __all__ = ["BOT_ERROR", "MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
@@ -139,10 +143,13 @@ class Desk:
 
     # -- identity ------------------------------------------------------------
     async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
-        """Records a verified e-mail; joins this chat to the customer's earlier conversation.
+        """Records an e-mail verified on an order; may join this chat to the customer's earlier conversation.
 
-        When the earlier conversation is waiting for or talking with an agent,
-        its replies move to ``channel`` and the agent gets a note.
+        The identity book joins only a recently active conversation with no address on
+        ``channel`` yet (see ``handoff.identity``). When it does, the customer is told on the
+        earlier conversation's channels that it continues on ``channel`` (a service message:
+        if that was not them, they can say so there); an earlier conversation waiting for or
+        talking with an agent has its replies moved to ``channel`` and the agent gets a note.
 
         Args:
             cid: The conversation where the customer verified.
@@ -157,6 +164,7 @@ class Desk:
         if not link.linked:
             return ""
         conv = await self.store.get(link.cid)
+        await self._announce_link(link.cid, link.told, channel, conv.language if conv else language)
         if conv is None or conv.state not in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
             return self.texts.text("continued", language)
         await self.store.update(conv.cid, channel=channel)
@@ -167,6 +175,134 @@ class Desk:
         if conv.state is ConversationState.WITH_AGENT:
             return self.texts.text("continued_with_agent", language, agent=conv.agent_name.split(" ")[0])
         return self.texts.text("continued_in_queue", language, position=await self.store.position(conv.cid))
+
+    async def _announce_link(self, cid: str, told: Dict[str, str], channel: str, language: str) -> None:
+        """Tells the customer on each earlier channel of ``cid`` that the conversation continues on ``channel``."""
+        where = self.channel_name(channel, language)
+        for earlier in sorted(told):
+            await self._tell_channel(cid, earlier, self.texts.text("link_notice", language, channel=where))
+
+    async def undo_link(self, cid: str, channel: str, language: str) -> bool:
+        """The customer answered a link notice with "not me": the channel that joined is disconnected.
+
+        Replies of an open handoff come back to ``channel``, and the agent gets a note.
+
+        Args:
+            cid: The conversation.
+            channel: The (earlier) channel the customer objects from.
+            language: The language of the objection.
+
+        Returns:
+            True when something was disconnected (the customer has been told).
+        """
+        undone = await self.identity.undo_link(cid, channel)
+        if not undone:
+            return False
+        names = ", ".join(self.channel_name(name, language) for name in sorted(undone))
+        conv = await self.store.get(cid)
+        if conv is not None and conv.channel in undone:
+            await self.store.update(cid, channel=channel)
+        if conv is not None and conv.in_handoff:
+            await self._agent_note(cid, "agent_note_link_undone", channel=", ".join(sorted(undone)), back=channel)
+        await self._tell_channel(cid, channel, self.texts.text("link_undone", language, channel=names))
+        return True
+
+    async def _tell_channel(self, cid: str, channel: str, text: str) -> None:
+        """A service message to the customer on one channel, outside any handoff (the outbound stream)."""
+        message = OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel=channel, kind="system", text=text)
+        await self.store.redis.xadd(self.store.keys.outbound(), message.to_redis(),
+                                    maxlen=FEED_MAXLEN, approximate=True)
+
+    def channel_name(self, channel: str, language: str) -> str:
+        """A channel as customers call it ("WhatsApp", "the website chat"), in ``language``."""
+        key = f"channel_name_{channel}"
+        return self.texts.text(key, language) if key in self.texts else channel
+
+    # -- e-mail addresses the customer types --------------------------------------------
+    async def offer_email(self, cid: str, email: str) -> None:
+        """A customer in the handoff typed an address: it is kept unverified and sent a one-time code.
+
+        Nothing else is mailed to the address, and it selects no orders or history, until the
+        customer types the code back (:meth:`check_email_code`). An address this conversation
+        proved before is trusted at once. Code e-mails are limited per address and conversation.
+
+        Args:
+            cid: The conversation.
+            email: What the customer typed.
+        """
+        conv = await self._conversation(cid)
+        address = customer_address(email)
+        if not address:
+            return
+        if await self.identity.is_verified(cid, address):
+            await self._email_proved(conv, address)
+            return
+        issued = await self.identity.codes.issue(cid, address) if self.outbox is not None else None
+        if issued is None or issued.outcome is Issue.LIMITED:
+            await self.identity.codes.withdraw(cid)  # an earlier address's code is not awaited either
+            await self.store.update(cid, email_unverified=address, email_requested=False)
+            await self.store.tell_customer(conv, self.texts.text("email_code_limited", conv.language, email=address))
+            await self._agent_note(cid, "agent_note_email_unverified", email=address)
+            return
+        await self.store.update(cid, email_unverified=address, email_consent=True, email_requested=True)
+        minutes = self.identity.codes.rules.minutes
+        await self.outbox.enqueue(  # type: ignore[union-attr]  # checked above
+            "code", cid, f"code:{cid}:{uuid.uuid4().hex}", to=address, code=issued.code, minutes=minutes,
+        )
+        await self.store.tell_customer(conv, self.texts.text("email_code_sent", conv.language, email=address,
+                                                             minutes=minutes))
+
+    async def check_email_code(self, cid: str, code: str) -> CodeCheck:
+        """The customer typed a code: the right one makes the typed address theirs and sends the summary.
+
+        Args:
+            cid: The conversation.
+            code: The six digits typed.
+
+        Returns:
+            What the code did (the customer has been told).
+        """
+        conv = await self._conversation(cid)
+        result = await self.identity.codes.check(cid, code)
+        address = conv.email_unverified
+        if result.outcome is CodeCheck.VERIFIED and address and email_digest(address) == result.address_digest:
+            await self.identity.mark_verified(cid, result.address_digest)
+            await self._email_proved(conv, address)
+        elif result.outcome is CodeCheck.WRONG:
+            await self.store.tell_customer(conv, self.texts.text("email_code_wrong", conv.language,
+                                                                 remaining=result.remaining))
+        elif result.outcome is CodeCheck.LOCKED:
+            await self.store.update(cid, email_requested=False)
+            await self.store.tell_customer(conv, self.texts.text("email_code_locked", conv.language))
+            await self._agent_note(cid, "agent_note_email_unverified", email=address)
+        else:
+            await self.store.tell_customer(conv, self.texts.text("email_code_expired", conv.language))
+            return CodeCheck.NONE
+        return result.outcome
+
+    async def waiting_for_code(self, cid: str) -> bool:
+        """Whether the conversation's customer was sent a code and has not typed it yet."""
+        return await self.identity.codes.pending(cid)
+
+    async def skip_email(self, cid: str) -> None:
+        """The customer does not want to confirm the address: nothing is mailed; the agent sees it unverified."""
+        conv = await self._conversation(cid)
+        await self.identity.codes.withdraw(cid)
+        await self.store.update(cid, email_requested=False)
+        await self.store.tell_customer(conv, self.texts.text("email_skipped", conv.language))
+        if conv.email_unverified:
+            await self._agent_note(cid, "agent_note_email_unverified", email=conv.email_unverified)
+
+    async def _email_proved(self, conv: Conversation, address: str) -> None:
+        await self.store.update(conv.cid, email=address, email_unverified="", email_consent=True,
+                                email_requested=False)
+        await self.store.tell_customer(conv, self.texts.text("email_saved", conv.language, email=address))
+        await self._agent_note(conv.cid, "agent_note_email_verified", email=address)
+        await self.queue_handoff_mail(replace(conv, email=address))
+
+    async def _agent_note(self, cid: str, key: str, **values: Any) -> None:
+        await self.store.add_event(cid, Event(kind=EventKind.NOTE, text=self.texts.text(key, "en", **values),
+                                              author="kesher", author_name="Kesher"))
 
     # -- estimates ---------------------------------------------------------
     async def online_agents(self) -> List[Agent]:
@@ -214,12 +350,23 @@ class Desk:
         """Puts a conversation in the queue (once) and says where it stands.
 
         The caller (the handoff action) tells the customer; this queues the
-        handoff e-mail, or marks that the address should be asked for.
+        handoff e-mail, or marks that the address should be asked for. An
+        e-mail counts as verified when it comes with the order it was verified
+        on (``verified_order``) or the identity book has it for this
+        conversation; any other is kept as ``email_unverified``: shown to the
+        agent marked, never mailed, never used to look anything up.
         """
         result = await self.store.request(req)
         conv = await self.store.get(req.cid)
         if conv is None:  # pragma: no cover - the script always writes the hash
             raise NotFound(f"conversation {req.cid} vanished")
+        if req.email and req.verified_order:
+            # The order check matched the order's own address (the bot's verified_email slot).
+            await self.identity.mark_verified(req.cid, email_digest(req.email))
+        elif conv.email and not await self.identity.is_verified(req.cid, conv.email):
+            # Not proved in this conversation (no order, no code): kept for the agent, never mailed.
+            await self.store.update(req.cid, email="", email_unverified=conv.email)
+            conv = replace(conv, email="", email_unverified=conv.email)
         position = await self.store.position(req.cid)
         est = await self.estimate(position, conv.language)
         if result.ok:
@@ -256,13 +403,6 @@ class Desk:
             after_hours=not est.in_hours,
             next_opening=self.next_opening_text(conv.language),
         )
-
-    async def set_email(self, cid: str, email: str) -> Conversation:
-        """Records the address a queued customer gave (with consent) and sends the summary."""
-        await self.store.update(cid, email=email, email_consent=True, email_requested=False)
-        conv = await self._conversation(cid)
-        await self.queue_handoff_mail(conv)
-        return conv
 
     async def bot_failed(self, cid: str, channel: str, language: str, text: str, message_id: str) -> QueueTicket:
         """The bot failed on a customer's message again and again: a person takes the conversation (sec-deliv).
@@ -452,6 +592,7 @@ class Desk:
         conv = await self._conversation(cid)
         orders: List[Dict[str, Any]] = []
         available = self.orders is not None
+        # Only a verified address (never a typed one) selects orders and earlier conversations.
         if self.orders is not None and (conv.email or conv.phone):
             try:
                 found = await self.orders.find_by_contact(email=conv.email, phone=conv.phone)
@@ -472,6 +613,7 @@ class Desk:
             "cid": cid,
             "name": conv.customer_name,
             "email": conv.email,
+            "email_unverified": conv.email_unverified,
             "phone": conv.phone,
             "verified": bool(conv.verified_order),
             "verified_order": conv.verified_order,

@@ -67,7 +67,7 @@ class HandoffRequest:
         priority: Higher is served first (from the policy).
         topic: Routing topic from the last intents (``orders``, ``returns``, ...).
         customer_name: Known name, from a verified order.
-        email: Known e-mail, from a verified order or given at handoff.
+        email: The e-mail of the verified order (checked against the identity book by the desk).
         phone: Known phone.
         verified_order: The order the customer proved is theirs, if any.
         asked: What the customer asked the bot, oldest first.
@@ -106,9 +106,10 @@ class Conversation:
     agent_id: str = ""
     agent_name: str = ""
     customer_name: str = ""
-    email: str = ""
+    email: str = ""  # verified only (an order's own address, or a code): mailed to, selects orders and history
+    email_unverified: str = ""  # typed and not (yet) proved: shown marked, never mailed or looked up
     email_consent: bool = False
-    email_requested: bool = False
+    email_requested: bool = False  # the customer is asked for an address (and, once typed, for its code)
     phone: str = ""
     verified_order: str = ""
     asked: List[str] = field(default_factory=list)
@@ -160,7 +161,10 @@ class Conversation:
 
     @property
     def customer_key(self) -> str:
-        """Who the customer is across conversations: e-mail, else phone, else the conversation."""
+        """Who the customer is across conversations: verified e-mail, else phone, else the conversation.
+
+        A typed address the customer did not prove never keys anything (``email_unverified``).
+        """
         return (self.email or self.phone or self.cid).strip().lower()
 
     @property

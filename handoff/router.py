@@ -6,6 +6,13 @@ While queued or with an agent, it goes to the conversation's event stream,
 where the agent console sees it; it never reaches the bot, then or later.
 After a close, the router takes the satisfaction answer (1–5, then an
 optional comment) and hands the conversation back to the bot.
+
+During the handoff it also takes the customer's e-mail address when the bot
+asked for one: a typed address is sent a one-time code, and the customer's
+next message that is only six digits is taken as that code (it is checked,
+not shown to the agent); "skip" leaves the address unverified, and nothing is
+mailed to it. A customer told that their conversation continues on another
+channel can answer "not me" on the first one to disconnect it.
 """
 
 from __future__ import annotations
@@ -18,15 +25,19 @@ from typing import Any, Callable, Dict, List
 
 from core.language import detect_language
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
+from handoff.email_codes import looks_like_code
 from handoff.models import Conversation, ConversationState, Event, EventKind
 
-__all__ = ["GIVE_UP_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
+__all__ = ["GIVE_UP_WORDS", "NOT_ME_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
 
 GIVE_UP_WORDS = frozenset({
     "cancel", "stop waiting", "never mind", "nevermind", "back to the bot", "back to bot", "/handoff_cancel",
     "ביטול", "בטל", "לבטל", "עזוב", "עזבי", "חזרה לבוט", "לא משנה",
 })
 _SKIP_WORDS = frozenset({"no", "nope", "skip", "no thanks", "לא", "לא תודה", "דלג", "אין"})
+# The answer to "this conversation was just continued on ...": disconnect the channel that joined.
+NOT_ME_WORDS = frozenset({"not me", "that was not me", "that wasn't me", "it wasn't me", "it was not me",
+                          "לא אני", "זה לא אני", "זה לא הייתי אני"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 
@@ -86,6 +97,11 @@ class HandoffRouter:
 
     async def route(self, msg: InboundMessage) -> RouteResult:
         """Decides where ``msg`` goes and does the handoff side of it."""
+        if _normal(msg.text) in NOT_ME_WORDS:
+            conv = await self.store.get(msg.cid)
+            language = detect_language(msg.text, conv.language if conv else "en") or "en"
+            if await self.desk.undo_link(msg.cid, msg.channel, language):
+                return RouteResult(False, conv.state if conv else ConversationState.BOT)
         conv = await self.store.get(msg.cid)
         if conv is None or conv.state is ConversationState.BOT:
             return RouteResult(True, ConversationState.BOT)
@@ -100,14 +116,27 @@ class HandoffRouter:
                 await self.store.tell_customer(conv, text)
                 return RouteResult(False, ConversationState.BOT)
             conv = await self.store.get(msg.cid) or conv  # taken meanwhile: the agent gets it
+        asking_email = conv.in_handoff and conv.email_requested and not conv.email
+        if asking_email and await self._email_answer(conv, msg):
+            return RouteResult(False, conv.state)
         event_id = await self._to_agent(conv, msg)
-        if conv.state is ConversationState.QUEUED and conv.email_requested and not conv.email:
+        if asking_email:
             found = _EMAIL.search(msg.text)
             if found:
-                email = found.group(0)
-                await self.desk.set_email(conv.cid, email)
-                await self.store.tell_customer(conv, self.texts.text("email_saved", conv.language, email=email))
+                await self.desk.offer_email(conv.cid, found.group(0))
         return RouteResult(False, conv.state, event_id)
+
+    async def _email_answer(self, conv: Conversation, msg: InboundMessage) -> bool:
+        """Takes a code, or "skip", while a code is pending; True when the message was that."""
+        code = looks_like_code(msg.text)
+        skip = _normal(msg.text) in _SKIP_WORDS
+        if not (code or skip) or not await self.desk.waiting_for_code(conv.cid):
+            return False
+        if code:
+            await self.desk.check_email_code(conv.cid, code)
+        else:
+            await self.desk.skip_email(conv.cid)
+        return True
 
     async def _moved(self, conv: Conversation, channel: str) -> Conversation:
         """The customer writes from another (linked) channel: answers follow them there."""

@@ -26,6 +26,7 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
+from handoff.email_codes import CodeRules, EmailCodes
 from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
@@ -102,7 +103,10 @@ class Container:
     def identity(self) -> IdentityBook:
         """Channel addresses → conversations."""
         ttl = min(IDENTITY_TTL_SECONDS, self.settings.retention_seconds)  # links do not outlive what they link to
-        return IdentityBook(self.redis, self.keys, ttl_seconds=ttl)
+        return IdentityBook(self.redis, self.keys, ttl_seconds=ttl,
+                            recent_seconds=self.settings.link_recent_hours * 3600,
+                            codes=EmailCodes(self.redis, self.keys, CodeRules.from_settings(self.settings)),
+                            clock=self.clock)
 
     @cached_property
     def desk(self) -> Desk:

@@ -385,7 +385,8 @@
       identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value }));
     };
     fact(t("fact_name"), panel.name);
-    fact(t("fact_email"), panel.email, "ltr");
+    if (panel.email) fact(t("fact_email"), panel.email, "ltr");
+    else if (panel.email_unverified) fact(t("fact_email"), t("email_not_verified", { email: panel.email_unverified }));
     fact(t("fact_phone"), panel.phone, "ltr");
     fact(t("fact_verified"), panel.verified ? t("verified_order", { order: panel.verified_order }) : t("not_verified"));
     fact(t("fact_reference"), panel.reference, "ltr");

@@ -1,4 +1,8 @@
-"""Builds the customer e-mails of a handoff: the summary at handoff and the one at close.
+"""Builds the customer e-mails of a handoff: the summary at handoff, the one at close, and the code mail.
+
+The summaries go to the conversation's ``email``, which holds a verified address
+only (an order's own, or one proved by a code): a typed address is never sent
+anything but the one-time code mail, which carries no customer data.
 
 Each mail is a ``multipart/alternative`` message (text/plain + text/html) in the
 customer's language (Hebrew mails are right-to-left). Both parts are rendered
@@ -29,6 +33,7 @@ from handoff.models import Agent, Conversation
 
 __all__ = [
     "closing_summary",
+    "code_mail",
     "customer_address",
     "default_mail_id",
     "format_opening",
@@ -153,6 +158,11 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
             body.append(
                 f'<p style="margin:28px 0 0;font-size:12px;color:#6b7280;">{_escape(block.items[0])}</p>'
             )
+        elif block.kind == "code":
+            body.append(
+                '<p dir="ltr" style="margin:20px 0;font-size:28px;letter-spacing:6px;font-family:monospace;'
+                f'text-align:center;"><strong>{_escape(block.items[0])}</strong></p>'
+            )
         else:
             body.extend(f'<p{auto} style="margin:0 0 12px;">{_escape(item)}</p>' for item in block.items)
     return (
@@ -178,10 +188,13 @@ def _message(
     reply_to: Address | str,
     mail_id: Optional[str],
     now: Optional[float],
+    to: Optional[str] = None,
 ) -> EmailMessage:
-    address = customer_address(conv.email)
+    # Summaries go to the verified address only; ``to`` is the typed address of a code mail.
+    address = customer_address(conv.email if to is None else to)
     if not address:
         raise ValueError(f"conversation {conv.cid} has no usable e-mail address")
+    display_name = " ".join(conv.customer_name.split()) if to is None else ""
     # Everything a customer reads is masked, the static copy too: one rule, no exceptions to forget.
     masked = [
         _Block(b.kind, tuple(mask_sensitive(item, language) for item in b.items), b.user) for b in blocks
@@ -190,13 +203,14 @@ def _message(
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = settings.mail_from
-    msg["To"] = Address(display_name=" ".join(conv.customer_name.split()), addr_spec=address)
+    msg["To"] = Address(display_name=display_name, addr_spec=address)
     msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(datetime.fromtimestamp(now, UTC) if now else datetime.now(UTC))
     msg["Message-ID"] = message_id(mail_id or default_mail_id(kind, conv), settings)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Kesher-Kind"] = kind
-    msg["X-Kesher-Reference"] = mask_sensitive(conv.reference, language)
+    if to is None:  # a code mail says nothing about the conversation
+        msg["X-Kesher-Reference"] = mask_sensitive(conv.reference, language)
     # 7-bit transfer encodings pass any relay unchanged; base64 is the compact one for Hebrew.
     cte = "base64" if language == "he" else "quoted-printable"
     msg.set_content(mask_sensitive(_render_text(masked), language), cte=cte)
@@ -368,4 +382,58 @@ def closing_summary(
         reply_to=reply_to,
         mail_id=mail_id,
         now=now,
+    )
+
+
+def code_mail(
+    conv: Conversation,
+    settings: Settings,
+    texts: TextCatalog,
+    *,
+    to: str,
+    code: str,
+    minutes: int,
+    mail_id: Optional[str] = None,
+    now: Optional[float] = None,
+) -> EmailMessage:
+    """The one-time code mailed to an address a customer typed, to prove it is theirs.
+
+    It goes to an address nobody has proved yet, so it says nothing about the customer
+    or their conversation: no name, no questions, no orders, no reference.
+
+    Args:
+        conv: The conversation (only ``language`` and ``cid`` are used).
+        settings: ``mail_from`` is the sender and reply-to.
+        texts: The wording (``mail_code_*``).
+        to: The typed address.
+        code: The six digits.
+        minutes: How long the code is valid.
+        mail_id: Id for the ``Message-ID`` (the outbox job id).
+        now: Epoch seconds for the ``Date`` header; the current time when None.
+
+    Raises:
+        ValueError: ``to`` is not a usable address.
+    """
+    lang = as_language(conv.language)
+    say = _wording(texts, lang)
+    subject = say("code_subject")
+    blocks: List[_Block] = [
+        _Block("p", (say("greeting"),)),
+        _Block("p", (say("code_intro"),)),
+        _Block("code", (code,)),
+        _Block("p", (say("code_expiry", minutes=minutes),)),
+        _Block("sig", (say("team_signature"),)),
+        _Block("small", (say("code_footer"),)),
+    ]
+    return _message(
+        kind="code",
+        conv=conv,
+        settings=settings,
+        language=lang,
+        subject=subject,
+        blocks=blocks,
+        reply_to=settings.mail_from,
+        mail_id=mail_id,
+        now=now,
+        to=to,
     )

@@ -46,7 +46,7 @@ from core.redis_keys import RedisKeys
 from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
-from handoff.mail.compose import closing_summary, customer_address, handoff_summary
+from handoff.mail.compose import closing_summary, code_mail, customer_address, handoff_summary
 from handoff.models import Agent, Conversation
 from handoff.state import DEFAULT_RETENTION_SECONDS, HandoffStore
 
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-KINDS = ("handoff", "closing")
+KINDS = ("handoff", "closing", "code")
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 600.0
 SMTP_TIMEOUT_SECONDS = 10.0
@@ -384,6 +384,9 @@ class MailWorker:
     def _why_not(job: Dict[str, Any], conv: Optional[Conversation]) -> str:
         if conv is None:
             return "the conversation no longer exists"
+        if job["kind"] == "code":  # only while the customer still waits for it (sec-ident)
+            to = str(job["params"].get("to") or "")
+            return "" if to and to == conv.email_unverified and conv.email_requested else "the code is not awaited"
         if not customer_address(conv.email):
             return "no usable e-mail address" if conv.email else "no e-mail address"
         if job["reference"] and conv.reference != job["reference"]:
@@ -396,6 +399,10 @@ class MailWorker:
     def _compose(self, job: Dict[str, Any], conv: Conversation, mail_id: str) -> EmailMessage:
         params: Dict[str, Any] = job["params"]
         now = self.clock()
+        if job["kind"] == "code":
+            return code_mail(conv, self.settings, self.texts, to=str(params.get("to") or ""),
+                             code=str(params.get("code") or ""), minutes=int(params.get("minutes") or 0),
+                             mail_id=mail_id, now=now)
         if job["kind"] == "handoff":
             return handoff_summary(
                 conv,

@@ -9,6 +9,7 @@ POSTs back; the agent uses the console's HTTP API.
 from __future__ import annotations
 
 import email
+import re
 from email import policy as email_policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -152,9 +153,14 @@ def test_hebrew_customer_waits_then_goes_back_to_the_bot(stack, stack_settings, 
     queued = customer.say("אני רוצה לדבר עם נציג", _has("כתובת המייל"))
     # Only an English-speaking agent is online: no estimate is promised to a Hebrew customer.
     assert "במקום 1 בתור" in _texts(queued) and "אין נציג פנוי" in _texts(queued)
-    # No e-mail known: the bot asks for one, with its purpose, and the address given is kept.
+    # No e-mail known: the bot asks for one, with its purpose; the address given gets a code first.
     assert "סיכום של השיחה" in _texts(queued)
-    saved = customer.say("dana.cohen@example.co.il", _has("הסיכום יישלח"))
+    asked = customer.say("dana.cohen@example.co.il", _has("קוד בן 6 ספרות"))
+    assert "dana.cohen@example.co.il" in _texts(asked)
+    [code_mail] = _mails(stack_settings.mail_dir, "dana.cohen@example.co.il", 1)
+    code = re.search(r"\b\d{6}\b", _body(code_mail, "plain"))
+    assert code is not None
+    saved = customer.say(code.group(0), _has("הסיכום יישלח"))
     assert "dana.cohen@example.co.il" in _texts(saved)
     # The customer stops waiting; the bot answers the next message in Hebrew.
     customer.say("ביטול", _has("הוצאתי אותך מהתור"))

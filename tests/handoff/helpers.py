@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from handoff.desk import Desk
+from handoff.mail.outbox import MailOutbox
 from handoff.models import Agent, Conversation, HandoffRequest
 from handoff.state import HandoffStore
 from tests.helpers.backends import desk_on
@@ -26,7 +27,9 @@ class Clock:
 
 
 def make_desk(store: HandoffStore, clock: Optional[Clock] = None) -> Desk:
-    return desk_on(store, clock or Clock())
+    """The desk over ``store`` with its mail queued (no worker sends it unless a test runs one)."""
+    clock = clock or Clock()
+    return desk_on(store, clock, MailOutbox(store.redis, store.keys, clock))
 
 
 def request(cid: str, language: str = "en", reason: str = "explicit_request", priority: int = 1,

@@ -68,13 +68,16 @@ async def test_cancel_with_an_agent_is_just_a_message_to_the_agent(router: Hando
     assert not result.to_bot and await store.state("c5") is ConversationState.WITH_AGENT
 
 
-async def test_an_email_given_while_queued_is_kept_and_confirmed(router: HandoffRouter, store: HandoffStore) -> None:
+async def test_an_email_given_while_queued_is_kept_unverified_until_its_code(
+    router: HandoffRouter, store: HandoffStore
+) -> None:
+    # The code e-mail and the code itself are in tests/handoff/test_email_verification.py.
     desk = router.desk
     await desk.request(request("c6"))
     await router.route(_msg("c6", "sure, it's noa.b@example.org thanks"))
     conv = await conversation(store, "c6")
-    assert conv.email == "noa.b@example.org" and conv.email_consent and not conv.email_requested
-    assert "noa.b@example.org" in (await _outbound_texts(store, "c6"))[-1]
+    assert conv.email == "" and conv.email_unverified == "noa.b@example.org" and conv.email_requested
+    assert "6-digit code" in (await _outbound_texts(store, "c6"))[-1]
 
 
 async def test_satisfaction_rating_then_comment_then_back_to_the_bot(
