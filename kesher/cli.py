@@ -54,7 +54,7 @@ from writers import content_check, ship
 from writers.model_server import create_app as create_model_server
 from writers.nlu_gate import run_gate
 
-__all__ = ["demo_orders", "main", "seed", "serve", "start_check", "telegram_webhook", "train_model"]
+__all__ = ["demo_orders", "main", "seed", "serve", "shell_command", "start_check", "telegram_webhook", "train_model"]
 
 SERVED_PARTS = ("handoff", "actions", "rasa", "models", "smtpd")
 # Commands that run a server: each checks the settings first (production mode, demo warning).
@@ -201,13 +201,17 @@ def _shell(settings: Settings) -> int:
         print("Seeded the demo orders.")
     # rasa shell loads its model from the model server, as `rasa run` does (endpoints.yml `models:`).
     with Supervisor(settings, model=model, parts=("redis", "models", "actions")):
-        command = [
-            venv_bin("rasa"), "shell",
-            "--endpoints", "endpoints.yml",
-            "--interface", "127.0.0.1",  # rasa shell's own server: this machine only
-            "--port", str(free_port()),
-        ]
-        return subprocess.run(command, cwd=PROJECT_ROOT, env=settings.child_env()).returncode
+        return subprocess.run(shell_command(free_port()), cwd=PROJECT_ROOT, env=settings.child_env()).returncode
+
+
+def shell_command(port: int) -> List[str]:
+    """``rasa shell``, whose own server listens on ``port`` of loopback only (Rasa's default is every interface)."""
+    return [
+        venv_bin("rasa"), "shell",
+        "--endpoints", "endpoints.yml",
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+    ]
 
 
 def serve(part: str, settings: Settings) -> int:

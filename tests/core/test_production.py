@@ -19,6 +19,7 @@ from core.production import (
     problems,
 )
 from core.settings import PROJECT_ROOT, Settings
+from wiring.container import Container
 
 # Every DEMO DEFAULT the issue names, and one of the demo agents.
 DEMO_VARIABLES = ("RASA_API_TOKEN", "KESHER_WEB_SECRET", "TWILIO_AUTH_TOKEN", "TELEGRAM_TOKEN",
@@ -147,3 +148,10 @@ def test_the_mode_is_checked():
     assert Settings.from_env({"KESHER_MODE": " Production "}).mode == "production"
     with pytest.raises(ValueError, match="mode"):
         Settings.from_env({"KESHER_MODE": "live"})
+
+
+def test_every_process_building_a_container_is_refused_too():
+    """`rasa run`'s channels, the action server and the console all start from the composition root."""
+    with pytest.raises(ProductionRefused, match="KESHER_WEB_SECRET still has its demo value"):
+        Container(Settings(mode="production"))
+    Container(Settings())  # demo mode builds as before

@@ -13,7 +13,7 @@ import pytest
 
 from core.rasa_api import JWT_METHOD
 from core.settings import PROJECT_ROOT, Settings
-from kesher.cli import main
+from kesher.cli import main, shell_command, start_check
 from kesher.rasa_server import parse_arguments, rasa_arguments
 from kesher.supervisor import StartupError, Supervisor
 from tests.helpers import fake_telegram
@@ -91,3 +91,19 @@ def test_the_cli_prints_a_token_for_rasas_api(monkeypatch, capsys):
     token = capsys.readouterr().out.strip()
     assert secret not in token
     assert jwt.decode(token, secret, algorithms=[JWT_METHOD])["user"]["role"] == "admin"
+
+
+def test_make_shell_listens_on_loopback_only():
+    command = shell_command(5999)
+    assert command[command.index("--interface") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "5999"
+
+
+def test_demo_mode_prints_one_marked_warning_and_production_refuses_with_each_problem(capsys):
+    assert start_check(Settings()) is True
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("*** DEMO MODE") and "KESHER_ACTIONS_TOKEN" in err
+    assert start_check(Settings(mode="production")) is False
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("Kesher refuses to start in production mode")
+    assert "  - RASA_API_TOKEN still has its demo value: set it to a long random secret of your own" in "\n".join(lines)
