@@ -119,11 +119,12 @@ def demo_orders(settings: Settings) -> List[str]:
     return lines
 
 
-def start_check(settings: Settings) -> bool:
+def start_check(settings: Settings, warn: bool = True) -> bool:
     """Refuses unsafe production settings before anything starts; warns in demo mode.
 
     Prints each problem on its own line (stderr) and returns False when production mode
-    refuses the settings; otherwise prints the demo warning, if any, and returns True.
+    refuses the settings; otherwise prints the demo warning, if any (and ``warn``), and
+    returns True.
     """
     try:
         check(settings)
@@ -131,7 +132,7 @@ def start_check(settings: Settings) -> bool:
         print(exc, file=sys.stderr)
         return False
     warning = demo_warning(settings)
-    if warning:
+    if warning and warn:
         print(warning, file=sys.stderr, flush=True)
     return True
 
@@ -312,7 +313,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(args_list)
 
     settings = Settings.from_env()
-    if args.command in _SERVING and not start_check(settings):
+    # Refused before anything heavy loads; kesher.rasa_server prints its own demo line.
+    warn = not (args.command == "serve" and args.part == "rasa")
+    if args.command in _SERVING and not start_check(settings, warn=warn):
         return 2
     if args.command == "up":
         return _up(settings)
