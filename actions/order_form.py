@@ -77,8 +77,8 @@ def _looks_like_contact(text: str) -> bool:
 
 def _order_slots(order: Order, tracker: Tracker, turn: Turn) -> Dict[str, Any]:
     """What the form learns about an order once the customer is verified for it (never before)."""
-    return {"order_status": order.status, "order_task_allowed": task_allowed(tracker.get_slot("order_task"),
-                                                                               order, turn)}
+    allowed = task_allowed(tracker.get_slot("order_task"), order, turn)
+    return {"order_status": order.status, "order_task_allowed": allowed}
 
 
 def verified_order_matches(order: Optional[Order], contact: Any) -> bool:
