@@ -317,6 +317,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     warn = not (args.command == "serve" and args.part == "rasa")
     if args.command in _SERVING and not start_check(settings, warn=warn):
         return 2
+    try:
+        return _run(args, settings)
+    except ProductionRefused as exc:  # a command that builds the composition root (seed, demo-orders)
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
         return _up(settings)
     if args.command == "train":
