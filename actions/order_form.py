@@ -4,9 +4,11 @@ One form (``order_form``) serves every order task: status, late-order
 complaint, change of address, cancellation and return. It always asks for the
 order number and then for the e-mail or phone on the order; only once both
 match does it ask what the task needs (a new address, a confirmation, a return
-reason), and only if the order allows the task. Wrong answers are counted; the
-third ends the form, and :class:`actions.order_task.ActionOrderTask` offers a
-human or hands over.
+reason), and only if the order allows the task. An order number that does not
+exist and a contact that does not match get the same answer, so nobody can
+tell which numbers are orders. Wrong answers are counted; the third ends the
+form, and :class:`actions.order_task.ActionOrderTask` offers a human or hands
+over.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.base import KesherAction, Turn, UsesBackends
-from actions.orders.domain import Order, ReturnCheck, contact_matches, normalize_order_id
+from actions.orders.domain import (
+    Order,
+    ReturnCheck,
+    contact_matches,
+    normalize_email,
+    normalize_order_id,
+    normalize_phone,
+)
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -34,6 +43,7 @@ __all__ = [
     "ActionAskReturnReason",
     "ValidateOrderForm",
     "task_allowed",
+    "verified_order_matches",
 ]
 
 MAX_ATTEMPTS = 3
@@ -59,6 +69,25 @@ def task_allowed(task: Optional[str], order: Order, turn: Turn) -> bool:
 
 def _failures(tracker: Tracker, slot: str) -> int:
     return int(tracker.get_slot(slot) or 0)
+
+
+def _looks_like_contact(text: str) -> bool:
+    return normalize_email(text) is not None or normalize_phone(text) is not None
+
+
+def _order_slots(order: Order, tracker: Tracker, turn: Turn) -> Dict[str, Any]:
+    """What the form learns about an order once the customer is verified for it (never before)."""
+    allowed = task_allowed(tracker.get_slot("order_task"), order, turn)
+    return {"order_status": order.status, "order_task_allowed": allowed}
+
+
+def verified_order_matches(order: Optional[Order], contact: Any) -> bool:
+    """Whether ``contact`` is the e-mail or phone of ``order`` (False when there is no such order).
+
+    The order actions call this again before reading or changing an order, whatever the
+    slots say: a tracker's slots are only what the caller sent.
+    """
+    return order is not None and bool(contact) and contact_matches(order, str(contact))
 
 
 class ValidateOrderForm(UsesBackends, FormValidationAction):
@@ -94,52 +123,59 @@ class ValidateOrderForm(UsesBackends, FormValidationAction):
     async def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Accepts a well-formed number of an existing order; counts anything else."""
+        """Accepts any well-formed order number; counts anything else.
+
+        Whether such an order exists is not said here: "no such order" and "not your
+        order" get the same answer once the contact is checked (:meth:`validate_contact`),
+        so nobody can learn which numbers are orders.
+        """
         turn = await self._turn(dispatcher, tracker)
         text = str(value or "")[:MAX_FIELD_CHARS]
         order_id = normalize_order_id(text)
-        order = await turn.backends.orders.get(order_id) if order_id else None
-        if order is None:
+        if order_id is None:
             failures = _failures(tracker, "order_id_failures") + 1
             if failures < MAX_ATTEMPTS:
-                if order_id is None:
-                    turn.say("order_id_invalid")
-                else:
-                    turn.say("order_not_found", order_id=order_id)
+                turn.say("order_id_invalid")
             return {"order_id": None, "order_id_failures": failures}
 
-        result: Dict[str, Any] = {
-            "order_id": order.order_id,
-            "order_status": order.status,
-            "order_id_failures": 0,
-            "order_task_allowed": task_allowed(tracker.get_slot("order_task"), order, turn),
-        }
+        result: Dict[str, Any] = {"order_id": order_id, "order_id_failures": 0}
+        order = await turn.backends.orders.get(order_id)
         verified_email = tracker.get_slot("verified_email")
-        if verified_email and verified_email == order.email:
+        contact = tracker.get_slot("contact")
+        if order is not None and verified_email and verified_email == order.email:
             # Verified earlier in this conversation for the same customer.
-            result["contact"] = verified_email
-        elif tracker.get_slot("contact") and not contact_matches(order, tracker.get_slot("contact")):
-            result["contact"] = None
+            result.update(contact=verified_email, **_order_slots(order, tracker, turn))
+        elif contact and order is not None and contact_matches(order, str(contact)):
+            result.update(_order_slots(order, tracker, turn))
+        elif contact:
+            result["contact"] = None  # given for another order: ask again
         return result
 
     async def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
-        """Accepts the e-mail or phone on the order; counts a mismatch."""
+        """Accepts the e-mail or phone on the order; counts anything else, with one answer for both.
+
+        An order number that does not exist and a contact that is not the order's get the
+        same words (``order_not_matched``) and count the same.
+        """
         turn = await self._turn(dispatcher, tracker)
         order_id = tracker.get_slot("order_id")
-        order = await turn.backends.orders.get(order_id) if order_id else None
-        if order is None:
+        if not order_id:
             return {"contact": None}
         supplied = str(value or "")[:MAX_FIELD_CHARS]
-        if contact_matches(order, supplied):
+        if normalize_order_id(supplied) == order_id and not _looks_like_contact(supplied):
+            return {"contact": None}  # the customer just gave (another) order number, not a contact
+        order = await turn.backends.orders.get(order_id)
+        if order is not None and contact_matches(order, supplied):
             if order.email != tracker.get_slot("verified_email"):
                 turn.say("contact_verified", first_name=order.first_name)
                 await _continue_earlier_conversation(turn, order.email)
-            return {"contact": supplied, "verified_email": order.email, "verification_failures": 0}
+            return {"contact": supplied, "verified_email": order.email, "verification_failures": 0,
+                    **_order_slots(order, tracker, turn)}
         failures = _failures(tracker, "verification_failures") + 1
         if failures < MAX_ATTEMPTS:
-            turn.say("contact_mismatch", order_id=order.order_id, remaining=MAX_ATTEMPTS - failures)
+            turn.say("order_not_matched", order_id=order_id, remaining=MAX_ATTEMPTS - failures)
         return {"contact": None, "verification_failures": failures}
 
     async def validate_new_address(
@@ -225,10 +261,11 @@ class ActionAskCancelConfirmed(KesherAction):
         return "action_ask_cancel_confirmed"
 
     async def perform(self, turn: Turn) -> List[EventType]:
-        """Shows what would be cancelled, with yes/no buttons."""
-        order = await turn.backends.orders.get(turn.slot("order_id"))
-        if order is None:  # the form validated it a moment ago
-            turn.say("order_not_found", order_id=turn.slot("order_id"))
+        """Shows what would be cancelled, with yes/no buttons (only to the order's verified customer)."""
+        order_id = turn.slot("order_id")
+        order = await turn.backends.orders.get(order_id) if order_id else None
+        if not verified_order_matches(order, turn.slot("contact")) or order is None:
+            turn.say("verification_failed")  # the form verified it a moment ago: a forged call
             return []
         turn.say(
             "confirm_cancel",

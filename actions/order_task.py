@@ -3,7 +3,10 @@
 The form has found the order and verified the customer (or given up after
 three attempts). The order is read again here, because its status may have
 changed while the customer was typing, and the store's rule is checked once
-more inside the database write.
+more inside the database write. The contact is checked against the order again
+too, whatever the slots say: the tracker is only what the caller sent, and an
+order is neither read nor changed for a contact that is not its own. A number
+with no order and a contact that does not match get the same answer.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import KesherAction, Turn
 from actions.handoff import HandoffReason, offer_human, request_handoff
-from actions.order_form import MAX_ATTEMPTS
+from actions.order_form import MAX_ATTEMPTS, verified_order_matches
 from actions.orders.domain import Order, ReturnCheck
 from actions.orders.repository import OrderStateConflict, ReturnNotAllowed
 from handoff.policy import Trigger
@@ -87,7 +90,7 @@ class ActionOrderTask(KesherAction):
             return [SlotSet("order_id", None)] + await request_handoff(turn, HandoffReason.VERIFICATION_FAILED)
         order_id = turn.slot("order_id")
         order = await turn.backends.orders.get(order_id) if order_id else None
-        if order is None or not turn.slot("contact"):
+        if not verified_order_matches(order, turn.slot("contact")) or order is None:
             return [SlotSet("order_id", None)] + offer_human(
                 turn, HandoffReason.ORDER_NOT_FOUND, "order_id_failed"
             )

@@ -3,15 +3,22 @@
 ``rasa run actions`` would build each action with no arguments; Kesher's
 actions get their backends through the constructor instead, so this module
 registers ready-made instances with rasa_sdk's :class:`ActionExecutor` and
-serves the same two routes (``GET /health``, ``POST /webhook``).
-``python -m kesher serve actions`` runs it with the composition root's backends.
+serves the same routes (``GET /health``, ``GET /actions``, ``POST /webhook``).
+``python -m kesher serve actions`` runs it with the composition root's backends,
+on loopback by default (``ACTIONS_HOST``).
+
+Every call but ``/health`` must carry the shared token (``KESHER_ACTIONS_TOKEN``)
+as ``Authorization: Bearer <token>``, which Rasa sends from ``endpoints.yml``;
+without it the answer is 401, with a wrong one 403, each with the reason. The
+token is compared in constant time.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import zlib
-from typing import Any, Dict, List, Sequence, Type
+from typing import Any, Dict, List, Optional, Sequence, Type
 
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
@@ -37,11 +44,11 @@ from actions.order_form import (
 from actions.order_task import ActionOrderTask
 from actions.out_of_scope import ActionOutOfScope
 from actions.slot_tracking import ValidatePredefinedSlots
-from core.errors import InvalidInput, KesherError
+from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated
 from edge.errors import error_response
 from edge.requests import parse_json_object
 
-__all__ = ["ACTIONS", "build_actions", "create_app"]
+__all__ = ["ACTIONS", "OPEN_PATHS", "build_actions", "check_token", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,11 @@ ACTIONS: Sequence[Type[Action]] = (
 )
 
 
+# The one route a caller without the token may reach (the supervisor's readiness probe).
+OPEN_PATHS = frozenset({"/health"})
+_BEARER = "bearer "
+
+
 def build_actions(backends: Backends) -> List[Action]:
     """One instance of every action, each given ``backends`` if it uses them."""
     return [cls(backends) if issubclass(cls, UsesBackends) else cls() for cls in ACTIONS]
@@ -86,17 +98,53 @@ def _action_call(request: Request) -> Dict[str, Any]:
     return parse_json_object(raw, "an action call", max_bytes=MAX_ACTION_CALL_BYTES)
 
 
-def create_app(backends: Backends, name: str = "kesher-actions") -> Sanic:
+def check_token(authorization: Optional[str], token: str) -> None:
+    """Accepts only ``Bearer <token>``, compared in constant time.
+
+    Args:
+        authorization: The request's ``Authorization`` header (None: absent).
+        token: The shared token (``KESHER_ACTIONS_TOKEN``).
+
+    Raises:
+        NotAuthenticated: No bearer token was sent.
+        NotAllowed: The token sent is not the shared one.
+    """
+    if not authorization or authorization[: len(_BEARER)].lower() != _BEARER:
+        raise NotAuthenticated("the action server needs `Authorization: Bearer <KESHER_ACTIONS_TOKEN>` "
+                               "(endpoints.yml action_endpoint headers)")
+    given = authorization[len(_BEARER):].strip().encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, token.encode("utf-8")):
+        raise NotAllowed("wrong action server token: Rasa and the action server must share KESHER_ACTIONS_TOKEN")
+
+
+def create_app(backends: Backends, token: str, name: str = "kesher-actions") -> Sanic:
     """The action server's Sanic app.
 
     Args:
         backends: What the actions talk to.
+        token: The token every call but ``/health`` must bear (``KESHER_ACTIONS_TOKEN``).
         name: Sanic app name (tests that build several apps pass their own).
+
+    Raises:
+        ValueError: ``token`` is empty (an empty token would let anyone in).
     """
+    if not token:
+        raise ValueError("the action server needs a token (KESHER_ACTIONS_TOKEN)")
     executor = ActionExecutor()
     for action in build_actions(backends):
         executor.register_action(action)
     app = Sanic(name, configure_logging=False)
+
+    @app.on_request
+    async def authenticate(request: Request) -> Optional[HTTPResponse]:
+        if request.path in OPEN_PATHS:
+            return None
+        try:
+            check_token(request.headers.get("Authorization"), token)
+        except KesherError as exc:
+            log.warning("refused an action server call to %s: %s", request.path, exc)
+            return error_response(exc)
+        return None
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:

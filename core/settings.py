@@ -5,23 +5,28 @@ default and what it is for. Every process builds its settings with
 :meth:`Settings.from_env`; the supervisor hands them to its children with
 :meth:`Settings.child_env`, which also sets what Rasa's ``${VAR}``
 interpolation in ``endpoints.yml`` and ``credentials.yml`` reads. Values that
-are only fit for a laptop demo are marked ``DEMO DEFAULT``; production sets
-them in the environment.
+are only fit for a laptop demo are marked ``DEMO DEFAULT`` in a comment and
+with ``demo=`` in their ``Field`` (what to set instead); ``core.production``
+reads that mark, so a new demo secret is refused in production without being
+listed anywhere else. ``channel=`` marks a provider's credential, whose real
+value implies production mode.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Literal, Mapping, Optional, Tuple
 
 from pydantic import BaseModel, Field, validator
 
 from core.language import Language
 
-__all__ = ["PROJECT_ROOT", "Settings"]
+__all__ = ["MODES", "PROJECT_ROOT", "Settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("demo", "production")
+_SECRET = "a long random secret of your own (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
 
 
 class Settings(BaseModel):
@@ -33,6 +38,12 @@ class Settings(BaseModel):
         frozen = True
         extra = "forbid"
         validate_all = True
+
+    # -- mode -------------------------------------------------------------------------
+    mode: Literal["demo", "production"] = Field(
+        default="demo", env="KESHER_MODE",
+        description="demo or production. Production refuses to start while a DEMO DEFAULT is in use; it is also "
+                    "implied by a public URL or a real Twilio/Telegram credential (see core/production.py).")
 
     # -- files ------------------------------------------------------------------------
     var_dir: Path = Field(default=PROJECT_ROOT / "var", env="KESHER_VAR_DIR",
@@ -67,9 +78,17 @@ class Settings(BaseModel):
     # -- Rasa and the action server -----------------------------------------------------
     rasa_port: int = Field(default=5005, env="RASA_PORT", description="Port of `rasa run` (channels and HTTP API).")
     actions_port: int = Field(default=5055, env="ACTIONS_PORT", description="Port of the action server.")
+    actions_host: str = Field(default="127.0.0.1", env="ACTIONS_HOST",
+                              description="Interface the action server binds (loopback: only this machine's Rasa).")
+    # DEMO DEFAULT: set KESHER_ACTIONS_TOKEN in production.
+    actions_token: str = Field(default="kesher-demo-actions-token", env="KESHER_ACTIONS_TOKEN", demo=_SECRET,
+                               description="Shared token Rasa sends the action server on every call "
+                                           "(endpoints.yml `headers`). DEMO DEFAULT.")
     # DEMO DEFAULT: set RASA_API_TOKEN in production.
-    rasa_api_token: str = Field(default="kesher-demo-token", env="RASA_API_TOKEN",
-                                description="Token of Rasa's HTTP API (--auth-token). DEMO DEFAULT.")
+    rasa_api_token: str = Field(default="kesher-demo-rasa-api-secret-not-for-production", env="RASA_API_TOKEN",
+                                demo=_SECRET,
+                                description="Secret of Rasa's HTTP API: clients send a JWT signed with it (HS256) "
+                                            "in an Authorization header, never in a URL. DEMO DEFAULT.")
     model_server_port: int = Field(default=5090, env="MODEL_SERVER_PORT", description="Port of the local model server.")
     model_url: str = Field(default="", env="KESHER_MODEL_URL",
                            description="Where `rasa run` pulls its model (default: the local model server).")
@@ -100,6 +119,7 @@ class Settings(BaseModel):
                                 description="Require STARTTLS (older name of SMTP_TLS=starttls).")
     # DEMO DEFAULT: set MAIL_FROM to the shop's own address in production.
     mail_from: str = Field(default="Kesher Support <support@kesher.example>", env="MAIL_FROM",
+                           demo="the shop's own sender address, e.g. \"Shop Support <support@shop.co.il>\"",
                            description="Sender of customer e-mails. DEMO DEFAULT.")
     # -- identity (sec-ident) --
     email_code_minutes: int = Field(default=10, env="KESHER_EMAIL_CODE_MINUTES", ge=1,
@@ -149,8 +169,8 @@ class Settings(BaseModel):
     @property
     def secret_values(self) -> Tuple[str, ...]:
         """Every secret this process knows, for log redaction (empty values left out)."""
-        names = ("rasa_api_token", "web_secret", "twilio_auth_token", "telegram_token", "telegram_secret_token",
-                 "smtp_password", "redis_password")
+        names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
+                 "telegram_secret_token", "smtp_password", "redis_password")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------
@@ -159,19 +179,24 @@ class Settings(BaseModel):
     public_url: str = Field(default="", env="KESHER_PUBLIC_URL",
                             description="The public HTTPS base URL of `rasa run` (Twilio signs against it).")
     # DEMO DEFAULTS below: set KESHER_WEB_SECRET, TWILIO_* and TELEGRAM_* in production.
-    web_secret: str = Field(default="kesher-demo-web-secret", env="KESHER_WEB_SECRET",
+    web_secret: str = Field(default="kesher-demo-web-secret", env="KESHER_WEB_SECRET", demo=_SECRET,
                             description="Signs web-widget sessions. DEMO DEFAULT.")
     twilio_account_sid: str = Field(default="AC00000000000000000000000000000000", env="TWILIO_ACCOUNT_SID",
+                                    demo="your Twilio account SID (AC...)", channel="twilio",
                                     description="Twilio account for WhatsApp. DEMO DEFAULT.")
     twilio_auth_token: str = Field(default="kesher-demo-twilio-token", env="TWILIO_AUTH_TOKEN",
+                                   demo="your Twilio account's auth token", channel="twilio",
                                    description="Twilio's auth token (API calls, webhook signatures). DEMO DEFAULT.")
     twilio_whatsapp_from: str = Field(default="whatsapp:+14155238886", env="TWILIO_WHATSAPP_FROM",
+                                      demo="your WhatsApp sender (whatsapp:+972...)", channel="twilio",
                                       description="The business's WhatsApp sender. DEMO DEFAULT.")
     twilio_api_base: str = Field(default="https://api.twilio.com", env="TWILIO_API_BASE",
                                  description="Twilio's REST API (tests point it at a local stand-in).")
     telegram_token: str = Field(default="123456:kesher-demo-telegram-token", env="TELEGRAM_TOKEN",
+                                demo="your bot's token from @BotFather", channel="telegram",
                                 description="The Telegram bot's token. DEMO DEFAULT.")
     telegram_secret_token: str = Field(default="kesher-demo-telegram-secret", env="TELEGRAM_SECRET_TOKEN",
+                                       demo=_SECRET, channel="telegram",
                                        description="What Telegram must send in its secret-token header. DEMO DEFAULT.")
     telegram_api_base: str = Field(default="https://api.telegram.org", env="TELEGRAM_API_BASE",
                                    description="Telegram's Bot API (tests point it at a local stand-in).")
@@ -203,6 +228,10 @@ class Settings(BaseModel):
     @validator("mail_dir", always=True)
     def _mail_dir(cls, value: Path, values: Dict[str, Any]) -> Path:
         return value if value != Path() else Path(values.get("var_dir") or PROJECT_ROOT / "var") / "mail"
+
+    @validator("mode", pre=True)
+    def _mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @validator("cookie_secure")
     def _cookie(cls, value: str) -> str:
@@ -292,5 +321,7 @@ class Settings(BaseModel):
 
     @property
     def action_server_url(self) -> str:
-        """URL Rasa calls to run custom actions."""
-        return f"http://127.0.0.1:{self.actions_port}/webhook"
+        """URL Rasa calls to run custom actions (loopback when the server binds every interface)."""
+        host = "127.0.0.1" if self.actions_host in ("0.0.0.0", "::", "") else self.actions_host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.actions_port}/webhook"

@@ -2,7 +2,9 @@
 
 The handoff service reads the bot's transcript for the console and writes the
 handoff's outcome into the tracker when a conversation is closed, so the bot
-resumes knowing what happened.
+resumes knowing what happened. Each call carries a short-lived JWT signed with
+``RASA_API_TOKEN`` in its ``Authorization`` header (``core/rasa_api.py``); the
+secret never goes into a URL.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import aiohttp
 
 from core.errors import Unavailable
 from core.masking import mask_sensitive
+from core.rasa_api import api_headers
 
 __all__ = ["RasaClient", "RasaUnavailable", "transcript_from_tracker"]
 
@@ -30,7 +33,7 @@ class RasaClient:
 
         Args:
             base_url: E.g. ``http://127.0.0.1:5005``.
-            token: Rasa's ``--auth-token``.
+            token: ``RASA_API_TOKEN``, the secret Rasa's API checks JWTs with.
             timeout: Seconds per request.
         """
         self.base_url = base_url.rstrip("/")
@@ -48,6 +51,9 @@ class RasaClient:
         if self._session is not None:
             await self._session.close()
 
+    def _auth(self) -> Dict[str, str]:
+        return api_headers(self.token, username="kesher-handoff")
+
     def _url(self, cid: str, tail: str) -> str:
         return f"{self.base_url}/conversations/{quote(cid, safe='')}/{tail}"
 
@@ -58,7 +64,7 @@ class RasaClient:
             RasaUnavailable: Rasa is down or refused.
         """
         try:
-            async with self._http().get(self._url(cid, "tracker"), params={"token": self.token}) as resp:
+            async with self._http().get(self._url(cid, "tracker"), headers=self._auth()) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"rasa answered {resp.status}: {(await resp.text())[:200]}")
                 data: Dict[str, Any] = await resp.json()
@@ -75,7 +81,7 @@ class RasaClient:
         try:
             async with self._http().post(
                 self._url(cid, "tracker/events"),
-                params={"token": self.token},
+                headers=self._auth(),
                 json=events,
             ) as resp:
                 if resp.status != 200:

@@ -10,9 +10,11 @@ Commands:
     check-content    the content writers' check (``make check-content``)
     nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
     ship             check, train, test and publish a model (``make ship``)
-    serve PART       run one part: handoff, actions, models or smtpd (the supervisor does)
+    serve PART       run one part: handoff, actions, rasa, models or smtpd (the supervisor does)
     add-agent ID     add or update an agent of the console (asks for the password)
     telegram-webhook register (or delete) the Telegram webhook
+    rasa-token       print a JWT for Rasa's HTTP API, valid 5 minutes
+                     (curl -H "Authorization: Bearer $(python -m kesher rasa-token)" ...)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -41,6 +44,8 @@ from console.app import create_app as create_handoff_service
 from core.language import LANGUAGES
 from core.logs import install_log_redaction
 from core.processes import free_port, latest_model, venv_bin
+from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
+from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
 from handoff.mail.smtpd import serve_smtpd
 from kesher.add_agent import add_agent_cli
@@ -50,9 +55,11 @@ from writers import content_check, ship
 from writers.model_server import create_app as create_model_server
 from writers.nlu_gate import run_gate
 
-__all__ = ["demo_orders", "main", "seed", "train_model"]
+__all__ = ["demo_orders", "main", "seed", "serve", "shell_command", "start_check", "telegram_webhook", "train_model"]
 
-SERVED_PARTS = ("handoff", "actions", "models", "smtpd")
+SERVED_PARTS = ("handoff", "actions", "rasa", "models", "smtpd")
+# Commands that run a server: each checks the settings first (production mode, demo warning).
+_SERVING = ("up", "serve", "shell")
 
 
 def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
@@ -113,6 +120,24 @@ def demo_orders(settings: Settings) -> List[str]:
     return lines
 
 
+def start_check(settings: Settings, warn: bool = True) -> bool:
+    """Refuses unsafe production settings before anything starts; warns in demo mode.
+
+    Prints each problem on its own line (stderr) and returns False when production mode
+    refuses the settings; otherwise prints the demo warning, if any (and ``warn``), and
+    returns True.
+    """
+    try:
+        check(settings)
+    except ProductionRefused as exc:
+        print(exc, file=sys.stderr)
+        return False
+    warning = demo_warning(settings)
+    if warning and warn:
+        print(warning, file=sys.stderr, flush=True)
+    return True
+
+
 def _up(settings: Settings) -> int:
     created = seed(settings)
     if created:
@@ -145,8 +170,10 @@ def _up(settings: Settings) -> int:
         "(register: python -m kesher telegram-webhook --url https://<public host>/webhooks/telegram/webhook)\n"
         f"  Chat over HTTP (REST channel)  POST {rest}\n"
         f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
-        f"  Rasa HTTP API                  {rasa}/status?token=<RASA_API_TOKEN>\n"
-        f"  Action server                  http://127.0.0.1:{settings.actions_port}/health\n"
+        f"  Rasa HTTP API (loopback only)  {rasa}/status   "
+        "(curl -H \"Authorization: Bearer $(python -m kesher rasa-token)\" ...)\n"
+        f"  Action server                  {settings.action_server_url.removesuffix('/webhook')}/health   "
+        "(calls need KESHER_ACTIONS_TOKEN)\n"
         f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
         f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
         f"  Logs                           {supervisor.log_dir}\n"
@@ -176,16 +203,27 @@ def _shell(settings: Settings) -> int:
         print("Seeded the demo orders.")
     # rasa shell loads its model from the model server, as `rasa run` does (endpoints.yml `models:`).
     with Supervisor(settings, model=model, parts=("redis", "models", "actions")):
-        command = [
-            venv_bin("rasa"), "shell",
-            "--endpoints", "endpoints.yml",
-            "--port", str(free_port()),
-        ]
-        return subprocess.run(command, cwd=PROJECT_ROOT, env=settings.child_env()).returncode
+        return subprocess.run(shell_command(free_port()), cwd=PROJECT_ROOT, env=settings.child_env()).returncode
+
+
+def shell_command(port: int) -> List[str]:
+    """``rasa shell``, whose own server listens on ``port`` of loopback only (Rasa's default is every interface)."""
+    return [
+        venv_bin("rasa"), "shell",
+        "--endpoints", "endpoints.yml",
+        "--interface", "127.0.0.1",
+        "--port", str(port),
+    ]
 
 
 def serve(part: str, settings: Settings) -> int:
-    """Runs one part of Kesher in this process until it is stopped (the supervisor's children)."""
+    """Runs one part of Kesher in this process until it is stopped (the supervisor's children).
+
+    ``rasa`` replaces this process with ``python -m kesher.rasa_server`` (same process id,
+    so the supervisor's signals reach it), which loads Rasa only for that part.
+    """
+    if part == "rasa":
+        os.execv(sys.executable, [sys.executable, "-m", "kesher.rasa_server"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     install_log_redaction(settings)
     if part == "handoff":
@@ -193,8 +231,8 @@ def serve(part: str, settings: Settings) -> int:
                                              motd=False)
     elif part == "actions":
         backends = Container(settings).action_backends()
-        create_action_server(backends).run(host="127.0.0.1", port=settings.actions_port, access_log=False,
-                                           motd=False)
+        create_action_server(backends, settings.actions_token).run(
+            host=settings.actions_host, port=settings.actions_port, access_log=False, motd=False)
     elif part == "models":
         create_model_server(settings.published_dir).run(host="127.0.0.1", port=settings.model_server_port,
                                                         access_log=False, motd=False)
@@ -203,13 +241,21 @@ def serve(part: str, settings: Settings) -> int:
     return 0
 
 
+class DemoSecretRefused(Exception):
+    """A command refuses to hand a demo secret to the outside world."""
+
+
 async def _telegram_webhook(url: str, delete: bool, settings: Settings) -> str:
     channel = TelegramChannel(settings.telegram_token, settings.telegram_secret_token, settings.telegram_api_base)
     bot = channel.make_bot()
-    async with bot:
+    async with bot:  # checks the bot's token with Telegram first
         if delete:
             await bot.delete_webhook()
         else:
+            if "TELEGRAM_SECRET_TOKEN" in demo_values_in_use(settings):
+                raise DemoSecretRefused(
+                    "TELEGRAM_SECRET_TOKEN still has its demo value: set it to a long random secret of your own "
+                    "before registering the webhook (anyone could forge Telegram updates with the demo one)")
             await bot.set_webhook(url, secret_token=settings.telegram_secret_token,
                                   allowed_updates=["message", "callback_query"])
         info = await bot.get_webhook_info()
@@ -217,11 +263,17 @@ async def _telegram_webhook(url: str, delete: bool, settings: Settings) -> str:
 
 
 def telegram_webhook(url: str, delete: bool, settings: Settings) -> int:
-    """Registers (or deletes) the Telegram webhook; prints what Telegram now has."""
+    """Registers (or deletes) the Telegram webhook; prints what Telegram now has.
+
+    Never registers the demo secret token: it is public, so anyone could post updates as Telegram.
+    """
     try:
         print(asyncio.run(_telegram_webhook(url, delete, settings)))
     except TelegramError as exc:
         print(f"Telegram refused: {exc.message}", file=sys.stderr)
+        return 1
+    except DemoSecretRefused as exc:
+        print(exc, file=sys.stderr)
         return 1
     return 0
 
@@ -259,9 +311,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     group = tg.add_mutually_exclusive_group(required=True)
     group.add_argument("--url", help="public HTTPS URL of /webhooks/telegram/webhook")
     group.add_argument("--delete", action="store_true", help="remove the webhook")
+    commands.add_parser("rasa-token", help="print a JWT for Rasa's HTTP API (valid 5 minutes)")
     args = parser.parse_args(args_list)
 
     settings = Settings.from_env()
+    # Refused before anything heavy loads; kesher.rasa_server prints its own demo line.
+    warn = not (args.command == "serve" and args.part == "rasa")
+    if args.command in _SERVING and not start_check(settings, warn=warn):
+        return 2
+    try:
+        return _run(args, settings)
+    except ProductionRefused as exc:  # a command that builds the composition root (seed, demo-orders)
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
         return _up(settings)
     if args.command == "train":
@@ -280,4 +345,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return serve(args.part, settings)
     if args.command == "telegram-webhook":
         return telegram_webhook(args.url or "", args.delete, settings)
+    if args.command == "rasa-token":
+        print(api_token(settings.rasa_api_token, username="kesher-cli"))
+        return 0
     return _shell(settings)

@@ -4,6 +4,12 @@
 starts each part on loopback, waits until it answers, prints where it
 listens, and on Ctrl-C (or SIGTERM) stops them in reverse order. Tests use
 :class:`Supervisor` directly, on free ports and a temporary state folder.
+
+Before anything starts, production mode checks the settings (``core/production.py``).
+No secret is ever on a part's command line (anyone on the machine can read it):
+the parts read their settings from the environment the supervisor gives them,
+and ``rasa run`` is started through ``kesher/rasa_server.py``, which hands Rasa
+its API secret in Python.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from typing import IO, Callable, Dict, List, Optional, Sequence
 
 import redis  # the supervisor is synchronous by design: it only polls
 
-from core.processes import latest_model, venv_bin
+from core.processes import latest_model
+from core.production import ProductionRefused, check
+from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
 
@@ -30,7 +38,7 @@ __all__ = ["ALL_PARTS", "Part", "StartupError", "Supervisor"]
 
 
 class StartupError(RuntimeError):
-    """A part did not come up; the message says which and shows its log."""
+    """A part did not come up, or production mode refused the settings; the message says which and why."""
 
 
 def _http_ok(url: str, headers: Optional[Dict[str, str]] = None) -> bool:
@@ -161,32 +169,31 @@ class Supervisor:
     def _actions_part(self) -> Part:
         s = self.settings
         command = [sys.executable, "-m", "kesher", "serve", "actions"]
-        url = f"http://127.0.0.1:{s.actions_port}"
-        return Part("actions", command, lambda: _http_ok(f"{url}/health"), 120, f"{url}/webhook")
+        url = s.action_server_url.removesuffix("/webhook")
+        return Part("actions", command, lambda: _http_ok(f"{url}/health"), 120, s.action_server_url)
 
     def _rasa_part(self) -> Part:
         s = self.settings
-        command = [
-            venv_bin("rasa"), "run",
-            "--interface", "127.0.0.1",
-            "--port", str(s.rasa_port),
-            "--endpoints", str(PROJECT_ROOT / "endpoints.yml"),
-            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-            "--enable-api",
-            "--auth-token", s.rasa_api_token,
-        ]
+        # `rasa run` on loopback only, its API secret passed in Python (kesher/rasa_server.py):
+        # nothing secret in this command line, which anyone on the machine can read.
+        command = [sys.executable, "-m", "kesher.rasa_server"]
         url = f"http://127.0.0.1:{s.rasa_port}"
-        # /status answers only once a model is loaded.
-        ready = lambda: _http_ok(f"{url}/status?token={s.rasa_api_token}")  # noqa: E731
+        # /status answers only once a model is loaded; a signed JWT in a header, never a token in the URL.
+        ready = lambda: _http_ok(f"{url}/status", api_headers(s.rasa_api_token))  # noqa: E731
         return Part("rasa", command, ready, 300, url)
 
     def start(self) -> None:
         """Starts every part in order and waits until each answers.
 
         Raises:
-            StartupError: A part exited or did not answer in time; the ones
-                already running are stopped.
+            StartupError: Production mode refuses the settings (before anything
+                starts; the message names each problem), or a part exited or did
+                not answer in time (the ones already running are stopped).
         """
+        try:
+            check(self.settings)
+        except ProductionRefused as exc:
+            raise StartupError(str(exc)) from exc
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if any(part.name == "models" for part in self.parts):
             self.publish_model()

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
 from actions.orders.repository import SqlOrderRepository
+from core.production import check as check_production
 from core.redis_keys import RedisKeys
 from core.settings import Settings
 from core.texts import TextCatalog
@@ -46,7 +47,12 @@ class Container:
         Args:
             settings: Where everything is.
             clock: Epoch seconds for the handoff state and e-mails (tests move it).
+
+        Raises:
+            core.production.ProductionRefused: Production mode with a demo secret (or Twilio without a
+                public URL); every process, ``rasa run``'s channels included, builds a container at start.
         """
+        check_production(settings)
         self.settings = settings
         self.clock = clock
 

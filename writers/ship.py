@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from core.processes import latest_model, venv_bin
+from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
 from writers.nlu_gate import run_gate
@@ -209,10 +210,11 @@ class Ship:
 def wait_until_live(settings: Settings, wanted: str, timeout: float) -> Optional[float]:
     """Seconds until ``rasa run`` reports model ``wanted`` on ``/status`` (None: not within ``timeout``)."""
     started = time.monotonic()
-    url = f"{settings.rasa_url}/status?token={settings.rasa_api_token}"
+    url = f"{settings.rasa_url}/status"
     while time.monotonic() - started < timeout:
+        request = urllib.request.Request(url, headers=api_headers(settings.rasa_api_token, username="kesher-ship"))
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 if json.load(response).get("model_id") == wanted:
                     return time.monotonic() - started
         except (urllib.error.URLError, OSError, ValueError):

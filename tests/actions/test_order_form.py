@@ -6,6 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_form import ValidateOrderForm
 from tests.helpers.backends import orders_where, pick, unused_order_id
+from tests.helpers.texts import catalog
 from tests.helpers.trackers import make_tracker
 
 
@@ -13,15 +14,18 @@ def _texts(dispatcher: CollectingDispatcher) -> list[str]:
     return [m["text"] for m in dispatcher.messages]
 
 
-async def test_a_real_order_number_is_accepted_and_its_status_recorded(backends, domain):
+async def test_a_real_order_number_is_accepted_but_nothing_about_it_is_known_before_verification(backends, domain):
     order = pick(orders_where(backends, status="shipped"))
     action = ValidateOrderForm(backends)
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(domain, text=f"#{order.order_id}", intent="inform", slots={"order_task": "status"})
     result = await action.validate_order_id(f"#{order.order_id}", dispatcher, tracker, domain)
-    assert result["order_id"] == order.order_id
-    assert result["order_status"] == "shipped"
+    assert result == {"order_id": order.order_id, "order_id_failures": 0}
     assert dispatcher.messages == []
+    # The matching contact verifies the customer; only now is the order's status recorded.
+    tracker = make_tracker(domain, text=order.email, slots={"order_task": "status", "order_id": order.order_id})
+    result = await action.validate_contact(order.email, CollectingDispatcher(), tracker, domain)
+    assert result["verified_email"] == order.email and result["order_status"] == "shipped"
 
 
 async def test_a_malformed_number_gets_a_hint_and_counts_as_a_failure(backends, domain):
@@ -33,14 +37,34 @@ async def test_a_malformed_number_gets_a_hint_and_counts_as_a_failure(backends, 
     assert "6 digits" in _texts(dispatcher)[0]
 
 
-async def test_an_unknown_order_is_named_in_the_reply(backends, domain):
+async def test_an_unknown_order_and_a_wrong_contact_get_the_same_answer(backends, domain):
+    """No enumeration: whether a number is an order cannot be told from what the bot says."""
     missing = unused_order_id(backends)
+    real = pick(orders_where(backends, status="processing"))
+    action = ValidateOrderForm(backends)
+    answers = {}
+    for order_id in (missing, real.order_id):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(domain, text=order_id, intent="inform", slots={"order_task": "cancel"})
+        accepted = await action.validate_order_id(order_id, dispatcher, tracker, domain)
+        assert accepted == {"order_id": order_id, "order_id_failures": 0} and dispatcher.messages == []
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(domain, text="stranger@example.com",
+                               slots={"order_task": "cancel", "order_id": order_id, "verification_failures": 1.0})
+        result = await action.validate_contact("stranger@example.com", dispatcher, tracker, domain)
+        assert result == {"contact": None, "verification_failures": 2}
+        answers[order_id] = _texts(dispatcher)
+    assert answers[missing] == [catalog().text("order_not_matched", "en", order_id=missing, remaining=1)]
+    assert answers[real.order_id] == [catalog().text("order_not_matched", "en", order_id=real.order_id, remaining=1)]
+
+
+async def test_another_order_number_while_asked_for_the_contact_is_not_a_failed_try(backends, domain):
+    order = pick(orders_where(backends))
     action = ValidateOrderForm(backends)
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(domain, text=missing, intent="inform", slots={"order_id_failures": 1.0})
-    result = await action.validate_order_id(missing, dispatcher, tracker, domain)
-    assert result["order_id"] is None and result["order_id_failures"] == 2
-    assert missing in _texts(dispatcher)[0]
+    tracker = make_tracker(domain, text=order.order_id, slots={"order_id": order.order_id})
+    result = await action.validate_contact(order.order_id, dispatcher, tracker, domain)
+    assert result == {"contact": None} and dispatcher.messages == []
 
 
 async def test_injection_in_the_order_number_is_refused_and_the_table_survives(backends, domain):
@@ -105,8 +129,8 @@ async def test_task_slots_are_asked_only_when_the_order_allows_the_task(backends
     processing = pick(orders_where(backends, status="processing"))
     shipped = pick(orders_where(backends, status="shipped"))
     for order, expected in ((processing, True), (shipped, False)):
-        tracker = make_tracker(domain, text=order.order_id, slots={"order_task": "cancel"})
-        result = await action.validate_order_id(order.order_id, CollectingDispatcher(), tracker, domain)
+        tracker = make_tracker(domain, text=order.email, slots={"order_task": "cancel", "order_id": order.order_id})
+        result = await action.validate_contact(order.email, CollectingDispatcher(), tracker, domain)
         assert result["order_task_allowed"] is expected
         filled = make_tracker(
             domain,

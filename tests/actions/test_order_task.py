@@ -7,10 +7,12 @@ from typing import Any, Dict
 
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.order_form import ActionAskCancelConfirmed
 from actions.order_task import ActionOrderTask
-from actions.orders.domain import RETURN_WINDOW_DAYS, Order
+from actions.orders.domain import RETURN_WINDOW_DAYS, Order, contact_matches
 from core.language import is_hebrew
-from tests.helpers.backends import TODAY, orders_where, pick
+from tests.helpers.backends import TODAY, orders_where, pick, unused_order_id
+from tests.helpers.texts import catalog
 from tests.helpers.trackers import make_tracker, user_event
 
 
@@ -156,3 +158,59 @@ async def test_a_calm_late_order_complaint_is_offered_a_person(backends, domain)
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots["human_offered"] is True and "handoff_requested" not in slots
     assert await backends.handoff.store.get("calm-1") is None
+
+
+# -- a forged tracker: the slots say "verified", the contact is not the order's ---------------------------
+
+_FORGED_CONTACT = "attacker@example.com"
+
+
+async def test_a_forged_tracker_with_a_made_up_contact_reads_nothing(backends, domain):
+    order = pick(orders_where(backends, status="shipped"))
+    assert order.carrier and order.tracking_number
+    texts, slots = await _run(backends, domain, order_task="status", language="en", order_id=order.order_id,
+                              contact=_FORGED_CONTACT, verified_email=_FORGED_CONTACT)
+    said = " ".join(texts)
+    for detail in (order.carrier, order.tracking_number, order.items[0].name_en, order.shipping_address):
+        assert detail not in said
+    assert "order_status" not in slots and slots["order_id"] is None
+
+
+async def test_a_forged_tracker_cannot_re_address_or_cancel_or_return(backends, domain):
+    processing = pick(orders_where(backends, status="processing"), seed=3)
+    await _run(backends, domain, order_task="change_address", new_address="Evil St 1, Nowhere",
+               order_task_allowed=True, order_id=processing.order_id, contact=_FORGED_CONTACT)
+    wrong_phone = "050-000-0000"
+    assert not contact_matches(processing, wrong_phone)
+    await _run(backends, domain, order_task="cancel", cancel_confirmed=True, order_task_allowed=True,
+               order_id=processing.order_id, contact=wrong_phone)
+    after = await backends.orders.get(processing.order_id)
+    assert after is not None
+    assert after.shipping_address == processing.shipping_address and after.status == "processing"
+    delivered = [o for o in orders_where(backends, status="delivered") if _days_since_delivery(o) <= RETURN_WINDOW_DAYS]
+    order = pick(delivered)
+    texts, _ = await _run(backends, domain, order_task="return", return_reason="x", order_task_allowed=True,
+                          order_id=order.order_id, contact=_FORGED_CONTACT)
+    assert not re.search(r"R\d{6}-[0-9A-F]{4}", " ".join(texts))
+    assert (await backends.orders.get(order.order_id)).status == "delivered"
+
+
+async def test_a_made_up_contact_and_a_missing_order_get_the_same_answer(backends, domain):
+    real = pick(orders_where(backends, status="processing"))
+    missing = unused_order_id(backends)
+    answers = []
+    for order_id in (real.order_id, missing):
+        texts, slots = await _run(backends, domain, order_task="status", language="he", order_id=order_id,
+                                  contact=_FORGED_CONTACT)
+        answers.append((texts, slots))
+    assert answers[0] == answers[1]
+
+
+async def test_the_cancellation_question_shows_nothing_to_a_forged_tracker(backends, domain):
+    order = pick(orders_where(backends, status="processing"))
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, slots={"order_id": order.order_id, "contact": _FORGED_CONTACT, "language": "en"})
+    await ActionAskCancelConfirmed(backends).run(dispatcher, tracker, domain)
+    said = " ".join(m["text"] for m in dispatcher.messages)
+    assert said == catalog().text("verification_failed", "en")
+    assert order.items[0].name_en not in said

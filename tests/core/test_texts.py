@@ -36,12 +36,12 @@ def test_the_real_messages_never_say_one_attempts_or_one_minutes():
     texts = catalog()
     for language in ("he", "en"):
         for count in (1, 2, 3, 11):
-            said = texts.text("contact_mismatch", language, order_id="104233", remaining=count)
+            said = texts.text("order_not_matched", language, order_id="104233", remaining=count)
             assert not re.search(r"\b1 (ניסיונות|tries)", said), said
             queued = texts.text("queued", language, position=1, minutes=count)
             assert not re.search(r"\b1 (דקות|minutes)", queued), queued
-    assert "נותר ניסיון אחד" in texts.text("contact_mismatch", "he", order_id="1", remaining=1)
-    assert "one more try" in texts.text("contact_mismatch", "en", order_id="1", remaining=1)
+    assert "נותר ניסיון אחד" in texts.text("order_not_matched", "he", order_id="1", remaining=1)
+    assert "one more try" in texts.text("order_not_matched", "en", order_id="1", remaining=1)
 
 
 def test_a_missing_language_or_argument_is_a_problem_found_before_it_reaches_a_customer(tmp_path):

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 import requests
 
+from core.rasa_api import api_headers
 from tests.helpers.backends import orders_where, pick
 from tests.helpers.callback import CallbackCustomer
 from tests.helpers.console import ConsoleAgent
@@ -62,7 +63,7 @@ def _body(message: EmailMessage, kind: str) -> str:
 
 def _tracker(settings, sender_id: str) -> Dict[str, Any]:
     response = requests.get(f"{settings.rasa_url}/conversations/{sender_id}/tracker",
-                            params={"token": settings.rasa_api_token}, timeout=30)
+                            headers=api_headers(settings.rasa_api_token), timeout=30)
     assert response.status_code == 200
     return response.json()
 

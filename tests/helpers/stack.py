@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 import requests
 
 from core.language import is_hebrew
+from core.rasa_api import api_headers
 from core.settings import Settings
 
 
@@ -53,7 +54,7 @@ class Customer:
     def tracker(self) -> Dict[str, Any]:
         response = requests.get(
             f"{self.base}/conversations/{self.sender_id}/tracker",
-            params={"token": self.settings.rasa_api_token},
+            headers=api_headers(self.settings.rasa_api_token),
             timeout=30,
         )
         assert response.status_code == 200, response.text
