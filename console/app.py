@@ -116,7 +116,7 @@ def create_app(
         container=container,
         jinja=build_jinja(),
         canned=canned_replies(container.texts),
-        sessions=SessionStore(container.redis, container.keys),
+        sessions=SessionStore.from_settings(container.redis, container.keys, settings),
         limiter=LoginLimiter(container.redis, container.keys),
         hub=FeedHub(container.desk, container.redis, container.keys),
         auto_assign=(not settings.manual_assign) if auto_assign is None else auto_assign,

@@ -5,14 +5,17 @@ SameSite=Strict cookie. Every POST to the console must repeat the session's
 CSRF token (``X-CSRF-Token`` header or a ``csrf_token`` form field). The login
 form, which has no session yet, uses a double-submit token: a random cookie
 that the form repeats. :func:`require_role` guards each handler.
+
+The handoff service listens on loopback; a request whose peer is a loopback
+address is taken to come through the front door (the TLS proxy), whose
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` then say who asked and how
+(:func:`client_address`, :func:`is_https`). The Host header decides nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
-import secrets
 from functools import wraps
 from typing import Any, Awaitable, Callable, Optional, TypeVar
 
@@ -23,23 +26,26 @@ from console.context import state
 from console.sessions import Session
 from console.web import render, say
 from core.errors import NotAllowed, NotAuthenticated
-from handoff.agents import ROLES, hash_password, password_matches
+from handoff.agents import ROLES
 from handoff.models import Agent
 
 __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "DESK_ROLES",
+    "HSTS",
     "LOGIN_CSRF_COOKIE",
     "SESSION_COOKIE",
     "check_csrf",
     "clear_cookie",
+    "client_address",
     "cookie_secure",
     "current_agent",
     "current_session",
+    "is_https",
+    "is_websocket_upgrade",
     "require_role",
     "set_cookie",
-    "verify_password",
 ]
 
 SESSION_COOKIE = "kesher_session"
@@ -48,60 +54,69 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 LOGIN_PATH = "/console/login"
 DESK_ROLES = ("agent", "supervisor")
-
-_DUMMY_HASH: Optional[str] = None
+HSTS = "max-age=31536000"
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[HTTPResponse]])
 
 
-# -- passwords -----------------------------------------------------------------
-async def verify_password(agent: Optional[Agent], password: str) -> bool:
-    """Checks a password against the agent's argon2 hash, off the event loop.
+# -- who is on the other end ------------------------------------------------------------
+def _address(text: str) -> Optional[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
 
-    An unknown agent (None) or an agent without a hash is checked against a
-    dummy hash, so the answer takes as long as for a real one.
 
-    Args:
-        agent: The agent the login names, or None if there is no such agent.
-        password: What was typed.
+def _via_front_door(request: Request) -> bool:
+    """Whether the peer is a loopback address: the front door (or someone on this machine)."""
+    peer = _address(str(request.ip or ""))
+    return peer is not None and peer.is_loopback
 
-    Returns:
-        True only for a known agent with a matching password.
+
+def client_address(request: Request) -> str:
+    """Where a request comes from, for rate limits: an IPv4 address or an IPv6 /64 network.
+
+    The peer's address, except behind the front door (a loopback peer), where it is
+    the last address the proxy appended to ``X-Forwarded-For``. An IPv6 client is
+    counted by its /64, which one subscriber usually holds whole.
     """
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password(secrets.token_hex(16))
-    real = bool(agent and agent.password_hash)
-    stored = agent.password_hash if agent and real else _DUMMY_HASH
-    loop = asyncio.get_running_loop()
-    ok = await loop.run_in_executor(None, password_matches, stored, password)
-    return ok and real
+    peer = str(request.ip or "")
+    if _via_front_door(request):
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        if _address(forwarded) is not None:
+            peer = forwarded
+    address = _address(peer)
+    if address is None:
+        return peer[:64] or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached the console over HTTPS (directly, or through the front door)."""
+    if request.scheme in ("https", "wss"):
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+    return _via_front_door(request) and forwarded in ("https", "wss")
 
 
 # -- cookies and CSRF ------------------------------------------------------------
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def cookie_secure(request: Request) -> bool:
     """Whether cookies get the ``Secure`` flag.
 
     The ``cookie_secure`` setting is ``1``, ``0`` or ``auto`` (the default):
-    secure unless the console is reached over plain HTTP on a loopback address.
+    secure whenever a public URL is configured or the request came over HTTPS
+    (:func:`is_https`); only a console reached over plain HTTP on loopback, with no
+    public URL, sets cookies without it. The Host header plays no part.
     """
-    mode = state(request).settings.cookie_secure
-    if mode.lower() in ("1", "true", "yes"):
+    settings = state(request).settings
+    mode = settings.cookie_secure
+    if mode in ("1", "true", "yes"):
         return True
-    if mode.lower() in ("0", "false", "no"):
+    if mode in ("0", "false", "no"):
         return False
-    return request.scheme in ("https", "wss") or not _is_loopback(request.host)
+    return bool(settings.public_url.strip()) or is_https(request)
 
 
 def set_cookie(response: HTTPResponse, request: Request, name: str, value: str, max_age: int) -> None:
@@ -116,13 +131,15 @@ def set_cookie(response: HTTPResponse, request: Request, name: str, value: str, 
         cookie["secure"] = True
 
 
-def clear_cookie(response: HTTPResponse, name: str) -> None:
-    """Tells the browser to drop a console cookie (same path as :func:`set_cookie`)."""
+def clear_cookie(response: HTTPResponse, request: Request, name: str) -> None:
+    """Tells the browser to drop a console cookie (same path and flags as :func:`set_cookie`)."""
     del response.cookies[name]
     cookie = response.cookies[name]
     cookie["path"] = "/console"
     cookie["httponly"] = True
     cookie["samesite"] = "Strict"
+    if cookie_secure(request):
+        cookie["secure"] = True
 
 
 def _form_value(request: Request, name: str) -> str:
@@ -157,8 +174,13 @@ def current_agent(request: Request) -> Agent:
     return agent
 
 
+def is_websocket_upgrade(request: Request) -> bool:
+    """Whether the request asks to become a websocket (whatever its path)."""
+    return request.headers.get("upgrade", "").strip().lower() == "websocket"
+
+
 def _wants_json(request: Request) -> bool:
-    return request.path.startswith("/console/api/") or request.path == "/console/ws" or (
+    return request.path.startswith("/console/api/") or is_websocket_upgrade(request) or (
         "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
     )
 

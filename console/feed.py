@@ -6,7 +6,9 @@
 - ``{"type": "queue", "queue": [...]}`` after any state change (the full queue view);
 - ``{"type": "state", "cid", "from", "to", "agent_id"}`` to every console;
 - ``{"type": "event", "cid", "event": {...}}`` for a message or note, to the
-  conversation's agent and to consoles watching that conversation;
+  conversation's agent and to consoles watching that conversation, if their
+  agent may still see it (read with the batch: after another agent took it, a
+  watcher gets nothing more and is told ``{"type": "watching", "cid": ""}``);
 - ``{"type": "typing", "cid", "agent"}`` likewise;
 - ``{"type": "presence", "agent", "to"}`` to every console.
 
@@ -30,9 +32,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.redis_keys import RedisKeys
 from handoff.desk import Desk
-from handoff.models import Agent, Event
+from handoff.models import Agent, Conversation, Event
 
-__all__ = ["CLOSE_LOGGED_OUT", "CLOSE_TOO_SLOW", "FeedHub", "Subscriber"]
+__all__ = ["CLOSE_LOGGED_OUT", "CLOSE_NOT_ALLOWED", "CLOSE_TOO_SLOW", "FeedHub", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ BLOCK_MS = 5000
 SUBSCRIBER_BUFFER = 2000
 MESSAGE_KINDS = ("customer", "agent", "system", "note")
 CLOSE_LOGGED_OUT = 4401
+CLOSE_NOT_ALLOWED = 4403
 CLOSE_TOO_SLOW = 4000
 
 
@@ -152,39 +155,44 @@ class FeedHub:
     async def dispatch(self, entries: List[Any]) -> None:
         """Sends one batch of feed entries to the consoles that should see them."""
         queue_changed = False
-        events, owners = await self._prefetch(entries)
+        events, convs = await self._prefetch(entries)
         for feed_id, data in entries:
             kind = data.get("kind", "")
             cid = data.get("cid", "")
             if kind == "state":
                 queue_changed = True
-                owner = await self._owner(cid, owners, refresh=True)
+                conv = await self._conversation(cid, convs, refresh=True)
+                self._forget_unseen(cid, conv)
+                owner = conv.agent_id if conv is not None else ""
                 self._broadcast({"type": "state", "cid": cid, "from": data.get("from", ""),
                                  "to": data.get("to", ""), "agent_id": owner, "feed_id": feed_id})
             elif kind == "presence":
                 self._broadcast({"type": "presence", "agent": data.get("agent", ""), "to": data.get("to", "")})
             elif kind == "typing" and cid:
-                owner = await self._owner(cid, owners)
+                conv = await self._conversation(cid, convs)
                 who = data.get("agent", "customer")
-                self._to_chat(cid, owner, {"type": "typing", "cid": cid, "agent": who}, skip_agent=who)
+                self._to_chat(cid, conv, {"type": "typing", "cid": cid, "agent": who}, skip_agent=who)
             elif kind in MESSAGE_KINDS and cid and data.get("event_id"):
                 event = events.get((cid, str(data["event_id"])))
                 if event is None:
                     continue
-                owner = await self._owner(cid, owners)
-                self._to_chat(cid, owner, {"type": "event", "cid": cid, "event": event.to_json(),
-                                           "feed_id": feed_id})
+                conv = await self._conversation(cid, convs)
+                self._to_chat(cid, conv, {"type": "event", "cid": cid, "event": event.to_json(),
+                                          "feed_id": feed_id})
         if queue_changed:
             queue = await self.desk.queue_view()
             self._broadcast({"type": "queue", "queue": queue, "server_time": time.time()})
 
-    async def _owner(self, cid: str, cache: Dict[str, str], *, refresh: bool = False) -> str:
+    async def _conversation(self, cid: str, cache: Dict[str, Optional[Conversation]], *,
+                            refresh: bool = False) -> Optional[Conversation]:
         if refresh or cid not in cache:
-            cache[cid] = str(await self.redis.hget(self.keys.conversation(cid), "agent_id") or "")
+            cache[cid] = Conversation.from_redis(cid, await self.redis.hgetall(self.keys.conversation(cid)))
         return cache[cid]
 
-    async def _prefetch(self, entries: List[Any]) -> Tuple[Dict[Tuple[str, str], Event], Dict[str, str]]:
-        """The batch's messages and the owners of its conversations, in one round trip.
+    async def _prefetch(
+        self, entries: List[Any]
+    ) -> Tuple[Dict[Tuple[str, str], Event], Dict[str, Optional[Conversation]]]:
+        """The batch's messages and its conversations as they are now, in one round trip.
 
         Messages are keyed by conversation and stream id: the same id can occur in
         two conversations' streams.
@@ -198,22 +206,34 @@ class FeedHub:
             for cid, stream_id in wanted:
                 pipe.xrange(self.keys.events(cid), min=stream_id, max=stream_id, count=1)
             for cid in cids:
-                pipe.hget(self.keys.conversation(cid), "agent_id")
+                pipe.hgetall(self.keys.conversation(cid))
             results = await pipe.execute()
         events: Dict[Tuple[str, str], Event] = {}
         for (cid, _), rows in zip(wanted, results[: len(wanted)], strict=True):
             if rows:
                 events[(cid, str(rows[0][0]))] = Event.from_redis(str(rows[0][0]), rows[0][1])
-        owners = {cid: str(owner or "") for cid, owner in zip(cids, results[len(wanted):], strict=True)}
-        return events, owners
+        convs = {cid: Conversation.from_redis(cid, raw or {}) for cid, raw in zip(cids, results[len(wanted):],
+                                                                                   strict=True)}
+        return events, convs
 
     def _broadcast(self, message: Dict[str, Any]) -> None:
         for sub in list(self.subscribers):
             sub.push(message)
 
-    def _to_chat(self, cid: str, owner: str, message: Dict[str, Any], skip_agent: str = "") -> None:
+    def _forget_unseen(self, cid: str, conv: Optional[Conversation]) -> None:
+        """Stops the consoles watching ``cid`` whose agent may no longer see it, and tells them."""
+        for sub in list(self.subscribers):
+            if cid in sub.watching and (conv is None or not conv.visible_to(sub.agent)):
+                sub.watching.discard(cid)
+                sub.push({"type": "watching", "cid": ""})
+
+    def _to_chat(self, cid: str, conv: Optional[Conversation], message: Dict[str, Any],
+                 skip_agent: str = "") -> None:
+        """Sends ``message`` to the conversation's agent and to the consoles watching it that may still see it."""
+        self._forget_unseen(cid, conv)
+        owner = conv.agent_id if conv is not None else ""
         for sub in list(self.subscribers):
             if sub.agent.agent_id == skip_agent:
                 continue
-            if sub.agent.agent_id == owner or cid in sub.watching:
+            if (owner and sub.agent.agent_id == owner) or cid in sub.watching:
                 sub.push(message)

@@ -1,10 +1,15 @@
 """The console's live channel: one websocket per open console, fed by the hub (``console.feed``).
 
-``GET /console/ws`` (admitted by the middleware: a session, the console's own
-origin, a role with a desk) says hello, then sends what the hub gives this
-console and a ping when nothing happened for a while; the console may send
-``{"type": "watch", "cid": ...}`` for the conversation it shows, and is told
-what it watches from then on (``{"type": "watching", "cid": ...}``, ``""`` if none).
+``GET /console/ws`` (exactly that path: ``/console/ws/`` is not found) is
+admitted with a session, from the console's own origin and for a role with a
+desk: the middleware checks every websocket upgrade before it happens, and the
+handler checks again itself, closing with 4401 or 4403 whatever path led to it.
+It says hello, then sends what the hub gives this console and a ping when
+nothing happened for a while (the session is checked again then: an ended
+session closes it). The console may send ``{"type": "watch", "cid": ...}`` for
+the conversation it shows, and is told what it watches from then on
+(``{"type": "watching", "cid": ...}``, ``""`` if none); the hub checks at every
+message that the agent may still see it.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from websockets.exceptions import ConnectionClosed
 
 from console.auth import current_session
 from console.context import state
-from console.feed import CLOSE_LOGGED_OUT, Subscriber
-from console.middleware import load_session
+from console.feed import CLOSE_LOGGED_OUT, CLOSE_NOT_ALLOWED, Subscriber
+from console.middleware import check_websocket_request, fingerprint_of, load_session
+from core.errors import KesherError, NotAuthenticated
 from edge.ws import receive
 from handoff.models import Agent
 
@@ -28,7 +34,7 @@ __all__ = ["HEARTBEAT_SECONDS", "bp", "console_websocket"]
 
 HEARTBEAT_SECONDS = 25.0
 
-bp = Blueprint("console_live", url_prefix="/console", strict_slashes=False)
+bp = Blueprint("console_live", url_prefix="/console", strict_slashes=True)
 bp.on_request(load_session)
 
 
@@ -62,9 +68,14 @@ async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
 async def console_websocket(request: Request, ws: Any) -> None:
     """The console's live channel (see the module docstring)."""
     service = state(request)
+    try:  # the middleware checked this before the upgrade; check again here, whatever the path
+        check_websocket_request(request)
+    except KesherError as exc:
+        await ws.close(CLOSE_LOGGED_OUT if isinstance(exc, NotAuthenticated) else CLOSE_NOT_ALLOWED, str(exc)[:120])
+        return
     session = current_session(request)
     agent: Agent = request.ctx.agent
-    if session is None:  # the middleware refused this already
+    if session is None:
         return
     sub = service.hub.subscribe(agent, session.token)
     reader = asyncio.create_task(_read_client(request, ws, sub))
@@ -74,7 +85,7 @@ async def console_websocket(request: Request, ws: Any) -> None:
             try:
                 message = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
             except TimeoutError:
-                if await service.sessions.load(session.token) is None:
+                if await service.sessions.load(session.token, fingerprint_of(service)) is None:
                     sub.stop(CLOSE_LOGGED_OUT)
                     continue
                 message = {"type": "ping", "server_time": time.time()}

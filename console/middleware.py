@@ -1,25 +1,44 @@
 """Request and response middleware of the console's Blueprints.
 
-Every console request gets its session loaded from the cookie (``request.ctx.session``);
-every POST must carry that session's CSRF token; the websocket is admitted
-only with a session, from the console's own origin and for a role with a desk;
-every response gets the Content-Security-Policy and the other browser protections.
+Every console request gets its session loaded from the cookie (``request.ctx.session``;
+a session whose agent is gone or whose password changed is ended); every POST
+must carry that session's CSRF token; every websocket upgrade, whatever its
+path, is admitted only with a session, from the console's own origin and for a
+role with a desk (the websocket handler checks the same again); every response
+gets the Content-Security-Policy and the other browser protections, and HSTS
+when it went out over HTTPS.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from sanic import Request
 from sanic.response import HTTPResponse
 
-from console.auth import DESK_ROLES, SESSION_COOKIE, check_csrf, current_session
-from console.context import state
+from console.auth import (
+    DESK_ROLES,
+    HSTS,
+    SESSION_COOKIE,
+    check_csrf,
+    current_session,
+    is_https,
+    is_websocket_upgrade,
+)
+from console.context import ServiceState, state
+from console.sessions import password_fingerprint
 from console.web import content_security_policy, say
 from core.errors import NotAllowed, NotAuthenticated
 
-__all__ = ["LOGIN_PATH", "WS_PATH", "check_websocket_request", "load_session", "security_headers"]
+__all__ = [
+    "LOGIN_PATH",
+    "WS_PATH",
+    "check_websocket_request",
+    "fingerprint_of",
+    "load_session",
+    "security_headers",
+]
 
 LOGIN_PATH = "/console/login"
 WS_PATH = "/console/ws"
@@ -29,10 +48,20 @@ def _is_static(request: Request) -> bool:
     return request.path.startswith(("/console/static/", "/console/lib/"))
 
 
-def check_websocket_request(request: Request) -> None:
-    """Admits a websocket upgrade only with a session and from the console's own origin.
+def fingerprint_of(service: ServiceState) -> Callable[[str], Optional[str]]:
+    """Agent id → the fingerprint of their password hash now (None: no such agent), for ``SessionStore.load``."""
+    def fingerprint(agent_id: str) -> Optional[str]:
+        agent = service.agents.get(agent_id)
+        return password_fingerprint(agent.password_hash) if agent is not None else None
 
-    Runs before the upgrade, so the refusal is a plain HTTP status.
+    return fingerprint
+
+
+def check_websocket_request(request: Request) -> None:
+    """Admits a websocket only with a session and from the console's own origin.
+
+    The middleware runs it before the upgrade, so the refusal is a plain HTTP
+    status; the handler runs it again, whatever path led there.
 
     Raises:
         NotAuthenticated: No valid session cookie.
@@ -66,11 +95,12 @@ async def load_session(request: Request) -> Optional[HTTPResponse]:
                           for name, value in request.match_info.items()}
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
-        request.ctx.session = await state(request).sessions.load(token)
+        service = state(request)
+        request.ctx.session = await service.sessions.load(token, fingerprint_of(service))
     session = current_session(request)
     if request.method == "POST" and request.path != LOGIN_PATH and session is not None:
         check_csrf(request, session.csrf)
-    if request.path == WS_PATH:
+    if is_websocket_upgrade(request):
         check_websocket_request(request)
     return None
 
@@ -84,3 +114,5 @@ async def security_headers(request: Request, response: HTTPResponse) -> None:
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN" if frame else "DENY")
     if not _is_static(request):
         response.headers.setdefault("Cache-Control", "no-store")
+    if is_https(request):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)

@@ -2,10 +2,13 @@
 
 ``GET /console/writers/questions`` lists what customers asked that ended in a
 fallback, a question outside the shop's business, a low-confidence guess or a handoff (read from Rasa's
-tracker store in Redis by :mod:`writers.unanswered`, personal data masked).
+tracker store in Redis by :mod:`writers.unanswered`, personal data masked; the
+reading is capped and the parsing and grouping run in a worker thread, never in
+the service's event loop).
 ``POST /console/writers/questions/add`` writes one wording into
 ``data/nlu/<language>/`` as an example of the chosen intent
-(:mod:`writers.examples`); the next content check and ``make ship`` take it.
+(:mod:`writers.examples`, in a worker thread: it holds a file lock while it reads and
+writes); the next content check and ``make ship`` take it.
 """
 
 from __future__ import annotations

@@ -4,12 +4,15 @@ Pages: ``/console/login``, ``/console`` (the desk), ``/console/mail``. The API
 under ``/console/api`` answers JSON; errors are :class:`core.errors.KesherError`
 subclasses, which the app maps to a status and a message (a text of the catalog
 in the agent's UI language). Every POST needs the session's CSRF token (checked
-in the Blueprint's request middleware).
+in the Blueprint's request middleware). Every JSON body is read by
+:func:`json_body`, through the edge's one reader (``edge.requests``: size,
+nesting and shape checked, a 4xx with the reason otherwise).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import time
@@ -24,15 +27,15 @@ from console.auth import (
     SESSION_COOKIE,
     check_csrf,
     clear_cookie,
+    client_address,
     current_agent,
     current_session,
     require_role,
     set_cookie,
-    verify_password,
 )
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.sessions import SESSION_TTL_SECONDS
+from console.sessions import password_fingerprint
 from console.web import MAX_JSON_BYTES, STATIC_DIR, jsonable, render, say, text_direction, ui_language
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from edge.browser import MESSAGE_FORMAT_JS
@@ -70,6 +73,18 @@ def _login_page(request: Request, *, error: str = "", agent_id: str = "", status
     return response
 
 
+def _refused(request: Request, agent_id: str, seconds: int, *, per_source: bool, status: int) -> HTTPResponse:
+    """The login form saying how long to wait (``Retry-After`` too): for this agent id, or for this address."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if per_source:
+        error = say(request, "console_login_throttled", minutes=minutes)
+    else:
+        error = say(request, "console_login_locked", agent_id=agent_id, minutes=minutes)
+    response = _login_page(request, agent_id=agent_id, status=status, error=error)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.get("/login")
 async def login_form(request: Request) -> HTTPResponse:
     """The login form (or the desk, for someone logged in already)."""
@@ -94,32 +109,30 @@ async def login(request: Request) -> HTTPResponse:
     if len(agent_id) > 64 or len(password) > 1024:
         return _login_page(request, error=say(request, "console_login_wrong"), status=401)
     service = state(request)
-    limiter = service.limiter
-    wait = await limiter.retry_after(agent_id)
-    if wait:
-        minutes = max(1, -(-wait // 60))
-        return _login_page(request, agent_id=agent_id, status=429,
-                           error=say(request, "console_login_locked", agent_id=agent_id, minutes=minutes))
     agent: Optional[Agent] = service.agents.get(agent_id)
-    if not await verify_password(agent, password) or agent is None:
-        count = await limiter.failed(agent_id)
-        left = limiter.limit - count
+    result = await service.limiter.attempt(client_address(request), agent_id, agent, password)
+    if result.busy:
+        response = _login_page(request, agent_id=agent_id, status=503, error=say(request, "console_login_busy"))
+        response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    if result.retry_after:
+        return _refused(request, agent_id, result.retry_after, per_source=result.per_source, status=429)
+    if not result.ok or agent is None:
+        if result.locked_for:
+            return _refused(request, agent_id, result.locked_for, per_source=result.per_source, status=401)
         message = say(request, "console_login_wrong")
-        if 0 < left <= 2:
-            message += " " + say(request, "console_login_attempts_left", attempts=left)
-        elif left <= 0:
-            message = say(request, "console_login_locked", agent_id=agent_id, minutes=5)
+        if 0 < result.attempts_left <= 2:
+            message += " " + say(request, "console_login_attempts_left", attempts=result.attempts_left)
         return _login_page(request, error=message, agent_id=agent_id, status=401)
-    await limiter.reset(agent_id)
     sessions = service.sessions
     old = request.cookies.get(SESSION_COOKIE, "")
     if old:
         await sessions.delete(old)
-    session = await sessions.create(agent.agent_id)
+    session = await sessions.create(agent.agent_id, password_fingerprint(agent.password_hash))
     log.info("console login: %s", agent.agent_id)
     response = redirect("/console", status=303)
-    set_cookie(response, request, SESSION_COOKIE, session.token, SESSION_TTL_SECONDS)
-    clear_cookie(response, LOGIN_CSRF_COOKIE)
+    set_cookie(response, request, SESSION_COOKIE, session.token, sessions.max_seconds)
+    clear_cookie(response, request, LOGIN_CSRF_COOKIE)
     return response
 
 
@@ -136,7 +149,7 @@ async def logout(request: Request) -> HTTPResponse:
     if agent.role in DESK_ROLES:
         await service.desk.set_presence(agent, "offline")
     response = redirect("/console/login", status=303)
-    clear_cookie(response, SESSION_COOKIE)
+    clear_cookie(response, request, SESSION_COOKIE)
     return response
 
 
@@ -331,6 +344,7 @@ async def api_take(request: Request, cid: str) -> HTTPResponse:
     Raises:
         Conflict: Someone else took it, or the agent is offline or full.
     """
+    json_body(request)  # no fields, but a body must still be a JSON object (or empty)
     conv = await load_conversation(request, cid)
     agent = current_agent(request)
     if conv.state is ConversationState.WITH_AGENT and conv.agent_id == agent.agent_id:
@@ -368,6 +382,7 @@ async def api_note(request: Request, cid: str) -> HTTPResponse:
 @require_role(*DESK_ROLES)
 async def api_typing(request: Request, cid: str) -> HTTPResponse:
     """Marks the agent as typing in a conversation they hold."""
+    json_body(request)  # no fields, but a body must still be a JSON object (or empty)
     conv = await load_conversation(request, cid)
     agent = current_agent(request)
     if conv.agent_id != agent.agent_id or conv.state is not ConversationState.WITH_AGENT:

@@ -87,13 +87,26 @@ class RedisKeys:
         """String with a short TTL while someone types in a conversation."""
         return f"{self.prefix}conv:{cid}:typing"
 
-    def session(self, token: str) -> str:
-        """Hash: a console login session."""
-        return f"{self.prefix}session:{token}"
+    # -- console security (sec-console) --
+    def session(self, digest: str) -> str:
+        """Hash: a console login session, under the SHA-256 of its token (the token itself is never stored)."""
+        return f"{self.prefix}session:{digest}"
 
-    def login_failures(self, agent_id: str) -> str:
-        """String counting an agent id's recent failed logins (expires)."""
-        return f"{self.prefix}login-failures:{agent_id.strip().lower()[:64]}"
+    def agent_sessions(self, agent_id: str) -> str:
+        """Set: the session digests of one agent (a password change ends them all)."""
+        return f"{self.prefix}agent:{agent_id}:sessions"
+
+    def login_source(self, source: str) -> str:
+        """Hash: recent login attempts from one source address, and until when it must wait (expires)."""
+        return f"{self.prefix}login:source:{source}"
+
+    def login_pair(self, source: str, agent_id: str) -> str:
+        """Hash: recent login attempts for one agent id from one source address (expires)."""
+        return f"{self.prefix}login:pair:{source}:{agent_id.strip().lower()[:64]}"
+
+    def login_account(self, agent_id: str) -> str:
+        """Hash: recent login attempts for one agent id from anywhere; only slows logins down (expires)."""
+        return f"{self.prefix}login:account:{agent_id.strip().lower()[:64]}"
 
     # -- mail ----------------------------------------------------------
     def mail(self, mail_id: str) -> str:

@@ -109,6 +109,12 @@ class Settings(BaseModel):
                                                    "a language of their own (he or en).")
     cookie_secure: str = Field(default="auto", env="KESHER_COOKIE_SECURE",
                                description="Secure flag of console cookies: 1, 0 or auto (off on loopback HTTP).")
+    # -- console security (sec-console) --
+    console_session_idle_seconds: int = Field(default=4 * 3600, env="KESHER_CONSOLE_SESSION_IDLE_SECONDS", gt=0,
+                                              description="A console session ends after this long without use.")
+    console_session_max_seconds: int = Field(default=12 * 3600, env="KESHER_CONSOLE_SESSION_MAX_SECONDS", gt=0,
+                                             description="A console session ends this long after the login, "
+                                                         "however much it is used (absolute lifetime).")
 
     # -- e-mail --------------------------------------------------------------------------------
     smtp_host: str = Field(default="127.0.0.1", env="SMTP_HOST", description="SMTP server (make up runs a local one).")

@@ -3,11 +3,17 @@
 The file keeps its comments, order and layout (ruamel.yaml round trip); only
 the agent's entry changes. The password is asked twice (or read from stdin
 with ``--password-stdin``) and stored as an argon2 hash, never in clear.
+
+Setting a password anew ends the agent's console sessions: at once when the
+file is the service's own (the ``agents_file`` setting) and its Redis answers,
+and in any case when the handoff service restarts with the new hash (each
+session carries a fingerprint of the hash it was opened with).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import os
 import re
@@ -16,15 +22,18 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Sequence, TextIO
 
+from redis.exceptions import RedisError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from console.sessions import SessionStore
 from core.language import LANGUAGES
 from core.settings import Settings
 from handoff.agents import ROLES, hash_password
+from wiring.container import Container
 
-__all__ = ["MIN_PASSWORD_LENGTH", "add_agent_cli", "upsert_agent"]
+__all__ = ["MIN_PASSWORD_LENGTH", "add_agent_cli", "end_sessions", "upsert_agent"]
 
 MIN_PASSWORD_LENGTH = 8
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
@@ -167,6 +176,30 @@ def upsert_agent(
     return is_new
 
 
+async def end_sessions(settings: Settings, agent_id: str) -> int:
+    """Ends every console session of an agent in the service's Redis; returns how many were open.
+
+    Raises:
+        redis.exceptions.RedisError: Redis cannot be reached.
+    """
+    container = Container(settings)
+    try:
+        return await SessionStore.from_settings(container.redis, container.keys, settings).end_agent_sessions(
+            agent_id)
+    finally:
+        await container.close()
+
+
+def _end_sessions_now(settings: Settings, agent_id: str) -> str:
+    """Ends the agent's sessions, and says what became of them."""
+    try:
+        ended = asyncio.run(end_sessions(settings, agent_id))
+    except (RedisError, OSError) as exc:
+        return (f"could not reach Redis to end {agent_id}'s console sessions now ({exc}); "
+                "they end when the handoff service restarts")
+    return f"ended {ended} console session(s) of {agent_id}"
+
+
 def _read_password(from_stdin: bool, stdin: TextIO) -> str:
     if from_stdin:
         return stdin.readline().rstrip("\r\n")
@@ -210,7 +243,8 @@ def add_agent_cli(argv: Sequence[str], stdin: Optional[TextIO] = None) -> int:
         for error in errors:
             print(f"add-agent: {error}", file=sys.stderr)
         return 2
-    path: Path = args.file or Settings.from_env().agents_file
+    settings = Settings.from_env()
+    path: Path = args.file or settings.agents_file
     try:
         password = _read_password(args.password_stdin, stdin or sys.stdin)
     except (ValueError, EOFError) as exc:
@@ -232,4 +266,6 @@ def add_agent_cli(argv: Sequence[str], stdin: Optional[TextIO] = None) -> int:
         print(f"add-agent: cannot write {path}: {exc}", file=sys.stderr)
         return 1
     print(f"{'added' if is_new else 'updated'} agent {args.agent_id} in {path}; restart the handoff service to apply")
+    if not is_new and path.resolve() == settings.agents_file.resolve():
+        print(_end_sessions_now(settings, args.agent_id))
     return 0

@@ -6,13 +6,23 @@ the file that has the intent's block in that language; the example is
 appended to that block with ruamel.yaml's round trip, so everything else in
 the file stays as the writer left it. An intent the language has no block for
 yet gets one at the end of ``core.yml`` (``faq.yml`` for ``faq/...`` intents).
+
+Two writers may add at the same moment (two browser tabs, two replicas): the
+whole read-check-write holds an exclusive ``fcntl.flock`` on
+``data/nlu/.add-example.lock``, and the file is replaced atomically (written
+to a temporary file beside it, flushed, then ``os.replace``), so no example is
+lost and a reader never sees half a file.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any, Iterator, Tuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -21,9 +31,10 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from core.language import LANGUAGES
 from writers.project import Project, normalize_example
 
-__all__ = ["MAX_EXAMPLE_CHARS", "ExampleError", "add_example"]
+__all__ = ["LOCK_NAME", "MAX_EXAMPLE_CHARS", "ExampleError", "add_example", "examples_lock", "write_atomically"]
 
 MAX_EXAMPLE_CHARS = 300
+LOCK_NAME = ".add-example.lock"
 
 
 class ExampleError(ValueError):
@@ -72,6 +83,41 @@ def _append(data: Any, intent: str, line: str) -> Any:
     return data
 
 
+@contextmanager
+def examples_lock(project: Path) -> Iterator[None]:
+    """Holds the project's exclusive "add example" lock (``data/nlu/.add-example.lock``) while inside.
+
+    A blocking ``flock``: call it in a worker thread, never on an event loop.
+    """
+    folder = project / "data" / "nlu"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replaces ``path`` with ``text`` all at once: a temporary file beside it, flushed, then ``os.replace``.
+
+    The file keeps its permissions; on any failure it is left as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, (path.stat().st_mode & 0o777) if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def add_example(project: Path, intent: str, language: str, text: str) -> Tuple[Path, int]:
     """Adds ``text`` as an example of ``intent`` in ``language``.
 
@@ -94,17 +140,17 @@ def add_example(project: Path, intent: str, language: str, text: str) -> Tuple[P
         raise ExampleError("the example is empty")
     if len(line) > MAX_EXAMPLE_CHARS:
         raise ExampleError(f"an example may have at most {MAX_EXAMPLE_CHARS} characters")
-    reader = Project(project)
-    wanted = normalize_example(line)
-    for block in reader.intent_blocks:
-        if block.language == language and any(normalize_example(e.text) == wanted for e in block.examples):
-            raise ExampleError(f"“{line}” is already an example of {block.intent} in {Path(block.path).name}")
-    path = _target(reader, intent, language)
-    yaml = _yaml()
-    data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    out = StringIO()
-    yaml.dump(_append(data, intent, line), out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(out.getvalue(), encoding="utf-8")
-    written = path.read_text(encoding="utf-8").splitlines()
-    return path, max(i for i, row in enumerate(written, start=1) if row.strip() == f"- {line}")
+    with examples_lock(project):  # read, check and write as one step
+        reader = Project(project)
+        wanted = normalize_example(line)
+        for block in reader.intent_blocks:
+            if block.language == language and any(normalize_example(e.text) == wanted for e in block.examples):
+                raise ExampleError(f"“{line}” is already an example of {block.intent} in {Path(block.path).name}")
+        path = _target(reader, intent, language)
+        yaml = _yaml()
+        data = yaml.load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        out = StringIO()
+        yaml.dump(_append(data, intent, line), out)
+        text = out.getvalue()
+        write_atomically(path, text)
+    return path, max(i for i, row in enumerate(text.splitlines(), start=1) if row.strip() == f"- {line}")

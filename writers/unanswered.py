@@ -12,16 +12,23 @@ the customer messages that ended
 
 Similar questions are grouped per language (character n-gram TF-IDF, cosine
 similarity), counted and dated. E-mail addresses, phone, order, card and ID
-numbers are masked before anything is shown.
+numbers are masked before anything is shown; every pattern runs in linear time.
+
+The work is bounded and kept off the event loop: :func:`unanswered` reads at
+most :data:`MAX_TRACKERS` trackers of at most :data:`MAX_TRACKER_BYTES` each
+(Redis I/O only), then parses and groups them in a worker thread; at most
+:data:`MAX_QUESTIONS` questions per language (the most recent) are grouped,
+so the similarity matrix has at most that many squared cells.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -30,7 +37,21 @@ from sklearn.metrics.pairwise import cosine_similarity
 from core.language import is_hebrew
 from handoff.mail.masking import MASK, mask_sensitive
 
-__all__ = ["LOW_CONFIDENCE", "Question", "QuestionGroup", "collect", "group", "mask_personal", "unanswered"]
+__all__ = [
+    "LOW_CONFIDENCE",
+    "MAX_QUESTIONS",
+    "MAX_TRACKERS",
+    "MAX_TRACKER_BYTES",
+    "Question",
+    "QuestionGroup",
+    "build_groups",
+    "collect",
+    "group",
+    "mask_personal",
+    "questions_from",
+    "read_trackers",
+    "unanswered",
+]
 
 LOW_CONFIDENCE = 0.6
 SIMILAR = 0.45
@@ -38,9 +59,16 @@ FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback", "act
 HANDOFF_ACTIONS = frozenset({"action_handoff"})
 OFFER_SLOT = "human_offer_reason"
 NOT_A_QUESTION = frozenset({"human_handoff", "affirm", "deny", "greet", "goodbye", "thank", "inform"})
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+MAX_TRACKERS = 5000
+MAX_TRACKER_BYTES = 2 * 1024 * 1024
+MAX_QUESTIONS = 1500
+SHOWN_CHARS = 500
+# A match may start only where a run of address characters starts, so a long run without "@" is
+# scanned once, not once per position (the old pattern was quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\d)(?:\+?972[\s-]?|0)(?:[23489]|5\d|7\d)[\s-]?\d{3}[\s-]?\d{4}(?!\d)")
-_LONG_NUMBER = re.compile(r"(?<![\d•])\d(?:[\s-]?\d){5,}(?![\d•])")
+# Starts only where a run of digits (and single separators) starts: linear, like _EMAIL.
+_LONG_NUMBER = re.compile(r"(?<![\d•])(?<![\d•][\s-])\d(?:[\s-]?\d){5,}(?![\d•])")
 
 
 def mask_personal(text: str, language: str) -> str:
@@ -138,7 +166,9 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
         reported.add(id(event))
         intent = (event.get("parse_data") or {}).get("intent") or {}
         language = "he" if is_hebrew(text) else "en"
-        found.append(Question(mask_personal(text, language)[:500], language, reason, str(intent.get("name") or ""),
+        # masked on a slice longer than what is shown, so a number cut at the edge is still masked
+        shown = mask_personal(text[:SHOWN_CHARS * 2], language)[:SHOWN_CHARS]
+        found.append(Question(shown, language, reason, str(intent.get("name") or ""),
                               float(intent.get("confidence") or 0.0), float(event.get("timestamp") or 0.0), sender))
 
     for event in events:
@@ -167,37 +197,64 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
     return found
 
 
+async def read_trackers(redis: Redis, key_prefix: str = "kesher", *, limit: int = MAX_TRACKERS,
+                        batch: int = 200) -> List[Tuple[str, str]]:
+    """The raw trackers of Rasa's Redis tracker store, as ``(sender, JSON)``; Redis I/O only.
+
+    Args:
+        redis: A client of the tracker store's Redis (``decode_responses=True``).
+        key_prefix: ``tracker_store.key_prefix`` from ``endpoints.yml``.
+        limit: Most trackers read.
+        batch: Keys fetched per round trip.
+    """
+    prefix = f"{key_prefix}:tracker:"
+    keys: List[str] = []
+    async for key in redis.scan_iter(match=prefix + "*", count=batch):
+        keys.append(key)
+        if len(keys) >= limit:
+            break
+    found: List[Tuple[str, str]] = []
+    for start in range(0, len(keys), batch):
+        chunk = keys[start:start + batch]
+        for key, raw in zip(chunk, await redis.mget(chunk), strict=True):
+            if raw and len(raw) <= MAX_TRACKER_BYTES:
+                found.append((key[len(prefix):], raw))
+    return found
+
+
+def questions_from(trackers: Iterable[Tuple[str, str]]) -> List[Question]:
+    """The unanswered questions of raw trackers (CPU-bound: JSON and masking)."""
+    found: List[Question] = []
+    for sender, raw in trackers:
+        try:
+            tracker = json.loads(raw)
+        except (ValueError, RecursionError):
+            continue  # not a tracker Rasa wrote
+        events = tracker.get("events") if isinstance(tracker, dict) else None
+        if isinstance(events, list):
+            found += questions_in([e for e in events if isinstance(e, dict)], sender)
+    return found
+
+
 async def collect(redis: Redis, key_prefix: str = "kesher", batch: int = 200) -> List[Question]:
-    """Every unanswered question in the Redis tracker store.
+    """Every unanswered question in the Redis tracker store (up to :data:`MAX_TRACKERS` trackers).
 
     Args:
         redis: A client of the tracker store's Redis (``decode_responses=True``).
         key_prefix: ``tracker_store.key_prefix`` from ``endpoints.yml``.
         batch: Keys fetched per round trip.
     """
-    prefix = f"{key_prefix}:tracker:"
-    found: List[Question] = []
-    keys: List[str] = []
-    async for key in redis.scan_iter(match=prefix + "*", count=batch):
-        keys.append(key)
-    for start in range(0, len(keys), batch):
-        chunk = keys[start:start + batch]
-        for key, raw in zip(chunk, await redis.mget(chunk), strict=True):
-            if not raw:
-                continue
-            try:
-                tracker = json.loads(raw)
-            except ValueError:
-                continue  # not a tracker Rasa wrote
-            found += questions_in(tracker.get("events") or [], key[len(prefix):])
-    return found
+    trackers = await read_trackers(redis, key_prefix, batch=batch)
+    return await asyncio.get_running_loop().run_in_executor(None, questions_from, trackers)
 
 
-def group(questions: Iterable[Question], threshold: float = SIMILAR) -> List[QuestionGroup]:
+def group(questions: Iterable[Question], threshold: float = SIMILAR,
+          max_per_language: int = MAX_QUESTIONS) -> List[QuestionGroup]:
     """Groups similar questions per language; the most asked (then most recent) first.
 
     Each question joins the group whose first wording it is most similar to
-    (character 2–4-grams, cosine ≥ ``threshold``), or starts a new group.
+    (character 2–4-grams, cosine ≥ ``threshold``), or starts a new group. Only the
+    ``max_per_language`` most recent questions of each language are grouped.
     """
     groups: List[QuestionGroup] = []
     by_language: Dict[str, List[Question]] = {}
@@ -205,6 +262,7 @@ def group(questions: Iterable[Question], threshold: float = SIMILAR) -> List[Que
         by_language.setdefault(q.language, []).append(q)
     for language, items in sorted(by_language.items()):
         items.sort(key=lambda q: -q.at)
+        del items[max_per_language:]
         texts = [q.text.lower() for q in items]
         vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit_transform(texts)
         similarity = cosine_similarity(vectors)
@@ -222,6 +280,12 @@ def group(questions: Iterable[Question], threshold: float = SIMILAR) -> List[Que
     return groups
 
 
+def build_groups(trackers: Sequence[Tuple[str, str]]) -> List[QuestionGroup]:
+    """The grouped questions of raw trackers (CPU-bound: run it in a worker thread)."""
+    return group(questions_from(trackers))
+
+
 async def unanswered(redis: Redis, key_prefix: str = "kesher") -> List[QuestionGroup]:
-    """The grouped unanswered questions (see the module docstring)."""
-    return group(await collect(redis, key_prefix))
+    """The grouped unanswered questions (see the module docstring); the grouping runs in a worker thread."""
+    trackers = await read_trackers(redis, key_prefix)
+    return await asyncio.get_running_loop().run_in_executor(None, build_groups, trackers)

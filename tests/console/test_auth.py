@@ -9,6 +9,7 @@ from websockets.client import connect
 from websockets.exceptions import InvalidStatusCode
 from websockets.typing import Origin
 
+from console.sessions import SESSION_IDLE_SECONDS, token_digest
 from core.redis_keys import RedisKeys
 from tests.console.conftest import PASSWORD, WRITER, Service, _hidden, login
 
@@ -42,9 +43,15 @@ async def test_login_desk_logout(http: httpx.AsyncClient, redis_client: Redis):
     csrf = await login(http, "dana")
     session_cookie = http.cookies.get("kesher_session")
     assert session_cookie
-    assert await redis_client.exists(RedisKeys().session(session_cookie))
-    ttl = await redis_client.ttl(RedisKeys().session(session_cookie))
-    assert 12 * 3600 - 60 < ttl <= 12 * 3600
+    key = RedisKeys().session(token_digest(session_cookie))
+    assert await redis_client.exists(key)
+    ttl = await redis_client.ttl(key)
+    assert SESSION_IDLE_SECONDS - 60 < ttl <= SESSION_IDLE_SECONDS
+    # the token itself is nowhere in Redis: neither a key nor a value
+    for name in await redis_client.keys("*"):
+        assert session_cookie not in name
+        if await redis_client.type(name) == "hash":
+            assert session_cookie not in "".join((await redis_client.hgetall(name)).values())
 
     desk = await http.get("/console")
     assert "Dana Levi" in desk.text
@@ -55,7 +62,7 @@ async def test_login_desk_logout(http: httpx.AsyncClient, redis_client: Redis):
     out = await http.post("/console/logout", data={"csrf_token": csrf})
     assert out.status_code == 303
     assert out.headers["location"] == "/console/login"
-    assert not await redis_client.exists(RedisKeys().session(session_cookie))
+    assert not await redis_client.exists(key)
     http.cookies.clear()
     http.cookies.set("kesher_session", session_cookie, domain="127.0.0.1", path="/console")
     again = await http.get("/console")

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from websockets.client import WebSocketClientProtocol
-from websockets.exceptions import ConnectionClosed
+from sanic import Sanic
+from websockets.client import WebSocketClientProtocol, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
+from websockets.typing import Origin
 
 from console.feed import FeedHub, Subscriber
+from console.live import console_websocket
 from handoff.models import Agent, Event, EventKind
 from handoff.state import HandoffStore
 from tests.console.conftest import Service, english_request, hebrew_request, login, new_cid
 from tests.helpers.console import console_socket, next_frame
+from tests.helpers.console_app import running_console
+from tests.helpers.redis_server import RedisServer
 
 
 async def _connect(service: Service, http: httpx.AsyncClient) -> WebSocketClientProtocol:
@@ -168,3 +174,92 @@ async def test_two_chats_with_the_same_stream_id_each_get_their_own_message(
     texts = {name: [m["event"]["text"] for m in _drain(sub) if m["type"] == "event"]
              for name, sub in (("dana", dana), ("omer", omer))}
     assert texts == {"dana": ["for dana"], "omer": ["for omer"]}
+
+
+async def test_a_watcher_gets_nothing_more_once_another_agent_takes_the_chat(
+    console_service: Service, http: httpx.AsyncClient, live_store: HandoffStore, redis_client: Redis
+):
+    await login(http, "omer")  # an agent, not a supervisor: may look at a chat only while it waits
+    omer_ws = await _connect(console_service, http)
+    async with httpx.AsyncClient(base_url=console_service.base_url, timeout=15) as sarah_http:
+        sarah_csrf = await login(sarah_http, "sarah")
+        h = {"X-CSRF-Token": sarah_csrf}
+        await sarah_http.post("/console/api/presence", json={"status": "online"}, headers=h)
+        try:
+            cid = new_cid("watch")
+            await live_store.request(english_request(cid))
+            await omer_ws.send(json.dumps({"type": "watch", "cid": cid}))
+            assert (await next_frame(omer_ws, lambda m: m["type"] == "watching"))["cid"] == cid
+            await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="anyone?", author="customer"))
+            await next_frame(omer_ws, lambda m: m["type"] == "event" and m["event"]["text"] == "anyone?")
+
+            assert (await sarah_http.post(f"/console/api/chats/{cid}/take", headers=h)).status_code == 200
+            await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, text="my card is 4580", author="customer"))
+            note = await sarah_http.post(f"/console/api/chats/{cid}/notes", json={"text": "VIP, refund quietly"},
+                                         headers=h)
+            assert note.status_code == 201
+            other = new_cid("marker")
+            await live_store.request(english_request(other))
+            after_take = await _frames_until(
+                omer_ws, lambda m: m["type"] == "queue" and any(r["cid"] == other for r in m["queue"]))
+            assert {"type": "watching", "cid": ""} in after_take  # told it watches nothing now
+            assert [m for m in after_take if m["type"] in ("event", "typing")] == []
+        finally:
+            await omer_ws.close()
+
+
+async def test_the_hub_checks_at_every_message_that_a_watcher_may_still_see_it(
+    live_store: HandoffStore, redis_client: Redis
+):
+    class QueueOnly:
+        async def queue_view(self):
+            return []
+
+    hub = FeedHub(QueueOnly(), redis_client, live_store.keys)  # type: ignore[arg-type]
+    omer = hub.subscribe(Agent("omer", "Omer Katz"), "t1")
+    boss = hub.subscribe(Agent("dana", "Dana Levi", role="supervisor"), "t2")
+    cid = new_cid("recheck")
+    await live_store.request(english_request(cid))
+    omer.watching.add(cid)  # allowed while it waited
+    boss.watching.add(cid)
+    await live_store.take(cid, "sarah", "Sarah Cohen", 3, require_online=False)
+    # the take's own feed entry is left out: only the message after it reaches the hub
+    sid = await live_store.add_event(cid, Event(kind=EventKind.NOTE, text="internal", author="sarah"))
+    entries = [e for e in await redis_client.xrange(live_store.keys.feed()) if e[1].get("kind") == "note"]
+    assert entries
+    await hub.dispatch(entries)
+    assert [m for m in _drain(omer) if m["type"] == "event"] == []
+    assert cid not in omer.watching
+    assert [m["event"]["stream_id"] for m in _drain(boss) if m["type"] == "event"] == [sid]  # supervisors see all
+
+
+async def test_the_socket_is_only_at_its_exact_path(
+    console_service: Service, http: httpx.AsyncClient, redis_client: Redis
+):
+    await login(http, "dana")
+    cookie = f"kesher_session={http.cookies.get('kesher_session')}"
+    base = console_service.base_url.replace("http://", "ws://")
+    for path, origin in (("/console/ws/", "http://evil.example"), ("/console/ws/", console_service.origin)):
+        with pytest.raises(InvalidStatusCode) as info:
+            async with connect(base + path, origin=Origin(origin), extra_headers={"Cookie": cookie}):
+                pass
+        assert info.value.status_code in (403, 404), path
+    with pytest.raises(InvalidStatusCode) as refused:  # the check does not depend on the path
+        async with connect(base + "/console/ws", origin=Origin("http://evil.example"),
+                           extra_headers={"Cookie": cookie}):
+            pass
+    assert refused.value.status_code == 403
+
+
+async def test_the_handler_checks_the_session_itself_wherever_it_is_mounted(
+    redis_server: RedisServer, redis_client: Redis, tmp_path: Path
+):
+    def mount_elsewhere(app: Sanic) -> None:  # outside the console's Blueprint: no middleware runs first
+        app.add_websocket_route(console_websocket, "/elsewhere/ws", name="elsewhere_ws")
+
+    async with running_console(redis_server, tmp_path, prepare=mount_elsewhere) as console:
+        url = console.base_url.replace("http://", "ws://") + "/elsewhere/ws"
+        async with connect(url, origin=Origin(console.base_url)) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await ws.recv()  # closed before any hello
+    assert info.value.code == 4401

@@ -1,15 +1,19 @@
-"""The console's mail pages: stored e-mails listed, HTML shown only in a sandboxed frame."""
+"""The console's mail pages: stored e-mails listed, HTML shown only in a sandboxed frame, to supervisors only,
+and only while mail goes to the local SMTP server."""
 
 from __future__ import annotations
 
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 from redis.asyncio import Redis
 
 from handoff.mail.smtpd import save_message
 from tests.console.conftest import Service, login
+from tests.helpers.console_app import running_console
+from tests.helpers.redis_server import RedisServer
 
 EVIL_HTML = (
     '<html dir="rtl"><body><h1>סיכום הפנייה</h1><p style="color:red">שלום נועה</p>'
@@ -57,3 +61,33 @@ async def test_mail_names_are_checked(console_service: Service, http: httpx.Asyn
     assert (await http.get("/console/mail/..%2F..%2Fetc%2Fpasswd")).status_code == 400  # not a mail file name
     assert (await http.get("/console/mail/nothing-here.eml")).status_code == 404
     assert (await http.get("/console/mail/not-an-eml.txt")).status_code == 400
+
+
+async def test_only_supervisors_read_customer_mail(console_service: Service, http: httpx.AsyncClient,
+                                                  redis_client: Redis):
+    name = _store_mail(console_service)
+    await login(http, "omer")  # an agent: a customer's e-mail is not theirs to read
+    for path in ("/console/mail", f"/console/mail/{name}", f"/console/mail/{name}/body"):
+        refused = await http.get(path)
+        assert refused.status_code == 403, path
+        assert "סיכום הפנייה" not in refused.text and "נועה" not in refused.text
+    desk = await http.get("/console")
+    assert 'href="/console/mail"' not in desk.text  # and the desk does not offer it
+
+
+async def test_the_mailbox_is_off_with_a_real_mail_server(redis_server: RedisServer, redis_client: Redis,
+                                                          tmp_path: Path):
+    async with running_console(redis_server, tmp_path, smtp_host="smtp.example.com") as console:
+        mail_dir = console.settings.mail_dir
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        message = EmailMessage()
+        message["Subject"] = "K-REAL01"
+        message["To"] = "noa@example.com"
+        message.set_content("hello")
+        name = save_message(mail_dir, message.as_bytes(), time.time()).name
+        async with httpx.AsyncClient(base_url=console.base_url, timeout=30) as supervisor:
+            await login(supervisor, "dana")
+            for path in ("/console/mail", f"/console/mail/{name}"):
+                page = await supervisor.get(path)
+                assert page.status_code == 404, path
+                assert "K-REAL01" not in page.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from redis.asyncio import Redis
 
@@ -9,6 +11,7 @@ from core.redis_keys import RedisKeys
 from handoff.models import Event, EventKind
 from handoff.state import HandoffStore
 from tests.console.conftest import Service, english_request, hebrew_request, login, new_cid
+from tests.helpers.console import console_socket, next_frame
 
 
 async def _agent(console_service: Service, agent_id: str) -> tuple[httpx.AsyncClient, str]:
@@ -189,3 +192,53 @@ async def test_customer_events_reach_the_api(console_service: Service, live_stor
         assert events[-1]["stream_id"] == sid and events[-1]["text"] == "Still there?"
     finally:
         await dana.aclose()
+
+
+DEEP = 5000
+
+
+async def test_json_nested_5000_deep_is_refused_with_4xx_on_every_console_route(
+    console_service: Service, live_store: HandoffStore, redis_client: Redis
+):
+    dana, csrf = await _agent(console_service, "dana")
+    h = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    try:
+        cid = new_cid("deep")
+        await live_store.request(hebrew_request(cid))
+        assert (await dana.post(f"/console/api/chats/{cid}/take", headers=h)).status_code == 200
+        bodies = [
+            ("[" * DEEP + "]" * DEEP).encode(),
+            ('{"text": ' + "[" * DEEP + "]" * DEEP + "}").encode(),
+            ('{"a": ' * DEEP + "1" + "}" * DEEP).encode(),
+        ]
+        routes = [f"/console/api/chats/{cid}/{action}" for action in ("messages", "notes", "typing", "transfer",
+                                                                      "close", "take")]
+        for path in [*routes, "/console/api/presence"]:
+            for body in bodies:
+                response = await dana.post(path, content=body, headers=h)
+                assert 400 <= response.status_code < 500, (path, body[:20], response.status_code, response.text)
+                assert response.json()["error"], path
+        # the conversation is as it was: nothing half-done
+        assert (await dana.get(f"/console/api/chats/{cid}")).json()["conversation"]["state"] == "with_agent"
+        assert [e for e in (await dana.get(f"/console/api/chats/{cid}/events")).json()["events"]
+                if e["kind"] in ("agent", "note")] == []
+    finally:
+        await dana.aclose()
+
+
+async def test_a_deeply_nested_frame_on_the_console_socket_is_ignored(
+    console_service: Service, redis_client: Redis
+):
+    client = httpx.AsyncClient(base_url=console_service.base_url, follow_redirects=False, timeout=15)
+    try:
+        await login(client, "dana")
+        ws = await console_socket(console_service.base_url, str(client.cookies.get("kesher_session")))
+        try:
+            await ws.send("[" * DEEP + "]" * DEEP)
+            await ws.send('{"type": "watch", "cid": ' + "[" * DEEP + "]" * DEEP + "}")
+            await ws.send(json.dumps({"type": "watch", "cid": ""}))  # the marker: the socket still answers
+            assert (await next_frame(ws, lambda m: m["type"] == "watching"))["cid"] == ""
+        finally:
+            await ws.close()
+    finally:
+        await client.aclose()

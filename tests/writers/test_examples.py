@@ -1,12 +1,17 @@
-"""Adding a training example keeps the NLU file as the writer left it."""
+"""Adding a training example keeps the NLU file as the writer left it; concurrent additions lose nothing
+and a failed write leaves the file whole."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Tuple
 
 import pytest
 
 from tests.helpers.writers_project import ORDER_HE, block, exit_status, findings, make_project, only, replace
+from writers import examples as examples_module
 from writers.checks.base import MIN_EXAMPLES
 from writers.examples import ExampleError, add_example
 
@@ -88,3 +93,34 @@ def test_an_example_added_from_the_writers_page_is_seen_by_the_next_check(tmp_pa
     assert path == he_core
     assert findings(bot, "too-few-examples") == []
     assert exit_status(bot) == 0
+
+
+def test_writers_adding_at_the_same_moment_lose_nothing(project: Path) -> None:
+    wordings = [f"hello there number {n}" for n in range(8)]
+    start = threading.Barrier(len(wordings))
+
+    def add(text: str) -> Tuple[Path, int]:
+        start.wait()
+        return add_example(project, "greet", "en", text)
+
+    with ThreadPoolExecutor(len(wordings)) as pool:
+        results = list(pool.map(add, wordings))
+    path = project / "data" / "nlu" / "en" / "core.yml"
+    text = path.read_text(encoding="utf-8")
+    assert all(f"    - {w}\n" in text for w in wordings), text
+    assert {r[0] for r in results} == {path}
+    assert sorted(leftover.name for leftover in path.parent.iterdir()) == ["core.yml"]  # no temporary files
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = project / "data" / "nlu" / "he" / "core.yml"
+    before = path.read_text(encoding="utf-8")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(examples_module.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        add_example(project, "greet", "he", "ערב טוב")
+    assert path.read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["core.yml"]

@@ -1,15 +1,28 @@
-"""Unanswered questions: which messages count, masking, grouping, reading Rasa's tracker keys in Redis."""
+"""Unanswered questions: which messages count, masking, grouping, reading Rasa's tracker keys in Redis;
+bounded work, linear patterns, kept off the event loop."""
 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Dict, List
 
+import pytest
 import yaml
 from redis.asyncio import Redis
 
 from core.settings import PROJECT_ROOT, Settings
-from writers.unanswered import collect, group, mask_personal, questions_in, unanswered
+from writers import unanswered as unanswered_module
+from writers.unanswered import (
+    MAX_TRACKER_BYTES,
+    QuestionGroup,
+    collect,
+    group,
+    mask_personal,
+    questions_in,
+    read_trackers,
+    unanswered,
+)
 
 
 def _user(text: str, intent: str, confidence: float = 0.95, at: float = 1_700_000_000.0) -> Dict[str, Any]:
@@ -97,3 +110,51 @@ def test_a_question_the_knowledge_base_had_no_article_for_counts() -> None:
         _user("how do I clean the kettle", "kb_question", 0.9), _action("action_kb_answer"),
     ]
     assert [(q.text, q.reason) for q in questions_in(events, "web:1")] == [("how do I descale a samovar", "no_answer")]
+
+
+def test_masking_is_linear_on_long_runs_without_an_address() -> None:
+    """The old e-mail pattern retried a long run of letters from every position (quadratic)."""
+    def mask(text: str, done: threading.Event) -> None:
+        mask_personal(text, "en")
+        done.set()
+
+    for text in ("a" * 200_000, "a." * 100_000, "1 " * 100_000 + "x", "x@" + "a" * 200_000):
+        done = threading.Event()
+        threading.Thread(target=mask, args=(text, done), daemon=True).start()
+        assert done.wait(10), f"masking {text[:10]!r}… ({len(text)} characters) did not finish"
+
+
+def test_grouping_keeps_the_most_recent_questions_of_a_language_only() -> None:
+    events = [_user(f"question number {n} about a thing", "nlu_fallback", at=float(n)) for n in range(60)]
+    groups = group(questions_in(events, "web:1"), max_per_language=25)
+    kept = [q for g in groups for q in g.questions]
+    assert len(kept) == 25
+    assert min(q.at for q in kept) == 35.0  # the 25 newest
+
+
+async def test_reading_trackers_stops_at_the_cap_and_skips_huge_ones(redis_client: Redis) -> None:
+    prefix = Settings().tracker_key_prefix
+    for n in range(30):
+        await redis_client.set(f"{prefix}:tracker:web:{n}", _tracker(f"web:{n}", [_user("blorp", "nlu_fallback")]))
+    assert len(await read_trackers(redis_client, prefix, limit=10)) == 10
+    huge = _tracker("web:huge", [_user("x" * (MAX_TRACKER_BYTES + 10), "nlu_fallback")])
+    await redis_client.set(f"{prefix}:tracker:web:huge", huge)
+    every = await read_trackers(redis_client, prefix)
+    assert len(every) == 30 and "web:huge" not in {sender for sender, _ in every}
+
+
+async def test_the_grouping_runs_in_a_worker_thread_not_the_event_loop(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = Settings().tracker_key_prefix
+    await redis_client.set(f"{prefix}:tracker:web:a", _tracker("web:a", [_user("blorp", "nlu_fallback", 0.2)]))
+    threads: List[threading.Thread] = []
+    real_group = unanswered_module.group
+
+    def recording_group(*args: Any, **kwargs: Any) -> List[QuestionGroup]:
+        threads.append(threading.current_thread())
+        return real_group(*args, **kwargs)
+
+    monkeypatch.setattr(unanswered_module, "group", recording_group)
+    assert [g.count for g in await unanswered(redis_client, prefix)] == [1]
+    assert threads and threads[0] is not threading.main_thread()
