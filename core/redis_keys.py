@@ -7,6 +7,7 @@ Rasa tracker and lock stores use their own prefix from ``endpoints.yml``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_PREFIX", "RedisKeys"]
@@ -151,3 +152,15 @@ class RedisKeys:
     def delivery_status(self, cid: str) -> str:
         """Hash: message id → the provider's last delivery status (sent, delivered, read, failed)."""
         return f"{self.prefix}conv:{cid}:delivery"
+
+    # -- channel security (sec-chan) ----------------------------------------
+    def rate(self, scope: str, subject: str) -> str:
+        """Counter (expires with its window): requests of one kind from one source or sender.
+
+        Args:
+            scope: What is counted (``web-session:source``, ``message:sender``...).
+            subject: Who is counted (a client address, a channel address); hashed, so no
+                phone number or address appears in key names.
+        """
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}rate:{scope}:{digest}"

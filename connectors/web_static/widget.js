@@ -943,6 +943,8 @@
           console.warn("kesher widget:", frame.status, frame.error);
           if (frame.status === 413) {
             addNotice(t("too_long", { count: MAX_CHARS }));
+          } else if (frame.status === 429) {
+            addNotice(t("slow_down"));
           } else if (frame.status === 503) {
             addNotice(t("error_retry"));
           } else {
