@@ -303,6 +303,17 @@ class KesherInputChannel(InputChannel):
     servers (Twilio, Telegram) carry every customer's messages: only the sender is limited, and
     a message over the limit is acknowledged, dropped, and the customer told once to slow down."""
 
+    def cap_body_size(self, app: Any) -> None:
+        """Caps every body the app reads at ``KESHER_MAX_BODY_BYTES`` (Sanic answers 413 beyond it).
+
+        In ``rasa run`` that is the channels and Rasa's HTTP API alike. Set on the app, not in
+        the environment every part shares: the action server takes whole trackers
+        (``actions/server.py`` has its own, larger cap), the console has its own.
+        """
+        cap = self.rt.settings.max_body_bytes
+        if app.config.REQUEST_MAX_SIZE > cap:
+            app.config.REQUEST_MAX_SIZE = cap
+
     def limiter(self) -> RateLimiter:
         """The rate limiter on the runtime's Redis."""
         return RateLimiter(self.rt.redis, self.rt.keys)
@@ -357,6 +368,7 @@ class KesherInputChannel(InputChannel):
             if channel._rt is None:
                 channel._rt = ChannelRuntime.of(app)
             channel.rt.register(channel)
+            channel.cap_body_size(app)
             await channel.rt.start()
             await channel.start()
 

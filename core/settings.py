@@ -141,8 +141,8 @@ class Settings(BaseModel):
                                      description="Seconds a widget session is accepted after it was issued; "
                                                  "then the widget starts a new one.")
     max_body_bytes: int = Field(default=1024 * 1024, env="KESHER_MAX_BODY_BYTES",
-                                description="Largest request body any listener reads (Sanic's "
-                                            "REQUEST_MAX_SIZE, `rasa run` included); more gets 413.")
+                                description="Largest request body `rasa run` reads, its channels and Rasa's "
+                                            "HTTP API alike (Sanic's REQUEST_MAX_SIZE); more gets 413.")
     proxies_count: int = Field(default=0, env="KESHER_PROXIES_COUNT",
                                description="Reverse proxies in front of the listeners that append to "
                                            "X-Forwarded-For (1 behind the TLS front door); the per-source "
@@ -223,7 +223,7 @@ class Settings(BaseModel):
 
         Every setting is passed on under its variable, plus what Rasa reads: the action
         server's URL and the model URL for ``endpoints.yml``, its cache and telemetry switch,
-        ``PYTHONPATH`` so it finds Kesher's components, and Sanic's body-size cap and proxy count.
+        ``PYTHONPATH`` so it finds Kesher's components, and Sanic's proxy count.
 
         Args:
             base: The environment to extend (default: this process's).
@@ -236,8 +236,7 @@ class Settings(BaseModel):
         env["KESHER_MODEL_SERVER_URL"] = self.model_server_url
         env["ACTION_SERVER_URL"] = self.action_server_url
         env["RASA_TELEMETRY_ENABLED"] = "false"
-        # Sanic reads SANIC_* from the environment in every listener, `rasa run` included.
-        env["SANIC_REQUEST_MAX_SIZE"] = str(self.max_body_bytes)
+        # Sanic reads SANIC_* from the environment in every listener: the client's address behind proxies.
         env["SANIC_PROXIES_COUNT"] = str(self.proxies_count)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         return env

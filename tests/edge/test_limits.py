@@ -1,22 +1,17 @@
-"""Rate limits counted atomically in Redis, and the body-size cap every listener reads from the environment."""
+"""Rate limits counted atomically in Redis: what they count, when they refuse, what the refusal says."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from redis.asyncio import Redis
-from sanic import Sanic
-from sanic.request import Request
-from sanic.response import HTTPResponse, json
 
 from core.errors import TooManyRequests
 from core.redis_keys import RedisKeys
 from core.settings import Settings
 from edge.errors import error_frame, error_response
 from edge.limits import Check, Limit, RateLimiter
-from tests.helpers.sanic_server import serving
 
 
 def test_a_limit_is_count_per_seconds_and_a_bad_one_is_a_settings_error() -> None:
@@ -66,22 +61,3 @@ async def test_the_refusal_says_what_and_when_and_an_off_limit_counts_nothing(re
     for _ in range(10):
         await limiter.hit([Check("off", "x", Limit(0, 60), "nothing")])
     assert await redis_client.keys("*rate:off*") == []
-
-
-async def test_every_listener_refuses_a_body_over_the_cap_with_413(monkeypatch: pytest.MonkeyPatch) -> None:
-    env = Settings(max_body_bytes=4096).child_env({})
-    assert env["SANIC_REQUEST_MAX_SIZE"] == "4096"
-    for name, value in env.items():
-        if name.startswith("SANIC_"):
-            monkeypatch.setenv(name, value)
-    app = Sanic("body-cap-test")  # reads SANIC_* as `rasa run`, the console and the action server do
-
-    @app.post("/echo")
-    async def echo(request: Request) -> HTTPResponse:
-        return json({"bytes": len(request.body)})
-
-    async with serving(app) as base, httpx.AsyncClient() as http:
-        small = await http.post(base + "/echo", content=b"x" * 4000)
-        big = await http.post(base + "/echo", content=b"x" * 5000)
-    assert small.status_code == 200 and small.json() == {"bytes": 4000}
-    assert big.status_code == 413
