@@ -63,7 +63,8 @@ def _status(route: str, response_status: int) -> None:
 def _body(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
-    return json.dumps(value, ensure_ascii=True, allow_nan=True).encode()
+    # Bytes inside a value (a field replaced by raw bytes) go as Latin-1 text.
+    return json.dumps(value, ensure_ascii=True, allow_nan=True, default=lambda b: b.decode("latin-1")).encode()
 
 
 def shaped(fields: Dict[str, Any]) -> st.SearchStrategy[Any]:
