@@ -8,7 +8,7 @@ Run with ``make bench-channels`` (or ``python -m bench.channels``). In one invoc
 2. per level (1 and 10 concurrent customers), the same ``/greet`` turn (no NLU,
    the bot answers with one message) over:
 
-   - **REST (baseline)**: ``POST /webhooks/rest/webhook``; the reply is in the
+   - **REST (baseline)**: ``POST /webhooks/kesher_rest/webhook`` (with its token); the reply is in the
      HTTP answer, straight from Rasa;
    - **web**: a widget websocket sends the message; timed until the bot's
      message frame arrives;
@@ -45,7 +45,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from bench.turns import OUT_DIR, machine
+from bench.turns import OUT_DIR, machine, rest_headers, rest_url, without_limits
 from core.processes import free_port
 from core.settings import Settings
 from kesher.cli import seed, train_model
@@ -170,7 +170,8 @@ async def measure(settings: Settings, arrivals: Arrivals, levels: Sequence[int],
                 if n % CONVERSATION_TURNS == 0 or not sender:
                     sender = f"rest-{uuid.uuid4().hex}"
                 start = time.perf_counter()
-                async with http.post(f"{base}/rest/webhook", json={"sender": sender, "message": MESSAGE}) as r:
+                async with http.post(rest_url(settings), json={"sender": sender, "message": MESSAGE},
+                                     headers=rest_headers(settings)) as r:
                     assert r.status == 200 and await r.json()
                 return (time.perf_counter() - start) * 1000
             return turn
@@ -287,7 +288,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     provider_port = free_port()
     provider = f"http://127.0.0.1:{provider_port}"
     try:
-        settings = Settings(var_dir=work / "var").replace(
+        settings = without_limits(Settings(var_dir=work / "var")).replace(
             twilio_account_sid=TWILIO_SID, twilio_auth_token=TWILIO_TOKEN, twilio_api_base=provider,
             telegram_token=TELEGRAM_TOKEN, telegram_secret_token=TELEGRAM_SECRET, telegram_api_base=provider,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),

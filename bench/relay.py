@@ -54,9 +54,11 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from bench.turns import OUT_DIR, Result, load, machine, rss_mb
+from bench.turns import OUT_DIR, Result, load, machine, rest_headers, rest_url, rss_mb, without_limits
+from connectors.callback import SECRET_HEADER
 from core.processes import free_port
 from core.settings import PROJECT_ROOT, Settings
+from handoff.identity import conversation_id, split_conversation_id
 from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
 from kesher.cli import seed, train_model
@@ -250,7 +252,7 @@ async def handoff_conversations(store: HandoffStore, consoles: Sequence[Console]
     """``count`` conversations put straight into the with-agent state, spread over the consoles."""
     pairs: List[Tuple[str, Console]] = []
     for i in range(count):
-        cid = f"relay-{label}-{i}-{uuid.uuid4().hex[:8]}"
+        cid = conversation_id("kesher_callback", f"relay-{label}-{i}-{uuid.uuid4().hex[:8]}")
         console = consoles[i % len(consoles)]
         requested = await store.request(HandoffRequest(
             cid=cid, channel="kesher_callback", language="en", reason="explicit_request",
@@ -266,13 +268,15 @@ async def handoff_conversations(store: HandoffStore, consoles: Sequence[Console]
 async def round_trips(http: aiohttp.ClientSession, webhook: str, cid: str, console: Console, rounds: int,
                       arrivals: Arrivals, run: Optional[RelayRun], tag: str) -> None:
     """One conversation's round trips: customer → console, then agent → customer, ``rounds`` times."""
+    own = split_conversation_id(cid)
+    sender = own[1] if own else cid  # the callback's sender is the address in its conversation id
     for r in range(rounds):
         text = f"Where is my parcel? [{tag} {cid} {r}]"
         arrival = arrivals.expect(text)
         start = time.perf_counter()
         ok = False
         try:
-            async with http.post(webhook, json={"sender": cid, "message": text}) as response:
+            async with http.post(webhook, json={"sender": sender, "message": text}) as response:
                 body = await response.json(content_type=None)
                 answered = time.perf_counter()
                 ok = response.status == 200 and body.get("routed") == ["with_agent"]
@@ -315,7 +319,8 @@ async def relay_level(settings: Settings, store: HandoffStore, consoles: Sequenc
     pairs = await handoff_conversations(store, consoles, concurrency, str(concurrency))
     run = RelayRun()
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as http:
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0),
+                                     headers={SECRET_HEADER: settings.callback_secret}) as http:
         await asyncio.gather(*(round_trips(http, webhook, cid, c, 1, arrivals, None, "warm-up")
                                for cid, c in pairs))
         start = time.perf_counter()
@@ -353,12 +358,11 @@ async def measure(supervisor: Supervisor, callback_port: int, agent_ids: Sequenc
         print(f"Logging in {len(agent_ids)} agents and opening their websockets...", flush=True)
         consoles = [await Console.login(settings.handoff_url, a, arrivals) for a in agent_ids]
         idle_rss = rss_mb(handoff_pid)
-        rest = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
         for concurrency, rounds in levels:
             print(f"Baseline: bot turns over REST, {concurrency} concurrent customers, "
                   f"{concurrency * rounds} turns...", flush=True)
-            baseline = await load(rest, BASELINE_SCRIPT, concurrency, concurrency * rounds,
-                                  "bot turn, REST `/greet` (baseline)")
+            baseline = await load(rest_url(settings), BASELINE_SCRIPT, concurrency, concurrency * rounds,
+                                  "bot turn, REST `/greet` (baseline)", rest_headers(settings))
             print(f"Relay: {concurrency} concurrent handoff conversations, {rounds} round trips each...",
                   flush=True)
             before = cpu_by_part(supervisor)
@@ -435,8 +439,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         agent_ids = write_agents_file(work / "agents.yml", args.agents)
         callback_port = free_port()
-        settings = Settings(var_dir=work / "var").replace(
-            callback_url=f"http://127.0.0.1:{callback_port}/inbox",
+        settings = without_limits(Settings(var_dir=work / "var")).replace(
+            callback_url=f"http://127.0.0.1:{callback_port}/inbox", callback_secret=uuid.uuid4().hex,
             agents_file=work / "agents.yml",
             manual_assign=True,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),

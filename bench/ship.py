@@ -36,7 +36,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import requests
 
-from bench.turns import OUT_DIR, machine
+from bench.turns import OUT_DIR, machine, rest_headers, rest_url, without_limits
 from core.processes import free_port
 from core.settings import PROJECT_ROOT, Settings
 from kesher.cli import seed, train_model
@@ -90,12 +90,14 @@ class Load:
     """Customers chatting during a swap: (start time, latency ms or None for a failure)."""
 
     url: str
+    headers: Dict[str, str] = field(default_factory=dict)
     turns: List[Tuple[float, Optional[float]]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def customer(self) -> None:
         """One customer's turns, one after the other, until stopped (runs in a thread)."""
         session = requests.Session()
+        session.headers.update(self.headers)
         sender = f"load-{threading.get_ident()}-{time.time_ns()}"
         while not self.stop.is_set():
             started = time.monotonic()
@@ -170,13 +172,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     runs: List[Run] = []
     gate_seconds = 0.0
     try:
-        settings = Settings(var_dir=work / "var", model_pull_seconds=2).with_ports(
+        settings = without_limits(Settings(var_dir=work / "var", model_pull_seconds=2)).with_ports(
             redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
             models=free_port())
         seed(settings)
         print("Starting the stack...", flush=True)
         with Supervisor(settings, model=model):
-            load = Load(f"{settings.rasa_url}/webhooks/rest/webhook")
+            load = Load(rest_url(settings), rest_headers(settings))
             threads = [threading.Thread(target=load.customer, daemon=True) for _ in range(LOAD_CUSTOMERS)]
             for thread in threads:
                 thread.start()

@@ -163,12 +163,31 @@ async def _customer(session: aiohttp.ClientSession, url: str, script: Sequence[s
             latencies.append((time.perf_counter() - start) * 1000)
 
 
-async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bot: str) -> Result:
+def rest_url(settings: Settings) -> str:
+    """Kesher's REST channel (``connectors/rest.py``): Rasa's REST shape behind a token."""
+    return f"http://127.0.0.1:{settings.rasa_port}/webhooks/kesher_rest/webhook"
+
+
+def rest_headers(settings: Settings) -> Dict[str, str]:
+    """The REST channel's ``Authorization`` header."""
+    return {"Authorization": f"Bearer {settings.rest_token}"}
+
+
+def without_limits(settings: Settings) -> Settings:
+    """The settings with the abuse limits off: every benchmark customer writes from loopback, many at once."""
+    return settings.replace(limit_sessions_per_source="0/60", limit_messages_per_source="0/60",
+                            limit_messages_per_sender="0/60")
+
+
+async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bot: str,
+               headers: Optional[Dict[str, str]] = None) -> Result:
+    """``concurrency`` customers running ``script`` over a REST-shaped channel at ``url`` (``headers`` sent)."""
     rounds = max(1, turns // (concurrency * len(script)))
     latencies: List[float] = []
     errors: List[int] = []
     timeout = aiohttp.ClientTimeout(total=300)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0),
+                                     headers=headers or {}) as session:
         # One warm-up conversation so first-request costs are not counted.
         await _customer(session, url, script, 1, [], [])
         start = time.perf_counter()
@@ -206,8 +225,9 @@ def run_vanilla(
 
 
 def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Dict[str, float]]:
-    settings = Settings(var_dir=var_dir).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
-                                                    handoff=free_port(), smtp=free_port(), models=free_port())
+    settings = without_limits(Settings(var_dir=var_dir)).with_ports(
+        redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
+        models=free_port())
     seed(settings)
     engine = Container(settings).orders.engine
     with engine.connect() as conn:
@@ -216,9 +236,9 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
         ).one()
     engine.dispose()
     with Supervisor(settings, model=model) as supervisor:
-        url = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
         script = kesher_script(order_id, email)
-        results = [asyncio.run(load(url, script, c, turns, "kesher")) for c in LEVELS]
+        results = [asyncio.run(load(rest_url(settings), script, c, turns, "kesher", rest_headers(settings)))
+                   for c in LEVELS]
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
     return results, memory
 

@@ -11,6 +11,7 @@ it has them, extra routes. The base gives it:
 - after the bot failed on one message :attr:`~core.settings.Settings.bot_attempts` times, or
   when the provider did not retry it within ``bot_retry_grace_seconds``, a person takes the
   conversation with the message (``handoff.desk.Desk.bot_failed``);
+- per-sender (and, where the caller is the customer's own client, per-source) message limits;
 - the customer's conversation from their address (:class:`handoff.identity.IdentityBook`);
 - numbered options for channels without buttons, and the number's payload back;
 - an acknowledgement of images and voice notes, which the bot cannot read;
@@ -38,10 +39,11 @@ from sanic.response import HTTPResponse, json
 
 from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import Conflict, Failed, KesherError, Unavailable
+from core.errors import Conflict, Failed, KesherError, TooManyRequests, Unavailable
 from core.language import detect_language, is_hebrew
 from core.tasks import cancel_and_wait
 from edge.errors import error_response, status_of
+from edge.limits import Check, Limit, RateLimiter, client_address
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
@@ -50,6 +52,7 @@ __all__ = ["MAX_TEXT_CHARS", "BotFailure", "KesherInputChannel", "StreamOutput",
 log = logging.getLogger(__name__)
 
 SEEN_TTL_SECONDS = 24 * 3600
+DEDUP_TTL_SECONDS = 30 * 24 * 3600  # a provider's replay of a message id is ignored this long
 OPTIONS_TTL_SECONDS = 24 * 3600
 MAX_TEXT_CHARS = 10_000
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -205,7 +208,7 @@ class KesherInputChannel(InputChannel):
         """Marks a provider message id as handled: the provider's retries of it are answered, not processed."""
         keys = self.rt.keys
         async with self.rt.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.seen(self.name(), message_id), DONE, ex=SEEN_TTL_SECONDS)
+            pipe.set(keys.seen(self.name(), message_id), DONE, ex=DEDUP_TTL_SECONDS)
             pipe.zrem(keys.bot_failures_due(self.name()), message_id)
             pipe.delete(keys.bot_failure(self.name(), message_id))
             await pipe.execute()
@@ -422,6 +425,67 @@ class KesherInputChannel(InputChannel):
                         sent["message_id"], status)
         return True
 
+    # -- abuse limits (sec-chan) -------------------------------------------------------
+    limited_by_source: ClassVar[bool] = True
+    """True: the caller is the customer's own client (widget, REST, callback): messages are also
+    limited per client address, and a message over a limit is refused (429). False: a provider's
+    servers (Twilio, Telegram) carry every customer's messages: only the sender is limited, and
+    a message over the limit is acknowledged, dropped, and the customer told once to slow down."""
+
+    def cap_body_size(self, app: Any) -> None:
+        """Caps every body the app reads at ``KESHER_MAX_BODY_BYTES`` (Sanic answers 413 beyond it).
+
+        In ``rasa run`` that is the channels and Rasa's HTTP API alike. Set on the app, not in
+        the environment every part shares: the action server takes whole trackers
+        (``actions/server.py`` has its own, larger cap), the console has its own.
+        """
+        cap = self.rt.settings.max_body_bytes
+        if app.config.REQUEST_MAX_SIZE > cap:
+            app.config.REQUEST_MAX_SIZE = cap
+
+    def limiter(self) -> RateLimiter:
+        """The rate limiter on the runtime's Redis."""
+        return RateLimiter(self.rt.redis, self.rt.keys)
+
+    def message_checks(self, source: str, address: str) -> List[Check]:
+        """The counters one message from ``address`` (sent from ``source``) adds to."""
+        settings = self.rt.settings
+        checks = [Check(f"message:{self.name()}", address, Limit.parse(settings.limit_messages_per_sender),
+                        "messages from this sender")]
+        if self.limited_by_source and source:
+            checks.append(Check("message:source", source, Limit.parse(settings.limit_messages_per_source),
+                                "messages from this address"))
+        return checks
+
+    async def within_limits(self, source: str, msg: InboundMessage) -> bool:
+        """Counts a message against its limits.
+
+        Args:
+            source: The client's address (ignored where :attr:`limited_by_source` is False).
+            msg: The parsed message (``address`` set).
+
+        Returns:
+            False for a message a provider channel drops (the customer is told once per window).
+
+        Raises:
+            TooManyRequests: Over a limit on a channel whose caller is the customer's client.
+        """
+        try:
+            await self.limiter().hit(self.message_checks(source, msg.address or msg.cid))
+        except TooManyRequests as exc:
+            if self.limited_by_source:
+                raise
+            log.info("channel=%s message=%s dropped: %s", self.name(), msg.message_id, exc)
+            notice = self.rt.keys.rate(f"notice:{self.name()}", msg.address)
+            if await self.rt.redis.set(notice, "1", nx=True, ex=exc.retry_after):
+                cid = await self.rt.identity.resolve(self.name(), msg.address)
+                language = "he" if is_hebrew(msg.text) else await self.rt.language_of(cid)
+                await self.rt.queue_outbound(OutboundMessage(
+                    message_id=uuid.uuid4().hex, cid=cid, channel=self.name(), kind="system",
+                    text=self.rt.texts.text(exc.text or "limit_slow_down", language)))
+            return False
+        return True
+
     # -- routes ----------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`)."""
@@ -433,6 +497,7 @@ class KesherInputChannel(InputChannel):
             if channel._rt is None:
                 channel._rt = ChannelRuntime.of(app)
             channel.rt.register(channel)
+            channel.cap_body_size(app)
             await channel.rt.start()
             await channel.start()
             channel._unretried = asyncio.create_task(channel._hand_over_unretried_always())
@@ -457,7 +522,8 @@ class KesherInputChannel(InputChannel):
     async def run_webhook(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
         """Parses, deduplicates and routes a webhook; refusals and outages get a 4xx/503 with a reason."""
         try:
-            messages = await self.parse(request)
+            messages = [m for m in await self.parse(request)
+                        if await self.within_limits(client_address(request), m)]
             results = [r for r in [await self.receive(m, on_new_message) for m in messages] if r is not None]
         except KesherError as exc:
             log.info("channel=%s webhook refused status=%s reason=%s", self.name(), status_of(exc), exc)

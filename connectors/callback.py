@@ -3,38 +3,55 @@
 Like Rasa's callback channel, but handoff-aware: every bot, agent and
 service message reaches the customer through the configured URL. Tests and
 integrations that are not one of the chat apps use it.
+
+It is off unless both ``KESHER_CALLBACK_URL`` and ``KESHER_CALLBACK_SECRET`` are
+set: then its webhook answers 404 and says so. When on, every request must
+carry the secret in ``X-Kesher-Callback-Secret`` (compared in constant time;
+else 403), and every reply POSTed to the URL carries it too, so the receiver
+can tell it comes from Kesher. The ``sender`` is the customer's address on
+this channel, never a conversation id: it goes through the identity book like
+a WhatsApp number, so ``{"sender": "whatsapp:+9725..."}`` writes into the
+conversation ``kesher_callback:whatsapp:+9725...``, not the WhatsApp customer's.
 """
 
 from __future__ import annotations
 
+import hmac
+import re
 from typing import Any, Dict, List, Optional
 
 import aiohttp
 from sanic.request import Request
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
-from connectors.delivery import DeliveryError
+from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, NotAllowed, NotFound, TooLarge
 from edge.requests import json_object
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
-__all__ = ["CallbackChannel"]
+__all__ = ["SECRET_HEADER", "SENDER", "CallbackChannel"]
+
+SECRET_HEADER = "X-Kesher-Callback-Secret"
+SENDER = re.compile(r"[A-Za-z0-9._:@+-]{1,128}")
+"""What a sender may be: an integration's own id for its customer (ASCII, at most 128 characters)."""
 
 
 class CallbackChannel(KesherInputChannel):
     """Customer messages as JSON ``{"sender", "message", "message_id"?}``; replies to ``url``."""
 
-    def __init__(self, url: str, rt: Optional[ChannelRuntime] = None) -> None:
-        """Keeps the callback URL; opens nothing.
+    def __init__(self, url: str, secret: str = "", rt: Optional[ChannelRuntime] = None) -> None:
+        """Keeps the callback URL and the shared secret; opens nothing.
 
         Args:
-            url: Where replies are POSTed (JSON).
+            url: Where replies are POSTed (JSON); empty: the channel is off.
+            secret: What callers send in ``X-Kesher-Callback-Secret``; empty: the channel is off.
             rt: The process runtime (tests pass their own).
         """
         super().__init__(rt)
         self.url = url
+        self.secret = secret
         self._http: Optional[aiohttp.ClientSession] = None
 
     @classmethod
@@ -44,33 +61,59 @@ class CallbackChannel(KesherInputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> CallbackChannel:
-        """Built by Rasa from ``credentials.yml`` (``url: ${KESHER_CALLBACK_URL}``)."""
-        return cls(str((credentials or {}).get("url") or ""))
+        """Built by Rasa from ``credentials.yml`` (``url`` and ``secret`` from the environment)."""
+        credentials = credentials or {}
+        return cls(str(credentials.get("url") or ""), str(credentials.get("secret") or ""))
+
+    @property
+    def enabled(self) -> bool:
+        """True when both a URL and a secret are configured."""
+        return bool(self.url and self.secret)
+
+    def check_secret(self, request: Request) -> None:
+        """Refuses requests while the channel is off or without the shared secret.
+
+        Raises:
+            NotFound: The channel is off (no URL or no secret configured).
+            NotAllowed: The secret is missing or wrong.
+        """
+        if not self.enabled:
+            raise NotFound("the loopback channel is off: it needs KESHER_CALLBACK_URL and KESHER_CALLBACK_SECRET")
+        given = request.headers.get(SECRET_HEADER.lower(), "")
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.secret.encode()):
+            raise NotAllowed(f"{SECRET_HEADER} is missing or wrong")
 
     async def parse(self, request: Request) -> List[InboundMessage]:
-        """Reads ``{"sender": str, "message": str}``; 400 when malformed, 413 when too long."""
+        """Reads ``{"sender": str, "message": str}``.
+
+        Raises:
+            core.errors.KesherError: Off (404), no secret (403), malformed (400), too long (413).
+        """
+        self.check_secret(request)
         data = json_object(request, '{"sender": ..., "message": ...}')
         sender, text = data.get("sender"), data.get("message")
-        if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
-            raise InvalidInput("sender must be a non-empty string of at most 128 characters")
+        if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+            raise InvalidInput("sender must be 1 to 128 of the characters A-Z a-z 0-9 . _ : @ + -")
         if not isinstance(text, str):
             raise InvalidInput("message must be a string")
         if len(text) > MAX_TEXT_CHARS:
             raise TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
-        msg = InboundMessage(cid=sender, channel=self.name(), text=text)
-        if isinstance(data.get("message_id"), str) and data["message_id"]:
-            msg.message_id = data["message_id"][:128]
+        msg = InboundMessage(cid="", channel=self.name(), text=text, address=sender)
+        message_id = data.get("message_id")
+        if isinstance(message_id, str) and message_id:
+            msg.message_id = message_id[:128]
             msg.metadata["provider_id"] = True
         return [msg]
 
-    async def address_for(self, message: OutboundMessage) -> str:
-        """The callback's caller names conversations itself: the address is the conversation id."""
-        return message.cid
-
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
-        """POSTs the message to the callback URL."""
-        if not self.url:
-            raise DeliveryError("no callback URL configured (KESHER_CALLBACK_URL)")
+        """POSTs the message to the callback URL, with the shared secret in its header.
+
+        Raises:
+            Undeliverable: The channel is off.
+            DeliveryError: The URL failed or could not be reached (the worker retries).
+        """
+        if not self.enabled:
+            raise Undeliverable("the loopback channel is off (KESHER_CALLBACK_URL, KESHER_CALLBACK_SECRET)")
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         payload = {
@@ -83,7 +126,7 @@ class CallbackChannel(KesherInputChannel):
             "author_name": message.author_name,
         }
         try:
-            async with self._http.post(self.url, json=payload) as resp:
+            async with self._http.post(self.url, json=payload, headers={SECRET_HEADER: self.secret}) as resp:
                 if resp.status >= 300:
                     raise DeliveryError(f"callback answered {resp.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:

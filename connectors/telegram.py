@@ -6,6 +6,10 @@ Updates are read with ``Update.de_json``; buttons are inline keyboards whose
 presses come back as callback queries. Replies go out through PTB's ``Bot``
 (httpx, async). Registering the webhook is a command (``python -m kesher
 telegram-webhook``), never something done while objects are built.
+
+Every update that is not what the Bot API sends (a message that is not an
+object or has no chat, callback data that is not text, a date no clock can
+hold) is refused with 400 and the reason, before PTB reads it.
 """
 
 from __future__ import annotations
@@ -45,8 +49,15 @@ _MEDIA_TYPES = {"photo": "image/jpeg", "voice": "audio/ogg", "audio": "audio/mpe
                 "video_note": "video/mp4", "document": "application/octet-stream", "sticker": "image/webp"}
 
 
+# Update fields that carry a Message, and the Message fields that carry one in turn.
+_MESSAGE_FIELDS = ("message", "edited_message", "channel_post", "edited_channel_post", "business_message")
+_MAX_DATE = 253402300799  # 9999-12-31T23:59:59Z: the latest date datetime can hold
+
+
 class TelegramChannel(KesherInputChannel):
     """Telegram via python-telegram-bot (see the module docstring)."""
+
+    limited_by_source = False  # every update comes from Telegram's servers: limit per chat only
 
     def __init__(self, token: str, secret_token: str, api_base: str = "https://api.telegram.org",
                  rt: Optional[ChannelRuntime] = None) -> None:
@@ -116,12 +127,13 @@ class TelegramChannel(KesherInputChannel):
         if len(request.body or b"") > MAX_BODY_BYTES:
             raise TooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")
         data = json_object(request, "a Telegram update")
-        if not isinstance(data.get("update_id"), int):
+        if not isinstance(data.get("update_id"), int) or isinstance(data.get("update_id"), bool):
             raise InvalidInput("the update must have an integer update_id")
+        _check_shape(data)
         try:
             update = Update.de_json(data, self.bot)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"not a Telegram update: {exc}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
+            raise InvalidInput(f"not a Telegram update: {type(exc).__name__}") from exc
         msg = await self._message_of(update)
         if msg is None:
             return []  # edits, joins and other updates the assistant does not answer
@@ -206,6 +218,42 @@ class TelegramChannel(KesherInputChannel):
         except TelegramError as exc:
             raise DeliveryError(f"Telegram: {exc.message}") from exc
         return None  # Telegram sends no delivery updates to match ids against
+
+
+def _check_shape(data: Dict[str, Any]) -> None:
+    """Refuses the updates PTB cannot read or the channel cannot answer (see the module docstring).
+
+    Raises:
+        InvalidInput: What is wrong, by field.
+    """
+    for name in _MESSAGE_FIELDS:
+        if name in data:
+            _check_message(data[name], name)
+    query = data.get("callback_query")
+    if query is None:
+        return
+    if not isinstance(query, dict):
+        raise InvalidInput("callback_query must be an object")
+    if "data" in query and not isinstance(query["data"], str):
+        raise InvalidInput("callback_query.data must be a string")
+    if "message" in query:
+        _check_message(query["message"], "callback_query.message")
+
+
+def _check_message(message: Any, where: str) -> None:
+    if not isinstance(message, dict):
+        raise InvalidInput(f"{where} must be an object")
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or not isinstance(chat.get("id"), int) or isinstance(chat.get("id"), bool):
+        raise InvalidInput(f"{where} must have a chat with an integer id")
+    date = message.get("date")
+    if not isinstance(date, int) or isinstance(date, bool) or not 0 <= date <= _MAX_DATE:
+        raise InvalidInput(f"{where}.date must be a Unix time between 1970 and 9999")
+    for field in ("text", "caption"):
+        if field in message and not isinstance(message[field], str):
+            raise InvalidInput(f"{where}.{field} must be a string")
+    if "from" in message and not isinstance(message["from"], dict):
+        raise InvalidInput(f"{where}.from must be an object")
 
 
 def _button_title(message: Any, data: str) -> str:

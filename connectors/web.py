@@ -7,7 +7,13 @@ the one script tag needs no second request); ``POST
 /session`` issues a signed session; ``GET /socket`` is the widget's websocket;
 ``POST /webhook`` takes a message over plain HTTP (integrations, benchmarks).
 
-The widget's session is the customer's address on this channel. Every
+The widget's session is the customer's address on this channel. Its token
+signs the session and when it was issued; a token older than
+``KESHER_WEB_SESSION_MAX_AGE`` is refused (403) and the widget starts a new
+session. Pages of the origins in ``KESHER_WEB_ORIGINS`` may embed the widget
+(empty: only its own origin, the demo page). New sessions are limited per
+client address and messages per session and per client address (429, or an
+error frame on the socket that the widget shows politely). Every
 message the customer sees (their own, the bot's, the agent's) gets a sequence
 number and is kept in a capped Redis list, so a reconnecting widget asks for
 what came after the last number it showed. Messages reach the socket through a
@@ -26,7 +32,7 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from redis.exceptions import RedisError
 from sanic import Blueprint
@@ -41,6 +47,7 @@ from core.language import LANGUAGES
 from core.texts import TextCatalog
 from edge.browser import message_format_js
 from edge.errors import error_frame, error_response, status_of
+from edge.limits import Check, Limit, client_address
 from edge.requests import json_object, parse_json_object
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
@@ -64,6 +71,8 @@ MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
 # catalog's message format (edge/static/message-format.js).
 _TEXTS_SLOT = re.compile(r"/\*kesher:texts\*/.*?/\*kesher:end\*/", re.DOTALL)
 _FORMAT_SLOT = "/*kesher:message-format*/"
+_SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOKEN = re.compile(r"(\d{1,12})\.([0-9a-f]{64})")
 
 # Appends one entry to a web conversation's history with the next sequence number.
 _APPEND = """
@@ -98,19 +107,23 @@ def widget_script(texts: TextCatalog) -> bytes:
 class WebChannel(KesherInputChannel):
     """The website widget's channel (see the module docstring)."""
 
-    def __init__(self, secret: str, allowed_origins: str = "*", rt: Optional[ChannelRuntime] = None) -> None:
+    def __init__(self, secret: str, allowed_origins: str = "", rt: Optional[ChannelRuntime] = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """Keeps the signing secret; opens nothing.
 
         Args:
             secret: Signs session ids (``KESHER_WEB_SECRET``).
-            allowed_origins: Space-separated origins that may embed the widget, or ``*``.
+            allowed_origins: Space-separated origins that may embed the widget, ``*`` for any,
+                empty for the widget's own origin only (``KESHER_WEB_ORIGINS``).
             rt: The process runtime (tests pass their own).
+            clock: Epoch seconds (sessions' age).
         """
         super().__init__(rt)
         if not secret:
             raise ValueError("the web channel needs a secret (KESHER_WEB_SECRET)")
         self.secret = secret.encode()
-        self.allowed_origins = set(allowed_origins.split()) or {"*"}
+        self.allowed_origins = set(allowed_origins.split())
+        self.clock = clock
         self.sockets: Dict[str, Set[Any]] = {}
         self._script: Optional[Tuple[bytes, str]] = None
 
@@ -123,29 +136,50 @@ class WebChannel(KesherInputChannel):
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WebChannel:
         """Built by Rasa from ``credentials.yml``."""
         credentials = credentials or {}
-        return cls(str(credentials.get("secret") or ""), str(credentials.get("allowed_origins") or "*"))
+        return cls(str(credentials.get("secret") or ""), str(credentials.get("allowed_origins") or ""))
 
     # -- sessions ----------------------------------------------------------------------
-    def sign(self, session: str) -> str:
-        """The token that proves ``session`` was issued here."""
-        return hmac.new(self.secret, session.encode(), hashlib.sha256).hexdigest()
+    def sign(self, session: str, issued: int) -> str:
+        """The token that proves ``session`` was issued here at ``issued`` (epoch seconds)."""
+        digest = hmac.new(self.secret, f"{session}.{issued}".encode(), hashlib.sha256).hexdigest()
+        return f"{issued}.{digest}"
 
     def new_session(self) -> Dict[str, str]:
         """A fresh session id and its token."""
         session = uuid.uuid4().hex
-        return {"session": session, "token": self.sign(session)}
+        return {"session": session, "token": self.sign(session, int(self.clock()))}
+
+    @property
+    def session_max_age(self) -> int:
+        """Seconds a session is accepted after it was issued (``KESHER_WEB_SESSION_MAX_AGE``)."""
+        return self.rt.settings.web_session_max_age
 
     def check_session(self, session: Any, token: Any) -> str:
-        """The session id, if ``token`` signs it.
+        """The session id, if ``token`` signs it and it is not too old.
 
         Raises:
-            NotAllowed: Missing or forged.
+            NotAllowed: Missing, malformed, forged or expired (the widget then starts a new session).
         """
-        if not isinstance(session, str) or not isinstance(token, str) or not 0 < len(session) <= 64:
+        if not isinstance(session, str) or not isinstance(token, str):
             raise NotAllowed("a session and its token are required; get one from POST /session")
-        if not hmac.compare_digest(self.sign(session), token):
+        parts = _TOKEN.fullmatch(token)
+        if not _SESSION.fullmatch(session) or parts is None:
+            raise NotAllowed("this session or its token is malformed; get a new one from POST /session")
+        if not hmac.compare_digest(self.sign(session, int(parts.group(1))).encode(), token.encode()):
             raise NotAllowed("this session was not issued here; get a new one from POST /session")
+        age = self.clock() - int(parts.group(1))
+        if age > self.session_max_age or age < -60:
+            raise NotAllowed("this session has expired; get a new one from POST /session")
         return session
+
+    def origin_allowed(self, request: Request) -> bool:
+        """Whether the page that sent ``request`` may use the widget (no Origin: not a browser page)."""
+        origin = request.headers.get("origin", "")
+        if not origin or "*" in self.allowed_origins or origin in self.allowed_origins:
+            return True
+        # The widget's own origin (its demo page): the browser sends the Host it connected to.
+        own = {f"{scheme}://{request.host}" for scheme in ("http", "https")}
+        return origin in own
 
     def check_origin(self, request: Request) -> None:
         """Refuses pages not allowed to embed the widget.
@@ -153,14 +187,24 @@ class WebChannel(KesherInputChannel):
         Raises:
             NotAllowed: The request's Origin is not allowed.
         """
-        origin = request.headers.get("origin", "")
-        if "*" not in self.allowed_origins and origin and origin not in self.allowed_origins:
-            raise NotAllowed(f"the widget is not enabled for {origin}")
+        if not self.origin_allowed(request):
+            raise NotAllowed(f"the widget is not enabled for {request.headers.get('origin', '')!r} "
+                             "(KESHER_WEB_ORIGINS)")
+
+    async def check_new_session(self, request: Request) -> None:
+        """Counts a new session against its client address's limit.
+
+        Raises:
+            TooManyRequests: Too many new sessions from this address.
+        """
+        limit = Limit.parse(self.rt.settings.limit_sessions_per_source)
+        await self.limiter().hit([Check("web-session:source", client_address(request), limit,
+                                        "new chat sessions from this address")])
 
     def cors(self, request: Request, response: HTTPResponse) -> HTTPResponse:
         """Lets allowed pages on other origins call the widget's routes."""
         origin = request.headers.get("origin", "")
-        if origin and ("*" in self.allowed_origins or origin in self.allowed_origins):
+        if origin and self.origin_allowed(request):
             response.headers["access-control-allow-origin"] = origin
             response.headers["access-control-allow-methods"] = "GET, POST, OPTIONS"
             response.headers["access-control-allow-headers"] = "content-type"
@@ -298,8 +342,12 @@ class WebChannel(KesherInputChannel):
                 return channel.cors(request, HTTPResponse(status=204))
             try:
                 channel.check_origin(request)
+                await channel.check_new_session(request)
             except KesherError as exc:
-                return error_response(exc)
+                return channel.cors(request, error_response(exc))
+            except RedisError as exc:
+                log.error("web: no session, redis unavailable: %s", exc)
+                return error_response(Unavailable("temporarily unavailable, please retry"))
             return channel.cors(request, json(channel.new_session()))
 
         @bp.route("/webhook", methods=["OPTIONS"])
@@ -341,13 +389,13 @@ class WebChannel(KesherInputChannel):
                 raw = await receive(ws)
                 if raw is None:
                     break
-                await self._on_frame(session, raw, ws, to_bot)
+                await self._on_frame(session, raw, ws, to_bot, client_address(request))
         finally:
             self.sockets[cid].discard(ws)
             if not self.sockets[cid]:
                 del self.sockets[cid]
 
-    async def _on_frame(self, session: str, raw: str, ws: Any, to_bot: OnNewMessage) -> None:
+    async def _on_frame(self, session: str, raw: str, ws: Any, to_bot: OnNewMessage, source: str) -> None:
         msg: Optional[InboundMessage] = None
         try:
             data = _frame(raw)
@@ -356,6 +404,7 @@ class WebChannel(KesherInputChannel):
             if data.get("type") != "message":
                 raise InvalidInput('frames are {"type": "message", "text": ...} or {"type": "typing"}')
             msg = self.message_from(session, data)
+            await self.within_limits(source, msg)
             await self.receive(msg, to_bot)
         except KesherError as exc:
             # The message's id: the widget may send the same message again (a retry, counted by the base).

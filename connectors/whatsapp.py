@@ -46,6 +46,7 @@ class WhatsAppChannel(KesherInputChannel):
     """WhatsApp via Twilio (see the module docstring)."""
 
     supports_buttons = False
+    limited_by_source = False  # every webhook comes from Twilio's servers: limit per sender only
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "TimedOut",
     "TooLarge",
+    "TooManyRequests",
     "Unavailable",
 ]
 
@@ -75,3 +76,19 @@ class Unavailable(KesherError):
 
 class Failed(KesherError):
     """Kesher accepted the input but could not process it (e.g. the bot raised)."""
+
+
+class TooManyRequests(KesherError):
+    """Over a rate limit (too many messages, sessions or requests from one source); try again later."""
+
+    def __init__(self, message: str = "", *, retry_after: int = 1, text: str = "", **values: Any) -> None:
+        """Keeps the message and when to try again.
+
+        Args:
+            message: What was limited, in English.
+            retry_after: Seconds until the limit allows the next request (at least 1).
+            text: The key of the catalog text for the same thing ("" for none).
+            **values: That text's arguments.
+        """
+        super().__init__(message, text=text, **values)
+        self.retry_after = max(1, int(retry_after))

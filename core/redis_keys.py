@@ -211,3 +211,15 @@ class RedisKeys:
         ``attempts``, ``refused`` (``1``: the provider refused it) and ``at`` (epoch seconds).
         """
         return f"{self.prefix}undelivered"
+
+    # -- channel security (sec-chan) ----------------------------------------
+    def rate(self, scope: str, subject: str) -> str:
+        """Counter (expires with its window): requests of one kind from one source or sender.
+
+        Args:
+            scope: What is counted (``web-session:source``, ``message:sender``...).
+            subject: Who is counted (a client address, a channel address); hashed, so no
+                phone number or address appears in key names.
+        """
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}rate:{scope}:{digest}"

@@ -176,7 +176,7 @@ class Settings(BaseModel):
     def secret_values(self) -> Tuple[str, ...]:
         """Every secret this process knows, for log redaction (empty values left out)."""
         names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
-                 "telegram_secret_token", "smtp_password", "redis_password")
+                 "telegram_secret_token", "smtp_password", "redis_password", "rest_token", "callback_secret")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------
@@ -226,6 +226,39 @@ class Settings(BaseModel):
     undelivered_days: int = Field(default=30, ge=1, env="KESHER_UNDELIVERED_DAYS",
                                   description="How long undelivered replies (customer text) are kept for agents.")
 
+    # -- channel security (sec-chan) ----------------------------------------------------------
+    callback_secret: str = Field(default="", env="KESHER_CALLBACK_SECRET",
+                                 description="Shared secret of the loopback channel, sent both ways in "
+                                             "X-Kesher-Callback-Secret; the channel is off (404) unless it "
+                                             "and KESHER_CALLBACK_URL are set.")
+    # DEMO DEFAULT: set KESHER_REST_TOKEN in production (or empty to turn the REST channel off).
+    rest_token: str = Field(default="kesher-demo-rest-token", env="KESHER_REST_TOKEN", demo=_SECRET,
+                            description="Bearer token of the REST channel (/webhooks/kesher_rest/webhook, "
+                                        "benchmarks and scripts); empty: the channel is off. DEMO DEFAULT.")
+    web_origins: str = Field(default="", env="KESHER_WEB_ORIGINS",
+                             description="Space-separated origins (https://shop.example) whose pages may embed "
+                                         "the widget; empty: only the widget's own origin (its demo page); "
+                                         "* : any.")
+    web_session_max_age: int = Field(default=30 * 24 * 3600, env="KESHER_WEB_SESSION_MAX_AGE",
+                                     description="Seconds a widget session is accepted after it was issued; "
+                                                 "then the widget starts a new one.")
+    max_body_bytes: int = Field(default=1024 * 1024, env="KESHER_MAX_BODY_BYTES",
+                                description="Largest request body `rasa run` reads, its channels and Rasa's "
+                                            "HTTP API alike (Sanic's REQUEST_MAX_SIZE); more gets 413.")
+    proxies_count: int = Field(default=0, env="KESHER_PROXIES_COUNT",
+                               description="Reverse proxies in front of the listeners that append to "
+                                           "X-Forwarded-For (1 behind the TLS front door); the per-source "
+                                           "limits use the address the first of them saw.")
+    limit_sessions_per_source: str = Field(default="20/600", env="KESHER_LIMIT_SESSIONS_PER_SOURCE",
+                                           description="New widget sessions one client address may open: "
+                                                       "count/seconds (0/...: no limit).")
+    limit_messages_per_source: str = Field(default="120/60", env="KESHER_LIMIT_MESSAGES_PER_SOURCE",
+                                           description="Messages one client address may send on the widget, "
+                                                       "REST and callback channels: count/seconds.")
+    limit_messages_per_sender: str = Field(default="30/60", env="KESHER_LIMIT_MESSAGES_PER_SENDER",
+                                           description="Messages one customer (widget session, phone, chat, "
+                                                       "sender) may send on any channel: count/seconds.")
+
     # -- derived defaults ---------------------------------------------------------------------------
     @validator("orders_db_url", always=True)
     def _orders_db(cls, value: str, values: Dict[str, Any]) -> str:
@@ -238,6 +271,14 @@ class Settings(BaseModel):
     @validator("mode", pre=True)
     def _mode(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @validator("limit_sessions_per_source", "limit_messages_per_source", "limit_messages_per_sender")
+    def _rate(cls, value: str) -> str:
+        value = value.replace(" ", "")
+        count, sep, seconds = value.partition("/")
+        if not sep or not count.isdigit() or not seconds.isdigit() or int(seconds) < 1:
+            raise ValueError("a limit is count/seconds, e.g. 30/60")
+        return value
 
     @validator("cookie_secure")
     def _cookie(cls, value: str) -> str:
@@ -288,7 +329,7 @@ class Settings(BaseModel):
 
         Every setting is passed on under its variable, plus what Rasa reads: the action
         server's URL and the model URL for ``endpoints.yml``, its cache and telemetry switch,
-        and ``PYTHONPATH`` so it finds Kesher's components.
+        ``PYTHONPATH`` so it finds Kesher's components, and Sanic's proxy count.
 
         Args:
             base: The environment to extend (default: this process's).
@@ -301,6 +342,8 @@ class Settings(BaseModel):
         env["KESHER_MODEL_SERVER_URL"] = self.model_server_url
         env["ACTION_SERVER_URL"] = self.action_server_url
         env["RASA_TELEMETRY_ENABLED"] = "false"
+        # Sanic reads SANIC_* from the environment in every listener: the client's address behind proxies.
+        env["SANIC_PROXIES_COUNT"] = str(self.proxies_count)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         return env
 

@@ -23,6 +23,7 @@ from core.errors import (
     NotFound,
     TimedOut,
     TooLarge,
+    TooManyRequests,
     Unavailable,
 )
 
@@ -36,6 +37,7 @@ STATUSES: Tuple[Tuple[Type[KesherError], int], ...] = (
     (TimedOut, 408),
     (Conflict, 409),
     (TooLarge, 413),
+    (TooManyRequests, 429),
     (Failed, 500),
     (Unavailable, 503),
 )
@@ -49,12 +51,18 @@ def status_of(exc: KesherError) -> int:
 def error_response(exc: KesherError, message: Optional[str] = None) -> HTTPResponse:
     """The JSON answer to an error: what to fix (``message``, else the error's own), and the status."""
     status = status_of(exc)
-    return json({"error": message or str(exc), "status": status}, status=status)
+    response = json({"error": message or str(exc), "status": status}, status=status)
+    if isinstance(exc, TooManyRequests):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
 
 
 def error_frame(exc: KesherError) -> Dict[str, Any]:
-    """The same answer as a websocket frame: ``{"type": "error", "status", "error"}``."""
-    return {"type": "error", "status": status_of(exc), "error": str(exc)}
+    """The same answer as a websocket frame: ``{"type": "error", "status", "error"}`` (+ ``retry_after``)."""
+    frame: Dict[str, Any] = {"type": "error", "status": status_of(exc), "error": str(exc)}
+    if isinstance(exc, TooManyRequests):
+        frame["retry_after"] = exc.retry_after
+    return frame
 
 
 Localize = Callable[[Request, KesherError], Optional[str]]

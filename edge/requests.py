@@ -1,26 +1,50 @@
-"""Reading request bodies the same way in every Sanic app: a JSON object, its text fields.
+r"""Reading request bodies the same way in every Sanic app: a JSON object, its text fields.
 
 Malformed input is an :class:`~core.errors.InvalidInput`, oversized input a
 :class:`~core.errors.TooLarge`, each with a message that says what was expected.
+JSON nested deeper than a body needs and strings that are not valid Unicode (a
+lone surrogate such as ``"\ud800"`` escaped in JSON, which no encoder can write to Redis or a
+log) are malformed input too, refused before any handler sees them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, Mapping, Optional, Union
 
 from sanic.request import Request
 
 from core.errors import InvalidInput, TooLarge
 
-__all__ = ["MAX_JSON_BYTES", "MAX_TEXT_CHARS", "json_object", "parse_json_object", "text_field"]
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_TEXT_CHARS", "json_depth", "json_object", "parse_json_object",
+           "text_field"]
 
 MAX_JSON_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 64  # a Rasa tracker (the deepest body Kesher reads) nests about ten levels
 MAX_TEXT_CHARS = 4000
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count).
+
+    Linear in the size of ``raw`` and recursion-free, so it can run before the parser
+    on anything a client sends.
+    """
+    depth = deepest = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def parse_json_object(raw: Union[str, bytes], shape: str, *, max_bytes: int = MAX_JSON_BYTES,
-                      allow_empty: bool = False) -> Dict[str, Any]:
+                      allow_empty: bool = False, max_depth: int = MAX_JSON_DEPTH) -> Dict[str, Any]:
     """A JSON object from a body or a websocket frame.
 
     Args:
@@ -28,22 +52,31 @@ def parse_json_object(raw: Union[str, bytes], shape: str, *, max_bytes: int = MA
         shape: What the object holds, for the error message (e.g. ``{"sender", "message"}``).
         max_bytes: The largest body accepted.
         allow_empty: An empty body is ``{}`` rather than an error.
+        max_depth: How deep arrays and objects may nest.
 
     Raises:
         TooLarge: Over ``max_bytes``.
-        InvalidInput: Not JSON (or nested too deep to read), or not an object.
+        InvalidInput: Not JSON, nested deeper than ``max_depth``, a string that is not valid
+            Unicode (a lone surrogate), or not an object.
     """
-    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
-    if size > max_bytes:
+    data_bytes = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if len(data_bytes) > max_bytes:
         raise TooLarge(f"the body may have at most {max_bytes} bytes")
-    if allow_empty and not raw.strip():
+    if allow_empty and not data_bytes.strip():
         return {}
+    if json_depth(data_bytes) > max_depth:
+        raise InvalidInput(f"the body nests arrays and objects deeper than {max_depth} levels: {shape}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"the body must be JSON: {shape}") from exc
     if not isinstance(data, dict):
         raise InvalidInput(f"the body must be a JSON object: {shape}")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput("the body has a string that is not valid Unicode (a lone surrogate \\ud800-\\udfff)"
+                           ) from exc
     return data
 
 

@@ -157,7 +157,9 @@ def _up(settings: Settings) -> int:
         print(f"Could not start Kesher: {exc}", file=sys.stderr)
         return 1
     rasa = f"http://127.0.0.1:{settings.rasa_port}"
-    rest = f"{rasa}/webhooks/rest/webhook"
+    rest = f"{rasa}/webhooks/kesher_rest/webhook"
+    # The demo token may be shown; a real one stays out of terminals and logs.
+    token = settings.rest_token if settings.rest_token == Settings().rest_token else "$KESHER_REST_TOKEN"
     print(
         "\nKesher is running on this machine:\n"
         f"  Chat widget demo (browser)     {rasa}/webhooks/web/demo\n"
@@ -168,8 +170,9 @@ def _up(settings: Settings) -> int:
         f"  WhatsApp webhook (Twilio)      POST {rasa}/webhooks/whatsapp/webhook   (status: .../status)\n"
         f"  Telegram webhook               POST {rasa}/webhooks/telegram/webhook   "
         "(register: python -m kesher telegram-webhook --url https://<public host>/webhooks/telegram/webhook)\n"
-        f"  Chat over HTTP (REST channel)  POST {rest}\n"
-        f"      curl -s {rest} -d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
+        f"  Chat over HTTP (REST channel)  POST {rest}   (Authorization: Bearer $KESHER_REST_TOKEN)\n"
+        f"      curl -s {rest} -H \"Authorization: Bearer {token}\" "
+        f"-d '{{\"sender\": \"me\", \"message\": \"שלום\"}}'\n"
         f"  Rasa HTTP API (loopback only)  {rasa}/status   "
         "(curl -H \"Authorization: Bearer $(python -m kesher rasa-token)\" ...)\n"
         f"  Action server                  {settings.action_server_url.removesuffix('/webhook')}/health   "
@@ -202,6 +205,7 @@ def _shell(settings: Settings) -> int:
     if seed(settings):
         print("Seeded the demo orders.")
     # rasa shell loads its model from the model server, as `rasa run` does (endpoints.yml `models:`).
+    # Its own server (the stock REST channel it talks to) listens on loopback only.
     with Supervisor(settings, model=model, parts=("redis", "models", "actions")):
         return subprocess.run(shell_command(free_port()), cwd=PROJECT_ROOT, env=settings.child_env()).returncode
 

@@ -951,6 +951,8 @@
             }, 1000 * failed.resends);
           } else if (frame.status === 413) {
             addNotice(t("too_long", { count: MAX_CHARS }));
+          } else if (frame.status === 429) {
+            addNotice(t("slow_down"));
           } else if (frame.status === 503) {
             addNotice(t("error_retry"));
           } else {

@@ -119,6 +119,16 @@ async def test_a_customer_who_blocked_the_bot_is_not_retried(telegram_channel) -
         ("broken-message", 400),
         ("too-long-text", 413),
         ("huge-body", 413),
+        ("message-not-an-object", 400),
+        ("message-without-chat", 400),
+        ("chat-id-not-a-number", 400),
+        ("callback-data-not-text", 400),
+        ("extreme-date", 400),
+        ("negative-date", 400),
+        ("text-not-a-string", 400),
+        ("lone-surrogate-text", 400),
+        ("nested-5000", 400),
+        ("update-id-is-a-bool", 400),
     ],
 )
 async def test_bad_updates_get_the_right_4xx_and_reach_nobody(telegram_channel, change: str, status: int) -> None:
@@ -146,10 +156,40 @@ async def test_bad_updates_get_the_right_4xx_and_reach_nobody(telegram_channel, 
     elif change == "huge-body":
         update["message"]["text"] = "x" * 300_000
         body = json.dumps(update)
+    elif change == "message-not-an-object":
+        body = json.dumps({"update_id": 9100, "message": "x"})
+    elif change == "message-without-chat":
+        del update["message"]["chat"]
+        body = json.dumps(update)
+    elif change == "chat-id-not-a-number":
+        update["message"]["chat"]["id"] = "424242"
+        body = json.dumps(update)
+    elif change == "callback-data-not-text":
+        press = fake_telegram.callback_update(9100, CHAT, "/greet", message_id=1)
+        press["callback_query"]["data"] = {"not": "text"}
+        body = json.dumps(press)
+    elif change == "extreme-date":
+        update["message"]["date"] = 10**20
+        body = json.dumps(update)
+    elif change == "negative-date":
+        update["message"]["date"] = -(10**15)
+        body = json.dumps(update)
+    elif change == "text-not-a-string":
+        update["message"]["text"] = ["hi"]
+        body = json.dumps(update)
+    elif change == "lone-surrogate-text":
+        body = json.dumps(update).replace('"text": "hi"', '"text": "hi \\ud800"')
+        assert "\\ud800" in body
+    elif change == "nested-5000":
+        body = json.dumps(update)[:-1] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    elif change == "update-id-is-a-bool":
+        update["update_id"] = True
+        body = json.dumps(update)
     async with httpx.AsyncClient() as http:
         response = await http.post(customer.base + "/webhook", content=body, headers=headers)
     assert response.status_code == status, response.text
     assert response.json()["error"]
+    assert app.bot.seen == []
     # A good update after the bad one: whatever the bad one caused would reach the customer first.
     await customer.say("a real message")
     [reply] = await customer.replies(1)

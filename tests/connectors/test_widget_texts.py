@@ -15,12 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 
+from connectors.web import WebChannel
+from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.identity import conversation_id
 from handoff.models import OutboundMessage
+from tests.connectors.conftest import WEB_SECRET
 from tests.handoff.helpers import request
 from tests.helpers.browser import chromium, needs_chromium
-from tests.helpers.channels import ChannelApp, WebCustomer
+from tests.helpers.channels import ChannelApp, WebCustomer, serving_channel
 from tests.helpers.local_server import LocalServer, QuietHandler
 from tests.helpers.screenshots import row_ink
 from tests.helpers.texts import catalog
@@ -50,6 +53,15 @@ class ShopSite(LocalServer):
 
         self.channel = channel
         super().__init__(Handler, "shop-site")
+
+
+@pytest_asyncio.fixture()
+async def web(channel_settings: Settings, redis_client: Any) -> AsyncIterator[Tuple[ChannelApp, WebCustomer]]:
+    """The web channel for pages of any origin: the shop's site is on another loopback port each time."""
+    async with serving_channel(lambda rt: WebChannel(WEB_SECRET, allowed_origins="*", rt=rt), channel_settings) as app:
+        customer = WebCustomer(app.base)
+        yield app, customer
+        await customer.close()
 
 
 @pytest_asyncio.fixture()

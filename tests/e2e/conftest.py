@@ -58,7 +58,10 @@ def inbox() -> Iterator[CallbackInbox]:
 def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbox, twilio: FakeTwilio,
                    telegram: FakeTelegram) -> Settings:
     var_dir = tmp_path_factory.mktemp("kesher-var")
-    settings = Settings(var_dir=var_dir).replace(callback_url=inbox.url, handoff_policy=_open_all_day(var_dir),
+    settings = Settings(var_dir=var_dir).replace(callback_url=inbox.url, callback_secret="test-callback-secret",
+        handoff_policy=_open_all_day(var_dir),
+        # Every test customer writes from loopback, many at once: the abuse limits have their own tests.
+        limit_sessions_per_source="0/60", limit_messages_per_source="0/60", limit_messages_per_sender="0/60",
         content_dir=_content_copy(var_dir), model_pull_seconds=2,
         twilio_account_sid=fake_twilio.DEFAULT_ACCOUNT_SID, twilio_auth_token=fake_twilio.DEFAULT_AUTH_TOKEN,
         twilio_whatsapp_from=fake_twilio.WHATSAPP_FROM, twilio_api_base=twilio.base_url,

@@ -82,7 +82,7 @@ def test_english_customer_to_agent_and_back_to_the_bot(stack, stack_settings, st
     # Asking for a person: queued, with a place in line; nobody is online yet.
     queued = customer.say("I want to talk to a human", _has("in line"))
     assert "number 1 in line" in _texts(queued) and "No one is available" in _texts(queued)
-    reference = _tracker(stack_settings, customer.sender_id)["slots"]["handoff_reference"]
+    reference = _tracker(stack_settings, customer.cid)["slots"]["handoff_reference"]
     assert reference in _texts(queued)
 
     # The summary e-mail goes out at handoff: what was asked, what the bot found, why, the reference.
@@ -98,32 +98,32 @@ def test_english_customer_to_agent_and_back_to_the_bot(stack, stack_settings, st
 
     # The agent logs in and sees the conversation at the head of the queue, with why it came.
     agent = ConsoleAgent(stack_settings, "sarah")
-    row = next(r for r in agent.queue() if r["cid"] == customer.sender_id)
+    row = next(r for r in agent.queue() if r["cid"] == customer.cid)
     assert row["reason"] == "explicit_request" and row["language"] == "en" and row["reference"] == reference
     # Online: the assigner gives her the conversation (she speaks English and has room),
     # and the customer learns her first name.
     agent.presence("online")
     inbox.wait(customer.sender_id, _has("Sarah from our team has joined"))
-    assert agent.wait_customer_texts(customer.sender_id, lambda t: len(t) >= 1) == [
+    assert agent.wait_customer_texts(customer.cid, lambda t: len(t) >= 1) == [
         "It's the blue kettle, order " + order.order_id
     ]
-    panel = agent.get(f"/api/chats/{customer.sender_id}/panel")
+    panel = agent.get(f"/api/chats/{customer.cid}/panel")
     assert panel["verified"] and any(o["order_id"] == order.order_id for o in panel["orders"])
-    transcript = agent.get(f"/api/chats/{customer.sender_id}/transcript")
+    transcript = agent.get(f"/api/chats/{customer.cid}/transcript")
     assert transcript["available"]
     assert any("where is my order" in turn["text"] for turn in transcript["turns"])
 
     # Live chat both ways.
     before = len(customer.received())
-    agent.send(customer.sender_id, "Hi, I'm checking with the courier now.")
+    agent.send(customer.cid, "Hi, I'm checking with the courier now.")
     reply = inbox.wait(customer.sender_id, lambda m: len(m) > before)[before:]
     assert [m["text"] for m in reply] == ["Hi, I'm checking with the courier now."]
     assert reply[0]["kind"] == "agent" and reply[0]["author_name"] == "Sarah"
     customer.send("thank you!")
-    assert agent.wait_customer_texts(customer.sender_id, lambda t: "thank you!" in t)[-1] == "thank you!"
+    assert agent.wait_customer_texts(customer.cid, lambda t: "thank you!" in t)[-1] == "thank you!"
 
     # Close: the customer gets the satisfaction question, answers, and the bot is back.
-    agent.close(customer.sender_id, "replacement_sent", summary="A replacement kettle ships today.",
+    agent.close(customer.cid, "replacement_sent", summary="A replacement kettle ships today.",
                 next_steps="Tracking number by SMS within 24 hours.")
     asked = inbox.wait(customer.sender_id, _has("How did we do?"))
     assert [b["title"] for b in asked[-1]["buttons"]] == ["1", "2", "3", "4", "5"]
@@ -132,7 +132,7 @@ def test_english_customer_to_agent_and_back_to_the_bot(stack, stack_settings, st
     customer.say("how much does delivery cost?", _has("29.90"))  # the bot answers again
 
     # The bot's tracker knows the outcome; nothing said to the agent ever reached the bot.
-    tracker = _tracker(stack_settings, customer.sender_id)
+    tracker = _tracker(stack_settings, customer.cid)
     assert tracker["slots"]["handoff_outcome"] == "replacement_sent"
     assert tracker["slots"]["handoff_agent"] == "Sarah"
     assert tracker["slots"]["handoff_csat"] == 5

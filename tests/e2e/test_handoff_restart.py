@@ -26,12 +26,12 @@ def test_killing_the_handoff_service_loses_and_repeats_nothing(stack, stack_sett
     agent.presence("online")
     inbox.wait(customer.sender_id, lambda m: any("Dana" in x["text"] for x in m))
 
-    agent.send(customer.sender_id, "שלום, כאן דנה. במה אפשר לעזור?")
+    agent.send(customer.cid, "שלום, כאן דנה. במה אפשר לעזור?")
     customer.send("ההזמנה שלי לא הגיעה")
-    agent.wait_customer_texts(customer.sender_id, lambda t: "ההזמנה שלי לא הגיעה" in t)
+    agent.wait_customer_texts(customer.cid, lambda t: "ההזמנה שלי לא הגיעה" in t)
 
     # The agent answers and the service dies right after, without any chance to clean up.
-    agent.send(customer.sender_id, "אני בודקת מול חברת השליחויות")
+    agent.send(customer.cid, "אני בודקת מול חברת השליחויות")
     handoff = stack.part("handoff")
     handoff.process.send_signal(signal.SIGKILL)
     handoff.process.wait(timeout=10)
@@ -44,16 +44,16 @@ def test_killing_the_handoff_service_loses_and_repeats_nothing(stack, stack_sett
     stack.restart("handoff")
 
     # Same session cookie, same conversation: every customer message once, in order.
-    texts = agent.wait_customer_texts(customer.sender_id, lambda t: "אני ממתין" in t)
+    texts = agent.wait_customer_texts(customer.cid, lambda t: "אני ממתין" in t)
     assert texts == ["ההזמנה שלי לא הגיעה", "יש עדכון?", "אני ממתין"]
-    agent.send(customer.sender_id, "החבילה תגיע מחר")
+    agent.send(customer.cid, "החבילה תגיע מחר")
 
     inbox.wait(customer.sender_id, lambda m: "החבילה תגיע מחר" in [x["text"] for x in m])
     # A last message as a marker: anything sent twice would reach the customer before it.
-    agent.send(customer.sender_id, "עוד משהו?")
+    agent.send(customer.cid, "עוד משהו?")
     expected = ["שלום, כאן דנה. במה אפשר לעזור?", "אני בודקת מול חברת השליחויות", "החבילה תגיע מחר", "עוד משהו?"]
     received = inbox.wait(customer.sender_id, lambda m: expected[-1] in [x["text"] for x in m])
     from_agent = [m for m in received if m["kind"] == "agent"]
     assert [m["text"] for m in from_agent] == expected
     assert max(Counter(m["message_id"] for m in received).values()) == 1
-    agent.close(customer.sender_id, "resolved")
+    agent.close(customer.cid, "resolved")

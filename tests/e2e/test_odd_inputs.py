@@ -86,10 +86,15 @@ def test_three_wrong_order_numbers_end_with_an_offer_of_a_person(stack, stack_se
 
 
 def test_malformed_requests_to_the_rest_channel_do_not_break_the_bot(stack, stack_settings):
-    url = f"http://127.0.0.1:{stack_settings.rasa_port}/webhooks/rest/webhook"
-    broken = requests.post(url, data=b"{not json", headers={"Content-Type": "application/json"}, timeout=30)
-    assert broken.status_code == 400 and "json" in broken.json()["message"].lower()
-    wordless = requests.post(url, json={"sender": "x"}, timeout=30)
-    assert wordless.status_code == 200 and wordless.json() == []  # no message: the bot says nothing
+    url = f"http://127.0.0.1:{stack_settings.rasa_port}/webhooks/kesher_rest/webhook"
+    auth = {"Authorization": f"Bearer {stack_settings.rest_token}"}
+    broken = requests.post(url, data=b"{not json", headers={"Content-Type": "application/json", **auth}, timeout=30)
+    assert broken.status_code == 400 and "json" in broken.json()["error"].lower()
+    listed = requests.post(url, json=[{"sender": "x", "message": "hi"}], headers=auth, timeout=30)
+    assert listed.status_code == 400 and "object" in listed.json()["error"]
+    huge = requests.post(url, json={"sender": "x", "message": "x" * 2_000_000}, headers=auth, timeout=30)
+    assert huge.status_code == 413
+    wordless = requests.post(url, json={"sender": "x", "message": ""}, headers=auth, timeout=30)
+    assert wordless.status_code == 200 and wordless.json() == []  # no words: the bot says nothing
     # The next customer is served normally.
     _assert_polite(Customer(stack_settings).say("hello"))

@@ -49,7 +49,7 @@ def test_english_conversation(stack, stack_settings, stack_orders):
 
     # The conversation is kept in Redis (the tracker store), under our prefix.
     client = redis.Redis(port=stack_settings.redis_port)
-    assert client.exists(f"kesher:tracker:{customer.sender_id}")
+    assert client.exists(f"kesher:tracker:{customer.cid}")
 
 
 def test_hebrew_conversation(stack, stack_settings, stack_orders):

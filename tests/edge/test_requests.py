@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidInput, TooLarge
-from edge.requests import parse_json_object, text_field
+from edge.requests import json_depth, parse_json_object, text_field
 
 
 def test_a_json_object_is_read() -> None:
@@ -43,3 +43,20 @@ def test_text_fields_are_stripped_required_and_bounded() -> None:
         text_field(body, "number")
     with pytest.raises(TooLarge, match="at most 3"):
         text_field(body, "text", limit=3)
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"a": ' + b"[" * 65 + b"]" * 65 + b"}", "deeper than 64"),
+    (b'{"a": ' + b'{"b": ' * 100 + b"1" + b"}" * 100 + b"}", "deeper than 64"),
+    (b'{"sender": "\\ud800"}', "not valid Unicode"),
+    (b'{"message": "a \\udfff b"}', "not valid Unicode"),
+], ids=["arrays-65", "objects-100", "lone-high-surrogate", "lone-low-surrogate"])
+def test_too_deep_or_not_unicode_is_refused_before_any_handler(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        parse_json_object(raw, "x")
+
+
+def test_brackets_inside_strings_and_surrogate_pairs_are_fine() -> None:
+    assert json_depth(b'{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
+    assert parse_json_object(b'{"text": "' + b"[" * 500 + b'", "emoji": "\\ud83d\\ude00"}', "x") == {
+        "text": "[" * 500, "emoji": "\U0001f600"}

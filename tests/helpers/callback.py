@@ -9,7 +9,9 @@ from typing import Any, Callable, Dict, List, Optional
 
 import requests
 
+from connectors.callback import SECRET_HEADER
 from core.settings import Settings
+from handoff.identity import conversation_id
 from tests.helpers.local_server import LocalServer, QuietHandler
 
 Messages = List[Dict[str, Any]]
@@ -64,11 +66,17 @@ class CallbackCustomer:
         self.sender_id = sender_id or f"cb-{uuid.uuid4().hex[:10]}"
         self.url = f"http://127.0.0.1:{settings.rasa_port}/webhooks/kesher_callback/webhook"
 
+    @property
+    def cid(self) -> str:
+        """The conversation this customer writes into (the channel's own: ``kesher_callback:<sender>``)."""
+        return conversation_id("kesher_callback", self.sender_id)
+
     def send(self, text: str, message_id: Optional[str] = None) -> requests.Response:
         body: Dict[str, Any] = {"sender": self.sender_id, "message": text}
         if message_id:
             body["message_id"] = message_id
-        return requests.post(self.url, json=body, timeout=120)
+        return requests.post(self.url, json=body, headers={SECRET_HEADER: self.settings.callback_secret},
+                             timeout=120)
 
     def say(self, text: str, until: Callable[[Messages], bool], timeout: float = 60) -> Messages:
         """Sends ``text`` and waits until the messages received after it satisfy ``until``."""

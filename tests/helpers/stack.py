@@ -1,4 +1,4 @@
-"""A running Kesher (redis-server, action server, rasa run) and a REST client for it."""
+"""A running Kesher (redis-server, action server, rasa run) and a client of its REST channel."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import requests
 from core.language import is_hebrew
 from core.rasa_api import api_headers
 from core.settings import Settings
+from handoff.identity import conversation_id
 
 
 @dataclass
@@ -35,17 +36,23 @@ class Reply:
 
 
 class Customer:
-    """One customer talking to the bot over Rasa's REST channel."""
+    """One customer talking to the bot over Kesher's REST channel (``connectors/rest.py``)."""
 
     def __init__(self, settings: Settings, sender_id: Optional[str] = None) -> None:
         self.settings = settings
         self.sender_id = sender_id or f"test-{uuid.uuid4().hex[:10]}"
         self.base = f"http://127.0.0.1:{settings.rasa_port}"
 
+    @property
+    def cid(self) -> str:
+        """The conversation (and Rasa tracker) this customer writes into: ``kesher_rest:<sender>``."""
+        return conversation_id("kesher_rest", self.sender_id)
+
     def say(self, text: str) -> Reply:
         response = requests.post(
-            f"{self.base}/webhooks/rest/webhook",
+            f"{self.base}/webhooks/kesher_rest/webhook",
             json={"sender": self.sender_id, "message": text},
+            headers={"Authorization": f"Bearer {self.settings.rest_token}"},
             timeout=120,
         )
         assert response.status_code == 200, response.text
@@ -53,7 +60,7 @@ class Customer:
 
     def tracker(self) -> Dict[str, Any]:
         response = requests.get(
-            f"{self.base}/conversations/{self.sender_id}/tracker",
+            f"{self.base}/conversations/{self.cid}/tracker",
             headers=api_headers(self.settings.rasa_api_token),
             timeout=30,
         )

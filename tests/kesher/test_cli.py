@@ -46,10 +46,11 @@ def test_up_prints_where_to_go_and_ctrl_c_stops_everything(tmp_path: Path):
                 break
         text = "".join(output)
         assert "Kesher is running" in text, text[-3000:]
-        assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook" in text
+        assert f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/kesher_rest/webhook" in text
         assert "Seeded 240 demo orders" in text
-        reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/rest/webhook",
-                              json={"sender": "cli-test", "message": "hello"}, timeout=60)
+        reply = requests.post(f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/kesher_rest/webhook",
+                              json={"sender": "cli-test", "message": "hello"}, timeout=60,
+                              headers={"Authorization": f"Bearer {settings.rest_token}"})
         assert reply.status_code == 200 and reply.json()
         demo = f"http://127.0.0.1:{ports['RASA_PORT']}/webhooks/web/demo"
         assert demo in text
