@@ -17,6 +17,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import KesherAction, Turn
+from core.errors import TooManyRequests
 from handoff.models import HandoffRequest
 from handoff.policy import Trigger, recent_intents
 
@@ -93,12 +94,12 @@ async def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
     """
     requested_at = turn.now().isoformat(timespec="seconds")
     reference = handoff_reference(turn.tracker.sender_id, requested_at)
-    turn.say("handoff_requested", reference=reference)
     desk = turn.backends.handoff
     policy = turn.backends.policy
     channel = turn.tracker.get_latest_input_channel() or "rest"
     if channel not in policy.live_channels:
         # This channel cannot carry an agent's answers: queuing would leave the customer waiting forever.
+        turn.say("handoff_requested", reference=reference)
         turn.say("handoff_no_live_chat")
     elif desk is not None:
         request = HandoffRequest(
@@ -114,11 +115,19 @@ async def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
             asked=what_the_customer_asked(turn.tracker),
             found=what_the_bot_found(turn),
         )
-        ticket = await desk.request(request)
+        try:
+            ticket = await desk.request(request)
+        except TooManyRequests as exc:
+            # Asked for a person again and again lately: not queued again; they can still write to us.
+            turn.say("handoff_too_often", minutes=max(1, -(-exc.retry_after // 60)))
+            return [SlotSet("human_offered", False), SlotSet("human_offer_reason", None)]
         reference = ticket.reference  # already queued: keep the first reference
+        turn.say("handoff_requested", reference=reference)
         turn.dispatcher.utter_message(text=desk.ticket_text(ticket, turn.language))
         if not ticket.email_known:
             turn.say("handoff_ask_email")
+    else:
+        turn.say("handoff_requested", reference=reference)
     return [
         SlotSet("handoff_requested", True),
         SlotSet("handoff_reason", reason.value),

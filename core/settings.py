@@ -258,6 +258,10 @@ class Settings(BaseModel):
     limit_messages_per_sender: str = Field(default="30/60", env="KESHER_LIMIT_MESSAGES_PER_SENDER",
                                            description="Messages one customer (widget session, phone, chat, "
                                                        "sender) may send on any channel: count/seconds.")
+    limit_handoffs_per_conversation: str = Field(default="5/3600", env="KESHER_LIMIT_HANDOFFS_PER_CONVERSATION",
+                                                 description="New requests for a person one conversation may make "
+                                                             "(a request while queued or with an agent is not new): "
+                                                             "count/seconds.")
 
     # -- derived defaults ---------------------------------------------------------------------------
     @validator("orders_db_url", always=True)
@@ -272,7 +276,8 @@ class Settings(BaseModel):
     def _mode(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @validator("limit_sessions_per_source", "limit_messages_per_source", "limit_messages_per_sender")
+    @validator("limit_sessions_per_source", "limit_messages_per_source", "limit_messages_per_sender",
+               "limit_handoffs_per_conversation")
     def _rate(cls, value: str) -> str:
         value = value.replace(" ", "")
         count, sep, seconds = value.partition("/")

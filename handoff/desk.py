@@ -26,6 +26,7 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.email_codes import CodeCheck, Issue, email_digest
 from handoff.identity import IdentityBook
+from handoff.limits import Check, Limit, RateLimiter
 from handoff.mail.compose import customer_address
 from handoff.models import (
     Agent,
@@ -116,6 +117,8 @@ class Desk:
         outbox: Optional[MailQueue] = None,
         rasa: Optional[RasaClient] = None,
         orders: Optional[OrderLookup] = None,
+        limiter: Optional[RateLimiter] = None,
+        handoff_limit: Limit = Limit(0, 1),
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Keeps its collaborators; opens nothing.
@@ -129,10 +132,14 @@ class Desk:
             outbox: E-mail queue (None: no e-mails, e.g. in unit tests of routing).
             rasa: Rasa's HTTP API for transcripts and outcomes (None: neither).
             orders: The orders store for the customer panel (None: no orders shown).
+            limiter: Counts new requests for a person (None: no limit).
+            handoff_limit: New requests one conversation may make per window.
             clock: Epoch seconds.
         """
         self.store = store
         self.policy = policy
+        self.limiter = limiter
+        self.handoff_limit = handoff_limit
         self.agents = agents
         self.texts = texts
         self.outbox = outbox
@@ -346,7 +353,20 @@ class Desk:
         return self.texts.text("queued_no_estimate", language, position=ticket.position)
 
     # -- the bot hands over ------------------------------------------------------
-    async def request(self, req: HandoffRequest) -> QueueTicket:
+    async def _within_handoff_limit(self, cid: str) -> None:
+        """Counts a new request for a person; one made while queued or with an agent is not new.
+
+        Raises:
+            TooManyRequests: The conversation asked for a person too often lately.
+        """
+        if self.limiter is None:
+            return
+        current = await self.store.get(cid)
+        if current is not None and current.state in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
+            return
+        await self.limiter.hit([Check("handoff:conversation", cid, self.handoff_limit, "requests for a person")])
+
+    async def request(self, req: HandoffRequest, *, counted: bool = True) -> QueueTicket:
         """Puts a conversation in the queue (once) and says where it stands.
 
         The caller (the handoff action) tells the customer; this queues the
@@ -355,7 +375,17 @@ class Desk:
         on (``verified_order``) or the identity book has it for this
         conversation; any other is kept as ``email_unverified``: shown to the
         agent marked, never mailed, never used to look anything up.
+
+        Args:
+            req: Who asks, why, and what the bot knows.
+            counted: Count it against the conversation's limit of requests for a person
+                (a handoff after the bot's own failure is not).
+
+        Raises:
+            TooManyRequests: The conversation asked for a person too often lately.
         """
+        if counted:
+            await self._within_handoff_limit(req.cid)
         result = await self.store.request(req)
         conv = await self.store.get(req.cid)
         if conv is None:  # pragma: no cover - the script always writes the hash
@@ -423,7 +453,7 @@ class Desk:
         """
         reference = "K-" + hashlib.sha256(f"{cid}|{message_id}".encode()).hexdigest()[:6].upper()
         kept = text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " […]"
-        ticket = await self.request(HandoffRequest(
+        ticket = await self.request(counted=False, req=HandoffRequest(
             cid=cid, channel=channel, language=language, reason=BOT_ERROR, reference=reference,
             priority=self.policy.priority(BOT_ERROR), asked=[kept[:500]] if kept.strip() else [],
         ))

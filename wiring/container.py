@@ -29,6 +29,7 @@ from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
 from handoff.email_codes import CodeRules, EmailCodes
 from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
+from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
 from handoff.rasa_client import RasaClient
@@ -118,7 +119,9 @@ class Container:
     def desk(self) -> Desk:
         """Every handoff operation of customers, agents and the bot."""
         return Desk(self.store, self.policy, self.agents, self.texts, self.identity, outbox=self.outbox,
-                    rasa=self.rasa, orders=self.orders, clock=self.clock)
+                    rasa=self.rasa, orders=self.orders, clock=self.clock,
+                    limiter=RateLimiter(self.redis, self.keys),
+                    handoff_limit=Limit.parse(self.settings.limit_handoffs_per_conversation))
 
     @cached_property
     def router(self) -> HandoffRouter:

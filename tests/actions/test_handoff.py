@@ -7,6 +7,7 @@ import re
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionDeclineHuman, ActionHandoff
+from handoff.limits import Limit, RateLimiter
 from tests.helpers.backends import NOW, orders_where, pick
 from tests.helpers.trackers import make_tracker
 
@@ -131,3 +132,28 @@ async def test_on_a_channel_without_live_chat_the_request_is_recorded_not_queued
     assert {e["name"]: e["value"] for e in events}["handoff_requested"] is True
     assert await backends.handoff.store.get("rest-1") is None
     assert "WhatsApp" in dispatcher.messages[-1]["text"]
+
+
+# -- a conversation cannot flood the queue ------------------------------------------
+
+async def test_a_conversation_asking_again_and_again_is_not_queued_again_past_its_limit(backends, domain):
+    desk = backends.handoff
+    desk.limiter, desk.handoff_limit = RateLimiter(desk.store.redis, desk.store.keys), Limit(2, 3600)
+    tracker = make_tracker(domain, text="human", intent="human_handoff", slots={"language": "en"}, sender_id="cust-9")
+    for _ in range(2):  # ask (twice: asking while queued is not a new request), give the place up
+        for _ in range(2):
+            await ActionHandoff(backends).run(CollectingDispatcher(), tracker, domain)
+            assert (await desk.store.get("cust-9")).state.value == "queued"
+        await desk.store.give_up("cust-9")
+    # The third new request within the hour is refused politely.
+    dispatcher = CollectingDispatcher()
+    events = await ActionHandoff(backends).run(dispatcher, tracker, domain)
+    assert (await desk.store.get("cust-9")).state.value == "bot"
+    assert await desk.store.queue() == []
+    texts = " ".join(m["text"] for m in dispatcher.messages)
+    assert "several times" in texts and "try again in 60 minutes" in texts
+    assert "handoff_requested" not in {e["name"] for e in events}
+    # Another conversation is not affected.
+    other = make_tracker(domain, text="human", intent="human_handoff", slots={"language": "he"}, sender_id="cust-10")
+    await ActionHandoff(backends).run(CollectingDispatcher(), other, domain)
+    assert await desk.store.queue() == ["cust-10"]
