@@ -1,4 +1,4 @@
-"""The fuzz tests' servers, a logged-in console session, and the summary table's hooks."""
+"""The fuzz tests' servers and a logged-in console session (the summary table: tests/fuzz/report.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
-from tests.fuzz import report
 from tests.fuzz.servers import AGENT, PASSWORD, FuzzServers, fuzz_settings
 from tests.helpers.redis_server import RedisServer
 from wiring.container import Container
@@ -56,26 +55,3 @@ def agent(fuzz: FuzzServers) -> Iterator[Dict[str, Any]]:
         taken = http.post(f"/console/api/chats/{FUZZ_CID}/take", json={}, headers={"X-CSRF-Token": csrf})
         assert taken.status_code == 200, taken.text
         yield {"cookies": dict(http.cookies), "csrf": csrf, "cid": FUZZ_CID}
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On an xdist worker: hands the counts to the controller."""
-    output = getattr(session.config, "workeroutput", None)
-    if output is not None and report.COUNTS:
-        output["kesher_fuzz"] = report.dumps()
-
-
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    """On the xdist controller: adds a worker's counts."""
-    data = getattr(node, "workeroutput", {}).get("kesher_fuzz")
-    if data:
-        report.merge(data)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The fuzz run's table: inputs per route and the classes of status they got."""
-    if not report.COUNTS:
-        return
-    terminalreporter.write_sep("=", "fuzz: inputs per route and status classes")
-    for line in report.table(report.COUNTS):
-        terminalreporter.write_line(line)

@@ -2,15 +2,19 @@
 
 Each request a fuzz test makes is counted under its route with the class of its
 status (2xx, 3xx, 4xx, 5xx). On xdist workers the counts travel to the
-controller in ``workeroutput`` (``tests/fuzz/conftest.py`` has the hooks), which
-prints one table in the terminal summary, whatever ``-s`` says.
+controller in ``workeroutput``, which prints one table in the terminal summary,
+whatever ``-s`` says. The hooks below are a plugin that ``tests/conftest.py``
+loads (``pytest_plugins``): the xdist controller collects no test, so it never
+reads ``tests/fuzz/conftest.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Dict, List, Mapping
+from typing import Any, Dict, List, Mapping
+
+import pytest
 
 COUNTS: Dict[str, Counter[str]] = defaultdict(Counter)
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -46,3 +50,27 @@ def table(counts: Mapping[str, Counter[str]]) -> List[str]:
     lines.append(f"{'all routes':<{width}}  {sum(total.values()):>6}  "
                  + "  ".join(f"{total.get(c, 0):>5}" for c in CLASSES))
     return lines
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hands the counts to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None and COUNTS:
+        output["kesher_fuzz"] = dumps()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: adds a worker's counts."""
+    data = getattr(node, "workeroutput", {}).get("kesher_fuzz")
+    if data:
+        merge(data)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz run's table: inputs per route and the classes of status they got."""
+    if not COUNTS:
+        return
+    terminalreporter.write_sep("=", "fuzz: inputs per route and status classes")
+    for line in table(COUNTS):
+        terminalreporter.write_line(line)
