@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +24,7 @@ from tests.fuzz.checks import check, check_close
 from tests.fuzz.servers import FuzzServers
 from tests.fuzz.strategies import (
     Body,
+    deep,
     encoded,
     form_params,
     json_bodies,
@@ -66,6 +67,7 @@ def test_console_login(fuzz, agent):
     @settings(FUZZ, max_examples=30)  # each login costs an argon2 hash
     @given(form=form_params({"agent_id": "nobody-here", "password": "wrong-password", "csrf_token": "LOGIN"}),
            headers=odd_headers())
+    @example(form={"agent_id": "nobody-here", "password": "x" * 300_000, "csrf_token": "LOGIN"}, headers={})
     def run(form: Dict[str, str], headers: Dict[str, str]) -> None:
         with httpx.Client(base_url=fuzz.console_url, timeout=30) as http:
             page = http.get("/console/login")
@@ -86,6 +88,7 @@ def test_console_json_route(fuzz, agent, route):
     @FUZZ
     @given(body=json_bodies(*JSON_ROUTES[route]), cid=cids, headers=odd_headers(),
            csrf=st.sampled_from(["right"] * 5 + ["missing", "wrong"]))
+    @example(body=deep(5_000, "dict"), cid="FUZZ", headers={"content-type": "application/json"}, csrf="right")
     def run(body: Body, cid: str, headers: Dict[str, str], csrf: str) -> None:
         headers = {**headers, "x-csrf-token": {"right": agent["csrf"], "wrong": "x" * 32, "missing": ""}[csrf]}
         headers = {k: v for k, v in headers.items() if v or k == "content-type"}
