@@ -11,7 +11,8 @@ KESHER := $(BIN)/python -m kesher
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-APT_PACKAGES := redis-server chromium fonts-noto-core culmus
+# nginx: the TLS front door (kesher/frontdoor.py), bookworm's 1.22 from bookworm-security.
+APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
         bench bench-nlu bench-relay bench-channels bench-ship ship clean
@@ -19,8 +20,9 @@ APT_PACKAGES := redis-server chromium fonts-noto-core culmus
 up: install
 	$(KESHER) up
 
-# Everything: the fast loop, the content check, a trained model, then the tests that need them
-# (the whole stack's tests on one worker, the ones that train on the other: see tests/conftest.py).
+# Everything: the fast loop (the fuzz test included), the content check, a trained model, then the tests that
+# need them (the whole stack's tests, the front door's among them, on one worker, the ones that train on the other:
+# see tests/conftest.py).
 test: check check-content train
 	$(BIN)/python -m pytest -m "stack or training" -n 2 --dist loadgroup
 
@@ -35,6 +37,7 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  case " $$missing " in *" nginx "*) systemctl disable --now nginx >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(STAMP): requirements/lock.txt requirements/rasa.txt

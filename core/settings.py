@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Literal, Mapping, Optional, Tuple
 
-from pydantic import BaseModel, Field, validator
+from pydantic import BaseModel, Field, root_validator, validator
 
 from core.language import Language
 
@@ -262,6 +262,47 @@ class Settings(BaseModel):
                                                  description="New requests for a person one conversation may make "
                                                              "(a request while queued or with an agent is not new): "
                                                              "count/seconds.")
+
+    # -- front door (sec-door) ---------------------------------------------------------------------
+    public_host: str = Field(default="", env="KESHER_PUBLIC_HOST",
+                             description="Public host name of the TLS front door (nginx); empty: no front door. "
+                                         "Implies KESHER_PUBLIC_URL=https://<host>[:port] unless that is set.")
+    public_port: int = Field(default=443, env="KESHER_PUBLIC_PORT",
+                             description="Port the front door serves HTTPS on.")
+    public_bind: str = Field(default="0.0.0.0", env="KESHER_PUBLIC_BIND",
+                             description="Address the front door listens on (tests: 127.0.0.1).")
+    public_http_port: int = Field(default=0, env="KESHER_PUBLIC_HTTP_PORT",
+                                  description="Plain-HTTP port that only redirects to HTTPS (e.g. 80); 0: none.")
+    tls_cert: Path = Field(default=Path(), env="KESHER_TLS_CERT",
+                           description="The front door's certificate chain (PEM), e.g. from certbot.")
+    tls_key: Path = Field(default=Path(), env="KESHER_TLS_KEY", description="The front door's private key (PEM).")
+    public_max_body: str = Field(default="1m", env="KESHER_PUBLIC_MAX_BODY",
+                                 description="Largest request body the front door passes on (nginx size).")
+
+    @validator("tls_key", always=True)
+    def _front_door(cls, value: Path, values: Dict[str, Any]) -> Path:
+        host = str(values.get("public_host") or "")
+        if host and (not values.get("tls_cert") or values.get("tls_cert") == Path() or value == Path()):
+            raise ValueError("KESHER_PUBLIC_HOST needs KESHER_TLS_CERT and KESHER_TLS_KEY (PEM files)")
+        return value
+
+    @validator("public_max_body")
+    def _body_size(cls, value: str) -> str:
+        size = value.strip().lower()
+        digits = size[:-1] if size[-1:] in ("k", "m") else size
+        if not (digits.isascii() and digits.isdigit()) or int(digits) == 0:
+            raise ValueError("KESHER_PUBLIC_MAX_BODY is an nginx size such as 256k or 1m")
+        return size
+
+    @root_validator(skip_on_failure=True)
+    def _public_url_of_front_door(cls, values: Dict[str, Any]) -> Dict[str, Any]:
+        """The front door's address is the public URL Twilio signs, unless one is set explicitly."""
+        host, port = values.get("public_host"), values.get("public_port")
+        if host and not values.get("public_url"):
+            values["public_url"] = f"https://{host}" + ("" if port == 443 else f":{port}")
+        if host and not values.get("proxies_count"):
+            values["proxies_count"] = 1  # the door: per-source limits count the client, not nginx
+        return values
 
     # -- derived defaults ---------------------------------------------------------------------------
     @validator("orders_db_url", always=True)

@@ -1,4 +1,4 @@
-"""Runs every part of Kesher on one machine: Redis, SMTP, models, actions, Rasa, the handoff service.
+"""Runs every part of Kesher on one machine: Redis, SMTP, models, actions, Rasa, the handoff service, the front door.
 
 ``make up`` runs it through ``python -m kesher up``. The supervisor
 starts each part on loopback, waits until it answers, prints where it
@@ -32,6 +32,7 @@ from core.processes import latest_model
 from core.production import ProductionRefused, check
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
+from kesher.frontdoor import nginx_command, write_config
 from writers.model_server import publish
 
 __all__ = ["ALL_PARTS", "Part", "StartupError", "Supervisor"]
@@ -86,15 +87,16 @@ class Part:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _tcp_ok(port: int) -> bool:
+def _tcp_ok(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
 
 
-ALL_PARTS = ("redis", "smtp", "models", "actions", "rasa", "handoff")
+ALL_PARTS = ("redis", "smtp", "models", "actions", "rasa", "handoff", "frontdoor")
+"""Every part, in starting order; ``frontdoor`` (nginx) runs only when ``KESHER_PUBLIC_HOST`` is set."""
 
 
 class Supervisor:
@@ -126,11 +128,13 @@ class Supervisor:
             "actions": self._actions_part,
             "rasa": self._rasa_part,
             "handoff": self._handoff_part,
+            "frontdoor": self._frontdoor_part,
         }
         unknown = set(parts) - set(builders)
         if unknown:
             raise ValueError(f"unknown parts: {sorted(unknown)}")
-        self.parts: List[Part] = [builders[name]() for name in builders if name in parts]
+        wanted = [name for name in builders if name in parts and (name != "frontdoor" or settings.public_host)]
+        self.parts: List[Part] = [builders[name]() for name in wanted]
 
     def _redis_part(self) -> Part:
         s = self.settings
@@ -181,6 +185,14 @@ class Supervisor:
         # /status answers only once a model is loaded; a signed JWT in a header, never a token in the URL.
         ready = lambda: _http_ok(f"{url}/status", api_headers(s.rasa_api_token))  # noqa: E731
         return Part("rasa", command, ready, 300, url)
+
+    def _frontdoor_part(self) -> Part:
+        """Nginx in the foreground: TLS on the public port, only the public routes passed on."""
+        s = self.settings
+        command = nginx_command(s, write_config(s))
+        host = "127.0.0.1" if s.public_bind in ("0.0.0.0", "::", "[::]") else s.public_bind.strip("[]")
+        ready = lambda: _tcp_ok(s.public_port, host)  # noqa: E731
+        return Part("frontdoor", command, ready, 30, s.public_url)
 
     def start(self) -> None:
         """Starts every part in order and waits until each answers.

@@ -19,6 +19,9 @@ from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.smtp import SmtpSink
 from tests.helpers.trackers import load_domain
 
+# The fuzz tests' summary table (tests/fuzz/report.py): a plugin, so the xdist controller prints it too.
+pytest_plugins = ("tests.fuzz.report",)
+
 # Sanic rewrites some of its own methods the first time an app starts ("touchup")
 # and cannot do it twice in one process; in test mode it keeps the originals, so
 # the many apps the tests start in this process all work.
