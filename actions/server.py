@@ -45,7 +45,7 @@ from actions.order_task import ActionOrderTask
 from actions.out_of_scope import ActionOutOfScope
 from actions.slot_tracking import ValidatePredefinedSlots
 from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated
-from edge.errors import error_response
+from edge.errors import SafeErrorHandler, error_response
 from edge.requests import parse_json_object
 
 __all__ = ["ACTIONS", "OPEN_PATHS", "build_actions", "check_token", "create_app"]
@@ -133,7 +133,7 @@ def create_app(backends: Backends, token: str, name: str = "kesher-actions") -> 
     executor = ActionExecutor()
     for action in build_actions(backends):
         executor.register_action(action)
-    app = Sanic(name, configure_logging=False)
+    app = Sanic(name, configure_logging=False, error_handler=SafeErrorHandler())
 
     @app.on_request
     async def authenticate(request: Request) -> Optional[HTTPResponse]:

@@ -80,7 +80,7 @@ class CallbackChannel(KesherInputChannel):
         if not self.enabled:
             raise NotFound("the loopback channel is off: it needs KESHER_CALLBACK_URL and KESHER_CALLBACK_SECRET")
         given = request.headers.get(SECRET_HEADER.lower(), "")
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.secret.encode()):
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self.secret.encode()):
             raise NotAllowed(f"{SECRET_HEADER} is missing or wrong")
 
     async def parse(self, request: Request) -> List[InboundMessage]:

@@ -74,7 +74,7 @@ class KesherRestChannel(KesherInputChannel):
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             raise NotAuthenticated("send Authorization: Bearer <KESHER_REST_TOKEN>")
-        if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), self.token.encode()):
+        if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), self.token.encode()):
             raise NotAllowed("the bearer token is wrong")
 
     async def parse(self, request: Request) -> List[InboundMessage]:

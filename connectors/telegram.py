@@ -122,7 +122,7 @@ class TelegramChannel(KesherInputChannel):
     async def parse(self, request: Request) -> List[InboundMessage]:
         """Reads one update: a text, a /start, a button press, or media."""
         given = request.headers.get("x-telegram-bot-api-secret-token", "")
-        if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self.secret_token.encode()):
             raise NotAllowed("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
         if len(request.body or b"") > MAX_BODY_BYTES:
             raise TooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")

@@ -165,7 +165,8 @@ class WebChannel(KesherInputChannel):
         parts = _TOKEN.fullmatch(token)
         if not _SESSION.fullmatch(session) or parts is None:
             raise NotAllowed("this session or its token is malformed; get a new one from POST /session")
-        if not hmac.compare_digest(self.sign(session, int(parts.group(1))).encode(), token.encode()):
+        expected = self.sign(session, int(parts.group(1))).encode()
+        if not hmac.compare_digest(expected, token.encode("utf-8", "surrogatepass")):
             raise NotAllowed("this session was not issued here; get a new one from POST /session")
         age = self.clock() - int(parts.group(1))
         if age > self.session_max_age or age < -60:

@@ -27,7 +27,7 @@ from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
-from edge.errors import setup_errors
+from edge.errors import SafeErrorHandler, setup_errors
 from handoff.mail.outbox import SMTP_TIMEOUT_SECONDS
 from wiring.container import Container
 
@@ -109,7 +109,7 @@ def create_app(
         The app; ``app.run`` or ``python -m kesher serve handoff`` starts it.
     """
     container = container or Container(settings)
-    app = Sanic(name)
+    app = Sanic(name, error_handler=SafeErrorHandler())
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.kesher = ServiceState(

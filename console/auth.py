@@ -157,7 +157,9 @@ def check_csrf(request: Request, expected: str) -> None:
         NotAllowed: The token is missing or wrong.
     """
     given = request.headers.get(CSRF_HEADER) or _form_value(request, CSRF_FIELD)
-    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    # Headers may hold any byte (decoded with surrogates): compared as bytes, never a 500.
+    if not expected or not given or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                            expected.encode("utf-8", "surrogatepass")):
         raise NotAllowed(say(request, "console_error_csrf"))
 
 

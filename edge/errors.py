@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
 from sanic import Sanic
+from sanic.exceptions import SanicException
+from sanic.handlers import ErrorHandler
+from sanic.headers import parse_accept
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
@@ -27,7 +30,7 @@ from core.errors import (
     Unavailable,
 )
 
-__all__ = ["STATUSES", "Localize", "error_frame", "error_response", "setup_errors", "status_of"]
+__all__ = ["STATUSES", "Localize", "SafeErrorHandler", "error_frame", "error_response", "setup_errors", "status_of"]
 
 STATUSES: Tuple[Tuple[Type[KesherError], int], ...] = (
     (InvalidInput, 400),
@@ -79,3 +82,22 @@ def setup_errors(app: Sanic, localize: Optional[Localize] = None) -> None:
     @app.exception(KesherError)
     async def _kesher_error(request: Request, exc: KesherError) -> HTTPResponse:
         return error_response(exc, localize(request, exc) if localize is not None else None)
+
+
+class SafeErrorHandler(ErrorHandler):
+    """Sanic's error pages, also for a request whose ``Accept`` header cannot be parsed.
+
+    Sanic chooses the error page's format from ``Accept``; an unparsable one
+    (``Accept: 0``) made that choice raise, and any 4xx became a 500 "An error
+    occurred while handling an error". Such a request is answered as if it
+    accepted anything.
+    """
+
+    def default(self, request: Request, exception: BaseException) -> HTTPResponse:
+        """Sanic's answer to ``exception``, with an unparsable ``Accept`` read as ``*/*``."""
+        if request is not None:
+            try:
+                request.accept  # noqa: B018 - parsing it is the point
+            except SanicException:
+                request.parsed_accept = parse_accept("*/*")
+        return super().default(request, exception)

@@ -25,6 +25,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, empty, file_stream
 from sanic.response import json as json_response
 
+from edge.errors import SafeErrorHandler
+
 __all__ = ["MODEL_FILE", "PublishedModel", "create_app", "publish", "published"]
 
 MODEL_FILE = "kesher.tar.gz"
@@ -93,7 +95,7 @@ def create_app(directory: Path, name: str = "kesher-models") -> Sanic:
     Routes: ``GET /models/kesher.tar.gz`` (the model; ``304`` when the caller has it),
     ``GET /models/current`` (what is published, as JSON), ``GET /health``.
     """
-    app = Sanic(name)
+    app = Sanic(name, error_handler=SafeErrorHandler())
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:

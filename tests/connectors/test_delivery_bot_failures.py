@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 
+from connectors.web import WebChannel
 from connectors.whatsapp import WhatsAppChannel
 from core.settings import Settings
 from handoff.desk import BOT_ERROR
@@ -151,6 +152,8 @@ async def test_the_widget_in_a_browser_sends_again_until_a_person_has_it(web) ->
     app, _ = web
     app.bot.fail_next = 100
     shop = ShopSite(app.base)
+    assert isinstance(app.channel, WebChannel)
+    app.channel.allowed_origins = {shop.base_url}  # the shop's own pages embed the widget
     try:
         async with chromium() as browser:
             context = await browser.new_context(locale="en-GB")

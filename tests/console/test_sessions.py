@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 from redis.asyncio import Redis
 
 from console.sessions import SessionStore, password_fingerprint, token_digest
@@ -21,13 +23,14 @@ from tests.helpers.redis_server import RedisServer
 PASSWORD = "kesher-demo"
 
 
-async def _logged_in(client: httpx.AsyncClient, agent_id: str, headers: dict[str, str] | None = None) -> httpx.Response:
+async def _logged_in(client: httpx.AsyncClient, agent_id: str, headers: dict[str, str] | None = None,
+                     password: str = PASSWORD) -> httpx.Response:
     """Logs in through the form; the login cookie is sent back by hand (a Secure one would not be over http)."""
     page = await client.get("/console/login", headers=headers or {})
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     client.cookies.clear()
     return await client.post("/console/login", headers={**(headers or {}), "Cookie": f"kesher_login_csrf={token}"},
-                             data={"agent_id": agent_id, "password": PASSWORD, "csrf_token": token})
+                             data={"agent_id": agent_id, "password": password, "csrf_token": token})
 
 
 async def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(redis_client: Redis) -> None:
@@ -113,9 +116,20 @@ async def test_cookies_on_loopback_http_are_not_secure_and_no_hsts(
 async def test_cookies_are_secure_with_a_public_url_even_for_a_loopback_host(
     redis_server: RedisServer, redis_client: Redis, tmp_path: Path
 ) -> None:
-    async with running_console(redis_server, tmp_path, public_url="https://shop.example.com") as console:
+    # A public URL means production: every secret of its own, and no agent with the demo password.
+    agents = tmp_path / "agents.yml"
+    agents.write_text(yaml.safe_dump({"teams": {}, "agents": {"dana": {
+        "name": "Dana", "role": "supervisor", "languages": ["en"], "password_hash": hash_password(PASSWORD + "!")}}}),
+        encoding="utf-8")
+    secrets: dict[str, Any] = {name: f"{name}-of-this-shop-0123456789abcdef" for name in (
+        "rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_secret_token", "rest_token")}
+    async with running_console(
+        redis_server, tmp_path, agents_file=agents, public_url="https://shop.example.com", **secrets,
+        mail_from="Shop <support@shop.example.com>", twilio_account_sid="AC" + "1" * 32,
+        twilio_whatsapp_from="whatsapp:+972500000000", telegram_token="42:shop",
+    ) as console:
         async with httpx.AsyncClient(base_url=console.base_url, timeout=30) as browser:
-            answer = await _logged_in(browser, "dana", {"Host": "127.0.0.1"})
+            answer = await _logged_in(browser, "dana", {"Host": "127.0.0.1"}, password=PASSWORD + "!")
     assert answer.status_code == 303
     for name in ("kesher_session=", "kesher_login_csrf="):
         header = next(v for v in answer.headers.get_list("set-cookie") if v.startswith(name))

@@ -28,6 +28,12 @@ API_TOKEN = "rasa-api-token-5f2c9a"
 TWILIO = "twilio-auth-abcdef123456"
 
 
+_USED_LOGGERS = ("telegram", "telegram.ext", "telegram.ext.Updater", "rasa", "rasa.core", "rasa.core.channels",
+                 "connectors", "connectors.telegram", "connectors.base", "handoff", "handoff.mail",
+                 "handoff.mail.outbox", "handoff.router", "sanic", "sanic.root", "sanic.error", "kesher", "kesher.cli",
+                 "httpx", "httpx.sub", "httpcore", "aiohttp", "aiohttp.client", "urllib3")
+
+
 @pytest.fixture()
 def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """The root logger writing into a string, as ``kesher serve`` sets it up; every change undone afterwards."""
@@ -35,6 +41,13 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_factory = logging.getLogRecordFactory()
     noisy = {name: logging.getLogger(name).level for name in core.logs.NOISY_LOGGERS}
+    # Another test in this worker may have configured logging with disable_existing_loggers (Sanic, Rasa do):
+    # the loggers these tests write to are enabled and propagate, as in a fresh process.
+    used = [logging.getLogger(name) for name in _USED_LOGGERS]
+    saved_flags = [(lg, lg.disabled, lg.propagate, lg.level) for lg in used]
+    for lg in used:
+        lg.disabled, lg.propagate = False, True
+        lg.setLevel(logging.NOTSET)
     monkeypatch.setattr(core.logs, "_installed", None)
     stream = io.StringIO()
     root.handlers = [logging.StreamHandler(stream)]
@@ -48,6 +61,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
         root.handlers, root.level = saved_handlers, saved_level
         for name, level in noisy.items():
             logging.getLogger(name).setLevel(level)
+        for lg, disabled, propagate, level in saved_flags:
+            lg.disabled, lg.propagate = disabled, propagate
+            lg.setLevel(level)
 
 
 def test_http_clients_do_not_log_request_urls_at_info(captured: io.StringIO) -> None:

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Coroutine, List, Optional, TypeVar
 
-from rasa.core.channels.rest import RestInput
 from sanic import Sanic
 
 from connectors.base import KesherInputChannel
 from connectors.callback import CallbackChannel
+from connectors.rest import KesherRestChannel
 from connectors.runtime import ChannelRuntime
 from connectors.telegram import TelegramChannel
 from connectors.web import WebChannel
@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 WEB_SECRET = "fuzz-web-secret"
 TELEGRAM_SECRET = "fuzz-telegram-secret"
+CALLBACK_SECRET = "fuzz-callback-secret"
+REST_TOKEN = "fuzz-rest-token"
 AGENT = "fuzzer"
 PASSWORD = "fuzz-password-0123"
 
@@ -103,13 +105,13 @@ class FuzzServers:
             WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN, fake_twilio.WHATSAPP_FROM,
                             api_base="http://127.0.0.1:9", rt=rt),
             TelegramChannel(fake_telegram.DEFAULT_TOKEN, TELEGRAM_SECRET, api_base="http://127.0.0.1:9", rt=rt),
-            CallbackChannel("http://127.0.0.1:9/replies", rt=rt),
+            CallbackChannel("http://127.0.0.1:9/replies", secret=CALLBACK_SECRET, rt=rt),
+            KesherRestChannel(REST_TOKEN, rt=rt),
         ]
         app = Sanic(f"fuzz-channels-{uuid.uuid4().hex[:8]}")
         on_new_message: Callable[[Any], Awaitable[Any]] = self.bot
         for channel in channels:
             app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.name()}")
-        app.blueprint(RestInput().blueprint(on_new_message), url_prefix="/webhooks/rest")
         return app
 
     def _console_app(self) -> Sanic:

@@ -23,8 +23,9 @@ from twilio.request_validator import RequestValidator
 from websockets.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from connectors.callback import SECRET_HEADER
 from tests.fuzz.checks import check, check_close, check_frame
-from tests.fuzz.servers import TELEGRAM_SECRET, FuzzServers
+from tests.fuzz.servers import CALLBACK_SECRET, REST_TOKEN, TELEGRAM_SECRET, FuzzServers
 from tests.fuzz.strategies import (
     Body,
     deep,
@@ -241,6 +242,7 @@ def test_callback_webhook(fuzz):
            headers=odd_headers())
     @example(body=dumped({"sender": "\ud800", "message": "hi"}), headers=JSON)
     def run(body: Body, headers: Dict[str, str]) -> None:
+        headers = {**headers, SECRET_HEADER: CALLBACK_SECRET}  # the handler runs: the fuzz is of the body
         check("POST /webhooks/kesher_callback/webhook",
               post(f"{fuzz.channels_url}/webhooks/kesher_callback/webhook", body, headers),
               {"body": body, "headers": headers})
@@ -253,7 +255,9 @@ def test_rest_webhook(fuzz):
     @given(body=json_bodies({"sender": "fuzz-rest", "message": "hi", "metadata": {}}), headers=odd_headers())
     @example(body="[]", headers=JSON)
     def run(body: Body, headers: Dict[str, str]) -> None:
-        check("POST /webhooks/rest/webhook", post(f"{fuzz.channels_url}/webhooks/rest/webhook", body, headers),
+        headers = {**headers, "authorization": f"Bearer {REST_TOKEN}"}
+        check("POST /webhooks/kesher_rest/webhook",
+              post(f"{fuzz.channels_url}/webhooks/kesher_rest/webhook", body, headers),
               {"body": body, "headers": headers})
 
     run()
@@ -261,7 +265,7 @@ def test_rest_webhook(fuzz):
 
 def test_channel_health_and_unknown_paths(fuzz):
     @FUZZ
-    @given(name=st.sampled_from(["web", "whatsapp", "telegram", "kesher_callback", "rest"]), tail=odd_text,
+    @given(name=st.sampled_from(["web", "whatsapp", "telegram", "kesher_callback", "kesher_rest"]), tail=odd_text,
            query=st.dictionaries(odd_text, odd_text, max_size=2), value=json_values)
     def run(name: str, tail: str, query: Dict[str, str], value: Any) -> None:
         path = f"/webhooks/{name}/" + tail.encode("utf-8", "surrogatepass").hex()
