@@ -274,7 +274,7 @@ async def test_an_agent_whose_language_is_hebrew_sees_the_desk_in_hebrew_right_t
         assert await page.locator("#chat-state").text_content() == he("console_chat_state_mine")
         reason = he("console_reason_complaint_frustration")
         divider = page.locator("#handoff-divider")
-        await page.wait_for_function("document.getElementById('handoff-divider').textContent !== ''")
+        await divider.filter(has_text=re.compile(r"\S")).wait_for(state="attached")  # CSP: no polled eval
         assert await divider.text_content() == he("console_divider_reason", reason=reason)
         state_line = page.locator("#events .state-line", has_text=he("console_state_taken", agent="Rina Azulay"))
         await state_line.wait_for()

@@ -49,6 +49,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
         lg.disabled, lg.propagate = False, True
         lg.setLevel(logging.NOTSET)
     monkeypatch.setattr(core.logs, "_installed", None)
+    logging.setLogRecordFactory(logging.LogRecord)  # as in a fresh process: no redaction installed by another test
     stream = io.StringIO()
     root.handlers = [logging.StreamHandler(stream)]
     root.setLevel(logging.INFO)
