@@ -304,7 +304,8 @@ class KesherInputChannel(InputChannel):
                 await self._acknowledge_media(msg, result)
             log.info("channel=%s cid=%s message=%s routed=%s", self.name(), msg.cid, msg.message_id,
                      "bot" if result.to_bot else result.state.value)
-            if result.to_bot and msg.text.strip():
+            # A photo without a caption was acknowledged above; an empty text still gets the bot's polite answer.
+            if result.to_bot and (msg.text.strip() or not msg.media):
                 try:
                     await self._to_bot(msg, on_new_message)
                 except BotFailure:

@@ -49,7 +49,7 @@ def _client(door: Settings, tls: LocalTls) -> httpx.Client:
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/version"), ("GET", "/status"), ("GET", "/"), ("POST", "/webhooks/rest/webhook"),
+    ("GET", "/version"), ("GET", "/status"), ("GET", "/"), ("POST", "/webhooks/kesher_rest/webhook"),
     ("GET", "/conversations/web:someone/tracker"), ("POST", "/model/parse"),
     ("POST", "/webhooks/kesher_callback/webhook"), ("GET", "/health"), ("GET", "/webhooks/web/"),
 ])

@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Coroutine, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Optional, TypeVar
 
 from sanic import Sanic
 
@@ -128,6 +128,10 @@ def fuzz_settings(folder: Path, redis_port: int) -> Settings:
     for name in ("domain", "data"):
         shutil.copytree(PROJECT_ROOT / name, content / name)
     shutil.copy(PROJECT_ROOT / "config.yml", content / "config.yml")
-    return Settings(var_dir=folder / "var", agents_file=agents_file, content_dir=content, manual_assign=True,
-                    web_secret=WEB_SECRET).with_ports(redis=redis_port, rasa=free_port(), actions=free_port(),
-                                                      smtp=free_port())
+    # Rate limits off: hundreds of inputs from one address in seconds would otherwise all get 429, and the
+    # fuzz would stop reaching the handlers (tests/edge/test_limits.py and the channels' tests cover the limits).
+    no_limits: Dict[str, Any] = {name: "0/60" for name in ("limit_sessions_per_source", "limit_messages_per_source",
+                                           "limit_messages_per_sender", "limit_handoffs_per_conversation")}
+    settings = Settings(var_dir=folder / "var", agents_file=agents_file, content_dir=content, manual_assign=True,
+                        web_secret=WEB_SECRET, **no_limits)
+    return settings.with_ports(redis=redis_port, rasa=free_port(), actions=free_port(), smtp=free_port())

@@ -219,6 +219,7 @@ def test_telegram_webhook(fuzz):
     @FUZZ
     @given(body=json_bodies(text, press, start), secret=st.sampled_from([TELEGRAM_SECRET] * 4 + ["", "wrong"]),
            headers=odd_headers())
+    @example(body=dumped(text), secret=TELEGRAM_SECRET, headers=JSON)  # the happy path is always among them
     @example(body=dumped({"update_id": 1, "message": "x"}), secret=TELEGRAM_SECRET, headers=JSON)
     @example(body=dumped({"update_id": 2, "message": {"message_id": 1, "date": 1, "text": "hi"}}),
              secret=TELEGRAM_SECRET, headers=JSON)
@@ -240,6 +241,7 @@ def test_callback_webhook(fuzz):
     @FUZZ
     @given(body=json_bodies({"sender": "fuzz-customer", "message": "hi", "message_id": "c-1"}),
            headers=odd_headers())
+    @example(body=dumped({"sender": "fuzz-customer", "message": "hi"}), headers=JSON)
     @example(body=dumped({"sender": "\ud800", "message": "hi"}), headers=JSON)
     def run(body: Body, headers: Dict[str, str]) -> None:
         headers = {**headers, SECRET_HEADER: CALLBACK_SECRET}  # the handler runs: the fuzz is of the body
@@ -253,6 +255,7 @@ def test_callback_webhook(fuzz):
 def test_rest_webhook(fuzz):
     @FUZZ
     @given(body=json_bodies({"sender": "fuzz-rest", "message": "hi", "metadata": {}}), headers=odd_headers())
+    @example(body=dumped({"sender": "fuzz-rest", "message": "hi"}), headers=JSON)
     @example(body="[]", headers=JSON)
     def run(body: Body, headers: Dict[str, str]) -> None:
         headers = {**headers, "authorization": f"Bearer {REST_TOKEN}"}

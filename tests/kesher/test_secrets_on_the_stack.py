@@ -13,6 +13,7 @@ import requests
 from core.processes import free_port, latest_model
 from core.rasa_api import api_headers
 from core.settings import Settings
+from handoff.identity import conversation_id
 from handoff.rasa_client import RasaClient
 from kesher.cli import train_model
 from kesher.supervisor import Supervisor
@@ -64,7 +65,8 @@ def test_rasas_api_opens_only_to_a_signed_jwt(running: Supervisor) -> None:
 def test_kesher_clients_reach_rasa_and_rasa_reaches_the_actions(running: Supervisor) -> None:
     settings = running.settings
     # A custom action answers through Rasa: Rasa sent the action server its token.
-    reply = requests.post(f"{settings.rasa_url}/webhooks/rest/webhook",
+    reply = requests.post(f"{settings.rasa_url}/webhooks/kesher_rest/webhook",
+                          headers={"Authorization": f"Bearer {settings.rest_token}"},
                           json={"sender": "secrets-1", "message": "where is my order?"}, timeout=120)
     assert reply.status_code == 200
     assert any("order number" in (m.get("text") or "") for m in reply.json()), reply.json()
@@ -72,7 +74,7 @@ def test_kesher_clients_reach_rasa_and_rasa_reaches_the_actions(running: Supervi
     async def read() -> int:
         client = RasaClient(settings.rasa_url, settings.rasa_api_token)
         try:
-            return len((await client.tracker("secrets-1"))["events"])
+            return len((await client.tracker(conversation_id("kesher_rest", "secrets-1")))["events"])
         finally:
             await client.close()
 
@@ -86,4 +88,4 @@ def test_kesher_clients_reach_rasa_and_rasa_reaches_the_actions(running: Supervi
     assert refused.status_code == 401 and "KESHER_ACTIONS_TOKEN" in refused.json()["error"]
     # Nothing secret was logged by Rasa (no token in any URL it logged).
     log = (settings.var_dir / "logs" / "rasa.log").read_text(encoding="utf-8", errors="replace")
-    assert API_SECRET not in log and ACTIONS_TOKEN not in log
+    assert API_SECRET not in log and ACTIONS_TOKEN not in log and settings.rest_token not in log
