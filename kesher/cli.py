@@ -185,6 +185,15 @@ def _up(settings: Settings) -> int:
         "WhatsApp and Telegram need TWILIO_* / TELEGRAM_* and a public URL (KESHER_PUBLIC_URL); "
         "see the README. Press Ctrl-C to stop."
     )
+    if settings.public_host:
+        door = settings.public_url
+        print(
+            "On the internet, through the TLS front door (everything else answers 404 there):\n"
+            f"  Chat widget                    {door}/webhooks/web/widget.js   (demo: {door}/webhooks/web/demo)\n"
+            f"  Agent console                  {door}/console\n"
+            f"  WhatsApp webhook (Twilio)      {door}/webhooks/whatsapp/webhook   (status: .../status)\n"
+            f"  Telegram webhook               {door}/webhooks/telegram/webhook"
+        )
     try:
         while True:
             failed = supervisor.failed_part()
