@@ -27,8 +27,9 @@ test: check check-content train
 	$(BIN)/python -m pytest -m "stack or training" -n 2 --dist loadgroup
 
 # The inner loop: lint, types (tests too), and every test that needs neither a model nor the whole stack.
+# Four workers on two cores: these tests mostly wait on servers, Redis and the browser.
 check: install lint typecheck
-	$(BIN)/python -m pytest -m "not stack and not training" -n 2
+	$(BIN)/python -m pytest -m "not stack and not training" -n 4
 
 install: system-deps $(STAMP)
 
