@@ -25,6 +25,7 @@ from tests.fuzz.servers import FuzzServers
 from tests.fuzz.strategies import (
     Body,
     deep,
+    dumped,
     encoded,
     form_params,
     json_bodies,
@@ -88,6 +89,8 @@ def test_console_json_route(fuzz, agent, route):
     @FUZZ
     @given(body=json_bodies(*JSON_ROUTES[route]), cid=cids, headers=odd_headers(),
            csrf=st.sampled_from(["right"] * 5 + ["missing", "wrong"]))
+    @example(body=dumped(JSON_ROUTES[route][0]), cid="FUZZ", headers={"content-type": "application/json"},
+             csrf="right")  # the route's own request, so its handler's happy path is always among the inputs
     @example(body=deep(5_000, "dict"), cid="FUZZ", headers={"content-type": "application/json"}, csrf="right")
     def run(body: Body, cid: str, headers: Dict[str, str], csrf: str) -> None:
         headers = {**headers, "x-csrf-token": {"right": agent["csrf"], "wrong": "x" * 32, "missing": ""}[csrf]}
