@@ -29,7 +29,7 @@ import time
 import uuid
 from abc import abstractmethod
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional
+from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from redis.exceptions import RedisError
@@ -39,15 +39,17 @@ from sanic.response import HTTPResponse, json
 
 from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import Conflict, Failed, KesherError, TooManyRequests, Unavailable
+from core.errors import Conflict, Failed, InvalidInput, KesherError, TooLarge, TooManyRequests, Unavailable
 from core.language import detect_language, is_hebrew
 from core.tasks import cancel_and_wait
 from edge.errors import error_response, status_of
 from edge.limits import Check, Limit, RateLimiter, client_address
+from edge.requests import json_object
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
-__all__ = ["MAX_TEXT_CHARS", "BotFailure", "KesherInputChannel", "StreamOutput", "media_kind"]
+__all__ = ["MAX_TEXT_CHARS", "SENDER", "BotFailure", "KesherInputChannel", "StreamOutput", "media_kind",
+           "sender_and_text"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ SEEN_TTL_SECONDS = 24 * 3600
 DEDUP_TTL_SECONDS = 30 * 24 * 3600  # a provider's replay of a message id is ignored this long
 OPTIONS_TTL_SECONDS = 24 * 3600
 MAX_TEXT_CHARS = 10_000
+# What a caller may call itself on the callback and REST channels (its conversation is <channel>:<sender>).
+SENDER = re.compile(r"[A-Za-z0-9._:@+-]{1,128}")
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -82,6 +86,27 @@ def media_kind(content_type: str) -> str:
     """``image``, ``audio``, ``video`` or ``file`` for a MIME type."""
     major = content_type.split("/", 1)[0].lower()
     return major if major in ("image", "audio", "video") else "file"
+
+
+def sender_and_text(request: Request) -> Tuple[Dict[str, Any], str, str]:
+    """Reads the callback and REST channels' body, ``{"sender": str, "message": str, ...}``.
+
+    Returns:
+        The whole body, the sender and the text.
+
+    Raises:
+        InvalidInput: Not such an object, or a sender outside :data:`SENDER`.
+        TooLarge: A text over :data:`MAX_TEXT_CHARS`.
+    """
+    data = json_object(request, '{"sender": ..., "message": ...}')
+    sender, text = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+        raise InvalidInput("sender must be 1 to 128 of the characters A-Z a-z 0-9 . _ : @ + -")
+    if not isinstance(text, str):
+        raise InvalidInput("message must be a string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
+    return data, sender, text
 
 
 class StreamOutput(OutputChannel):

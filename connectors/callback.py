@@ -17,24 +17,21 @@ conversation ``kesher_callback:whatsapp:+9725...``, not the WhatsApp customer's.
 from __future__ import annotations
 
 import hmac
-import re
 from typing import Any, Dict, List, Optional
 
 import aiohttp
 from sanic.request import Request
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
+from connectors.base import SENDER, KesherInputChannel, sender_and_text
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, NotAllowed, NotFound, TooLarge
-from edge.requests import json_object
+from core.errors import NotAllowed, NotFound
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
 __all__ = ["SECRET_HEADER", "SENDER", "CallbackChannel"]
 
 SECRET_HEADER = "X-Kesher-Callback-Secret"
-SENDER = re.compile(r"[A-Za-z0-9._:@+-]{1,128}")
 """What a sender may be: an integration's own id for its customer (ASCII, at most 128 characters)."""
 
 
@@ -90,14 +87,7 @@ class CallbackChannel(KesherInputChannel):
             core.errors.KesherError: Off (404), no secret (403), malformed (400), too long (413).
         """
         self.check_secret(request)
-        data = json_object(request, '{"sender": ..., "message": ...}')
-        sender, text = data.get("sender"), data.get("message")
-        if not isinstance(sender, str) or not SENDER.fullmatch(sender):
-            raise InvalidInput("sender must be 1 to 128 of the characters A-Z a-z 0-9 . _ : @ + -")
-        if not isinstance(text, str):
-            raise InvalidInput("message must be a string")
-        if len(text) > MAX_TEXT_CHARS:
-            raise TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
+        data, sender, text = sender_and_text(request)
         msg = InboundMessage(cid="", channel=self.name(), text=text, address=sender)
         message_id = data.get("message_id")
         if isinstance(message_id, str) and message_id:

@@ -24,14 +24,12 @@ from redis.exceptions import RedisError
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
-from connectors.callback import SENDER
+from connectors.base import KesherInputChannel, OnNewMessage, sender_and_text
 from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated, NotFound, TooLarge, Unavailable
+from core.errors import KesherError, NotAllowed, NotAuthenticated, NotFound, Unavailable
 from edge.errors import error_response
 from edge.limits import client_address
-from edge.requests import json_object
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -80,14 +78,7 @@ class KesherRestChannel(KesherInputChannel):
     async def parse(self, request: Request) -> List[InboundMessage]:
         """Reads ``{"sender": str, "message": str}`` from a caller with the token."""
         self.check_token(request)
-        data = json_object(request, '{"sender": ..., "message": ...}')
-        sender, text = data.get("sender"), data.get("message")
-        if not isinstance(sender, str) or not SENDER.fullmatch(sender):
-            raise InvalidInput("sender must be 1 to 128 of the characters A-Z a-z 0-9 . _ : @ + -")
-        if not isinstance(text, str):
-            raise InvalidInput("message must be a string")
-        if len(text) > MAX_TEXT_CHARS:
-            raise TooLarge(f"message may have at most {MAX_TEXT_CHARS} characters")
+        _, sender, text = sender_and_text(request)
         return [InboundMessage(cid="", channel=self.name(), text=text, address=sender)]
 
     async def run_webhook(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
