@@ -148,7 +148,7 @@ async def test_a_second_address_on_the_same_channel_is_not_joined(redis_client: 
 
 @pytest.mark.parametrize(("language", "notice"), [
     ("en", "This conversation was just continued on WhatsApp. If that was not you"),
-    ("he", "השיחה הזו ממשיכה מעכשיו גם בוואטסאפ. אם זה לא את/ה"),
+    ("he", "השיחה הזו ממשיכה מעכשיו גם בוואטסאפ. אם זה לא אתם"),
 ])
 async def test_the_first_channel_is_told_when_another_joins(store: HandoffStore, language: str, notice: str) -> None:
     desk, book = _desk_with_book(store, Clock())
