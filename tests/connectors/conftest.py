@@ -11,11 +11,17 @@ from redis.asyncio import Redis
 
 from connectors.telegram import TelegramChannel
 from connectors.web import WebChannel
-from connectors.whatsapp import WhatsAppChannel
 from core.settings import Settings
 from tests.console.conftest import console_service, http, live_store  # noqa: F401 - shared fixtures
-from tests.helpers import fake_telegram, fake_twilio
-from tests.helpers.channels import ChannelApp, TelegramCustomer, WebCustomer, WhatsAppCustomer, serving_channel
+from tests.helpers import fake_telegram
+from tests.helpers.channels import (
+    ChannelApp,
+    TelegramCustomer,
+    WebCustomer,
+    WhatsAppCustomer,
+    serving_channel,
+    whatsapp_on,
+)
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.redis_server import RedisServer
@@ -34,11 +40,7 @@ async def whatsapp(channel_settings: Settings, twilio: FakeTwilio, redis_client:
                    ) -> AsyncIterator[Tuple[ChannelApp, WhatsAppCustomer]]:
     twilio.clear()
 
-    def make(rt: Any) -> WhatsAppChannel:
-        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
-                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
-
-    async with serving_channel(make, channel_settings) as app:
+    async with serving_channel(whatsapp_on(twilio), channel_settings) as app:
         yield app, WhatsAppCustomer(app.base, twilio)
 
 

@@ -15,15 +15,13 @@ import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 
 from connectors.web import WebChannel
-from connectors.whatsapp import WhatsAppChannel
 from core.settings import Settings
 from handoff.desk import BOT_ERROR
 from handoff.identity import conversation_id
 from handoff.models import ConversationState, EventKind
 from tests.connectors.test_widget_texts import ShopSite
-from tests.helpers import fake_twilio
 from tests.helpers.browser import chromium, needs_chromium
-from tests.helpers.channels import ChannelApp, EchoBot, WhatsAppCustomer, serving_channel
+from tests.helpers.channels import ChannelApp, EchoBot, WhatsAppCustomer, serving_channel, whatsapp_on
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.texts import catalog
 from tests.helpers.waiting import until
@@ -125,11 +123,7 @@ async def held_whatsapp(channel_settings: Settings, twilio: FakeTwilio, redis_cl
     twilio.clear()
     bot = HeldBot()
 
-    def make(rt: Any) -> WhatsAppChannel:
-        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
-                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
-
-    async with serving_channel(make, channel_settings, bot=bot) as app:
+    async with serving_channel(whatsapp_on(twilio), channel_settings, bot=bot) as app:
         yield app, WhatsAppCustomer(app.base, twilio), bot
 
 
@@ -185,11 +179,7 @@ async def whatsapp_without_retries(redis_server: Any, tmp_path: Any, twilio: Fak
     settings = Settings(var_dir=tmp_path, bot_retry_grace_seconds=0.3).with_ports(
         redis=redis_server.port, rasa=1, actions=1)
 
-    def make(rt: Any) -> WhatsAppChannel:
-        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
-                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
-
-    async with serving_channel(make, settings) as app:
+    async with serving_channel(whatsapp_on(twilio), settings) as app:
         yield app, WhatsAppCustomer(app.base, twilio)
 
 

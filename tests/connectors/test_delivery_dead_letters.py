@@ -17,14 +17,12 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from connectors.delivery import GROUP, DeliveryTimings
-from connectors.whatsapp import WhatsAppChannel
 from core.settings import Settings
 from handoff.identity import conversation_id
 from handoff.state import HandoffStore
 from tests.console.conftest import PASSWORD, Service, english_request, login
-from tests.helpers import fake_twilio
 from tests.helpers.browser import chromium, needs_chromium
-from tests.helpers.channels import ChannelApp, WhatsAppCustomer, serving_channel
+from tests.helpers.channels import ChannelApp, WhatsAppCustomer, serving_channel, whatsapp_on
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.waiting import until
 
@@ -41,11 +39,7 @@ async def whatsapp_bounded(channel_settings: Settings, twilio: FakeTwilio, redis
                            ) -> AsyncIterator[Tuple[ChannelApp, WhatsAppCustomer]]:
     twilio.clear()
 
-    def make(rt: Any) -> WhatsAppChannel:
-        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
-                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
-
-    async with serving_channel(make, channel_settings, delivery=PATIENT) as app:
+    async with serving_channel(whatsapp_on(twilio), channel_settings, delivery=PATIENT) as app:
         yield app, WhatsAppCustomer(app.base, twilio)
 
 

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from connectors.base import KesherInputChannel
 from connectors.delivery import DeliveryTimings
 from connectors.runtime import ChannelRuntime
+from connectors.whatsapp import WhatsAppChannel
 from core.settings import Settings
 from tests.helpers import fake_telegram, fake_twilio
 from tests.helpers.fake_telegram import FakeTelegram
@@ -79,6 +80,16 @@ TEST_BLOCK_MS = 100
 # A delivery worker that retries within a fraction of a second (production waits 15 s, then backs off from 5 s).
 FAST_DELIVERY = DeliveryTimings(claim_idle_ms=TEST_CLAIM_IDLE_MS, reclaim_every_seconds=TEST_RECLAIM_EVERY_SECONDS,
                                 block_ms=TEST_BLOCK_MS, backoff_seconds=0.1, backoff_max_seconds=1.0)
+
+
+def whatsapp_on(twilio: FakeTwilio) -> Callable[[ChannelRuntime], WhatsAppChannel]:
+    """Builds the WhatsApp channel on a runtime, sending through the fake Twilio (for :func:`serving_channel`)."""
+
+    def make(rt: ChannelRuntime) -> WhatsAppChannel:
+        return WhatsAppChannel(fake_twilio.DEFAULT_ACCOUNT_SID, fake_twilio.DEFAULT_AUTH_TOKEN,
+                               fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
+
+    return make
 
 
 @asynccontextmanager
