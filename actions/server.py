@@ -15,7 +15,6 @@ token is compared in constant time.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import zlib
 from typing import Any, Dict, List, Optional, Sequence, Type
@@ -46,7 +45,7 @@ from actions.out_of_scope import ActionOutOfScope
 from actions.slot_tracking import ValidatePredefinedSlots
 from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated
 from edge.errors import SafeErrorHandler, error_response
-from edge.requests import parse_json_object
+from edge.requests import parse_json_object, same_secret
 
 __all__ = ["ACTIONS", "OPEN_PATHS", "build_actions", "check_token", "create_app"]
 
@@ -112,8 +111,7 @@ def check_token(authorization: Optional[str], token: str) -> None:
     if not authorization or authorization[: len(_BEARER)].lower() != _BEARER:
         raise NotAuthenticated("the action server needs `Authorization: Bearer <KESHER_ACTIONS_TOKEN>` "
                                "(endpoints.yml action_endpoint headers)")
-    given = authorization[len(_BEARER):].strip().encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(given, token.encode("utf-8")):
+    if not same_secret(authorization[len(_BEARER):].strip(), token):
         raise NotAllowed("wrong action server token: Rasa and the action server must share KESHER_ACTIONS_TOKEN")
 
 

@@ -16,7 +16,6 @@ conversation ``kesher_callback:whatsapp:+9725...``, not the WhatsApp customer's.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Dict, List, Optional
 
 import aiohttp
@@ -26,6 +25,7 @@ from connectors.base import SENDER, KesherInputChannel, sender_and_text
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from core.errors import NotAllowed, NotFound
+from edge.requests import same_secret
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -77,7 +77,7 @@ class CallbackChannel(KesherInputChannel):
         if not self.enabled:
             raise NotFound("the loopback channel is off: it needs KESHER_CALLBACK_URL and KESHER_CALLBACK_SECRET")
         given = request.headers.get(SECRET_HEADER.lower(), "")
-        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self.secret.encode()):
+        if not same_secret(given, self.secret):
             raise NotAllowed(f"{SECRET_HEADER} is missing or wrong")
 
     async def parse(self, request: Request) -> List[InboundMessage]:

@@ -16,7 +16,6 @@ recorded and the caller told where to chat.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -30,6 +29,7 @@ from connectors.runtime import ChannelRuntime
 from core.errors import KesherError, NotAllowed, NotAuthenticated, NotFound, Unavailable
 from edge.errors import error_response
 from edge.limits import client_address
+from edge.requests import same_secret
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -72,7 +72,7 @@ class KesherRestChannel(KesherInputChannel):
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             raise NotAuthenticated("send Authorization: Bearer <KESHER_REST_TOKEN>")
-        if not hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), self.token.encode()):
+        if not same_secret(given.strip(), self.token):
             raise NotAllowed("the bearer token is wrong")
 
     async def parse(self, request: Request) -> List[InboundMessage]:

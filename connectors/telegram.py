@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 from typing import Any, Dict, List, Optional, Set
 
@@ -32,7 +31,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, NotAllowed, TooLarge
-from edge.requests import json_object
+from edge.requests import json_object, same_secret
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
 
@@ -122,7 +121,7 @@ class TelegramChannel(KesherInputChannel):
     async def parse(self, request: Request) -> List[InboundMessage]:
         """Reads one update: a text, a /start, a button press, or media."""
         given = request.headers.get("x-telegram-bot-api-secret-token", "")
-        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self.secret_token.encode()):
+        if not same_secret(given, self.secret_token):
             raise NotAllowed("X-Telegram-Bot-Api-Secret-Token is missing or wrong")
         if len(request.body or b"") > MAX_BODY_BYTES:
             raise TooLarge(f"an update has at most {MAX_BODY_BYTES} bytes")

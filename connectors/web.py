@@ -48,7 +48,7 @@ from core.texts import TextCatalog
 from edge.browser import message_format_js
 from edge.errors import error_frame, error_response, status_of
 from edge.limits import Check, Limit, client_address
-from edge.requests import json_object, parse_json_object
+from edge.requests import json_object, parse_json_object, same_secret
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
@@ -165,8 +165,7 @@ class WebChannel(KesherInputChannel):
         parts = _TOKEN.fullmatch(token)
         if not _SESSION.fullmatch(session) or parts is None:
             raise NotAllowed("this session or its token is malformed; get a new one from POST /session")
-        expected = self.sign(session, int(parts.group(1))).encode()
-        if not hmac.compare_digest(expected, token.encode("utf-8", "surrogatepass")):
+        if not same_secret(token, self.sign(session, int(parts.group(1)))):
             raise NotAllowed("this session was not issued here; get a new one from POST /session")
         age = self.clock() - int(parts.group(1))
         if age > self.session_max_age or age < -60:

@@ -14,7 +14,6 @@ address is taken to come through the front door (the TLS proxy), whose
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from functools import wraps
 from typing import Any, Awaitable, Callable, Optional, TypeVar
@@ -26,6 +25,7 @@ from console.context import state
 from console.sessions import Session
 from console.web import render, say
 from core.errors import NotAllowed, NotAuthenticated
+from edge.requests import same_secret
 from handoff.agents import ROLES
 from handoff.models import Agent
 
@@ -157,9 +157,7 @@ def check_csrf(request: Request, expected: str) -> None:
         NotAllowed: The token is missing or wrong.
     """
     given = request.headers.get(CSRF_HEADER) or _form_value(request, CSRF_FIELD)
-    # Headers may hold any byte (decoded with surrogates): compared as bytes, never a 500.
-    if not expected or not given or not hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
-                                                            expected.encode("utf-8", "surrogatepass")):
+    if not expected or not given or not same_secret(given, expected):
         raise NotAllowed(say(request, "console_error_csrf"))
 
 

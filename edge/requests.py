@@ -9,6 +9,7 @@ log) are malformed input too, refused before any handler sees them.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from typing import Any, Dict, Mapping, Optional, Union
@@ -17,8 +18,16 @@ from sanic.request import Request
 
 from core.errors import InvalidInput, TooLarge
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_TEXT_CHARS", "json_depth", "json_object", "parse_json_object",
-           "text_field"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_TEXT_CHARS",
+    "json_depth",
+    "json_object",
+    "parse_json_object",
+    "same_secret",
+    "text_field",
+]
 
 MAX_JSON_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 64  # a Rasa tracker (the deepest body Kesher reads) nests about ten levels
@@ -114,3 +123,12 @@ def text_field(
     if len(value) > limit:
         raise TooLarge(f"'{name}' may have at most {limit} characters")
     return value
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Whether a secret a request carries (a header, a form field) is ``expected``, in constant time.
+
+    Header values may hold any byte (Sanic decodes them with surrogates), so both sides are
+    compared as bytes: an odd value is a wrong secret, never an exception.
+    """
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
