@@ -2,7 +2,8 @@
 
 One place builds them all, each under one prefix, so an operator can see (and
 a second deployment can avoid) everything Kesher keeps in a shared Redis. The
-Rasa tracker and lock stores use their own prefix from ``endpoints.yml``.
+Rasa tracker and lock stores use their own prefix from ``endpoints.yml``
+(:class:`TrackerKeys` builds the tracker store's keys).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PREFIX", "RedisKeys"]
+__all__ = ["DEFAULT_PREFIX", "DEFAULT_TRACKER_PREFIX", "RedisKeys", "TrackerKeys"]
 
 DEFAULT_PREFIX = "kesher:ho:"
+DEFAULT_TRACKER_PREFIX = "kesher"
 
 
 @dataclass(frozen=True)
@@ -223,3 +225,52 @@ class RedisKeys:
         """
         digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return f"{self.prefix}rate:{scope}:{digest}"
+
+
+@dataclass(frozen=True)
+class TrackerKeys:
+    """The keys of Kesher's tracker store (``bot/tracker_store.py``), under ``endpoints.yml``'s ``key_prefix``.
+
+    Attributes:
+        prefix: ``tracker_store.key_prefix`` (``kesher`` by default; ``KESHER_TRACKER_PREFIX``).
+    """
+
+    prefix: str = DEFAULT_TRACKER_PREFIX
+
+    def events(self, sender: str) -> str:
+        """List: every event of a conversation (JSON, one per item), oldest first; only ever appended to."""
+        return f"{self.prefix}:events:{sender}"
+
+    def window(self, sender: str) -> str:
+        """Hash: where the bot's read of a conversation starts (``start``) and the state there (``base``, JSON)."""
+        return f"{self.prefix}:window:{sender}"
+
+    def legacy(self, sender: str) -> str:
+        """String: a conversation in Rasa's own Redis format (the whole tracker as one JSON), read to migrate it.
+
+        Rasa's ``RedisTrackerStore`` names it ``<prefix>:tracker:<sender>``, or ``tracker:<sender>`` when the
+        prefix is not alphanumeric (Rasa then ignores it).
+        """
+        return f"{self._legacy_prefix()}{sender}"
+
+    def events_pattern(self) -> str:
+        """``SCAN`` pattern of every conversation's event list."""
+        return f"{_glob_escape(self.prefix)}:events:*"
+
+    def legacy_pattern(self) -> str:
+        """``SCAN`` pattern of every conversation still in Rasa's own format."""
+        return f"{_glob_escape(self._legacy_prefix())}*"
+
+    def sender_of(self, key: str) -> str:
+        """The conversation id in an events or legacy key."""
+        for head in (f"{self.prefix}:events:", self._legacy_prefix()):
+            if key.startswith(head):
+                return key[len(head):]
+        raise ValueError(f"not a tracker key: {key!r}")
+
+    def _legacy_prefix(self) -> str:
+        return f"{self.prefix}:tracker:" if self.prefix.isalnum() else "tracker:"
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

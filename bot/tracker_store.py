@@ -1,0 +1,444 @@
+"""Kesher's tracker store: conversations in Redis, written by appending, read in a bounded window.
+
+Rasa's own ``RedisTrackerStore`` reads, merges and rewrites the whole tracker
+on every save with a blocking client, and every turn replays (and every action
+call carries) the whole conversation, so a turn gets slower as a conversation
+grows. This store (``endpoints.yml``: ``type: bot.tracker_store.WindowedRedisTrackerStore``)
+keeps per conversation, on ``redis.asyncio`` (keys in :class:`core.redis_keys.TrackerKeys`):
+
+- a Redis list of every event (JSON), to which a save only appends the events
+  the turn added; a Lua script checks the list still has the length the
+  tracker was read at, so two replicas never interleave or duplicate events
+  (a writer that lost the race re-reads what was added and appends only what is
+  missing);
+- a small hash with the *window*: the list index where the bot's read starts
+  and the tracker's exact state at that index (slots, active loop, latest
+  message and action...).
+
+``retrieve`` (every turn) reads, in one script, the window and the events from
+its start: only the latest session, and within it the last
+``window_turns``..``2 × window_turns`` customer messages. The tracker it
+returns (:class:`WindowedTracker`) starts from the saved state, so Rasa's
+replay of the window (featurisation, rules, forms) yields exactly the states
+the whole session would, as long as the policies look back fewer turns than
+the window holds (``max_history`` 5 states; a customer message is at least two).
+``retrieve_full_tracker`` (Rasa's ``GET /conversations/<id>/tracker``, which the
+handoff service reads for the agent's transcript) returns every event.
+
+Conversations Rasa's ``RedisTrackerStore`` wrote (``<prefix>:tracker:<sender>``)
+are moved into this format the first time they are read. Both keys of a
+conversation expire ``record_exp`` seconds after its last save, like Rasa's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUttered,
+)
+from rasa.shared.core.slots import Slot
+from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
+from redis.asyncio import Redis
+
+from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
+
+__all__ = ["DEFAULT_WINDOW_TURNS", "WindowedRedisTrackerStore", "WindowedTracker", "state_of"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_TURNS = 12
+_MAX_RACES = 20
+
+# KEYS: events list, window hash, legacy key. ARGV[1]: "1" for every event, else the window.
+# Returns {length, window start, base state JSON, events...}, or {-1, legacy JSON} for a conversation
+# only Rasa's own format holds, or {0} for none.
+_READ = """
+local n = redis.call('LLEN', KEYS[1])
+if n == 0 then
+  local legacy = redis.call('GET', KEYS[3])
+  if legacy then return {-1, legacy} end
+  return {0}
+end
+local start, base = 0, ''
+if ARGV[1] ~= '1' then
+  local window = redis.call('HMGET', KEYS[2], 'start', 'base')
+  start = tonumber(window[1] or '0') or 0
+  base = window[2] or ''
+  if start >= n then start, base = 0, '' end
+end
+local out = {n, start, base}
+local events = redis.call('LRANGE', KEYS[1], start, -1)
+for i = 1, #events do out[#out + 1] = events[i] end
+return out
+"""
+
+# KEYS: events list, window hash, legacy key. ARGV: expected length, seconds to keep (0: forever),
+# new window start ('' keeps it), its base state, then the events to append.
+# Returns {1, new length}, or {0, actual length} when someone else appended since the tracker was read.
+_APPEND = """
+local n = redis.call('LLEN', KEYS[1])
+if n ~= tonumber(ARGV[1]) then return {0, n} end
+local last = #ARGV
+for i = 5, last, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], 'start', ARGV[3], 'base', ARGV[4])
+elseif n == 0 then
+  redis.call('HSET', KEYS[2], 'start', '0', 'base', '')
+end
+if n == 0 then redis.call('DEL', KEYS[3]) end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+return {1, n + math.max(last - 4, 0)}
+"""
+
+
+def state_of(tracker: DialogueStateTracker) -> Dict[str, Any]:
+    """Everything of a tracker's current state that its events would rebuild, as JSON-able data.
+
+    Slots are kept only once set (a slot's "has been set" counts in featurisation).
+    """
+    return {
+        "slots": {name: slot.value for name, slot in tracker.slots.items() if slot.has_been_set},
+        "paused": tracker.is_paused(),
+        "followup_action": tracker.followup_action,
+        "latest_action": tracker.latest_action,
+        "latest_message": tracker.latest_message.as_dict() if tracker.latest_message else None,
+        "latest_bot_utterance": tracker.latest_bot_utterance.as_dict() if tracker.latest_bot_utterance else None,
+        "active_loop": dataclasses.asdict(tracker.active_loop) if tracker.active_loop else None,
+    }
+
+
+def _apply_state(tracker: DialogueStateTracker, state: Dict[str, Any]) -> None:
+    for name, value in (state.get("slots") or {}).items():
+        if name in tracker.slots:
+            tracker.slots[name].value = value
+    tracker._paused = bool(state.get("paused"))
+    tracker.followup_action = state.get("followup_action")
+    tracker.latest_action = state.get("latest_action") or {}
+    message = state.get("latest_message")
+    if message:
+        parsed = Event.from_parameters(message)
+        if isinstance(parsed, UserUttered):
+            tracker.latest_message = parsed
+    utterance = state.get("latest_bot_utterance")
+    if utterance:
+        said = Event.from_parameters(utterance)
+        if isinstance(said, BotUttered):
+            tracker.latest_bot_utterance = said
+    loop = state.get("active_loop")
+    tracker.active_loop = TrackerActiveLoop(**loop) if loop else None
+
+
+class WindowedTracker(DialogueStateTracker):
+    """A tracker holding the end of a conversation, starting from the exact state before its first event.
+
+    Rasa rebuilds past states by replaying ``events`` on :meth:`init_copy`, which here starts from
+    ``base`` instead of the empty state, so the states are those of the whole conversation.
+
+    Attributes:
+        base: The state before ``events[0]`` (``None``: the conversation's or session's start).
+        start: Index in the stored event list of ``events[0]``.
+        stored: How many events the list held when this tracker was read (``None``: unknown).
+        loaded: How many of ``events`` came from the store (the rest are new).
+    """
+
+    def __init__(
+        self,
+        sender_id: str,
+        slots: Optional[Iterable[Slot]],
+        max_event_history: Optional[int] = None,
+        sender_source: Optional[str] = None,
+        is_rule_tracker: bool = False,
+        base: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        super().__init__(sender_id, slots, max_event_history, sender_source, is_rule_tracker)
+        self.base = base
+        self.start = 0
+        self.stored: Optional[int] = None
+        self.loaded = 0
+        if base:
+            _apply_state(self, base)
+
+    def init_copy(self) -> WindowedTracker:
+        """A tracker in the state before the first of this tracker's events (see the class docstring)."""
+        return WindowedTracker(self.sender_id or "default", self.slots.values(), self._max_event_history,
+                               is_rule_tracker=self.is_rule_tracker, base=self.base)
+
+    def copy(self) -> WindowedTracker:
+        """A duplicate of this tracker, which knows what of it is stored."""
+        duplicate = self.travel_back_in_time(float("inf"))
+        assert isinstance(duplicate, WindowedTracker)
+        duplicate.start, duplicate.stored, duplicate.loaded = self.start, self.stored, self.loaded
+        duplicate.model_id, duplicate.assistant_id = self.model_id, self.assistant_id
+        return duplicate
+
+
+def _is_session_start(event: Event) -> bool:
+    return isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
+
+
+def _dump(event: Event) -> str:
+    return json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def window_start(events: Sequence[Event], min_turns: int) -> Tuple[Optional[int], bool]:
+    """Where the next read of a conversation should start, within ``events`` (the tracker in memory).
+
+    The read starts at the latest session's start, and moves to ``min_turns`` customer messages before the
+    end once more than ``2 × min_turns`` have been said since: at the ``action_listen`` before that message
+    (a message's own events are never split), and never while a form or other loop is active (Rasa folds a
+    loop's happy path back to its previous execution when it replays events, so the loop's start must be read).
+
+    Returns:
+        The index in ``events`` (``None``: keep the current start) and whether it is a session's start (whose
+        state is the empty one).
+    """
+    origin = 0
+    session = False
+    for i in range(len(events) - 1, -1, -1):
+        if _is_session_start(events[i]):
+            origin, session = i, True
+            break
+    users: List[int] = []
+    free: List[bool] = []  # whether no loop was active when that message came
+    loop = False
+    for i in range(origin, len(events)):
+        event = events[i]
+        if isinstance(event, UserUttered):
+            users.append(i)
+            free.append(not loop)
+        elif isinstance(event, ActiveLoop):
+            loop = event.name is not None
+        elif isinstance(event, (SessionStarted, Restarted)):
+            loop = False
+    if len(users) > 2 * min_turns:
+        for k in range(len(users) - min_turns, 0, -1):
+            if free[k]:
+                cut = users[k]
+                previous = events[cut - 1]
+                if isinstance(previous, ActionExecuted) and previous.action_name == ACTION_LISTEN_NAME:
+                    cut -= 1
+                return cut, False
+    if session and origin > 0:
+        return origin, True
+    return None, False
+
+
+class WindowedRedisTrackerStore(TrackerStore):
+    """Rasa 3.6 tracker store on ``redis.asyncio``: append-only saves, windowed reads (see the module docstring).
+
+    ``endpoints.yml`` gives ``url`` (host), ``port``, ``db``, ``password``, ``key_prefix``, ``record_exp``
+    (seconds to keep a conversation after its last save) and optionally ``window_turns``.
+    """
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        host: str = "localhost",
+        port: Any = 6379,
+        db: Any = 0,
+        password: Optional[str] = None,
+        event_broker: Optional[EventBroker] = None,
+        record_exp: Any = None,
+        key_prefix: Optional[str] = None,
+        window_turns: Any = DEFAULT_WINDOW_TURNS,
+        **kwargs: Any,
+    ) -> None:
+        """Keeps the connection settings; connects on first use, in the loop that uses it.
+
+        Args:
+            domain: The bot's domain (its slots).
+            host: Redis host (``url`` in ``endpoints.yml``).
+            port: Redis port.
+            db: Redis database number.
+            password: Redis password (empty: none).
+            event_broker: Receives the new events of each save, if configured.
+            record_exp: Seconds a conversation is kept after its last save (empty or 0: forever).
+            key_prefix: Prefix of the keys (:class:`core.redis_keys.TrackerKeys`).
+            window_turns: The fewest customer messages a read holds (at most twice as many).
+            kwargs: Other ``endpoints.yml`` keys, ignored.
+        """
+        super().__init__(domain, event_broker)
+        self.host = host or "localhost"
+        self.port = int(port or 6379)
+        self.db = int(db or 0)
+        self.password = password or None
+        self.record_exp = int(float(record_exp)) if record_exp else 0
+        self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
+        self.window_turns = max(1, int(window_turns))
+        self._client: Optional[Redis] = None
+        self._client_loop: Optional[asyncio.AbstractEventLoop] = None
+
+    # -- Redis ----------------------------------------------------------------
+    @property
+    def redis(self) -> Redis:
+        """The client for the running event loop (a client is bound to the loop it was first used in)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = Redis(host=self.host, port=self.port, db=self.db, password=self.password,
+                                 decode_responses=True)
+            self._client_loop = loop
+        return self._client
+
+    async def close(self) -> None:
+        """Closes the Redis client."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _keys(self, sender_id: str) -> List[str]:
+        return [self.keys_.events(sender_id), self.keys_.window(sender_id), self.keys_.legacy(sender_id)]
+
+    async def _read(self, sender_id: str, everything: bool) -> List[Any]:
+        result: List[Any] = await self.redis.eval(_READ, 3, *self._keys(sender_id), "1" if everything else "0")
+        return result
+
+    # -- TrackerStore ------------------------------------------------------------
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """The latest session of a conversation, its last customer messages (see the module docstring)."""
+        return await self._retrieve(sender_id, everything=False)
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> Optional[DialogueStateTracker]:
+        """Every event of a conversation, all sessions."""
+        return await self._retrieve(conversation_id, everything=True)
+
+    async def _retrieve(self, sender_id: str, everything: bool) -> Optional[WindowedTracker]:
+        reply = await self._read(sender_id, everything)
+        if reply[0] == -1:
+            await self._migrate(sender_id, reply[1])
+            reply = await self._read(sender_id, everything)
+        if reply[0] <= 0:
+            return None
+        stored, start, base = int(reply[0]), int(reply[1]), reply[2]
+        tracker = WindowedTracker(sender_id, self.domain.slots, base=json.loads(base) if base else None)
+        for raw in reply[3:]:
+            event = Event.from_parameters(json.loads(raw))
+            if event is not None:
+                tracker.update(event)
+        tracker.start, tracker.stored, tracker.loaded = start, stored, len(reply) - 3
+        return tracker
+
+    async def exists(self, conversation_id: str) -> bool:
+        """Whether the conversation is stored (in either format)."""
+        keys = self._keys(conversation_id)
+        return bool(await self.redis.exists(keys[0], keys[2]))
+
+    async def keys(self) -> Iterable[str]:
+        """Every stored conversation id (both formats)."""
+        found: Dict[str, None] = {}
+        for pattern in (self.keys_.events_pattern(), self.keys_.legacy_pattern()):
+            async for key in self.redis.scan_iter(match=pattern, count=500):
+                found.setdefault(self.keys_.sender_of(key), None)
+        return list(found)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Appends the tracker's new events, atomically (see the module docstring)."""
+        events = list(tracker.events)
+        known = isinstance(tracker, WindowedTracker) and tracker.stored is not None
+        if isinstance(tracker, WindowedTracker) and tracker.stored is not None:
+            expected, new = tracker.stored, events[tracker.loaded:]
+            window = self._window(tracker, events)
+        else:
+            expected, new, window = 0, events, self._window(None, events)
+        if not new:
+            return
+        sender = tracker.sender_id
+        ok, length = await self._append(sender, expected, new, window)
+        races = 0
+        while not ok:
+            races += 1
+            if races > _MAX_RACES:
+                raise RuntimeError(f"could not save conversation {sender!r}: {_MAX_RACES} concurrent writes")
+            # Someone appended since this tracker was read (or it was never read from here): add only what
+            # is not there yet. Their window stands.
+            since = expected if known and length >= expected else 0
+            theirs = await self.redis.lrange(self.keys_.events(sender), since, length - 1)
+            new = _missing(new if since else events, theirs)
+            if not new:
+                break
+            expected = length
+            ok, length = await self._append(sender, expected, new, None)
+        if isinstance(tracker, WindowedTracker):
+            tracker.stored, tracker.loaded = length, len(events)
+            if races:
+                tracker.start = -1
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new, sender)
+
+    def _window(self, tracker: Optional[WindowedTracker], events: Sequence[Event]) -> Optional[Tuple[int, str]]:
+        """The new window (stored index, base state JSON) after saving ``events``, or ``None`` to keep it."""
+        offset = tracker.start if tracker is not None else 0
+        if offset < 0:
+            return None  # this tracker lost a race: its events no longer mirror the stored list
+        cut, session = window_start(events, self.window_turns)
+        if cut is None or cut == 0:
+            return None
+        if session:
+            return offset + cut, ""
+        origin, session_origin = 0, False
+        for i in range(cut - 1, -1, -1):
+            if _is_session_start(events[i]):
+                origin, session_origin = i, True
+                break
+        base = None if session_origin or tracker is None else tracker.base
+        slots = tracker.slots.values() if tracker is not None else self.domain.slots
+        replay = WindowedTracker("window", slots, base=base)
+        for event in events[origin:cut]:
+            replay.update(event)
+        # The state Rasa's replay of *applied* events reaches (a loop's folded turns leave out their messages),
+        # which is what the policies' past states are built from.
+        *_, (replayed, _) = replay.generate_all_prior_trackers()
+        return offset + cut, json.dumps(state_of(replayed), ensure_ascii=False, separators=(",", ":"))
+
+    async def _append(self, sender: str, expected: int, events: Sequence[Event],
+                      window: Optional[Tuple[int, str]]) -> Tuple[bool, int]:
+        start, base = (str(window[0]), window[1]) if window else ("", "")
+        ok, length = await self.redis.eval(
+            _APPEND, 3, *self._keys(sender), expected, self.record_exp, start, base, *[_dump(e) for e in events])
+        return bool(ok), int(length)
+
+    async def _migrate(self, sender_id: str, legacy: str) -> None:
+        """Moves a conversation Rasa's ``RedisTrackerStore`` wrote into this format (once, atomically)."""
+        old = self.deserialise_tracker(sender_id, legacy)
+        if old is None:
+            return
+        events = list(old.events)
+        ok, _ = await self._append(sender_id, 0, events, self._window(None, events)) if events else (True, 0)
+        if ok:
+            logger.info("Moved a conversation from Rasa's Redis format to Kesher's (%d events).", len(events))
+
+
+def _missing(ours: Sequence[Event], theirs: Sequence[str]) -> List[Event]:
+    """``ours`` without the events already in ``theirs`` (stored JSON), each matched once."""
+    stored: Dict[str, int] = {}
+    for raw in theirs:
+        key = json.dumps(json.loads(raw), sort_keys=True)
+        stored[key] = stored.get(key, 0) + 1
+    out: List[Event] = []
+    for event in ours:
+        key = json.dumps(event.as_dict(), sort_keys=True)
+        if stored.get(key):
+            stored[key] -= 1
+        else:
+            out.append(event)
+    return out
