@@ -1,7 +1,9 @@
-"""What customers asked that the bot did not answer, read from Rasa's Redis tracker store.
+"""What customers asked that the bot did not answer, read from the Redis tracker store.
 
-No second copy of the conversations: each call scans the trackers Rasa keeps
-in Redis (``<key_prefix>:tracker:<sender id>``, see ``endpoints.yml``) and picks
+No second copy of the conversations: each call scans the conversations the
+tracker store keeps in Redis (Kesher's event lists, ``<key_prefix>:events:<sender id>``,
+and any still in Rasa's own format, ``<key_prefix>:tracker:<sender id>``; see
+``endpoints.yml`` and :class:`core.redis_keys.TrackerKeys`) and picks
 the customer messages that ended
 
 - in a fallback (``nlu_fallback``, ``action_fallback`` / Rasa's default fallback),
@@ -15,8 +17,8 @@ similarity), counted and dated. E-mail addresses, phone, order, card and ID
 numbers are masked before anything is shown; every pattern runs in linear time.
 
 The work is bounded and kept off the event loop: :func:`unanswered` reads at
-most :data:`MAX_TRACKERS` trackers of at most :data:`MAX_TRACKER_BYTES` each
-(Redis I/O only), then parses and groups them in a worker thread; at most
+most :data:`MAX_TRACKERS` conversations, at most :data:`MAX_TRACKER_BYTES` of
+each (Redis I/O only), then parses and groups them in a worker thread; at most
 :data:`MAX_QUESTIONS` questions per language (the most recent) are grouped,
 so the similarity matrix has at most that many squared cells.
 """
@@ -35,6 +37,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
 from core.language import is_hebrew
+from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 from handoff.mail.masking import MASK, mask_sensitive
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_QUESTIONS",
     "MAX_TRACKERS",
     "MAX_TRACKER_BYTES",
+    "MAX_TRACKER_EVENTS",
     "Question",
     "QuestionGroup",
     "build_groups",
@@ -61,6 +65,7 @@ OFFER_SLOT = "human_offer_reason"
 NOT_A_QUESTION = frozenset({"human_handoff", "affirm", "deny", "greet", "goodbye", "thank", "inform"})
 MAX_TRACKERS = 5000
 MAX_TRACKER_BYTES = 2 * 1024 * 1024
+MAX_TRACKER_EVENTS = 20_000
 MAX_QUESTIONS = 1500
 SHOWN_CHARS = 500
 # A match may start only where a run of address characters starts, so a long run without "@" is
@@ -197,9 +202,13 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
     return found
 
 
-async def read_trackers(redis: Redis, key_prefix: str = "kesher", *, limit: int = MAX_TRACKERS,
+async def read_trackers(redis: Redis, key_prefix: str = DEFAULT_TRACKER_PREFIX, *, limit: int = MAX_TRACKERS,
                         batch: int = 200) -> List[Tuple[str, str]]:
-    """The raw trackers of Rasa's Redis tracker store, as ``(sender, JSON)``; Redis I/O only.
+    """The raw trackers of the Redis tracker store, as ``(sender, JSON)``; Redis I/O only.
+
+    Kesher's store (``bot/tracker_store.py``) keeps a list of events per conversation: the newest
+    :data:`MAX_TRACKER_EVENTS` events, at most :data:`MAX_TRACKER_BYTES` of them, are read. A conversation still
+    in Rasa's own format (one JSON string) is read whole, unless it is larger than :data:`MAX_TRACKER_BYTES`.
 
     Args:
         redis: A client of the tracker store's Redis (``decode_responses=True``).
@@ -207,19 +216,40 @@ async def read_trackers(redis: Redis, key_prefix: str = "kesher", *, limit: int 
         limit: Most trackers read.
         batch: Keys fetched per round trip.
     """
-    prefix = f"{key_prefix}:tracker:"
-    keys: List[str] = []
-    async for key in redis.scan_iter(match=prefix + "*", count=batch):
-        keys.append(key)
-        if len(keys) >= limit:
+    keys = TrackerKeys(key_prefix)
+    found: Dict[str, str] = {}
+    lists: List[str] = []
+    async for key in redis.scan_iter(match=keys.events_pattern(), count=batch):
+        lists.append(key)
+        if len(lists) >= limit:
             break
-    found: List[Tuple[str, str]] = []
-    for start in range(0, len(keys), batch):
-        chunk = keys[start:start + batch]
+    for start in range(0, len(lists), batch):
+        chunk = lists[start:start + batch]
+        pipe = redis.pipeline(transaction=False)
+        for key in chunk:
+            pipe.lrange(key, -MAX_TRACKER_EVENTS, -1)
+        for key, events in zip(chunk, await pipe.execute(), strict=True):
+            kept: List[str] = []
+            size = 0
+            for raw in reversed(events):
+                size += len(raw) + 1
+                if size > MAX_TRACKER_BYTES:
+                    break
+                kept.append(raw)
+            found[keys.sender_of(key)] = '{"events":[' + ",".join(reversed(kept)) + "]}"
+    legacy: List[str] = []
+    if len(found) < limit:
+        async for key in redis.scan_iter(match=keys.legacy_pattern(), count=batch):
+            if keys.sender_of(key) not in found:
+                legacy.append(key)
+            if len(found) + len(legacy) >= limit:
+                break
+    for start in range(0, len(legacy), batch):
+        chunk = legacy[start:start + batch]
         for key, raw in zip(chunk, await redis.mget(chunk), strict=True):
             if raw and len(raw) <= MAX_TRACKER_BYTES:
-                found.append((key[len(prefix):], raw))
-    return found
+                found[keys.sender_of(key)] = raw
+    return list(found.items())
 
 
 def questions_from(trackers: Iterable[Tuple[str, str]]) -> List[Question]:
@@ -236,7 +266,7 @@ def questions_from(trackers: Iterable[Tuple[str, str]]) -> List[Question]:
     return found
 
 
-async def collect(redis: Redis, key_prefix: str = "kesher", batch: int = 200) -> List[Question]:
+async def collect(redis: Redis, key_prefix: str = DEFAULT_TRACKER_PREFIX, batch: int = 200) -> List[Question]:
     """Every unanswered question in the Redis tracker store (up to :data:`MAX_TRACKERS` trackers).
 
     Args:
@@ -285,7 +315,7 @@ def build_groups(trackers: Sequence[Tuple[str, str]]) -> List[QuestionGroup]:
     return group(questions_from(trackers))
 
 
-async def unanswered(redis: Redis, key_prefix: str = "kesher") -> List[QuestionGroup]:
+async def unanswered(redis: Redis, key_prefix: str = DEFAULT_TRACKER_PREFIX) -> List[QuestionGroup]:
     """The grouped unanswered questions (see the module docstring); the grouping runs in a worker thread."""
     trackers = await read_trackers(redis, key_prefix)
     return await asyncio.get_running_loop().run_in_executor(None, build_groups, trackers)

@@ -9,9 +9,13 @@ from typing import Any, Dict, List
 
 import pytest
 import yaml
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from redis.asyncio import Redis
 
+from bot.tracker_store import WindowedRedisTrackerStore
 from core.settings import PROJECT_ROOT, Settings
+from tests.helpers.redis_server import RedisServer
 from writers import unanswered as unanswered_module
 from writers.unanswered import (
     MAX_TRACKER_BYTES,
@@ -95,6 +99,31 @@ async def test_questions_are_read_from_rasa_tracker_keys_only(redis_client: Redi
     found = sorted((q.sender, q.text, q.language) for q in await collect(redis_client, prefix))
     assert found == [("web:a", "blorp", "en"), ("whatsapp:+972501234567", "מה מזג האוויר?", "he")]
     assert [g.count for g in await unanswered(redis_client, prefix)] == [1, 1]
+
+
+async def test_questions_are_read_from_kesher_tracker_store_and_rasas_old_format(
+        redis_client: Redis, redis_server: RedisServer) -> None:
+    prefix = Settings().tracker_key_prefix
+    store = WindowedRedisTrackerStore(Domain.load(str(PROJECT_ROOT / "domain")), host="127.0.0.1",
+                                      port=redis_server.port, key_prefix=prefix, window_turns=1)
+    tracker = store.init_tracker("web:new")
+    for n in range(5):  # more than the window: every stored message counts, not only what the bot reads
+        tracker.update(UserUttered(f"blorp number {n}", {"name": "nlu_fallback", "confidence": 0.2}))
+        tracker.update(ActionExecuted("action_fallback"))
+        await store.save(tracker)
+        tracker = await store.retrieve("web:new")
+        assert tracker is not None
+    await redis_client.set(f"{prefix}:tracker:web:old", _tracker("web:old", [_user("glorp", "nlu_fallback", 0.2)]))
+    found = sorted((q.sender, q.text) for q in await collect(redis_client, prefix))
+    assert found == [*((("web:new", f"blorp number {n}") for n in range(5))), ("web:old", "glorp")]
+    # One huge message: the newer events are still read.
+    tracker.update(UserUttered("x" * (MAX_TRACKER_BYTES + 10), {"name": "nlu_fallback", "confidence": 0.2}))
+    tracker.update(UserUttered("after the huge one", {"name": "nlu_fallback", "confidence": 0.2}))
+    await store.save(tracker)
+    found = sorted((q.sender, q.text) for q in await collect(redis_client, prefix))
+    assert ("web:new", "after the huge one") in found and ("web:old", "glorp") in found
+    assert all(not text.startswith("xxx") for _, text in found)
+    await store.close()
 
 
 def test_the_tracker_prefix_is_the_one_rasa_uses() -> None:
