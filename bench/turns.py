@@ -2,17 +2,29 @@
 
 Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
 
-1. trains this project's model from scratch into a temporary folder and times it;
+1. trains this project's model from scratch into a temporary folder and times it
+   (``--kesher-model`` serves a given model instead);
 2. creates a vanilla ``rasa init`` bot in a temporary folder and times its training;
-3. runs each bot (Kesher with redis-server and its action server, exactly as
-   ``make up`` does; the vanilla bot as ``rasa init`` leaves it: in-memory
-   tracker, no action server) on free loopback ports;
-   plus the vanilla bot again on Redis tracker and lock stores, to separate
-   the cost of persistence from the cost of Kesher's own work;
-4. sends scripted conversations from 1, 10 and 50 concurrent customers and
-   records every turn's latency;
-5. prints p50/p95/p99 latency, turns per second and the servers' memory (RSS),
-   and writes the same tables to ``bench/out/turns-<date>.md``.
+3. runs each bot (Kesher exactly as ``make up`` does: every part the supervisor
+   starts; the vanilla bot as ``rasa init`` leaves it: in-memory tracker, no
+   action server) on free loopback ports; with ``--vanilla-redis`` also the
+   vanilla bot on Redis tracker and lock stores;
+4. at 1, 10 and 50 concurrent customers, for three kinds of conversation:
+
+   - **12 turns**: fresh conversations of 12 messages;
+   - **200 turns**: each conversation is first given 192 earlier messages of
+     the same session (a recorded 12-turn conversation of the same bot,
+     repeated, through Rasa's ``PUT /conversations/<id>/tracker/events``), then
+     12 more are measured;
+   - **returning**: each conversation is first given 30 earlier sessions, one a
+     day over the last 30 days (the recorded conversation each time), then 12
+     messages are measured (the first one starts a new session);
+
+   and records every measured turn's latency;
+5. prints p50/p95/p99 latency, turns per second, Kesher's p95 against the
+   vanilla bot's in the same row, and after the load the RSS of every process
+   the supervisor started and their sum; writes the same tables to
+   ``bench/out/turns-<date>.md``.
 
 Both bots are measured on the same machine in the same run, so the ratio
 between them survives a noisy machine better than either absolute figure.
@@ -35,13 +47,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 import aiohttp
 from sqlalchemy import text
 
+from connectors.rest import KesherRestChannel
 from core.processes import free_port, venv_bin
+from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
+from handoff.identity import conversation_id
 from kesher.cli import seed
 from kesher.supervisor import Supervisor
 from wiring.container import Container
@@ -59,14 +75,29 @@ class Result:
     latencies_ms: List[float]
     seconds: float
     errors: int
+    kind: str = ""
+
+    def _quantiles(self) -> List[float]:
+        lat = sorted(self.latencies_ms) or [float("nan")]
+        return statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+
+    @property
+    def p95(self) -> float:
+        """95th percentile latency, ms."""
+        return self._quantiles()[94]
+
+    @property
+    def turns_per_second(self) -> float:
+        """Measured turns per second of wall time."""
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
 
     def row(self) -> str:
-        """One Markdown table row."""
-        lat = sorted(self.latencies_ms)
-        q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+        """One Markdown table row (led by the kind of conversation when there is one)."""
+        q = self._quantiles()
+        kind = f"| {self.kind} " if self.kind else ""
         return (
-            f"| {self.bot} | {self.concurrency} | {len(lat)} | {q[49]:.0f} | {q[94]:.0f} | {q[98]:.0f} | "
-            f"{len(lat) / self.seconds:.1f} | {self.errors} |"
+            f"{kind}| {self.bot} | {self.concurrency} | {len(self.latencies_ms)} | {q[49]:.0f} | {q[94]:.0f} | "
+            f"{q[98]:.0f} | {self.turns_per_second:.1f} | {self.errors} |"
         )
 
 
@@ -129,7 +160,7 @@ def _wait_http(url: str, timeout: float = 300) -> None:
 
 
 def kesher_script(order_id: str, email: str) -> List[str]:
-    """A realistic mix: greeting, FAQ, knowledge base, verified order status, thanks."""
+    """A realistic 12-message mix: greeting, FAQs, knowledge base, verified order status, Hebrew, thanks."""
     return [
         "hi there",
         "how long does delivery take?",
@@ -138,7 +169,11 @@ def kesher_script(order_id: str, email: str) -> List[str]:
         order_id,
         email,
         "שלום, אפשר לשלם בביט?",
-        "thanks, bye",
+        "can I pay with paypal",
+        "what time does customer service close on friday",
+        "are you a bot?",
+        "thanks a lot, that's helpful",
+        "bye for now",
     ]
 
 
@@ -198,10 +233,152 @@ async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bo
     return Result(bot, concurrency, latencies, seconds, len(errors))
 
 
+KINDS = ("12 turns", "200 turns", "returning")
+LIVE_TURNS = 12
+SEEDED_TURNS = 192
+RETURNING_DAYS = 30
+DAY = 24 * 3600.0
+
+
+@dataclass
+class Bot:
+    """A running bot: where its REST channel and HTTP API are, and its own 12-message script."""
+
+    name: str
+    rest_url: str
+    rest_headers: Dict[str, str]
+    api_url: str
+    api_headers: Callable[[], Dict[str, str]]
+    script: Sequence[str]
+    conversation_id: Callable[[str], str] = str
+
+
+def _cycle(script: Sequence[str], n: int) -> List[str]:
+    return [script[i % len(script)] for i in range(n)]
+
+
+async def _send(session: aiohttp.ClientSession, bot: Bot, sender: str, message: str) -> Optional[float]:
+    start = time.perf_counter()
+    try:
+        async with session.post(bot.rest_url, json={"sender": sender, "message": message},
+                                headers=bot.rest_headers) as response:
+            await response.read()
+            if response.status != 200:
+                return None
+    except aiohttp.ClientError:
+        return None
+    return (time.perf_counter() - start) * 1000
+
+
+async def record_template(bot: Bot) -> List[Dict[str, Any]]:
+    """One live 12-message conversation of ``bot``, as its events (what earlier conversations are made of)."""
+    sender = f"template-{uuid.uuid4().hex}"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        for message in _cycle(bot.script, LIVE_TURNS):
+            if await _send(session, bot, sender, message) is None:
+                raise RuntimeError(f"{bot.name} failed a turn while recording the template")
+        async with session.get(f"{bot.api_url}/conversations/{quote(bot.conversation_id(sender), safe='')}/tracker",
+                               params={"include_events": "ALL"}, headers=bot.api_headers()) as response:
+            response.raise_for_status()
+            tracker = await response.json()
+    events: List[Dict[str, Any]] = tracker["events"]
+    return events
+
+
+def _split_template(events: List[Dict[str, Any]]) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """The session's start (up to the first ``action_listen``) and its turns."""
+    for i, event in enumerate(events):
+        if event.get("event") == "action" and event.get("name") == "action_listen":
+            return events[:i + 1], events[i + 1:]
+    return [], events
+
+
+def _stamped(events: Sequence[Dict[str, Any]], start: float, step: float) -> List[Dict[str, Any]]:
+    return [{**event, "timestamp": start + i * step} for i, event in enumerate(events)]
+
+
+def seeded_history(template: List[Dict[str, Any]], kind: str, now: float) -> List[Dict[str, Any]]:
+    """The earlier events a conversation of ``kind`` starts with (none for fresh conversations)."""
+    head, turns = _split_template(template)
+    if kind == "200 turns":
+        repeats = SEEDED_TURNS // LIVE_TURNS
+        events = head + turns * repeats
+        return _stamped(events, now - 0.2 * len(events) - 60, 0.2)  # one session, the last message a minute ago
+    if kind == "returning":
+        history: List[Dict[str, Any]] = []
+        for day in range(RETURNING_DAYS, 0, -1):
+            history += _stamped(head + turns, now - day * DAY, 1.0)
+        return history
+    return []
+
+
+async def seed_conversations(bot: Bot, senders: Sequence[str], history: List[Dict[str, Any]]) -> None:
+    """Gives each conversation ``history`` through Rasa's API, a few at a time, before anything is timed."""
+    if not history:
+        return
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
+        gate = asyncio.Semaphore(4)
+
+        async def one(sender: str) -> None:
+            url = f"{bot.api_url}/conversations/{quote(bot.conversation_id(sender), safe='')}/tracker/events"
+            async with gate, session.put(url, json=history, headers=bot.api_headers()) as response:
+                await response.read()
+                response.raise_for_status()
+
+        await asyncio.gather(*(one(sender) for sender in senders))
+
+
+async def run_kind(bot: Bot, kind: str, concurrency: int, turns: int,
+                   template: List[Dict[str, Any]]) -> Result:
+    """``concurrency`` customers, each holding conversations of ``kind`` one after the other."""
+    per_customer = max(1, turns // (concurrency * LIVE_TURNS))
+    senders = [[f"{kind[:3].strip()}-{uuid.uuid4().hex}" for _ in range(per_customer)] for _ in range(concurrency)]
+    await seed_conversations(bot, [s for group in senders for s in group], seeded_history(template, kind, time.time()))
+    script = _cycle(bot.script, LIVE_TURNS)
+    latencies: List[float] = []
+    errors: List[int] = []
+
+    async def customer(session: aiohttp.ClientSession, mine: Sequence[str]) -> None:
+        for sender in mine:
+            for message in script:
+                took = await _send(session, bot, sender, message)
+                if took is None:
+                    errors.append(1)
+                else:
+                    latencies.append(took)
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300),
+                                     connector=aiohttp.TCPConnector(limit=0)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(customer(session, mine) for mine in senders))
+        seconds = time.perf_counter() - started
+    return Result(bot.name, concurrency, latencies, seconds, len(errors), kind)
+
+
+async def run_all(bot: Bot, turns: int) -> List[Result]:
+    """Every kind at every level, after one unmeasured warm-up conversation and the template's recording."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+        warm = f"warm-{uuid.uuid4().hex}"
+        for message in _cycle(bot.script, LIVE_TURNS):
+            await _send(session, bot, warm, message)
+    template = await record_template(bot)
+    results = []
+    for kind in KINDS:
+        for concurrency in LEVELS:
+            print(f"  {bot.name}: {kind}, {concurrency} customers...", flush=True)
+            results.append(await run_kind(bot, kind, concurrency, turns, template))
+    return results
+
+
+def vanilla_bot(port: int, name: str) -> Bot:
+    base = f"http://127.0.0.1:{port}"
+    return Bot(name, f"{base}/webhooks/rest/webhook", {}, base, dict, _cycle(VANILLA_SCRIPT, LIVE_TURNS))
+
+
 def run_vanilla(
     model: Path, folder: Path, turns: int, label: str, redis_port: Optional[int] = None
 ) -> tuple[List[Result], float]:
-    """Runs the vanilla bot; with ``redis_port``, on Redis tracker and lock stores like Kesher."""
+    """Runs the vanilla bot; with ``redis_port``, on Redis tracker and lock stores."""
     port = free_port()
     command = [venv_bin("rasa"), "run", "--model", str(model), "--port", str(port),
                "--interface", "127.0.0.1", "--enable-api"]
@@ -216,8 +393,7 @@ def run_vanilla(
     proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_http(f"http://127.0.0.1:{port}/status")
-        url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
-        results = [asyncio.run(load(url, VANILLA_SCRIPT, c, turns, label)) for c in LEVELS]
+        results = asyncio.run(run_all(vanilla_bot(port, label), turns))
         return results, rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -225,6 +401,7 @@ def run_vanilla(
 
 
 def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Dict[str, float]]:
+    """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS."""
     settings = without_limits(Settings(var_dir=var_dir)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
         models=free_port())
@@ -236,9 +413,10 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
         ).one()
     engine.dispose()
     with Supervisor(settings, model=model) as supervisor:
-        script = kesher_script(order_id, email)
-        results = [asyncio.run(load(rest_url(settings), script, c, turns, "kesher", rest_headers(settings)))
-                   for c in LEVELS]
+        bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url,
+                  lambda: api_headers(settings.rasa_api_token, username="bench"),
+                  kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
+        results = asyncio.run(run_all(bot, turns))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
     return results, memory
 
@@ -255,47 +433,83 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {int(mem) // 1024 // 1024} GiB RAM, {system}"
 
 
+def ratio_rows(kesher: List[Result], vanilla: List[Result]) -> List[str]:
+    """Kesher's p95 over the vanilla bot's, per kind and level (goal: at most 1.1)."""
+    rows = []
+    for k, v in zip(kesher, vanilla, strict=True):
+        rows.append(f"| {k.kind} | {k.concurrency} | {k.p95:.0f} | {v.p95:.0f} | {k.p95 / v.p95:.2f} | "
+                    f"{k.turns_per_second / v.turns_per_second:.2f} |")
+    return rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--turns", type=int, default=800, help="turns per concurrency level (about)")
+    parser.add_argument("--turns", type=int, default=600,
+                        help="measured turns per kind and concurrency level (about; at least one conversation "
+                             "per customer)")
     parser.add_argument("--work", type=Path, help="keep the trained bots here (default: a temporary folder)")
+    parser.add_argument("--kesher-model", type=Path, help="serve this Kesher model instead of training one")
+    parser.add_argument("--reuse-vanilla", action="store_true",
+                        help="serve the vanilla bot already trained in --work instead of training it again")
+    parser.add_argument("--vanilla-redis", action="store_true",
+                        help="also run the vanilla bot on Redis tracker and lock stores")
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="kesher-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    redis_results: List[Result] = []
+    kesher_train: Optional[float] = None
     try:
-        print("Training Kesher from scratch...", flush=True)
-        kesher_model, kesher_train = train_kesher(work / "models")
-        print("Creating and training a vanilla `rasa init` bot...", flush=True)
-        shutil.rmtree(work / "vanilla", ignore_errors=True)
-        vanilla_model, vanilla_train = train_vanilla(work / "vanilla")
+        if args.kesher_model:
+            kesher_model = args.kesher_model
+        else:
+            print("Training Kesher from scratch...", flush=True)
+            kesher_model, kesher_train = train_kesher(work / "models")
+        trained_vanilla = sorted((work / "vanilla" / "models").glob("*.tar.gz"))
+        vanilla_train: Optional[float] = None
+        if args.reuse_vanilla and trained_vanilla:
+            vanilla_model = trained_vanilla[-1]
+        else:
+            print("Creating and training a vanilla `rasa init` bot...", flush=True)
+            shutil.rmtree(work / "vanilla", ignore_errors=True)
+            vanilla_model, vanilla_train = train_vanilla(work / "vanilla")
         print("Load test: vanilla bot...", flush=True)
         vanilla_results, vanilla_rss = run_vanilla(vanilla_model, work / "vanilla", args.turns, "vanilla rasa init")
-        print("Load test: vanilla bot on Redis tracker and lock stores...", flush=True)
-        redis_settings = Settings(var_dir=work / "redis").with_ports(redis=free_port(), rasa=0, actions=0)
-        with Supervisor(redis_settings, parts=("redis",)):
-            redis_results, _ = run_vanilla(
-                vanilla_model, work / "vanilla", args.turns, "vanilla + Redis stores", redis_settings.redis_port
-            )
+        if args.vanilla_redis:
+            print("Load test: vanilla bot on Redis tracker and lock stores...", flush=True)
+            redis_settings = Settings(var_dir=work / "redis").with_ports(redis=free_port(), rasa=0, actions=0)
+            with Supervisor(redis_settings, parts=("redis",)):
+                redis_results, _ = run_vanilla(
+                    vanilla_model, work / "vanilla", args.turns, "vanilla + Redis stores", redis_settings.redis_port
+                )
         print("Load test: Kesher...", flush=True)
         kesher_results, kesher_rss = run_kesher(kesher_model, work / "var", args.turns)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
 
+    groups = [vanilla_results, *([redis_results] if redis_results else []), kesher_results]
+    trained = f"{kesher_train:.0f}" if kesher_train is not None else "(given model)"
+    vanilla_trained = f"{vanilla_train:.0f}" if vanilla_train is not None else "(trained earlier)"
     lines = [
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}",
         "",
-        "| bot | concurrent customers | turns | p50 ms | p95 ms | p99 ms | turns/s | errors |",
-        "|---|---|---|---|---|---|---|---|",
-        *[r.row() for trio in zip(vanilla_results, redis_results, kesher_results, strict=True) for r in trio],
+        "| conversation | bot | concurrent customers | turns | p50 ms | p95 ms | p99 ms | turns/s | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[r.row() for rows in zip(*groups, strict=True) for r in rows],
         "",
-        "| bot | training from scratch (s) | server RSS after the load (MB) |",
-        "|---|---|---|",
-        f"| vanilla rasa init | {vanilla_train:.0f} | rasa {vanilla_rss:.0f} |",
-        f"| kesher | {kesher_train:.0f} | " + ", ".join(f"{k} {v:.0f}" for k, v in kesher_rss.items()) + " |",
+        "| conversation | concurrent customers | kesher p95 ms | vanilla p95 ms | p95 ratio (goal ≤ 1.1) "
+        "| turns/s ratio |",
+        "|---|---|---|---|---|---|",
+        *ratio_rows(kesher_results, vanilla_results),
+        "",
+        "| bot | training from scratch (s) | RSS after the load (MB) | sum (MB) |",
+        "|---|---|---|---|",
+        f"| vanilla rasa init | {vanilla_trained} | rasa {vanilla_rss:.0f} | {vanilla_rss:.0f} |",
+        f"| kesher | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in kesher_rss.items())
+        + f" | {sum(kesher_rss.values()):.0f} |",
     ]
     report = "\n".join(lines)
     print("\n" + report)
