@@ -17,7 +17,8 @@ keeps per conversation, on ``redis.asyncio`` (keys in :class:`core.redis_keys.Tr
 
 ``retrieve`` (every turn) reads, in one script, the window and the events from
 its start: only the latest session, and within it the last
-``window_turns``..``2 × window_turns`` customer messages. The tracker it
+``window_turns`` to ``window_turns`` + a third customer messages (12–16 by
+default; the actions look back at most 10, see ``actions/handoff.py``). The tracker it
 returns (:class:`WindowedTracker`) starts from the saved state, so Rasa's
 replay of the window (featurisation, rules, forms) yields exactly the states
 the whole session would, as long as the policies look back fewer turns than
@@ -57,7 +58,14 @@ from redis.asyncio import Redis
 
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 
-__all__ = ["DEFAULT_WINDOW_TURNS", "WindowedRedisTrackerStore", "WindowedTracker", "state_of"]
+__all__ = [
+    "DEFAULT_WINDOW_TURNS",
+    "WindowedRedisTrackerStore",
+    "WindowedTracker",
+    "state_of",
+    "window_slack",
+    "window_start",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +209,22 @@ def _dump(event: Event) -> str:
     return json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
+def window_slack(min_turns: int) -> int:
+    """How many customer messages past ``min_turns`` a read may hold before the window moves on.
+
+    Moving it costs one replay of the window at a save, so it moves every few messages, not at each.
+    """
+    return max(1, min_turns // 3)
+
+
 def window_start(events: Sequence[Event], min_turns: int) -> Tuple[Optional[int], bool]:
     """Where the next read of a conversation should start, within ``events`` (the tracker in memory).
 
     The read starts at the latest session's start, and moves to ``min_turns`` customer messages before the
-    end once more than ``2 × min_turns`` have been said since: at the ``action_listen`` before that message
-    (a message's own events are never split), and never while a form or other loop is active (Rasa folds a
-    loop's happy path back to its previous execution when it replays events, so the loop's start must be read).
+    end once more than ``min_turns`` + :func:`window_slack` have been said since: at the ``action_listen``
+    before that message (a message's own events are never split), and never while a form or other loop is
+    active (Rasa folds a loop's happy path back to its previous execution when it replays events, so the
+    loop's start must be read).
 
     Returns:
         The index in ``events`` (``None``: keep the current start) and whether it is a session's start (whose
@@ -231,7 +248,7 @@ def window_start(events: Sequence[Event], min_turns: int) -> Tuple[Optional[int]
             loop = event.name is not None
         elif isinstance(event, (SessionStarted, Restarted)):
             loop = False
-    if len(users) > 2 * min_turns:
+    if len(users) > min_turns + window_slack(min_turns):
         for k in range(len(users) - min_turns, 0, -1):
             if free[k]:
                 cut = users[k]
@@ -275,7 +292,7 @@ class WindowedRedisTrackerStore(TrackerStore):
             event_broker: Receives the new events of each save, if configured.
             record_exp: Seconds a conversation is kept after its last save (empty or 0: forever).
             key_prefix: Prefix of the keys (:class:`core.redis_keys.TrackerKeys`).
-            window_turns: The fewest customer messages a read holds (at most twice as many).
+            window_turns: The fewest customer messages a read holds (at most a third more).
             kwargs: Other ``endpoints.yml`` keys, ignored.
         """
         super().__init__(domain, event_broker)
@@ -288,6 +305,12 @@ class WindowedRedisTrackerStore(TrackerStore):
         self.window_turns = max(1, int(window_turns))
         self._client: Optional[Redis] = None
         self._client_loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def init_tracker(self, sender_id: str) -> WindowedTracker:
+        """A new conversation's tracker, which knows nothing of it is stored yet."""
+        tracker = WindowedTracker(sender_id, self.domain.slots)
+        tracker.stored = 0
+        return tracker
 
     # -- Redis ----------------------------------------------------------------
     @property

@@ -115,7 +115,7 @@ async def test_questions_are_read_from_kesher_tracker_store_and_rasas_old_format
         assert tracker is not None
     await redis_client.set(f"{prefix}:tracker:web:old", _tracker("web:old", [_user("glorp", "nlu_fallback", 0.2)]))
     found = sorted((q.sender, q.text) for q in await collect(redis_client, prefix))
-    assert found == [*((("web:new", f"blorp number {n}") for n in range(5))), ("web:old", "glorp")]
+    assert found == [*(("web:new", f"blorp number {n}") for n in range(5)), ("web:old", "glorp")]
     # One huge message: the newer events are still read.
     tracker.update(UserUttered("x" * (MAX_TRACKER_BYTES + 10), {"name": "nlu_fallback", "confidence": 0.2}))
     tracker.update(UserUttered("after the huge one", {"name": "nlu_fallback", "confidence": 0.2}))
