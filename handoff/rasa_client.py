@@ -58,7 +58,10 @@ class RasaClient:
         return f"{self.base_url}/conversations/{quote(cid, safe='')}/{tail}"
 
     async def tracker(self, cid: str) -> Dict[str, Any]:
-        """The conversation's tracker (all events).
+        """The conversation's tracker with every event of every session.
+
+        Rasa answers this from the tracker store's ``retrieve_full_tracker``, which reads the whole
+        conversation (``bot/tracker_store.py``), not the bounded window a bot turn reads.
 
         Raises:
             RasaUnavailable: Rasa is down or refused.
