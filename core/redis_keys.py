@@ -253,6 +253,14 @@ class TrackerKeys:
         """
         return f"{self._legacy_prefix()}{sender}"
 
+    def lock_queue(self, sender: str) -> str:
+        """Sorted set: the tickets of the messages waiting for a conversation's lock, served lowest first."""
+        return f"{self.prefix}:lock-queue:{sender}"
+
+    def lock_tickets(self, sender: str) -> str:
+        """Hash: each waiting ticket's deadline (ms), and ``next``, the last ticket given out."""
+        return f"{self.prefix}:lock-tickets:{sender}"
+
     def events_pattern(self) -> str:
         """``SCAN`` pattern of every conversation's event list."""
         return f"{_glob_escape(self.prefix)}:events:*"

@@ -10,7 +10,6 @@ from typing import AsyncIterator, Callable, List, Sequence
 
 import pytest
 import pytest_asyncio
-import yaml
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
@@ -269,9 +268,3 @@ async def test_a_tracker_replaced_through_the_api_is_merged_not_duplicated(store
     await store.save(replaced)
     full = await store.retrieve_full_tracker("c7")
     assert full is not None and _dicts(full.events) == _dicts(replaced.events)
-
-
-def test_the_tracker_store_is_configured() -> None:
-    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    assert endpoints["tracker_store"]["type"] == "bot.tracker_store.WindowedRedisTrackerStore"
-    assert endpoints["tracker_store"]["record_exp"] == 30 * DAY
