@@ -102,10 +102,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     engine.dispose()
     profile = args.out or var / "rasa.prof"
     with Supervisor(settings, model=args.model, parts=("redis", "models", "actions")):
+        log = (var / "rasa.log").open("wb")
         rasa = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "kesher.rasa_server"],
-                                env=settings.child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                env=settings.child_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_http(f"http://127.0.0.1:{settings.rasa_port}/version")
+            print(f"rasa run under cProfile, log in {var / 'rasa.log'}", flush=True)
+            _wait_http(f"http://127.0.0.1:{settings.rasa_port}/version", timeout=900)
             script = kesher_script(order_id, email)
             asyncio.run(_talk(settings, script, 1, LIVE_TURNS))  # warm-up, and the model is loaded
             before = _commandstats(settings.redis_port)
@@ -117,6 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         finally:
             rasa.send_signal(signal.SIGINT)
             rasa.wait(timeout=60)
+            log.close()
     n = len(took)
     late = [t for i, t in enumerate(took) if i % args.turns >= args.turns - LIVE_TURNS]
     print(f"{n} turns, mean {sum(took) / n:.1f} ms; the last {LIVE_TURNS} of each conversation: "

@@ -56,6 +56,7 @@ from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from redis.asyncio import Redis
 
+from bot.rasa_speedups import event_from_dict
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 
 __all__ = [
@@ -145,12 +146,12 @@ def _apply_state(tracker: DialogueStateTracker, state: Dict[str, Any]) -> None:
     tracker.latest_action = state.get("latest_action") or {}
     message = state.get("latest_message")
     if message:
-        parsed = Event.from_parameters(message)
+        parsed = event_from_dict(message)
         if isinstance(parsed, UserUttered):
             tracker.latest_message = parsed
     utterance = state.get("latest_bot_utterance")
     if utterance:
-        said = Event.from_parameters(utterance)
+        said = event_from_dict(utterance)
         if isinstance(said, BotUttered):
             tracker.latest_bot_utterance = said
     loop = state.get("active_loop")
@@ -355,7 +356,7 @@ class WindowedRedisTrackerStore(TrackerStore):
         stored, start, base = int(reply[0]), int(reply[1]), reply[2]
         tracker = WindowedTracker(sender_id, self.domain.slots, base=json.loads(base) if base else None)
         for raw in reply[3:]:
-            event = Event.from_parameters(json.loads(raw))
+            event = event_from_dict(json.loads(raw))
             if event is not None:
                 tracker.update(event)
         tracker.start, tracker.stored, tracker.loaded = start, stored, len(reply) - 3
