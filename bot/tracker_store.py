@@ -34,6 +34,7 @@ conversation expire ``record_exp`` seconds after its last save, like Rasa's.
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import json
 import logging
@@ -42,7 +43,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
-from rasa.shared.core.domain import Domain
+from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
@@ -185,8 +186,34 @@ class WindowedTracker(DialogueStateTracker):
         self.start = 0
         self.stored: Optional[int] = None
         self.loaded = 0
+        self._states: Dict[Tuple[Any, ...], List[State]] = {}
+        self._states_at: Tuple[int, int] = (-1, 0)
         if base:
             _apply_state(self, base)
+
+    def past_states(
+        self,
+        domain: Domain,
+        omit_unset_slots: bool = False,
+        ignore_rule_only_turns: bool = False,
+        rule_only_data: Optional[Dict[str, Any]] = None,
+    ) -> List[State]:
+        """Rasa's past states, replayed once per set of arguments while no event is added.
+
+        Every policy asks for them, some several times, for each action a turn predicts; each time Rasa
+        replays the whole tracker. Events are only ever appended (``update``), so the number of events and the
+        last one identify the tracker's state; callers get their own copy, as some change what they get.
+        """
+        last = id(self.events[-1]) if self.events else 0
+        key = (id(domain), omit_unset_slots, ignore_rule_only_turns,
+               json.dumps(rule_only_data, sort_keys=True, default=str) if rule_only_data else "")
+        if self._states_at != (len(self.events), last):
+            self._states_at = (len(self.events), last)
+            self._states.clear()
+        if key not in self._states:
+            self._states[key] = super().past_states(domain, omit_unset_slots, ignore_rule_only_turns,
+                                                    rule_only_data)
+        return copy.deepcopy(self._states[key])
 
     def init_copy(self) -> WindowedTracker:
         """A tracker in the state before the first of this tracker's events (see the class docstring)."""

@@ -177,6 +177,15 @@ async def test_a_windowed_read_gives_the_policies_the_states_of_the_whole_conver
             got = rasa_domain.states_for_tracker_history(window, **variant)  # type: ignore[arg-type]
             assert got == expected[len(expected) - len(got):], variant
             assert len(got) >= 3 or got == expected
+            # The tracker's remembered states are the same, and a caller changing its copy changes nothing.
+            remembered = window.past_states(rasa_domain, **variant)  # type: ignore[arg-type]
+            assert remembered == got
+            remembered.clear()
+            assert window.past_states(rasa_domain, **variant) == got  # type: ignore[arg-type]
+        added = ActionExecuted("utter_greet")  # a new event: the states are replayed again
+        window.update(added)
+        full.update(added)
+        assert window.past_states(rasa_domain) == full.past_states(rasa_domain)[-len(window.past_states(rasa_domain)):]
         mine, theirs = window.current_state(), full.current_state()
         assert mine == theirs
         assert window.active_loop == full.active_loop
