@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from redis.asyncio import Redis
 
 from bot.tracker_store import WindowedRedisTrackerStore
@@ -106,8 +107,9 @@ async def test_questions_are_read_from_kesher_tracker_store_and_rasas_old_format
     prefix = Settings().tracker_key_prefix
     store = WindowedRedisTrackerStore(Domain.load(str(PROJECT_ROOT / "domain")), host="127.0.0.1",
                                       port=redis_server.port, key_prefix=prefix, window_turns=1)
-    tracker = store.init_tracker("web:new")
+    tracker: Optional[DialogueStateTracker] = store.init_tracker("web:new")
     for n in range(5):  # more than the window: every stored message counts, not only what the bot reads
+        assert tracker is not None
         tracker.update(UserUttered(f"blorp number {n}", {"name": "nlu_fallback", "confidence": 0.2}))
         tracker.update(ActionExecuted("action_fallback"))
         await store.save(tracker)
@@ -117,6 +119,7 @@ async def test_questions_are_read_from_kesher_tracker_store_and_rasas_old_format
     found = sorted((q.sender, q.text) for q in await collect(redis_client, prefix))
     assert found == [*(("web:new", f"blorp number {n}") for n in range(5)), ("web:old", "glorp")]
     # One huge message: the newer events are still read.
+    assert tracker is not None
     tracker.update(UserUttered("x" * (MAX_TRACKER_BYTES + 10), {"name": "nlu_fallback", "confidence": 0.2}))
     tracker.update(UserUttered("after the huge one", {"name": "nlu_fallback", "confidence": 0.2}))
     await store.save(tracker)
