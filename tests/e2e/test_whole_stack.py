@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import redis
 
+from core.redis_keys import TrackerKeys
 from tests.helpers.backends import orders_where, pick
 from tests.helpers.stack import Customer
 
@@ -47,9 +48,11 @@ def test_english_conversation(stack, stack_settings, stack_orders):
     assert slots["handoff_reference"] in handoff.text
     assert slots["language"] == "en" and slots["verified_email"] == order.email
 
-    # The conversation is kept in Redis (the tracker store), under our prefix.
+    # The conversation is kept in Redis (Kesher's tracker store), as a list of events under our prefix.
     client = redis.Redis(port=stack_settings.redis_port)
-    assert client.exists(f"kesher:tracker:{customer.cid}")
+    keys = TrackerKeys(stack_settings.tracker_key_prefix)
+    assert client.llen(keys.events(customer.cid)) > 20
+    assert not client.exists(keys.legacy(customer.cid))
 
 
 def test_hebrew_conversation(stack, stack_settings, stack_orders):
