@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import shutil
@@ -234,6 +235,7 @@ async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bo
 
 
 KINDS = ("12 turns", "200 turns", "returning")
+SELECTED: Dict[str, Sequence[Any]] = {"kinds": KINDS, "levels": LEVELS}
 LIVE_TURNS = 12
 SEEDED_TURNS = 192
 RETURNING_DAYS = 30
@@ -312,6 +314,19 @@ def seeded_history(template: List[Dict[str, Any]], kind: str, now: float) -> Lis
     return []
 
 
+def _pieces(events: List[Dict[str, Any]], most_bytes: int = 400_000) -> List[List[Dict[str, Any]]]:
+    pieces: List[List[Dict[str, Any]]] = [[]]
+    size = 0
+    for event in events:
+        length = len(json.dumps(event))
+        if pieces[-1] and size + length > most_bytes:
+            pieces.append([])
+            size = 0
+        pieces[-1].append(event)
+        size += length
+    return pieces
+
+
 async def seed_conversations(bot: Bot, senders: Sequence[str], history: List[Dict[str, Any]]) -> None:
     """Gives each conversation ``history`` through Rasa's API, a few at a time, before anything is timed."""
     if not history:
@@ -321,9 +336,13 @@ async def seed_conversations(bot: Bot, senders: Sequence[str], history: List[Dic
 
         async def one(sender: str) -> None:
             url = f"{bot.api_url}/conversations/{quote(bot.conversation_id(sender), safe='')}/tracker/events"
-            async with gate, session.put(url, json=history, headers=bot.api_headers()) as response:
-                await response.read()
-                response.raise_for_status()
+            async with gate:
+                # In pieces under the servers' body limit: the first replaces the tracker, the rest are appended.
+                for i, piece in enumerate(_pieces(history)):
+                    send = session.put if i == 0 else session.post
+                    async with send(url, json=piece, headers=bot.api_headers()) as response:
+                        await response.read()
+                        response.raise_for_status()
 
         await asyncio.gather(*(one(sender) for sender in senders))
 
@@ -355,7 +374,8 @@ async def run_kind(bot: Bot, kind: str, concurrency: int, turns: int,
     return Result(bot.name, concurrency, latencies, seconds, len(errors), kind)
 
 
-async def run_all(bot: Bot, turns: int) -> List[Result]:
+async def run_all(bot: Bot, turns: int, kinds: Sequence[str] = KINDS,
+                  levels: Sequence[int] = LEVELS) -> List[Result]:
     """Every kind at every level, after one unmeasured warm-up conversation and the template's recording."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
         warm = f"warm-{uuid.uuid4().hex}"
@@ -363,10 +383,11 @@ async def run_all(bot: Bot, turns: int) -> List[Result]:
             await _send(session, bot, warm, message)
     template = await record_template(bot)
     results = []
-    for kind in KINDS:
-        for concurrency in LEVELS:
+    for kind in kinds:
+        for concurrency in levels:
             print(f"  {bot.name}: {kind}, {concurrency} customers...", flush=True)
             results.append(await run_kind(bot, kind, concurrency, turns, template))
+            print("    " + results[-1].row(), flush=True)
     return results
 
 
@@ -393,7 +414,7 @@ def run_vanilla(
     proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_http(f"http://127.0.0.1:{port}/status")
-        results = asyncio.run(run_all(vanilla_bot(port, label), turns))
+        results = asyncio.run(run_all(vanilla_bot(port, label), turns, SELECTED["kinds"], SELECTED["levels"]))
         return results, rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -416,7 +437,7 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
         bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
                   kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
-        results = asyncio.run(run_all(bot, turns))
+        results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
     return results, memory
 
@@ -455,7 +476,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="serve the vanilla bot already trained in --work instead of training it again")
     parser.add_argument("--vanilla-redis", action="store_true",
                         help="also run the vanilla bot on Redis tracker and lock stores")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="kinds of conversation")
+    parser.add_argument("--levels", nargs="+", type=int, default=list(LEVELS), help="concurrent customers")
     args = parser.parse_args(argv)
+    SELECTED.update(kinds=args.kinds, levels=args.levels)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="kesher-bench-"))
     work.mkdir(parents=True, exist_ok=True)
