@@ -413,7 +413,7 @@ def run_vanilla(
         command += ["--endpoints", str(endpoints)]
     proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/status")
+        _wait_http(f"http://127.0.0.1:{port}/status", timeout=900)  # a busy machine loads a model slowly
         results = asyncio.run(run_all(vanilla_bot(port, label), turns, SELECTED["kinds"], SELECTED["levels"]))
         return results, rss_mb(proc.pid)
     finally:
