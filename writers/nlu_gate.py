@@ -55,6 +55,7 @@ class GateResult:
     macro_f1: float
     macro_f1_by_language: Dict[str, float]
     faq_accuracy: float
+    faq_accuracy_by_language: Dict[str, float] = field(default_factory=dict)
     failures: List[str] = field(default_factory=list)
 
     @property
@@ -71,6 +72,8 @@ class GateResult:
         for language, value in sorted(self.macro_f1_by_language.items()):
             lines.append(f"{'macro F1 (' + language + ')':<22} {value:>6.3f}")
         lines.append(f"{'FAQ answer accuracy':<22} {self.faq_accuracy:>6.3f}")
+        for language, value in sorted(self.faq_accuracy_by_language.items()):
+            lines.append(f"{'FAQ accuracy (' + language + ')':<22} {value:>6.3f}")
         lines.append("PASSED" if self.passed else "FAILED: " + "; ".join(self.failures))
         return "\n".join(lines)
 
@@ -113,6 +116,11 @@ def _macro_f1(report: Mapping[str, Any]) -> float:
     return float(report["macro avg"]["f1-score"])
 
 
+def _faq_accuracy(results: Path) -> float:
+    report = json.loads((results / "response_selection_report.json").read_text())
+    return float(report.get("accuracy", report.get("micro avg", {}).get("f1-score", 0.0)))
+
+
 def _intent_rows(report: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
     return {
         name: row for name, row in report.items()
@@ -144,7 +152,6 @@ def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) 
         reports[name] = out
     intent_report = json.loads((reports["all"] / "intent_report.json").read_text())
     rows = _intent_rows(intent_report)
-    faq_report = json.loads((reports["all"] / "response_selection_report.json").read_text())
     result = GateResult(
         intent_f1={k: float(v["f1-score"]) for k, v in rows.items()},
         intent_support={k: int(v["support"]) for k, v in rows.items()},
@@ -153,7 +160,8 @@ def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) 
             lang: _macro_f1(json.loads((reports[lang] / "intent_report.json").read_text()))
             for lang in LANGUAGES
         },
-        faq_accuracy=float(faq_report.get("accuracy", faq_report.get("micro avg", {}).get("f1-score", 0.0))),
+        faq_accuracy=_faq_accuracy(reports["all"]),
+        faq_accuracy_by_language={lang: _faq_accuracy(reports[lang]) for lang in LANGUAGES},
     )
     _apply_thresholds(result)
     return result
@@ -164,10 +172,13 @@ def _apply_thresholds(result: GateResult) -> None:
     if result.macro_f1 < t["intent_macro_f1"]:
         result.failures.append(f"intent macro F1 {result.macro_f1:.3f} < {t['intent_macro_f1']}")
     for language, value in result.macro_f1_by_language.items():
-        if value < t["intent_macro_f1_per_language"]:
-            result.failures.append(
-                f"{language} intent macro F1 {value:.3f} < {t['intent_macro_f1_per_language']}"
-            )
+        floor = t[f"intent_macro_f1_{language}"]
+        if value < floor:
+            result.failures.append(f"{language} intent macro F1 {value:.3f} < {floor}")
+    for language, value in result.faq_accuracy_by_language.items():
+        floor = t[f"faq_accuracy_{language}"]
+        if value < floor:
+            result.failures.append(f"{language} FAQ answer accuracy {value:.3f} < {floor}")
     for intent, value in result.intent_f1.items():
         if value < t["intent_min_f1"]:
             result.failures.append(f"intent {intent} F1 {value:.3f} < {t['intent_min_f1']}")

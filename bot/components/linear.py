@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,11 +56,16 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
-def _fit(x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any]) -> LogisticRegression:
+def _fit(
+    x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any], start: Optional[LogisticRegression] = None
+) -> LogisticRegression:
     model = LogisticRegression(
         C=float(config["C"]), max_iter=int(config["max_iter"]), class_weight=config["class_weight"],
-        random_state=int(config["random_state"]),
+        random_state=int(config["random_state"]), warm_start=start is not None,
     )
+    if start is not None:
+        # The problem is convex (one optimum): starting from the full model only saves iterations.
+        model.coef_, model.intercept_ = start.coef_.copy(), start.intercept_.copy()
     return model.fit(x, y)
 
 
@@ -112,7 +117,7 @@ class LinearModel:
             split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(config["random_state"]))
             for train_rows, test_rows in split.split(x, y):
                 # Every class is in every training part: a stratified split of >= folds examples per class.
-                part = _fit(x[train_rows], y[train_rows], config)
+                part = _fit(x[train_rows], y[train_rows], config, start=fitted)
                 scores[test_rows] = part.decision_function(x[test_rows]) if len(classes) > 2 else np.column_stack(
                     [-part.decision_function(x[test_rows]) / 2, part.decision_function(x[test_rows]) / 2])
             model.temperature = _temperature(scores, y)
