@@ -39,10 +39,13 @@ from writers.project import Project, read_nlu_file
 __all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language"]
 
 THRESHOLDS: Dict[str, float] = {
-    "intent_macro_f1": 0.75,
-    "intent_macro_f1_per_language": 0.69,
+    "intent_macro_f1": 0.85,
+    "intent_macro_f1_he": 0.80,
+    "intent_macro_f1_en": 0.89,
     "intent_min_f1": 0.50,
-    "faq_accuracy": 0.82,
+    "faq_accuracy": 0.93,
+    "faq_accuracy_he": 0.90,
+    "faq_accuracy_en": 0.90,
 }
 
 
