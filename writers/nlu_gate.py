@@ -8,16 +8,24 @@ held-out part (all of it, then Hebrew and English separately) and prints the
 F1 of every intent and the accuracy of the FAQ answer selection.
 
 Thresholds (see :data:`THRESHOLDS`) and why:
-    When the gate was set (2026-11-23, 1,880 examples, 383 held out), the
-    pipeline measured intent macro-F1 0.782 (en 0.803, he 0.727), FAQ answer
-    accuracy 0.857, and its weakest intent, kb_question, 0.609. The floors sit
-    3–5 points under those figures: about a dozen more held-out sentences
-    misclassified fails the gate, which is what a harmful data or pipeline
-    change looks like, while reruns do not (the intent classifier is a
-    deterministic logistic regression; the ResponseSelector is seeded). Each
-    intent has only 9–16 held-out sentences, so one mistake moves its F1 by up
-    to 0.1: the per-intent floor (0.5) only catches an intent that collapsed.
-    Raise the floors when the data improves.
+    Each language has its own floors (``intent_macro_f1_he``/``_en``,
+    ``faq_accuracy_he``/``_en``): the bot serves both, and an average hides a
+    language that got worse (before issue #14 Hebrew was 0.73 while the
+    average was 0.78). Set 2026-11-30 for the e5 + sparse pipeline (issue #14)
+    from what it measured on this split (1,956 examples, seed 42; an
+    in-process replica of the pipeline, scikit-learn features + the cached e5
+    vectors, because the shared machine did not finish a full gate run in the
+    session): intent macro-F1 0.891 (Hebrew 0.833, English 0.923), FAQ answer
+    accuracy 0.961. The floors sit 4–5 points under those figures (intent
+    0.85, he 0.79, en 0.88; FAQ 0.92 overall, 0.88 per language, where
+    each language has about 77 FAQ sentences, so one mistake is 1.3 points): a
+    dozen more misclassified held-out sentences fails the gate, which is what
+    a harmful data or pipeline change looks like, while reruns do not (the
+    classifiers are deterministic logistic regressions, the split is seeded,
+    the e5 vectors are exact). Each intent has only 9–16 held-out sentences,
+    so one mistake moves its F1 by up to 0.1: the per-intent floor (0.5) only
+    catches an intent that collapsed. The issue's goal (0.90 per language) is
+    not reached in Hebrew; raise the floors as the data and the pipeline improve.
 """
 
 from __future__ import annotations
@@ -40,12 +48,12 @@ __all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language"]
 
 THRESHOLDS: Dict[str, float] = {
     "intent_macro_f1": 0.85,
-    "intent_macro_f1_he": 0.80,
-    "intent_macro_f1_en": 0.89,
+    "intent_macro_f1_he": 0.79,
+    "intent_macro_f1_en": 0.88,
     "intent_min_f1": 0.50,
-    "faq_accuracy": 0.93,
-    "faq_accuracy_he": 0.90,
-    "faq_accuracy_en": 0.90,
+    "faq_accuracy": 0.92,
+    "faq_accuracy_he": 0.88,
+    "faq_accuracy_en": 0.88,
 }
 
 
