@@ -8,16 +8,24 @@ held-out part (all of it, then Hebrew and English separately) and prints the
 F1 of every intent and the accuracy of the FAQ answer selection.
 
 Thresholds (see :data:`THRESHOLDS`) and why:
-    When the gate was set (2026-11-23, 1,880 examples, 383 held out), the
-    pipeline measured intent macro-F1 0.782 (en 0.803, he 0.727), FAQ answer
-    accuracy 0.857, and its weakest intent, kb_question, 0.609. The floors sit
-    3–5 points under those figures: about a dozen more held-out sentences
-    misclassified fails the gate, which is what a harmful data or pipeline
-    change looks like, while reruns do not (the intent classifier is a
-    deterministic logistic regression; the ResponseSelector is seeded). Each
-    intent has only 9–16 held-out sentences, so one mistake moves its F1 by up
-    to 0.1: the per-intent floor (0.5) only catches an intent that collapsed.
-    Raise the floors when the data improves.
+    Each language has its own floors (``intent_macro_f1_he``/``_en``,
+    ``faq_accuracy_he``/``_en``): the bot serves both, and an average hides a
+    language that got worse (before issue #14 Hebrew was 0.73 while the
+    average was 0.78). Set 2026-11-30 for the e5 + sparse pipeline (issue #14)
+    from what it measured on this split (1,956 examples, seed 42; an
+    in-process replica of the pipeline, scikit-learn features + the cached e5
+    vectors, because the shared machine did not finish a full gate run in the
+    session): intent macro-F1 0.891 (Hebrew 0.833, English 0.923), FAQ answer
+    accuracy 0.961. The floors sit 4–5 points under those figures (intent
+    0.85, he 0.79, en 0.88; FAQ 0.92 overall, 0.88 per language, where
+    each language has about 77 FAQ sentences, so one mistake is 1.3 points): a
+    dozen more misclassified held-out sentences fails the gate, which is what
+    a harmful data or pipeline change looks like, while reruns do not (the
+    classifiers are deterministic logistic regressions, the split is seeded,
+    the e5 vectors are exact). Each intent has only 9–16 held-out sentences,
+    so one mistake moves its F1 by up to 0.1: the per-intent floor (0.5) only
+    catches an intent that collapsed. The issue's goal (0.90 per language) is
+    not reached in Hebrew; raise the floors as the data and the pipeline improve.
 """
 
 from __future__ import annotations
@@ -39,10 +47,13 @@ from writers.project import Project, read_nlu_file
 __all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language"]
 
 THRESHOLDS: Dict[str, float] = {
-    "intent_macro_f1": 0.75,
-    "intent_macro_f1_per_language": 0.69,
+    "intent_macro_f1": 0.85,
+    "intent_macro_f1_he": 0.79,
+    "intent_macro_f1_en": 0.88,
     "intent_min_f1": 0.50,
-    "faq_accuracy": 0.82,
+    "faq_accuracy": 0.92,
+    "faq_accuracy_he": 0.88,
+    "faq_accuracy_en": 0.88,
 }
 
 
@@ -55,6 +66,7 @@ class GateResult:
     macro_f1: float
     macro_f1_by_language: Dict[str, float]
     faq_accuracy: float
+    faq_accuracy_by_language: Dict[str, float] = field(default_factory=dict)
     failures: List[str] = field(default_factory=list)
 
     @property
@@ -71,6 +83,8 @@ class GateResult:
         for language, value in sorted(self.macro_f1_by_language.items()):
             lines.append(f"{'macro F1 (' + language + ')':<22} {value:>6.3f}")
         lines.append(f"{'FAQ answer accuracy':<22} {self.faq_accuracy:>6.3f}")
+        for language, value in sorted(self.faq_accuracy_by_language.items()):
+            lines.append(f"{'FAQ accuracy (' + language + ')':<22} {value:>6.3f}")
         lines.append("PASSED" if self.passed else "FAILED: " + "; ".join(self.failures))
         return "\n".join(lines)
 
@@ -113,6 +127,11 @@ def _macro_f1(report: Mapping[str, Any]) -> float:
     return float(report["macro avg"]["f1-score"])
 
 
+def _faq_accuracy(results: Path) -> float:
+    report = json.loads((results / "response_selection_report.json").read_text())
+    return float(report.get("accuracy", report.get("micro avg", {}).get("f1-score", 0.0)))
+
+
 def _intent_rows(report: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
     return {
         name: row for name, row in report.items()
@@ -144,7 +163,6 @@ def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) 
         reports[name] = out
     intent_report = json.loads((reports["all"] / "intent_report.json").read_text())
     rows = _intent_rows(intent_report)
-    faq_report = json.loads((reports["all"] / "response_selection_report.json").read_text())
     result = GateResult(
         intent_f1={k: float(v["f1-score"]) for k, v in rows.items()},
         intent_support={k: int(v["support"]) for k, v in rows.items()},
@@ -153,7 +171,8 @@ def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) 
             lang: _macro_f1(json.loads((reports[lang] / "intent_report.json").read_text()))
             for lang in LANGUAGES
         },
-        faq_accuracy=float(faq_report.get("accuracy", faq_report.get("micro avg", {}).get("f1-score", 0.0))),
+        faq_accuracy=_faq_accuracy(reports["all"]),
+        faq_accuracy_by_language={lang: _faq_accuracy(reports[lang]) for lang in LANGUAGES},
     )
     _apply_thresholds(result)
     return result
@@ -164,10 +183,13 @@ def _apply_thresholds(result: GateResult) -> None:
     if result.macro_f1 < t["intent_macro_f1"]:
         result.failures.append(f"intent macro F1 {result.macro_f1:.3f} < {t['intent_macro_f1']}")
     for language, value in result.macro_f1_by_language.items():
-        if value < t["intent_macro_f1_per_language"]:
-            result.failures.append(
-                f"{language} intent macro F1 {value:.3f} < {t['intent_macro_f1_per_language']}"
-            )
+        floor = t[f"intent_macro_f1_{language}"]
+        if value < floor:
+            result.failures.append(f"{language} intent macro F1 {value:.3f} < {floor}")
+    for language, value in result.faq_accuracy_by_language.items():
+        floor = t[f"faq_accuracy_{language}"]
+        if value < floor:
+            result.failures.append(f"{language} FAQ answer accuracy {value:.3f} < {floor}")
     for intent, value in result.intent_f1.items():
         if value < t["intent_min_f1"]:
             result.failures.append(f"intent {intent} F1 {value:.3f} < {t['intent_min_f1']}")
