@@ -30,12 +30,10 @@ ratio p95 during / p95 before, and writes them to ``bench/out/swap-<date>.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -51,7 +49,7 @@ from core.processes import free_port, latest_model
 from core.settings import Settings
 from kesher.cli import seed, train_model
 from kesher.supervisor import Supervisor
-from writers.model_server import publish
+from writers.model_server import publish, relabelled
 from writers.ship import model_id, wait_until_live
 
 CUSTOMERS = 5
@@ -61,23 +59,6 @@ AFTER_LIVE_SECONDS = 5.0
 AFTER_SECONDS = 15.0
 SCRIPT = ["hello", "how long does shipping take?", "how do I descale my espresso machine?", "thanks",
           "שלום", "כמה זמן לוקח משלוח?", "תודה"]
-
-
-def relabelled(model: Path, folder: Path, label: str) -> Path:
-    """A copy of ``model`` whose metadata carries another ``model_id`` (same components, same loading work)."""
-    unpacked = folder / f"unpacked-{label}"
-    with tarfile.open(model) as archive:
-        archive.extractall(unpacked, filter="data")
-    metadata_file = unpacked / "metadata.json"
-    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
-    metadata["model_id"] = f"{metadata['model_id']}-{label}"
-    metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
-    copy = folder / f"{model.stem.removesuffix('.tar')}-{label}.tar.gz"
-    with tarfile.open(copy, "w:gz") as archive:
-        for path in sorted(unpacked.iterdir()):
-            archive.add(path, arcname=path.name)
-    shutil.rmtree(unpacked)
-    return copy
 
 
 @dataclass
