@@ -17,7 +17,8 @@ publish is a real swap with the same loading work. Each publish waits until
 ``/status`` reports the new model. Nothing else runs meanwhile (no training),
 so the windows compare the swap with steady traffic:
 
-- **before**: turns started in the 20 s before each publish;
+- **before**: turns started in the 20 s before each publish (the first one
+  after 15 s of warm-up);
 - **during**: turns started from the publish until 5 s after ``/status``
   reported the new model (the pull, the download, the load, the first turns on
   the new model);
@@ -54,6 +55,7 @@ from writers.ship import model_id, wait_until_live
 
 CUSTOMERS = 5
 SWAPS = 4
+WARM_UP_SECONDS = 15.0
 BEFORE_SECONDS = 20.0
 AFTER_LIVE_SECONDS = 5.0
 AFTER_SECONDS = 15.0
@@ -138,7 +140,7 @@ def run_way(way: str, model: Path, work: Path, swaps: int) -> Way:
         for thread in threads:
             thread.start()
         try:
-            time.sleep(BEFORE_SECONDS)  # the first window of steady traffic
+            time.sleep(WARM_UP_SECONDS + BEFORE_SECONDS)  # every customer's first turns, then steady traffic
             for swap in range(1, swaps + 1):
                 target = variants[swap % 2]
                 published_at = time.monotonic()
