@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from core.settings import Settings
@@ -15,7 +16,7 @@ def _validate(root: Path) -> list[str]:
 
 def test_commands_run_one_after_the_other_in_one_process(tmp_path: Path):
     root = make_project(tmp_path / "project")
-    children = []
+    children: list[subprocess.Popen[str]] = []
     result = run_rasa([_validate(root), _validate(root)], root, Settings.from_env().child_env(), children.append)
     assert result.returncode == 0, result.output[-3000:]
     assert len(children) == 1
