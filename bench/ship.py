@@ -161,6 +161,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ways", default="cached,cold", help="comma-separated: cached, cold")
     parser.add_argument("--no-gate", action="store_true", help="ship without the NLU gate")
+    parser.add_argument("--edits", default="example,faq", help="comma-separated: example, faq")
     args = parser.parse_args(argv)
     ways = [w for w in args.ways.split(",") if w]
 
@@ -181,7 +182,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for thread in threads:
                 thread.start()
             try:
-                for edit_name, edit in (("one example", edit_one_example), ("new FAQ, he + en", edit_new_faq)):
+                edits = {"example": ("one example", edit_one_example), "faq": ("new FAQ, he + en", edit_new_faq)}
+                for edit_name, edit in (edits[e] for e in args.edits.split(",") if e):
                     for how in ways:
                         print(f"  {edit_name}: {how}...", flush=True)
                         try:
