@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship ship clean
+        bench bench-nlu bench-relay bench-channels bench-ship bench-swap ship clean
 
 up: install
 	$(KESHER) up
@@ -81,8 +81,11 @@ bench-channels: install
 bench-ship: install
 	$(BIN)/python -m bench.ship
 
-# Content writers: check → train → conversation tests + NLU gate → publish; the running
-# servers switch to the new model without a restart. SHIP_ARGS=--finetune trains faster.
+bench-swap: install
+	$(BIN)/python -m bench.swap
+
+# Content writers: check | train → conversation tests | NLU gate, side by side → publish; the
+# running servers switch to the new model without a restart (writers/ship.py).
 ship: install
 	$(KESHER) ship $(SHIP_ARGS)
 

@@ -94,6 +94,11 @@ class Settings(BaseModel):
                            description="Where `rasa run` pulls its model (default: the local model server).")
     model_pull_seconds: int = Field(default=10, env="KESHER_MODEL_PULL_SECONDS",
                                     description="How often `rasa run` asks the model server for a new model.")
+    model_swap: Literal["thread", "rasa"] = Field(
+        default="thread", env="KESHER_MODEL_SWAP",
+        description="How `rasa run` loads a model it pulled: `thread` (in a worker thread, then swapped in "
+                    "one step: turns go on meanwhile; bot/model_swap.py) or `rasa` (Rasa's own load inside "
+                    "the event loop, where turns wait; kept for the swap benchmark's baseline).")
     rasa_cache_dir: Path = Field(default=PROJECT_ROOT / ".rasa" / "cache", env="RASA_CACHE_DIRECTORY",
                                  description="Rasa's training cache, shared by every copy of the content.")
     rasa_cache_mb: int = Field(default=4000, env="RASA_MAX_CACHE_SIZE",

@@ -29,6 +29,7 @@ from rasa.plugin import plugin_manager
 from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
+from bot import model_swap
 from core.production import ProductionRefused, check, demo_warning
 from core.rasa_api import JWT_METHOD
 from core.settings import PROJECT_ROOT, Settings
@@ -77,6 +78,8 @@ def serve(settings: Settings) -> None:
     tf_env.setup_tf_environment()
     tf_env.check_deterministic_ops()
     sys.path.insert(1, str(PROJECT_ROOT))  # Kesher's components, as `rasa` finds them from its cwd
+    if settings.model_swap == "thread":
+        model_swap.install()  # a pulled model loads off the event loop
     rasa.utils.io.configure_colored_logging(log_level)
     hooks = plugin_manager().hook
     result = hooks.configure_commandline(cmdline_arguments=args)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from sanic.response import json as json_response
 
 from edge.errors import SafeErrorHandler
 
-__all__ = ["MODEL_FILE", "PublishedModel", "create_app", "publish", "published"]
+__all__ = ["MODEL_FILE", "PublishedModel", "create_app", "publish", "published", "relabelled"]
 
 MODEL_FILE = "kesher.tar.gz"
 _META_FILE = "kesher.json"
@@ -87,6 +88,32 @@ def publish(model: Path, directory: Path) -> PublishedModel:
     os.replace(staged, directory / MODEL_FILE)
     os.replace(staged_meta, directory / _META_FILE)
     return meta
+
+
+def relabelled(model: Path, folder: Path, label: str) -> Path:
+    """A copy of ``model`` under another ``model_id``: the same components, so the same loading work.
+
+    For the swap benchmark and tests: publishing it makes every ``rasa run`` swap models
+    without training a second one.
+
+    Args:
+        model: A trained model (``.tar.gz``).
+        folder: Where the copy goes (and, for a moment, its unpacked files).
+        label: Appended to the model id and the file name.
+    """
+    unpacked = folder / f"unpacked-{label}"
+    with tarfile.open(model) as archive:
+        archive.extractall(unpacked, filter="data")
+    metadata_file = unpacked / "metadata.json"
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    metadata["model_id"] = f"{metadata['model_id']}-{label}"
+    metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
+    copy = folder / f"{model.stem.removesuffix('.tar')}-{label}.tar.gz"
+    with tarfile.open(copy, "w:gz") as archive:
+        for path in sorted(unpacked.iterdir()):
+            archive.add(path, arcname=path.name)
+    shutil.rmtree(unpacked)
+    return copy
 
 
 def create_app(directory: Path, name: str = "kesher-models") -> Sanic:

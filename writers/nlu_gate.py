@@ -31,20 +31,20 @@ Thresholds (see :data:`THRESHOLDS`) and why:
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
 from core.language import LANGUAGES, is_hebrew
-from core.processes import venv_bin
 from core.settings import PROJECT_ROOT, Settings
 from writers.project import Project, read_nlu_file
+from writers.rasa_batch import Started, run_rasa
 
-__all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language"]
+__all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language", "split_nlu"]
 
 THRESHOLDS: Dict[str, float] = {
     "intent_macro_f1": 0.85,
@@ -89,16 +89,43 @@ class GateResult:
         return "\n".join(lines)
 
 
-def _rasa(args: List[str], cwd: Path) -> None:
+def _gate_env() -> Dict[str, str]:
     settings = Settings.from_env()
     # The gate's model (80 % of the data) never shares a component with the served one: its own
     # cache keeps it from evicting the served model's, and from contending with a training next to it.
-    env = settings.replace(rasa_cache_dir=settings.rasa_cache_dir.with_name("gate-cache")).child_env()
-    result = subprocess.run(
-        [venv_bin("rasa"), *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
+    return settings.replace(rasa_cache_dir=settings.rasa_cache_dir.with_name("gate-cache")).child_env()
+
+
+def _rasa(commands: List[List[str]], cwd: Path, started: Optional[Started] = None) -> None:
+    """Runs Rasa commands one after the other in one process (:mod:`writers.rasa_batch`)."""
+    result = run_rasa(commands, cwd, _gate_env(), started)
     if result.returncode != 0:
-        raise RuntimeError(f"rasa {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"rasa {' '.join(result.failed)} failed:\n{result.output[-3000:]}")
+
+
+def split_nlu(nlu_path: Path, out_dir: Path, seed: int) -> Tuple[Path, Path]:
+    """``rasa data split nlu --training-fraction 0.8``: Rasa's stratified split, done in this process.
+
+    The same steps as Rasa's command, without starting its command line (about ten seconds of imports).
+
+    Returns:
+        The training part and the held-out part (``training_data.yml``, ``test_data.yml`` in ``out_dir``).
+    """
+    with warnings.catch_warnings():
+        # Rasa's imports warn about their own dependencies, and its data loaded without the domain
+        # warns that every FAQ example lacks its response (it does not): nothing for the writer.
+        warnings.simplefilter("ignore")
+        # Rasa's data classes take a second to import; every other command of `python -m kesher` does without.
+        from rasa.shared.data import get_nlu_directory  # noqa: PLC0415
+        from rasa.shared.nlu.training_data.loading import load_data  # noqa: PLC0415
+        from rasa.shared.nlu.training_data.util import get_file_format_extension  # noqa: PLC0415
+
+        data_path = get_nlu_directory(str(nlu_path))
+        extension = get_file_format_extension(data_path)
+        train, test = load_data(data_path).train_test_split(0.8, seed)
+    train.persist(str(out_dir), filename=f"training_data{extension}")
+    test.persist(str(out_dir), filename=f"test_data{extension}")
+    return out_dir / f"training_data{extension}", out_dir / f"test_data{extension}"
 
 
 def split_by_language(test_file: Path, out_dir: Path) -> Dict[str, Path]:
@@ -139,28 +166,30 @@ def _intent_rows(report: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
     }
 
 
-def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None) -> GateResult:
+def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None,
+             started: Optional[Started] = None) -> GateResult:
     """Splits, trains and tests in ``work_dir``; returns the measurements.
 
     Args:
         work_dir: Where the split, the model and the reports go.
         seed: The split's random seed (the same examples are held out every time).
         project: The project whose NLU data, pipeline and domain are measured (Kesher's by default).
+        started: Called with the child process that trains and tests (``make ship`` stops it when
+            another step fails).
     """
     project = project or Project(PROJECT_ROOT)
     split_dir = work_dir / "split"
-    _rasa(["data", "split", "nlu", "--nlu", str(project.nlu_path),
-           "--training-fraction", "0.8", "--random-seed", str(seed), "--out", str(split_dir)], project.root)
-    train_file, test_file = split_dir / "training_data.yml", split_dir / "test_data.yml"
-    _rasa(["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
-           "--domain", str(project.domain_path), "--out", str(work_dir / "models"),
-           "--fixed-model-name", "gate"], project.root)
+    train_file, test_file = split_nlu(project.nlu_path, split_dir, seed)
     model = work_dir / "models" / "gate.tar.gz"
+    commands = [["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
+                 "--domain", str(project.domain_path), "--out", str(work_dir / "models"),
+                 "--fixed-model-name", "gate"]]
     reports: Dict[str, Path] = {}
     for name, nlu_file in {"all": test_file, **split_by_language(test_file, split_dir)}.items():
         out = work_dir / f"results_{name}"
-        _rasa(["test", "nlu", "--model", str(model), "--nlu", str(nlu_file), "--out", str(out)], project.root)
+        commands.append(["test", "nlu", "--model", str(model), "--nlu", str(nlu_file), "--out", str(out)])
         reports[name] = out
+    _rasa(commands, project.root, started)
     intent_report = json.loads((reports["all"] / "intent_report.json").read_text())
     rows = _intent_rows(intent_report)
     result = GateResult(

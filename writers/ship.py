@@ -1,18 +1,24 @@
 """``make ship``: check the content, train, test, and put the new model live without downtime.
 
-1. **Check** the content (``writers.content_check``: Rasa's validation and the
-   bilingual checks). Any error stops here.
-2. **Train** with Rasa's cache (components whose inputs did not change are
-   reused); ``--finetune`` continues from the current model with fewer epochs.
-3. **Test** the new model: the conversation tests in ``tests/conversations``
-   (``rasa test core --e2e --fail-on-prediction-errors``) and the NLU gate
-   from #2 (``writers.nlu_gate``).
-4. **Publish** it to the model server's folder. Every running ``rasa run``
-   pulls it within ``KESHER_MODEL_PULL_SECONDS`` and switches to it without a
-   restart; conversations are in Redis and carry on.
+Three lanes start together, each one child process, so the machine's cores
+work on them at once and Rasa is imported once per lane:
 
-A model that fails a step is never published, and the writer is told which
-step failed and why.
+- **check**: the content check (``python -m kesher check-content``: Rasa's
+  validation and the bilingual checks);
+- **train, then test**: ``rasa train`` with Rasa's cache (components whose
+  inputs did not change are reused), then the conversation tests in
+  ``tests/conversations`` (``rasa test core --e2e --fail-on-prediction-errors``)
+  on the new model, in one process (:mod:`writers.rasa_batch`);
+- **gate**: the NLU gate from #2 (:mod:`writers.nlu_gate`: its own split,
+  training and tests, in one process).
+
+When all three have passed, **publish** puts the model in the model server's
+folder. Every running ``rasa run`` pulls it within ``KESHER_MODEL_PULL_SECONDS``,
+loads it next to the one serving (``bot/model_swap.py``) and switches without a
+restart; conversations are in Redis and carry on.
+
+A model that fails a step is never published: the first failure stops the
+other lanes, and the writer is told which step failed and why.
 """
 
 from __future__ import annotations
@@ -23,23 +29,26 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
-from core.processes import latest_model, venv_bin
+from core.processes import latest_model
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
-from writers.nlu_gate import run_gate
+from writers.nlu_gate import evaluate
+from writers.project import Project
+from writers.rasa_batch import run_rasa
 
 __all__ = ["Ship", "ShipResult", "main", "model_id"]
 
 Out = Callable[[str], None]
-
 
 def model_id(model: Path) -> str:
     """The ``model_id`` Rasa reports on ``/status`` for a model file."""
@@ -57,27 +66,29 @@ class ShipResult:
         published: The model put live (None when a step failed).
         failed_step: Which step stopped it ("" when published).
         reason: Why, in the writer's words.
-        seconds: Wall time of each step.
+        seconds: Wall time of each step that ran (the lanes overlap), and ``total``.
     """
 
     published: Optional[Path] = None
     failed_step: str = ""
     reason: str = ""
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: Dict[str, float] = field(default_factory=dict)
 
 
 class StepFailed(Exception):
     """A step of the ship failed; the message says why."""
 
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(reason)
+        self.step = step
+
 
 class Ship:
-    """One run of check → train → test → publish (see the module docstring)."""
+    """One run of check | train → test | gate, then publish (see the module docstring)."""
 
     def __init__(
         self,
         settings: Settings,
-        finetune: bool = False,
-        epoch_fraction: float = 0.3,
         gate: bool = True,
         conversation_tests: Path = PROJECT_ROOT / "tests" / "conversations",
         wait_live_seconds: float = 120.0,
@@ -88,111 +99,166 @@ class Ship:
         """Keeps the options; nothing runs until :meth:`run`.
 
         Args:
-            settings: The content (``content_dir``), the current models (``model_dir``), where
+            settings: The content (``content_dir``), the models (``model_dir``), where
                 models are published, and the local ``rasa run`` to watch.
-            finetune: Continue training from the current model instead of from scratch.
-            epoch_fraction: With ``finetune``, the share of the configured epochs to train.
-            gate: Run the NLU gate (a held-out split, its own training: minutes).
+            gate: Run the NLU gate (a held-out split with its own training).
             conversation_tests: Folder of Rasa test stories.
             wait_live_seconds: How long to wait for the local server to answer with the new model (0: don't).
             out: Where progress goes.
-            model_dir: Where the new model goes (default: ``settings.model_dir``); with
-                ``finetune`` the newest model of ``settings.model_dir`` is the starting point.
+            model_dir: Where the new model goes (default: ``settings.model_dir``).
             model: Ship this already trained model (no training step), e.g. one trained elsewhere.
         """
         self.settings = settings
         self.project = settings.content_dir
         self.model_dir = model_dir or settings.model_dir
         self.given_model = model
-        self.finetune = finetune
-        self.epoch_fraction = epoch_fraction
         self.gate = gate
         self.conversation_tests = conversation_tests
         self.wait_live_seconds = wait_live_seconds
         self.out = out
+        self._children: List[subprocess.Popen[str]] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
 
     def run(self) -> ShipResult:
-        """Runs the steps in order; stops at the first failure."""
+        """Runs the three lanes side by side, then publishes if every one passed."""
         result = ShipResult()
+        started = time.monotonic()
+        lanes: Dict[str, Callable[[ShipResult], Optional[Path]]] = {
+            "check": self.check_content, "train": self.train_and_test}
+        if self.gate:
+            lanes["gate"] = self.run_gate
+        self.out("== " + " | ".join("train → test" if name == "train" else name for name in lanes))
+        failure: Optional[StepFailed] = None
         model: Optional[Path] = None
-        steps: List[tuple[str, Callable[[], None]]] = []
-
-        def train() -> None:
-            nonlocal model
-            if self.given_model is not None:
-                model = self.given_model
-                self.out(f"   model: {model.name} (given, not trained here)")
-            else:
-                model = self.train()
-
-        steps = [
-            ("check", self.check_content),
-            ("train", train),
-            ("test", lambda: self.test(model)),  # type: ignore[arg-type]
-            ("publish", lambda: self.publish(model)),  # type: ignore[arg-type]
-        ]
-        for name, step in steps:
-            started = time.monotonic()
-            self.out(f"== {name}")
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="ship") as pool:
+            futures: Dict[Future[Optional[Path]], str] = {pool.submit(lane, result): name
+                                                          for name, lane in lanes.items()}
+            for future in as_completed(futures):
+                try:
+                    found = future.result()
+                except StepFailed as exc:
+                    if failure is None:
+                        failure = exc
+                        self._stop_children()
+                    continue
+                if futures[future] == "train":
+                    model = found
+        if failure is None and model is not None:
             try:
-                step()
+                self._step("publish", result, lambda: self.publish(model))
             except StepFailed as exc:
-                result.failed_step, result.reason = name, str(exc)
-                result.seconds[name] = time.monotonic() - started
-                self.out(f"NOT PUBLISHED — the {name} step failed: {exc}")
-                return result
-            result.seconds[name] = time.monotonic() - started
-            self.out(f"   {name}: {result.seconds[name]:.0f} s")
+                failure = exc
+        result.seconds["total"] = time.monotonic() - started
+        if failure is not None:
+            result.failed_step, result.reason = failure.step, str(failure)
+            self.out(f"NOT PUBLISHED — the {failure.step} step failed: {failure}")
+            return result
         result.published = model
+        self.out(f"   shipped in {result.seconds['total']:.0f} s")
         return result
 
-    # -- the steps ---------------------------------------------------------------------
-    def check_content(self) -> None:
+    def _step(self, name: str, result: ShipResult, work: Callable[[], None]) -> None:
+        started = time.monotonic()
+        try:
+            work()
+        finally:
+            result.seconds[name] = time.monotonic() - started
+        self.out(f"   {name}: {result.seconds[name]:.0f} s")
+
+    def _started(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._children.append(child)
+            if self._stopping.is_set():
+                child.terminate()
+
+    def _stop_children(self) -> None:
+        """Stops the other lanes' processes: their result no longer matters."""
+        with self._lock:
+            self._stopping.set()
+            for child in self._children:
+                if child.poll() is None:
+                    child.terminate()
+
+    def _stopped(self, step: str) -> StepFailed:
+        return StepFailed(step, "stopped because another step failed")
+
+    # -- the lanes -----------------------------------------------------------------------
+    def check_content(self, result: ShipResult) -> None:
         """Rasa's validation and the bilingual checks (``writers.content_check``)."""
-        done = subprocess.run([sys.executable, "-m", "kesher", "check-content", "--project", str(self.project)],
-                              cwd=PROJECT_ROOT, env=self.settings.child_env(), capture_output=True, text=True)
-        self.out((done.stdout + (done.stderr if done.returncode else "")).rstrip())
-        if done.returncode != 0:
-            raise StepFailed("the content check found errors (listed above with file and line); fix them first")
+        started = time.monotonic()
+        child = subprocess.Popen([sys.executable, "-m", "kesher", "check-content", "--project", str(self.project)],
+                                 cwd=PROJECT_ROOT, env=self.settings.child_env(), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        self._started(child)
+        stdout, stderr = child.communicate()
+        result.seconds["check"] = time.monotonic() - started
+        if self._stopping.is_set() and child.returncode != 0:
+            raise self._stopped("check")
+        self.out((stdout + (stderr if child.returncode else "")).rstrip())
+        if child.returncode != 0:
+            raise StepFailed("check", "the content check found errors (listed above with file and line); "
+                                      "fix them first")
+        self.out(f"   check: {result.seconds['check']:.0f} s")
 
-    def train(self) -> Path:
-        """``rasa train`` with the cache (or ``--finetune``); the new model's path."""
+    def train_and_test(self, result: ShipResult) -> Path:
+        """``rasa train`` with the cache, then the conversation tests on the new model, in one process."""
         before = latest_model(self.model_dir)
-        command = [venv_bin("rasa"), "train", "--domain", "domain", "--data", "data", "--config", "config.yml",
-                   "--out", str(self.model_dir)]
-        base = latest_model(self.settings.model_dir)
-        if self.finetune and base is not None:
-            command += ["--finetune", str(base), "--epoch-fraction", str(self.epoch_fraction)]
-        done = subprocess.run(command, cwd=self.project, env=self.settings.child_env(), capture_output=True, text=True)
-        model = latest_model(self.model_dir)
-        if done.returncode != 0 or model is None:
-            output = (done.stdout + done.stderr).splitlines()
-            errors = [line for line in output if "Error" in line or "Exception" in line or "error:" in line]
-            raise StepFailed("training failed:\n" + "\n".join((errors or output)[-20:]))
-        self.out(f"   model: {model.name}" + (" (nothing changed: the current model)" if model == before else ""))
-        return model
-
-    def test(self, model: Path) -> None:
-        """The conversation tests, then the NLU gate."""
         with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp:
-            done = subprocess.run(
-                [venv_bin("rasa"), "test", "core", "--e2e", "--stories", str(self.conversation_tests),
-                 "--model", str(model), "--out", tmp, "--fail-on-prediction-errors"],
-                cwd=PROJECT_ROOT, env=self.settings.child_env(), capture_output=True, text=True)
-            failed = Path(tmp) / "failed_test_stories.yml"
-            if done.returncode != 0:
-                detail = failed.read_text(encoding="utf-8") if failed.exists() else (done.stdout + done.stderr)[-3000:]
+            commands: List[List[str]] = []
+            if self.given_model is None:
+                commands.append(["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
+                                 "--out", str(self.model_dir)])
+            tested = self.given_model or self.model_dir  # a folder: Rasa tests the newest model in it
+            commands.append(["test", "core", "--e2e", "--stories", str(self.conversation_tests),
+                             "--model", str(tested), "--out", tmp, "--fail-on-prediction-errors"])
+            batch = run_rasa(commands, self.project, self.settings.child_env(), self._started)
+            result.seconds.update({"train" if name == "train" else "test": seconds
+                                   for name, seconds in batch.seconds.items()})
+            if batch.returncode != 0 and self._stopping.is_set():
+                raise self._stopped("train")
+            if batch.returncode != 0 and batch.failed[:1] == ["train"]:
+                lines = batch.output.splitlines()
+                errors = [line for line in lines if "Error" in line or "Exception" in line or "error:" in line]
+                raise StepFailed("train", "training failed:\n" + "\n".join((errors or lines)[-20:]))
+            model = self.given_model or latest_model(self.model_dir)
+            if model is None:
+                raise StepFailed("train", f"no model in {self.model_dir} after training")
+            if self.given_model is None:
+                unchanged = " (nothing changed: the current model)" if model == before else ""
+                self.out(f"   model: {model.name}{unchanged}")
+                self.out(f"   train: {result.seconds.get('train', 0):.0f} s")
+            else:
+                self.out(f"   model: {model.name} (given, not trained here)")
+            if batch.returncode != 0:
+                failed = Path(tmp) / "failed_test_stories.yml"
+                detail = failed.read_text(encoding="utf-8") if failed.exists() else batch.output[-3000:]
                 names = [line.split(":", 1)[1].strip() for line in detail.splitlines() if line.startswith("- story:")]
                 raise StepFailed(
+                    "test",
                     f"{len(names) or 'some'} conversation test(s) failed"
                     + (f": {', '.join(names)}" if names else "")
-                    + f".\nWhat the bot did instead (marked '# predicted'):\n{detail[-3000:]}"
+                    + f".\nWhat the bot did instead (marked '# predicted'):\n{detail[-3000:]}",
                 )
-        self.out("   conversation tests: all passed")
-        if self.gate:
-            result = run_gate()
-            if not result.passed:
-                raise StepFailed("the NLU gate failed: " + "; ".join(result.failures))
+        self.out(f"   conversation tests: all passed ({result.seconds.get('test', 0):.0f} s)")
+        return model
+
+    def run_gate(self, result: ShipResult) -> None:
+        """The NLU gate on this content (``writers.nlu_gate``)."""
+        started = time.monotonic()
+        try:
+            with tempfile.TemporaryDirectory(prefix="kesher-nlu-gate-") as tmp:
+                gate = evaluate(Path(tmp), project=Project(self.project), started=self._started)
+        except RuntimeError as exc:
+            if self._stopping.is_set():
+                raise self._stopped("gate") from exc
+            raise StepFailed("gate", f"the NLU gate could not run: {exc}") from exc
+        finally:
+            result.seconds["gate"] = time.monotonic() - started
+        self.out(gate.table())
+        if not gate.passed:
+            raise StepFailed("gate", "the NLU gate failed: " + "; ".join(gate.failures))
+        self.out(f"   gate: {result.seconds['gate']:.0f} s")
 
     def publish(self, model: Path) -> None:
         """Puts the model on the model server; waits until the local server answers with it."""
@@ -227,16 +293,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m kesher ship``: see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m kesher ship", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--finetune", action="store_true", help="continue from the current model (faster)")
-    parser.add_argument("--epoch-fraction", type=float, default=0.3, help="with --finetune (default 0.3)")
-    parser.add_argument("--no-gate", action="store_true", help="skip the NLU gate (it trains its own model)")
+    parser.add_argument("--no-gate", action="store_true", help="skip the NLU gate")
     parser.add_argument("--conversation-tests", type=Path, default=PROJECT_ROOT / "tests" / "conversations")
     parser.add_argument("--no-wait", action="store_true", help="do not wait for the local server to switch")
     parser.add_argument("--model", type=Path, help="ship this trained model instead of training one")
+    # Kept so that `make ship SHIP_ARGS=--finetune` still works: a full training now takes seconds.
+    parser.add_argument("--finetune", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--epoch-fraction", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    ship = Ship(Settings.from_env(), finetune=args.finetune, epoch_fraction=args.epoch_fraction, gate=not args.no_gate,
-                conversation_tests=args.conversation_tests, wait_live_seconds=0 if args.no_wait else 120,
-                model=args.model)
+    if args.finetune or args.epoch_fraction is not None:
+        print("--finetune is not needed any more (a full training takes seconds): training normally")
+    ship = Ship(Settings.from_env(), gate=not args.no_gate, conversation_tests=args.conversation_tests,
+                wait_live_seconds=0 if args.no_wait else 120, model=args.model)
     result = ship.run()
     return 0 if result.published else 1
 

@@ -128,8 +128,8 @@ def test_make_ship_puts_a_change_live_while_customers_chat(stack, stack_settings
     thread.start()
     try:
         lines: List[str] = []
-        ship = Ship(stack_settings, finetune=True, epoch_fraction=0.1, gate=False, wait_live_seconds=120,
-                    model_dir=tmp_path / "models", out=lines.append)
+        ship = Ship(stack_settings, gate=False, wait_live_seconds=120, model_dir=tmp_path / "models",
+                    out=lines.append)
         result = ship.run()
         assert result.published is not None, "\n".join(lines)
         assert any("live on" in line for line in lines), "\n".join(lines)

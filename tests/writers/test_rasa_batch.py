@@ -1,0 +1,40 @@
+"""Several Rasa commands in one process: run in order, timed, and the chain stops at the first failure."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from core.settings import Settings
+from tests.helpers.writers_project import make_project
+from writers.rasa_batch import MARKER, run_rasa
+
+
+def _validate(root: Path) -> list[str]:
+    return ["data", "validate", "--domain", "domain", "--data", "data", "--config", str(root / "config.yml")]
+
+
+def test_commands_run_one_after_the_other_in_one_process(tmp_path: Path):
+    root = make_project(tmp_path / "project")
+    children: list[subprocess.Popen[str]] = []
+    result = run_rasa([_validate(root), _validate(root)], root, Settings.from_env().child_env(), children.append)
+    assert result.returncode == 0, result.output[-3000:]
+    assert len(children) == 1
+    assert result.output.count(MARKER) == 2
+    assert result.output.count("Validating intents") == 2
+    assert set(result.seconds) == {"data validate"} and result.seconds["data validate"] > 0
+    assert result.failed == []
+
+
+def test_the_chain_stops_at_the_first_failure_and_names_it(tmp_path: Path):
+    root = make_project(tmp_path / "project")
+    broken = tmp_path / "broken-config.yml"
+    broken.write_text("pipeline: [\n", encoding="utf-8")
+    failing = ["train", "--domain", "domain", "--data", "data", "--config", str(broken),
+               "--out", str(tmp_path / "models")]
+    result = run_rasa([failing, _validate(root)], root, Settings.from_env().child_env())
+    assert result.returncode != 0
+    assert result.failed == failing
+    assert result.output.count(MARKER) == 1
+    assert "broken-config.yml" in result.output
+    assert not list((tmp_path / "models").glob("*.tar.gz"))

@@ -1,0 +1,149 @@
+"""Several ``rasa`` commands in one Python process, so Rasa's imports (~10 s each time) are paid once.
+
+``make ship`` and the NLU gate run a chain of Rasa commands (train, then test;
+train on a split, then test it three times). As separate ``rasa`` processes each
+one spends about ten seconds importing Rasa and TensorFlow before it starts.
+:func:`run_rasa` runs the chain in one child process instead::
+
+    python -m writers.rasa_batch '[["train", "--out", "models"], ["test", "core", "--e2e", ...]]'
+
+Each command is parsed by Rasa's own argument parser and run exactly as the
+``rasa`` command line would run it (same output files, same messages), one
+after the other, in the child's folder and environment; the chain stops at the
+first command that fails. Before each command the child prints a line
+``== rasa <arguments>`` (:data:`MARKER`), which callers use to time each one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+__all__ = ["MARKER", "BatchResult", "Started", "main", "run_rasa"]
+
+MARKER = "== rasa "
+
+Started = Callable[["subprocess.Popen[str]"], None]
+"""Called with the child process as soon as it runs."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    """How a chain of Rasa commands went.
+
+    Attributes:
+        returncode: 0 when every command succeeded, else the failed command's status.
+        output: Everything the child printed (stdout and stderr together).
+        failed: The arguments of the command that failed (empty when none did).
+        seconds: Wall time of the commands that started, by their first two words ("train", "test core");
+            commands of the same name add up.
+    """
+
+    returncode: int
+    output: str
+    failed: List[str] = field(default_factory=list)
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+
+def run_rasa(commands: Sequence[Sequence[str]], cwd: Path, env: Mapping[str, str],
+             started: Optional[Started] = None) -> BatchResult:
+    """Runs ``commands`` (each the arguments of one ``rasa`` call) in one child process.
+
+    Args:
+        commands: E.g. ``[["train", "--out", "models"], ["test", "core", "--model", "m.tar.gz"]]``.
+        cwd: The child's folder (the Rasa project).
+        env: The child's environment (``Settings.child_env()``).
+        started: Called with the child process as soon as it runs (e.g. to stop it from another thread).
+
+    Returns:
+        The exit status, the output, which command failed, and how long each took.
+    """
+    child = subprocess.Popen([sys.executable, "-m", "writers.rasa_batch", json.dumps([list(c) for c in commands])],
+                             cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if started is not None:
+        started(child)
+    lines: List[str] = []
+    seconds: Dict[str, float] = {}
+    begun = 0
+    current: Optional[str] = None
+    since = time.monotonic()
+    assert child.stdout is not None
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith(MARKER):
+            now = time.monotonic()
+            if current is not None:
+                seconds[current] = seconds.get(current, 0.0) + now - since
+            current, since, begun = _name(line[len(MARKER):].split()), now, begun + 1
+    returncode = child.wait()
+    if current is not None:
+        seconds[current] = seconds.get(current, 0.0) + time.monotonic() - since
+    failed = list(commands[max(begun, 1) - 1]) if returncode and commands else []
+    return BatchResult(returncode, "".join(lines), failed, seconds)
+
+
+def _name(arguments: Sequence[str]) -> str:
+    return " ".join(a for a in arguments[:2] if not a.startswith("-"))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the JSON list of Rasa commands given as the one argument; returns the first failure's status."""
+    # Only this child process needs Rasa (~10 s to import): the callers of run_rasa stay light.
+    import rasa.telemetry  # noqa: PLC0415
+    import rasa.utils.io  # noqa: PLC0415
+    import rasa.utils.tensorflow.environment as tf_env  # noqa: PLC0415
+    from rasa.__main__ import create_argument_parser  # noqa: PLC0415
+    from rasa.plugin import plugin_manager  # noqa: PLC0415
+    from rasa.shared.exceptions import RasaException  # noqa: PLC0415
+    from rasa.utils.common import configure_logging_and_warnings  # noqa: PLC0415
+    from rasa.utils.log_utils import configure_structlog  # noqa: PLC0415
+
+    commands: List[List[str]] = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    parser = create_argument_parser()
+    # As `rasa` itself does before its command: custom components are found from the project folder.
+    sys.path.insert(1, str(Path.cwd()))
+    tf_env.setup_tf_environment()
+    for index, command in enumerate(commands):
+        print(MARKER + " ".join(command), flush=True)
+        args = parser.parse_args(command)
+        log_level = getattr(args, "loglevel", None)
+        if index == 0:
+            configure_logging_and_warnings(log_level, getattr(args, "logging_config_file", None),
+                                           warn_only_once=True, filter_repeated_logs=True)
+            rasa.utils.io.configure_colored_logging(log_level)
+            hooks = plugin_manager().hook
+            result = hooks.configure_commandline(cmdline_arguments=args)
+            endpoints_file = result[0] if result else None
+            rasa.telemetry.initialize_telemetry()
+            hooks.init_telemetry(endpoints_file=endpoints_file)
+            hooks.init_managers(endpoints_file=endpoints_file)
+            hooks.init_anonymization_pipeline(endpoints_file=endpoints_file)
+            configure_structlog(log_level)
+        try:
+            args.func(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            if code:
+                return code
+        except RasaException as exc:
+            print(f"{exc.__class__.__name__}: {exc}", flush=True)
+            return 1
+        except Exception:  # reported like an uncaught error of `rasa`, and the chain stops
+            traceback.print_exc(file=sys.stdout)
+            return 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
