@@ -1,0 +1,427 @@
+"""Near-domain benchmark: does the bot know when it doesn't know?
+
+Run with ``python -m bench.near_domain [--model models/x.tar.gz] [--record LABEL]``.
+
+The questions are ``bench/data/near_domain/{en,he}.yml`` (written for this
+benchmark; never training data): questions a shop's customers would ask that
+Kesher's content does not answer, and paraphrases of every FAQ, of the core
+requests and of a few help-centre articles. A fixed split (stated in the files)
+keeps a validation half for calibrating thresholds and a test half for reporting.
+
+The trained model is loaded in-process (``rasa.core.agent.Agent``) and every
+question parsed once. What the bot would then answer is worked out from the
+parse the way the rules and actions do it (``data/rules``, ``actions/``):
+
+- below the intent threshold (FallbackClassifier), or an FAQ below the FAQ
+  threshold: ``action_fallback``, which searches the help centre and, if no
+  article scores high enough, takes the honest path;
+- ``out_of_scope``: an article only above ``OUT_OF_SCOPE_MIN_SCORE``, else the
+  honest path; ``kb_question``: an article, else "nothing found" and a person
+  offered (honest); ``human_handoff``: a person (honest for what the shop cannot
+  answer);
+- ``faq``: that FAQ's answer; any other intent: that intent's flow.
+
+So the thresholds can be swept on the validation half without retraining: the
+parse keeps the classifier's own confidences (the FallbackClassifier only puts
+``nlu_fallback`` in front of the ranking). The script prints the trade-off
+tables, the values it would choose (lowest share answered wrongly, then the most
+FAQ paraphrases answered right) and the figures on the test half, both as the
+model is configured and at the chosen values. ``--record`` also writes the
+report into docs/benchmarks.md (section "Near-domain questions") under LABEL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import yaml
+
+from actions.kb.search import InMemoryKnowledgeBase
+from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
+from bench.turns import OUT_DIR, machine
+from core.settings import PROJECT_ROOT
+
+DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
+BENCHMARKS_MD = PROJECT_ROOT / "docs" / "benchmarks.md"
+SECTION = "## Near-domain questions (`python -m bench.near_domain`)"
+LANGUAGES = ("en", "he")
+FALLBACK = "nlu_fallback"
+HONEST = "honest"
+# Intents whose reply is the honest path or a person, never another question's answer.
+HONEST_ROUTES = frozenset({HONEST, "human_handoff"})
+
+INTENT_GRID = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8)
+AMBIGUITY_GRID = (0.0, 0.05, 0.1)
+FAQ_GRID = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+KB_GRID = (0.18, 0.22, 0.26, 0.3, 0.34, 0.38, 0.42, 0.46, 0.5)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question of the set and what a right reply is."""
+
+    language: str
+    text: str
+    expected: Optional[str]  # None: the shop has no answer
+    also_ok: Tuple[str, ...]
+    split: str  # "validation" or "test"
+
+    @property
+    def kind(self) -> str:
+        """``unanswerable``, ``faq``, ``kb`` or ``intent``."""
+        if self.expected is None:
+            return "unanswerable"
+        if self.expected.startswith("faq/"):
+            return "faq"
+        if self.expected.startswith("kb/"):
+            return "kb"
+        return "intent"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the model and the help centre say about one question."""
+
+    intent: str  # the classifier's top intent (nlu_fallback left out)
+    confidence: float
+    margin: float  # top minus second intent confidence
+    faq: Optional[str]  # e.g. "faq/opening_hours"
+    faq_confidence: float
+    kb_slug: Optional[str]
+    kb_score: float
+    model_fell_back: bool  # the model's own verdict, to check the simulation
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The values swept: intent and FAQ confidence, ambiguity margin, article score."""
+
+    intent: float
+    ambiguity: float
+    faq: float
+    kb: float
+
+    def row(self) -> str:
+        """The values as one line of the report."""
+        return f"intent {self.intent:.2f}, ambiguity {self.ambiguity:.2f}, FAQ {self.faq:.2f}, article {self.kb:.2f}"
+
+
+def _entries(raw: Iterable[Any]) -> Iterable[Tuple[str, Tuple[str, ...]]]:
+    for entry in raw:
+        if isinstance(entry, str):
+            yield entry, ()
+        else:
+            yield str(entry["text"]), tuple(entry.get("also_ok") or ())
+
+
+def _split(index: int) -> str:
+    return "validation" if index % 2 == 0 else "test"
+
+
+def load_items(language: str, data_dir: Path = DATA_DIR) -> List[Item]:
+    """The questions of one language, each with its split."""
+    data = yaml.safe_load((data_dir / f"{language}.yml").read_text(encoding="utf-8"))
+    items = [Item(language, text, None, ok, _split(i)) for i, (text, ok) in enumerate(_entries(data["unanswerable"]))]
+    for expected, entries in data["answerable"].items():
+        items += [Item(language, text, expected, ok, _split(i)) for i, (text, ok) in enumerate(_entries(entries))]
+    return items
+
+
+def configured_thresholds(config_path: Path, kb_min_score: float) -> Thresholds:
+    """The thresholds config.yml and the knowledge base use today."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    intent, ambiguity, faq = 0.0, 0.0, 0.0
+    for component in config.get("pipeline", []):
+        if component["name"] == "FallbackClassifier":
+            intent = float(component.get("threshold", 0.3))
+            ambiguity = float(component.get("ambiguity_threshold", 0.1))
+        if "faq_threshold" in component:
+            faq = float(component["faq_threshold"])
+    return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score)
+
+
+def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:
+    """The classifier's own ranking and the FAQ pick, from Rasa's parse data."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK]
+    if not ranking:
+        top = parse.get("intent") or {}
+        ranking = [top] if top.get("name") not in (None, FALLBACK) else [{"name": "none", "confidence": 0.0}]
+    first = ranking[0]
+    second = float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0
+    faq, faq_confidence = None, 0.0
+    selector = (parse.get("response_selector") or {}).get("faq") or {}
+    response = selector.get("response") or {}
+    if response.get("intent_response_key"):
+        faq = str(response["intent_response_key"])
+        faq_confidence = float(response.get("confidence") or 0.0)
+    fell_back = (parse.get("intent") or {}).get("name") == FALLBACK
+    return str(first["name"]), float(first["confidence"]), float(first["confidence"]) - second, faq, \
+        faq_confidence, fell_back
+
+
+async def gather_signals(model: Path, items: Sequence[Item]) -> Tuple[List[Signals], float]:
+    """Parses every question with the model and ranks the help centre for it."""
+    from rasa.core.agent import Agent  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
+    from rasa.utils.common import configure_logging_and_warnings  # noqa: PLC0415 - as above
+    from rasa.utils.log_utils import configure_structlog  # noqa: PLC0415 - as above
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(model))
+    kb = InMemoryKnowledgeBase(PROJECT_ROOT / "data" / "kb", min_score=0.0)
+    await agent.parse_message("warm up")
+    start = time.perf_counter()
+    parses = [await agent.parse_message(item.text) for item in items]
+    per_message_ms = (time.perf_counter() - start) * 1000 / max(1, len(items))
+    signals = []
+    for item, parse in zip(items, parses, strict=True):
+        intent, confidence, margin, faq, faq_confidence, fell_back = signals_from_parse(parse)
+        hits = await kb.search(item.text, item.language, limit=1, min_score=0.0)
+        slug, score = (hits[0].article.slug, hits[0].score) if hits else (None, 0.0)
+        signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back))
+    return signals, per_message_ms
+
+
+def falls_back(s: Signals, t: Thresholds) -> bool:
+    """Whether the NLU turns the message into ``nlu_fallback`` at these thresholds."""
+    if s.confidence < t.intent or s.margin < t.ambiguity:
+        return True
+    return s.intent == "faq" and s.faq_confidence < t.faq
+
+
+def reply(s: Signals, t: Thresholds) -> str:
+    """What the bot answers: ``faq/<name>``, ``kb/<slug>``, an intent's flow, or ``honest``."""
+    if falls_back(s, t):
+        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= t.kb else HONEST
+    if s.intent == "out_of_scope":
+        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= max(t.kb, OUT_OF_SCOPE_MIN_SCORE) else HONEST
+    if s.intent == "kb_question":
+        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= t.kb else HONEST
+    if s.intent == "faq":
+        return s.faq or "faq/?"
+    return s.intent
+
+
+def verdict(item: Item, answer: str) -> str:
+    """``right``, ``honest`` or ``wrong`` (for the unanswerable: ``ok`` when ``also_ok`` allows it)."""
+    if item.expected is None:
+        if answer in HONEST_ROUTES:
+            return HONEST
+        return "ok" if answer in item.also_ok else "wrong"
+    if answer == item.expected or answer in item.also_ok:
+        return "right"
+    return HONEST if answer in HONEST_ROUTES else "wrong"
+
+
+@dataclass
+class Score:
+    """Shares of one language's questions at one set of thresholds."""
+
+    n: Counter[str]
+    outcomes: Counter[Tuple[str, str]]
+
+    def share(self, kind: str, outcome: str) -> float:
+        """The share of ``kind`` questions that got ``outcome``."""
+        total = self.n[kind]
+        return self.outcomes[(kind, outcome)] / total if total else 0.0
+
+
+def score(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, split: Optional[str]) -> Dict[str, Score]:
+    """Per language: how each kind of question fared."""
+    result = {language: Score(Counter(), Counter()) for language in LANGUAGES}
+    for item, s in zip(items, signals, strict=True):
+        if split and item.split != split:
+            continue
+        entry = result[item.language]
+        entry.n[item.kind] += 1
+        entry.outcomes[(item.kind, verdict(item, reply(s, t)))] += 1
+    return result
+
+
+Sweep = List[Tuple[Thresholds, Dict[str, Score]]]
+
+
+def choose(items: Sequence[Item], signals: Sequence[Signals]) -> Tuple[Thresholds, Sweep]:
+    """Sweeps the grid on the validation half and picks the values.
+
+    The choice: the fewest unanswerable questions answered wrongly in the worse
+    language, then the most FAQ paraphrases answered right in the worse
+    language, then the most core requests and articles right; ties go to the
+    lower thresholds (less is refused).
+    """
+    results = []
+    for intent, ambiguity, faq, kb in itertools.product(INTENT_GRID, AMBIGUITY_GRID, FAQ_GRID, KB_GRID):
+        t = Thresholds(intent, ambiguity, faq, kb)
+        results.append((t, score(items, signals, t, "validation")))
+
+    def key(entry: Tuple[Thresholds, Dict[str, Score]]) -> Tuple[float, ...]:
+        t, by_language = entry
+        wrong = max(s.share("unanswerable", "wrong") for s in by_language.values())
+        faq = min(s.share("faq", "right") for s in by_language.values())
+        rest = sum(s.share("intent", "right") + s.share("kb", "right") for s in by_language.values())
+        return (round(wrong, 4), -round(faq, 4), -round(rest, 4), t.intent + t.faq + t.kb + t.ambiguity)
+
+    best = min(results, key=key)[0]
+    return best, results
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f} %"
+
+
+def figures_table(rows: Sequence[Tuple[str, Dict[str, Score]]]) -> List[str]:
+    """A table of the headline shares, one row per (label, language)."""
+    lines = [
+        "| thresholds | language | unanswerable answered wrongly | … honestly | FAQ paraphrases answered right "
+        "| … honest path | … another answer | core requests right | articles right |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, by_language in rows:
+        for language, s in by_language.items():
+            lines.append(
+                f"| {label} | {language} | {_pct(s.share('unanswerable', 'wrong'))} of {s.n['unanswerable']} "
+                f"| {_pct(s.share('unanswerable', HONEST) + s.share('unanswerable', 'ok'))} "
+                f"| {_pct(s.share('faq', 'right'))} of {s.n['faq']} | {_pct(s.share('faq', HONEST))} "
+                f"| {_pct(s.share('faq', 'wrong'))} | {_pct(s.share('intent', 'right'))} of {s.n['intent']} "
+                f"| {_pct(s.share('kb', 'right'))} of {s.n['kb']} |"
+            )
+    return lines
+
+
+def sweep_table(name: str, values: Sequence[float], chosen: Thresholds,
+                results: Dict[Thresholds, Dict[str, Score]]) -> List[str]:
+    """One threshold varied, the others at the chosen values (validation half)."""
+    lines = [
+        f"| {name} | wrong en | wrong he | FAQ right en | FAQ right he | core right en | core right he "
+        "| articles right en | articles right he |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for value in values:
+        t = replace(chosen, **{name: value})
+        by_language = results[t]
+        mark = " ←" if t == chosen else ""
+        cells = [f"{value:.2f}{mark}"]
+        cells += [_pct(by_language[lang].share("unanswerable", "wrong")) for lang in LANGUAGES]
+        cells += [_pct(by_language[lang].share("faq", "right")) for lang in LANGUAGES]
+        cells += [_pct(by_language[lang].share("intent", "right")) for lang in LANGUAGES]
+        cells += [_pct(by_language[lang].share("kb", "right")) for lang in LANGUAGES]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def mistakes(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, split: str) -> List[str]:
+    """The questions of a split answered wrongly, with what they got."""
+    lines = []
+    for item, s in zip(items, signals, strict=True):
+        if item.split != split:
+            continue
+        answer = reply(s, t)
+        if verdict(item, answer) == "wrong":
+            lines.append(f"- {item.language} `{item.text}` → {answer} (expected {item.expected or 'honest'}; "
+                         f"intent {s.intent} {s.confidence:.2f}, FAQ {s.faq} {s.faq_confidence:.2f}, "
+                         f"article {s.kb_slug} {s.kb_score:.2f})")
+    return lines
+
+
+def record(label: str, report: str, path: Path = BENCHMARKS_MD) -> None:
+    """Puts the report in docs/benchmarks.md under the section and ``### label`` (replacing an older one)."""
+    text = path.read_text(encoding="utf-8")
+    block = f"### {label}\n\n{report.strip()}\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}"
+    else:
+        head, _, tail = text.partition(SECTION)
+        next_section = re.search(r"^## ", tail, flags=re.MULTILINE)
+        body, rest = (tail[: next_section.start()], tail[next_section.start():]) if next_section else (tail, "")
+        pattern = re.compile(rf"^### {re.escape(label)}\n.*?(?=^### |\Z)", flags=re.MULTILINE | re.DOTALL)
+        if pattern.search(body):
+            body = pattern.sub(lambda _: block + "\n", body)
+        else:
+            body = body.rstrip("\n") + f"\n\n{block}\n"
+        text = head + SECTION + body.rstrip("\n") + "\n\n" + rest if rest else head + SECTION + body
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def _latest_model() -> Path:
+    models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise SystemExit("no model in models/: train one (make train) or pass --model")
+    return models[-1]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="trained model (default: the newest in models/)")
+    parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config.yml",
+                        help="the config the model was trained with (its thresholds are 'as configured')")
+    parser.add_argument("--record", metavar="LABEL", help="also write the report into docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    model = args.model or _latest_model()
+
+    items = [item for language in LANGUAGES for item in load_items(language)]
+    print(f"{len(items)} questions; parsing with {model}...", flush=True)
+    signals, per_message_ms = asyncio.run(gather_signals(model, items))
+    kb_default = InMemoryKnowledgeBase(PROJECT_ROOT / "data" / "kb").min_score
+    configured = configured_thresholds(args.config, kb_default)
+    simulated = [falls_back(s, configured) for s in signals]
+    agree = sum(sim == s.model_fell_back for sim, s in zip(simulated, signals, strict=True))
+
+    chosen, results = choose(items, signals)
+    by_thresholds = dict(results)
+    counts = {lang: Counter((i.kind, i.split) for i in items if i.language == lang) for lang in LANGUAGES}
+    lines = [
+        f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; model `{model.name}`, "
+        f"config `{args.config.name}`; {per_message_ms:.1f} ms per parse in-process.",
+        "",
+        "Questions per language (validation / test): " + "; ".join(
+            f"{lang}: unanswerable {c[('unanswerable', 'validation')]}/{c[('unanswerable', 'test')]}, "
+            f"FAQ paraphrases {c[('faq', 'validation')]}/{c[('faq', 'test')]}, "
+            f"core requests {c[('intent', 'validation')]}/{c[('intent', 'test')]}, "
+            f"articles {c[('kb', 'validation')]}/{c[('kb', 'test')]}" for lang, c in counts.items()),
+        "",
+        f"As configured: {configured.row()} (the simulated fallback agrees with the model's own on "
+        f"{agree}/{len(items)} questions).",
+        f"Chosen on the validation half: {chosen.row()}.",
+        "",
+        "**Test half** (goal: under 5 % of unanswerable questions answered wrongly, over 95 % of FAQ "
+        "paraphrases answered right):",
+        "",
+        *figures_table([("as configured", score(items, signals, configured, "test")),
+                        ("chosen", score(items, signals, chosen, "test"))]),
+        "",
+        "**Validation half:**",
+        "",
+        *figures_table([("as configured", score(items, signals, configured, "validation")),
+                        ("chosen", score(items, signals, chosen, "validation"))]),
+        "",
+        "**Trade-off on the validation half**, one threshold varied, the others at the chosen values:",
+    ]
+    for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID), ("kb", KB_GRID)):
+        lines += ["", *sweep_table(name, grid, chosen, by_thresholds)]
+    wrong = mistakes(items, signals, chosen, "test")
+    lines += ["", f"Test-half questions answered wrongly at the chosen values ({len(wrong)}):", "", *wrong]
+    report = "\n".join(lines)
+    print("\n" + report)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / f"near-domain-{datetime.now():%Y-%m-%d-%H%M}.md"
+    out.write_text(report + "\n", encoding="utf-8")
+    print(f"\nWritten to {out}")
+    if args.record:
+        record(args.record, report)
+        print(f"Recorded in {BENCHMARKS_MD} under '{args.record}'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
