@@ -157,8 +157,8 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
             ambiguity = float(component.get("ambiguity_threshold", 0.1))
-        if "faq_threshold" in component:
-            faq = float(component["faq_threshold"])
+        if component["name"].endswith("FaqSelector"):  # bot/components/faq_selector.py
+            faq = float(component.get("threshold", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
                       fallback_kb=max(kb_min_score, fallback_min_score))
 
