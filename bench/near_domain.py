@@ -379,6 +379,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--model", type=Path, help="trained model (default: the newest in models/)")
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config.yml",
                         help="the config the model was trained with (its thresholds are 'as configured')")
+    parser.add_argument("--fallback-min-score", type=float, default=FALLBACK_MIN_SCORE,
+                        help="the article bar after a fallback 'as configured' (default: actions/fallback.py's)")
     parser.add_argument("--record", metavar="LABEL", help="also write the report into docs/benchmarks.md")
     args = parser.parse_args(argv)
     model = args.model or _latest_model()
@@ -387,7 +389,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"{len(items)} questions; parsing with {model}...", flush=True)
     signals, per_message_ms = asyncio.run(gather_signals(model, items))
     kb_default = InMemoryKnowledgeBase(PROJECT_ROOT / "data" / "kb").min_score
-    configured = configured_thresholds(args.config, kb_default, FALLBACK_MIN_SCORE)
+    configured = configured_thresholds(args.config, kb_default, args.fallback_min_score)
     simulated = [falls_back(s, configured) for s in signals]
     agree = sum(sim == s.model_fell_back for sim, s in zip(simulated, signals, strict=True))
 
