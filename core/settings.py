@@ -98,6 +98,9 @@ class Settings(BaseModel):
                                  description="Rasa's training cache, shared by every copy of the content.")
     rasa_cache_mb: int = Field(default=4000, env="RASA_MAX_CACHE_SIZE",
                                description="Rasa's training cache size in MB (its 1 GB default evicts the model).")
+    embedding_cache_dir: Path = Field(default=PROJECT_ROOT / ".rasa" / "embeddings", env="KESHER_EMBEDDING_CACHE",
+                                      description="Sentence embeddings of training examples, kept between trainings "
+                                                  "(bot/components/sentence_encoder.py); safe to delete.")
 
     # -- the handoff service ---------------------------------------------------------------
     handoff_port: int = Field(default=5080, env="HANDOFF_PORT",

@@ -1,7 +1,8 @@
-"""Blank messages are 'not understood' instead of crashing the classifier."""
+"""The intent classifier: sparse and dense features together, calibrated, blank-safe, persisted."""
 
 from __future__ import annotations
 
+import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -9,6 +10,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.intent_classifier import BlankSafeLogisticRegressionClassifier
+from tests.bot.components.pipeline import Pipeline
 
 
 def test_blank_messages_become_nlu_fallback(tmp_path):
@@ -22,3 +24,52 @@ def test_blank_messages_become_nlu_fallback(tmp_path):
     component.process(messages)  # an untrained classifier: only blank messages may reach it
     for message in messages:
         assert message.get("intent") == {"name": "nlu_fallback", "confidence": 1.0}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"))
+
+
+def _trained(pipeline: Pipeline, **config: object) -> BlankSafeLogisticRegressionClassifier:
+    classifier = BlankSafeLogisticRegressionClassifier.create(
+        {**BlankSafeLogisticRegressionClassifier.get_default_config(), "calibration_folds": 2, **config},
+        pipeline.storage, Resource("intents"), pipeline.context("intents"),
+    )
+    classifier.train(pipeline.data)
+    return classifier
+
+
+def test_new_phrasings_in_both_languages_get_their_intent(pipeline: Pipeline):
+    classifier = _trained(pipeline)
+    messages = pipeline.featurize("hi!", "where's my parcel?", "מתי הקניון פתוח?", "אני רוצה להחזיר את המוצר", "")
+    classifier.process(messages)
+    assert [m.get("intent")["name"] for m in messages] == ["greet", "order_status", "faq", "faq", "nlu_fallback"]
+    ranking = messages[1].get("intent_ranking")
+    assert {r["name"] for r in ranking} == {"greet", "order_status", "faq"}  # the answers add up into faq
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+
+
+def test_the_model_is_persisted_and_loaded(pipeline: Pipeline):
+    trained = _trained(pipeline)
+    loaded = BlankSafeLogisticRegressionClassifier.load(
+        BlankSafeLogisticRegressionClassifier.get_default_config(), pipeline.storage, Resource("intents"),
+        pipeline.context("intents"),
+    )
+    before, after = pipeline.featurize("are you open on saturday"), pipeline.featurize("are you open on saturday")
+    trained.process(before)
+    loaded.process(after)
+    assert after[0].get("intent") == before[0].get("intent")
+    assert after[0].get("intent")["name"] == "faq"
+
+
+def test_calibration_changes_confidences_not_the_choice(pipeline: Pipeline):
+    raw, calibrated = _trained(pipeline, calibration_folds=0), _trained(pipeline)
+    texts = ["hello", "track my order please", "gibberish qwzx", "מה שעות הפתיחה"]
+    a, b = pipeline.featurize(*texts), pipeline.featurize(*texts)
+    raw.process(a)
+    calibrated.process(b)
+    assert [m.get("intent")["name"] for m in a] == [m.get("intent")["name"] for m in b]
+    assert raw.model is not None and raw.model.temperature == 1.0
+    assert calibrated.model is not None and calibrated.model.temperature != 1.0

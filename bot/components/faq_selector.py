@@ -1,0 +1,252 @@
+"""Picks the FAQ answer for the ``faq`` retrieval intent, or admits it has none.
+
+:class:`FaqSelector` replaces Rasa's TensorFlow ``ResponseSelector`` (about
+150 of the 190 seconds a training took) with the calibrated logistic
+regression of :mod:`bot.components.linear`, trained on the ``faq/*`` examples
+over the same sparse and dense features as the intent classifier (about a
+second). It writes exactly what ``ResponseSelector`` writes under
+``response_selector``, so Rasa's retrieval action (``utter_faq``), the rules,
+``rasa test nlu``'s response-selection report and the writers' tools work as
+before.
+
+Unlike ``ResponseSelector``, which always names one of the answers, it says
+when none fits: if the intent is ``faq`` but the best answer's calibrated
+probability is under ``threshold``, or the message is further from every
+example of that answer than ``min_similarity`` (cosine of the e5 sentence
+embeddings), the intent becomes ``nlu_fallback`` the way the
+FallbackClassifier does it (inserted at the top of the ranking, whose
+confidence is the threshold), and the honest path runs (help-centre search,
+then an offer of a person: ``actions/fallback.py``). The
+``response_selector`` output is still written, so reports show what would
+have been answered. Place it after the FallbackClassifier, which then does not
+see its fallback twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Type
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data import util as nlu_util
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.shared.utils.io import raise_warning
+
+from bot.components.intent_classifier import is_blank
+from bot.components.linear import LINEAR_DEFAULTS, LinearModel
+
+__all__ = ["FaqSelector"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "faq_selector.npz"
+EXAMPLES_FILE = "faq_examples.npz"
+META_FILE = "faq_selector.json"
+# The keys of Rasa's response selector output (rasa.nlu.selectors.response_selector).
+PROPERTY = "response_selector"
+RETRIEVAL_INTENTS = "all_retrieval_intents"
+PREDICTION = "response"
+RANKING = "ranking"
+RESPONSES = "responses"
+UTTER_ACTION = "utter_action"
+
+
+def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
+    """The first dense sentence feature of the text (the e5 embedding), unit length."""
+    for feature in message.features:
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and not feature.is_sparse():
+            vector = np.asarray(feature.features, dtype=np.float32).ravel()
+            norm = float(np.linalg.norm(vector))
+            return vector / norm if norm else vector
+    return None
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class FaqSelector(IntentClassifier, GraphComponent):
+    """Selects the answer of a retrieval intent with a calibrated linear model, or falls back.
+
+    Config:
+        retrieval_intent: The retrieval intent it answers (``faq``).
+        threshold: The lowest calibrated probability of the best answer that is still
+            answered; below it a ``faq`` message becomes ``nlu_fallback``.
+        min_similarity: The lowest cosine similarity (e5 sentence embeddings) between the
+            message and the nearest training example of the best answer; 0 turns it off.
+        ranking_length: Answers kept in the ranking (0: all).
+        C, class_weight, weights, calibration_folds, max_iter, random_state: the linear
+            model (:data:`bot.components.linear.LINEAR_DEFAULTS`).
+    """
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        """Featurizers must run first."""
+        return [Featurizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """See the class docstring."""
+        return {
+            **LINEAR_DEFAULTS,
+            "retrieval_intent": "faq",
+            "threshold": 0.5,
+            "min_similarity": 0.0,
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[LinearModel] = None,
+        responses: Optional[Dict[str, List[Dict[str, Any]]]] = None,
+        all_retrieval_intents: Optional[List[str]] = None,
+        examples: Optional[np.ndarray] = None,
+        example_labels: Optional[np.ndarray] = None,
+    ) -> None:
+        """A selector with ``config``; untrained unless ``model`` is given."""
+        self.config = {**self.get_default_config(), **config}
+        self.retrieval_intent: str = self.config["retrieval_intent"]
+        self.model = model
+        self.responses = responses or {}
+        self.all_retrieval_intents = all_retrieval_intents or []
+        self.examples = examples  # unit e5 embeddings of the training examples
+        self.example_labels = example_labels  # the class index of each
+        self._model_storage = model_storage
+        self._resource = resource
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FaqSelector:
+        """Creates an untrained selector (Rasa's graph API)."""
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fits the answer classifier on the retrieval intent's examples."""
+        self.all_retrieval_intents = sorted(training_data.retrieval_intents)
+        self.responses = dict(training_data.responses)
+        examples = [
+            m for m in training_data.intent_examples
+            if m.get(INTENT) == self.retrieval_intent and m.get(INTENT_RESPONSE_KEY) and not is_blank(m)
+        ]
+        labels = [m.get(INTENT_RESPONSE_KEY) for m in examples]
+        if len(set(labels)) < 2:
+            raise_warning(f"FaqSelector: fewer than two answers for '{self.retrieval_intent}'; it stays untrained.")
+            self.persist()
+            return self._resource
+        self.model = LinearModel.train(examples, labels, self.config)
+        vectors = [_sentence_embedding(m) for m in examples]
+        if all(v is not None for v in vectors):
+            self.examples = np.stack([v for v in vectors if v is not None])
+            self.example_labels = np.array([self.model.classes.index(label) for label in labels])
+        self.persist()
+        return self._resource
+
+    def _nearest_similarity(self, message: Message, label: int) -> Optional[float]:
+        if self.examples is None or self.example_labels is None:
+            return None
+        vector = _sentence_embedding(message)
+        if vector is None:
+            return None
+        return float(np.max(self.examples[self.example_labels == label] @ vector))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Writes the ``response_selector`` output and falls back when no answer is good enough."""
+        model = self.model
+        if model is None:
+            return messages
+        rows = model.probabilities(messages)
+        for message, row in zip(messages, rows, strict=True):
+            ranking = model.ranking(row, int(self.config["ranking_length"]))
+            best = ranking[0]
+            key = best["name"]
+            utter_action = nlu_util.intent_response_key_to_template_key(key)
+            responses = self.responses.get(utter_action) or [{TEXT: key}]
+            prediction = {
+                PREDICTION: {
+                    RESPONSES: responses,
+                    PREDICTED_CONFIDENCE_KEY: best["confidence"],
+                    INTENT_RESPONSE_KEY: key,
+                    UTTER_ACTION: utter_action,
+                },
+                RANKING: [
+                    {PREDICTED_CONFIDENCE_KEY: r["confidence"], INTENT_RESPONSE_KEY: r["name"]}
+                    for r in ranking
+                ],
+            }
+            properties = message.get(PROPERTY, {}) or {}
+            properties[RETRIEVAL_INTENTS] = self.all_retrieval_intents
+            properties[self.retrieval_intent] = prediction
+            message.set(PROPERTY, properties, add_to_output=True)
+            self._fall_back_if_unsure(message, best["confidence"], model.classes.index(best["name"]))
+        return messages
+
+    def _fall_back_if_unsure(self, message: Message, confidence: float, label: int) -> None:
+        intent = message.get(INTENT) or {}
+        if intent.get("name") != self.retrieval_intent:
+            return
+        threshold = float(self.config["threshold"])
+        similarity = self._nearest_similarity(message, label)
+        min_similarity = float(self.config["min_similarity"])
+        if confidence >= threshold and (similarity is None or similarity >= min_similarity):
+            return
+        logger.debug("FAQ answer confidence %.3f, similarity %s: not sure, nlu_fallback", confidence, similarity)
+        fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: threshold}
+        message.set(INTENT, fallback, add_to_output=True)
+        ranking = list(message.get(INTENT_RANKING_KEY) or [])
+        message.set(INTENT_RANKING_KEY, [dict(fallback), *ranking], add_to_output=True)
+
+    def persist(self) -> None:
+        """Writes the weights, the example embeddings and the responses to the model storage."""
+        with self._model_storage.write_to(self._resource) as folder:
+            if self.model is not None:
+                self.model.save(folder / MODEL_FILE)
+            if self.examples is not None and self.example_labels is not None:
+                np.savez(folder / EXAMPLES_FILE, vectors=self.examples, labels=self.example_labels)
+            meta = {"responses": self.responses, "all_retrieval_intents": self.all_retrieval_intents}
+            (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> FaqSelector:
+        """Loads a trained selector (an untrained one if training left nothing)."""
+        try:
+            with model_storage.read_from(resource) as folder:
+                meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+                model = LinearModel.load(folder / MODEL_FILE) if (folder / MODEL_FILE).exists() else None
+                examples = labels = None
+                if (folder / EXAMPLES_FILE).exists():
+                    with np.load(folder / EXAMPLES_FILE, allow_pickle=False) as arrays:
+                        examples, labels = arrays["vectors"], arrays["labels"]
+        except (ValueError, FileNotFoundError):
+            logger.debug("No trained FAQ selector in resource '%s'.", resource.name)
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, model, meta["responses"], meta["all_retrieval_intents"],
+                   examples, labels)

@@ -1,0 +1,117 @@
+"""One matrix from the sentence features of every featurizer, for the linear classifiers.
+
+The pipeline gives each message several sentence-level feature blocks: word and
+character n-gram counts (sparse) and the e5 sentence embedding (dense). A
+linear model on their raw concatenation is dominated by whichever block has
+the largest numbers (a 40-word message has hundreds of character n-gram
+counts; the embedding has norm 1). :class:`FeatureBlocks` gives every block the
+same footing, learnt on the training examples: sparse counts become
+sublinear TF-IDF, each block is scaled to unit length per message, then
+multiplied by its configured weight, so ``weights`` say how much each kind
+of evidence counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+__all__ = ["FeatureBlocks"]
+
+
+def _sentence_blocks(message: Message) -> Dict[str, sp.csr_matrix]:
+    blocks: Dict[str, sp.csr_matrix] = {}
+    for feature in message.features:
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE:
+            name = f"{'sparse' if feature.is_sparse() else 'dense'}:{feature.origin}"
+            blocks[name] = sp.csr_matrix(feature.features, dtype=np.float64)
+    return blocks
+
+
+def _unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+
+
+@dataclass
+class FeatureBlocks:
+    """The blocks seen in training, their sizes, IDF weights and configured weights."""
+
+    names: List[str] = field(default_factory=list)
+    sizes: List[int] = field(default_factory=list)
+    idf: Dict[str, np.ndarray] = field(default_factory=dict)
+    weights: Dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, messages: Sequence[Message], weights: Mapping[str, float]) -> FeatureBlocks:
+        """Learns the blocks and the sparse blocks' IDF from the training messages.
+
+        Args:
+            messages: Featurized training messages.
+            weights: A weight per block kind: ``dense``, ``sparse``, or a featurizer's
+                name (``dense:<name>`` / ``sparse:<name>``, which wins); 1.0 otherwise.
+        """
+        per_message = [_sentence_blocks(m) for m in messages]
+        sizes: Dict[str, int] = {}
+        for blocks in per_message:
+            for name, matrix in blocks.items():
+                sizes.setdefault(name, matrix.shape[1])
+        names = sorted(sizes)
+        result = cls(names=names, sizes=[sizes[n] for n in names])
+        for name in names:
+            kind = name.split(":", 1)[0]
+            result.weights[name] = float(weights.get(name, weights.get(kind, 1.0)))
+            if kind == "sparse":
+                counts = sp.vstack([b.get(name, sp.csr_matrix((1, sizes[name]))) for b in per_message]).tocsr()
+                document_frequency = np.bincount(counts.indices, minlength=sizes[name])
+                result.idf[name] = np.log((1 + len(per_message)) / (1 + document_frequency)) + 1.0
+        return result
+
+    def matrix(self, messages: Sequence[Message]) -> sp.csr_matrix:
+        """The weighted, normalised feature matrix of ``messages`` (one row each)."""
+        per_message = [_sentence_blocks(m) for m in messages]
+        columns = []
+        for name, size in zip(self.names, self.sizes, strict=True):
+            rows = []
+            for blocks in per_message:
+                block = blocks.get(name)
+                rows.append(block if block is not None and block.shape[1] == size else sp.csr_matrix((1, size)))
+            block_matrix = sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, size))
+            if name in self.idf:
+                block_matrix.data = np.log1p(block_matrix.data)  # sublinear term frequency
+                block_matrix = sp.csr_matrix(block_matrix @ sp.diags(self.idf[name]))
+            columns.append(_unit_rows(block_matrix) * self.weights[name])
+        if not columns:
+            return sp.csr_matrix((len(messages), 0))
+        return sp.hstack(columns).tocsr()
+
+    def to_arrays(self, prefix: str = "blocks") -> Dict[str, np.ndarray]:
+        """The blocks as named arrays (for ``np.savez``; no pickles in a model)."""
+        arrays = {
+            f"{prefix}_names": np.array(self.names, dtype=str),
+            f"{prefix}_sizes": np.array(self.sizes, dtype=np.int64),
+            f"{prefix}_weights": np.array([self.weights[n] for n in self.names], dtype=np.float64),
+        }
+        for index, name in enumerate(self.names):
+            if name in self.idf:
+                arrays[f"{prefix}_idf_{index}"] = self.idf[name]
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str = "blocks") -> FeatureBlocks:
+        """The blocks saved by :meth:`to_arrays`."""
+        names = [str(n) for n in arrays[f"{prefix}_names"]]
+        weights = [float(w) for w in arrays[f"{prefix}_weights"]]
+        idf: Dict[str, np.ndarray] = {}
+        for index, name in enumerate(names):
+            saved: Optional[np.ndarray] = arrays.get(f"{prefix}_idf_{index}")
+            if saved is not None:
+                idf[name] = np.asarray(saved)
+        return cls(names=names, sizes=[int(s) for s in arrays[f"{prefix}_sizes"]], idf=idf,
+                   weights=dict(zip(names, weights, strict=True)))

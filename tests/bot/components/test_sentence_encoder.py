@@ -1,0 +1,79 @@
+"""The e5 sentence feature: batched and cached in training, one call per message, blank-safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rasa.shared.nlu.constants import ACTION_NAME, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.sentence_encoder import EmbeddingCache, SentenceEncoder, shared_encoder
+from tests.bot.components.pipeline import training_data
+
+
+def _sentence_vector(message: Message) -> np.ndarray:
+    _, sentence = message.get_dense_features(TEXT)
+    assert sentence is not None, "no dense sentence feature"
+    return np.asarray(sentence.features)
+
+
+def test_training_examples_and_messages_get_the_same_unit_vector(tmp_path: Path):
+    encoder = SentenceEncoder({"cache_dir": str(tmp_path)}, "e5")
+    data = training_data()
+    encoder.process_training_data(data)
+    trained = _sentence_vector(data.training_examples[0])
+    assert trained.shape == (1, 384)
+    assert np.linalg.norm(trained) == pytest.approx(1.0, abs=1e-3)
+
+    fresh = SentenceEncoder({"cache_dir": False}, "e5")  # computed now, not read from the cache
+    message = Message({TEXT: data.training_examples[0].get(TEXT)})
+    fresh.process([message])
+    assert np.allclose(_sentence_vector(message), trained, atol=1e-5)
+
+
+def test_paraphrases_are_closer_than_other_topics_in_both_languages(tmp_path: Path):
+    encoder = SentenceEncoder({"cache_dir": False}, "e5")
+    hours_en, hours_he, returns_he = encoder.embed(["when are you open?", "מתי אתם פתוחים?", "איך מחזירים מוצר?"])
+    assert hours_en @ hours_he > hours_he @ returns_he
+
+
+def test_second_training_reads_every_vector_from_the_cache(tmp_path: Path):
+    first = SentenceEncoder({"cache_dir": str(tmp_path)}, "e5")
+    first.process_training_data(training_data())
+    distinct = len({m.get(TEXT) for m in training_data().training_examples})
+    assert (first.cache_hits, first.cache_misses) == (0, distinct)
+    assert len(EmbeddingCache(tmp_path)) == distinct
+
+    second = SentenceEncoder({"cache_dir": str(tmp_path)}, "e5")
+    data = training_data()
+    second.process_training_data(data)
+    assert (second.cache_hits, second.cache_misses) == (distinct, 0)
+    assert all(m.get_dense_features(TEXT)[1] is not None for m in data.training_examples)
+
+    # Another prefix is another vector: it is not taken from the query cache.
+    passage = SentenceEncoder({"cache_dir": str(tmp_path), "prefix": "passage"}, "e5")
+    passage.process_training_data(training_data())
+    assert passage.cache_misses == distinct
+
+
+def test_blank_text_gets_a_vector_and_messages_without_text_are_left_alone():
+    encoder = SentenceEncoder({"cache_dir": False}, "e5")
+    blank, spaces, action = Message({TEXT: ""}), Message({TEXT: "   "}), Message({ACTION_NAME: "utter_greet"})
+    encoder.process([blank, spaces, action])
+    assert _sentence_vector(blank).shape == (1, 384) and _sentence_vector(spaces).shape == (1, 384)
+    assert action.features == []
+
+
+def test_every_model_in_a_process_shares_one_encoder():
+    a = SentenceEncoder({"cache_dir": False}, "a")
+    b = SentenceEncoder({"cache_dir": False}, "b")
+    assert a.encoder is b.encoder is shared_encoder("original")
+
+
+def test_a_bad_config_is_refused():
+    with pytest.raises(ValueError, match="prefix"):
+        SentenceEncoder({"prefix": "question"}, "e5")
+    with pytest.raises(ValueError, match="threads"):
+        SentenceEncoder({"threads": 0}, "e5")
