@@ -60,8 +60,8 @@ class BlankSafeLogisticRegressionClassifier(IntentClassifier, GraphComponent):
     as its own class and add their probabilities up into the intent's (``faq``): one boundary
     around sixteen unrelated topics is harder to draw than sixteen small ones. Measured on the
     held-out split (docs/benchmarks.md): it lost at C=10 with equal block weights (accuracy 0.813
-    against 0.839) and gave the best figures with the configured C=100, dense weight 3 (0.905);
-    the flat model at that setting is still to be measured.
+    against 0.839) and gave the best figures with C=50-100 and dense weight 2-3 (0.889-0.905);
+    the flat model at those settings is still to be measured.
     """
 
     @classmethod
