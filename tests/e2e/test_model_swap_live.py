@@ -24,7 +24,7 @@ from writers.ship import model_id, wait_until_live
 
 pytestmark = pytest.mark.stack
 
-MESSAGES = ["hello", "how long does shipping take?", "שלום", "כמה זמן לוקח משלוח?"]
+MESSAGES = ["hello there", "how long does shipping take?", "שלום", "כמה זמן לוקח משלוח?"]
 
 
 @dataclass
