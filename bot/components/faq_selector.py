@@ -1,8 +1,8 @@
 """Picks the FAQ answer for the ``faq`` retrieval intent, or admits it has none.
 
 :class:`FaqSelector` replaces Rasa's TensorFlow ``ResponseSelector`` (about
-150 of the 190 seconds a training took) with the calibrated logistic
-regression of :mod:`bot.components.linear`, trained on the ``faq/*`` examples
+150 of the 190 seconds a training took) with the calibrated linear
+SVM of :mod:`bot.components.linear`, trained on the ``faq/*`` examples
 over the same sparse and dense features as the intent classifier (about a
 second). It writes exactly what ``ResponseSelector`` writes under
 ``response_selector``, so Rasa's retrieval action (``utter_faq``), the rules,

@@ -1,9 +1,9 @@
-"""The intent classifier: a calibrated logistic regression on sparse and dense features together.
+"""The intent classifier: a calibrated linear classifier (SVM) on sparse and dense features together.
 
 It reads every sentence-level feature the pipeline produced (word and
 character n-gram counts, the e5 sentence embedding), gives each block the
-same footing (:mod:`bot.components.features`) and fits one multinomial
-logistic regression whose probabilities are calibrated on held-out folds
+same footing (:mod:`bot.components.features`) and fits one one-vs-rest
+linear SVM whose probabilities are calibrated on held-out folds
 (:mod:`bot.components.linear`), so the FallbackClassifier's threshold is a
 probability of being right rather than an arbitrary score.
 
@@ -51,7 +51,7 @@ def is_blank(message: Message) -> bool:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class BlankSafeLogisticRegressionClassifier(IntentClassifier, GraphComponent):
-    """Calibrated logistic regression over all sentence features; blank messages get ``nlu_fallback``.
+    """Calibrated linear classifier over all sentence features; blank messages get ``nlu_fallback``.
 
     Config: ``C``, ``class_weight``, ``weights`` (per feature block), ``calibration_folds``,
     ``max_iter``, ``random_state`` (see :data:`bot.components.linear.LINEAR_DEFAULTS`),

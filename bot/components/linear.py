@@ -1,12 +1,17 @@
-"""A calibrated multinomial logistic regression on :class:`~bot.components.features.FeatureBlocks`.
+"""A calibrated linear classifier on :class:`~bot.components.features.FeatureBlocks`.
 
-Shared by the intent classifier and the FAQ selector. Training fits
-scikit-learn's ``LogisticRegression``; the model keeps only its weights, as
-plain arrays in an ``.npz`` (loading a model runs no pickled code), and
-predicts with one matrix product.
+Shared by the intent classifier and the FAQ selector. Training fits a linear
+support-vector machine (scikit-learn's ``LinearSVC``, liblinear's one-vs-rest
+coordinate descent): on the bot's own held-out split it is as accurate as the
+multinomial logistic regression it replaced (accuracy 0.902-0.905 against
+0.905) and fits in about a second instead of minutes (lbfgs needed ~240
+iterations over ~80,000 sparse columns and ~70 classes). The model keeps only
+its weights, as plain arrays in an ``.npz`` (loading a model runs no pickled
+code), and predicts with one matrix product; probabilities are a softmax of the
+margins.
 
-Calibration: a logistic regression's probabilities are systematically too
-low or too high depending on how strongly it is regularised, so a
+Calibration: raw margins (or a logistic regression's probabilities) are too
+low or too high depending on how strongly the model is regularised, so a
 confidence threshold (the FallbackClassifier's, the FAQ selector's) would
 mean something different after every change of ``C``. Training therefore
 also fits the model on ``calibration_folds`` parts of the data, collects the
@@ -21,14 +26,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 from rasa.shared.nlu.training_data.message import Message
 from scipy.optimize import minimize_scalar
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
 
 from bot.components.features import FeatureBlocks
 
@@ -37,9 +42,9 @@ __all__ = ["LINEAR_DEFAULTS", "LinearModel"]
 logger = logging.getLogger(__name__)
 
 LINEAR_DEFAULTS: Dict[str, Any] = {
-    # Inverse regularisation strength of the logistic regression.
-    "C": 10.0,
-    "max_iter": 1000,
+    # Inverse regularisation strength of the linear SVM.
+    "C": 1.0,
+    "max_iter": 2000,
     # "balanced" weighs each class by the inverse of its number of examples.
     "class_weight": "balanced",
     # Weight of each feature block after normalisation ("dense", "sparse", or "dense:<alias>"...).
@@ -56,16 +61,11 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
-def _fit(
-    x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any], start: Optional[LogisticRegression] = None
-) -> LogisticRegression:
-    model = LogisticRegression(
+def _fit(x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any]) -> LinearSVC:
+    model = LinearSVC(
         C=float(config["C"]), max_iter=int(config["max_iter"]), class_weight=config["class_weight"],
-        random_state=int(config["random_state"]), warm_start=start is not None,
+        random_state=int(config["random_state"]),
     )
-    if start is not None:
-        # The problem is convex (one optimum): starting from the full model only saves iterations.
-        model.coef_, model.intercept_ = start.coef_.copy(), start.intercept_.copy()
     return model.fit(x, y)
 
 
@@ -76,8 +76,9 @@ def _temperature(scores: np.ndarray, truth: np.ndarray) -> float:
         probabilities = _softmax(scores / np.exp(log_t))
         return float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-12)))
 
-    # Not below 1/4: on a few well-separated examples the held-out optimum is near 0 (everything certain).
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.25), 3.0), method="bounded").x))
+    # SVM margins are about +-1, so the optimum is well below 1; not below 1/50: on a few well-separated
+    # examples the held-out optimum is near 0 (everything certain).
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.02), 3.0), method="bounded").x))
 
 
 @dataclass
@@ -117,7 +118,7 @@ class LinearModel:
             split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(config["random_state"]))
             for train_rows, test_rows in split.split(x, y):
                 # Every class is in every training part: a stratified split of >= folds examples per class.
-                part = _fit(x[train_rows], y[train_rows], config, start=fitted)
+                part = _fit(x[train_rows], y[train_rows], config)
                 scores[test_rows] = part.decision_function(x[test_rows]) if len(classes) > 2 else np.column_stack(
                     [-part.decision_function(x[test_rows]) / 2, part.decision_function(x[test_rows]) / 2])
             model.temperature = _temperature(scores, y)
