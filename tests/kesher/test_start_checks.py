@@ -77,6 +77,7 @@ def test_the_rasa_command_line_holds_no_secret_and_binds_loopback():
 
 
 def test_telegram_webhook_never_registers_the_demo_secret(telegram: FakeTelegram):
+    telegram.clear()  # the fake is shared by the session: forget a webhook another test registered
     env = Settings(telegram_token=fake_telegram.DEFAULT_TOKEN, telegram_api_base=telegram.base_url).child_env()
     done = _kesher(["telegram-webhook", "--url", "https://bot.shop.example/webhooks/telegram/webhook"], env)
     assert done.returncode == 1

@@ -66,7 +66,9 @@ def test_the_model_is_persisted_and_loaded(pipeline: Pipeline):
 
 def test_calibration_changes_confidences_not_the_choice(pipeline: Pipeline):
     raw, calibrated = _trained(pipeline, calibration_folds=0), _trained(pipeline)
-    texts = ["hello", "track my order please", "gibberish qwzx", "מה שעות הפתיחה"]
+    # Texts close to one class: where every class is far (gibberish), the FAQ answers' probabilities
+    # are summed into ``faq``, and how flat the softmax is decides whether that sum wins.
+    texts = ["hello", "track my order please", "מה שעות הפתיחה"]
     a, b = pipeline.featurize(*texts), pipeline.featurize(*texts)
     raw.process(a)
     calibrated.process(b)
