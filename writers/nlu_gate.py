@@ -20,7 +20,7 @@ Thresholds (see :data:`THRESHOLDS`) and why:
     each language has about 77 FAQ sentences, so one mistake is 1.3 points): a
     dozen more misclassified held-out sentences fails the gate, which is what
     a harmful data or pipeline change looks like, while reruns do not (the
-    classifiers are deterministic logistic regressions, the split is seeded,
+    classifiers are deterministic linear SVMs, the split is seeded,
     the e5 vectors are exact). Each intent has only 9–16 held-out sentences,
     so one mistake moves its F1 by up to 0.1: the per-intent floor (0.5) only
     catches an intent that collapsed. The issue's goal (0.90 per language) is
