@@ -25,6 +25,7 @@ from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 from redis.asyncio import Redis
 
+from bot.redis_client import LoopBoundRedis
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 
 __all__ = ["RedisTicketLockStore"]
@@ -108,24 +109,16 @@ class RedisTicketLockStore(LockStore):
         self.db = int(db or 0)
         self.password = password or None
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
-        self._client: Optional[Redis] = None
-        self._client_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._redis = LoopBoundRedis(self.host, self.port, self.db, self.password)
 
     @property
     def redis(self) -> Redis:
         """The client for the running event loop (a client is bound to the loop it was first used in)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = Redis(host=self.host, port=self.port, db=self.db, password=self.password,
-                                 decode_responses=True)
-            self._client_loop = loop
-        return self._client
+        return self._redis.client
 
     async def close(self) -> None:
         """Closes the Redis client."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._redis.close()
 
     def _keys(self, conversation_id: str) -> List[str]:
         return [self.keys_.lock_queue(conversation_id), self.keys_.lock_tickets(conversation_id)]

@@ -33,7 +33,6 @@ conversation expire ``record_exp`` seconds after its last save, like Rasa's.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import json
@@ -58,6 +57,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from redis.asyncio import Redis
 
 from bot.rasa_speedups import event_from_dict
+from bot.redis_client import LoopBoundRedis
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 
 __all__ = [
@@ -331,8 +331,7 @@ class WindowedRedisTrackerStore(TrackerStore):
         self.record_exp = int(float(record_exp)) if record_exp else 0
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
         self.window_turns = max(1, int(window_turns))
-        self._client: Optional[Redis] = None
-        self._client_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._redis = LoopBoundRedis(self.host, self.port, self.db, self.password)
 
     def init_tracker(self, sender_id: str) -> WindowedTracker:
         """A new conversation's tracker, which knows nothing of it is stored yet."""
@@ -344,18 +343,11 @@ class WindowedRedisTrackerStore(TrackerStore):
     @property
     def redis(self) -> Redis:
         """The client for the running event loop (a client is bound to the loop it was first used in)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = Redis(host=self.host, port=self.port, db=self.db, password=self.password,
-                                 decode_responses=True)
-            self._client_loop = loop
-        return self._client
+        return self._redis.client
 
     async def close(self) -> None:
         """Closes the Redis client."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._redis.close()
 
     def _keys(self, sender_id: str) -> List[str]:
         return [self.keys_.events(sender_id), self.keys_.window(sender_id), self.keys_.legacy(sender_id)]
