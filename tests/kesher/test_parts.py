@@ -10,8 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import redis
 
 from core.processes import free_port
+from core.redis_keys import TrackerKeys
 from core.settings import PROJECT_ROOT, Settings
 from kesher.part import PART_MODULES
 from kesher.supervisor import Supervisor
@@ -61,3 +63,23 @@ def test_kesher_serve_runs_the_parts_module_in_the_same_process(tmp_path: Path) 
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+def test_the_redis_of_make_up_keeps_long_conversations_compressed_and_intact(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path).with_ports(redis=free_port(), rasa=0, actions=0)
+    # A returning customer's events, as the tracker store appends them: alike JSON, about 600 bytes each.
+    events = [json.dumps({"event": "user", "timestamp": 1796007255.46 + i, "text": f"where is order {i}?",
+                          "parse_data": {"intent": {"name": "order_status", "confidence": 0.93},
+                                         "intent_ranking": [{"name": n, "confidence": 0.01}
+                                                            for n in ("greet", "faq", "thank", "deny")]},
+                          "input_channel": "kesher_rest", "message_id": f"{i:032x}"}) for i in range(3000)]
+    with Supervisor(settings, parts=("redis",)):
+        client = redis.Redis(port=settings.redis_port)
+        key = TrackerKeys().events("kesher_rest:returning")
+        for start in range(0, len(events), 100):
+            client.rpush(key, *events[start:start + 100])
+        held = client.memory_usage(key, samples=0)
+        assert [e.decode() for e in client.lrange(key, 0, -1)] == events
+        assert [e.decode() for e in client.lrange(key, -40, -1)] == events[-40:]
+        client.close()
+    assert held < sum(len(e) for e in events) / 2
