@@ -10,7 +10,7 @@ Commands:
     check-content    the content writers' check (``make check-content``)
     nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
     ship             check, train, test and publish a model (``make ship``)
-    serve PART       run one part: handoff, actions, rasa, models or smtpd (the supervisor does)
+    serve PART       run one part: handoff, actions, rasa, models or smtpd (its own module, see kesher/part.py)
     add-agent ID     add or update an agent of the console (asks for the password)
     telegram-webhook register (or delete) the Telegram webhook
     rasa-token       print a JWT for Rasa's HTTP API, valid 5 minutes
