@@ -23,8 +23,10 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    and records every measured turn's latency;
 5. prints p50/p95/p99 latency, turns per second, Kesher's p95 against the
    vanilla bot's in the same row, and after the load the RSS of every process
-   the supervisor started and their sum; writes the same tables to
-   ``bench/out/turns-<date>.md``.
+   the supervisor started and their sum (also their PSS, and what Redis holds:
+   its memory, the conversations' event lists, bytes per event); writes the
+   same tables to ``bench/out/turns-<date>.md``. ``--no-vanilla`` runs Kesher
+   alone (to compare two branches' memory after the same load).
 
 Both bots are measured on the same machine in the same run, so the ratio
 between them survives a noisy machine better than either absolute figure.
@@ -52,11 +54,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import quote
 
 import aiohttp
+import redis
 from sqlalchemy import text
 
 from connectors.rest import KesherRestChannel
 from core.processes import free_port, venv_bin
 from core.rasa_api import api_headers
+from core.redis_keys import TrackerKeys
 from core.settings import PROJECT_ROOT, Settings
 from handoff.identity import conversation_id
 from kesher.cli import seed
@@ -64,6 +68,7 @@ from kesher.supervisor import Supervisor
 from wiring.container import Container
 
 OUT_DIR = PROJECT_ROOT / "bench" / "out"
+MEMORY_NOTES: List[str] = []
 LEVELS = (1, 10, 50)
 
 
@@ -132,21 +137,52 @@ def train_vanilla(folder: Path) -> tuple[Path, float]:
     return model, seconds
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, in MB."""
-    total = 0
-    pids = [pid]
+def _tree(pid: int) -> List[int]:
+    """A process and its direct children (a Redis save's fork, a server's workers)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
+    return [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+
+
+def _smaps_mb(pid: int, field: str) -> float:
+    """``field`` (``Rss`` or ``Pss``) of a process and its children, from ``smaps_rollup``, in MB."""
+    total = 0
+    for p in _tree(pid):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1])
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return total / 1024
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    return _smaps_mb(pid, "Rss")
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process and its children (shared pages split between sharers), in MB."""
+    return _smaps_mb(pid, "Pss")
+
+
+def redis_usage(settings: Settings) -> str:
+    """What Redis holds: its memory, and the conversations' event lists (count, events, bytes per event)."""
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port,
+                         password=settings.redis_password or None, db=settings.redis_db)
+    info = client.info("memory")
+    lists = events = list_bytes = 0
+    for key in client.scan_iter(match=TrackerKeys(settings.tracker_key_prefix).events_pattern(), count=500):
+        lists += 1
+        events += int(client.llen(key))
+        list_bytes += int(client.memory_usage(key, samples=0) or 0)
+    client.close()
+    per_event = list_bytes / events if events else 0.0
+    mb = 2**20
+    return (f"Redis: used_memory {info['used_memory'] / mb:.0f} MB (dataset {info['used_memory_dataset'] / mb:.0f}"
+            f" MB), RSS {info['used_memory_rss'] / 2**20:.0f} MB; {lists} conversations' event lists, {events} "
+            f"events, {list_bytes / 2**20:.0f} MB ({per_event:.0f} bytes per event, "
+            f"{list_bytes / lists / 1024 if lists else 0:.0f} KB per conversation)")
 
 
 def _wait_http(url: str, timeout: float = 300) -> None:
@@ -439,6 +475,10 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
                   kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
         results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
+        pss = {p.name: pss_mb(p.process.pid) for p in supervisor.parts if p.process}
+        MEMORY_NOTES.append("Kesher PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
+                            + f"; sum {sum(pss.values()):.0f}")
+        MEMORY_NOTES.append(redis_usage(settings))
     return results, memory
 
 
@@ -476,6 +516,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="serve the vanilla bot already trained in --work instead of training it again")
     parser.add_argument("--vanilla-redis", action="store_true",
                         help="also run the vanilla bot on Redis tracker and lock stores")
+    parser.add_argument("--no-vanilla", action="store_true",
+                        help="run only Kesher (e.g. to compare its memory between two branches)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="kinds of conversation")
     parser.add_argument("--levels", nargs="+", type=int, default=list(LEVELS), help="concurrent customers")
     args = parser.parse_args(argv)
@@ -493,15 +535,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             kesher_model, kesher_train = train_kesher(work / "models")
         trained_vanilla = sorted((work / "vanilla" / "models").glob("*.tar.gz"))
         vanilla_train: Optional[float] = None
-        if args.reuse_vanilla and trained_vanilla:
+        vanilla_results: List[Result] = []
+        vanilla_rss = 0.0
+        if args.no_vanilla:
+            pass
+        elif args.reuse_vanilla and trained_vanilla:
             vanilla_model = trained_vanilla[-1]
         else:
             print("Creating and training a vanilla `rasa init` bot...", flush=True)
             shutil.rmtree(work / "vanilla", ignore_errors=True)
             vanilla_model, vanilla_train = train_vanilla(work / "vanilla")
-        print("Load test: vanilla bot...", flush=True)
-        vanilla_results, vanilla_rss = run_vanilla(vanilla_model, work / "vanilla", args.turns, "vanilla rasa init")
-        if args.vanilla_redis:
+        if not args.no_vanilla:
+            print("Load test: vanilla bot...", flush=True)
+            vanilla_results, vanilla_rss = run_vanilla(vanilla_model, work / "vanilla", args.turns,
+                                                       "vanilla rasa init")
+        if args.vanilla_redis and not args.no_vanilla:
             print("Load test: vanilla bot on Redis tracker and lock stores...", flush=True)
             redis_settings = Settings(var_dir=work / "redis").with_ports(redis=free_port(), rasa=0, actions=0)
             with Supervisor(redis_settings, parts=("redis",)):
@@ -514,7 +562,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
 
-    groups = [vanilla_results, *([redis_results] if redis_results else []), kesher_results]
+    groups = [*([vanilla_results] if vanilla_results else []), *([redis_results] if redis_results else []),
+              kesher_results]
     trained = f"{kesher_train:.0f}" if kesher_train is not None else "(given model)"
     vanilla_trained = f"{vanilla_train:.0f}" if vanilla_train is not None else "(trained earlier)"
     lines = [
@@ -523,17 +572,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "| conversation | bot | concurrent customers | turns | p50 ms | p95 ms | p99 ms | turns/s | errors |",
         "|---|---|---|---|---|---|---|---|---|",
         *[r.row() for rows in zip(*groups, strict=True) for r in rows],
-        "",
-        "| conversation | concurrent customers | kesher p95 ms | vanilla p95 ms | p95 ratio (goal ≤ 1.1) "
-        "| turns/s ratio |",
-        "|---|---|---|---|---|---|",
-        *ratio_rows(kesher_results, vanilla_results),
+        *([
+            "",
+            "| conversation | concurrent customers | kesher p95 ms | vanilla p95 ms | p95 ratio (goal ≤ 1.1) "
+            "| turns/s ratio |",
+            "|---|---|---|---|---|---|",
+            *ratio_rows(kesher_results, vanilla_results),
+        ] if vanilla_results else []),
         "",
         "| bot | training from scratch (s) | RSS after the load (MB) | sum (MB) |",
         "|---|---|---|---|",
-        f"| vanilla rasa init | {vanilla_trained} | rasa {vanilla_rss:.0f} | {vanilla_rss:.0f} |",
+        *([f"| vanilla rasa init | {vanilla_trained} | rasa {vanilla_rss:.0f} | {vanilla_rss:.0f} |"]
+          if vanilla_results else []),
         f"| kesher | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in kesher_rss.items())
         + f" | {sum(kesher_rss.values()):.0f} |",
+        "",
+        *MEMORY_NOTES,
     ]
     report = "\n".join(lines)
     print("\n" + report)

@@ -10,7 +10,7 @@ Commands:
     check-content    the content writers' check (``make check-content``)
     nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
     ship             check, train, test and publish a model (``make ship``)
-    serve PART       run one part: handoff, actions, rasa, models or smtpd (the supervisor does)
+    serve PART       run one part: handoff, actions, rasa, models or smtpd (its own module, see kesher/part.py)
     add-agent ID     add or update an agent of the console (asks for the password)
     telegram-webhook register (or delete) the Telegram webhook
     rasa-token       print a JWT for Rasa's HTTP API, valid 5 minutes
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import subprocess
@@ -38,28 +37,24 @@ from telegram.error import TelegramError
 
 from actions.orders.models import STATUSES, OrderRow
 from actions.orders.seed import reset_database, seed_database
-from actions.server import create_app as create_action_server
 from connectors.telegram import TelegramChannel
-from console.app import create_app as create_handoff_service
 from core.language import LANGUAGES
-from core.logs import install_log_redaction
 from core.processes import free_port, latest_model, venv_bin
 from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
 from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
-from handoff.mail.smtpd import serve_smtpd
 from kesher.add_agent import add_agent_cli
+from kesher.part import PART_MODULES
 from kesher.supervisor import StartupError, Supervisor
 from wiring.container import Container
 from writers import content_check, ship
-from writers.model_server import create_app as create_model_server
 from writers.nlu_gate import run_gate
 
 __all__ = ["demo_orders", "main", "seed", "serve", "shell_command", "start_check", "telegram_webhook", "train_model"]
 
-SERVED_PARTS = ("handoff", "actions", "rasa", "models", "smtpd")
+SERVED_PARTS = tuple(PART_MODULES)
 # Commands that run a server: each checks the settings first (production mode, demo warning).
-_SERVING = ("up", "serve", "shell")
+_SERVING = ("up", "shell")
 
 
 def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
@@ -229,29 +224,14 @@ def shell_command(port: int) -> List[str]:
     ]
 
 
-def serve(part: str, settings: Settings) -> int:
-    """Runs one part of Kesher in this process until it is stopped (the supervisor's children).
+def serve(part: str) -> int:
+    """Runs one part of Kesher until it is stopped (the supervisor's children).
 
-    ``rasa`` replaces this process with ``python -m kesher.rasa_server`` (same process id,
-    so the supervisor's signals reach it), which loads Rasa only for that part.
+    Replaces this process with the part's own module (:data:`kesher.part.PART_MODULES`; same
+    process id, so the supervisor's signals reach it), which imports only what the part uses
+    and checks the settings itself. Returns only if the part's module cannot be started.
     """
-    if part == "rasa":
-        os.execv(sys.executable, [sys.executable, "-m", "kesher.rasa_server"])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    install_log_redaction(settings)
-    if part == "handoff":
-        create_handoff_service(settings).run(host="127.0.0.1", port=settings.handoff_port, access_log=False,
-                                             motd=False)
-    elif part == "actions":
-        backends = Container(settings).action_backends()
-        create_action_server(backends, settings.actions_token).run(
-            host=settings.actions_host, port=settings.actions_port, access_log=False, motd=False)
-    elif part == "models":
-        create_model_server(settings.published_dir).run(host="127.0.0.1", port=settings.model_server_port,
-                                                        access_log=False, motd=False)
-    else:
-        asyncio.run(serve_smtpd("127.0.0.1", settings.smtp_port, settings.mail_dir, settings.retention_seconds))
-    return 0
+    os.execv(sys.executable, [sys.executable, "-m", PART_MODULES[part]])
 
 
 class DemoSecretRefused(Exception):
@@ -327,10 +307,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands.add_parser("rasa-token", help="print a JWT for Rasa's HTTP API (valid 5 minutes)")
     args = parser.parse_args(args_list)
 
+    if args.command == "serve":  # the part's module checks the settings and prints the demo line itself
+        return serve(args.part)
     settings = Settings.from_env()
-    # Refused before anything heavy loads; kesher.rasa_server prints its own demo line.
-    warn = not (args.command == "serve" and args.part == "rasa")
-    if args.command in _SERVING and not start_check(settings, warn=warn):
+    if args.command in _SERVING and not start_check(settings):
         return 2
     try:
         return _run(args, settings)
@@ -354,8 +334,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "nlu-gate":
         return 0 if run_gate().passed else 1
-    if args.command == "serve":
-        return serve(args.part, settings)
     if args.command == "telegram-webhook":
         return telegram_webhook(args.url or "", args.delete, settings)
     if args.command == "rasa-token":

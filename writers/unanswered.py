@@ -33,8 +33,6 @@ from datetime import UTC, datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 from core.language import is_hebrew
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
@@ -286,6 +284,11 @@ def group(questions: Iterable[Question], threshold: float = SIMILAR,
     (character 2–4-grams, cosine ≥ ``threshold``), or starts a new group. Only the
     ``max_per_language`` most recent questions of each language are grouped.
     """
+    # Imported here, not at the top: the handoff service imports this module for the writers' page, and
+    # scikit-learn (with SciPy) would add about 60 MB to that process until a writer first opens the page.
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+    from sklearn.metrics.pairwise import cosine_similarity  # noqa: PLC0415
+
     groups: List[QuestionGroup] = []
     by_language: Dict[str, List[Question]] = {}
     for q in questions:

@@ -1,0 +1,57 @@
+"""What every served part does first, and which module serves each part.
+
+Each part the supervisor starts runs as its own small module (``python -m
+kesher.<module>``) that imports only what that part uses: the command line
+(``kesher.cli``) imports every command's code, Rasa, scikit-learn and the
+Telegram client among them, which would cost each small server about 170 MB of
+memory it never uses. ``python -m kesher serve PART`` replaces itself with the
+same module, so both ways run the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable, Dict
+
+from core.logs import install_log_redaction
+from core.production import ProductionRefused, check, demo_warning
+from core.settings import Settings
+
+__all__ = ["PART_MODULES", "run_part"]
+
+PART_MODULES: Dict[str, str] = {
+    "handoff": "kesher.serve_handoff",
+    "actions": "kesher.serve_actions",
+    "rasa": "kesher.rasa_server",
+    "models": "kesher.serve_models",
+    "smtpd": "kesher.serve_smtpd",
+}
+"""The module that serves each part of ``python -m kesher serve PART``."""
+
+
+def run_part(serve: Callable[[Settings], None]) -> int:
+    """Checks the settings from the environment, then runs ``serve`` until it returns.
+
+    Refuses unsafe production settings (each problem on its own line of stderr, exit code 2),
+    prints the demo warning if any, and sets up logging with the redaction of secrets.
+
+    Args:
+        serve: Runs the part with the settings until it is stopped.
+
+    Returns:
+        The process's exit code.
+    """
+    settings = Settings.from_env()
+    try:
+        check(settings)
+    except ProductionRefused as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    warning = demo_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    install_log_redaction(settings)
+    serve(settings)
+    return 0
