@@ -33,7 +33,6 @@ conversation expire ``record_exp`` seconds after its last save, like Rasa's.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -213,7 +212,8 @@ class WindowedTracker(DialogueStateTracker):
         if key not in self._states:
             self._states[key] = super().past_states(domain, omit_unset_slots, ignore_rule_only_turns,
                                                     rule_only_data)
-        return copy.deepcopy(self._states[key])
+        # States are dicts of dicts of strings and tuples: two levels of copying make them independent.
+        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in self._states[key]]
 
     def init_copy(self) -> WindowedTracker:
         """A tracker in the state before the first of this tracker's events (see the class docstring)."""
