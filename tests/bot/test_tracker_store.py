@@ -300,3 +300,22 @@ def test_states_carried_on_event_by_event_are_rasas_own(rasa_domain: Domain, sto
                 assert tracker.past_states(rasa_domain, **variant) == expected, (variant, event)  # type: ignore[arg-type]
                 compared += 1
     assert compared > 1000
+
+
+def test_a_copy_is_the_tracker_rasas_replay_would_build_and_independent_of_it(rasa_domain: Domain,
+                                                                            story_events) -> None:
+    for events in story_events:
+        tracker = WindowedTracker("story", rasa_domain.slots)
+        for event in events:
+            tracker.update(event)
+            duplicate = tracker.copy()
+            replayed = DialogueStateTracker.travel_back_in_time(tracker, float("inf"))
+            assert duplicate.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
+            assert duplicate.past_states(rasa_domain) == replayed.past_states(rasa_domain)
+            assert (duplicate.is_paused(), duplicate.active_loop, duplicate.followup_action) == (
+                replayed.is_paused(), replayed.active_loop, replayed.followup_action)
+        before = tracker.current_state(EventVerbosity.ALL)
+        duplicate = tracker.copy()
+        duplicate.update(SlotSet("language", "he" if tracker.get_slot("language") != "he" else "en"))
+        duplicate.update(ActionExecuted("utter_greet"))
+        assert tracker.current_state(EventVerbosity.ALL) == before  # the original is untouched
