@@ -142,7 +142,7 @@ def offer_human(turn: Turn, reason: HandoffReason, message: str, **values: objec
     """Says ``message`` (which ends by offering a human) and opens the offer.
 
     The customer's next "yes" hands the conversation over for ``reason``; any
-    other message withdraws the offer (see :mod:`actions.slot_tracking`).
+    other message withdraws the offer (``rasa run`` does it: :mod:`bot.slot_extraction`).
     """
     turn.say(message, **values)
     return [SlotSet("human_offered", True), SlotSet("human_offer_reason", reason.value)]

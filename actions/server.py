@@ -42,7 +42,6 @@ from actions.order_form import (
 )
 from actions.order_task import ActionOrderTask
 from actions.out_of_scope import ActionOutOfScope
-from actions.slot_tracking import ValidatePredefinedSlots
 from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated
 from edge.errors import SafeErrorHandler, error_response
 from edge.requests import parse_json_object, same_secret
@@ -68,7 +67,6 @@ ACTIONS: Sequence[Type[Action]] = (
     ActionOrderTask,
     ActionOutOfScope,
     ValidateOrderForm,
-    ValidatePredefinedSlots,
 )
 
 

@@ -28,10 +28,24 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import EventVerbosity
 from sqlalchemy import text
 
-from bench.turns import LIVE_TURNS, _cycle, _wait_http, kesher_script, rest_headers, rest_url, without_limits
+from bench.turns import (
+    KINDS,
+    LIVE_TURNS,
+    Bot,
+    _cycle,
+    _wait_http,
+    kesher_script,
+    record_template,
+    rest_headers,
+    rest_url,
+    seed_conversations,
+    seeded_history,
+    without_limits,
+)
 from bot.tracker_store import WindowedRedisTrackerStore
 from connectors.rest import KesherRestChannel
 from core.processes import free_port
+from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from handoff.identity import conversation_id
 from kesher.cli import seed
@@ -49,11 +63,11 @@ def _commandstats(port: int) -> Dict[str, int]:
 
 
 async def _talk(settings: Settings, script: Sequence[str], conversations: int, turns: int,
-                sender: str = "") -> List[float]:
+                sender: str = "", senders: Sequence[str] = ()) -> List[float]:
     took: List[float] = []
     async with aiohttp.ClientSession(headers=rest_headers(settings)) as session:
-        for _ in range(conversations):
-            name = sender or uuid.uuid4().hex
+        for index in range(conversations):
+            name = senders[index] if senders else sender or uuid.uuid4().hex
             for message in _cycle(script, turns):
                 start = time.perf_counter()
                 async with session.post(rest_url(settings), json={"sender": name, "message": message}) as resp:
@@ -88,6 +102,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--long", type=int, default=200, help="messages in the conversation whose action-call "
                         "size is compared with a 5-message one")
     parser.add_argument("--out", type=Path, help="keep the profile here")
+    parser.add_argument("--kind", choices=KINDS, default=KINDS[0],
+                        help="the measured conversations' earlier history, as in bench.turns")
     args = parser.parse_args(argv)
 
     var = Path(tempfile.mkdtemp(prefix="kesher-profile-"))
@@ -110,8 +126,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             _wait_http(f"http://127.0.0.1:{settings.rasa_port}/version", timeout=900)
             script = kesher_script(order_id, email)
             asyncio.run(_talk(settings, script, 1, LIVE_TURNS))  # warm-up, and the model is loaded
+            senders = [uuid.uuid4().hex for _ in range(args.conversations)]
+            if args.kind != KINDS[0]:
+                bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url,
+                          lambda: api_headers(settings.rasa_api_token, username="bench"), script,
+                          lambda sender: conversation_id(KesherRestChannel.name(), sender))
+                template = asyncio.run(record_template(bot))
+                asyncio.run(seed_conversations(bot, senders, seeded_history(template, args.kind, time.time())))
             before = _commandstats(settings.redis_port)
-            took = asyncio.run(_talk(settings, script, args.conversations, args.turns))
+            took = asyncio.run(_talk(settings, script, args.conversations, args.turns, senders=senders))
             after = _commandstats(settings.redis_port)
             asyncio.run(_talk(settings, script, 1, 5, sender="five"))
             asyncio.run(_talk(settings, script, 1, args.long, sender="long"))

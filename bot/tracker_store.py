@@ -37,11 +37,12 @@ import copy
 import dataclasses
 import json
 import logging
+from collections import deque
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, PREVIOUS_ACTION
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -159,6 +160,69 @@ def _apply_state(tracker: DialogueStateTracker, state: Dict[str, Any]) -> None:
     tracker.active_loop = TrackerActiveLoop(**loop) if loop else None
 
 
+class _StateReplay:
+    """Rasa's ``Domain.states_for_tracker_history`` for one set of arguments, carried on as events come.
+
+    Rasa replays every applied event from the start for each state list a policy asks for, several times
+    per turn (every prediction, every policy). This keeps the replayed tracker, the states found at each
+    action so far and the loop's two variables, and replays only the events applied since; the last state
+    (the tracker as it is now) is recomputed each time, as Rasa does. When the applied events are no longer
+    an extension of those replayed (a form folded its turns away, an event was reverted), the caller starts
+    a new replay. A test compares it with Rasa's after every event of every story.
+    """
+
+    def __init__(self, tracker: DialogueStateTracker, domain: Domain, omit_unset_slots: bool,
+                 ignore_rule_only_turns: bool, rule_only_data: Optional[Dict[str, Any]]) -> None:
+        self.tracker = tracker  # the state before the first applied event
+        self.domain = domain
+        self.omit_unset_slots = omit_unset_slots
+        self.ignore_rule_only_turns = ignore_rule_only_turns
+        self.rule_only_data = rule_only_data
+        self.applied: List[Event] = []
+        self.states: List[State] = []
+        self.last_ml_action: Optional[Dict[str, Any]] = None
+        self.turn_was_hidden = False
+
+    def continues(self, applied: Sequence[Event]) -> bool:
+        """Whether ``applied`` starts with exactly the events replayed so far."""
+        done = self.applied
+        return len(applied) >= len(done) and all(a is b for a, b in zip(done, applied[:len(done)], strict=True))
+
+    def _visit(self, hide_rule_turn: bool) -> Optional[State]:
+        """One step of Rasa's loop on the tracker as replayed; ``None`` where Rasa skips the turn."""
+        domain, tracker = self.domain, self.tracker
+        if self.ignore_rule_only_turns:
+            if not self.turn_was_hidden:
+                self.last_ml_action = domain._get_prev_action_sub_state(tracker)
+            if not tracker.followup_action and not tracker.latest_action_name == tracker.active_loop_name:
+                self.turn_was_hidden = hide_rule_turn
+            if self.turn_was_hidden:
+                return None
+        state = domain.get_active_state(tracker, omit_unset_slots=self.omit_unset_slots)
+        if self.ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, self.rule_only_data)
+            if self.states:
+                domain._substitute_rule_only_user_input(state, self.states[-1])
+            if self.last_ml_action:
+                state[PREVIOUS_ACTION] = self.last_ml_action
+        return domain._clean_state(state)
+
+    def states_for(self, applied: Sequence[Event]) -> List[State]:
+        """The states of the tracker whose applied events are ``applied`` (see :meth:`continues`)."""
+        for event in applied[len(self.applied):]:
+            if isinstance(event, ActionExecuted):
+                state = self._visit(event.hide_rule_turn)
+                if state is not None:
+                    self.states.append(state)
+            self.tracker.update(event)
+        self.applied = list(applied)
+        # Rasa's last state is the tracker as it stands; it is not kept, so the loop's variables are restored.
+        kept = (self.last_ml_action, self.turn_was_hidden)
+        final = self._visit(False)
+        self.last_ml_action, self.turn_was_hidden = kept
+        return self.states + ([final] if final is not None else [])
+
+
 class WindowedTracker(DialogueStateTracker):
     """A tracker holding the end of a conversation, starting from the exact state before its first event.
 
@@ -188,6 +252,7 @@ class WindowedTracker(DialogueStateTracker):
         self.loaded = 0
         self._states: Dict[Tuple[Any, ...], List[State]] = {}
         self._states_at: Tuple[int, int] = (-1, 0)
+        self._replays: Dict[Tuple[Any, ...], _StateReplay] = {}
         if base:
             _apply_state(self, base)
 
@@ -198,11 +263,12 @@ class WindowedTracker(DialogueStateTracker):
         ignore_rule_only_turns: bool = False,
         rule_only_data: Optional[Dict[str, Any]] = None,
     ) -> List[State]:
-        """Rasa's past states, replayed once per set of arguments while no event is added.
+        """Rasa's past states, computed once per set of arguments while no event is added.
 
         Every policy asks for them, some several times, for each action a turn predicts; each time Rasa
         replays the whole tracker. Events are only ever appended (``update``), so the number of events and the
-        last one identify the tracker's state; callers get their own copy, as some change what they get.
+        last one identify the tracker's state; after an event is added only the new events are replayed
+        (:class:`_StateReplay`). Callers get their own copy, as some change what they get.
         """
         last = id(self.events[-1]) if self.events else 0
         key = (id(domain), omit_unset_slots, ignore_rule_only_turns,
@@ -211,9 +277,15 @@ class WindowedTracker(DialogueStateTracker):
             self._states_at = (len(self.events), last)
             self._states.clear()
         if key not in self._states:
-            self._states[key] = super().past_states(domain, omit_unset_slots, ignore_rule_only_turns,
-                                                    rule_only_data)
-        return copy.deepcopy(self._states[key])
+            applied = self.applied_events()
+            replay = self._replays.get(key)
+            if replay is None or replay.domain is not domain or not replay.continues(applied):
+                replay = _StateReplay(self.init_copy(), domain, omit_unset_slots, ignore_rule_only_turns,
+                                      rule_only_data)
+                self._replays[key] = replay
+            self._states[key] = replay.states_for(applied)
+        # States are dicts of dicts of strings and tuples: two levels of copying make them independent.
+        return [{name: dict(sub_state) for name, sub_state in state.items()} for state in self._states[key]]
 
     def init_copy(self) -> WindowedTracker:
         """A tracker in the state before the first of this tracker's events (see the class docstring)."""
@@ -221,11 +293,20 @@ class WindowedTracker(DialogueStateTracker):
                                is_rule_tracker=self.is_rule_tracker, base=self.base)
 
     def copy(self) -> WindowedTracker:
-        """A duplicate of this tracker, which knows what of it is stored."""
-        duplicate = self.travel_back_in_time(float("inf"))
-        assert isinstance(duplicate, WindowedTracker)
-        duplicate.start, duplicate.stored, duplicate.loaded = self.start, self.stored, self.loaded
-        duplicate.model_id, duplicate.assistant_id = self.model_id, self.assistant_id
+        """A duplicate of this tracker, which knows what of it is stored.
+
+        Rasa copies a tracker before every action it runs, by replaying all its events into a new one; this
+        copies the state those events built instead (the events themselves are shared, as Rasa's replay shares
+        them). A test compares the two.
+        """
+        duplicate = copy.copy(self)
+        duplicate.events = deque(self.events, self._max_event_history)
+        slots = type(self.slots)()
+        slots.update({name: copy.copy(slot) for name, slot in self.slots.items()})
+        duplicate.slots = slots
+        duplicate.latest_action = dict(self.latest_action) if self.latest_action is not None else None
+        duplicate.active_loop = dataclasses.replace(self.active_loop) if self.active_loop is not None else None
+        duplicate._states, duplicate._states_at, duplicate._replays = {}, (-1, 0), {}
         return duplicate
 
 

@@ -317,6 +317,8 @@ class KesherInputChannel(InputChannel):
                 log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
                 return None
             failures = taken
+        if msg.text.strip() and not msg.text.startswith("/"):
+            self.rt.prefetch(msg.text)  # the NLU's sentence vector, on another thread while this runs on
         try:
             if msg.address:
                 msg.cid = await self.rt.identity.resolve(self.name(), msg.address)

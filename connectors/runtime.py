@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Sanic
 
+from bot.components.sentence_encoder import prefetch
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
 from core.logs import install_log_redaction
@@ -75,6 +76,8 @@ class ChannelRuntime:
         self.router: HandoffRouter = container.router
         self.identity: IdentityBook = container.identity
         self.texts: TextCatalog = container.texts
+        # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder).
+        self.prefetch: Callable[[str], None] = prefetch
         self.channels: Dict[str, Channel] = {}
         timings = delivery or DeliveryTimings.from_settings(self.settings)
         self.worker = DeliveryWorker(self.store, self.channels, timings)

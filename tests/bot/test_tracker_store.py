@@ -277,3 +277,45 @@ async def test_a_tracker_replaced_through_the_api_is_merged_not_duplicated(store
     await store.save(replaced)
     full = await store.retrieve_full_tracker("c7")
     assert full is not None and _dicts(full.events) == _dicts(replaced.events)
+
+
+def test_states_carried_on_event_by_event_are_rasas_own(rasa_domain: Domain, story_events) -> None:
+    """After every event of every story and conversation test (forms folding their turns, reverts, slots),
+    the states a policy gets are exactly those of Rasa's full replay, for each way the policies ask."""
+    variants = [dict(omit_unset_slots=False), dict(omit_unset_slots=True),
+                dict(ignore_rule_only_turns=True, rule_only_data={"rule_only_slots": ["human_offered"],
+                                                                  "rule_only_loops": ["order_form"]})]
+    compared = 0
+    # As served, actions a rule predicted off the stories' paths are marked hidden: some of every kind here.
+    hidden_too = [[ActionExecuted(e.action_name, e.policy, e.confidence, e.timestamp, hide_rule_turn=True)
+                   if isinstance(e, ActionExecuted) and e.action_name != ACTION_LISTEN_NAME and i % 3 == 0 else e
+                   for i, e in enumerate(events)] for events in story_events]
+    for events in [*story_events, *hidden_too]:
+        tracker = WindowedTracker("story", rasa_domain.slots)
+        for event in events:
+            tracker.update(event)
+            reference = DialogueStateTracker.from_events("story", list(tracker.events), rasa_domain.slots)
+            for variant in variants:
+                expected = rasa_domain.states_for_tracker_history(reference, **variant)  # type: ignore[arg-type]
+                assert tracker.past_states(rasa_domain, **variant) == expected, (variant, event)  # type: ignore[arg-type]
+                compared += 1
+    assert compared > 1000
+
+
+def test_a_copy_is_the_tracker_rasas_replay_would_build_and_independent_of_it(rasa_domain: Domain,
+                                                                            story_events) -> None:
+    for events in story_events:
+        tracker = WindowedTracker("story", rasa_domain.slots)
+        for event in events:
+            tracker.update(event)
+            duplicate = tracker.copy()
+            replayed = DialogueStateTracker.travel_back_in_time(tracker, float("inf"))
+            assert duplicate.current_state(EventVerbosity.ALL) == replayed.current_state(EventVerbosity.ALL)
+            assert duplicate.past_states(rasa_domain) == replayed.past_states(rasa_domain)
+            assert (duplicate.is_paused(), duplicate.active_loop, duplicate.followup_action) == (
+                replayed.is_paused(), replayed.active_loop, replayed.followup_action)
+        before = tracker.current_state(EventVerbosity.ALL)
+        duplicate = tracker.copy()
+        duplicate.update(SlotSet("language", "he" if tracker.get_slot("language") != "he" else "en"))
+        duplicate.update(ActionExecuted("utter_greet"))
+        assert tracker.current_state(EventVerbosity.ALL) == before  # the original is untouched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,10 @@ import pytest
 from rasa.shared.nlu.constants import ACTION_NAME, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.components.sentence_encoder import EmbeddingCache, SentenceEncoder, shared_encoder
+from bot.components import sentence_encoder
+from bot.components.sentence_encoder import EmbeddingCache, Prefetcher, SentenceEncoder, prefetch, shared_encoder
 from tests.bot.components.pipeline import training_data
+from tests.helpers.waiting import until_sync
 
 
 def _sentence_vector(message: Message) -> np.ndarray:
@@ -77,3 +80,51 @@ def test_a_bad_config_is_refused():
         SentenceEncoder({"prefix": "question"}, "e5")
     with pytest.raises(ValueError, match="threads"):
         SentenceEncoder({"threads": 0}, "e5")
+
+
+def test_a_prefetched_message_gets_the_vector_it_would_have_got():
+    prefetcher = Prefetcher(limit=2)
+    prefetcher.submit("where is my order?")  # no model served yet: nothing to prefetch for
+    assert prefetcher.take("original", "query", "where is my order?") is None
+    prefetcher.serve("original", "query", 1)
+    texts = ("where is my order?", "מתי אתם פתוחים?")
+    for text in texts:
+        prefetcher.submit(text)
+    expected = shared_encoder().encode(list(texts), "query")
+    for text, vector in zip(texts, expected, strict=True):
+        # One not started yet is cancelled by take (encoding it in place is as fast): wait for the worker.
+        until_sync(partial(_started, prefetcher, text), what=f"the worker started {text!r}")
+        taken = prefetcher.take("original", "query", text)
+        assert taken is not None and np.allclose(taken, vector)
+    assert prefetcher.take("original", "query", "where is my order?") is None  # taken once
+    assert prefetcher.take("original", "passage", "anything else") is None
+
+
+def test_prefetches_nobody_takes_are_dropped():
+    prefetcher = Prefetcher(limit=2)
+    prefetcher.serve("original", "query", 1)
+    for text in ("one", "two", "three", "four"):
+        prefetcher.submit(text)
+    assert len(prefetcher) == 2
+    assert prefetcher.take("original", "query", "one") is None
+
+
+def test_the_component_takes_the_channels_prefetch(tmp_path: Path):
+    encoder = SentenceEncoder({**SentenceEncoder.get_default_config(), "cache_dir": False}, "e5")
+    encoder.process([Message(data={TEXT: "warm up"})])  # the served configuration is the loaded model's
+    prefetch("  can I pay with paypal  ")
+    until_sync(lambda: _started(_prefetcher(), "can I pay with paypal"), what="the prefetch started")
+    message = Message(data={TEXT: "can I pay with paypal"})
+    encoder.process([message])
+    assert np.allclose(_sentence_vector(message), shared_encoder().encode(["can I pay with paypal"], "query")[0])
+    # taken by the pipeline: nothing left pending for that text
+    assert _prefetcher().take("original", "query", "can I pay with paypal") is None
+
+
+def _prefetcher() -> Prefetcher:
+    return sentence_encoder._PREFETCHER
+
+
+def _started(prefetcher: Prefetcher, text: str) -> bool:
+    future = prefetcher._pending.get(("original", "query", text))
+    return future is not None and (future.running() or future.done())

@@ -1,0 +1,84 @@
+"""The slots every customer message sets, worked out inside ``rasa run``.
+
+After each customer message Rasa runs ``action_extract_slots``. Two of our
+slots follow every message: ``language`` (the customer's language, from the
+message's letters: :func:`core.language.detect_language`) and ``human_offered``
+(an offer of a person counts only for the customer's very next answer). They
+were a custom slot mapping served by the action server, which made Rasa call
+it twice on every turn (once for the mapping, once more to validate the
+extracted slots) with the tracker window in each request: about a third of a
+short turn's time. :func:`install` makes Rasa's own slot extraction set them
+in the same process, with the same rules, before the next action is
+predicted; Rasa's predefined mappings (entities, intents, text) work as
+before.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+import rasa.core.actions.action as rasa_actions
+from rasa.shared.core.events import Event, SlotSet
+
+from core.language import detect_language
+
+if TYPE_CHECKING:
+    from rasa.core.channels.channel import OutputChannel
+    from rasa.core.nlg import NaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+__all__ = ["ANSWERS_TO_OFFER", "KesherExtractSlots", "conversation_slot_events", "install"]
+
+# What still answers "would you like me to connect you with a person?".
+ANSWERS_TO_OFFER = frozenset({"affirm", "deny", "human_handoff"})
+
+
+def conversation_slot_events(tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
+    """The ``language`` and ``human_offered`` changes the latest customer message makes.
+
+    Args:
+        tracker: The conversation, its latest event the customer's message.
+        domain: The model's domain; a slot it does not declare is left alone.
+
+    Returns:
+        ``SlotSet`` events, only for values that change.
+    """
+    message: Dict[str, Any] = tracker.latest_message.parse_data if tracker.latest_message else {}
+    declared = {slot.name for slot in domain.slots}
+    events: List[Event] = []
+    if "language" in declared:
+        previous: Optional[str] = tracker.get_slot("language")
+        detected = detect_language(str(message.get("text") or ""), previous)
+        if detected and detected != previous:
+            events.append(SlotSet("language", detected))
+    if "human_offered" in declared and tracker.get_slot("human_offered"):
+        intent = (message.get("intent") or {}).get("name")
+        if intent not in ANSWERS_TO_OFFER:
+            events.append(SlotSet("human_offered", False))
+    return events
+
+
+class KesherExtractSlots(rasa_actions.ActionExtractSlots):
+    """Rasa's ``action_extract_slots`` plus :func:`conversation_slot_events`, with no action-server call."""
+
+    async def run(
+        self,
+        output_channel: OutputChannel,
+        nlg: NaturalLanguageGenerator,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+    ) -> List[Event]:
+        """Rasa's extraction, then our two slots (which no Rasa mapping fills)."""
+        events = await super().run(output_channel, nlg, tracker, domain)
+        return list(events) + conversation_slot_events(tracker, domain)
+
+
+def install() -> None:
+    """Makes Rasa build :class:`KesherExtractSlots` wherever it builds ``action_extract_slots``.
+
+    Rasa 3.6 looks the class up by name in :mod:`rasa.core.actions.action` each
+    time it lists its default actions (``default_actions``), so replacing that
+    name is enough; a test runs Rasa's own lookup to prove it.
+    """
+    rasa_actions.ActionExtractSlots = KesherExtractSlots
