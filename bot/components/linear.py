@@ -27,8 +27,8 @@ weighted by ``exp(cosine / knn_temperature)`` relative to the nearest:
 ``(1 - w) * softmax(scores / T) + w * vote``. The SVM draws one straight
 boundary per class; the vote follows the examples where a class has several
 phrasings far apart. On BANKING77 (docs/benchmarks.md) it moved the test
-accuracy from 92.76 % to 93.5 %, at the cost of one more matrix product per
-message. The temperature is then learnt on the held-out folds' mixed
+accuracy from 92.79 % to 93.34 %, at the cost of one more matrix product per
+message (about 1 ms for the bot's ~2,000 examples). The temperature is then learnt on the held-out folds' mixed
 probabilities (the vote's neighbours taken from the fold's training part), so
 thresholds keep meaning a probability of being right.
 """
@@ -161,8 +161,8 @@ class LinearModel:
         if len(classes) == 2:  # scikit-learn keeps one row for two classes; softmax needs both
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
         model = cls(blocks, classes, coef.astype(np.float32), intercept.astype(np.float32))
-        dense = blocks.dense_part(x)
-        if float(config["knn_weight"]) > 0 and dense.shape[1] > 0:
+        dense = blocks.dense_part(x) if float(config["knn_weight"]) > 0 else np.zeros((len(y), 0), np.float32)
+        if dense.shape[1] > 0:
             model.neighbours = Neighbours(dense, y, int(config["knn_k"]), float(config["knn_temperature"]),
                                           float(config["knn_weight"]))
         folds = int(config["calibration_folds"])
