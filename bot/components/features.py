@@ -102,6 +102,23 @@ class FeatureBlocks:
             return sp.csr_matrix((len(messages), 0))
         return sp.hstack(columns).tocsr()
 
+    def dense_part(self, matrix: sp.csr_matrix) -> np.ndarray:
+        """The dense blocks' columns of a :meth:`matrix`, each row scaled to unit length (for cosines).
+
+        An empty ``(rows, 0)`` array when the pipeline has no dense featurizer.
+        """
+        start, columns = 0, []
+        for name, size in zip(self.names, self.sizes, strict=True):
+            if name.startswith("dense:"):
+                columns.append(matrix[:, start : start + size].toarray())
+            start += size
+        if not columns:
+            return np.zeros((matrix.shape[0], 0), dtype=np.float32)
+        dense = np.hstack(columns).astype(np.float32)
+        norms = np.linalg.norm(dense, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return np.asarray(dense / norms, dtype=np.float32)
+
     def to_arrays(self, prefix: str = "blocks") -> Dict[str, np.ndarray]:
         """The blocks as named arrays (for ``np.savez``; no pickles in a model)."""
         arrays = {

@@ -5,7 +5,9 @@ character n-gram counts, the e5 sentence embedding), gives each block the
 same footing (:mod:`bot.components.features`) and fits one one-vs-rest
 linear SVM whose probabilities are calibrated on held-out folds
 (:mod:`bot.components.linear`), so the FallbackClassifier's threshold is a
-probability of being right rather than an arbitrary score.
+probability of being right rather than an arbitrary score. With ``knn_weight``
+above 0 (config.yml: 0.45) the SVM's probabilities are mixed with a vote of
+the training examples nearest in e5 space.
 
 A blank message (empty or only spaces) is treated as not understood: its
 intent is ``nlu_fallback``, so the two-stage fallback asks the customer to
@@ -54,7 +56,8 @@ class BlankSafeLogisticRegressionClassifier(IntentClassifier, GraphComponent):
     """Calibrated linear classifier over all sentence features; blank messages get ``nlu_fallback``.
 
     Config: ``C``, ``class_weight``, ``weights`` (per feature block), ``calibration_folds``,
-    ``max_iter``, ``random_state`` (see :data:`bot.components.linear.LINEAR_DEFAULTS`),
+    ``max_iter``, ``random_state``, ``knn_weight``, ``knn_k``, ``knn_temperature``
+    (see :data:`bot.components.linear.LINEAR_DEFAULTS`),
     ``ranking_length`` (intents kept in the ranking; 0 keeps all) and
     ``split_retrieval_intents``: learn each answer of a retrieval intent (``faq/returns_policy``...)
     as its own class and add their probabilities up into the intent's (``faq``): one boundary

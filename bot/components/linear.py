@@ -19,6 +19,18 @@ scores of the held-out part, and learns one temperature that makes those
 held-out probabilities honest (temperature scaling, Guo et al. 2017): a 0.7
 then means about 70 % of such predictions are right. The temperature
 divides the scores, so the ranking, hence the accuracy, is unchanged.
+
+Neighbours (``knn_weight`` > 0): the model also keeps the training examples'
+sentence embeddings (the dense blocks, unit length) and mixes the SVM's
+probabilities with a vote of the ``knn_k`` most similar examples, each
+weighted by ``exp(cosine / knn_temperature)`` relative to the nearest:
+``(1 - w) * softmax(scores / T) + w * vote``. The SVM draws one straight
+boundary per class; the vote follows the examples where a class has several
+phrasings far apart. On BANKING77 (docs/benchmarks.md) it moved the test
+accuracy from 92.79 % to 93.34 %, at the cost of one more matrix product per
+message (about 1 ms for the bot's ~2,000 examples). The temperature is then learnt on the held-out folds' mixed
+probabilities (the vote's neighbours taken from the fold's training part), so
+thresholds keep meaning a probability of being right.
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,7 +49,7 @@ from sklearn.svm import LinearSVC
 
 from bot.components.features import FeatureBlocks
 
-__all__ = ["LINEAR_DEFAULTS", "LinearModel"]
+__all__ = ["LINEAR_DEFAULTS", "LinearModel", "Neighbours"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +64,11 @@ LINEAR_DEFAULTS: Dict[str, Any] = {
     # Folds used to learn the temperature (0 or 1: no calibration, temperature 1).
     "calibration_folds": 3,
     "random_state": 42,
+    # Share of the probability given to the vote of the nearest training examples (0: SVM only).
+    "knn_weight": 0.0,
+    # How many nearest examples vote, and how sharply a closer one outweighs a farther one.
+    "knn_k": 40,
+    "knn_temperature": 0.01,
 }
 
 
@@ -69,11 +86,42 @@ def _fit(x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any]) -> LinearSV
     return model.fit(x, y)
 
 
-def _temperature(scores: np.ndarray, truth: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of ``truth`` under ``scores``."""
+@dataclass
+class Neighbours:
+    """The training examples' unit sentence vectors and classes, and how they vote."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    k: int
+    temperature: float
+    weight: float
+
+    def vote(self, queries: np.ndarray, classes: int) -> np.ndarray:
+        """Each query's class distribution from its ``k`` most similar examples (rows sum to 1)."""
+        similarities = queries @ self.vectors.T
+        k = min(self.k, similarities.shape[1])
+        nearest = np.argpartition(-similarities, k - 1, axis=1)[:, :k]
+        closeness = np.take_along_axis(similarities, nearest, axis=1)
+        # Relative to the nearest, so the exponent stays small whatever the temperature.
+        weights = np.exp((closeness - closeness.max(axis=1, keepdims=True)) / self.temperature)
+        votes = np.zeros((len(queries), classes))
+        np.add.at(votes, (np.repeat(np.arange(len(queries)), k), self.labels[nearest].ravel()), weights.ravel())
+        return np.asarray(votes / votes.sum(axis=1, keepdims=True))
+
+    def mix(self, scores: np.ndarray, temperature: float, votes: np.ndarray) -> np.ndarray:
+        """The SVM's calibrated probabilities mixed with the vote."""
+        return np.asarray((1.0 - self.weight) * _softmax(scores / temperature) + self.weight * votes)
+
+
+def _temperature(scores: np.ndarray, truth: np.ndarray, neighbours: Optional[Neighbours] = None,
+                 votes: Optional[np.ndarray] = None) -> float:
+    """The temperature minimising the negative log-likelihood of ``truth`` (mixed with ``votes`` if given)."""
 
     def nll(log_t: float) -> float:
-        probabilities = _softmax(scores / np.exp(log_t))
+        if neighbours is not None and votes is not None:
+            probabilities = neighbours.mix(scores, float(np.exp(log_t)), votes)
+        else:
+            probabilities = _softmax(scores / np.exp(log_t))
         return float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-12)))
 
     # SVM margins are about +-1, so the optimum is well below 1; not below 1/50: on a few well-separated
@@ -90,6 +138,7 @@ class LinearModel:
     coef: np.ndarray
     intercept: np.ndarray
     temperature: float = 1.0
+    neighbours: Optional[Neighbours] = None
 
     @classmethod
     def train(cls, messages: Sequence[Message], labels: Sequence[str], config: Mapping[str, Any]) -> LinearModel:
@@ -99,7 +148,7 @@ class LinearModel:
             messages: Featurized training messages.
             labels: The class of each message.
             config: ``C``, ``max_iter``, ``class_weight``, ``weights``, ``calibration_folds``,
-                ``random_state`` (see :data:`LINEAR_DEFAULTS`).
+                ``random_state``, ``knn_weight``, ``knn_k``, ``knn_temperature`` (see :data:`LINEAR_DEFAULTS`).
         """
         blocks = FeatureBlocks.fit(messages, config["weights"])
         x = blocks.matrix(messages)
@@ -112,16 +161,25 @@ class LinearModel:
         if len(classes) == 2:  # scikit-learn keeps one row for two classes; softmax needs both
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
         model = cls(blocks, classes, coef.astype(np.float32), intercept.astype(np.float32))
+        dense = blocks.dense_part(x) if float(config["knn_weight"]) > 0 else np.zeros((len(y), 0), np.float32)
+        if dense.shape[1] > 0:
+            model.neighbours = Neighbours(dense, y, int(config["knn_k"]), float(config["knn_temperature"]),
+                                          float(config["knn_weight"]))
         folds = int(config["calibration_folds"])
         if folds >= 2 and np.bincount(y).min() >= folds:
             scores = np.zeros((len(y), len(classes)))
+            votes = np.zeros((len(y), len(classes)))
             split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(config["random_state"]))
             for train_rows, test_rows in split.split(x, y):
                 # Every class is in every training part: a stratified split of >= folds examples per class.
                 part = _fit(x[train_rows], y[train_rows], config)
                 scores[test_rows] = part.decision_function(x[test_rows]) if len(classes) > 2 else np.column_stack(
                     [-part.decision_function(x[test_rows]) / 2, part.decision_function(x[test_rows]) / 2])
-            model.temperature = _temperature(scores, y)
+                if model.neighbours is not None:
+                    held_in = Neighbours(dense[train_rows], y[train_rows], model.neighbours.k,
+                                         model.neighbours.temperature, model.neighbours.weight)
+                    votes[test_rows] = held_in.vote(dense[test_rows], len(classes))
+            model.temperature = _temperature(scores, y, model.neighbours, votes)
             logger.debug("Calibrated temperature %.3f from %d folds", model.temperature, folds)
         return model
 
@@ -129,7 +187,10 @@ class LinearModel:
         """Calibrated class probabilities, one row per message, columns in :attr:`classes` order."""
         x = self.blocks.matrix(messages)
         scores = np.asarray(x @ self.coef.T) + self.intercept
-        return _softmax(scores / self.temperature)
+        if self.neighbours is None:
+            return _softmax(scores / self.temperature)
+        votes = self.neighbours.vote(self.blocks.dense_part(x), len(self.classes))
+        return self.neighbours.mix(scores, self.temperature, votes)
 
     def ranking(self, probabilities: np.ndarray, length: int) -> List[Dict[str, Any]]:
         """``[{"name", "confidence"}, ...]`` best first, at most ``length`` long (all when 0)."""
@@ -140,9 +201,15 @@ class LinearModel:
 
     def save(self, path: Path) -> None:
         """Writes the model to one ``.npz`` file."""
+        neighbours: Dict[str, np.ndarray] = {}
+        if self.neighbours is not None:
+            neighbours = {
+                "knn_vectors": self.neighbours.vectors, "knn_labels": self.neighbours.labels,
+                "knn_settings": np.array([self.neighbours.k, self.neighbours.temperature, self.neighbours.weight]),
+            }
         np.savez(
             path, classes=np.array(self.classes, dtype=str), coef=self.coef, intercept=self.intercept,
-            temperature=np.array(self.temperature), **self.blocks.to_arrays(),
+            temperature=np.array(self.temperature), **self.blocks.to_arrays(), **neighbours,
         )
 
     @classmethod
@@ -150,7 +217,12 @@ class LinearModel:
         """Reads a model written by :meth:`save` (no pickles)."""
         with np.load(path, allow_pickle=False) as arrays:
             data = {name: arrays[name] for name in arrays.files}
+        neighbours = None
+        if "knn_vectors" in data:
+            k, temperature, weight = (float(v) for v in data["knn_settings"])
+            neighbours = Neighbours(data["knn_vectors"], data["knn_labels"], int(k), temperature, weight)
         return cls(
             blocks=FeatureBlocks.from_arrays(data), classes=[str(c) for c in data["classes"]],
             coef=data["coef"], intercept=data["intercept"], temperature=float(data["temperature"]),
+            neighbours=neighbours,
         )

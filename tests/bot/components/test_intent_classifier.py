@@ -40,8 +40,9 @@ def _trained(pipeline: Pipeline, **config: object) -> BlankSafeLogisticRegressio
     return classifier
 
 
-def test_new_phrasings_in_both_languages_get_their_intent(pipeline: Pipeline):
-    classifier = _trained(pipeline)
+@pytest.mark.parametrize("knn_weight", [0.0, 0.45], ids=["svm", "svm+neighbours"])
+def test_new_phrasings_in_both_languages_get_their_intent(pipeline: Pipeline, knn_weight: float):
+    classifier = _trained(pipeline, knn_weight=knn_weight)
     messages = pipeline.featurize("hi!", "where's my parcel?", "מתי הקניון פתוח?", "אני רוצה להחזיר את המוצר", "")
     classifier.process(messages)
     assert [m.get("intent")["name"] for m in messages] == ["greet", "order_status", "faq", "faq", "nlu_fallback"]
@@ -51,8 +52,9 @@ def test_new_phrasings_in_both_languages_get_their_intent(pipeline: Pipeline):
     assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
 
 
-def test_the_model_is_persisted_and_loaded(pipeline: Pipeline):
-    trained = _trained(pipeline)
+@pytest.mark.parametrize("knn_weight", [0.0, 0.45], ids=["svm", "svm+neighbours"])
+def test_the_model_is_persisted_and_loaded(pipeline: Pipeline, knn_weight: float):
+    trained = _trained(pipeline, knn_weight=knn_weight)
     loaded = BlankSafeLogisticRegressionClassifier.load(
         BlankSafeLogisticRegressionClassifier.get_default_config(), pipeline.storage, Resource("intents"),
         pipeline.context("intents"),
@@ -75,3 +77,12 @@ def test_calibration_changes_confidences_not_the_choice(pipeline: Pipeline):
     assert [m.get("intent")["name"] for m in a] == [m.get("intent")["name"] for m in b]
     assert raw.model is not None and raw.model.temperature == 1.0
     assert calibrated.model is not None and calibrated.model.temperature != 1.0
+
+
+def test_the_neighbours_vote_follows_the_closest_examples(pipeline: Pipeline):
+    # With the vote alone (weight 1), a training example's own words get its class with near certainty.
+    classifier = _trained(pipeline, knn_weight=1.0, knn_k=5)
+    messages = pipeline.featurize("track my order please", "מה שעות הפתיחה")
+    classifier.process(messages)
+    assert [m.get("intent")["name"] for m in messages] == ["order_status", "faq"]
+    assert all(m.get("intent")["confidence"] > 0.9 for m in messages)
