@@ -52,6 +52,7 @@ import yaml
 
 from actions.fallback import FALLBACK_MIN_SCORE
 from actions.kb.search import InMemoryKnowledgeBase
+from actions.knowledge import KB_QUESTION_MIN_SCORE
 from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
 from bench.turns import OUT_DIR, machine
 from core.settings import PROJECT_ROOT
@@ -122,7 +123,7 @@ class Thresholds:
     """The values swept.
 
     ``intent`` and ``ambiguity``: the FallbackClassifier's; ``faq``: the lowest
-    FAQ confidence answered; ``kb``: the knowledge base's own bar (a
+    FAQ confidence answered; ``kb``: the bar for an article answering a
     ``kb_question``); ``fallback_kb``: the bar for an article after the NLU fell
     back (``actions.fallback.FALLBACK_MIN_SCORE``); ``faq_similarity``: the FAQ
     selector's ``min_similarity`` (e5 cosine to the nearest example of the answer).
@@ -505,8 +506,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signals, per_message_ms = asyncio.run(gather_signals(model, items))
         if args.signals:
             args.signals.write_bytes(pickle.dumps((signals, per_message_ms)))
-    kb_default = InMemoryKnowledgeBase(PROJECT_ROOT / "data" / "kb").min_score
-    configured = configured_thresholds(args.config, kb_default, args.fallback_min_score)
+    configured = configured_thresholds(args.config, KB_QUESTION_MIN_SCORE, args.fallback_min_score)
     simulated = [falls_back(s, configured) for s in signals]
     agree = sum(sim == s.model_fell_back for sim, s in zip(simulated, signals, strict=True))
 
