@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 from core.logs import install_log_redaction
 from core.production import ProductionRefused, check, demo_warning
 from core.settings import Settings
 
-__all__ = ["PART_MODULES", "run_part"]
+__all__ = ["PART_MODULES", "checked_settings", "run_part"]
 
 PART_MODULES: Dict[str, str] = {
     "handoff": "kesher.serve_handoff",
@@ -30,11 +30,32 @@ PART_MODULES: Dict[str, str] = {
 """The module that serves each part of ``python -m kesher serve PART``."""
 
 
+def checked_settings() -> Optional[Settings]:
+    """The settings from the environment, if they are safe to serve with.
+
+    Prints each problem of unsafe production settings on its own line of stderr,
+    or the demo warning if any.
+
+    Returns:
+        The settings, or ``None`` when production refuses them (exit with code 2).
+    """
+    settings = Settings.from_env()
+    try:
+        check(settings)
+    except ProductionRefused as exc:
+        print(exc, file=sys.stderr)
+        return None
+    warning = demo_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return settings
+
+
 def run_part(serve: Callable[[Settings], None]) -> int:
     """Checks the settings from the environment, then runs ``serve`` until it returns.
 
-    Refuses unsafe production settings (each problem on its own line of stderr, exit code 2),
-    prints the demo warning if any, and sets up logging with the redaction of secrets.
+    Refuses unsafe production settings (:func:`checked_settings`, exit code 2) and sets up
+    logging with the redaction of secrets.
 
     Args:
         serve: Runs the part with the settings until it is stopped.
@@ -42,15 +63,9 @@ def run_part(serve: Callable[[Settings], None]) -> int:
     Returns:
         The process's exit code.
     """
-    settings = Settings.from_env()
-    try:
-        check(settings)
-    except ProductionRefused as exc:
-        print(exc, file=sys.stderr)
+    settings = checked_settings()
+    if settings is None:
         return 2
-    warning = demo_warning(settings)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     install_log_redaction(settings)
     serve(settings)

@@ -30,9 +30,9 @@ from rasa.utils.common import configure_logging_and_warnings
 from rasa.utils.log_utils import configure_structlog
 
 from bot import model_swap
-from core.production import ProductionRefused, check, demo_warning
 from core.rasa_api import JWT_METHOD
 from core.settings import PROJECT_ROOT, Settings
+from kesher.part import checked_settings
 
 __all__ = ["LOOPBACK", "main", "rasa_arguments", "serve"]
 
@@ -93,16 +93,10 @@ def serve(settings: Settings) -> None:
 
 
 def main() -> int:
-    """``python -m kesher.rasa_server``: checks the settings, then serves until stopped."""
-    settings = Settings.from_env()
-    try:
-        check(settings)
-    except ProductionRefused as exc:
-        print(exc, file=sys.stderr)
+    """``python -m kesher.rasa_server``: checks the settings, then serves until stopped (Rasa sets up logging)."""
+    settings = checked_settings()
+    if settings is None:
         return 2
-    warning = demo_warning(settings)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
     serve(settings)
     return 0
 
