@@ -44,6 +44,10 @@ class RedisKeys:
         """Stream of every change, read by consoles and the assigner to stay live."""
         return f"{self.prefix}feed"
 
+    def service_events(self) -> str:
+        """Stream of service events (turns, handoffs, CSAT...) on their way to the event log's database."""
+        return f"{self.prefix}service-events"
+
     def outbound(self) -> str:
         """Stream of messages for customers, read by the channels' delivery worker."""
         return f"{self.prefix}outbound"

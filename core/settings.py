@@ -50,6 +50,9 @@ class Settings(BaseModel):
                           description="Runtime state: orders DB, Redis dump, logs, mail (git-ignored).")
     orders_db_url: str = Field(default="", env="ORDERS_DB_URL",
                                description="SQLAlchemy URL of the orders database (default: SQLite in var_dir).")
+    events_db_url: str = Field(default="", env="KESHER_EVENTS_DB_URL",
+                               description="SQLAlchemy URL of the event log that the KPIs and the dashboard read "
+                                           "(default: SQLite in var_dir; PostgreSQL: postgresql://user@host/db).")
     kb_dir: Path = Field(default=PROJECT_ROOT / "data" / "kb", env="KESHER_KB_DIR",
                          description="Help-centre articles, in he/ and en/ folders.")
     texts_dir: Path = Field(default=PROJECT_ROOT / "data" / "texts", env="KESHER_TEXTS_DIR",
@@ -316,6 +319,10 @@ class Settings(BaseModel):
     @validator("orders_db_url", always=True)
     def _orders_db(cls, value: str, values: Dict[str, Any]) -> str:
         return value or f"sqlite:///{Path(values.get('var_dir') or PROJECT_ROOT / 'var') / 'orders.db'}"
+
+    @validator("events_db_url", always=True)
+    def _events_db(cls, value: str, values: Dict[str, Any]) -> str:
+        return value or f"sqlite:///{Path(values.get('var_dir') or PROJECT_ROOT / 'var') / 'events.db'}"
 
     @validator("mail_dir", always=True)
     def _mail_dir(cls, value: Path, values: Dict[str, Any]) -> Path:

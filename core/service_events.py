@@ -1,0 +1,156 @@
+"""What the event log records: one :class:`ServiceEvent` per thing that happened to a customer.
+
+Every process emits these (``handoff/event_log.py`` puts them on a Redis stream, off
+the caller's critical path); one mover per handoff service writes them into the
+event log's SQL database (``analytics/``), where the KPIs of ``docs/kpis.md`` are
+computed. This module is only the record and its wire format: it imports nothing.
+
+Each kind uses the columns below in one way, written here once:
+
+=====================  ==================================================================================
+kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text``
+=====================  ==================================================================================
+``turn``               one customer message the bot handled. ``intent``, ``confidence``; ``outcome``
+                       ``answered`` | ``fell_back`` | ``handed_off``; ``topic`` the FAQ or routing topic;
+                       ``text`` the customer's words (masked, at most 500 characters) when the bot fell
+                       back or handed off, else empty; ``value`` the turn's milliseconds, if measured.
+``handoff_queued``     the conversation entered the queue. ``reason`` the trigger; ``topic``; ``text``
+                       the last thing the customer asked (masked).
+``handoff_assigned``   an agent took it (or routing gave it). ``agent``, ``team``; ``value`` seconds it
+                       waited in the queue.
+``handoff_transferred``  moved to another agent or team. ``agent`` the new one (or empty), ``team``,
+                       ``reason`` ``agent`` | ``team``.
+``agent_message``      an agent wrote to the customer. ``agent``; ``reason`` ``first`` for the first
+                       reply of this handoff (then ``value`` is seconds since assignment), else empty.
+``closed``             an agent closed it. ``agent``, ``team``; ``reason`` the resolution code;
+                       ``value`` handling seconds (assigned → closed).
+``abandoned``          the customer left while queued (gave up, or the queue timed out). ``value``
+                       seconds waited.
+``returned_to_bot``    the bot has the conversation again. ``reason`` why (``csat_done``...).
+``csat_asked``         the customer was asked to rate. ``reason`` ``agent`` | ``bot``.
+``csat``               the customer rated. ``value`` 1–5; ``reason`` ``agent`` | ``bot``; ``agent``
+                       who handled it, if a person did; ``text`` the comment, masked.
+``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
+``notice_sent``        the service told the customer something unasked. ``reason`` its kind.
+``agent_action``       an agent acted on the customer's behalf. ``agent``; ``reason`` the action
+                       (``cancel_order``, ``store_credit``...); ``value`` an amount, if any.
+=====================  ==================================================================================
+
+``contact`` names one episode of a conversation (a Rasa session): KPIs such as
+containment and first-contact resolution count contacts, not messages. Every event
+of one episode carries the same ``contact``; :func:`contact_id` builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Dict, Mapping, Optional
+
+__all__ = ["EventKind", "ServiceEvent", "TurnOutcome", "contact_id"]
+
+
+class EventKind(StrEnum):
+    """What happened; see the module docstring for what each kind puts in which column."""
+
+    TURN = "turn"
+    HANDOFF_QUEUED = "handoff_queued"
+    HANDOFF_ASSIGNED = "handoff_assigned"
+    HANDOFF_TRANSFERRED = "handoff_transferred"
+    AGENT_MESSAGE = "agent_message"
+    CLOSED = "closed"
+    ABANDONED = "abandoned"
+    RETURNED_TO_BOT = "returned_to_bot"
+    CSAT_ASKED = "csat_asked"
+    CSAT = "csat"
+    EMAIL_SENT = "email_sent"
+    NOTICE_SENT = "notice_sent"
+    AGENT_ACTION = "agent_action"
+
+
+class TurnOutcome(StrEnum):
+    """How the bot handled one customer message."""
+
+    ANSWERED = "answered"
+    FELL_BACK = "fell_back"
+    HANDED_OFF = "handed_off"
+
+
+def contact_id(conversation: str, session_start: float) -> str:
+    """The id of one episode: the conversation and the start of its session (epoch seconds)."""
+    return f"{conversation}@{int(session_start)}"
+
+
+_TEXT_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ServiceEvent:
+    """One row of the event log (the table ``service_events`` in ``analytics/tables.py``).
+
+    Attributes:
+        kind: What happened (an :class:`EventKind` value).
+        conversation: The conversation id (Rasa's sender id).
+        at: When, in UTC.
+        contact: The episode (:func:`contact_id`); empty when the emitter cannot know it.
+        channel: ``web``, ``whatsapp``, ``telegram``, ``rest``, ``callback``...
+        language: ``he`` or ``en``.
+        intent: The intent the NLU found (turns).
+        confidence: Its confidence, 0–1 (turns).
+        outcome: A :class:`TurnOutcome` value (turns).
+        reason: Why, or which (see the table in the module docstring).
+        topic: The FAQ or routing topic.
+        agent: The agent's id.
+        team: The team's id.
+        value: A number whose meaning depends on the kind (seconds, a rating, milliseconds).
+        text: The customer's words or a comment, masked, at most 500 characters.
+    """
+
+    kind: str
+    conversation: str
+    at: datetime
+    contact: str = ""
+    channel: str = ""
+    language: str = ""
+    intent: str = ""
+    confidence: Optional[float] = None
+    outcome: str = ""
+    reason: str = ""
+    topic: str = ""
+    agent: str = ""
+    team: str = ""
+    value: Optional[float] = None
+    text: str = ""
+
+    def to_fields(self) -> Dict[str, str]:
+        """The event as a Redis stream entry (strings only; empty numbers are left out)."""
+        out: Dict[str, str] = {}
+        for name, value in asdict(self).items():
+            if value is None or value == "":
+                continue
+            if name == "at":
+                out[name] = f"{value.timestamp():.6f}"
+            elif name == "text":
+                out[name] = str(value)[:_TEXT_LIMIT]
+            else:
+                out[name] = str(value)
+        return out
+
+    @classmethod
+    def from_fields(cls, data: Mapping[str, str]) -> ServiceEvent:
+        """Reads back what :meth:`to_fields` wrote; unknown fields are ignored."""
+        known = {f.name for f in fields(cls)}
+        values: Dict[str, object] = {k: v for k, v in data.items() if k in known}
+        values["at"] = datetime.fromtimestamp(float(data["at"]), tz=UTC)
+        for name in ("confidence", "value"):
+            if name in values:
+                values[name] = float(str(values[name]))
+        return cls(**values)  # type: ignore[arg-type]
+
+    def as_row(self) -> Dict[str, object]:
+        """The event as column values of ``service_events`` (naive UTC time, as SQL stores it)."""
+        row: Dict[str, object] = asdict(self)
+        row["at"] = self.at.astimezone(UTC).replace(tzinfo=None)
+        row["text"] = self.text[:_TEXT_LIMIT]
+        return row
