@@ -12,7 +12,8 @@ KESHER := $(BIN)/python -m kesher
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 # nginx: the TLS front door (kesher/frontdoor.py), bookworm's 1.22 from bookworm-security.
-APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx
+# postgresql: the event log on PostgreSQL in the tests (tests/helpers/postgres.py); make up uses SQLite.
+APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
         bench bench-nlu bench-relay bench-channels bench-ship bench-swap ship clean
@@ -39,6 +40,7 @@ system-deps:
 	  echo "Installing Debian packages:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	  case " $$missing " in *" nginx "*) systemctl disable --now nginx >/dev/null 2>&1 || true;; esac; \
+	  case " $$missing " in *" postgresql "*) systemctl disable --now postgresql >/dev/null 2>&1 || true;; esac; \
 	fi
 
 $(STAMP): requirements/lock.txt requirements/rasa.txt
