@@ -4,7 +4,8 @@ Its parts attach themselves in order: the state (``console.context``, from the
 composition root), the errors (``edge.errors``), the background loops (the
 assigner, the mail worker, the consoles' live feed) and the pages: the desk
 and its API (``routes``), the live channel (``live``), the mail pages
-(``mailbox``) and the writers' pages (``writers``, ``questions``).
+(``mailbox``), the writers' pages (``writers``, ``questions``) and the
+manager's dashboard (``dashboard``).
 ``python -m kesher serve handoff`` runs it.
 """
 
@@ -21,6 +22,7 @@ from sanic.response import HTTPResponse, json
 from console import live, mailbox, questions, routes, writers
 from console.canned import canned_replies
 from console.context import ServiceState, state
+from console.dashboard import setup_dashboard
 from console.feed import FeedHub
 from console.sessions import LoginLimiter, SessionStore
 from console.undelivered import setup_undelivered
@@ -127,4 +129,5 @@ def create_app(
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)
+    setup_dashboard(app)
     return app

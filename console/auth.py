@@ -192,7 +192,7 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
     websocket) gets 401; with a role not listed the answer is 403.
 
     Args:
-        roles: Roles allowed (``agent``, ``supervisor``, ``writer``).
+        roles: Roles allowed (``agent``, ``supervisor``, ``writer``, ``manager``).
 
     Returns:
         A decorator for Sanic handlers ``(request, ...) -> HTTPResponse``.

@@ -14,6 +14,7 @@ from typing import List, Optional
 from jinja2 import Environment
 from redis.asyncio import Redis
 from sanic import Request, Sanic
+from sqlalchemy.engine import Engine
 
 from console.canned import CannedReply
 from console.feed import FeedHub
@@ -86,6 +87,11 @@ class ServiceState:
     def policy(self) -> HandoffPolicy:
         """Resolution codes, routing, hours."""
         return self.container.policy
+
+    @property
+    def events_engine(self) -> Engine:
+        """The event log's database (blocking: query it in a worker thread)."""
+        return self.container.events_engine
 
     @property
     def texts(self) -> TextCatalog:

@@ -9,14 +9,19 @@ the service's event loop).
 ``data/nlu/<language>/`` as an example of the chosen intent
 (:mod:`writers.examples`, in a worker thread: it holds a file lock while it reads and
 writes); the next content check and ``make ship`` take it.
+
+``?q=<wording>`` (the manager's dashboard links its "top unanswered" rows here)
+puts the groups with that wording first and marks them. Managers may read the
+page; adding examples stays with writers and supervisors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
@@ -30,9 +35,9 @@ from core.errors import InvalidInput
 from core.language import is_language
 from writers.examples import ExampleError, add_example
 from writers.project import Project
-from writers.unanswered import unanswered
+from writers.unanswered import QuestionGroup, unanswered
 
-__all__ = ["bp", "known_intents"]
+__all__ = ["bp", "find_wording", "known_intents"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,8 @@ bp = Blueprint("console_questions", url_prefix="/console/writers/questions", str
 bp.on_request(load_session)
 bp.on_response(security_headers)
 ROLES = ("writer", "supervisor")
+READERS = (*ROLES, "manager")
+_NOT_WORD = re.compile(r"[^\w\s]+")
 # Intents a customer question should not be filed under.
 _NOT_FOR_QUESTIONS = {"nlu_fallback", "affirm", "deny", "inform"}
 
@@ -53,18 +60,41 @@ def known_intents(project: Path) -> List[str]:
     return sorted((set(reader.domain.intents) - bases | retrieval) - _NOT_FOR_QUESTIONS)
 
 
+def _plain(text: str) -> str:
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+def find_wording(groups: List[QuestionGroup], wording: str) -> Tuple[List[QuestionGroup], int]:
+    """The groups with those having ``wording`` first, and how many have it.
+
+    A group has it when one of its wordings equals it or holds it (or is held by it), case, punctuation
+    and spacing aside: the dashboard shows a wording as the event log kept it, masked like here.
+    """
+    wanted = _plain(wording)
+    if not wanted:
+        return groups, 0
+
+    def has(group: QuestionGroup) -> bool:
+        return any(wanted in plain or (plain and plain in wanted) for plain in map(_plain, group.variants))
+
+    found = [g for g in groups if has(g)]
+    return found + [g for g in groups if not has(g)], len(found)
+
+
 @bp.get("/")
-@require_role(*ROLES)
+@require_role(*READERS)
 async def questions(request: Request) -> HTTPResponse:
-    """The grouped unanswered questions, most asked first."""
+    """The grouped unanswered questions, most asked first (those with ``?q=``'s wording before them)."""
     service = state(request)
     groups = await unanswered(service.redis, service.settings.tracker_key_prefix)
     language = request.args.get("lang", "")
     if is_language(language):
         groups = [g for g in groups if g.language == language]
+    wording = str(request.args.get("q", "")).strip()[:300]
+    groups, found = find_wording(groups, wording)
     intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, content_root(request))
     return render(request, "console/questions.html", active="questions", groups=groups[:200],
-                  total=len(groups), intents=intents, language=language,
+                  total=len(groups), intents=intents, language=language, wording=wording, found=found,
                   added=request.args.get("added", ""), error=request.args.get("error", ""))
 
 

@@ -159,11 +159,11 @@ async def logout(request: Request) -> HTTPResponse:
 async def desk_page(request: Request) -> HTTPResponse:
     """The agent's desk: presence, queue, chats, the open chat and the customer panel.
 
-    Writers have no desk: they land on the writers' pages.
+    Writers and managers have no desk: they land on the writers' pages and the dashboard.
     """
     agent = current_agent(request)
     if agent.role not in DESK_ROLES:
-        return redirect("/console/writers")
+        return redirect("/console/dashboard" if agent.role == "manager" else "/console/writers")
     service = state(request)
     desk = service.desk
     directory = service.agents

@@ -19,7 +19,7 @@ from handoff.models import Agent
 
 __all__ = ["ROLES", "AgentDirectory", "Team", "hash_password", "load_agents", "password_matches"]
 
-ROLES = ("agent", "supervisor", "writer")
+ROLES = ("agent", "supervisor", "writer", "manager")
 _HASHER = PasswordHasher()
 
 

@@ -300,7 +300,7 @@ class Agent:
         topics: Topics they know best (routing prefers them).
         teams: Teams they belong to.
         capacity: Most conversations at once.
-        role: ``agent``, ``supervisor`` or ``writer``.
+        role: ``agent``, ``supervisor``, ``writer`` or ``manager``.
         email: Reply-to address for closing e-mails.
         ui_language: The language of their console (None: the ``console_language`` setting).
     """

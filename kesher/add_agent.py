@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--teams", help="comma-separated team ids from the file's teams")
     parser.add_argument("--topics", help="comma-separated routing topics, e.g. orders,returns")
     parser.add_argument("--capacity", type=int, help="most conversations at once, 1-20 (new agent default: 3)")
-    parser.add_argument("--role", choices=ROLES, help="agent, supervisor or writer (new agent default: agent)")
+    parser.add_argument("--role", choices=ROLES, help="agent, supervisor, writer or manager (new agent default: agent)")
     parser.add_argument("--email", help="reply-to address for closing e-mails")
     parser.add_argument("--ui-language", choices=LANGUAGES,
                         help="language of the agent's console, he or en (default: the console_language setting)")
@@ -104,7 +104,7 @@ def upsert_agent(
         teams: Team ids; each must exist in the file's ``teams``.
         topics: Routing topics.
         capacity: Most concurrent conversations.
-        role: ``agent``, ``supervisor`` or ``writer``.
+        role: ``agent``, ``supervisor``, ``writer`` or ``manager``.
         email: Reply-to address.
         ui_language: The language of the agent's console (``he`` or ``en``); not written when None.
 

@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import Callable
 
 from redis.asyncio import Redis
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
@@ -136,6 +138,19 @@ class Container:
         """A worker that sends the queued e-mails over SMTP."""
         return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds)
 
+    # -- the event log ------------------------------------------------------------------------
+    @cached_property
+    def events_engine(self) -> Engine:
+        """The event log's database (``events_db_url``: SQLite by default, PostgreSQL in production).
+
+        Its queries block: callers run them in a worker thread, never on an event loop.
+        """
+        url = self.settings.events_db_url
+        if url.startswith("sqlite"):
+            # the mover writes while the dashboard reads: wait for SQLite's lock instead of failing
+            return create_engine(url, future=True, connect_args={"timeout": 15})
+        return create_engine(url, future=True, pool_pre_ping=True)
+
     # -- the actions ------------------------------------------------------------------------
     @cached_property
     def kb(self) -> InMemoryKnowledgeBase:
@@ -156,3 +171,5 @@ class Container:
             await self.redis.close()
         if "orders" in self.__dict__:
             self.orders.engine.dispose()
+        if "events_engine" in self.__dict__:
+            self.events_engine.dispose()
