@@ -47,6 +47,7 @@ from core.language import is_language
 
 __all__ = [
     "BREAKDOWNS",
+    "BREAKDOWN_COLUMNS",
     "CARDS",
     "CHANNELS",
     "MAX_DAYS",
@@ -83,7 +84,7 @@ _BOM = "\ufeff"
 # A spreadsheet runs a cell that starts with one of these as a formula; customers' words must not.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Columns of a breakdown, in order, and how each is shown.
-_BREAKDOWN_COLUMNS: Tuple[Tuple[str, str], ...] = (
+BREAKDOWN_COLUMNS: Tuple[Tuple[str, str], ...] = (
     ("contacts", "count"),
     ("containment", "rate"),
     ("handoff_rate", "rate"),
@@ -408,7 +409,7 @@ def _breakdown_rows(say: Say, label: Callable[[str, str], str], by: str,
         group = str(row.get("group") or "")
         name = label(prefix, group) if prefix and group else (group or say("console_dash_none"))
         out.append({"group": group, "name": name,
-                    "cells": [_show(say, kind, row.get(column)) for column, kind in _BREAKDOWN_COLUMNS]})
+                    "cells": [_show(say, kind, row.get(column)) for column, kind in BREAKDOWN_COLUMNS]})
     return out
 
 
@@ -467,8 +468,8 @@ def _report_rows(say: Say, view: DashboardView, report: Mapping[str, Any]) -> Li
 
 
 def _breakdown_csv_rows(say: Say, by: str, rows: Sequence[Mapping[str, Any]]) -> List[List[Any]]:
-    header = [say(f"console_dash_by_{by}")] + [say(f"console_dash_col_{c}") for c, _ in _BREAKDOWN_COLUMNS]
-    return [header] + [[row.get("group", "")] + [row.get(c) for c, _ in _BREAKDOWN_COLUMNS] for row in rows]
+    header = [say(f"console_dash_by_{by}")] + [say(f"console_dash_col_{c}") for c, _ in BREAKDOWN_COLUMNS]
+    return [header] + [[row.get("group", "")] + [row.get(c) for c, _ in BREAKDOWN_COLUMNS] for row in rows]
 
 
 def _csv_response(body: bytes, filename: str) -> HTTPResponse:
@@ -510,7 +511,7 @@ def _page(request: Request, view: Optional[DashboardView], *, error: str = "", s
     return render(request, "console/dashboard.html", status=status, active="dashboard", view=view, error=error,
                   cards=cards, daily=daily, unanswered=unanswered, tables=tables, boot=boot, form=shown,
                   periods=PERIODS, channels=CHANNELS, breakdowns=BREAKDOWNS,
-                  columns=[c for c, _ in _BREAKDOWN_COLUMNS], period_text=period_text,
+                  columns=[c for c, _ in BREAKDOWN_COLUMNS], period_text=period_text,
                   chart_js=CHART_JS, questions_link=_questions_link)
 
 

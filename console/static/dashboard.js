@@ -37,6 +37,20 @@
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#1d2330";
 
+  // A long category name on lines of its own, so a narrow chart does not cut it.
+  function lines(label) {
+    const out = [];
+    String(label).split(" ").forEach((word) => {
+      const last = out.length - 1;
+      if (last >= 0 && (out[last] + " " + word).length <= 14) {
+        out[last] += " " + word;
+      } else {
+        out.push(word);
+      }
+    });
+    return out;
+  }
+
   function legend(show) {
     return {display: show, rtl: rtl, textDirection: data.dir, position: "bottom"};
   }
@@ -62,14 +76,15 @@
       tension: 0.2,
     }));
     const horizontal = spec.type === "hbar";
-    const category = {reverse: rtl, ticks: {autoSkip: true}};
+    // offset: the first and last day's labels stand inside the chart instead of being cut at its edges
+    const category = {reverse: rtl, offset: true, ticks: {autoSkip: true}};
     const value = {beginAtZero: true, ticks: {precision: 0}};
     const scales = horizontal
       ? {x: Object.assign(value, {reverse: rtl}), y: {position: rtl ? "right" : "left"}}
       : {x: category, y: Object.assign(value, {position: rtl ? "right" : "left"})};
     return {
       type: spec.type === "line" ? "line" : "bar",
-      data: {labels: spec.labels, datasets: datasets},
+      data: {labels: horizontal ? spec.labels.map(lines) : spec.labels, datasets: datasets},
       options: Object.assign(common, {
         indexAxis: horizontal ? "y" : "x",
         scales: scales,

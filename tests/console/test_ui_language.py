@@ -20,9 +20,11 @@ import yaml
 from markupsafe import Markup
 
 from connectors.web import widget_script
+from console import dashboard
 from console.app import create_app
 from console.web import html_text
 from core.language import Language
+from core.service_events import TurnOutcome
 from core.settings import PROJECT_ROOT, Settings
 from core.texts import TextCatalog, arguments_of
 from edge.browser import message_format_js
@@ -42,7 +44,7 @@ TEMPLATES = PROJECT_ROOT / "console" / "templates" / "console"
 CONSOLE_JS = PROJECT_ROOT / "console" / "static" / "console.js"
 WIDGET_JS = PROJECT_ROOT / "connectors" / "web_static" / "widget.js"
 PYTHON = [PROJECT_ROOT / "console" / name
-          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py")]
+          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py")]
 _names = itertools.count()
 
 
@@ -82,6 +84,19 @@ def test_every_key_the_pages_scripts_and_refusals_use_has_both_languages() -> No
         "console_role_": list(ROLES),
         "console_flow_kind_": ["story", "rule"],
         "console_question_reason_": ["fallback", "out_of_scope", "low_confidence", "no_answer", "handoff"],
+        # the dashboard (console/dashboard.py names each card's figures, measures and series)
+        "console_dash_period_": list(dashboard.PERIODS),
+        "console_dash_channel_": list(dashboard.CHANNELS),
+        "console_dash_language_": ["he", "en"],
+        "console_dash_by_": list(dashboard.BREAKDOWNS),
+        "console_dash_col_": [column for column, _ in dashboard.BREAKDOWN_COLUMNS],
+        "console_dash_daily_": ["turns", "contacts", "contained", "handoffs", "fallbacks", "csat_avg"],
+        "console_dash_outcome_": [outcome.value for outcome in TurnOutcome],
+        "console_kpi_": [*dashboard.CARDS, *(f"{kpi}_help" for kpi in dashboard.CARDS)],
+        "console_dash_figure_": ["rate", "contained", "contacts", "handoffs", "p50", "p90", "count", "avg",
+                                 "resolved", "abandoned", "queued", "fallbacks", "turns"],
+        "console_dash_measure_": ["p50", "p90", "avg"],
+        "console_dash_csat_": ["bot", "agent"],
     }
     assert prefixes == set(codes)
     assert sorted(p + c for p, names in codes.items() for c in names if p + c not in texts) == []
