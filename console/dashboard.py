@@ -74,6 +74,7 @@ DEFAULT_PERIOD = "7d"
 BREAKDOWNS = ("channel", "language", "agent", "team")
 CHANNELS = ("web", "whatsapp", "telegram", "rest", "callback")
 MAX_DAYS = 366
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 CHART_JS = "vendor/chartjs/chart.umd.min.js"
 # The KPIs drawn as a card: a chart and its numbers (each has console_kpi_<name> and its _help text).
 CARDS = ("containment", "handoff_rate", "queue_wait", "first_reply", "handling_time", "fcr", "abandonment",
@@ -151,10 +152,15 @@ def _day(value: str, name: str) -> date:
         raise InvalidInput(f"{name} must be a date like 2026-03-31, not {value[:40]!r}",
                            text="console_dash_error_date", field=name, value=value[:40])
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{name} must be a date like 2026-03-31, not {value[:40]!r}",
                            text="console_dash_error_date", field=name, value=value[:40]) from None
+    # The queries read a day around the period; year 1 or 9999 would overflow the date arithmetic.
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(f"{name} must be between {FIRST_YEAR} and {LAST_YEAR}", text="console_dash_error_year",
+                           field=name, first=str(FIRST_YEAR), last=str(LAST_YEAR))
+    return day
 
 
 def parse_view(args: Mapping[str, str], today: date) -> DashboardView:

@@ -164,6 +164,8 @@ BAD = {
     "from=2026-03-02&to=tomorrow": "“to” must be a date",
     "period=custom&from=2026-03-05&to=2026-03-01": "The first date is after the last one.",
     "period=custom&from=2024-01-01&to=2026-01-01": "A period is at most 366 days.",
+    "period=custom&from=9999-12-30&to=9999-12-31": "“from” must be a date between the years 2000 and 2999.",
+    "period=custom&from=2026-01-01&to=0001-01-01": "“to” must be a date between the years 2000 and 2999.",
     "channel=fax": "Unknown channel “fax”.",
     "language=fr": "Unknown language “fr”",
     "period=%3Cscript%3E": "Unknown period “&lt;script&gt;”",

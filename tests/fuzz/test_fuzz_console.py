@@ -140,6 +140,30 @@ def test_console_get_routes(fuzz, agent):
     run()
 
 
+DASHBOARD_ROUTES = ["/console/dashboard", "/console/dashboard/report.csv", "/console/dashboard/breakdown.csv",
+                    "/console/api/dashboard", "/console/writers/questions"]
+dashboard_values = st.one_of(odd_text, surrogate_text, st.sampled_from(
+    ["today", "7d", "30d", "custom", "2026-03-01", "2026-02-30", "0001-01-01", "9999-12-31", "web", "he", "agent"]))
+
+
+def test_console_dashboard_filters(fuzz, agent):
+    @FUZZ
+    @given(route=st.sampled_from(DASHBOARD_ROUTES),
+           query=st.dictionaries(st.sampled_from(["period", "from", "to", "channel", "language", "by", "q"]),
+                                 dashboard_values, max_size=4))
+    @example(route="/console/api/dashboard", query={"period": "custom", "from": "9999-12-31", "to": "9999-12-31"})
+    @example(route="/console/dashboard/report.csv", query={"from": "0001-01-01", "to": "0001-01-01"})
+    @example(route="/console/dashboard", query={"period": "custom", "from": "2026-03-01", "to": "2026-03-01",
+                                                "channel": "web", "language": "he"})
+    def run(route: str, query: Dict[str, str]) -> None:
+        qs = "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in query.items())
+        with _client(fuzz, agent) as http:
+            response = http.get(route + ("?" + qs if qs else ""))
+        check(f"GET {route}", response, {"query": qs})
+
+    run()
+
+
 async def _console_socket(url: str, cookies: Dict[str, str], origin: str, frame: str) -> Tuple[list, Optional[int]]:
     received: list = []
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
