@@ -22,6 +22,7 @@ from babel.dates import format_datetime
 
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
 from core.language import LOCALES, as_language
+from core.masking import mask_contacts
 from core.service_events import EventKind as ServiceEventKind
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
@@ -413,7 +414,7 @@ class Desk:
         est = await self.estimate(position, conv.language)
         if result.ok:
             await self.store.record(ServiceEventKind.HANDOFF_QUEUED, conv, reason=conv.reason, topic=conv.topic,
-                                    text=conv.asked[-1] if conv.asked else "")
+                                    text=mask_contacts(conv.asked[-1]) if conv.asked else "")
             await self.store.update(
                 req.cid,
                 after_hours=not est.in_hours,

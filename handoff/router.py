@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List
 
 from core.language import detect_language
-from core.masking import mask_sensitive
+from core.masking import mask_contacts, mask_sensitive
 from core.service_events import EventKind as ServiceEventKind
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
 from handoff.email_codes import looks_like_code
@@ -193,7 +193,8 @@ class HandoffRouter:
     async def _record_csat(self, conv: Conversation, comment: str) -> None:
         # The event log keeps the comment masked, like the conversation's events.
         await self.store.record(ServiceEventKind.CSAT, conv, value=float(conv.csat_rating), reason="agent",
-                                agent=conv.agent_id, topic=conv.topic, text=mask_sensitive(comment) if comment else "")
+                                agent=conv.agent_id, topic=conv.topic,
+                                text=mask_contacts(mask_sensitive(comment)) if comment else "")
 
 
 def _normal(text: str) -> str:
