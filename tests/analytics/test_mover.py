@@ -54,7 +54,7 @@ def stored(engine: Engine) -> int:
     with engine.connect() as connection:
         try:
             return int(connection.execute(select(func.count()).select_from(service_events)).scalar_one())
-        except Exception:  # noqa: BLE001 - the table does not exist yet, or the database is down
+        except Exception:
             return -1
 
 
