@@ -2,7 +2,8 @@
 
 Its parts attach themselves in order: the state (``console.context``, from the
 composition root), the errors (``edge.errors``), the background loops (the
-assigner, the mail worker, the consoles' live feed) and the pages: the desk
+assigner, the mail worker, the consoles' live feed, the event log's mover in
+``console.event_log``) and the pages: the desk
 and its API (``routes``), the live channel (``live``), the mail pages
 (``mailbox``), the writers' pages (``writers``, ``questions``) and the
 manager's dashboard (``dashboard``).
@@ -23,6 +24,7 @@ from console import live, mailbox, questions, routes, writers
 from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.dashboard import setup_dashboard
+from console.event_log import setup_event_log
 from console.feed import FeedHub
 from console.sessions import LoginLimiter, SessionStore
 from console.undelivered import setup_undelivered
@@ -125,6 +127,7 @@ def create_app(
     )
     setup_errors(app, localized_error)
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
+    setup_event_log(app)
     setup_health(app)
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)

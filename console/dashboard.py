@@ -27,7 +27,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import urlencode
 
@@ -36,8 +35,8 @@ from sanic.response import HTTPResponse, json, raw
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.engine import create_tables
 from analytics.kpis import KPI_NAMES, KpiFilter, kpi_breakdown, kpi_report
-from analytics.tables import metadata
 from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
@@ -591,12 +590,6 @@ async def dashboard_json(request: Request) -> HTTPResponse:
                  "channel": view.channel, "language": view.language, "report": report, "breakdowns": breakdowns})
 
 
-def _create_tables(engine: Engine) -> None:
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
-        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-    metadata.create_all(engine)
-
-
 def setup_dashboard(app: Sanic) -> None:
     """Adds the dashboard to the handoff service; its database is opened at start, closed at stop.
 
@@ -609,7 +602,7 @@ def setup_dashboard(app: Sanic) -> None:
     async def _open_events(app: Sanic, _loop: Any) -> None:
         engine = state(app).events_engine
         try:
-            await asyncio.get_running_loop().run_in_executor(None, _create_tables, engine)
+            await asyncio.get_running_loop().run_in_executor(None, create_tables, engine)
         except SQLAlchemyError as exc:
             # The console must start while the database is down; the dashboard says so until it is back.
             log.warning("the event log's database is not reachable at start: %s", exc)

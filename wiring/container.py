@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Optional
 
 from redis.asyncio import Redis
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
 from actions.orders.repository import SqlOrderRepository
+from analytics.engine import events_engine
+from analytics.mover import EventMover
 from core.production import check as check_production
 from core.redis_keys import RedisKeys
 from core.settings import Settings
@@ -30,6 +31,7 @@ from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
 from handoff.email_codes import CodeRules, EmailCodes
+from handoff.event_log import EventLog
 from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
@@ -77,6 +79,21 @@ class Container:
         return Redis(host=s.redis_host, port=s.redis_port, password=s.redis_password or None, db=s.redis_db,
                      decode_responses=True)
 
+    # -- the event log ----------------------------------------------------------------------
+    @cached_property
+    def event_log(self) -> Optional[EventLog]:
+        """Where service events are recorded (the service-events stream); None when ``KESHER_EVENT_LOG`` is off."""
+        return EventLog(self.redis, self.keys) if self.settings.event_log else None
+
+    @cached_property
+    def events_engine(self) -> Engine:
+        """The event log's database (``KESHER_EVENTS_DB_URL``); connects on first use."""
+        return events_engine(self.settings.events_db_url)
+
+    def event_mover(self, **options: float) -> EventMover:
+        """A mover of the service-events stream into the event log's database (one per handoff service)."""
+        return EventMover(self.redis, self.keys, self.events_engine, **options)  # type: ignore[arg-type]
+
     # -- the handoff domain -----------------------------------------------------------------
     @cached_property
     def policy(self) -> HandoffPolicy:
@@ -91,7 +108,8 @@ class Container:
     @cached_property
     def store(self) -> HandoffStore:
         """The handoff state machine in Redis."""
-        return HandoffStore(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds)
+        return HandoffStore(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds,
+                            event_log=self.event_log)
 
     @cached_property
     def outbox(self) -> MailOutbox:
@@ -136,20 +154,8 @@ class Container:
 
     def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
         """A worker that sends the queued e-mails over SMTP."""
-        return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds)
-
-    # -- the event log ------------------------------------------------------------------------
-    @cached_property
-    def events_engine(self) -> Engine:
-        """The event log's database (``events_db_url``: SQLite by default, PostgreSQL in production).
-
-        Its queries block: callers run them in a worker thread, never on an event loop.
-        """
-        url = self.settings.events_db_url
-        if url.startswith("sqlite"):
-            # the mover writes while the dashboard reads: wait for SQLite's lock instead of failing
-            return create_engine(url, future=True, connect_args={"timeout": 15})
-        return create_engine(url, future=True, pool_pre_ping=True)
+        return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds,
+                          event_log=self.event_log)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property
