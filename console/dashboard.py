@@ -231,6 +231,9 @@ async def _figures(request: Request, view: DashboardView,
         return await asyncio.get_running_loop().run_in_executor(None, _read, engine, view.kpi_filter(), breakdowns)
     except SQLAlchemyError as exc:
         log.warning("the dashboard could not read the event log: %s", exc)
+        if not state(request).settings.event_log:
+            raise Unavailable("the event log is off (KESHER_EVENT_LOG) and has recorded nothing",
+                              text="console_dash_error_log_off") from None
         raise Unavailable("the event log's database does not answer; try again in a minute",
                           text="console_dash_error_database") from None
 
@@ -594,13 +597,17 @@ def setup_dashboard(app: Sanic) -> None:
     """Adds the dashboard to the handoff service; its database is opened at start, closed at stop.
 
     Opening creates the event log's table where it is missing (a new SQLite file), so the dashboard of
-    a service that has recorded nothing yet shows empty figures instead of failing.
+    a service that has recorded nothing yet shows empty figures instead of failing; with the event log
+    off (``KESHER_EVENT_LOG``) nothing is created.
     """
     app.blueprint(bp)
 
     @app.after_server_start
     async def _open_events(app: Sanic, _loop: Any) -> None:
-        engine = state(app).events_engine
+        service = state(app)
+        if not service.settings.event_log:
+            return  # nothing is recorded: no database is made (what was recorded before is still shown)
+        engine = service.events_engine
         try:
             await asyncio.get_running_loop().run_in_executor(None, create_tables, engine)
         except SQLAlchemyError as exc:

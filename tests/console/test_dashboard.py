@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from console.dashboard import CARDS, kpi_order, parse_view, show_seconds
 from core.errors import InvalidInput
+from core.processes import free_port
 from core.settings import PROJECT_ROOT
 from handoff.agents import hash_password
 from kesher.add_agent import upsert_agent
@@ -277,3 +278,26 @@ async def test_chart_js_is_served_by_the_console_under_its_csp(service: RunningC
 def test_every_kpi_of_the_report_has_a_place_on_the_page() -> None:
     # a KPI added to analytics/kpis.py needs a card (and its texts) or a section of its own here
     assert set(kpi_order()) == set(CARDS) | {"top_unanswered", "daily"}
+
+
+async def test_without_an_event_log_the_page_says_so(redis_server: RedisServer, tmp_path: Path) -> None:
+    # the event log switched off, nothing ever recorded: a 503 page that says why
+    async with running_console(redis_server, tmp_path, event_log=False) as off:
+        async with _client(off, "miriam") as client:
+            page = await client.get("/console/dashboard")
+            assert page.status_code == 503
+            assert "The event log is off (KESHER_EVENT_LOG)" in page.text
+            api = await client.get("/console/api/dashboard")
+            assert api.status_code == 503 and "KESHER_EVENT_LOG" in api.json()["error"]
+
+
+async def test_a_database_that_does_not_answer_is_a_503_not_a_500(redis_server: RedisServer,
+                                                                 tmp_path: Path) -> None:
+    # PostgreSQL's URL with nothing listening: the console still starts, and the dashboard says what is wrong
+    url = f"postgresql://kesher@127.0.0.1:{free_port()}/events"
+    async with running_console(redis_server, tmp_path, events_db_url=url) as down:
+        async with _client(down, "miriam") as client:
+            page = await client.get(f"/console/dashboard?{PERIOD}")
+            assert page.status_code == 503 and "does not answer" in page.text
+            exported = await client.get(f"/console/dashboard/report.csv?{PERIOD}")
+            assert exported.status_code == 503 and "does not answer" in exported.json()["error"]
