@@ -22,18 +22,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import DateTime, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from analytics.tables import service_events
 from core.errors import InvalidInput
 from core.service_events import EventKind, TurnOutcome
 
-__all__ = ["BREAKDOWNS", "HORIZON", "KPI_NAMES", "REPEAT_WINDOW", "TOP_UNANSWERED", "KpiFilter", "kpi_breakdown",
-           "kpi_report"]
+__all__ = ["BREAKDOWNS", "HORIZON", "KPI_NAMES", "QUERIES", "REPEAT_WINDOW", "TOP_UNANSWERED", "KpiFilter",
+           "kpi_breakdown", "kpi_report"]
 
 HORIZON = timedelta(days=1)
 """How far before and after the period a contact's events are read (a longer contact is cut there)."""
@@ -117,6 +120,35 @@ def _within(dialect: str, later: Any, earlier: Any, window: timedelta) -> Column
     return later <= earlier + window
 
 
+class _ByContact(FunctionElement):
+    """The event's time, in a form SQLite's planner does not look up in an index.
+
+    Grouping by contact reads the contact-ordered index as a stream; offered an index on the time
+    instead, SQLite would read the period's rows in time order and sort them all by contact, several
+    times slower. ``+x`` is a no-op to SQLite; PostgreSQL plans by statistics and gets the plain column.
+    """
+
+    type = DateTime()
+    name = "by_contact"
+    inherit_cache = True
+
+
+@compiles(_ByContact)
+def _by_contact_plain(element: _ByContact, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_ByContact, "sqlite")
+def _by_contact_sqlite(element: _ByContact, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
+
+
+def _around(flt: KpiFilter, after: timedelta = HORIZON) -> List[ColumnElement[bool]]:
+    """The period widened by :data:`HORIZON` before and ``after`` after, for queries grouped by contact."""
+    at = _ByContact(_T.at)
+    return [at >= flt.start - HORIZON, at < flt.end + after]
+
+
 def _period(flt: KpiFilter) -> List[ColumnElement[bool]]:
     return [_T.at >= flt.start, _T.at < flt.end]
 
@@ -159,81 +191,90 @@ def _rows(conn: Connection, stmt: Select, day: bool = False) -> Dict[str, Any]:
     return out
 
 
-# --- per contact: containment, handoffs, abandonment --------------------------------------------------------------
-
-
-def _contacts(flt: KpiFilter, by: Optional[str]) -> Select:
-    """One row per contact that started in the period: its start, whether it was contained, queued, abandoned.
-
-    ``by`` channel or language adds that column to the contact's key (a contact on two channels counts under
-    each, with the events it had there).
-    """
-    opened = _T.kind.in_([_TURN, _QUEUED])
-    started = func.min(case((opened, _T.at)))
-    last_turn = func.max(case((_T.kind == _TURN, _T.at)))
-    last_answered = func.max(case((and_(_T.kind == _TURN, _T.outcome == TurnOutcome.ANSWERED.value), _T.at)))
-    queued = func.max(case((_T.kind == _QUEUED, 1), else_=0))
-    abandoned = func.max(case((_T.kind == EventKind.ABANDONED.value, 1), else_=0))
-    contained = case((and_(queued == 0, last_answered.is_not(None), last_answered == last_turn), 1), else_=0)
-    columns: List[Any] = [_T.contact, started.label("started"), contained.label("contained"),
-                          queued.label("queued"), abandoned.label("abandoned")]
-    keys: List[Any] = [_T.contact]
-    if by in ("channel", "language"):
-        columns.append(_GROUP_COLUMNS[by].label("grp"))
-        keys.append(_GROUP_COLUMNS[by])
-    return (select(*columns)
-            .where(_T.kind.in_([_TURN, _QUEUED, EventKind.ABANDONED.value]), _T.contact != "",
-                   _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON, *_scope(flt))
-            .group_by(*keys)
-            .having(and_(started >= flt.start, started < flt.end)))
+# --- per contact: containment, handoffs, abandonment, first-contact resolution ------------------------------------
 
 
 def _contact_counts(conn: Connection, flt: KpiFilter, by: Optional[str] = None) -> Dict[str, Any]:
-    """Per group: contacts, contained, handed_off (= queued) and abandoned contacts. One query."""
-    contacts = _contacts(flt, by).subquery()
+    """Per group: the contacts that started in the period and those the bot contained. One query.
+
+    Per contact, its turns (first, last, last answered) are joined with its queueing, if any; a contact
+    queued without a turn is a contact too (the second half of the union: SQLite has no fast full join).
+    ``by`` channel or language adds that column to the contact's key (a contact on two channels counts under
+    each, with the events it had there).
+    """
+    column = _GROUP_COLUMNS[by] if by in ("channel", "language") else None
+    keys: List[Any] = [_T.contact] + ([column] if column is not None else [])
+    grp = column if column is not None else literal("")
+    around = [_T.contact != "", *_around(flt), *_scope(flt)]
+    turns = (select(_T.contact, grp.label("grp"), func.min(_T.at).label("first"), func.max(_T.at).label("last"),
+                    func.max(case((_T.outcome == TurnOutcome.ANSWERED.value, _T.at))).label("answered"))
+             .where(_T.kind == _TURN, *around).group_by(*keys)).cte("turns")
+    queued = (select(_T.contact, grp.label("grp"), func.min(_T.at).label("queued"))
+              .where(_T.kind == _QUEUED, *around).group_by(*keys)).cte("queued")
+    same = and_(turns.c.contact == queued.c.contact, turns.c.grp == queued.c.grp)
+    with_turns = select(
+        case((queued.c.queued < turns.c.first, queued.c.queued), else_=turns.c.first).label("started"),
+        case((and_(queued.c.contact.is_(None), turns.c.answered == turns.c.last), 1), else_=0).label("contained"),
+        turns.c.grp,
+    ).select_from(turns.outerjoin(queued, same))
+    turn_of_queued = [_T.kind == _TURN, _T.contact == queued.c.contact, *_around(flt)]
+    if column is not None:
+        turn_of_queued.append(column == queued.c.grp)
+    without_turns = (select(queued.c.queued.label("started"), literal(0).label("contained"), queued.c.grp)
+                     .where(~select(_T.id).where(*turn_of_queued).exists()))
+    contacts = with_turns.union_all(without_turns).subquery("contacts")
     key: Optional[ColumnElement[Any]] = None
     if by == "day":
         key = _day(contacts.c.started)
-    elif by in ("channel", "language"):
+    elif column is not None:
         key = contacts.c.grp
-    stmt = select(func.count().label("contacts"), func.sum(contacts.c.contained).label("contained"),
-                  func.sum(contacts.c.queued).label("queued"),
-                  func.sum(case((contacts.c.queued == 1, contacts.c.abandoned), else_=0)).label("abandoned"))
+    stmt = (select(func.count().label("contacts"), func.sum(contacts.c.contained).label("contained"))
+            .where(contacts.c.started >= flt.start, contacts.c.started < flt.end))
     return _rows(conn, _keyed(stmt, key), day=by == "day")
 
 
-def _handoff_reasons(conn: Connection, flt: KpiFilter) -> List[Dict[str, Any]]:
-    """Handed-off contacts (of those that started in the period) per trigger. One query."""
-    started = _contacts(flt, None).subquery()
-    stmt = (select(_T.reason, func.count(func.distinct(_T.contact)).label("count"))
-            .where(_T.kind == _QUEUED, _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON, *_scope(flt),
-                   _T.contact.in_(select(started.c.contact)))
-            .group_by(_T.reason)
-            .order_by(func.count(func.distinct(_T.contact)).desc(), _T.reason))
-    return [{"reason": r.reason, "count": int(r.count)} for r in conn.execute(stmt)]
+def _handoffs(conn: Connection, flt: KpiFilter, by: Optional[str] = None) -> Dict[str, Any]:
+    """Per group (or trigger, with ``by="reason"``): contacts queued for a person in the period. One query."""
+    key = _T.reason if by == "reason" else _group(by)
+    stmt = (select(func.count(func.distinct(_T.contact)).label("handoffs"))
+            .where(_T.kind == _QUEUED, _T.contact != "", *_period(flt), *_scope(flt)))
+    return _rows(conn, _keyed(stmt, key), day=by == "day")
+
+
+def _abandonment(conn: Connection, flt: KpiFilter) -> Dict[str, Any]:
+    """Contacts first queued in the period, and those of them that left the queue unanswered. One query."""
+    first_queued = func.min(case((_T.kind == _QUEUED, _T.at)))
+    per_contact = (select(func.max(case((_T.kind == EventKind.ABANDONED.value, 1), else_=0)).label("abandoned"))
+                   .where(_T.kind.in_([_QUEUED, EventKind.ABANDONED.value]), _T.contact != "",
+                          _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON, *_scope(flt))
+                   .group_by(_T.contact)
+                   .having(and_(first_queued >= flt.start, first_queued < flt.end))).subquery()
+    row = conn.execute(select(func.count().label("queued"), func.sum(per_contact.c.abandoned).label("abandoned"))
+                       ).one()
+    queued, abandoned = int(row.queued), int(row.abandoned or 0)
+    return {"rate": _rate(abandoned, queued), "abandoned": abandoned, "queued": queued}
 
 
 def _fcr(conn: Connection, flt: KpiFilter) -> Dict[str, Any]:
     """Contacts with a topic that started in the period, and those whose topics did not come back. One query."""
-    dialect = conn.dialect.name
-    topical = [_T.kind.in_([_TURN, _QUEUED]), _T.topic != "", _T.contact != ""]
-    first_at = func.min(_T.at)
-    base = (select(_T.conversation, _T.contact, _T.topic, first_at.label("first_at"))
-            .where(*topical, _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON, *_scope(flt))
-            .group_by(_T.conversation, _T.contact, _T.topic)).cte("fcr_base")
-    # A repeat may come on any channel or in any language: the filters do not apply to it.
-    later = (select(_T.conversation, _T.contact, _T.topic, first_at.label("first_at"))
-             .where(*topical, _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON + REPEAT_WINDOW)
-             .group_by(_T.conversation, _T.contact, _T.topic)).cte("fcr_later")
+    scope = _scope(flt)
+    # A repeat may come on any channel or in any language: the filters choose only the contacts counted.
+    in_scope = func.max(case((and_(*scope), 1), else_=0)) if scope else literal(1)
+    pairs = (select(_T.conversation, _T.contact, _T.topic, func.min(_T.at).label("first_at"),
+                    in_scope.label("in_scope"))
+             .where(_T.kind == _TURN, _T.topic != "", _T.contact != "", *_around(flt, HORIZON + REPEAT_WINDOW))
+             .group_by(_T.contact, _T.topic, _T.conversation)).cte("pairs")
+    later = pairs.alias("later")
     repeated = func.max(case((later.c.contact.is_not(None), 1), else_=0))
-    started = func.min(base.c.first_at)
-    per_contact = (select(base.c.contact, repeated.label("repeated"))
-                   .select_from(base.outerjoin(later, and_(
-                       later.c.conversation == base.c.conversation, later.c.topic == base.c.topic,
-                       later.c.contact != base.c.contact, later.c.first_at > base.c.first_at,
-                       _within(dialect, later.c.first_at, base.c.first_at, REPEAT_WINDOW))))
-                   .group_by(base.c.contact)
-                   .having(and_(started >= flt.start, started < flt.end))).subquery()
+    started = func.min(pairs.c.first_at)
+    per_contact = (select(repeated.label("repeated"))
+                   .select_from(pairs.outerjoin(later, and_(
+                       later.c.conversation == pairs.c.conversation, later.c.topic == pairs.c.topic,
+                       later.c.contact != pairs.c.contact, later.c.first_at > pairs.c.first_at,
+                       _within(conn.dialect.name, later.c.first_at, pairs.c.first_at, REPEAT_WINDOW))))
+                   .group_by(pairs.c.contact)
+                   .having(and_(started >= flt.start, started < flt.end, func.max(pairs.c.in_scope) == 1))
+                   ).subquery()
     row = conn.execute(select(func.count().label("contacts"),
                               func.sum(1 - per_contact.c.repeated).label("resolved"))).one()
     contacts, resolved = int(row.contacts), int(row.resolved or 0)
@@ -380,22 +421,25 @@ def kpi_report(engine: Engine, flt: KpiFilter) -> Dict[str, Any]:
         contacts = _contact_counts(conn, flt).get("")
         n_contacts = int(contacts["contacts"]) if contacts else 0
         contained = int(contacts["contained"] or 0) if contacts else 0
-        queued = int(contacts["queued"] or 0) if contacts else 0
-        abandoned = int(contacts["abandoned"] or 0) if contacts else 0
-        reasons = _handoff_reasons(conn, flt)
+        handoffs = _handoffs(conn, flt).get("")
+        n_handoffs = int(handoffs["handoffs"]) if handoffs else 0
+        reasons = _handoffs(conn, flt, "reason")
         turns = _turn_counts(conn, flt).get("")
         n_turns = int(turns["turns"]) if turns else 0
         fallbacks = int(turns["fallbacks"] or 0) if turns else 0
         report: Dict[str, Any] = {
             "containment": {"rate": _rate(contained, n_contacts), "contained": contained, "contacts": n_contacts},
-            "handoff_rate": {"rate": _rate(queued, n_contacts), "handoffs": queued, "contacts": n_contacts,
-                             "by_reason": [{**r, "rate": _rate(r["count"], n_contacts)} for r in reasons]},
+            "handoff_rate": {"rate": _rate(n_handoffs, n_contacts), "handoffs": n_handoffs, "contacts": n_contacts,
+                             "by_reason": [{"reason": reason, "count": int(r["handoffs"]),
+                                            "rate": _rate(r["handoffs"], n_contacts)}
+                                           for reason, r in sorted(reasons.items(),
+                                                                   key=lambda kv: (-kv[1]["handoffs"], kv[0]))]},
             "queue_wait": _spread(_percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED).get("")),
             "first_reply": _spread(_percentiles(conn, flt, EventKind.AGENT_MESSAGE, where=[_T.reason == "first"])
                                    .get("")),
             "handling_time": _spread(_percentiles(conn, flt, EventKind.CLOSED).get(""), with_avg=True),
             "fcr": _fcr(conn, flt),
-            "abandonment": {"rate": _rate(abandoned, queued), "abandoned": abandoned, "queued": queued},
+            "abandonment": _abandonment(conn, flt),
             "csat": _csat(_csat_rows(conn, flt).get("")),
             "fallback_rate": {"rate": _rate(fallbacks, n_turns), "fallbacks": fallbacks, "turns": n_turns},
             "top_unanswered": _top_unanswered(conn, flt),
@@ -406,14 +450,15 @@ def kpi_report(engine: Engine, flt: KpiFilter) -> Dict[str, Any]:
 
 def _daily(conn: Connection, flt: KpiFilter) -> List[Dict[str, Any]]:
     contacts = _contact_counts(conn, flt, "day")
+    handoffs = _handoffs(conn, flt, "day")
     turns = _turn_counts(conn, flt, "day")
     csat = _csat_rows(conn, flt, "day")
     out = []
     for day in _days(flt):
-        c, t, s = contacts.get(day), turns.get(day), csat.get(day)
+        c, h, t, s = contacts.get(day), handoffs.get(day), turns.get(day), csat.get(day)
         out.append({"day": day, "turns": int(t["turns"]) if t else 0,
                     "contacts": int(c["contacts"]) if c else 0, "contained": int(c["contained"] or 0) if c else 0,
-                    "handoffs": int(c["queued"] or 0) if c else 0, "fallbacks": int(t["fallbacks"] or 0) if t else 0,
+                    "handoffs": int(h["handoffs"]) if h else 0, "fallbacks": int(t["fallbacks"] or 0) if t else 0,
                     "csat_avg": _rate(s["sum"], s["count"]) if s else None})
     return out
 
@@ -441,6 +486,7 @@ def kpi_breakdown(engine: Engine, flt: KpiFilter, by: str) -> List[Dict[str, Any
     bot_side = by in ("channel", "language")
     with engine.connect() as conn:
         contacts = _contact_counts(conn, flt, by) if bot_side else _handled_contacts(conn, flt, by)
+        handoffs = _handoffs(conn, flt, by) if bot_side else {}
         turns = _turn_counts(conn, flt, by) if bot_side else {}
         csat = _csat_rows(conn, flt, by)
         waits = _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED, by)
@@ -449,13 +495,13 @@ def kpi_breakdown(engine: Engine, flt: KpiFilter, by: str) -> List[Dict[str, Any
     for group in sorted(set(contacts) | set(turns) | set(csat) | set(waits) | set(handling)):
         if not group:
             continue
-        c, t, s = contacts.get(group), turns.get(group), csat.get(group)
+        c, h, t, s = contacts.get(group), handoffs.get(group), turns.get(group), csat.get(group)
         n = int(c["contacts"]) if c else 0
         rows.append({
             "group": group,
             "contacts": n,
             "containment": _rate(c["contained"], n) if bot_side and c else None,
-            "handoff_rate": _rate(c["queued"], n) if bot_side and c else None,
+            "handoff_rate": _rate(h["handoffs"] if h else 0, n) if bot_side and c else None,
             "fallback_rate": _rate(t["fallbacks"], t["turns"]) if t else None,
             "csat_avg": _rate(s["sum"], s["count"]) if s else None,
             "csat_count": s["count"] if s else 0,
@@ -463,3 +509,29 @@ def kpi_breakdown(engine: Engine, flt: KpiFilter, by: str) -> List[Dict[str, Any
             "handling_time_avg": _spread(handling.get(group), with_avg=True)["avg"],
         })
     return rows
+
+
+QUERIES: Dict[str, Callable[[Connection, KpiFilter], Any]] = {
+    "contacts, containment": lambda conn, flt: _contact_counts(conn, flt),
+    "handoffs": lambda conn, flt: _handoffs(conn, flt),
+    "handoffs by reason": lambda conn, flt: _handoffs(conn, flt, "reason"),
+    "abandonment": _abandonment,
+    "queue wait": lambda conn, flt: _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED),
+    "first reply": lambda conn, flt: _percentiles(conn, flt, EventKind.AGENT_MESSAGE, where=[_T.reason == "first"]),
+    "handling time": lambda conn, flt: _percentiles(conn, flt, EventKind.CLOSED),
+    "first-contact resolution": _fcr,
+    "csat": lambda conn, flt: _csat_rows(conn, flt),
+    "fallback rate (turns)": lambda conn, flt: _turn_counts(conn, flt),
+    "top unanswered": _top_unanswered,
+    "daily: contacts": lambda conn, flt: _contact_counts(conn, flt, "day"),
+    "daily: handoffs": lambda conn, flt: _handoffs(conn, flt, "day"),
+    "daily: turns": lambda conn, flt: _turn_counts(conn, flt, "day"),
+    "daily: csat": lambda conn, flt: _csat_rows(conn, flt, "day"),
+    "by channel: contacts": lambda conn, flt: _contact_counts(conn, flt, "channel"),
+    "by language: turns": lambda conn, flt: _turn_counts(conn, flt, "language"),
+    "by agent: contacts": lambda conn, flt: _handled_contacts(conn, flt, "agent"),
+    "by agent: csat": lambda conn, flt: _csat_rows(conn, flt, "agent"),
+    "by team: queue wait": lambda conn, flt: _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED, "team"),
+    "by agent: handling time": lambda conn, flt: _percentiles(conn, flt, EventKind.CLOSED, "agent"),
+}
+"""Every distinct query :func:`kpi_report` and :func:`kpi_breakdown` run, by name (``bench/kpis.py`` times each)."""
