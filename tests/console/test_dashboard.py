@@ -26,6 +26,7 @@ from kesher.add_agent import upsert_agent
 from tests.console.conftest import PASSWORD
 from tests.helpers.console_app import RunningConsole, copy_demo_agents, running_console
 from tests.helpers.dashboard import FIRST_DAY, FORMULA_QUESTION, HEBREW_QUESTION, LAST_DAY, seed_events
+from tests.helpers.postgres import start_postgres
 from tests.helpers.redis_server import RedisServer
 
 HEBREW_MANAGER = "hadas"
@@ -146,6 +147,23 @@ async def test_the_page_shows_the_seeded_numbers_and_the_filters_change_them(ser
         empty = (await client.get("/console/dashboard?period=custom&from=2025-01-01&to=2025-01-31")).text
         assert _figure(empty, "fallback_rate", "rate") == "—"  # nothing to divide by: a dash, not an error
         assert _figure(empty, "csat", "avg") == "—"
+
+
+async def test_the_same_numbers_from_postgresql(redis_server: RedisServer, tmp_path: Path) -> None:
+    server = start_postgres()
+    try:
+        url = seed_events(server.create_database("dashboard"))
+        async with running_console(redis_server, tmp_path, events_db_url=url) as on_postgres:
+            async with _client(on_postgres, "miriam") as client:
+                page = (await client.get(f"/console/dashboard?{PERIOD}")).text
+                web = (await client.get(f"/console/dashboard?{PERIOD}&channel=web")).text
+                exported = await client.get(f"/console/dashboard/breakdown.csv?by=team&{PERIOD}")
+    finally:
+        server.remove()
+    assert _figure(page, "fallback_rate", "rate") == "40%" and _figure(page, "csat", "avg") == "3.7"
+    assert _figure(page, "queue_wait", "p50") == "1 min 0 s" and HEBREW_QUESTION in page
+    assert _figure(web, "handoff_rate", "rate") == "25%"
+    assert "billing" in [row[0] for row in _rows(exported.content)[1:]]
 
 
 async def test_the_json_answer_has_the_report_and_every_breakdown(service: RunningConsole) -> None:

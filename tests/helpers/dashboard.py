@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 from sqlalchemy import create_engine
 
@@ -92,9 +92,9 @@ def events() -> List[Dict[str, Any]]:
     return rows
 
 
-def seed_events(path: Path) -> str:
-    """Writes the event log into a new SQLite file; returns its SQLAlchemy URL."""
-    url = f"sqlite:///{path}"
+def seed_events(target: Union[Path, str]) -> str:
+    """Writes the event log into a new SQLite file (a path) or an empty database (a URL); returns its URL."""
+    url = target if isinstance(target, str) else f"sqlite:///{target}"
     engine = create_engine(url, future=True)
     metadata.create_all(engine)
     with engine.begin() as connection:
