@@ -14,17 +14,23 @@ export the same numbers (UTF-8 with a byte-order mark, so Excel opens Hebrew
 right); ``GET /console/api/dashboard`` answers them as JSON.
 
 Managers and supervisors see it (``ROLES``); anyone else gets 403. The KPI
-queries block, so they run in a worker thread, never on the event loop. A filter
-that cannot be read is a 400 that says which.
+queries block, so they run in the dashboard's own worker threads, never on the
+event loop, the report and the breakdowns side by side; a view's figures are
+kept for a minute (:class:`KpiReader`), so its CSV right after the page costs
+nothing. A filter that cannot be read is a 400 that says which.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import logging
 import re
+import time as time_module
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -36,7 +42,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.engine import create_tables
-from analytics.kpis import KPI_NAMES, KpiFilter, kpi_breakdown, kpi_report
+from analytics.kpis import BREAKDOWNS, KPI_NAMES, KpiFilter, kpi_breakdown, kpi_report
 from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
@@ -53,6 +59,7 @@ __all__ = [
     "PERIODS",
     "ROLES",
     "DashboardView",
+    "KpiReader",
     "bp",
     "csv_bytes",
     "kpi_order",
@@ -70,11 +77,13 @@ bp.on_response(security_headers)
 ROLES = ("manager", "supervisor")
 PERIODS = ("today", "7d", "30d", "custom")
 DEFAULT_PERIOD = "7d"
-BREAKDOWNS = ("channel", "language", "agent", "team")
 CHANNELS = ("web", "whatsapp", "telegram", "rest", "callback")
 MAX_DAYS = 366
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 CHART_JS = "vendor/chartjs/chart.umd.min.js"
+QUERY_THREADS = 2  # this machine's cores: the report and the breakdowns read side by side
+KEEP_SECONDS = 60.0
+KEPT_ANSWERS = 64
 # The KPIs drawn as a card: a chart and its numbers (each has console_kpi_<name> and its _help text).
 CARDS = ("containment", "handoff_rate", "queue_wait", "first_reply", "handling_time", "fcr", "abandonment",
          "csat", "fallback_rate")
@@ -97,9 +106,8 @@ BREAKDOWN_COLUMNS: Tuple[Tuple[str, str], ...] = (
 
 
 def kpi_order() -> List[str]:
-    """The KPIs in :data:`analytics.kpis.KPI_NAMES`'s display order (a mapping or pairs: the names)."""
-    names: Iterable[Any] = KPI_NAMES
-    return [item if isinstance(item, str) else str(item[0]) for item in names]
+    """The KPIs in :data:`analytics.kpis.KPI_NAMES`'s display order."""
+    return list(KPI_NAMES)
 
 
 # -- the view: period and filters, from the URL -------------------------------------------------
@@ -214,21 +222,79 @@ def _today() -> date:
 
 
 # -- reading the KPIs (blocking: in a worker thread) ------------------------------------------------
-def _read(engine: Engine, flt: KpiFilter, breakdowns: Sequence[str]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    report = kpi_report(engine, flt)
-    return report, {by: kpi_breakdown(engine, flt, by) for by in breakdowns}
+class KpiReader:
+    """Reads the KPIs off the event loop: in worker threads of its own, the answers of the last minute kept.
+
+    Its own threads (:data:`QUERY_THREADS`, one per core here) run the report and the breakdowns side by
+    side, and a manager's slow view never holds the threads other work of the service needs (password
+    checks, the writers' pages). A view asked again within :data:`KEEP_SECONDS` (the CSV of the page just
+    seen, a reload) is answered from memory: its figures are at most that old.
+    """
+
+    def __init__(self, engine: Engine, *, threads: int = QUERY_THREADS, keep_seconds: float = KEEP_SECONDS,
+                 clock: Callable[[], float] = time_module.monotonic) -> None:
+        """Starts no thread yet.
+
+        Args:
+            engine: The event log's database.
+            threads: Queries run at once.
+            keep_seconds: How long an answer is reused.
+            clock: Seconds, for the answers' age (tests move it).
+        """
+        self.engine = engine
+        self.keep_seconds = keep_seconds
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kesher-kpis")
+        self._kept: OrderedDict[Tuple[Any, ...], Tuple[float, Any]] = OrderedDict()
+
+    async def _answer(self, key: Tuple[Any, ...], read: Callable[[], Any]) -> Any:
+        now = self._clock()
+        kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < self.keep_seconds:
+            return kept[1]
+        value = await asyncio.get_running_loop().run_in_executor(self._pool, read)
+        self._kept[key] = (now, value)
+        self._kept.move_to_end(key)
+        while len(self._kept) > KEPT_ANSWERS:
+            self._kept.popitem(last=False)
+        return value
+
+    async def figures(self, flt: KpiFilter,
+                      breakdowns: Sequence[str] = BREAKDOWNS) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """The report and the breakdowns of ``flt``, read side by side.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: The database did not answer.
+        """
+        engine = self.engine
+        report, *parts = await asyncio.gather(
+            self._answer(("report", flt), lambda: kpi_report(engine, flt)),
+            *(self._answer(("breakdown", flt, by), functools.partial(kpi_breakdown, engine, flt, by))
+              for by in breakdowns))
+        return report, dict(zip(breakdowns, parts, strict=True))
+
+    def close(self) -> None:
+        """Stops the threads (a query in progress finishes; nothing waits for it)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _reader(source: Request | Sanic) -> KpiReader:
+    app = source.app if isinstance(source, Request) else source
+    reader: Optional[KpiReader] = getattr(app.ctx, "kpi_reader", None)
+    if reader is None:
+        reader = app.ctx.kpi_reader = KpiReader(state(app).events_engine)
+    return reader
 
 
 async def _figures(request: Request, view: DashboardView,
                    breakdowns: Sequence[str] = BREAKDOWNS) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """The view's report and breakdowns, read in a worker thread.
+    """The view's report and breakdowns (:class:`KpiReader`).
 
     Raises:
         Unavailable: The event log's database did not answer.
     """
-    engine = state(request).events_engine
     try:
-        return await asyncio.get_running_loop().run_in_executor(None, _read, engine, view.kpi_filter(), breakdowns)
+        return await _reader(request).figures(view.kpi_filter(), breakdowns)
     except SQLAlchemyError as exc:
         log.warning("the dashboard could not read the event log: %s", exc)
         if not state(request).settings.event_log:
@@ -605,11 +671,18 @@ def setup_dashboard(app: Sanic) -> None:
     @app.after_server_start
     async def _open_events(app: Sanic, _loop: Any) -> None:
         service = state(app)
+        reader = _reader(app)
         if not service.settings.event_log:
             return  # nothing is recorded: no database is made (what was recorded before is still shown)
         engine = service.events_engine
         try:
-            await asyncio.get_running_loop().run_in_executor(None, create_tables, engine)
+            await asyncio.get_running_loop().run_in_executor(reader._pool, create_tables, engine)
         except SQLAlchemyError as exc:
             # The console must start while the database is down; the dashboard says so until it is back.
             log.warning("the event log's database is not reachable at start: %s", exc)
+
+    @app.before_server_stop
+    async def _close_reader(app: Sanic, _loop: Any) -> None:
+        reader: Optional[KpiReader] = getattr(app.ctx, "kpi_reader", None)
+        if reader is not None:
+            reader.close()

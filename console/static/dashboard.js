@@ -12,7 +12,7 @@
   const data = JSON.parse(document.getElementById("dashboard-data").textContent);
   const rtl = data.dir === "rtl";
   const COLOURS = ["#1f6feb", "#e8833a", "#1b8a3a", "#c62828", "#8250df", "#6e7781"];
-  const PART = ["#1f6feb", "#dfe3ea"];
+  const PART = ["#1f6feb", "#aab4c3"];
 
   // The filter form: dates only for a custom period, empty filters left out of the URL.
   const form = document.getElementById("dash-filters");

@@ -16,8 +16,10 @@ from typing import AsyncIterator, Dict, List
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import create_engine, event
 
-from console.dashboard import CARDS, kpi_order, parse_view, show_seconds
+from analytics.kpis import BREAKDOWNS
+from console.dashboard import CARDS, KpiReader, kpi_order, parse_view, show_seconds
 from core.errors import InvalidInput
 from core.processes import free_port
 from core.settings import PROJECT_ROOT
@@ -130,6 +132,7 @@ async def test_the_page_shows_the_seeded_numbers_and_the_filters_change_them(ser
         assert _figure(page, "csat", "agent-avg") == "4.0 (1 rating)"
         assert _figure(page, "queue_wait", "p50") == "1 min 0 s"
         assert _figure(page, "abandonment", "abandoned") == "1"
+        assert (_figure(page, "fcr", "rate"), _figure(page, "fcr", "resolved")) == ("83.3%", "5")
         assert "old question" not in page  # before the period
         assert page.count('class="unanswered-row"') >= 2
         assert page.count("<canvas") == 10  # nine KPI cards and the daily series
@@ -139,6 +142,7 @@ async def test_the_page_shows_the_seeded_numbers_and_the_filters_change_them(ser
         assert _figure(web, "fallback_rate", "turns") == "6"
         assert _figure(web, "handoff_rate", "rate") == "25%"
         assert _figure(web, "csat", "avg") == "4.5"
+        assert _figure(web, "fcr", "rate") == "75%"
         assert FORMULA_QUESTION not in web
         english = (await client.get(f"/console/dashboard?{PERIOD}&language=en")).text
         assert _figure(english, "fallback_rate", "rate") == "50%"
@@ -319,3 +323,27 @@ async def test_a_database_that_does_not_answer_is_a_503_not_a_500(redis_server: 
             assert page.status_code == 503 and "does not answer" in page.text
             exported = await client.get(f"/console/dashboard/report.csv?{PERIOD}")
             assert exported.status_code == 503 and "does not answer" in exported.json()["error"]
+
+
+async def test_a_view_asked_again_within_a_minute_is_not_read_again(tmp_path: Path) -> None:
+    engine = create_engine(seed_events(tmp_path / "events.db"), future=True)
+    statements: List[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    now = [1000.0]
+    reader = KpiReader(engine, clock=lambda: now[0])
+    view = parse_view({"from": FIRST_DAY, "to": LAST_DAY}, date(2026, 3, 31))
+    try:
+        report, breakdowns = await reader.figures(view.kpi_filter())
+        read = len(statements)
+        assert read > 0 and report["fallback_rate"]["turns"] == 10 and set(breakdowns) == set(BREAKDOWNS)
+        now[0] += 59
+        assert (await reader.figures(view.kpi_filter()))[0] == report
+        assert len(statements) == read  # the same view within the minute: from memory
+        _, only_team = await reader.figures(view.kpi_filter(), ("team",))
+        assert len(statements) == read and list(only_team) == ["team"]
+        now[0] += 2
+        await reader.figures(view.kpi_filter())
+        assert len(statements) == 2 * read  # older than a minute: read again
+    finally:
+        reader.close()
+        engine.dispose()

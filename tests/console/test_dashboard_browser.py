@@ -106,7 +106,11 @@ async def _charts_drawn(page: Any) -> None:
     for i in range(CHARTS):
         canvas = canvases.nth(i)
         ink = await box_ink(page, canvas)
-        assert ink.share > 0.01 and ink.width > 0.3 * ink.box["width"], (await canvas.get_attribute("id"), ink)
+        name = await canvas.get_attribute("id")
+        # Measured with no events: a card's axes or legend alone ink 0.5-3.3% of its canvas, the daily
+        # series' axes 1.9%; drawn, the rings and bars ink more, and the daily lines about 4%.
+        least = 0.03 if name == "chart-daily" else 0.04
+        assert ink.share > least and ink.width > 0.3 * ink.box["width"], (name, ink)
 
 
 async def test_a_manager_reads_the_numbers_beside_the_charts_filters_and_downloads(browser: Any,
