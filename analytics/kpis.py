@@ -2,16 +2,17 @@
 
 The same SQLAlchemy Core code runs on SQLite and PostgreSQL. Percentiles use the
 nearest-rank definition through window functions, which both databases have; the only
-dialect-specific expression is "within 7 days" (:func:`_within`).
+dialect-specific expressions are "within 7 days" (:func:`_within`) and the time condition
+that keeps SQLite on the contact-ordered index (:class:`_ByContact`).
 
 Two kinds of KPI:
 
-* **per contact** (containment, handoff rate, abandonment, first-contact resolution): a
-  contact counts in the period its first turn (or its first queueing, if it had no turn)
-  falls in; events up to :data:`HORIZON` before and after the period are read so a contact
-  that straddles the period's edge is counted once, whole.
-* **per event** (fallback rate, waits, handling time, CSAT, the top unanswered questions):
-  an event counts in the period it happened in.
+* **per contact** (containment, abandonment, first-contact resolution, the contacts
+  behind every rate): a contact counts in the period its first turn (or its first
+  queueing, if that came first) falls in; events up to :data:`HORIZON` before and after
+  the period are read so a contact that straddles the period's edge is counted once, whole.
+* **per event** (handoffs, fallback rate, waits, handling time, CSAT, the top unanswered
+  questions): an event counts in the period it happened in.
 
 The filters' channel and language apply to every KPI; agent and team apply only to the
 agents' KPIs (queue wait, first reply, handling time, CSAT given for an agent): the bot's
@@ -177,7 +178,7 @@ def _group(by: Optional[str]) -> Optional[ColumnElement[Any]]:
 
 
 def _keyed(stmt: Select, key: Optional[ColumnElement[Any]]) -> Select:
-    """Adds ``key`` as the first column ``grp`` and groups by it (no key: one row, ``grp`` empty)."""
+    """Adds ``key`` as the column ``grp`` and groups by it (no key: one row, ``grp`` empty)."""
     if key is None:
         return stmt.add_columns(literal("").label("grp"))
     return stmt.add_columns(key.label("grp")).group_by(key)
