@@ -207,20 +207,9 @@ def _contact_counts(conn: Connection, flt: KpiFilter, by: Optional[str] = None) 
     keys: List[Any] = [_T.contact] + ([column] if column is not None else [])
     grp = column if column is not None else literal("")
     around = [_T.contact != "", *_around(flt), *_scope(flt)]
-    # Grouped in the contact index's order (contact, channel, language) so the grouping streams; per language,
-    # a contact's rows on two channels are then merged.
-    stream_keys = [_T.contact, _T.channel, _T.language][: {None: 1, "day": 1, "channel": 2, "language": 3}[by]]
-    turns: Any = (select(_T.contact, grp.label("grp"), func.min(_T.at).label("first"),
-                         func.max(_T.at).label("last"),
-                         func.max(case((_T.outcome == TurnOutcome.ANSWERED.value, _T.at))).label("answered"))
-                  .where(_T.kind == _TURN, *around).group_by(*stream_keys))
-    if by == "language":
-        per_channel = turns.subquery("per_channel")
-        turns = (select(per_channel.c.contact, per_channel.c.grp, func.min(per_channel.c.first).label("first"),
-                        func.max(per_channel.c.last).label("last"),
-                        func.max(per_channel.c.answered).label("answered"))
-                 .group_by(per_channel.c.contact, per_channel.c.grp))
-    turns = turns.cte("turns")
+    turns = (select(_T.contact, grp.label("grp"), func.min(_T.at).label("first"), func.max(_T.at).label("last"),
+                    func.max(case((_T.outcome == TurnOutcome.ANSWERED.value, _T.at))).label("answered"))
+             .where(_T.kind == _TURN, *around).group_by(*keys)).cte("turns")
     queued = (select(_T.contact, grp.label("grp"), func.min(_T.at).label("queued"))
               .where(_T.kind == _QUEUED, *around).group_by(*keys)).cte("queued")
     same = and_(turns.c.contact == queued.c.contact, turns.c.grp == queued.c.grp)

@@ -40,6 +40,8 @@ service_events = Table(
     # Per contact, in contact order, so grouping by contact (channel, language, topic) streams instead of sorting.
     Index("ix_service_events_kind_contact", "kind", "contact", "channel", "language", "topic", "conversation", "at",
           "outcome"),
+    # The same for contacts per language (a contact's turns in one language, whatever the channel).
+    Index("ix_service_events_kind_contact_language", "kind", "contact", "language", "at", "outcome", "channel"),
     Index("ix_service_events_contact", "contact"),
     Index("ix_service_events_conversation_at", "conversation", "at"),
 )
