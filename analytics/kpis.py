@@ -2,16 +2,17 @@
 
 The same SQLAlchemy Core code runs on SQLite and PostgreSQL. Percentiles use the
 nearest-rank definition through window functions, which both databases have; the only
-dialect-specific expression is "within 7 days" (:func:`_within`).
+dialect-specific expressions are "within 7 days" (:func:`_within`) and the time condition
+that keeps SQLite on the contact-ordered index (:class:`_ByContact`).
 
 Two kinds of KPI:
 
-* **per contact** (containment, handoff rate, abandonment, first-contact resolution): a
-  contact counts in the period its first turn (or its first queueing, if it had no turn)
-  falls in; events up to :data:`HORIZON` before and after the period are read so a contact
-  that straddles the period's edge is counted once, whole.
-* **per event** (fallback rate, waits, handling time, CSAT, the top unanswered questions):
-  an event counts in the period it happened in.
+* **per contact** (containment, abandonment, first-contact resolution, the contacts
+  behind every rate): a contact counts in the period its first turn (or its first
+  queueing, if that came first) falls in; events up to :data:`HORIZON` before and after
+  the period are read so a contact that straddles the period's edge is counted once, whole.
+* **per event** (handoffs, fallback rate, waits, handling time, CSAT, the top unanswered
+  questions): an event counts in the period it happened in.
 
 The filters' channel and language apply to every KPI; agent and team apply only to the
 agents' KPIs (queue wait, first reply, handling time, CSAT given for an agent): the bot's
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from sqlalchemy import DateTime, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
@@ -177,7 +178,7 @@ def _group(by: Optional[str]) -> Optional[ColumnElement[Any]]:
 
 
 def _keyed(stmt: Select, key: Optional[ColumnElement[Any]]) -> Select:
-    """Adds ``key`` as the first column ``grp`` and groups by it (no key: one row, ``grp`` empty)."""
+    """Adds ``key`` as the column ``grp`` and groups by it (no key: one row, ``grp`` empty)."""
     if key is None:
         return stmt.add_columns(literal("").label("grp"))
     return stmt.add_columns(key.label("grp")).group_by(key)
@@ -263,7 +264,7 @@ def _fcr(conn: Connection, flt: KpiFilter) -> Dict[str, Any]:
     pairs = (select(_T.conversation, _T.contact, _T.topic, func.min(_T.at).label("first_at"),
                     in_scope.label("in_scope"))
              .where(_T.kind == _TURN, _T.topic != "", _T.contact != "", *_around(flt, HORIZON + REPEAT_WINDOW))
-             .group_by(_T.contact, _T.topic, _T.conversation)).cte("pairs")
+             .group_by(_T.contact, _T.channel, _T.language, _T.topic, _T.conversation)).cte("pairs")
     later = pairs.alias("later")
     repeated = func.max(case((later.c.contact.is_not(None), 1), else_=0))
     started = func.min(pairs.c.first_at)
@@ -418,44 +419,61 @@ def kpi_report(engine: Engine, flt: KpiFilter) -> Dict[str, Any]:
         One entry per key of :data:`KPI_NAMES`, shaped as ``docs/kpis.md`` describes.
     """
     with engine.connect() as conn:
-        contacts = _contact_counts(conn, flt).get("")
-        n_contacts = int(contacts["contacts"]) if contacts else 0
-        contained = int(contacts["contained"] or 0) if contacts else 0
+        # The per-day queries give the totals too (each contact, turn and rating has one day): summed below.
+        per_day = {"contacts": _contact_counts(conn, flt, "day"), "handoffs": _handoffs(conn, flt, "day"),
+                   "turns": _turn_counts(conn, flt, "day"), "csat": _csat_rows(conn, flt, "day")}
         handoffs = _handoffs(conn, flt).get("")
-        n_handoffs = int(handoffs["handoffs"]) if handoffs else 0
         reasons = _handoffs(conn, flt, "reason")
-        turns = _turn_counts(conn, flt).get("")
-        n_turns = int(turns["turns"]) if turns else 0
-        fallbacks = int(turns["fallbacks"] or 0) if turns else 0
         report: Dict[str, Any] = {
-            "containment": {"rate": _rate(contained, n_contacts), "contained": contained, "contacts": n_contacts},
-            "handoff_rate": {"rate": _rate(n_handoffs, n_contacts), "handoffs": n_handoffs, "contacts": n_contacts,
-                             "by_reason": [{"reason": reason, "count": int(r["handoffs"]),
-                                            "rate": _rate(r["handoffs"], n_contacts)}
-                                           for reason, r in sorted(reasons.items(),
-                                                                   key=lambda kv: (-kv[1]["handoffs"], kv[0]))]},
+            "containment": None,
+            "handoff_rate": None,
             "queue_wait": _spread(_percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED).get("")),
             "first_reply": _spread(_percentiles(conn, flt, EventKind.AGENT_MESSAGE, where=[_T.reason == "first"])
                                    .get("")),
             "handling_time": _spread(_percentiles(conn, flt, EventKind.CLOSED).get(""), with_avg=True),
             "fcr": _fcr(conn, flt),
             "abandonment": _abandonment(conn, flt),
-            "csat": _csat(_csat_rows(conn, flt).get("")),
-            "fallback_rate": {"rate": _rate(fallbacks, n_turns), "fallbacks": fallbacks, "turns": n_turns},
+            "csat": _csat(_csat_total(per_day["csat"].values())),
+            "fallback_rate": None,
             "top_unanswered": _top_unanswered(conn, flt),
-            "daily": _daily(conn, flt),
+            "daily": _daily(flt, per_day),
         }
+    n_contacts = sum(int(r["contacts"]) for r in per_day["contacts"].values())
+    contained = sum(int(r["contained"] or 0) for r in per_day["contacts"].values())
+    n_handoffs = int(handoffs["handoffs"]) if handoffs else 0
+    n_turns = sum(int(r["turns"]) for r in per_day["turns"].values())
+    fallbacks = sum(int(r["fallbacks"] or 0) for r in per_day["turns"].values())
+    report["containment"] = {"rate": _rate(contained, n_contacts), "contained": contained, "contacts": n_contacts}
+    report["handoff_rate"] = {
+        "rate": _rate(n_handoffs, n_contacts), "handoffs": n_handoffs, "contacts": n_contacts,
+        "by_reason": [{"reason": reason, "count": int(r["handoffs"]), "rate": _rate(r["handoffs"], n_contacts)}
+                      for reason, r in sorted(reasons.items(), key=lambda kv: (-kv[1]["handoffs"], kv[0]))]}
+    report["fallback_rate"] = {"rate": _rate(fallbacks, n_turns), "fallbacks": fallbacks, "turns": n_turns}
     return report
 
 
-def _daily(conn: Connection, flt: KpiFilter) -> List[Dict[str, Any]]:
-    contacts = _contact_counts(conn, flt, "day")
-    handoffs = _handoffs(conn, flt, "day")
-    turns = _turn_counts(conn, flt, "day")
-    csat = _csat_rows(conn, flt, "day")
+def _csat_total(entries: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The sum of several groups' CSAT entries (of :func:`_csat_rows`); None if there are none."""
+    total: Optional[Dict[str, Any]] = None
+    for entry in entries:
+        if total is None:
+            total = {"sum": 0.0, "count": 0, "distribution": {str(s): 0 for s in range(1, 6)},
+                     "by_source": {s: {"sum": 0.0, "count": 0} for s in ("bot", "agent")}}
+        total["sum"] += entry["sum"]
+        total["count"] += entry["count"]
+        for score, n in entry["distribution"].items():
+            total["distribution"][score] += n
+        for source, part in entry["by_source"].items():
+            total["by_source"][source]["sum"] += part["sum"]
+            total["by_source"][source]["count"] += part["count"]
+    return total
+
+
+def _daily(flt: KpiFilter, per_day: Dict[str, Dict[str, Any]]) -> List[Dict[str, Any]]:
     out = []
     for day in _days(flt):
-        c, h, t, s = contacts.get(day), handoffs.get(day), turns.get(day), csat.get(day)
+        c, h = per_day["contacts"].get(day), per_day["handoffs"].get(day)
+        t, s = per_day["turns"].get(day), per_day["csat"].get(day)
         out.append({"day": day, "turns": int(t["turns"]) if t else 0,
                     "contacts": int(c["contacts"]) if c else 0, "contained": int(c["contained"] or 0) if c else 0,
                     "handoffs": int(h["handoffs"]) if h else 0, "fallbacks": int(t["fallbacks"] or 0) if t else 0,
@@ -512,23 +530,24 @@ def kpi_breakdown(engine: Engine, flt: KpiFilter, by: str) -> List[Dict[str, Any
 
 
 QUERIES: Dict[str, Callable[[Connection, KpiFilter], Any]] = {
-    "contacts, containment": lambda conn, flt: _contact_counts(conn, flt),
+    "contacts, containment (per day)": lambda conn, flt: _contact_counts(conn, flt, "day"),
     "handoffs": lambda conn, flt: _handoffs(conn, flt),
     "handoffs by reason": lambda conn, flt: _handoffs(conn, flt, "reason"),
+    "handoffs per day": lambda conn, flt: _handoffs(conn, flt, "day"),
     "abandonment": _abandonment,
     "queue wait": lambda conn, flt: _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED),
     "first reply": lambda conn, flt: _percentiles(conn, flt, EventKind.AGENT_MESSAGE, where=[_T.reason == "first"]),
     "handling time": lambda conn, flt: _percentiles(conn, flt, EventKind.CLOSED),
     "first-contact resolution": _fcr,
-    "csat": lambda conn, flt: _csat_rows(conn, flt),
-    "fallback rate (turns)": lambda conn, flt: _turn_counts(conn, flt),
+    "csat (per day)": lambda conn, flt: _csat_rows(conn, flt, "day"),
+    "turns, fallbacks (per day)": lambda conn, flt: _turn_counts(conn, flt, "day"),
     "top unanswered": _top_unanswered,
-    "daily: contacts": lambda conn, flt: _contact_counts(conn, flt, "day"),
-    "daily: handoffs": lambda conn, flt: _handoffs(conn, flt, "day"),
-    "daily: turns": lambda conn, flt: _turn_counts(conn, flt, "day"),
-    "daily: csat": lambda conn, flt: _csat_rows(conn, flt, "day"),
     "by channel: contacts": lambda conn, flt: _contact_counts(conn, flt, "channel"),
+    "by language: contacts": lambda conn, flt: _contact_counts(conn, flt, "language"),
+    "by channel: handoffs": lambda conn, flt: _handoffs(conn, flt, "channel"),
     "by language: turns": lambda conn, flt: _turn_counts(conn, flt, "language"),
+    "by language: csat": lambda conn, flt: _csat_rows(conn, flt, "language"),
+    "by channel: queue wait": lambda conn, flt: _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED, "channel"),
     "by agent: contacts": lambda conn, flt: _handled_contacts(conn, flt, "agent"),
     "by agent: csat": lambda conn, flt: _csat_rows(conn, flt, "agent"),
     "by team: queue wait": lambda conn, flt: _percentiles(conn, flt, EventKind.HANDOFF_ASSIGNED, "team"),
