@@ -5,8 +5,9 @@ Every process puts :class:`core.service_events.ServiceEvent` records on the
 :class:`EventMover`, a consumer (with a name of its own) of the stream's consumer
 group ``event-log``:
 
-- it reads up to ``batch`` events (waiting at most ``wait_seconds`` for the first),
-  inserts them in one transaction in a worker thread (SQLAlchemy is blocking; the
+- it reads up to ``batch`` events (once the first came, it waits at most ``wait_seconds``
+  for the batch to fill, so a steady trickle of turns costs one insert a second, not one
+  per turn), inserts them in one transaction in a worker thread (SQLAlchemy is blocking; the
   event loop never waits for the database), then acknowledges and deletes them
   from the stream, only after the commit;
 - the insert ignores an event already stored (``event_id`` is the stream id; SQLite
@@ -111,7 +112,7 @@ class EventMover:
             engine: The event log's database (``analytics.engine.events_engine``).
             consumer: This mover's consumer name (default: :func:`consumer_name`).
             batch: Most events per insert.
-            wait_seconds: Longest wait for new events before looking again.
+            wait_seconds: Longest wait for new events before looking again, and for a batch to fill.
             claim_idle_seconds: Entries another consumer left unacknowledged this long are taken over.
             backoff_seconds: First wait after a database error (doubled after each failure).
             backoff_cap_seconds: Longest wait between two attempts.
@@ -175,7 +176,7 @@ class EventMover:
         if not entries and time.monotonic() >= self._next_claim:
             entries = await self._claim()
         if not entries:
-            entries = await self._read(">", block=int(self.wait_seconds * 1000))
+            entries = await self._fill(await self._read(">", block=int(self.wait_seconds * 1000)))
         if not entries:
             return 0
         return await self._store(entries)
@@ -191,9 +192,22 @@ class EventMover:
                 raise
         self._group_ready = True
 
-    async def _read(self, start: str, block: Optional[int]) -> List[Entry]:
+    async def _fill(self, entries: List[Entry]) -> List[Entry]:
+        """Reads more new entries, for at most ``wait_seconds``, until the batch is full."""
+        deadline = time.monotonic() + self.wait_seconds
+        while entries and len(entries) < self.batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = await self._read(">", block=max(1, int(left * 1000)), count=self.batch - len(entries))
+            if not more:
+                break
+            entries += more
+        return entries
+
+    async def _read(self, start: str, block: Optional[int], count: Optional[int] = None) -> List[Entry]:
         try:
-            got = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: start}, count=self.batch,
+            got = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: start}, count=count or self.batch,
                                               block=block)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):

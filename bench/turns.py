@@ -51,7 +51,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import quote
@@ -460,8 +460,8 @@ def run_vanilla(
         proc.wait(timeout=30)
 
 
-def event_log_usage(settings: Settings, measured: int) -> str:
-    """How many turns the event log's table holds after the load (waiting for the mover to drain the stream)."""
+def event_log_usage(settings: Settings, measured: int, since: datetime) -> str:
+    """How many turns of this run the event log's table holds (after waiting for the mover to drain the stream)."""
     client = redis.Redis(port=settings.redis_port, password=settings.redis_password or None, db=settings.redis_db)
     key = Container(settings).keys.service_events()
     deadline = time.monotonic() + 120
@@ -472,7 +472,8 @@ def event_log_usage(settings: Settings, measured: int) -> str:
     engine = Container(settings).events_engine
     try:
         with engine.connect() as conn:
-            stored = conn.execute(text("SELECT count(*) FROM service_events WHERE kind = 'turn'")).scalar_one()
+            stored = conn.execute(text("SELECT count(*) FROM service_events WHERE kind = 'turn' AND at >= :since"),
+                                  {"since": since}).scalar_one()
     finally:
         engine.dispose()
     return (f"Event log after the load: {stored} turn rows in {settings.events_db_url.split(':')[0]} "
@@ -483,6 +484,7 @@ def event_log_usage(settings: Settings, measured: int) -> str:
 def run_kesher(model: Path, var_dir: Path, turns: int, *, event_log: bool = True,
                name: str = "kesher") -> tuple[List[Result], Dict[str, float]]:
     """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS."""
+    started = datetime.now(UTC).replace(tzinfo=None)  # the event log stores naive UTC
     settings = without_limits(Settings(var_dir=var_dir, event_log=event_log)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
         models=free_port())
@@ -504,7 +506,7 @@ def run_kesher(model: Path, var_dir: Path, turns: int, *, event_log: bool = True
                             + f"; sum {sum(pss.values()):.0f}")
         MEMORY_NOTES.append(redis_usage(settings))
         if event_log:
-            MEMORY_NOTES.append(event_log_usage(settings, sum(len(r.latencies_ms) for r in results)))
+            MEMORY_NOTES.append(event_log_usage(settings, sum(len(r.latencies_ms) for r in results), started))
     return results, memory
 
 

@@ -23,7 +23,8 @@ from handoff.event_log import EventLog
 from tests.helpers.postgres import PostgresServer, start_postgres
 from tests.helpers.waiting import until
 
-KEYS = RedisKeys()
+# Not the default prefix: a handoff service the console tests run on the same redis-server has a mover of its own.
+KEYS = RedisKeys("mover-test:")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from core.service_events import ServiceEvent, contact_id
 from core.settings import PROJECT_ROOT
 from tests.helpers.redis_server import RedisServer
 
-KEYS = RedisKeys()
+# Not the default prefix: a handoff service the console tests run on the same redis-server has a mover of its own.
+KEYS = RedisKeys("tracker-events-test:")
 DAY = 24 * 3600
 
 
@@ -29,6 +30,7 @@ async def make_store(redis_client: Redis,
     def make(event_log: str = "1") -> WindowedRedisTrackerStore:
         store = WindowedRedisTrackerStore(domain, host="127.0.0.1", port=redis_server.port, key_prefix="t",
                                           record_exp=30 * DAY, window_turns=2, event_log=event_log)
+        store.handoff_keys = KEYS
         made.append(store)
         return store
 

@@ -20,6 +20,7 @@ from analytics.tables import service_events
 from console.app import create_app
 from console.context import state
 from core.processes import free_port
+from core.redis_keys import RedisKeys
 from core.settings import Settings
 from handoff.models import HandoffRequest
 from handoff.router import InboundMessage
@@ -30,6 +31,7 @@ from tests.helpers.sanic_server import serving
 from tests.helpers.waiting import until
 from wiring.container import Container
 
+KEYS = RedisKeys("event-log-test:")
 CID = "web:event-log-1"
 CONTACT = "web:event-log-1@1700000000"
 
@@ -69,7 +71,7 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
                                      smtp=free_port())
     clock = Clock()
     start = clock.now
-    app = create_app(settings, container=Container(settings, clock=clock), name="event_log_flow")
+    app = create_app(settings, container=container_for(settings, clock), name="event_log_flow")
     service = state(app)
     async with serving(app) as base:
         await service.desk.request(HandoffRequest(
@@ -147,7 +149,7 @@ async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
                                      smtp=free_port())
     clock = Clock()
     start = clock.now
-    app = create_app(settings, container=Container(settings, clock=clock), name="event_log_abandon")
+    app = create_app(settings, container=container_for(settings, clock), name="event_log_abandon")
     service = state(app)
     async with serving(app) as base:
         del base
@@ -168,17 +170,20 @@ async def test_the_event_log_can_be_switched_off(redis_server: RedisServer, redi
     settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True,
                         event_log=False).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
                                                     smtp=free_port())
-    app = create_app(settings, container=Container(settings), name="event_log_off")
+    app = create_app(settings, container=container_for(settings, Clock()), name="event_log_off")
     async with serving(app):
         await state(app).desk.request(HandoffRequest(cid=CID, channel="web", language="en", reason="complaint",
                                                      reference="K-E3E3E3", contact=CONTACT))
         assert await state(app).store.state(CID) == "queued"
-    assert await redis_client.exists(service_events_key()) == 0
+    assert await redis_client.exists(KEYS.service_events()) == 0
     assert not (tmp_path / "var" / "events.db").exists()
 
 
-def service_events_key() -> str:
-    return Container(Settings()).keys.service_events()
+def container_for(settings: Settings, clock: Clock) -> Container:
+    container = Container(settings, clock=clock)
+    # Apart from the handoff service the other console tests run on this redis-server (it has a mover too).
+    container.keys = KEYS
+    return container
 
 
 def _with_kind(settings: Settings, kind: str) -> List[Dict[str, Any]]:
