@@ -57,6 +57,7 @@ from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from redis.asyncio import Redis
 
+from bot.metrics import count_turns
 from bot.rasa_speedups import event_from_dict
 from bot.redis_client import LoopBoundRedis
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
@@ -506,6 +507,7 @@ class WindowedRedisTrackerStore(TrackerStore):
             tracker.stored, tracker.loaded = length, len(events)
             if races:
                 tracker.start = -1
+        count_turns(new, tracker.get_slot("language"))
         if self.event_broker is not None:
             await self._stream_new_events(self.event_broker, new, sender)
 

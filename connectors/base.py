@@ -37,13 +37,16 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.metrics import HANDOFFS_STARTED
 from connectors.delivery import Undeliverable
+from connectors.metrics import TURN_SECONDS, read_channel_gauges
 from connectors.runtime import ChannelRuntime
 from core.errors import Conflict, Failed, InvalidInput, KesherError, TooLarge, TooManyRequests, Unavailable
 from core.language import detect_language, is_hebrew
 from core.tasks import cancel_and_wait
 from edge.errors import error_response, status_of
 from edge.limits import Check, Limit, RateLimiter, client_address
+from edge.metrics import MetricsBlueprint
 from edge.requests import json_object
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -357,6 +360,7 @@ class KesherInputChannel(InputChannel):
         log.warning("channel=%s cid=%s message=%s: the bot failed on it %d times; handed to a person",
                     self.name(), msg.cid, msg.message_id, failures)
         ticket = await self.rt.router.desk.bot_failed(msg.cid, self.name(), language, msg.text, msg.message_id)
+        HANDOFFS_STARTED.labels(self.name(), "bot_failed").inc()
         return RouteResult(False, ticket.state)
 
     async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage) -> None:
@@ -367,8 +371,10 @@ class KesherInputChannel(InputChannel):
         """
         user_message = UserMessage(msg.text, StreamOutput(self.name(), self.rt), msg.cid,
                                    input_channel=self.name(), metadata=msg.metadata or None)
+        started = time.perf_counter()
         try:
             await on_new_message(user_message)
+            TURN_SECONDS.labels(self.name()).observe(time.perf_counter() - started)
         except Exception as exc:  # any failure inside Rasa: reported as a 500 with a reason, never as 200
             log.exception("channel=%s cid=%s message=%s: the bot failed on it", self.name(), msg.cid,
                           msg.message_id)
@@ -516,9 +522,16 @@ class KesherInputChannel(InputChannel):
 
     # -- routes ----------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`)."""
-        bp = Blueprint(f"kesher_{self.name()}", __name__)
+        """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`).
+
+        The Blueprint also gives the app ``GET /metrics``, once per app (:class:`edge.metrics.MetricsBlueprint`).
+        """
         channel = self
+
+        async def undelivered() -> Any:
+            return await read_channel_gauges(channel.rt.redis, channel.rt.keys)
+
+        bp = MetricsBlueprint(f"kesher_{self.name()}", url_prefix=__name__, gauges=[undelivered])
 
         @bp.listener("before_server_start")
         async def _start(app: Any, _loop: Any) -> None:

@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Mapping, Protocol, Tuple
 
 from redis.exceptions import RedisError, ResponseError
 
+from connectors.metrics import DELIVERIES, DELIVERY_FAILURES
 from core.settings import Settings
 from handoff.models import OutboundMessage
 from handoff.state import HandoffStore
@@ -213,6 +214,7 @@ class DeliveryWorker:
             await channel.deliver(message)
         except Undeliverable as exc:
             log.warning("delivery of %s via %s refused: %s; given up", message.message_id, message.channel, exc)
+            DELIVERY_FAILURES.labels(message.channel, "refused").inc()
             await self._give_up(entry_id, message, str(exc), failures + 1, refused=True)
             return True
         except DeliveryError as exc:
@@ -227,6 +229,7 @@ class DeliveryWorker:
             pipe.delete(keys.delivery_attempts(message.message_id))
             pipe.xack(keys.outbound(), GROUP, entry_id)
             await pipe.execute()
+        DELIVERIES.labels(message.channel).inc()
         return True
 
     async def _failed(self, entry_id: str, message: OutboundMessage, error: str, failures: int) -> bool:
@@ -235,9 +238,11 @@ class DeliveryWorker:
         if failures >= self.timings.attempts:
             log.error("delivery of %s via %s failed %d times, last: %s; given up, kept in the undelivered list",
                       message.message_id, message.channel, failures, error)
+            DELIVERY_FAILURES.labels(message.channel, "given_up").inc()
             await self._give_up(entry_id, message, error, failures, refused=False)
             return True
         wait = self.timings.backoff(failures)
+        DELIVERY_FAILURES.labels(message.channel, "retry").inc()
         log.warning("delivery of %s via %s failed (attempt %d of %d): %s; next attempt in %.1f s",
                     message.message_id, message.channel, failures, self.timings.attempts, error, wait)
         attempts_key = keys.delivery_attempts(message.message_id)

@@ -28,6 +28,7 @@ from handoff.email_codes import CodeCheck, Issue, email_digest
 from handoff.identity import IdentityBook
 from handoff.limits import Check, Limit, RateLimiter
 from handoff.mail.compose import customer_address
+from handoff.metrics import QUEUE_WAIT_SECONDS
 from handoff.models import (
     Agent,
     Conversation,
@@ -492,6 +493,8 @@ class Desk:
                                        require_online=require_online)
         if result.ok:
             conv = await self._conversation(cid)
+            if conv.queued_at and conv.assigned_at >= conv.queued_at:
+                QUEUE_WAIT_SECONDS.observe(conv.assigned_at - conv.queued_at)
             await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language, agent=agent.first_name))
         return result
 
