@@ -36,7 +36,7 @@ def test_each_message_of_a_save_is_one_turn_with_its_outcome() -> None:
         SlotSet("handoff_reason", "consecutive_fallbacks"), ActionExecuted("action_listen"),
     ], "he")
     after = [_value(n, **ls) for n, ls in [*names, fallbacks, handoffs]]
-    assert [a - b for a, b in zip(after, before)] == [1, 2, 1, 2, 1]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 2, 1, 2, 1]
 
 
 def test_labels_take_only_known_values() -> None:

@@ -70,6 +70,10 @@ FORBIDDEN: List[Tuple[str, str]] = [
     ("GET", "/health"),
     ("POST", "/webhook"),  # the action server's path
     ("GET", "/models/kesher.tar.gz"),  # the model server's
+    ("GET", "/metrics"),  # every process's Prometheus metrics: for the loopback scraper only
+    ("GET", "/metrics/"),
+    ("GET", "/console/../metrics"),
+    ("GET", "/webhooks/web/../../metrics"),
     ("GET", "/consoles"),
     ("GET", "/console/../webhooks/rest/webhook"),
     ("GET", "/console/%2e%2e/status"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Tuple
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -32,16 +32,29 @@ class Scrape:
         return sum(v for (n, ls), v in self.samples.items() if n == name and want <= ls)
 
 
-async def scrape(base_url: str, headers: Optional[Dict[str, str]] = None) -> Scrape:
-    """GETs ``<base_url>/metrics`` and parses it (a parse error fails the test)."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.get(base_url.rstrip("/") + "/metrics", headers=headers or {})
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
+def parse(text: str) -> Scrape:
+    """Parses Prometheus's text format with prometheus_client's own parser (an error fails the test)."""
     samples: Dict[Key, float] = {}
     types: Dict[str, str] = {}
-    for family in text_string_to_metric_families(response.text):
+    for family in text_string_to_metric_families(text):
         types[family.name] = family.type
         for sample in family.samples:
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return Scrape(samples, types)
+
+
+def _checked(response: httpx.Response) -> Scrape:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+async def scrape(base_url: str) -> Scrape:
+    """GETs ``<base_url>/metrics`` and parses it."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        return _checked(await http.get(base_url.rstrip("/") + "/metrics"))
+
+
+def scrape_now(base_url: str) -> Scrape:
+    """:func:`scrape` for synchronous tests (the whole-stack ones)."""
+    return _checked(httpx.get(base_url.rstrip("/") + "/metrics", timeout=30))
