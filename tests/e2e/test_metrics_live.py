@@ -56,6 +56,7 @@ async def test_a_handoff_on_a_live_channel_moves_the_deliveries_the_queue_and_th
     queued = scrape_now(stack_settings.handoff_url)
     assert queued.value("kesher_queue_length") >= 1
     rasa = await until(lambda: _delivered(stack_settings, rasa_before), what="the replies' deliveries counted")
+    assert rasa is not None
     assert _moved(rasa, rasa_before, "kesher_handoffs_started_total", channel="kesher_callback",
                   reason="explicit_request") == 1
 
@@ -64,6 +65,7 @@ async def test_a_handoff_on_a_live_channel_moves_the_deliveries_the_queue_and_th
     try:
         inbox.wait(customer.sender_id, lambda msgs: any("joined" in m.get("text", "") for m in msgs))
         taken = await until(lambda: _taken(stack_settings, desk_before), what="the queue wait observed")
+        assert taken is not None
         assert taken.value("kesher_agents_online") >= 1 and taken.value("kesher_open_chats") >= 1
         agent.close(customer.cid, "resolved")
     finally:
@@ -84,6 +86,9 @@ async def test_the_model_server_counts_the_pulls_of_rasa_run(stack, stack_settin
     base = f"http://127.0.0.1:{stack_settings.model_server_port}"
     before = scrape_now(base)
     # rasa run asks every model_pull_seconds (2 s in the tests) and gets 304 while nothing changed
-    after = await until(lambda: (lambda now: now if _moved(now, before, "kesher_model_pulls_total", result="not_modified")
-                           >= 1 else None)(scrape_now(base)), what="a pull counted", timeout=30)
-    assert after.value("kesher_model_published_timestamp_seconds") > 0
+    def pulled() -> Scrape | None:
+        now = scrape_now(base)
+        return now if _moved(now, before, "kesher_model_pulls_total", result="not_modified") >= 1 else None
+
+    after = await until(pulled, what="a pull counted", timeout=30)
+    assert after is not None and after.value("kesher_model_published_timestamp_seconds") > 0
