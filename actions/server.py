@@ -32,6 +32,7 @@ from sanic.response import json as json_response
 
 from actions.backends import Backends
 from actions.base import UsesBackends
+from actions.csat import ActionAskCsat, ActionCsatAnswer
 from actions.fallback import ActionFallback
 from actions.handoff import ActionDeclineHuman, ActionHandoff
 from actions.knowledge import ActionAnswerFromKnowledgeBase
@@ -62,10 +63,12 @@ MAX_ACTION_CALL_BYTES = 32 * 1024 * 1024
 ACTIONS: Sequence[Type[Action]] = (
     ActionAnswerFromKnowledgeBase,
     ActionAskCancelConfirmed,
+    ActionAskCsat,
     ActionAskContact,
     ActionAskNewAddress,
     ActionAskOrderId,
     ActionAskReturnReason,
+    ActionCsatAnswer,
     ActionDeclineHuman,
     ActionFallback,
     ActionHandoff,

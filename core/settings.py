@@ -150,6 +150,11 @@ class Settings(BaseModel):
     link_recent_hours: float = Field(default=24.0, env="KESHER_LINK_RECENT_HOURS", gt=0,
                                      description="A second channel joins a conversation only if its customer "
                                                  "wrote within this many hours.")
+    # -- satisfaction (#16) --
+    csat_bot_sample: float = Field(default=0.3, env="KESHER_CSAT_BOT_SAMPLE", ge=0, le=1,
+                                   description="Share of bot-only conversations whose customer is asked to rate "
+                                               "the chat when it ends well (0: never, 1: every one); the same "
+                                               "conversation episode always gets the same answer.")
 
     # -- privacy (sec-priv) ---------------------------------------------------------------------------
     retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",

@@ -28,6 +28,7 @@ from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
 from handoff.email_codes import CodeRules, EmailCodes
+from handoff.event_log import EventLog
 from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
@@ -74,6 +75,11 @@ class Container:
         s = self.settings
         return Redis(host=s.redis_host, port=s.redis_port, password=s.redis_password or None, db=s.redis_db,
                      decode_responses=True)
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        """Where every process records service events (the ``service-events`` stream)."""
+        return EventLog(self.redis, self.keys)
 
     # -- the handoff domain -----------------------------------------------------------------
     @cached_property
@@ -145,7 +151,8 @@ class Container:
     def action_backends(self) -> Backends:
         """What the custom actions talk to besides the tracker."""
         return Backends(orders=self.orders, kb=self.kb, texts=self.texts, policy=self.policy, handoff=self.desk,
-                        default_language=self.settings.default_language)
+                        default_language=self.settings.default_language, events=self.event_log,
+                        csat_bot_sample=self.settings.csat_bot_sample)
 
     # -- closing ---------------------------------------------------------------------------
     async def close(self) -> None:
