@@ -69,7 +69,7 @@ async def test_a_handoff_on_a_live_channel_moves_the_deliveries_the_queue_and_th
         assert taken.value("kesher_agents_online") >= 1 and taken.value("kesher_open_chats") >= 1
         agent.close(customer.cid, "resolved")
     finally:
-        agent.presence("offline")
+        agent.presence("away")
 
 
 def _delivered(settings: Settings, before: Scrape) -> Scrape | None:
