@@ -131,8 +131,7 @@ class ChannelRuntime:
     # -- shared operations ----------------------------------------------------------------
     async def queue_outbound(self, message: OutboundMessage) -> None:
         """Puts a message for a customer on the outbound stream (the delivery worker sends it)."""
-        await self.redis.xadd(self.keys.outbound(), message.to_redis(),
-                              maxlen=OUTBOUND_MAXLEN, approximate=True)
+        await self.store.queue_outbound(message, OUTBOUND_MAXLEN)
 
     async def language_of(self, cid: str) -> Language:
         """The language of the customer's handoff record, or the default language."""
