@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
@@ -301,6 +302,10 @@ class KesherInputChannel(InputChannel):
     async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
         """Everything between a parsed message and the bot or the agent.
 
+        Messages from one address are received one at a time in the order they arrived, whichever
+        replica each reached: each takes a ticket in Redis first (``ChannelRuntime.arrivals``) and
+        waits for the earlier ones to be routed and answered.
+
         Returns:
             Where the message went, or None for a duplicate.
 
@@ -308,7 +313,18 @@ class KesherInputChannel(InputChannel):
             Conflict: The same message is being processed by another request now.
             BotFailure: The bot failed on it, fewer than ``bot_attempts`` times so far (the
                 provider's retry is processed).
+            Unavailable: An earlier message from the address held its turn too long (retry later).
         """
+        try:
+            arrival = self.rt.arrivals.lock(f"{self.name()}:{msg.address or msg.cid}",
+                                            lock_lifetime=self.rt.settings.inbound_processing_seconds)
+            async with arrival:
+                return await self._receive(msg, on_new_message)
+        except LockError as exc:
+            raise Unavailable("an earlier message of this conversation is still being handled; retry later") from exc
+
+    async def _receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
+        """:meth:`receive` in the message's turn."""
         provider_id = bool(msg.metadata.get("provider_id"))
         failures = 0
         if provider_id:

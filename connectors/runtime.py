@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.components.sentence_encoder import prefetch
+from bot.lock_store import RedisTicketLockStore
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
 from core.logs import install_log_redaction
@@ -78,6 +79,8 @@ class ChannelRuntime:
         self.texts: TextCatalog = container.texts
         # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder).
         self.prefetch: Callable[[str], None] = prefetch
+        # Messages from one address are handled one at a time, in the order they arrived at any replica.
+        self.arrivals = RedisTicketLockStore(key_prefix=self.keys.arrivals_prefix(), redis=lambda: self.redis)
         self.channels: Dict[str, Channel] = {}
         timings = delivery or DeliveryTimings.from_settings(self.settings)
         self.worker = DeliveryWorker(self.store, self.channels, timings)

@@ -56,6 +56,14 @@ class RedisKeys:
         """String set once an outbound message went out (``SET NX EX``)."""
         return f"{self.prefix}delivered:{message_id}"
 
+    def arrivals_prefix(self) -> str:
+        """Prefix of the inbound ticket locks (``TrackerKeys(prefix).lock_queue(channel:address)``...).
+
+        One per customer address, taken when a message arrives, so the replicas handle an address's
+        messages one at a time in arrival order.
+        """
+        return f"{self.prefix}arrival"
+
     def outbound_order(self, cid: str) -> str:
         """List: the ids of a conversation's outbound messages not yet sent or given up on, in stream order.
 

@@ -41,7 +41,8 @@ from handoff.models import Conversation, ConversationState, Event, EventKind, Ha
 __all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
 
 FEED_MAXLEN = 20_000
-# How long a conversation's delivery order outlives its newest outbound message (far beyond any retry).
+# How long a conversation's delivery order outlives its newest outbound message (far beyond any retry;
+# never beyond the retention, as its key names the conversation).
 OUTBOUND_ORDER_TTL_SECONDS = 7 * 24 * 3600
 EVENTS_MAXLEN = 5_000
 HISTORY_LENGTH = 50
@@ -421,7 +422,7 @@ class HandoffStore:
         k = self.keys
         pipe.xadd(k.outbound(), message.to_redis(), maxlen=maxlen, approximate=True)
         pipe.rpush(k.outbound_order(message.cid), message.message_id)
-        pipe.expire(k.outbound_order(message.cid), OUTBOUND_ORDER_TTL_SECONDS)
+        pipe.expire(k.outbound_order(message.cid), min(OUTBOUND_ORDER_TTL_SECONDS, self.retention))
 
     async def queue_outbound(self, message: OutboundMessage, maxlen: int = FEED_MAXLEN) -> None:
         """Puts a message for a customer on the outbound stream, in its conversation's delivery order."""
