@@ -157,7 +157,7 @@ class DeskLoop:
                 if got:
                     last_id = got[0][1][-1][0]
                     kinds = {fields.get("kind") for _, fields in got[0][1]}
-                    if kinds <= {"typing", "customer", "agent", "note", "system"}:
+                    if kinds <= {"typing", "customer", "agent", "note", "system", "session_ended"}:
                         continue  # messages do not change the queue
                 if await store.redis.set(lease, "1", nx=True, px=2000):
                     try:
