@@ -43,7 +43,8 @@ T = TypeVar("T")
 class Recorder:
     """A channel that records what reached the customer."""
 
-    received: List[str] = []
+    def __init__(self) -> None:
+        self.received: List[str] = []
 
     @classmethod
     def name(cls) -> str:
@@ -83,7 +84,6 @@ async def test_the_conversation_goes_on_after_the_primary_is_killed(cluster: Sen
         redis=free_port(), rasa=1, actions=1)  # nothing listens on REDIS_PORT: only the sentinels lead to Redis
     runtime = ChannelRuntime(Container(settings), delivery=FAST_DELIVERY)
     recorder = Recorder()
-    recorder.received = []
     runtime.register(recorder)
     store = runtime.store
     trackers = WindowedRedisTrackerStore(Domain.empty(), sentinels=cluster.sentinels, key_prefix=PREFIX)
