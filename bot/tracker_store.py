@@ -61,6 +61,7 @@ from bot.metrics import count_turns
 from bot.rasa_speedups import event_from_dict
 from bot.redis_client import LoopBoundRedis
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
+from handoff.redis_client import RedisAddress
 
 __all__ = [
     "DEFAULT_WINDOW_TURNS",
@@ -375,7 +376,8 @@ class WindowedRedisTrackerStore(TrackerStore):
     """Rasa 3.6 tracker store on ``redis.asyncio``: append-only saves, windowed reads (see the module docstring).
 
     ``endpoints.yml`` gives ``url`` (host), ``port``, ``db``, ``password``, ``key_prefix``, ``record_exp``
-    (seconds to keep a conversation after its last save) and optionally ``window_turns``.
+    (seconds to keep a conversation after its last save), optionally ``window_turns``, and the Redis
+    Sentinel keys ``sentinels``, ``sentinel_master``, ``sentinel_password``.
     """
 
     def __init__(
@@ -403,17 +405,15 @@ class WindowedRedisTrackerStore(TrackerStore):
             record_exp: Seconds a conversation is kept after its last save (empty or 0: forever).
             key_prefix: Prefix of the keys (:class:`core.redis_keys.TrackerKeys`).
             window_turns: The fewest customer messages a read holds (at most a third more).
-            kwargs: Other ``endpoints.yml`` keys, ignored.
+            kwargs: Other ``endpoints.yml`` keys: ``sentinels`` (``host:port,...``; empty: ``host:port``
+                directly), ``sentinel_master`` and ``sentinel_password`` (Redis Sentinel); the rest ignored.
         """
         super().__init__(domain, event_broker)
-        self.host = host or "localhost"
-        self.port = int(port or 6379)
-        self.db = int(db or 0)
-        self.password = password or None
+        self.address = RedisAddress.from_endpoint(host, port, db, password, kwargs)
         self.record_exp = int(float(record_exp)) if record_exp else 0
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
         self.window_turns = max(1, int(window_turns))
-        self._redis = LoopBoundRedis(self.host, self.port, self.db, self.password)
+        self._redis = LoopBoundRedis(self.address)
 
     def init_tracker(self, sender_id: str) -> WindowedTracker:
         """A new conversation's tracker, which knows nothing of it is stored yet."""

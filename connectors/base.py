@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
@@ -304,6 +305,11 @@ class KesherInputChannel(InputChannel):
     async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
         """Everything between a parsed message and the bot or the agent.
 
+        Messages from one address are received one at a time in the order they arrived, whichever
+        replica each reached: once its provider id is taken (a provider's retry of a message being
+        processed is refused at once), each takes a ticket in Redis (``ChannelRuntime.arrivals``)
+        and waits for the earlier ones to be routed and answered.
+
         Returns:
             Where the message went, or None for a duplicate.
 
@@ -311,6 +317,7 @@ class KesherInputChannel(InputChannel):
             Conflict: The same message is being processed by another request now.
             BotFailure: The bot failed on it, fewer than ``bot_attempts`` times so far (the
                 provider's retry is processed).
+            Unavailable: An earlier message from the address held its turn too long (retry later).
         """
         provider_id = bool(msg.metadata.get("provider_id"))
         failures = 0
@@ -320,6 +327,24 @@ class KesherInputChannel(InputChannel):
                 log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
                 return None
             failures = taken
+        turn = False  # from its turn on, _receive releases or finishes the provider id itself
+        try:
+            arrival = self.rt.arrivals.lock(f"{self.name()}:{msg.address or msg.cid}",
+                                            lock_lifetime=self.rt.settings.inbound_processing_seconds)
+            async with arrival:
+                turn = True
+                return await self._receive(msg, on_new_message, provider_id, failures)
+        except BaseException as exc:
+            if provider_id and not turn:  # not processed: let the provider's retry through
+                await self.release(msg.message_id, failures)
+            if isinstance(exc, LockError):
+                raise Unavailable("an earlier message of this conversation is still being handled; "
+                                  "retry later") from exc
+            raise
+
+    async def _receive(self, msg: InboundMessage, on_new_message: OnNewMessage, provider_id: bool,
+                       failures: int) -> Optional[RouteResult]:
+        """:meth:`receive` in the message's turn, its provider id (if any) taken."""
         if msg.text.strip() and not msg.text.startswith("/"):
             self.rt.prefetch(msg.text)  # the NLU's sentence vector, on another thread while this runs on
         try:

@@ -22,11 +22,31 @@ from pydantic import BaseModel, Field, root_validator, validator
 
 from core.language import Language
 
-__all__ = ["MODES", "PROJECT_ROOT", "Settings"]
+__all__ = ["MODES", "PROJECT_ROOT", "Settings", "parse_sentinels"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("demo", "production")
 _SECRET = "a long random secret of your own (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
+
+
+def parse_sentinels(text: Optional[str]) -> Tuple[Tuple[str, int], ...]:
+    """``"h1:26379,h2:26379"`` as ``(("h1", 26379), ("h2", 26379))``; empty or None: no sentinels.
+
+    Raises:
+        ValueError: An item is not ``host:port`` with a port from 1 to 65535.
+    """
+    found = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"a sentinel must be host:port, not {item!r}")
+        found.append((host, int(port)))
+    return tuple(found)
 
 
 class Settings(BaseModel):
@@ -75,6 +95,14 @@ class Settings(BaseModel):
     redis_port: int = Field(default=6379, env="REDIS_PORT", description="Redis port.")
     redis_password: str = Field(default="", env="REDIS_PASSWORD", description="Redis password; empty: no AUTH.")
     redis_db: int = Field(default=0, env="REDIS_DB", description="Redis database number.")
+    redis_sentinels: str = Field(default="", env="REDIS_SENTINELS",
+                                 description="Redis Sentinel addresses, host:port,host:port,... (empty: "
+                                             "REDIS_HOST:REDIS_PORT directly); every client then asks them "
+                                             "for the primary (docs/operations.md).")
+    redis_sentinel_master: str = Field(default="kesher", env="REDIS_SENTINEL_MASTER",
+                                       description="The name the sentinels monitor Kesher's primary under.")
+    redis_sentinel_password: str = Field(default="", env="REDIS_SENTINEL_PASSWORD",
+                                         description="The sentinels' own password (empty: none).")
     tracker_key_prefix: str = Field(default="kesher", env="KESHER_TRACKER_PREFIX",
                                     description="Key prefix of Rasa's tracker and lock stores (endpoints.yml).")
 
@@ -171,6 +199,11 @@ class Settings(BaseModel):
             raise ValueError("KESHER_RETENTION_DAYS must be at least 1")
         return value
 
+    @validator("redis_sentinels")
+    def _redis_sentinels(cls, value: str) -> str:
+        parse_sentinels(value)
+        return value.strip()
+
     @validator("smtp_tls")
     def _smtp_tls(cls, value: str) -> str:
         value = value.strip().lower()
@@ -192,7 +225,8 @@ class Settings(BaseModel):
     def secret_values(self) -> Tuple[str, ...]:
         """Every secret this process knows, for log redaction (empty values left out)."""
         names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
-                 "telegram_secret_token", "smtp_password", "redis_password", "rest_token", "callback_secret")
+                 "telegram_secret_token", "smtp_password", "redis_password", "redis_sentinel_password", "rest_token",
+                 "callback_secret")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------

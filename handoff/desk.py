@@ -41,7 +41,7 @@ from handoff.models import (
 )
 from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
-from handoff.state import FEED_MAXLEN, HandoffStore, TransitionResult
+from handoff.state import HandoffStore, TransitionResult
 
 __all__ = ["BOT_ERROR", "MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
@@ -218,8 +218,7 @@ class Desk:
     async def _tell_channel(self, cid: str, channel: str, text: str) -> None:
         """A service message to the customer on one channel, outside any handoff (the outbound stream)."""
         message = OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel=channel, kind="system", text=text)
-        await self.store.redis.xadd(self.store.keys.outbound(), message.to_redis(),
-                                    maxlen=FEED_MAXLEN, approximate=True)
+        await self.store.queue_outbound(message)
 
     def channel_name(self, channel: str, language: str) -> str:
         """A channel as customers call it ("WhatsApp", "the website chat"), in ``language``."""

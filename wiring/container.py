@@ -34,6 +34,7 @@ from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
 from handoff.rasa_client import RasaClient
+from handoff.redis_client import RedisAddress, async_redis
 from handoff.router import HandoffRouter
 from handoff.state import HandoffStore
 
@@ -71,10 +72,8 @@ class Container:
 
     @cached_property
     def redis(self) -> Redis:
-        """The asyncio Redis client (strings in, strings out); connects on first use."""
-        s = self.settings
-        return Redis(host=s.redis_host, port=s.redis_port, password=s.redis_password or None, db=s.redis_db,
-                     decode_responses=True)
+        """The asyncio Redis client (strings in, strings out; the primary, with sentinels); connects on first use."""
+        return async_redis(RedisAddress.from_settings(self.settings))
 
     @cached_property
     def event_log(self) -> EventLog:
