@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship bench-swap ship clean
+        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis ship clean
 
 up: install
 	$(KESHER) up
@@ -85,6 +85,9 @@ bench-ship: install
 
 bench-swap: install
 	$(BIN)/python -m bench.swap
+
+bench-kpis: install
+	$(BIN)/python -m bench.kpis
 
 # Content writers: check | train → conversation tests | NLU gate, side by side → publish; the
 # running servers switch to the new model without a restart (writers/ship.py).

@@ -34,7 +34,14 @@ service_events = Table(
     Column("team", String(64), nullable=False, default=""),
     Column("value", Float, nullable=True),
     Column("text", Text, nullable=False, default=""),
-    Index("ix_service_events_kind_at", "kind", "at"),
+    # The KPIs' indexes (analytics/kpis.py); each holds every column its queries read, so they never touch
+    # the table. Per event, by kind and time:
+    Index("ix_service_events_kind_at", "kind", "at", "outcome", "channel", "language"),
+    # Per contact, in contact order, so grouping by contact (channel, language, topic) streams instead of sorting.
+    Index("ix_service_events_kind_contact", "kind", "contact", "channel", "language", "topic", "conversation", "at",
+          "outcome"),
+    # The same for contacts per language (a contact's turns in one language, whatever the channel).
+    Index("ix_service_events_kind_contact_language", "kind", "contact", "language", "at", "outcome", "channel"),
     Index("ix_service_events_contact", "contact"),
     Index("ix_service_events_conversation_at", "conversation", "at"),
 )

@@ -29,7 +29,8 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``returned_to_bot``    the bot has the conversation again. ``reason`` why (``csat_done``...).
 ``csat_asked``         the customer was asked to rate. ``reason`` ``agent`` | ``bot``.
 ``csat``               the customer rated. ``value`` 1–5; ``reason`` ``agent`` | ``bot``; ``agent``
-                       who handled it, if a person did; ``text`` the comment, masked.
+                       who handled it, if a person did (and ``team``, if known: CSAT per team reads it);
+                       ``text`` the comment, masked.
 ``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
 ``notice_sent``        the service told the customer something unasked. ``reason`` its kind.
 ``agent_action``       an agent acted on the customer's behalf. ``agent``; ``reason`` the action
