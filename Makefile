@@ -18,8 +18,9 @@ APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
         bench bench-nlu bench-relay bench-channels bench-ship bench-swap ship clean
 
+# `make up REPLICAS=2` runs two of each of rasa run, the action server and the handoff service behind nginx.
 up: install
-	$(KESHER) up
+	$(if $(REPLICAS),KESHER_REPLICAS=$(REPLICAS) )$(KESHER) up
 
 # Everything: the fast loop (the fuzz test included), the content check, a trained model, then the tests that
 # need them (the whole stack's tests, the front door's among them, on one worker, the ones that train on the other:
