@@ -62,7 +62,9 @@ class Up:
             assert self.process.poll() is None, f"kesher up exited ({self.process.returncode}):\n{self.text()}"
             return re.compile(pattern).search(self.text(), after)
 
-        return until_sync(found, what=f"{pattern!r} in the output of kesher up", timeout=timeout, every=0.1)
+        match = until_sync(found, what=f"{pattern!r} in the output of kesher up", timeout=timeout, every=0.1)
+        assert match is not None
+        return match
 
     def wait_running(self, timeout: float = 240) -> None:
         """Waits until every part answers (it prints the list)."""

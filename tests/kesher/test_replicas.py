@@ -94,7 +94,7 @@ def test_an_agent_logs_in_and_gets_the_live_feed_through_the_balancer_without_st
     assert agent.queue() == [] and agent.queue() == []  # both replicas know the session
 
     async def hello() -> None:
-        ws = await console_socket(up.settings.handoff_url, agent.http.cookies["kesher_session"])
+        ws = await console_socket(up.settings.handoff_url, str(agent.http.cookies["kesher_session"]))
         await ws.close()
 
     asyncio.run(hello())

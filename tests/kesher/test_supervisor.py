@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, List
+from typing import Callable, Iterator, List
 
 import pytest
 import redis
@@ -120,6 +120,12 @@ def test_a_part_that_keeps_crashing_at_start_is_reported_and_retried_ever_more_s
         supervisor.tick()
         return any("keeps crashing" in line for line in lines)
 
+    def ticked(condition: Callable[[], bool]) -> Callable[[], bool]:
+        def check() -> bool:
+            supervisor.tick()
+            return condition()
+        return check
+
     try:
         until_sync(report, what="the report of a part crashing at start", timeout=60)
         waits = re.findall(r"smtp \(pid \d+\) exited with code 3; next try in (\S+) s", "\n".join(lines))
@@ -131,11 +137,11 @@ def test_a_part_that_keeps_crashing_at_start_is_reported_and_retried_ever_more_s
         monkeypatch.setattr(kesher.supervisor, "STABLE_SECONDS", 0.0)
         part.command = [sys.executable, "-c", "import time; time.sleep(600)"]
         part.ready = lambda: True
-        until_sync(lambda: supervisor.tick() or part.state == "ready", what="the part up", timeout=30)
-        until_sync(lambda: supervisor.tick() or part.failures == 0, what="the waits reset", timeout=5)
+        until_sync(ticked(lambda: part.state == "ready"), what="the part up", timeout=30)
+        until_sync(ticked(lambda: part.failures == 0), what="the waits reset", timeout=5)
         assert part.process is not None
         part.process.kill()
-        until_sync(lambda: supervisor.tick() or part.state == "waiting", what="the death noticed", timeout=10)
+        until_sync(ticked(lambda: part.state == "waiting"), what="the death noticed", timeout=10)
         assert lines[-1].endswith("was killed by SIGKILL; next try in 0.05 s")
     finally:
         supervisor.stop()
