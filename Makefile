@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship bench-swap ship clean
+        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-heal ship clean
 
 # `make up REPLICAS=2` runs two of each of rasa run, the action server and the handoff service behind nginx.
 up: install
@@ -86,6 +86,10 @@ bench-ship: install
 
 bench-swap: install
 	$(BIN)/python -m bench.swap
+
+# How long a part killed with kill -9 takes to be back (REPLICAS=2: and back in the balancer's rotation).
+bench-heal: install
+	$(BIN)/python -m bench.heal $(if $(REPLICAS),--replicas $(REPLICAS))
 
 # Content writers: check | train → conversation tests | NLU gate, side by side → publish; the
 # running servers switch to the new model without a restart (writers/ship.py).
