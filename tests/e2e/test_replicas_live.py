@@ -44,7 +44,8 @@ def _say(up: Up, sender: str, text: str) -> Tuple[str, str]:
     assert response.status_code == 200, response.text
     reply = "\n".join(m.get("text", "") for m in response.json())
     assert reply, f"no reply to {text!r}"
-    return reply, response.headers["X-Kesher-Upstream"]
+    # "a, b" when nginx found a refused and took the next: b answered.
+    return reply, response.headers["X-Kesher-Upstream"].split(", ")[-1]
 
 
 def _an_order(up: Up) -> OrderRow:

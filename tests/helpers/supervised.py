@@ -17,23 +17,25 @@ _STARTED = re.compile(r"supervisor: (\S+) started \(pid (\d+)\)(?: on 127\.0\.0\
 
 
 def processes_of(var_dir: Path) -> List[int]:
-    """Every process on the machine started for this state folder.
+    """Every process on the machine started for this state folder, and the members of their process groups.
 
     The folder is in their environment or arguments, or is their working folder (redis-server writes its
-    title over both, but works in the folder's ``redis/``).
+    title over both, but works in the folder's ``redis/``); nginx's workers, which carry their master's
+    title, are in its process group.
     """
     marker = str(var_dir).encode()
-    found = []
+    found, groups = set(), {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
+            groups[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
             if (marker in (entry / "environ").read_bytes() or marker in (entry / "cmdline").read_bytes()
                     or os.readlink(entry / "cwd").startswith(str(var_dir))):
-                found.append(int(entry.name))
-        except OSError:  # gone meanwhile, or someone else's
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or someone else's
             continue
-    return found
+    return sorted(found | {pid for pid, group in groups.items() if group in found})
 
 
 class Up:

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.helpers.console import ConsoleAgent, console_socket
-from tests.helpers.supervised import Up
+from tests.helpers.supervised import Up, processes_of
 from tests.helpers.waiting import until_sync
 
 PARTS = ("redis", "smtp", "handoff", "frontdoor")
@@ -135,3 +135,22 @@ def test_a_killed_replica_leaves_the_rotation_and_comes_back_into_it(own_up: Up)
         traffic.stop()
     assert re.search(rf"handoff-1 \(pid {old_pid}\) was killed by SIGKILL; next try in 1 s", up.text())
     assert traffic.failures(since=reloaded) == []
+
+
+def test_a_sigkilled_supervisor_takes_nginx_its_workers_and_every_replica_along(up: Up) -> None:
+    nginx = up.pids()["frontdoor"]
+    workers = [pid for pid in processes_of(up.var_dir) if _parent(pid) == nginx]
+    assert workers  # nginx's own children, in its process group
+
+    up.process.kill()
+    up.process.wait()
+
+    until_sync(lambda: not processes_of(up.var_dir), what="nginx, its workers and the replicas gone", timeout=15,
+               every=0.1)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
