@@ -183,7 +183,8 @@ def _print_addresses(settings: Settings, supervisor: Supervisor) -> None:
     if supervisor.balanced:
         replicas = ", ".join(f"{part.name} :{part.port}" for part in supervisor.parts if part.port)
         print(f"{settings.replicas} replicas each of rasa run, the action server and the handoff service, behind "
-              f"nginx on the ports above ({replicas}); logs: {supervisor.log_dir}/<replica>.log", flush=True)
+              f"nginx on the ports above (now {replicas}; a replica gets a new port when it restarts); "
+              f"logs: {supervisor.log_dir}/<replica>.log", flush=True)
     if settings.public_host:
         door = settings.public_url
         print(
