@@ -76,8 +76,12 @@ def test_a_conversation_goes_on_across_both_replicas_and_a_kill_9_of_one(up: Up)
     served.append(by)
     for n in range(6):
         served.append(_say(up, f"replicas-{n + 2}", "how much does delivery cost?")[1])
-    back = up.wait_for(r"rasa-1 is ready", timeout=600, after=mark)
-    up.wait_for(r"nginx reloaded, ready replicas' ports: rasa: \d+, \d+\n", timeout=60, after=back.end())
+    restarted = up.wait_for(r"rasa-1 started \(pid \d+\) on 127\.0\.0\.1:(\d+)", timeout=60, after=mark)
+    back = up.wait_for(r"rasa-1 is ready", timeout=600, after=restarted.end())
+    up.wait_for(rf"nginx reloaded, ready replicas' ports: rasa: [\d, ]*{restarted.group(1)}", timeout=60,
+                after=back.end())
+    # Not in rotation before its model is loaded and warm (the supervisor's readiness check parses first).
+    assert restarted.group(1) not in up.text()[restarted.end():back.start()]
     print(f"\nrasa-1 back in rotation, warm, {time.monotonic() - killed:.0f} s after kill -9")
     until_sync(lambda: _say(up, "replicas-9", "hi")[1] not in rasa, what="a turn on the new rasa-1", timeout=60,
                every=0.2)

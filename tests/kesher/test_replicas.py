@@ -124,8 +124,10 @@ def test_a_killed_replica_leaves_the_rotation_and_comes_back_into_it(own_up: Up)
         # It comes back on a fresh port, warm, and the balancer sends to it again.
         back = up.wait_for(r"handoff-1 started \(pid \d+\) on 127\.0\.0\.1:(\d+)", after=out.end())
         new_port = int(back.group(1))
+        ready = up.wait_for(r"handoff-1 is ready", after=back.end())
         up.wait_for(rf"nginx reloaded, ready replicas' ports: handoff: (?:{new_port}, {survivor}|{survivor}, "
-                    rf"{new_port})\n", after=back.end())
+                    rf"{new_port})\n", after=ready.end())
+        assert str(new_port) not in up.text()[back.end():ready.start()]  # not in rotation before it answers
         until_sync(lambda: any(outcome == f"127.0.0.1:{new_port}" for _, outcome in traffic.results),
                    what="a request served by the replica that came back", timeout=30)
         print(f"\nhandoff-1 back in rotation {time.monotonic() - killed:.1f} s after kill -9; "

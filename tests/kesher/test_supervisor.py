@@ -7,6 +7,7 @@ carries in its environment: that is how the tests find what is left.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -18,10 +19,17 @@ from typing import Callable, Iterator, List
 
 import pytest
 import redis
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
 
 import kesher.supervisor
+from core.language import is_hebrew
+from core.processes import free_port
 from core.settings import Settings
-from kesher.supervisor import Supervisor
+from kesher.supervisor import Supervisor, _rasa_ready
+from tests.helpers.sanic_server import serving
 from tests.helpers.supervised import Up, processes_of
 from tests.helpers.waiting import until_sync
 
@@ -182,3 +190,26 @@ def test_with_one_replica_nothing_changes_and_with_three_each_part_runs_three_ti
         "redis", "smtp", "models", *(f"{kind}-{n}" for kind in ("actions", "rasa", "handoff") for n in (1, 2, 3)),
         "frontdoor"]
     assert three.balanced == ("rasa", "actions", "handoff")
+
+
+async def test_rasa_is_ready_only_once_its_model_answers_and_it_has_parsed_a_message_in_each_language() -> None:
+    app = Sanic(f"warm-{free_port()}")
+    parsed: List[str] = []
+    loaded = {"model": False}
+
+    @app.get("/status")
+    async def status(request: Request) -> HTTPResponse:
+        assert request.headers["authorization"].startswith("Bearer ")  # a signed JWT, never ?token=
+        return json_response({"model_file": "m.tar.gz"}, status=200 if loaded["model"] else 409)
+
+    @app.post("/model/parse")
+    async def parse(request: Request) -> HTTPResponse:
+        parsed.append(request.json["text"])
+        return json_response({"intent": {"name": "order_status"}})
+
+    async with serving(app) as url:
+        ready = _rasa_ready(url, "a-test-secret-of-thirty-two-bytes")
+        assert not await asyncio.to_thread(ready) and parsed == []  # no model yet: not warmed either
+        loaded["model"] = True
+        assert await asyncio.to_thread(ready)
+    assert len(parsed) == 2 and any(is_hebrew(text) for text in parsed) and not all(is_hebrew(t) for t in parsed)
