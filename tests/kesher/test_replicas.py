@@ -15,9 +15,12 @@ import time
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
+import httpx
 import pytest
 import requests
 
+from core.processes import free_port
+from tests.frontdoor.certs import issue_local_tls
 from tests.helpers.console import ConsoleAgent, console_socket
 from tests.helpers.supervised import Up, processes_of
 from tests.helpers.waiting import until_sync
@@ -156,3 +159,21 @@ def _parent(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def test_the_tls_front_door_balances_over_the_replicas_and_logs_no_conversation_id(tmp_path: Path) -> None:
+    tls = issue_local_tls(tmp_path / "tls")
+    door = Up(tmp_path, PARTS, replicas=2, public_host="localhost", public_port=free_port(),
+              public_bind="127.0.0.1", tls_cert=tls.server_cert, tls_key=tls.server_key)
+    try:
+        door.wait_running()
+        replicas = {f"upstream=127.0.0.1:{port}" for port in door.ports().values()}
+        with httpx.Client(base_url=door.settings.public_url, verify=tls.client_context(), timeout=15) as http:
+            for _ in range(10):
+                assert http.get("/console/login").status_code == 200
+            assert http.get("/console/api/chats/whatsapp%3A%2B972501234567/events").status_code in (401, 403)
+        log = (door.var_dir / "frontdoor" / "logs" / "access.log").read_text()
+        assert {word for word in log.split() if word.startswith("upstream=")} >= replicas
+        assert "972501234567" not in log
+    finally:
+        door.stop()
