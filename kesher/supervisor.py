@@ -195,7 +195,7 @@ class Part:
     failed_starts: int = 0
     """Failures in a row before answering at all."""
     _log: Optional[IO[bytes]] = field(default=None, repr=False)
-    _replica_of: Optional[Callable[[Part], None]] = field(default=None, repr=False)
+    _configure: Optional[Callable[[Part], None]] = field(default=None, repr=False)
 
     def log_tail(self, lines: int = 30) -> str:
         """The last lines the part wrote, for error messages."""
@@ -262,7 +262,7 @@ class Supervisor:
             if kind in self.balanced:
                 for number in range(1, settings.replicas + 1):
                     replica = builders[kind]()
-                    replica.name, replica._replica_of = f"{kind}-{number}", self._configure_replica
+                    replica.name, replica._configure = f"{kind}-{number}", self._configure_replica
                     self.parts.append(replica)
             else:
                 self.parts.append(builders[kind]())
@@ -386,8 +386,8 @@ class Supervisor:
 
     def _spawn(self, part: Part) -> None:
         """Starts the part's process (its own process group, death with the supervisor); does not wait."""
-        if part._replica_of is not None:
-            part._replica_of(part)
+        if part._configure is not None:
+            part._configure(part)
         if part.kind == "frontdoor":
             self._upstreams_loaded = self._write_upstreams()
             write_config(self.settings, self.balanced, self._upstreams_loaded)
