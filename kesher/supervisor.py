@@ -577,6 +577,7 @@ class Supervisor:
                     self.log(f"{part.name} (pid {part.process.pid}) did not stop within {grace:.0f} s: SIGKILL")
                     self._kill_group(part, signal.SIGKILL)
                     part.process.wait()
+                self.log(f"{part.name} (pid {part.process.pid}) stopped")
             for part in group:
                 self._kill_group(part, signal.SIGKILL)
                 part.state = "stopped"

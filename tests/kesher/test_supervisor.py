@@ -61,6 +61,8 @@ def test_a_signal_stops_every_part_even_from_a_shell_that_ignores_sigint(up: Up,
 
     assert up.process.wait(timeout=60) == 0, up.text()
     assert f"{sig.name}: stopping every part" in up.text()
+    stopped = re.findall(r"supervisor: (\S+) \(pid \d+\) stopped", up.text())
+    assert stopped == list(reversed(SMALL))  # in reverse order of starting
     until_sync(lambda: not processes_of(up.var_dir), what="every part of kesher up gone", timeout=10)
 
 
