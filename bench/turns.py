@@ -26,7 +26,10 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    the supervisor started and their sum (also their PSS, and what Redis holds:
    its memory, the conversations' event lists, bytes per event); writes the
    same tables to ``bench/out/turns-<date>.md``. ``--no-vanilla`` runs Kesher
-   alone (to compare two branches' memory after the same load).
+   alone (to compare two branches' memory after the same load). ``--replicas 1 2``
+   runs Kesher once with each number of replicas behind the balancer
+   (``KESHER_REPLICAS``) under the same load, and adds their turns/s ratio and
+   p99/p95 to the report.
 
 Both bots are measured on the same machine in the same run, so the ratio
 between them survives a noisy machine better than either absolute figure.
@@ -457,11 +460,15 @@ def run_vanilla(
         proc.wait(timeout=30)
 
 
-def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Dict[str, float]]:
-    """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS."""
+def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1) -> tuple[List[Result], Dict[str, float]]:
+    """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS.
+
+    With ``replicas`` > 1, ``rasa run``, the action server and the handoff service run that many times behind
+    the nginx balancer (``KESHER_REPLICAS``), which the load goes through.
+    """
     settings = without_limits(Settings(var_dir=var_dir)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-        models=free_port())
+        models=free_port()).replace(replicas=replicas)
     seed(settings)
     engine = Container(settings).orders.engine
     with engine.connect() as conn:
@@ -470,13 +477,14 @@ def run_kesher(model: Path, var_dir: Path, turns: int) -> tuple[List[Result], Di
         ).one()
     engine.dispose()
     with Supervisor(settings, model=model) as supervisor:
-        bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url,
+        name = "kesher" if replicas == 1 else f"kesher ×{replicas}"
+        bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
                   kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
         results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
         pss = {p.name: pss_mb(p.process.pid) for p in supervisor.parts if p.process}
-        MEMORY_NOTES.append("Kesher PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
+        MEMORY_NOTES.append(f"{name} PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
                             + f"; sum {sum(pss.values()):.0f}")
         MEMORY_NOTES.append(redis_usage(settings))
     return results, memory
@@ -503,6 +511,21 @@ def ratio_rows(kesher: List[Result], vanilla: List[Result]) -> List[str]:
     return rows
 
 
+def replica_rows(runs: Sequence[tuple[int, List[Result], Dict[str, float]]]) -> List[str]:
+    """More replicas against the first run, under the same load (#15's goals: ≥ 1.9× turns/s, p99 ≤ 2× p95)."""
+    if len(runs) < 2:
+        return []
+    first, base, _ = runs[0]
+    rows = ["", f"| conversation | concurrent customers | replicas | turns/s vs {first} replica(s) | p99 / p95 |",
+            "|---|---|---|---|---|"]
+    for replicas, results, _ in runs[1:]:
+        for mine, theirs in zip(results, base, strict=True):
+            q = mine._quantiles()
+            rows.append(f"| {mine.kind} | {mine.concurrency} | {replicas} | "
+                        f"{mine.turns_per_second / theirs.turns_per_second:.2f} | {q[98] / q[94]:.2f} |")
+    return rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -520,6 +543,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="run only Kesher (e.g. to compare its memory between two branches)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="kinds of conversation")
     parser.add_argument("--levels", nargs="+", type=int, default=list(LEVELS), help="concurrent customers")
+    parser.add_argument("--replicas", nargs="+", type=int, default=[1],
+                        help="run Kesher once per number given, with that many replicas of rasa run, the action "
+                             "server and the handoff service behind the balancer (e.g. 1 2: the same load on "
+                             "each, one after the other)")
     args = parser.parse_args(argv)
     SELECTED.update(kinds=args.kinds, levels=args.levels)
 
@@ -556,14 +583,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 redis_results, _ = run_vanilla(
                     vanilla_model, work / "vanilla", args.turns, "vanilla + Redis stores", redis_settings.redis_port
                 )
-        print("Load test: Kesher...", flush=True)
-        kesher_results, kesher_rss = run_kesher(kesher_model, work / "var", args.turns)
+        kesher_runs = []
+        for replicas in args.replicas:
+            print(f"Load test: Kesher, {replicas} replica(s)...", flush=True)
+            kesher_runs.append((replicas, *run_kesher(kesher_model, work / f"var-{replicas}", args.turns, replicas)))
+        kesher_results = kesher_runs[0][1]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
 
     groups = [*([vanilla_results] if vanilla_results else []), *([redis_results] if redis_results else []),
-              kesher_results]
+              *(results for _, results, _ in kesher_runs)]
     trained = f"{kesher_train:.0f}" if kesher_train is not None else "(given model)"
     vanilla_trained = f"{vanilla_train:.0f}" if vanilla_train is not None else "(trained earlier)"
     lines = [
@@ -584,8 +614,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "|---|---|---|---|",
         *([f"| vanilla rasa init | {vanilla_trained} | rasa {vanilla_rss:.0f} | {vanilla_rss:.0f} |"]
           if vanilla_results else []),
-        f"| kesher | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in kesher_rss.items())
-        + f" | {sum(kesher_rss.values()):.0f} |",
+        *(f"| kesher ×{replicas} | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
+          + f" | {sum(rss.values()):.0f} |" for replicas, _, rss in kesher_runs),
+        *replica_rows(kesher_runs),
         "",
         *MEMORY_NOTES,
     ]

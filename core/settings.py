@@ -329,6 +329,12 @@ class Settings(BaseModel):
     public_max_body: str = Field(default="1m", env="KESHER_PUBLIC_MAX_BODY",
                                  description="Largest request body the front door passes on (nginx size).")
 
+    # -- replicas (sup) ------------------------------------------------------------------------------
+    replicas: int = Field(default=1, env="KESHER_REPLICAS", ge=1, le=16,
+                          description="How many `rasa run`, action servers and handoff services `make up` runs "
+                                      "(each on its own loopback port, one nginx balancer in front on the usual "
+                                      "ports); 1: each runs once on its port, no balancer.")
+
     @validator("tls_key", always=True)
     def _front_door(cls, value: Path, values: Dict[str, Any]) -> Path:
         host = str(values.get("public_host") or "")
