@@ -18,6 +18,7 @@ from rasa_sdk.events import EventType, SlotSet
 
 from actions.base import KesherAction, Turn
 from core.errors import TooManyRequests
+from core.service_events import contact_id
 from handoff.models import HandoffRequest
 from handoff.policy import Trigger, recent_intents
 
@@ -29,6 +30,7 @@ __all__ = [
     "handoff_reference",
     "offer_human",
     "request_handoff",
+    "session_contact",
 ]
 
 
@@ -60,6 +62,18 @@ def what_the_customer_asked(tracker: Tracker) -> List[str]:
     """The customer's messages so far (the last ten), oldest first, for the agent and the e-mail."""
     texts = [str(e.get("text") or "").strip() for e in tracker.events if e.get("event") == "user"]
     return [t[:500] for t in texts if t and not t.startswith("/")][-MAX_ASKED:]
+
+
+def session_contact(tracker: Tracker) -> str:
+    """The bot session the conversation is in (``contact_id``), if its start is among the tracker's events.
+
+    The tracker the action server gets holds only the last dozen messages; when the session started
+    earlier, "" lets the desk take the contact the tracker store kept.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "action_session_start":
+            return contact_id(tracker.sender_id, float(event.get("timestamp") or 0))
+    return ""
 
 
 def what_the_bot_found(turn: Turn) -> List[str]:
@@ -114,6 +128,7 @@ async def request_handoff(turn: Turn, reason: HandoffReason) -> List[EventType]:
             verified_order=str(turn.slot("order_id") or "") if turn.slot("verified_email") else "",
             asked=what_the_customer_asked(turn.tracker),
             found=what_the_bot_found(turn),
+            contact=session_contact(turn.tracker),
         )
         try:
             ticket = await desk.request(request)

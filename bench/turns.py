@@ -29,7 +29,10 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    alone (to compare two branches' memory after the same load). ``--replicas 1 2``
    runs Kesher once with each number of replicas behind the balancer
    (``KESHER_REPLICAS``) under the same load, and adds their turns/s ratio and
-   p99/p95 to the report.
+   p99/p95 to the report. ``--event-log-off`` also runs
+   Kesher a second time, the same way, with ``KESHER_EVENT_LOG=off`` and prints what the event
+   log (a turn's ``XADD`` in the tracker store's save, the handoff service's mover writing the
+   SQL table) costs per turn, from the two runs' latencies.
 
 Both bots are measured on the same machine in the same run, so the ratio
 between them survives a noisy machine better than either absolute figure.
@@ -51,7 +54,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.parse import quote
@@ -460,13 +463,36 @@ def run_vanilla(
         proc.wait(timeout=30)
 
 
-def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1) -> tuple[List[Result], Dict[str, float]]:
+def event_log_usage(settings: Settings, measured: int, since: datetime) -> str:
+    """How many turns of this run the event log's table holds (after waiting for the mover to drain the stream)."""
+    client = redis.Redis(port=settings.redis_port, password=settings.redis_password or None, db=settings.redis_db)
+    key = Container(settings).keys.service_events()
+    deadline = time.monotonic() + 120
+    while client.xlen(key) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    backlog = int(client.xlen(key))
+    client.close()
+    engine = Container(settings).events_engine
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT count(*) FROM service_events WHERE kind = 'turn' AND at >= :since"),
+                                  {"since": since}).scalar_one()
+    finally:
+        engine.dispose()
+    return (f"Event log after the load: {stored} turn rows in {settings.events_db_url.split(':')[0]} "
+            f"(every message sent, warm-up, recorded template and measured {measured} turns), {backlog} events "
+            "still in the stream")
+
+
+def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, event_log: bool = True,
+               name: str = "") -> tuple[List[Result], Dict[str, float]]:
     """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS.
 
     With ``replicas`` > 1, ``rasa run``, the action server and the handoff service run that many times behind
     the nginx balancer (``KESHER_REPLICAS``), which the load goes through.
     """
-    settings = without_limits(Settings(var_dir=var_dir)).with_ports(
+    started = datetime.now(UTC).replace(tzinfo=None)  # the event log stores naive UTC
+    settings = without_limits(Settings(var_dir=var_dir, event_log=event_log)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
         models=free_port()).replace(replicas=replicas)
     seed(settings)
@@ -477,7 +503,7 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1) -> tup
         ).one()
     engine.dispose()
     with Supervisor(settings, model=model) as supervisor:
-        name = "kesher" if replicas == 1 else f"kesher ×{replicas}"
+        name = name or ("kesher" if replicas == 1 else f"kesher ×{replicas}")
         bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
                   kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
@@ -487,6 +513,8 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1) -> tup
         MEMORY_NOTES.append(f"{name} PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
                             + f"; sum {sum(pss.values()):.0f}")
         MEMORY_NOTES.append(redis_usage(settings))
+        if event_log:
+            MEMORY_NOTES.append(event_log_usage(settings, sum(len(r.latencies_ms) for r in results), started))
     return results, memory
 
 
@@ -500,6 +528,17 @@ def machine() -> str:
                if line.startswith("MemTotal"))
     system = f"{platform.system()} {platform.release()}"
     return f"{cpu}, {os.cpu_count()} cores, {int(mem) // 1024 // 1024} GiB RAM, {system}"
+
+
+def event_log_rows(on: List[Result], off: List[Result]) -> List[str]:
+    """The event log's cost per turn: Kesher with it on minus Kesher with it off, per kind and level."""
+    rows = []
+    for a, b in zip(on, off, strict=True):
+        qa, qb = a._quantiles(), b._quantiles()
+        rows.append(f"| {a.kind} | {a.concurrency} | {qa[49]:.1f} | {qb[49]:.1f} | {qa[49] - qb[49]:+.1f} | "
+                    f"{qa[94]:.1f} | {qb[94]:.1f} | {qa[94] - qb[94]:+.1f} | "
+                    f"{statistics.fmean(a.latencies_ms) - statistics.fmean(b.latencies_ms):+.1f} |")
+    return rows
 
 
 def ratio_rows(kesher: List[Result], vanilla: List[Result]) -> List[str]:
@@ -541,6 +580,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also run the vanilla bot on Redis tracker and lock stores")
     parser.add_argument("--no-vanilla", action="store_true",
                         help="run only Kesher (e.g. to compare its memory between two branches)")
+    parser.add_argument("--event-log-off", action="store_true",
+                        help="also run Kesher with KESHER_EVENT_LOG=off and print the event log's cost per turn")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="kinds of conversation")
     parser.add_argument("--levels", nargs="+", type=int, default=list(LEVELS), help="concurrent customers")
     parser.add_argument("--replicas", nargs="+", type=int, default=[1],
@@ -588,12 +629,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"Load test: Kesher, {replicas} replica(s)...", flush=True)
             kesher_runs.append((replicas, *run_kesher(kesher_model, work / f"var-{replicas}", args.turns, replicas)))
         kesher_results = kesher_runs[0][1]
+        off_results: List[Result] = []
+        if args.event_log_off:
+            print("Load test: Kesher with the event log off...", flush=True)
+            off_results, _ = run_kesher(kesher_model, work / "var-off", args.turns, event_log=False,
+                                        name="kesher, event log off")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
 
     groups = [*([vanilla_results] if vanilla_results else []), *([redis_results] if redis_results else []),
-              *(results for _, results, _ in kesher_runs)]
+              *(results for _, results, _ in kesher_runs), *([off_results] if off_results else [])]
     trained = f"{kesher_train:.0f}" if kesher_train is not None else "(given model)"
     vanilla_trained = f"{vanilla_train:.0f}" if vanilla_train is not None else "(trained earlier)"
     lines = [
@@ -609,6 +655,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "|---|---|---|---|---|---|",
             *ratio_rows(kesher_results, vanilla_results),
         ] if vanilla_results else []),
+        *([
+            "",
+            "The event log's cost per turn (same run; on minus off, ms):",
+            "",
+            "| conversation | concurrent customers | p50 on | p50 off | p50 cost | p95 on | p95 off | p95 cost "
+            "| mean cost |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *event_log_rows(kesher_results, off_results),
+        ] if off_results else []),
         "",
         "| bot | training from scratch (s) | RSS after the load (MB) | sum (MB) |",
         "|---|---|---|---|",

@@ -37,7 +37,9 @@ import copy
 import dataclasses
 import json
 import logging
+import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from rasa.core.brokers.broker import EventBroker
@@ -60,14 +62,20 @@ from redis.asyncio import Redis
 from bot.metrics import count_turns
 from bot.rasa_speedups import event_from_dict
 from bot.redis_client import LoopBoundRedis
-from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
+from bot.turn_outcome import customer_turns, turn_outcome
+from core.masking import mask_contacts, mask_sensitive
+from core.redis_keys import DEFAULT_TRACKER_PREFIX, RedisKeys, TrackerKeys
+from core.service_events import EventKind, ServiceEvent, TurnOutcome, contact_id
+from handoff.event_log import EventLog
 from handoff.redis_client import RedisAddress
 
 __all__ = [
     "DEFAULT_WINDOW_TURNS",
     "WindowedRedisTrackerStore",
     "WindowedTracker",
+    "session_start_of",
     "state_of",
+    "turn_events",
     "window_slack",
     "window_start",
 ]
@@ -76,6 +84,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_TURNS = 12
 _MAX_RACES = 20
+FAQ_ACTION = "utter_faq"  # the retrieval action: its answer is the FAQ selector's
+SESSION_START_KEY = "session_start"  # in a window's base state: when the session it belongs to started
+_OFF = frozenset({"", "0", "off", "false", "no"})
 
 # KEYS: events list, window hash, legacy key. ARGV[1]: "1" for every event, else the window.
 # Returns {length, window start, base state JSON, events...}, or {-1, legacy JSON} for a conversation
@@ -316,6 +327,66 @@ def _is_session_start(event: Event) -> bool:
     return isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
 
 
+def session_start_of(events: Sequence[Event], base: Optional[Dict[str, Any]]) -> Optional[float]:
+    """When the latest session of a tracker started (epoch seconds): its start event, else its window's base.
+
+    The start is the time of ``action_session_start`` (the action server finds the same in its tracker).
+    """
+    for event in reversed(events):
+        if _is_session_start(event):
+            return float(event.timestamp)
+    value = (base or {}).get(SESSION_START_KEY)
+    return float(value) if value is not None else None
+
+
+def _faq_key(parse_data: Dict[str, Any]) -> str:
+    selector = parse_data.get("response_selector") or {}
+    for name in ("faq", "default"):
+        response = (selector.get(name) or {}).get("response") or {}
+        key = response.get("intent_response_key")
+        if key:
+            return str(key)
+    return ""
+
+
+def turn_events(sender: str, new: Sequence[Event], contact: str, language: str,
+                now: Optional[float] = None) -> List[ServiceEvent]:
+    """The ``turn`` service events of the customer messages among a save's new events.
+
+    Each message's turn runs up to the next message: the actions that ran say whether the bot fell back
+    (``nlu_fallback``, or a fallback or out-of-scope action) or handed over (``handoff_requested`` set), and the
+    retrieval action's run makes the FAQ answer's key the topic. The customer's words are kept, masked, only
+    for the turns the bot could not answer.
+
+    Args:
+        sender: The conversation id.
+        new: The events the save appends.
+        contact: The session's :func:`core.service_events.contact_id` ("" when unknown).
+        language: The ``language`` slot.
+        now: Epoch seconds of the save (the last turn's duration is measured up to it).
+    """
+    turns = list(customer_turns(new))
+    out: List[ServiceEvent] = []
+    for n, (user, after) in enumerate(turns):
+        actions = {e.action_name for e in after if isinstance(e, ActionExecuted) and e.action_name}
+        intent = str(user.intent.get("name") or "")
+        confidence = user.intent.get("confidence")
+        outcome = turn_outcome(user, after)
+        topic = (_faq_key(user.parse_data or {}) if FAQ_ACTION in actions else "") or intent
+        text = ""
+        if outcome is not TurnOutcome.ANSWERED and user.text:
+            text = mask_contacts(mask_sensitive(user.text[:2000]))
+        last = n + 1 == len(turns)
+        out.append(ServiceEvent(
+            kind=EventKind.TURN, conversation=sender, at=datetime.fromtimestamp(user.timestamp, tz=UTC),
+            contact=contact, channel=user.input_channel or "", language=language, intent=intent,
+            confidence=float(confidence) if confidence is not None else None, outcome=outcome.value,
+            topic=topic, text=text,
+            value=round((now - user.timestamp) * 1000, 1) if last and now is not None else None,
+        ))
+    return out
+
+
 def _dump(event: Event) -> str:
     return json.dumps(event.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
@@ -391,6 +462,7 @@ class WindowedRedisTrackerStore(TrackerStore):
         record_exp: Any = None,
         key_prefix: Optional[str] = None,
         window_turns: Any = DEFAULT_WINDOW_TURNS,
+        event_log: Any = True,
         **kwargs: Any,
     ) -> None:
         """Keeps the connection settings; connects on first use, in the loop that uses it.
@@ -405,6 +477,8 @@ class WindowedRedisTrackerStore(TrackerStore):
             record_exp: Seconds a conversation is kept after its last save (empty or 0: forever).
             key_prefix: Prefix of the keys (:class:`core.redis_keys.TrackerKeys`).
             window_turns: The fewest customer messages a read holds (at most a third more).
+            event_log: Whether each customer message's ``turn`` goes on the service-events stream
+                (``KESHER_EVENT_LOG``; ``off``/``0``: not).
             kwargs: Other ``endpoints.yml`` keys: ``sentinels`` (``host:port,...``; empty: ``host:port``
                 directly), ``sentinel_master`` and ``sentinel_password`` (Redis Sentinel); the rest ignored.
         """
@@ -414,6 +488,10 @@ class WindowedRedisTrackerStore(TrackerStore):
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
         self.window_turns = max(1, int(window_turns))
         self._redis = LoopBoundRedis(self.address)
+        self.log_turns = str(event_log).strip().lower() not in _OFF
+        self.handoff_keys = RedisKeys()
+        self._event_log: Optional[EventLog] = None
+        self._event_log_client: Optional[Redis] = None
 
     def init_tracker(self, sender_id: str) -> WindowedTracker:
         """A new conversation's tracker, which knows nothing of it is stored yet."""
@@ -430,6 +508,27 @@ class WindowedRedisTrackerStore(TrackerStore):
     async def close(self) -> None:
         """Closes the Redis client."""
         await self._redis.close()
+
+    @property
+    def event_log(self) -> EventLog:
+        """The service-events stream, on the running loop's client."""
+        client = self.redis
+        if self._event_log is None or self._event_log_client is not client:
+            self._event_log, self._event_log_client = EventLog(client, self.handoff_keys), client
+        return self._event_log
+
+    def _turns(self, tracker: DialogueStateTracker, events: Sequence[Event],
+               new: Sequence[Event]) -> Tuple[List[ServiceEvent], str]:
+        """The save's turn events, and the session's contact when the session starts in this save (else "")."""
+        if not self.log_turns or not any(isinstance(e, UserUttered) for e in new):
+            return [], ""
+        base = tracker.base if isinstance(tracker, WindowedTracker) else None
+        started = session_start_of(events, base)
+        contact = contact_id(tracker.sender_id, started) if started is not None else ""
+        new_session = started is not None and session_start_of(new, None) == started
+        language = tracker.get_slot("language") if "language" in tracker.slots else None
+        turns = turn_events(tracker.sender_id, new, contact, str(language or ""), now=time.time())
+        return turns, contact if new_session else ""
 
     def _keys(self, sender_id: str) -> List[str]:
         return [self.keys_.events(sender_id), self.keys_.window(sender_id), self.keys_.legacy(sender_id)]
@@ -488,7 +587,8 @@ class WindowedRedisTrackerStore(TrackerStore):
         if not new:
             return
         sender = tracker.sender_id
-        ok, length = await self._append(sender, expected, new, window)
+        turns, contact = self._turns(tracker, events, new)
+        ok, length = await self._append(sender, expected, new, window, turns, contact)
         races = 0
         while not ok:
             races += 1
@@ -534,13 +634,38 @@ class WindowedRedisTrackerStore(TrackerStore):
         # The state Rasa's replay of *applied* events reaches (a loop's folded turns leave out their messages),
         # which is what the policies' past states are built from.
         *_, (replayed, _) = replay.generate_all_prior_trackers()
-        return offset + cut, json.dumps(state_of(replayed), ensure_ascii=False, separators=(",", ":"))
+        state = state_of(replayed)
+        started = session_start_of(events[origin:cut], None if session_origin or tracker is None else tracker.base)
+        if started is not None:
+            state[SESSION_START_KEY] = started  # the contact of the turns read from this window on
+        return offset + cut, json.dumps(state, ensure_ascii=False, separators=(",", ":"))
 
     async def _append(self, sender: str, expected: int, events: Sequence[Event],
-                      window: Optional[Tuple[int, str]]) -> Tuple[bool, int]:
+                      window: Optional[Tuple[int, str]], turns: Sequence[ServiceEvent] = (),
+                      contact: str = "") -> Tuple[bool, int]:
+        """Appends ``events``; the turns go on the service-events stream in the same round trip.
+
+        A turn is recorded even when this append loses a race: the customer's message was handled, and
+        the retry appends only what is missing. ``contact`` (a session starting) is kept for the desk.
+        """
         start, base = (str(window[0]), window[1]) if window else ("", "")
-        ok, length = await self.redis.eval(
-            _APPEND, 3, *self._keys(sender), expected, self.record_exp, start, base, *[_dump(e) for e in events])
+        args = (_APPEND, 3, *self._keys(sender), expected, self.record_exp, start, base, *[_dump(e) for e in events])
+        if not turns and not contact:
+            ok, length = await self.redis.eval(*args)
+            return bool(ok), int(length)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.eval(*args)
+            for turn in turns:
+                self.event_log.add_to(pipe, turn)
+            if contact:
+                pipe.set(self.handoff_keys.session_contact(sender), contact, ex=self.record_exp or None)
+            results = await pipe.execute(raise_on_error=False)
+        if isinstance(results[0], Exception):
+            raise results[0]
+        for failed in results[1:]:
+            if isinstance(failed, Exception):
+                logger.warning("turn of %s not recorded in the event log: %s", sender, failed)
+        ok, length = results[0]
         return bool(ok), int(length)
 
     async def _migrate(self, sender_id: str, legacy: str) -> None:

@@ -2,7 +2,8 @@
 
 Its parts attach themselves in order: the state (``console.context``, from the
 composition root), the errors (``edge.errors``), the background loops (the
-assigner, the mail worker, the consoles' live feed) and the pages: the desk
+assigner, the mail worker, the consoles' live feed, the event log's mover in
+``console.event_log``) and the pages: the desk
 and its API (``routes``), the live channel (``live``), the mail pages
 (``mailbox``) and the writers' pages (``writers``, ``questions``).
 ``python -m kesher serve handoff`` runs it.
@@ -21,6 +22,7 @@ from sanic.response import HTTPResponse, json
 from console import live, mailbox, questions, routes, writers
 from console.canned import canned_replies
 from console.context import ServiceState, state
+from console.event_log import setup_event_log
 from console.feed import FeedHub
 from console.metrics import read_handoff_gauges
 from console.sessions import LoginLimiter, SessionStore
@@ -125,6 +127,7 @@ def create_app(
     )
     setup_errors(app, localized_error)
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
+    setup_event_log(app)
     setup_health(app)
 
     async def handoff() -> Any:

@@ -48,6 +48,10 @@ class RedisKeys:
         """Stream of service events (turns, handoffs, CSAT...) on their way to the event log's database."""
         return f"{self.prefix}service-events"
 
+    def session_contact(self, cid: str) -> str:
+        """String: the conversation's current bot session (``contact_id``), set by the tracker store at its start."""
+        return f"{self.prefix}conv:{cid}:contact"
+
     def outbound(self) -> str:
         """Stream of messages for customers, read by the channels' delivery worker."""
         return f"{self.prefix}outbound"

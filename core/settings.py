@@ -73,6 +73,9 @@ class Settings(BaseModel):
     events_db_url: str = Field(default="", env="KESHER_EVENTS_DB_URL",
                                description="SQLAlchemy URL of the event log that the KPIs and the dashboard read "
                                            "(default: SQLite in var_dir; PostgreSQL: postgresql://user@host/db).")
+    event_log: bool = Field(default=True, env="KESHER_EVENT_LOG",
+                            description="Record service events (turns, handoffs, CSAT...) into the event log; "
+                                        "off records nothing (the turn benchmark's baseline).")
     kb_dir: Path = Field(default=PROJECT_ROOT / "data" / "kb", env="KESHER_KB_DIR",
                          description="Help-centre articles, in he/ and en/ folders.")
     texts_dir: Path = Field(default=PROJECT_ROOT / "data" / "texts", env="KESHER_TEXTS_DIR",

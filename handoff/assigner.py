@@ -19,6 +19,7 @@ from typing import Callable, List, Optional, Tuple
 
 from redis.exceptions import RedisError
 
+from core.service_events import EventKind as ServiceEventKind
 from handoff.desk import Desk
 from handoff.models import Agent, Conversation, ConversationState
 
@@ -128,6 +129,7 @@ class Assigner:
                 text = texts.text("position_update_no_estimate", conv.language, position=position)
             await store.update(conv.cid, notified_position=position, notified_eta=est.eta_minutes)
             await store.tell_customer(conv, text)
+            await store.record(ServiceEventKind.NOTICE_SENT, conv, reason="queue_position")
 
     async def _retry_outcomes(self) -> None:
         store = self.desk.store

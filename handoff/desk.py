@@ -22,6 +22,8 @@ from babel.dates import format_datetime
 
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
 from core.language import LOCALES, as_language
+from core.masking import mask_contacts
+from core.service_events import EventKind as ServiceEventKind
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.email_codes import CodeCheck, Issue, email_digest
@@ -189,6 +191,7 @@ class Desk:
         where = self.channel_name(channel, language)
         for earlier in sorted(told):
             await self._tell_channel(cid, earlier, self.texts.text("link_notice", language, channel=where))
+            await self._record_notice(cid, earlier, language, "link_notice")
 
     async def undo_link(self, cid: str, channel: str, language: str) -> bool:
         """The customer answered a link notice with "not me": the channel that joined is disconnected.
@@ -213,12 +216,19 @@ class Desk:
         if conv is not None and conv.in_handoff:
             await self._agent_note(cid, "agent_note_link_undone", channel=", ".join(sorted(undone)), back=channel)
         await self._tell_channel(cid, channel, self.texts.text("link_undone", language, channel=names))
+        await self._record_notice(cid, channel, language, "link_undone")
         return True
 
     async def _tell_channel(self, cid: str, channel: str, text: str) -> None:
         """A service message to the customer on one channel, outside any handoff (the outbound stream)."""
         message = OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel=channel, kind="system", text=text)
         await self.store.queue_outbound(message)
+
+    async def _record_notice(self, cid: str, channel: str, language: str, reason: str) -> None:
+        """Records a notice sent outside a handoff (no handoff record may exist to take the contact from)."""
+        if self.store.event_log is not None:
+            await self.store.event_log.record(ServiceEventKind.NOTICE_SENT, cid, channel=channel, language=language,
+                                              reason=reason)
 
     def channel_name(self, channel: str, language: str) -> str:
         """A channel as customers call it ("WhatsApp", "the website chat"), in ``language``."""
@@ -386,6 +396,9 @@ class Desk:
         """
         if counted:
             await self._within_handoff_limit(req.cid)
+        if not req.contact:
+            # The action's window of the tracker may no longer hold the session's start; the tracker store keeps it.
+            req = replace(req, contact=str(await self.store.redis.get(self.store.keys.session_contact(req.cid)) or ""))
         result = await self.store.request(req)
         conv = await self.store.get(req.cid)
         if conv is None:  # pragma: no cover - the script always writes the hash
@@ -400,6 +413,8 @@ class Desk:
         position = await self.store.position(req.cid)
         est = await self.estimate(position, conv.language)
         if result.ok:
+            await self.store.record(ServiceEventKind.HANDOFF_QUEUED, conv, reason=conv.reason, topic=conv.topic,
+                                    text=mask_contacts(conv.asked[-1]) if conv.asked else "")
             await self.store.update(
                 req.cid,
                 after_hours=not est.in_hours,
@@ -462,6 +477,7 @@ class Desk:
         conv = await self._conversation(cid)
         await self.store.tell_customer(conv, self.texts.text("bot_error_handoff", language))
         await self.store.tell_customer(conv, self.ticket_text(ticket, language))
+        await self.store.record(ServiceEventKind.NOTICE_SENT, conv, reason=BOT_ERROR)
         return ticket
 
     # -- agents ------------------------------------------------------------------
@@ -495,7 +511,18 @@ class Desk:
             if conv.queued_at and conv.assigned_at >= conv.queued_at:
                 QUEUE_WAIT_SECONDS.observe(conv.assigned_at - conv.queued_at)
             await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language, agent=agent.first_name))
+            await self.store.record(ServiceEventKind.HANDOFF_ASSIGNED, conv, agent=agent.agent_id,
+                                    team=self._team(conv, agent), topic=conv.topic,
+                                    value=max(0.0, conv.assigned_at - (conv.queued_at or conv.requested_at)))
         return result
+
+    def _team(self, conv: Conversation, agent: Agent) -> str:
+        """The team a conversation is handled for: the one it was sent to, else the agent's own for its topic."""
+        if conv.team:
+            return conv.team
+        teams = self.agents.team_of(agent.agent_id)
+        owner = self.policy.team_for(conv.topic)
+        return owner if owner in teams else (teams[0] if teams else "")
 
     async def _owned(self, cid: str, agent: Agent) -> Conversation:
         conv = await self._conversation(cid)
@@ -510,9 +537,15 @@ class Desk:
         """An agent's message to the customer."""
         text = self._clean(text)
         conv = await self._owned(cid, agent)
-        return await self.store.tell_customer(
+        event = await self.store.tell_customer(
             conv, text, kind=EventKind.AGENT, author=agent.agent_id, author_name=agent.first_name
         )
+        if self.store.event_log is not None:
+            first = await self.store.count_agent_reply(cid) == 1
+            await self.store.record(ServiceEventKind.AGENT_MESSAGE, conv, agent=agent.agent_id,
+                                    reason="first" if first else "",
+                                    value=max(0.0, event.at - conv.assigned_at) if first else None)
+        return event
 
     async def note(self, cid: str, agent: Agent, text: str) -> Event:
         """An internal note on the conversation; the customer never sees it."""
@@ -544,6 +577,10 @@ class Desk:
                                            priority_bonus=self.policy.transfer_priority_bonus)
         if result.ok:
             await self.store.tell_customer(conv, self.texts.text("transferred", conv.language))
+            await self.store.record(ServiceEventKind.HANDOFF_TRANSFERRED, conv, agent=to_agent, team=to_team,
+                                    reason="agent" if to_agent else "team")
+            await self.store.record(ServiceEventKind.AGENT_ACTION, conv, agent=agent.agent_id, reason="transfer")
+            await self.store.record(ServiceEventKind.NOTICE_SENT, conv, reason="transferred")
         return result
 
     async def close(
@@ -560,8 +597,12 @@ class Desk:
         if not result.ok:
             raise Conflict(f"could not close: {result.state}", text="desk_error_close_failed")
         conv = await self._conversation(cid)
+        await self.store.record(ServiceEventKind.CLOSED, conv, agent=agent.agent_id, team=self._team(conv, agent),
+                                reason=resolution, topic=conv.topic,
+                                value=max(0.0, conv.closed_at - conv.assigned_at) if conv.assigned_at else None)
         text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
         await self.store.tell_customer(conv, text, buttons=tuple((str(n), str(n)) for n in range(1, 6)))
+        await self.store.record(ServiceEventKind.CSAT_ASKED, conv, agent=agent.agent_id, reason="agent")
         if self.outbox is not None and conv.email:
             await self.outbox.enqueue("closing", cid, f"closing:{conv.reference}:{conv.version}",
                                       agent_id=agent.agent_id)

@@ -64,6 +64,8 @@ class HandoffRequest:
         language: ``he`` or ``en``.
         reason: Why (``handoff.policy.Trigger`` value).
         reference: The reference the customer was given, e.g. ``K-3F9A1C``.
+        contact: The bot session (episode) the request came from (``core.service_events.contact_id``);
+            empty: the desk looks it up.
         priority: Higher is served first (from the policy).
         topic: Routing topic from the last intents (``orders``, ``returns``, ...).
         customer_name: Known name, from a verified order.
@@ -87,6 +89,7 @@ class HandoffRequest:
     verified_order: str = ""
     asked: List[str] = field(default_factory=list)
     found: List[str] = field(default_factory=list)
+    contact: str = ""
 
 
 @dataclass
@@ -128,6 +131,8 @@ class Conversation:
     csat_rating: int = 0
     csat_comment: str = ""
     outcome_pending: bool = False  # the outcome is not yet in the Rasa tracker
+    contact: str = ""  # the bot session the handoff came from: every event of the handoff carries it
+    agent_replies: int = 0  # agents' messages since the request (the first one is flagged in the event log)
     version: int = 0  # bumped by every transition
 
     @classmethod

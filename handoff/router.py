@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List
 
 from core.language import detect_language
+from core.masking import mask_contacts, mask_sensitive
+from core.service_events import EventKind as ServiceEventKind
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
 from handoff.email_codes import looks_like_code
 from handoff.models import Conversation, ConversationState, Event, EventKind
@@ -114,6 +116,9 @@ class HandoffRouter:
             if result.ok:
                 text = self.texts.text("gave_up", conv.language, reference=conv.reference)
                 await self.store.tell_customer(conv, text)
+                await self.store.record(ServiceEventKind.ABANDONED, conv, reason="gave_up", topic=conv.topic,
+                                        value=max(0.0, self.clock() - (conv.queued_at or conv.requested_at)))
+                await self.store.record(ServiceEventKind.RETURNED_TO_BOT, conv, reason="gave_up")
                 return RouteResult(False, ConversationState.BOT)
             conv = await self.store.get(msg.cid) or conv  # taken meanwhile: the agent gets it
         asking_email = conv.in_handoff and conv.email_requested and not conv.email
@@ -159,24 +164,37 @@ class HandoffRouter:
         timeout = self.desk.policy.csat_timeout_minutes * 60
         stage = conv.csat_stage
         if stage not in ("rating", "comment") or self.clock() - conv.closed_at > timeout:
-            await self.store.resume(conv.cid, "csat_skipped")
+            if stage == "comment" and conv.csat_rating:
+                await self._record_csat(conv, "")  # rated, and did not comment in time
+            await self._resume(conv, "csat_skipped")
             return RouteResult(True, ConversationState.BOT)
         if stage == "rating":
             match = _RATING.match(msg.text.replace("⭐", ""))
             if not match:
                 # Not an answer to the question: the customer moved on; the bot takes it.
-                await self.store.resume(conv.cid, "csat_skipped")
+                await self._resume(conv, "csat_skipped")
                 return RouteResult(True, ConversationState.BOT)
             await self.store.update(conv.cid, csat_rating=int(match.group(1)), csat_stage="comment")
             await self.store.tell_customer(conv, self.texts.text("csat_comment", conv.language))
             return RouteResult(False, ConversationState.CLOSED)
         comment = "" if _normal(msg.text) in _SKIP_WORDS else msg.text.strip()[:MAX_MESSAGE_CHARS]
         await self.store.update(conv.cid, csat_comment=comment, csat_stage="done")
-        await self.store.resume(conv.cid, "csat_done")
+        await self._record_csat(conv, comment)
+        await self._resume(conv, "csat_done")
         await self.store.tell_customer(conv, self.texts.text("csat_thanks", conv.language))
         # The rating is kept with the conversation in Redis whether or not Rasa takes it.
         await self.desk.set_bot_slots(conv.cid, {"handoff_csat": conv.csat_rating})
         return RouteResult(False, ConversationState.BOT)
+
+    async def _resume(self, conv: Conversation, why: str) -> None:
+        if (await self.store.resume(conv.cid, why)).ok:
+            await self.store.record(ServiceEventKind.RETURNED_TO_BOT, conv, reason=why)
+
+    async def _record_csat(self, conv: Conversation, comment: str) -> None:
+        # The event log keeps the comment masked, like the conversation's events.
+        await self.store.record(ServiceEventKind.CSAT, conv, value=float(conv.csat_rating), reason="agent",
+                                agent=conv.agent_id, topic=conv.topic,
+                                text=mask_contacts(mask_sensitive(comment)) if comment else "")
 
 
 def _normal(text: str) -> str:

@@ -36,6 +36,8 @@ from redis.asyncio.client import Pipeline
 
 from core.masking import mask_sensitive
 from core.redis_keys import RedisKeys
+from core.service_events import EventKind as ServiceEventKind
+from handoff.event_log import EventLog
 from handoff.models import Conversation, ConversationState, Event, EventKind, HandoffRequest, OutboundMessage
 
 __all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
@@ -90,7 +92,7 @@ if s == 'queued' or s == 'with_agent' then return {0, s} end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2], 'agent_id', '', 'agent_name', '',
   'assigned_at', '0', 'closed_at', '0', 'resolution', '', 'csat_stage', '', 'csat_rating', '0',
-  'csat_comment', '', 'notified_position', '0', 'notified_eta', '0', 'target_agent', '')
+  'csat_comment', '', 'notified_position', '0', 'notified_eta', '0', 'target_agent', '', 'agent_replies', '0')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], '')
@@ -197,6 +199,7 @@ class HandoffStore:
         keys: Optional[RedisKeys] = None,
         clock: Any = time.time,
         retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+        event_log: Optional[EventLog] = None,
     ) -> None:
         """Keeps the connection; opens nothing.
 
@@ -206,8 +209,10 @@ class HandoffStore:
             clock: Returns epoch seconds (tests fix it).
             retention_seconds: How long a conversation's record, events and history are kept
                 after their last activity (``Settings.retention_seconds``).
+            event_log: Where the desk, the router and the assigner record service events (None: nowhere).
         """
         self.redis = redis
+        self.event_log = event_log
         self.keys = keys or RedisKeys()
         self.clock = clock
         self.retention = int(retention_seconds)
@@ -271,6 +276,25 @@ class HandoffStore:
             pipe.expire(key, self.retention)
             await pipe.execute()
 
+    async def record(self, kind: ServiceEventKind, conv: Conversation, **values: Any) -> None:
+        """Records a service event of ``conv``'s handoff, with its contact, channel and language (never raises).
+
+        Args:
+            kind: What happened.
+            conv: The conversation as it stands.
+            **values: The event's other fields (``agent``, ``reason``, ``value``...).
+        """
+        if self.event_log is None:
+            return
+        values.setdefault("contact", conv.contact)
+        values.setdefault("channel", conv.channel)
+        values.setdefault("language", conv.language)
+        await self.event_log.record(kind, conv.cid, **values)
+
+    async def count_agent_reply(self, cid: str) -> int:
+        """Counts an agent's message to the customer; 1 for the first since the handoff was requested."""
+        return int(await self.redis.hincrby(self.keys.conversation(cid), "agent_replies", 1))
+
     # -- transitions ---------------------------------------------------------
     async def request(self, request: HandoffRequest) -> TransitionResult:
         """Moves bot/closed → queued. A conversation already in handoff stays as it is."""
@@ -290,10 +314,11 @@ class HandoffStore:
             asked=[mask_sensitive(text) for text in request.asked],
             found=[mask_sensitive(text) for text in request.found],
             requested_at=now,
+            contact=request.contact,
         ).to_redis()
         keep = (
             "channel", "language", "reason", "reference", "priority", "topic", "customer_name",
-            "email", "phone", "verified_order", "asked", "found", "requested_at",
+            "email", "phone", "verified_order", "asked", "found", "requested_at", "contact",
         )
         pairs: List[str] = []
         for name in keep:

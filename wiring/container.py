@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Optional
 
 from redis.asyncio import Redis
+from sqlalchemy.engine import Engine
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
 from actions.orders.repository import SqlOrderRepository
+from analytics.engine import events_engine
+from analytics.mover import EventMover
 from core.production import check as check_production
 from core.redis_keys import RedisKeys
 from core.settings import Settings
@@ -75,10 +78,20 @@ class Container:
         """The asyncio Redis client (strings in, strings out; the primary, with sentinels); connects on first use."""
         return async_redis(RedisAddress.from_settings(self.settings))
 
+    # -- the event log ----------------------------------------------------------------------
     @cached_property
-    def event_log(self) -> EventLog:
-        """Where every process records service events (the ``service-events`` stream)."""
-        return EventLog(self.redis, self.keys)
+    def event_log(self) -> Optional[EventLog]:
+        """Where service events are recorded (the service-events stream); None when ``KESHER_EVENT_LOG`` is off."""
+        return EventLog(self.redis, self.keys) if self.settings.event_log else None
+
+    @cached_property
+    def events_engine(self) -> Engine:
+        """The event log's database (``KESHER_EVENTS_DB_URL``); connects on first use."""
+        return events_engine(self.settings.events_db_url)
+
+    def event_mover(self, **options: float) -> EventMover:
+        """A mover of the service-events stream into the event log's database (one per handoff service)."""
+        return EventMover(self.redis, self.keys, self.events_engine, **options)  # type: ignore[arg-type]
 
     # -- the handoff domain -----------------------------------------------------------------
     @cached_property
@@ -94,7 +107,8 @@ class Container:
     @cached_property
     def store(self) -> HandoffStore:
         """The handoff state machine in Redis."""
-        return HandoffStore(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds)
+        return HandoffStore(self.redis, self.keys, clock=self.clock, retention_seconds=self.settings.retention_seconds,
+                            event_log=self.event_log)
 
     @cached_property
     def outbox(self) -> MailOutbox:
@@ -139,7 +153,8 @@ class Container:
 
     def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
         """A worker that sends the queued e-mails over SMTP."""
-        return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds)
+        return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds,
+                          event_log=self.event_log)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property
@@ -162,3 +177,5 @@ class Container:
             await self.redis.close()
         if "orders" in self.__dict__:
             self.orders.engine.dispose()
+        if "events_engine" in self.__dict__:
+            self.events_engine.dispose()

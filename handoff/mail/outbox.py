@@ -43,9 +43,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.redis_keys import RedisKeys
+from core.service_events import EventKind as ServiceEventKind
 from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
+from handoff.event_log import EventLog
 from handoff.mail.compose import closing_summary, code_mail, customer_address, handoff_summary
 from handoff.metrics import count_mail
 from handoff.models import Agent, Conversation
@@ -67,6 +69,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 KINDS = ("handoff", "closing", "code")
+# What the event log calls each kind of mail (``email_sent``'s reason).
+EVENT_REASONS = {"handoff": "handoff_summary", "closing": "closing_summary", "code": "email_code"}
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 600.0
 SMTP_TIMEOUT_SECONDS = 10.0
@@ -258,6 +262,7 @@ class MailWorker:
         batch: int = 50,
         poll_seconds: float = 1.0,
         tls_context: Optional[ssl.SSLContext] = None,
+        event_log: Optional[EventLog] = None,
     ) -> None:
         """Keeps its collaborators; opens nothing.
 
@@ -271,6 +276,7 @@ class MailWorker:
             poll_seconds: Pause between rounds of :meth:`run`.
             tls_context: Trust for the SMTP server's certificate (default: the system's CAs;
                 tests pass their own).
+            event_log: Where each mail the SMTP server accepted is recorded (None: nowhere).
         """
         self.outbox = outbox
         self.redis = outbox.redis
@@ -283,6 +289,7 @@ class MailWorker:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.tls_context = tls_context
+        self.event_log = event_log
         self._release = self.redis.register_script(_RELEASE)
 
     async def pending(self) -> List[Dict[str, Any]]:
@@ -380,6 +387,10 @@ class MailWorker:
         pipe.zrem(self.keys.mail_due(), mail_id)
         await pipe.execute()
         log.info("mail %s sent: %s for %s to %s", mail_id, job["kind"], job["cid"], message["To"])
+        if self.event_log is not None:
+            await self.event_log.record(ServiceEventKind.EMAIL_SENT, conv.cid, contact=conv.contact,
+                                        channel=conv.channel, language=conv.language,
+                                        reason=EVENT_REASONS.get(job["kind"], job["kind"]))
         return "sent"
 
     @staticmethod

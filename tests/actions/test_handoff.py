@@ -157,3 +157,12 @@ async def test_a_conversation_asking_again_and_again_is_not_queued_again_past_it
     other = make_tracker(domain, text="human", intent="human_handoff", slots={"language": "he"}, sender_id="cust-10")
     await ActionHandoff(backends).run(CollectingDispatcher(), other, domain)
     assert await desk.store.queue() == ["cust-10"]
+
+
+async def test_the_request_carries_the_bot_session_it_came_from(backends, domain):
+    started = {"event": "action", "name": "action_session_start", "timestamp": 1_700_000_123.75}
+    tracker = make_tracker(domain, text="a person please", intent="human_handoff", slots={"language": "en"},
+                           sender_id="web:cust-session", events=[started, {"event": "session_started"}])
+    await ActionHandoff(backends).run(CollectingDispatcher(), tracker, domain)
+    conv = await backends.handoff.store.get("web:cust-session")
+    assert conv is not None and conv.contact == "web:cust-session@1700000123"

@@ -59,8 +59,12 @@ class PostgresServer:
                         "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
 
     def stop(self) -> None:
-        """Stops the server (fast shutdown) and waits for it."""
+        """Stops the server (fast shutdown: open sessions are ended, as in an outage) and waits for it."""
         if self.process.poll() is None:
+            # pg_ctl signals the postmaster itself: a signal to runuser would not end the sessions' backends,
+            # and a backend left running keeps the shared memory that a restart needs.
+            subprocess.run(_as_user(self.user, [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
+                                                "-w", "-t", "30", "stop"]), capture_output=True)
             self.process.terminate()
             try:
                 self.process.wait(timeout=30)

@@ -14,12 +14,15 @@ def shared_keys(keys: RedisKeys, agent_ids: List[str]) -> Set[str]:
 
     * ``outbound``: the delivery stream with its consumer group (an expiry would drop the group);
       trimmed of entries older than the retention on every write.
+    * ``service-events``: the event log's buffer with its consumer group; the mover deletes each entry
+      once it is in the event log's database (``analytics/mover.py``).
     * ``queue``: who is waiting right now; a conversation leaves it when taken or given up.
     * ``mail:due``: job ids only; each job hash expires by itself.
     * ``handle-times``: numbers only, the last 50.
     * the agents' hashes, chat sets and the online set: agents, not customers.
     """
-    found = {keys.outbound(), keys.queue(), keys.mail_due(), keys.handle_times(), keys.agents_online()}
+    found = {keys.outbound(), keys.queue(), keys.mail_due(), keys.handle_times(), keys.agents_online(),
+             keys.service_events()}
     for agent_id in agent_ids:
         found |= {keys.agent(agent_id), keys.agent_chats(agent_id)}
     return found
