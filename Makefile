@@ -16,10 +16,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis ship clean
+        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis bench-heal ship clean
 
+# `make up REPLICAS=2` runs two of each of rasa run, the action server and the handoff service behind nginx.
 up: install
-	$(KESHER) up
+	$(if $(REPLICAS),KESHER_REPLICAS=$(REPLICAS) )$(KESHER) up
 
 # Everything: the fast loop (the fuzz test included), the content check, a trained model, then the tests that
 # need them (the whole stack's tests, the front door's among them, on one worker, the ones that train on the other:
@@ -88,6 +89,10 @@ bench-swap: install
 
 bench-kpis: install
 	$(BIN)/python -m bench.kpis
+
+# How long a part killed with kill -9 takes to be back (REPLICAS=2: and back in the balancer's rotation).
+bench-heal: install
+	$(BIN)/python -m bench.heal $(if $(REPLICAS),--replicas $(REPLICAS))
 
 # Content writers: check | train → conversation tests | NLU gate, side by side → publish; the
 # running servers switch to the new model without a restart (writers/ship.py).

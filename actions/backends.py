@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from actions.kb.search import KnowledgeBase
 from actions.orders.repository import OrderRepository
@@ -18,7 +18,7 @@ from core.texts import TextCatalog
 from handoff.models import HandoffRequest, QueueTicket
 from handoff.policy import HandoffPolicy
 
-__all__ = ["Backends", "Clock", "HandoffQueue"]
+__all__ = ["Backends", "Clock", "EventRecorder", "HandoffQueue"]
 
 Clock = Callable[[], datetime]
 
@@ -39,6 +39,14 @@ class HandoffQueue(Protocol):
         ...
 
 
+class EventRecorder(Protocol):
+    """The service-event log as the actions see it (``handoff.event_log.EventLog``)."""
+
+    async def record(self, kind: str, conversation: str, **values: Any) -> Optional[str]:
+        """Records one :class:`core.service_events.ServiceEvent`; never raises."""
+        ...
+
+
 @dataclass(frozen=True)
 class Backends:
     """Everything an action talks to besides the tracker.
@@ -51,6 +59,8 @@ class Backends:
         handoff: The live-agent queue (None: no handoff, e.g. in unit tests of other actions).
         clock: Now, for dates the customer is told (tests fix it).
         default_language: The language before the customer has written a word.
+        events: The service-event log (None: nothing recorded, e.g. in unit tests of other actions).
+        csat_bot_sample: Share of bot-only conversations asked to rate the chat (``KESHER_CSAT_BOT_SAMPLE``).
     """
 
     orders: OrderRepository
@@ -60,3 +70,5 @@ class Backends:
     handoff: Optional[HandoffQueue] = None
     clock: Clock = datetime.now
     default_language: Language = "en"
+    events: Optional[EventRecorder] = None
+    csat_bot_sample: float = 0.0

@@ -7,7 +7,8 @@ serves the same routes (``GET /health``, ``GET /actions``, ``POST /webhook``).
 ``python -m kesher serve actions`` runs it with the composition root's backends,
 on loopback by default (``ACTIONS_HOST``).
 
-Every call but ``/health`` must carry the shared token (``KESHER_ACTIONS_TOKEN``)
+Every call but ``/health`` and ``/metrics`` (Prometheus: counts per action, no customer data)
+must carry the shared token (``KESHER_ACTIONS_TOKEN``)
 as ``Authorization: Bearer <token>``, which Rasa sends from ``endpoints.yml``;
 without it the answer is 401, with a wrong one 403, each with the reason. The
 token is compared in constant time.
@@ -16,9 +17,11 @@ token is compared in constant time.
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from typing import Any, Dict, List, Optional, Sequence, Type
 
+from prometheus_client import Counter, Histogram
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
@@ -29,6 +32,7 @@ from sanic.response import json as json_response
 
 from actions.backends import Backends
 from actions.base import UsesBackends
+from actions.csat import ActionAskCsat, ActionCsatAnswer
 from actions.fallback import ActionFallback
 from actions.handoff import ActionDeclineHuman, ActionHandoff
 from actions.knowledge import ActionAnswerFromKnowledgeBase
@@ -44,9 +48,11 @@ from actions.order_task import ActionOrderTask
 from actions.out_of_scope import ActionOutOfScope
 from core.errors import InvalidInput, KesherError, NotAllowed, NotAuthenticated
 from edge.errors import SafeErrorHandler, error_response
+from edge.metrics import setup_metrics
 from edge.requests import parse_json_object, same_secret
 
-__all__ = ["ACTIONS", "OPEN_PATHS", "build_actions", "check_token", "create_app"]
+__all__ = ["ACTIONS", "ACTION_CALLS", "ACTION_ERRORS", "ACTION_SECONDS", "OPEN_PATHS", "build_actions", "check_token",
+           "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +63,12 @@ MAX_ACTION_CALL_BYTES = 32 * 1024 * 1024
 ACTIONS: Sequence[Type[Action]] = (
     ActionAnswerFromKnowledgeBase,
     ActionAskCancelConfirmed,
+    ActionAskCsat,
     ActionAskContact,
     ActionAskNewAddress,
     ActionAskOrderId,
     ActionAskReturnReason,
+    ActionCsatAnswer,
     ActionDeclineHuman,
     ActionFallback,
     ActionHandoff,
@@ -70,8 +78,16 @@ ACTIONS: Sequence[Type[Action]] = (
 )
 
 
-# The one route a caller without the token may reach (the supervisor's readiness probe).
-OPEN_PATHS = frozenset({"/health"})
+# The routes a caller without the token may reach: the supervisor's readiness probe, and Prometheus (the
+# counts below hold no customer data; the server listens on loopback and the front door never passes it).
+OPEN_PATHS = frozenset({"/health", "/metrics"})
+
+ACTION_CALLS = Counter("kesher_action_calls", "Calls of a custom action, by action.", ["action"])
+ACTION_SECONDS = Histogram("kesher_action_seconds", "Seconds a custom action took, by action.", ["action"],
+                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+ACTION_ERRORS = Counter("kesher_action_errors", "Action calls that did not succeed, by action and kind: rejected "
+                        "(a form's validation refused, rasa_sdk's protocol), not_found, failed (raised).",
+                        ["action", "kind"])
 _BEARER = "bearer "
 
 
@@ -146,6 +162,8 @@ def create_app(backends: Backends, token: str, name: str = "kesher-actions") -> 
     async def health(request: Request) -> HTTPResponse:
         return json_response({"status": "ok"})
 
+    setup_metrics(app)
+
     @app.get("/actions")
     async def actions(request: Request) -> HTTPResponse:
         return json_response([{"name": name} for name in sorted(executor.actions)])
@@ -156,13 +174,24 @@ def create_app(backends: Backends, token: str, name: str = "kesher-actions") -> 
             action_call = _action_call(request)
         except KesherError as exc:
             return error_response(exc)
+        name = action_call.get("next_action")
+        action = name if isinstance(name, str) and name in executor.actions else "unknown"
+        ACTION_CALLS.labels(action).inc()
+        started = time.perf_counter()
         try:
             result = await executor.run(action_call)
         except ActionExecutionRejection as exc:
+            ACTION_ERRORS.labels(action, "rejected").inc()
             # rasa_sdk's protocol: Rasa reads `action_name` from a 400 to know which action refused.
             return json_response({"error": exc.message, "action_name": exc.action_name}, status=400)
         except ActionNotFoundException as exc:
+            ACTION_ERRORS.labels(action, "not_found").inc()
             return json_response({"error": exc.message, "action_name": exc.action_name}, status=404)
+        except Exception:
+            ACTION_ERRORS.labels(action, "failed").inc()
+            raise
+        finally:
+            ACTION_SECONDS.labels(action).observe(time.perf_counter() - started)
         return json_response(result)
 
     return app

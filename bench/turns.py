@@ -26,7 +26,10 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    the supervisor started and their sum (also their PSS, and what Redis holds:
    its memory, the conversations' event lists, bytes per event); writes the
    same tables to ``bench/out/turns-<date>.md``. ``--no-vanilla`` runs Kesher
-   alone (to compare two branches' memory after the same load). ``--event-log-off`` also runs
+   alone (to compare two branches' memory after the same load). ``--replicas 1 2``
+   runs Kesher once with each number of replicas behind the balancer
+   (``KESHER_REPLICAS``) under the same load, and adds their turns/s ratio and
+   p99/p95 to the report. ``--event-log-off`` also runs
    Kesher a second time, the same way, with ``KESHER_EVENT_LOG=off`` and prints what the event
    log (a turn's ``XADD`` in the tracker store's save, the handoff service's mover writing the
    SQL table) costs per turn, from the two runs' latencies.
@@ -481,13 +484,17 @@ def event_log_usage(settings: Settings, measured: int, since: datetime) -> str:
             "still in the stream")
 
 
-def run_kesher(model: Path, var_dir: Path, turns: int, *, event_log: bool = True,
-               name: str = "kesher") -> tuple[List[Result], Dict[str, float]]:
-    """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS."""
+def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, event_log: bool = True,
+               name: str = "") -> tuple[List[Result], Dict[str, float]]:
+    """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS.
+
+    With ``replicas`` > 1, ``rasa run``, the action server and the handoff service run that many times behind
+    the nginx balancer (``KESHER_REPLICAS``), which the load goes through.
+    """
     started = datetime.now(UTC).replace(tzinfo=None)  # the event log stores naive UTC
     settings = without_limits(Settings(var_dir=var_dir, event_log=event_log)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-        models=free_port())
+        models=free_port()).replace(replicas=replicas)
     seed(settings)
     engine = Container(settings).orders.engine
     with engine.connect() as conn:
@@ -496,13 +503,14 @@ def run_kesher(model: Path, var_dir: Path, turns: int, *, event_log: bool = True
         ).one()
     engine.dispose()
     with Supervisor(settings, model=model) as supervisor:
+        name = name or ("kesher" if replicas == 1 else f"kesher ×{replicas}")
         bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
                   kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
         results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
         pss = {p.name: pss_mb(p.process.pid) for p in supervisor.parts if p.process}
-        MEMORY_NOTES.append("Kesher PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
+        MEMORY_NOTES.append(f"{name} PSS after the load (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in pss.items())
                             + f"; sum {sum(pss.values()):.0f}")
         MEMORY_NOTES.append(redis_usage(settings))
         if event_log:
@@ -542,6 +550,21 @@ def ratio_rows(kesher: List[Result], vanilla: List[Result]) -> List[str]:
     return rows
 
 
+def replica_rows(runs: Sequence[tuple[int, List[Result], Dict[str, float]]]) -> List[str]:
+    """More replicas against the first run, under the same load (#15's goals: ≥ 1.9× turns/s, p99 ≤ 2× p95)."""
+    if len(runs) < 2:
+        return []
+    first, base, _ = runs[0]
+    rows = ["", f"| conversation | concurrent customers | replicas | turns/s vs {first} replica(s) | p99 / p95 |",
+            "|---|---|---|---|---|"]
+    for replicas, results, _ in runs[1:]:
+        for mine, theirs in zip(results, base, strict=True):
+            q = mine._quantiles()
+            rows.append(f"| {mine.kind} | {mine.concurrency} | {replicas} | "
+                        f"{mine.turns_per_second / theirs.turns_per_second:.2f} | {q[98] / q[94]:.2f} |")
+    return rows
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -561,6 +584,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also run Kesher with KESHER_EVENT_LOG=off and print the event log's cost per turn")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="kinds of conversation")
     parser.add_argument("--levels", nargs="+", type=int, default=list(LEVELS), help="concurrent customers")
+    parser.add_argument("--replicas", nargs="+", type=int, default=[1],
+                        help="run Kesher once per number given, with that many replicas of rasa run, the action "
+                             "server and the handoff service behind the balancer (e.g. 1 2: the same load on "
+                             "each, one after the other)")
     args = parser.parse_args(argv)
     SELECTED.update(kinds=args.kinds, levels=args.levels)
 
@@ -597,8 +624,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 redis_results, _ = run_vanilla(
                     vanilla_model, work / "vanilla", args.turns, "vanilla + Redis stores", redis_settings.redis_port
                 )
-        print("Load test: Kesher...", flush=True)
-        kesher_results, kesher_rss = run_kesher(kesher_model, work / "var", args.turns)
+        kesher_runs = []
+        for replicas in args.replicas:
+            print(f"Load test: Kesher, {replicas} replica(s)...", flush=True)
+            kesher_runs.append((replicas, *run_kesher(kesher_model, work / f"var-{replicas}", args.turns, replicas)))
+        kesher_results = kesher_runs[0][1]
         off_results: List[Result] = []
         if args.event_log_off:
             print("Load test: Kesher with the event log off...", flush=True)
@@ -609,7 +639,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     groups = [*([vanilla_results] if vanilla_results else []), *([redis_results] if redis_results else []),
-              kesher_results, *([off_results] if off_results else [])]
+              *(results for _, results, _ in kesher_runs), *([off_results] if off_results else [])]
     trained = f"{kesher_train:.0f}" if kesher_train is not None else "(given model)"
     vanilla_trained = f"{vanilla_train:.0f}" if vanilla_train is not None else "(trained earlier)"
     lines = [
@@ -639,8 +669,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "|---|---|---|---|",
         *([f"| vanilla rasa init | {vanilla_trained} | rasa {vanilla_rss:.0f} | {vanilla_rss:.0f} |"]
           if vanilla_results else []),
-        f"| kesher | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in kesher_rss.items())
-        + f" | {sum(kesher_rss.values()):.0f} |",
+        *(f"| kesher ×{replicas} | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
+          + f" | {sum(rss.values()):.0f} |" for replicas, _, rss in kesher_runs),
+        *replica_rows(kesher_runs),
         "",
         *MEMORY_NOTES,
     ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from bot.redis_client import LoopBoundRedis
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
+from handoff.redis_client import RedisAddress
 
 __all__ = ["RedisTicketLockStore"]
 
@@ -87,29 +88,35 @@ class RedisTicketLockStore(LockStore):
 
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, *, host: str = "localhost",
                  port: Any = 6379, db: Any = 0, password: Optional[str] = None,
-                 key_prefix: Optional[str] = None) -> None:
+                 key_prefix: Optional[str] = None, sentinels: Optional[str] = None,
+                 sentinel_master: Optional[str] = None, sentinel_password: Optional[str] = None,
+                 redis: Optional[Callable[[], Redis]] = None) -> None:
         """Keeps the connection settings; connects on first use, in the loop that uses it.
 
         Args:
             endpoint_config: ``endpoints.yml``'s ``lock_store`` (``url``, ``port``, ``db``, ``password``,
-                ``key_prefix``), as Rasa passes it; overrides the keyword arguments.
+                ``key_prefix``, ``sentinels``, ``sentinel_master``, ``sentinel_password``), as Rasa
+                passes it; overrides the keyword arguments.
             host: Redis host.
             port: Redis port.
             db: Redis database number.
             password: Redis password (empty: none).
             key_prefix: Prefix of the keys (:class:`core.redis_keys.TrackerKeys`).
+            sentinels: Redis Sentinel addresses, ``host:port,...`` (empty: ``host:port`` directly).
+            sentinel_master: The name the sentinels know the primary by.
+            sentinel_password: The sentinels' password.
+            redis: Gives the client to use instead (a process's own; the store never closes it).
         """
+        options: Dict[str, Any] = {"sentinels": sentinels, "sentinel_master": sentinel_master,
+                                   "sentinel_password": sentinel_password}
         if endpoint_config is not None:
-            options = endpoint_config.kwargs
+            options = {**options, **endpoint_config.kwargs}
             host = endpoint_config.url or host
             port, db = options.get("port", port), options.get("db", db)
             password, key_prefix = options.get("password", password), options.get("key_prefix", key_prefix)
-        self.host = host or "localhost"
-        self.port = int(port or 6379)
-        self.db = int(db or 0)
-        self.password = password or None
+        self.address = RedisAddress.from_endpoint(host, port, db, password, options)
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
-        self._redis = LoopBoundRedis(self.host, self.port, self.db, self.password)
+        self._redis = LoopBoundRedis(self.address, redis)
 
     @property
     def redis(self) -> Redis:

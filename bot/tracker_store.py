@@ -53,23 +53,24 @@ from rasa.shared.core.events import (
     Event,
     Restarted,
     SessionStarted,
-    SlotSet,
     UserUttered,
 )
 from rasa.shared.core.slots import Slot
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerActiveLoop
 from redis.asyncio import Redis
 
+from bot.metrics import count_turns
 from bot.rasa_speedups import event_from_dict
 from bot.redis_client import LoopBoundRedis
+from bot.turn_outcome import customer_turns, turn_outcome
 from core.masking import mask_contacts, mask_sensitive
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, RedisKeys, TrackerKeys
 from core.service_events import EventKind, ServiceEvent, TurnOutcome, contact_id
 from handoff.event_log import EventLog
+from handoff.redis_client import RedisAddress
 
 __all__ = [
     "DEFAULT_WINDOW_TURNS",
-    "FALLBACK_ACTIONS",
     "WindowedRedisTrackerStore",
     "WindowedTracker",
     "session_start_of",
@@ -83,9 +84,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_TURNS = 12
 _MAX_RACES = 20
-FALLBACK_INTENT = "nlu_fallback"
-# A turn in which one of these ran is one the bot could not answer (actions/fallback.py, Rasa's default).
-FALLBACK_ACTIONS = frozenset({"action_fallback", "action_out_of_scope", "action_default_fallback"})
 FAQ_ACTION = "utter_faq"  # the retrieval action: its answer is the FAQ selector's
 SESSION_START_KEY = "session_start"  # in a window's base state: when the session it belongs to started
 _OFF = frozenset({"", "0", "off", "false", "no"})
@@ -367,26 +365,18 @@ def turn_events(sender: str, new: Sequence[Event], contact: str, language: str,
         language: The ``language`` slot.
         now: Epoch seconds of the save (the last turn's duration is measured up to it).
     """
-    starts = [(i, event) for i, event in enumerate(new) if isinstance(event, UserUttered)]
+    turns = list(customer_turns(new))
     out: List[ServiceEvent] = []
-    for n, (i, user) in enumerate(starts):
-        end = starts[n + 1][0] if n + 1 < len(starts) else len(new)
-        actions = {e.action_name for e in new[i + 1:end] if isinstance(e, ActionExecuted) and e.action_name}
-        handed_off = any(isinstance(e, SlotSet) and e.key == "handoff_requested" and e.value is True
-                         for e in new[i + 1:end])
+    for n, (user, after) in enumerate(turns):
+        actions = {e.action_name for e in after if isinstance(e, ActionExecuted) and e.action_name}
         intent = str(user.intent.get("name") or "")
         confidence = user.intent.get("confidence")
-        if handed_off:
-            outcome = TurnOutcome.HANDED_OFF
-        elif intent == FALLBACK_INTENT or actions & FALLBACK_ACTIONS:
-            outcome = TurnOutcome.FELL_BACK
-        else:
-            outcome = TurnOutcome.ANSWERED
+        outcome = turn_outcome(user, after)
         topic = (_faq_key(user.parse_data or {}) if FAQ_ACTION in actions else "") or intent
         text = ""
         if outcome is not TurnOutcome.ANSWERED and user.text:
             text = mask_contacts(mask_sensitive(user.text[:2000]))
-        last = n + 1 == len(starts)
+        last = n + 1 == len(turns)
         out.append(ServiceEvent(
             kind=EventKind.TURN, conversation=sender, at=datetime.fromtimestamp(user.timestamp, tz=UTC),
             contact=contact, channel=user.input_channel or "", language=language, intent=intent,
@@ -457,7 +447,8 @@ class WindowedRedisTrackerStore(TrackerStore):
     """Rasa 3.6 tracker store on ``redis.asyncio``: append-only saves, windowed reads (see the module docstring).
 
     ``endpoints.yml`` gives ``url`` (host), ``port``, ``db``, ``password``, ``key_prefix``, ``record_exp``
-    (seconds to keep a conversation after its last save) and optionally ``window_turns``.
+    (seconds to keep a conversation after its last save), optionally ``window_turns``, and the Redis
+    Sentinel keys ``sentinels``, ``sentinel_master``, ``sentinel_password``.
     """
 
     def __init__(
@@ -488,17 +479,15 @@ class WindowedRedisTrackerStore(TrackerStore):
             window_turns: The fewest customer messages a read holds (at most a third more).
             event_log: Whether each customer message's ``turn`` goes on the service-events stream
                 (``KESHER_EVENT_LOG``; ``off``/``0``: not).
-            kwargs: Other ``endpoints.yml`` keys, ignored.
+            kwargs: Other ``endpoints.yml`` keys: ``sentinels`` (``host:port,...``; empty: ``host:port``
+                directly), ``sentinel_master`` and ``sentinel_password`` (Redis Sentinel); the rest ignored.
         """
         super().__init__(domain, event_broker)
-        self.host = host or "localhost"
-        self.port = int(port or 6379)
-        self.db = int(db or 0)
-        self.password = password or None
+        self.address = RedisAddress.from_endpoint(host, port, db, password, kwargs)
         self.record_exp = int(float(record_exp)) if record_exp else 0
         self.keys_ = TrackerKeys(key_prefix or DEFAULT_TRACKER_PREFIX)
         self.window_turns = max(1, int(window_turns))
-        self._redis = LoopBoundRedis(self.host, self.port, self.db, self.password)
+        self._redis = LoopBoundRedis(self.address)
         self.log_turns = str(event_log).strip().lower() not in _OFF
         self.handoff_keys = RedisKeys()
         self._event_log: Optional[EventLog] = None
@@ -618,6 +607,7 @@ class WindowedRedisTrackerStore(TrackerStore):
             tracker.stored, tracker.loaded = length, len(events)
             if races:
                 tracker.start = -1
+        count_turns(new, tracker.get_slot("language"))
         if self.event_broker is not None:
             await self._stream_new_events(self.event_broker, new, sender)
 

@@ -32,18 +32,22 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.lock_store import LockError
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.metrics import HANDOFFS_STARTED
 from connectors.delivery import Undeliverable
+from connectors.metrics import TURN_SECONDS, read_channel_gauges
 from connectors.runtime import ChannelRuntime
 from core.errors import Conflict, Failed, InvalidInput, KesherError, TooLarge, TooManyRequests, Unavailable
 from core.language import detect_language, is_hebrew
 from core.tasks import cancel_and_wait
 from edge.errors import error_response, status_of
 from edge.limits import Check, Limit, RateLimiter, client_address
+from edge.metrics import MetricsBlueprint
 from edge.requests import json_object
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -301,6 +305,11 @@ class KesherInputChannel(InputChannel):
     async def receive(self, msg: InboundMessage, on_new_message: OnNewMessage) -> Optional[RouteResult]:
         """Everything between a parsed message and the bot or the agent.
 
+        Messages from one address are received one at a time in the order they arrived, whichever
+        replica each reached: once its provider id is taken (a provider's retry of a message being
+        processed is refused at once), each takes a ticket in Redis (``ChannelRuntime.arrivals``)
+        and waits for the earlier ones to be routed and answered.
+
         Returns:
             Where the message went, or None for a duplicate.
 
@@ -308,6 +317,7 @@ class KesherInputChannel(InputChannel):
             Conflict: The same message is being processed by another request now.
             BotFailure: The bot failed on it, fewer than ``bot_attempts`` times so far (the
                 provider's retry is processed).
+            Unavailable: An earlier message from the address held its turn too long (retry later).
         """
         provider_id = bool(msg.metadata.get("provider_id"))
         failures = 0
@@ -317,6 +327,24 @@ class KesherInputChannel(InputChannel):
                 log.info("channel=%s message=%s duplicate ignored", self.name(), msg.message_id)
                 return None
             failures = taken
+        turn = False  # from its turn on, _receive releases or finishes the provider id itself
+        try:
+            arrival = self.rt.arrivals.lock(f"{self.name()}:{msg.address or msg.cid}",
+                                            lock_lifetime=self.rt.settings.inbound_processing_seconds)
+            async with arrival:
+                turn = True
+                return await self._receive(msg, on_new_message, provider_id, failures)
+        except BaseException as exc:
+            if provider_id and not turn:  # not processed: let the provider's retry through
+                await self.release(msg.message_id, failures)
+            if isinstance(exc, LockError):
+                raise Unavailable("an earlier message of this conversation is still being handled; "
+                                  "retry later") from exc
+            raise
+
+    async def _receive(self, msg: InboundMessage, on_new_message: OnNewMessage, provider_id: bool,
+                       failures: int) -> Optional[RouteResult]:
+        """:meth:`receive` in the message's turn, its provider id (if any) taken."""
         if msg.text.strip() and not msg.text.startswith("/"):
             self.rt.prefetch(msg.text)  # the NLU's sentence vector, on another thread while this runs on
         try:
@@ -357,6 +385,7 @@ class KesherInputChannel(InputChannel):
         log.warning("channel=%s cid=%s message=%s: the bot failed on it %d times; handed to a person",
                     self.name(), msg.cid, msg.message_id, failures)
         ticket = await self.rt.router.desk.bot_failed(msg.cid, self.name(), language, msg.text, msg.message_id)
+        HANDOFFS_STARTED.labels(self.name(), "bot_failed").inc()
         return RouteResult(False, ticket.state)
 
     async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage) -> None:
@@ -367,8 +396,10 @@ class KesherInputChannel(InputChannel):
         """
         user_message = UserMessage(msg.text, StreamOutput(self.name(), self.rt), msg.cid,
                                    input_channel=self.name(), metadata=msg.metadata or None)
+        started = time.perf_counter()
         try:
             await on_new_message(user_message)
+            TURN_SECONDS.labels(self.name()).observe(time.perf_counter() - started)
         except Exception as exc:  # any failure inside Rasa: reported as a 500 with a reason, never as 200
             log.exception("channel=%s cid=%s message=%s: the bot failed on it", self.name(), msg.cid,
                           msg.message_id)
@@ -516,9 +547,16 @@ class KesherInputChannel(InputChannel):
 
     # -- routes ----------------------------------------------------------------------
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`)."""
-        bp = Blueprint(f"kesher_{self.name()}", __name__)
+        """The channel's routes: ``GET /`` (health), ``POST /webhook`` and its own (:meth:`add_routes`).
+
+        The Blueprint also gives the app ``GET /metrics``, once per app (:class:`edge.metrics.MetricsBlueprint`).
+        """
         channel = self
+
+        async def undelivered() -> Any:
+            return await read_channel_gauges(channel.rt.redis, channel.rt.keys)
+
+        bp = MetricsBlueprint(f"kesher_{self.name()}", url_prefix=__name__, gauges=[undelivered])
 
         @bp.listener("before_server_start")
         async def _start(app: Any, _loop: Any) -> None:

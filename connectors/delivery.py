@@ -3,8 +3,15 @@
 Bot replies, agent answers and the service's notices all go through the
 Redis stream ``outbound``. Each ``rasa run`` process reads it in one consumer
 group, so a message goes to one process; a ``SET NX`` per message id makes a
-redelivery (after a crash, entries are claimed again) a no-op. Messages of one
-conversation go out in order; different conversations are sent concurrently.
+redelivery (after a crash, entries are claimed again) a no-op. Different
+conversations are sent concurrently; a conversation's messages go out one after
+another in the order they were queued, even when consecutive ones were read by
+workers in different processes: each is sent only once it heads its
+conversation's delivery order (``RedisKeys.outbound_order``, pushed with the
+stream entry and popped when the message is sent or given up on). A message
+whose predecessor another worker holds waits here, checked again every few
+milliseconds; if that worker died, its entries are claimed after
+:attr:`DeliveryTimings.claim_idle_ms` and the conversation goes on.
 
 A send that fails for now (the provider is down) stays pending and is tried
 again after a wait that doubles with each failure, at most
@@ -21,11 +28,13 @@ import logging
 import os
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Protocol, Tuple
 
 from redis.exceptions import RedisError, ResponseError
 
+from connectors.metrics import DELIVERIES, DELIVERY_FAILURES
 from core.settings import Settings
 from handoff.models import OutboundMessage
 from handoff.state import HandoffStore
@@ -48,6 +57,9 @@ CLAIM_IDLE_MS = 15_000
 RECLAIM_EVERY_SECONDS = 5.0
 UNDELIVERED_MAXLEN = 10_000
 MAX_ERROR_CHARS = 500
+# A message waiting for its conversation's earlier one is checked again after this, doubling up to the cap.
+ORDER_POLL_SECONDS = 0.01
+ORDER_POLL_MAX_SECONDS = 1.0
 SENT = "sent"
 GAVE_UP = "gave_up"
 
@@ -127,9 +139,12 @@ class DeliveryWorker:
         """
         self.store = store
         self.channels = channels
-        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        # Unique per worker: two runtimes in one process are two consumers, each with its own pending entries.
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.timings = timings
         self.clock = clock
+        # Entries read here that wait for an earlier message of their conversation: id → (fields, due, pause).
+        self._waiting: Dict[str, Tuple[Dict[str, str], float, float]] = {}
 
     async def _ensure_group(self) -> None:
         try:
@@ -152,8 +167,12 @@ class DeliveryWorker:
                 if loop.time() >= next_reclaim:
                     await self._reclaim()
                     next_reclaim = loop.time() + self.timings.reclaim_every_seconds
-                got = await redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=200,
-                                             block=self.timings.block_ms)
+                await self._retry_waiting(loop.time())
+                block = self.timings.block_ms
+                if self._waiting:
+                    soonest = min(due for _, due, _ in self._waiting.values())
+                    block = max(1, min(block, int((soonest - loop.time()) * 1000)))
+                got = await redis.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=200, block=block)
                 for _, entries in got or []:
                     await self.deliver_batch(entries)
             except ResponseError as exc:
@@ -179,9 +198,23 @@ class DeliveryWorker:
 
         await asyncio.gather(*(in_order(items) for items in by_conversation.values()))
 
+    async def _retry_waiting(self, now: float) -> None:
+        """Tries again, in stream order, the waiting entries whose next check is due."""
+        due = sorted((entry_id for entry_id, (_, at, _) in self._waiting.items() if at <= now), key=_stream_order)
+        if due:
+            await self.deliver_batch([(entry_id, self._waiting[entry_id][0]) for entry_id in due])
+
+    def _wait_for_turn(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Keeps an entry whose conversation has an earlier message unsent; checked again soon, then less often."""
+        _, _, pause = self._waiting.get(entry_id, (fields, 0.0, ORDER_POLL_SECONDS / 2))
+        pause = min(pause * 2, ORDER_POLL_MAX_SECONDS)
+        self._waiting[entry_id] = (fields, asyncio.get_running_loop().time() + pause, pause)
+
     async def _reclaim(self) -> None:
         """Takes over messages another (crashed) consumer read but never acknowledged."""
         redis, stream = self.store.redis, self.store.keys.outbound()
+        if self._waiting:  # still ours: reset their idle time, so no other consumer takes them over
+            await redis.xclaim(stream, GROUP, self.consumer, 0, list(self._waiting), justid=True)
         result = await redis.xautoclaim(stream, GROUP, self.consumer, min_idle_time=self.timings.claim_idle_ms,
                                         count=200)
         await self.deliver_batch(list(result[1]) if len(result) > 1 else [])
@@ -196,9 +229,19 @@ class DeliveryWorker:
         redis, keys = self.store.redis, self.store.keys
         message = OutboundMessage.from_redis(fields)
         done_key = keys.delivered(message.message_id)
+        order_key = keys.outbound_order(message.cid)
+        self._waiting.pop(entry_id, None)
         if await redis.get(done_key) in (SENT, GAVE_UP):
-            await redis.xack(keys.outbound(), GROUP, entry_id)
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.lrem(order_key, 1, message.message_id)
+                pipe.xack(keys.outbound(), GROUP, entry_id)
+                await pipe.execute()
             return True
+        # Its turn only once every earlier message of the conversation is sent or given up on (None:
+        # queued before the order was kept, or the order expired: sent at once).
+        if await redis.lpos(order_key, message.message_id):
+            self._wait_for_turn(entry_id, fields)
+            return False
         tried = await redis.hgetall(keys.delivery_attempts(message.message_id))
         if tried and float(tried.get("next_at") or 0) > self.clock():
             return False  # still waiting out its backoff; taken up again later
@@ -213,6 +256,7 @@ class DeliveryWorker:
             await channel.deliver(message)
         except Undeliverable as exc:
             log.warning("delivery of %s via %s refused: %s; given up", message.message_id, message.channel, exc)
+            DELIVERY_FAILURES.labels(message.channel, "refused").inc()
             await self._give_up(entry_id, message, str(exc), failures + 1, refused=True)
             return True
         except DeliveryError as exc:
@@ -225,8 +269,10 @@ class DeliveryWorker:
         async with redis.pipeline(transaction=True) as pipe:
             pipe.set(done_key, SENT, ex=DELIVERED_TTL_SECONDS)
             pipe.delete(keys.delivery_attempts(message.message_id))
+            pipe.lrem(order_key, 1, message.message_id)
             pipe.xack(keys.outbound(), GROUP, entry_id)
             await pipe.execute()
+        DELIVERIES.labels(message.channel).inc()
         return True
 
     async def _failed(self, entry_id: str, message: OutboundMessage, error: str, failures: int) -> bool:
@@ -235,9 +281,11 @@ class DeliveryWorker:
         if failures >= self.timings.attempts:
             log.error("delivery of %s via %s failed %d times, last: %s; given up, kept in the undelivered list",
                       message.message_id, message.channel, failures, error)
+            DELIVERY_FAILURES.labels(message.channel, "given_up").inc()
             await self._give_up(entry_id, message, error, failures, refused=False)
             return True
         wait = self.timings.backoff(failures)
+        DELIVERY_FAILURES.labels(message.channel, "retry").inc()
         log.warning("delivery of %s via %s failed (attempt %d of %d): %s; next attempt in %.1f s",
                     message.message_id, message.channel, failures, self.timings.attempts, error, wait)
         attempts_key = keys.delivery_attempts(message.message_id)
@@ -268,5 +316,12 @@ class DeliveryWorker:
             pipe.expire(keys.delivery_status(message.cid), DELIVERED_TTL_SECONDS)
             pipe.set(keys.delivered(message.message_id), GAVE_UP, ex=DELIVERED_TTL_SECONDS)
             pipe.delete(keys.delivery_attempts(message.message_id))
+            pipe.lrem(keys.outbound_order(message.cid), 1, message.message_id)
             pipe.xack(keys.outbound(), GROUP, entry_id)
             await pipe.execute()
+
+
+def _stream_order(entry_id: str) -> Tuple[int, int]:
+    """A stream id as numbers, for sorting entries in stream order."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

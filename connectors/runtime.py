@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.components.sentence_encoder import prefetch
+from bot.lock_store import RedisTicketLockStore
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
 from core.logs import install_log_redaction
@@ -78,6 +79,8 @@ class ChannelRuntime:
         self.texts: TextCatalog = container.texts
         # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder).
         self.prefetch: Callable[[str], None] = prefetch
+        # Messages from one address are handled one at a time, in the order they arrived at any replica.
+        self.arrivals = RedisTicketLockStore(key_prefix=self.keys.arrivals_prefix(), redis=lambda: self.redis)
         self.channels: Dict[str, Channel] = {}
         timings = delivery or DeliveryTimings.from_settings(self.settings)
         self.worker = DeliveryWorker(self.store, self.channels, timings)
@@ -131,8 +134,7 @@ class ChannelRuntime:
     # -- shared operations ----------------------------------------------------------------
     async def queue_outbound(self, message: OutboundMessage) -> None:
         """Puts a message for a customer on the outbound stream (the delivery worker sends it)."""
-        await self.redis.xadd(self.keys.outbound(), message.to_redis(),
-                              maxlen=OUTBOUND_MAXLEN, approximate=True)
+        await self.store.queue_outbound(message, OUTBOUND_MAXLEN)
 
     async def language_of(self, cid: str) -> Language:
         """The language of the customer's handoff record, or the default language."""

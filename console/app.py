@@ -26,12 +26,14 @@ from console.context import ServiceState, state
 from console.dashboard import setup_dashboard
 from console.event_log import setup_event_log
 from console.feed import FeedHub
+from console.metrics import read_handoff_gauges
 from console.sessions import LoginLimiter, SessionStore
 from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
 from edge.errors import SafeErrorHandler, setup_errors
+from edge.metrics import setup_metrics
 from handoff.mail.outbox import SMTP_TIMEOUT_SECONDS
 from wiring.container import Container
 
@@ -129,6 +131,11 @@ def create_app(
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
     setup_event_log(app)
     setup_health(app)
+
+    async def handoff() -> Any:
+        return await read_handoff_gauges(container.redis, container.keys, [a.agent_id for a in container.agents.all()])
+
+    setup_metrics(app, [handoff])
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)

@@ -10,7 +10,11 @@
   agent may still see it (read with the batch: after another agent took it, a
   watcher gets nothing more and is told ``{"type": "watching", "cid": ""}``);
 - ``{"type": "typing", "cid", "agent"}`` likewise;
-- ``{"type": "presence", "agent", "to"}`` to every console.
+- ``{"type": "presence", "agent", "to"}`` to every console;
+- a session ended on any replica (logout, a new password) closes that session's consoles (4401).
+
+Every handoff service replica reads the whole feed, so a console on any replica
+sees every change, whichever replica made it: agents need no sticky sessions.
 
 A console that falls behind is disconnected; it reconnects, reloads the
 queue and fetches the events after the last stream id it has, so nothing is
@@ -30,6 +34,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from console.sessions import SESSION_ENDED, token_digest
 from core.redis_keys import RedisKeys
 from handoff.desk import Desk
 from handoff.models import Agent, Conversation, Event
@@ -121,6 +126,12 @@ class FeedHub:
             if sub.token == token:
                 sub.stop(CLOSE_LOGGED_OUT)
 
+    def _end_session(self, digest: str) -> None:
+        """Closes the consoles of the session whose token has this digest."""
+        for sub in list(self.subscribers):
+            if digest and token_digest(sub.token) == digest:
+                sub.stop(CLOSE_LOGGED_OUT)
+
     # -- the feed -------------------------------------------------------------------
     async def last_id(self) -> str:
         """The id of the newest feed entry ("0-0" for an empty feed)."""
@@ -166,6 +177,8 @@ class FeedHub:
                 owner = conv.agent_id if conv is not None else ""
                 self._broadcast({"type": "state", "cid": cid, "from": data.get("from", ""),
                                  "to": data.get("to", ""), "agent_id": owner, "feed_id": feed_id})
+            elif kind == SESSION_ENDED:  # a logout on any replica closes the session's consoles on this one
+                self._end_session(data.get("session", ""))
             elif kind == "presence":
                 self._broadcast({"type": "presence", "agent": data.get("agent", ""), "to": data.get("to", "")})
             elif kind == "typing" and cid:

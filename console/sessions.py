@@ -29,11 +29,13 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core.redis_keys import RedisKeys
 from core.settings import Settings
 from handoff.agents import hash_password, password_matches
 from handoff.models import Agent
+from handoff.state import FEED_MAXLEN
 
 __all__ = [
     "SESSION_IDLE_SECONDS",
@@ -52,6 +54,10 @@ SESSION_MAX_SECONDS = 12 * 3600
 
 Clock = Callable[[], float]
 Verify = Callable[[str, str], bool]
+
+
+# The feed entry that ends a session's live consoles on every replica (``console.feed``).
+SESSION_ENDED = "session_ended"
 
 
 def token_digest(token: str) -> str:
@@ -181,6 +187,7 @@ class SessionStore:
             pipe.delete(key)
             if agent_id:
                 pipe.srem(self.keys.agent_sessions(str(agent_id)), digest)
+            self._announce_end(pipe, digest)
             await pipe.execute()
 
     async def end_agent_sessions(self, agent_id: str) -> int:
@@ -191,8 +198,15 @@ class SessionStore:
             for digest in digests:
                 pipe.delete(self.keys.session(str(digest)))
             pipe.delete(index)
+            for digest in digests:
+                self._announce_end(pipe, str(digest))
             results = await pipe.execute()
         return sum(int(n) for n in results[: len(digests)])
+
+    def _announce_end(self, pipe: Pipeline, digest: str) -> None:
+        """Tells every handoff service replica, through the feed, to close the session's consoles now."""
+        pipe.xadd(self.keys.feed(), {"cid": "", "kind": SESSION_ENDED, "session": digest},
+                  maxlen=FEED_MAXLEN, approximate=True)
 
 
 # -- logins ------------------------------------------------------------------------------

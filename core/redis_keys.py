@@ -60,6 +60,22 @@ class RedisKeys:
         """String set once an outbound message went out (``SET NX EX``)."""
         return f"{self.prefix}delivered:{message_id}"
 
+    def arrivals_prefix(self) -> str:
+        """Prefix of the inbound ticket locks (``TrackerKeys(prefix).lock_queue(channel:address)``...).
+
+        One per customer address, taken when a message arrives, so the replicas handle an address's
+        messages one at a time in arrival order.
+        """
+        return f"{self.prefix}arrival"
+
+    def outbound_order(self, cid: str) -> str:
+        """List: the ids of a conversation's outbound messages not yet sent or given up on, in stream order.
+
+        Pushed in the same transaction as the stream entry; the delivery workers (of every process)
+        send only the head, so a conversation's messages go out in the order they were queued.
+        """
+        return f"{self.prefix}outbound-order:{cid}"
+
     def handle_times(self) -> str:
         """List of recent handling times in seconds, newest first (for wait estimates)."""
         return f"{self.prefix}handle-times"

@@ -22,11 +22,31 @@ from pydantic import BaseModel, Field, root_validator, validator
 
 from core.language import Language
 
-__all__ = ["MODES", "PROJECT_ROOT", "Settings"]
+__all__ = ["MODES", "PROJECT_ROOT", "Settings", "parse_sentinels"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("demo", "production")
 _SECRET = "a long random secret of your own (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
+
+
+def parse_sentinels(text: Optional[str]) -> Tuple[Tuple[str, int], ...]:
+    """``"h1:26379,h2:26379"`` as ``(("h1", 26379), ("h2", 26379))``; empty or None: no sentinels.
+
+    Raises:
+        ValueError: An item is not ``host:port`` with a port from 1 to 65535.
+    """
+    found = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"a sentinel must be host:port, not {item!r}")
+        found.append((host, int(port)))
+    return tuple(found)
 
 
 class Settings(BaseModel):
@@ -78,6 +98,14 @@ class Settings(BaseModel):
     redis_port: int = Field(default=6379, env="REDIS_PORT", description="Redis port.")
     redis_password: str = Field(default="", env="REDIS_PASSWORD", description="Redis password; empty: no AUTH.")
     redis_db: int = Field(default=0, env="REDIS_DB", description="Redis database number.")
+    redis_sentinels: str = Field(default="", env="REDIS_SENTINELS",
+                                 description="Redis Sentinel addresses, host:port,host:port,... (empty: "
+                                             "REDIS_HOST:REDIS_PORT directly); every client then asks them "
+                                             "for the primary (docs/operations.md).")
+    redis_sentinel_master: str = Field(default="kesher", env="REDIS_SENTINEL_MASTER",
+                                       description="The name the sentinels monitor Kesher's primary under.")
+    redis_sentinel_password: str = Field(default="", env="REDIS_SENTINEL_PASSWORD",
+                                         description="The sentinels' own password (empty: none).")
     tracker_key_prefix: str = Field(default="kesher", env="KESHER_TRACKER_PREFIX",
                                     description="Key prefix of Rasa's tracker and lock stores (endpoints.yml).")
 
@@ -153,6 +181,11 @@ class Settings(BaseModel):
     link_recent_hours: float = Field(default=24.0, env="KESHER_LINK_RECENT_HOURS", gt=0,
                                      description="A second channel joins a conversation only if its customer "
                                                  "wrote within this many hours.")
+    # -- satisfaction (#16) --
+    csat_bot_sample: float = Field(default=0.3, env="KESHER_CSAT_BOT_SAMPLE", ge=0, le=1,
+                                   description="Share of bot-only conversations whose customer is asked to rate "
+                                               "the chat when it ends well (0: never, 1: every one); the same "
+                                               "conversation episode always gets the same answer.")
 
     # -- privacy (sec-priv) ---------------------------------------------------------------------------
     retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",
@@ -168,6 +201,11 @@ class Settings(BaseModel):
         if value < 1:
             raise ValueError("KESHER_RETENTION_DAYS must be at least 1")
         return value
+
+    @validator("redis_sentinels")
+    def _redis_sentinels(cls, value: str) -> str:
+        parse_sentinels(value)
+        return value.strip()
 
     @validator("smtp_tls")
     def _smtp_tls(cls, value: str) -> str:
@@ -190,7 +228,8 @@ class Settings(BaseModel):
     def secret_values(self) -> Tuple[str, ...]:
         """Every secret this process knows, for log redaction (empty values left out)."""
         names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
-                 "telegram_secret_token", "smtp_password", "redis_password", "rest_token", "callback_secret")
+                 "telegram_secret_token", "smtp_password", "redis_password", "redis_sentinel_password", "rest_token",
+                 "callback_secret")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------
@@ -292,6 +331,12 @@ class Settings(BaseModel):
     tls_key: Path = Field(default=Path(), env="KESHER_TLS_KEY", description="The front door's private key (PEM).")
     public_max_body: str = Field(default="1m", env="KESHER_PUBLIC_MAX_BODY",
                                  description="Largest request body the front door passes on (nginx size).")
+
+    # -- replicas (sup) ------------------------------------------------------------------------------
+    replicas: int = Field(default=1, env="KESHER_REPLICAS", ge=1, le=16,
+                          description="How many `rasa run`, action servers and handoff services `make up` runs "
+                                      "(each on its own loopback port, one nginx balancer in front on the usual "
+                                      "ports); 1: each runs once on its port, no balancer.")
 
     @validator("tls_key", always=True)
     def _front_door(cls, value: Path, values: Dict[str, Any]) -> Path:

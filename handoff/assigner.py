@@ -5,7 +5,7 @@ was transferred to (if any) or is in the team it was sent to, and knows its
 topic. Agents who list the topic come first, then the team that owns the topic,
 then whoever has the most room. Every take goes through the atomic store, so
 several service replicas may run this at once; one of them per moment does the
-work (a short ``SET NX`` lease) so customers are told things once.
+work (a ``SET NX`` lease naming its holder, held for the whole pass) so customers are told things once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
@@ -25,6 +26,13 @@ from handoff.models import Agent, Conversation, ConversationState
 __all__ = ["Assigner", "DeskLoop", "rank_agents"]
 
 log = logging.getLogger(__name__)
+
+LEASE_MS = 30_000
+# KEYS[1]: the lease; ARGV[1]: the holder's token. Frees the lease only if this holder still has it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 def rank_agents(conv: Conversation, candidates: List[Tuple[Agent, int]], desk: Desk) -> List[Agent]:
@@ -159,13 +167,17 @@ class DeskLoop:
                 if got:
                     last_id = got[0][1][-1][0]
                     kinds = {fields.get("kind") for _, fields in got[0][1]}
-                    if kinds <= {"typing", "customer", "agent", "note", "system"}:
+                    if kinds <= {"typing", "customer", "agent", "note", "system", "session_ended"}:
                         continue  # messages do not change the queue
-                if await store.redis.set(lease, "1", nx=True, px=2000):
+                # The lease names its holder and outlasts a slow pass: another replica's pass starts only
+                # after this one ended (or after LEASE_MS, if this process died), and a release never
+                # frees a lease another replica took meanwhile.
+                token = uuid.uuid4().hex
+                if await store.redis.set(lease, token, nx=True, px=LEASE_MS):
                     try:
                         await self.assigner.run_once()
                     finally:
-                        await store.redis.delete(lease)
+                        await store.redis.eval(_RELEASE, 1, lease, token)
             except RedisError as exc:
                 log.warning("assigner: redis error %s; retrying", exc)
                 await asyncio.sleep(1)

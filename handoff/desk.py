@@ -30,6 +30,7 @@ from handoff.email_codes import CodeCheck, Issue, email_digest
 from handoff.identity import IdentityBook
 from handoff.limits import Check, Limit, RateLimiter
 from handoff.mail.compose import customer_address
+from handoff.metrics import QUEUE_WAIT_SECONDS
 from handoff.models import (
     Agent,
     Conversation,
@@ -42,7 +43,7 @@ from handoff.models import (
 )
 from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
-from handoff.state import FEED_MAXLEN, HandoffStore, TransitionResult
+from handoff.state import HandoffStore, TransitionResult
 
 __all__ = ["BOT_ERROR", "MAX_MESSAGE_CHARS", "PRESENCE", "Desk", "Estimate", "MailQueue", "OrderLookup", "WaitModel"]
 
@@ -221,8 +222,7 @@ class Desk:
     async def _tell_channel(self, cid: str, channel: str, text: str) -> None:
         """A service message to the customer on one channel, outside any handoff (the outbound stream)."""
         message = OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel=channel, kind="system", text=text)
-        await self.store.redis.xadd(self.store.keys.outbound(), message.to_redis(),
-                                    maxlen=FEED_MAXLEN, approximate=True)
+        await self.store.queue_outbound(message)
 
     async def _record_notice(self, cid: str, channel: str, language: str, reason: str) -> None:
         """Records a notice sent outside a handoff (no handoff record may exist to take the contact from)."""
@@ -508,6 +508,8 @@ class Desk:
                                        require_online=require_online)
         if result.ok:
             conv = await self._conversation(cid)
+            if conv.queued_at and conv.assigned_at >= conv.queued_at:
+                QUEUE_WAIT_SECONDS.observe(conv.assigned_at - conv.queued_at)
             await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language, agent=agent.first_name))
             await self.store.record(ServiceEventKind.HANDOFF_ASSIGNED, conv, agent=agent.agent_id,
                                     team=self._team(conv, agent), topic=conv.topic,

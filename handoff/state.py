@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from core.masking import mask_sensitive
 from core.redis_keys import RedisKeys
@@ -42,6 +43,9 @@ from handoff.models import Conversation, ConversationState, Event, EventKind, Ha
 __all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
 
 FEED_MAXLEN = 20_000
+# How long a conversation's delivery order outlives its newest outbound message (far beyond any retry;
+# never beyond the retention, as its key names the conversation).
+OUTBOUND_ORDER_TTL_SECONDS = 7 * 24 * 3600
 EVENTS_MAXLEN = 5_000
 HISTORY_LENGTH = 50
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
@@ -420,7 +424,7 @@ class HandoffStore:
             pipe.expire(k.events(cid), self.retention)
             pipe.expire(k.conversation(cid), self.retention)
             if outbound is not None:
-                pipe.xadd(k.outbound(), outbound.to_redis(), maxlen=FEED_MAXLEN, approximate=True)
+                self.outbound_to(pipe, outbound)
                 pipe.xtrim(k.outbound(), minid=oldest, approximate=False)
             results = await pipe.execute()
         stream_id = str(results[0])
@@ -432,6 +436,24 @@ class HandoffStore:
             pipe.expire(k.feed(), self.retention)
             await pipe.execute()
         return stream_id
+
+    def outbound_to(self, pipe: Pipeline, message: OutboundMessage, maxlen: int = FEED_MAXLEN) -> None:
+        """Adds a message for a customer to the outbound stream, on a transaction (``MULTI``) pipeline.
+
+        Its id is appended to its conversation's delivery order (``RedisKeys.outbound_order``) in the
+        same transaction, so the order is the stream's whichever process queued the message, and the
+        delivery workers of every replica send a conversation's messages one after another in it.
+        """
+        k = self.keys
+        pipe.xadd(k.outbound(), message.to_redis(), maxlen=maxlen, approximate=True)
+        pipe.rpush(k.outbound_order(message.cid), message.message_id)
+        pipe.expire(k.outbound_order(message.cid), min(OUTBOUND_ORDER_TTL_SECONDS, self.retention))
+
+    async def queue_outbound(self, message: OutboundMessage, maxlen: int = FEED_MAXLEN) -> None:
+        """Puts a message for a customer on the outbound stream, in its conversation's delivery order."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self.outbound_to(pipe, message, maxlen)
+            await pipe.execute()
 
     def _oldest_stream_id(self) -> str:
         """The stream id before which shared streams are trimmed (their ids are wall-clock milliseconds)."""

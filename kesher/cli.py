@@ -22,14 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
-from types import FrameType
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +42,7 @@ from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
 from kesher.add_agent import add_agent_cli
 from kesher.part import PART_MODULES
-from kesher.supervisor import StartupError, Supervisor
+from kesher.supervisor import ALL_PARTS, Supervisor
 from wiring.container import Container
 from writers import content_check, ship
 from writers.nlu_gate import run_gate
@@ -133,24 +130,26 @@ def start_check(settings: Settings, warn: bool = True) -> bool:
     return True
 
 
-def _up(settings: Settings) -> int:
+def _up(settings: Settings, parts: Sequence[str] = ALL_PARTS) -> int:
     created = seed(settings)
     if created:
         print(f"Seeded {created} demo orders into {settings.orders_db_url}")
-    model = train_model(settings)
-    supervisor = Supervisor(settings, model=model)
-
-    def _stop(signum: int, frame: Optional[FrameType]) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
+    # Only the model server and `rasa run` need a model (tests start the small parts alone).
+    model = train_model(settings) if {"models", "rasa"} & set(parts) else None
+    supervisor = Supervisor(settings, model=model, parts=parts)
     print("Starting Redis, the mail server, the action server, Rasa and the handoff service "
-          "(the first start takes about a minute)...")
-    try:
-        supervisor.start()
-    except StartupError as exc:
-        print(f"Could not start Kesher: {exc}", file=sys.stderr)
-        return 1
+          "(the first start takes about a minute)...", flush=True)
+    code = supervisor.run(on_ready=lambda: _print_addresses(settings, supervisor))
+    print("Stopped.", flush=True)
+    return code
+
+
+def _print_addresses(settings: Settings, supervisor: Supervisor) -> None:
+    """What ``make up`` prints once every part answers: where each listens."""
+    if set(ALL_PARTS[:-1]) - {part.kind for part in supervisor.parts}:  # some parts only (tests)
+        print("Kesher is running these parts:\n" + "\n".join(
+            f"  {part.name:<30} {part.url}   (pid {part.pid})" for part in supervisor.parts), flush=True)
+        return
     rasa = f"http://127.0.0.1:{settings.rasa_port}"
     rest = f"{rasa}/webhooks/kesher_rest/webhook"
     # The demo token may be shown; a real one stays out of terminals and logs.
@@ -178,8 +177,14 @@ def _up(settings: Settings) -> int:
         "  Chat in a terminal             make shell   (in another terminal)\n"
         "  Demo orders to try             python -m kesher demo-orders\n"
         "WhatsApp and Telegram need TWILIO_* / TELEGRAM_* and a public URL (KESHER_PUBLIC_URL); "
-        "see the README. Press Ctrl-C to stop."
+        "see the README. Press Ctrl-C to stop.",
+        flush=True,
     )
+    if supervisor.balanced:
+        replicas = ", ".join(f"{part.name} :{part.port}" for part in supervisor.parts if part.port)
+        print(f"{settings.replicas} replicas each of rasa run, the action server and the handoff service, behind "
+              f"nginx on the ports above (now {replicas}; a replica gets a new port when it restarts); "
+              f"logs: {supervisor.log_dir}/<replica>.log", flush=True)
     if settings.public_host:
         door = settings.public_url
         print(
@@ -187,21 +192,9 @@ def _up(settings: Settings) -> int:
             f"  Chat widget                    {door}/webhooks/web/widget.js   (demo: {door}/webhooks/web/demo)\n"
             f"  Agent console                  {door}/console\n"
             f"  WhatsApp webhook (Twilio)      {door}/webhooks/whatsapp/webhook   (status: .../status)\n"
-            f"  Telegram webhook               {door}/webhooks/telegram/webhook"
+            f"  Telegram webhook               {door}/webhooks/telegram/webhook",
+            flush=True,
         )
-    try:
-        while True:
-            failed = supervisor.failed_part()
-            if failed is not None:
-                print(f"\n{failed.name} stopped unexpectedly:\n{failed.log_tail()}", file=sys.stderr)
-                return 1
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nStopping...")
-        return 0
-    finally:
-        supervisor.stop()
-        print("Stopped.")
 
 
 def _shell(settings: Settings) -> int:
@@ -279,6 +272,14 @@ _PASS_THROUGH: Dict[str, Callable[[Sequence[str]], int]] = {
 }
 
 
+def _parts(text: str) -> Tuple[str, ...]:
+    parts = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(set(parts) - set(ALL_PARTS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"parts are among {', '.join(ALL_PARTS)} (got {text!r})")
+    return parts
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parses the command line and runs one command."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -287,7 +288,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kesher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="run everything until Ctrl-C")
+    up_cmd = commands.add_parser("up", help="run everything until Ctrl-C")
+    up_cmd.add_argument("--parts", type=_parts, default=ALL_PARTS,
+                        help=f"comma-separated parts to run (default: all of {','.join(ALL_PARTS)})")
     commands.add_parser("train", help="train unless nothing changed")
     seed_cmd = commands.add_parser("seed", help="fill the orders database")
     seed_cmd.add_argument("--reset", action="store_true", help="drop every order first")
@@ -321,7 +324,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "up":
-        return _up(settings)
+        return _up(settings, args.parts)
     if args.command == "train":
         print(train_model(settings))
         return 0

@@ -37,6 +37,7 @@ from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
 from handoff.rasa_client import RasaClient
+from handoff.redis_client import RedisAddress, async_redis
 from handoff.router import HandoffRouter
 from handoff.state import HandoffStore
 
@@ -74,10 +75,8 @@ class Container:
 
     @cached_property
     def redis(self) -> Redis:
-        """The asyncio Redis client (strings in, strings out); connects on first use."""
-        s = self.settings
-        return Redis(host=s.redis_host, port=s.redis_port, password=s.redis_password or None, db=s.redis_db,
-                     decode_responses=True)
+        """The asyncio Redis client (strings in, strings out; the primary, with sentinels); connects on first use."""
+        return async_redis(RedisAddress.from_settings(self.settings))
 
     # -- the event log ----------------------------------------------------------------------
     @cached_property
@@ -166,7 +165,8 @@ class Container:
     def action_backends(self) -> Backends:
         """What the custom actions talk to besides the tracker."""
         return Backends(orders=self.orders, kb=self.kb, texts=self.texts, policy=self.policy, handoff=self.desk,
-                        default_language=self.settings.default_language)
+                        default_language=self.settings.default_language, events=self.event_log,
+                        csat_bot_sample=self.settings.csat_bot_sample)
 
     # -- closing ---------------------------------------------------------------------------
     async def close(self) -> None:

@@ -51,6 +51,8 @@ ACTION_SAYS: Dict[str, str] = {
     "action_fallback": "ask_rephrase",
     "action_handoff": "handoff_requested",
     "action_decline_human": "human_declined",
+    "action_ask_csat": "csat_bot_question",
+    "action_csat_answer": "csat_bot_thanks",
 }
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML
 _BOLD = re.compile(r"\*\*|__")

@@ -19,18 +19,24 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
+from prometheus_client import Counter
+from prometheus_client.metrics_core import Metric
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, empty, file_stream
 from sanic.response import json as json_response
 
 from edge.errors import SafeErrorHandler
+from edge.metrics import gauge, setup_metrics
 
 __all__ = ["MODEL_FILE", "PublishedModel", "create_app", "publish", "published", "relabelled"]
 
 MODEL_FILE = "kesher.tar.gz"
+
+MODEL_PULLS = Counter("kesher_model_pulls", "Rasa servers' requests for the model, by result: sent (a new model "
+                      "went out), not_modified (the caller has it), none (nothing published).", ["result"])
 _META_FILE = "kesher.json"
 
 
@@ -120,9 +126,16 @@ def create_app(directory: Path, name: str = "kesher-models") -> Sanic:
     """The model server for ``directory``.
 
     Routes: ``GET /models/kesher.tar.gz`` (the model; ``304`` when the caller has it),
-    ``GET /models/current`` (what is published, as JSON), ``GET /health``.
+    ``GET /models/current`` (what is published, as JSON), ``GET /health``, ``GET /metrics``.
     """
     app = Sanic(name, error_handler=SafeErrorHandler())
+
+    async def served() -> List[Metric]:
+        meta = published(directory)
+        return [gauge("kesher_model_published_timestamp_seconds", "When the model served now was published "
+                      "(epoch seconds; 0: none).", meta.published_at if meta else 0.0)]
+
+    setup_metrics(app, [served])
 
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
@@ -139,9 +152,12 @@ def create_app(directory: Path, name: str = "kesher-models") -> Sanic:
     async def model(request: Request) -> HTTPResponse:
         meta = published(directory)
         if meta is None:
+            MODEL_PULLS.labels("none").inc()
             return json_response({"error": "no model published yet"}, status=404)
         if request.headers.get("if-none-match", "") == meta.etag:
+            MODEL_PULLS.labels("not_modified").inc()
             return empty(status=304, headers={"ETag": meta.etag})
+        MODEL_PULLS.labels("sent").inc()
         # Streamed: a model is ~125 MB. (Sanic 21.12 types handlers as returning HTTPResponse only.)
         return await file_stream(directory / MODEL_FILE, mime_type="application/gzip",  # type: ignore[return-value]
                                  headers={"ETag": meta.etag, "filename": MODEL_FILE})

@@ -49,6 +49,7 @@ from core.texts import TextCatalog
 from handoff.agents import AgentDirectory
 from handoff.event_log import EventLog
 from handoff.mail.compose import closing_summary, code_mail, customer_address, handoff_summary
+from handoff.metrics import count_mail
 from handoff.models import Agent, Conversation
 from handoff.state import DEFAULT_RETENTION_SECONDS, HandoffStore
 
@@ -325,6 +326,7 @@ class MailWorker:
         sent = 0
         for mail_id in ids:
             outcome = await self._process(mail_id)
+            count_mail(outcome)
             if outcome == "sent":
                 sent += 1
             elif outcome == "unreachable":

@@ -15,6 +15,7 @@ from actions.backends import Backends
 from actions.server import ACTIONS, build_actions, create_app
 from core.settings import PROJECT_ROOT, Settings
 from tests.helpers.backends import orders_where, pick
+from tests.helpers.metrics import scrape
 from tests.helpers.sanic_server import serving
 from tests.helpers.texts import catalog
 from tests.helpers.trackers import default_slots
@@ -150,3 +151,27 @@ def test_rasa_sends_the_token_from_endpoints_yml(monkeypatch: pytest.MonkeyPatch
     endpoint = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "action_endpoint")
     assert endpoint is not None and endpoint.url == settings.action_server_url
     assert endpoint.headers == {"Authorization": "Bearer from-the-environment-42"}
+
+
+async def test_metrics_count_each_action_its_time_and_its_refusals_without_the_token(
+    backends: Backends, domain: Dict[str, Any]
+) -> None:
+    app = _app(backends)
+    async with serving(app) as base, httpx.AsyncClient(timeout=30, headers=AUTH) as http:
+        before = await scrape(base)  # no token: Prometheus scrapes on loopback; counts hold no customer data
+        for _ in range(2):
+            assert (await http.post(f"{base}/webhook", json=_call(domain, "action_ask_order_id", "en"))).is_success
+        missing = await http.post(f"{base}/webhook", json=_call(domain, "action_no_such_thing", "en"))
+        assert missing.status_code == 404
+        after = await scrape(base)
+
+    def moved(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert moved("kesher_action_calls_total", action="action_ask_order_id") == 2
+    assert moved("kesher_action_seconds_count", action="action_ask_order_id") == 2
+    assert after.types["kesher_action_seconds"] == "histogram"
+    assert moved("kesher_action_errors_total", action="action_ask_order_id", kind="rejected") == 0
+    # an unknown name is one series, "unknown", whatever a caller sends
+    assert moved("kesher_action_errors_total", action="unknown", kind="not_found") == 1
+    assert not after.has("kesher_action_calls_total", action="action_no_such_thing")

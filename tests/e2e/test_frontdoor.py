@@ -51,7 +51,7 @@ def _client(door: Settings, tls: LocalTls) -> httpx.Client:
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/version"), ("GET", "/status"), ("GET", "/"), ("POST", "/webhooks/kesher_rest/webhook"),
     ("GET", "/conversations/web:someone/tracker"), ("POST", "/model/parse"),
-    ("POST", "/webhooks/kesher_callback/webhook"), ("GET", "/health"), ("GET", "/webhooks/web/"),
+    ("POST", "/webhooks/kesher_callback/webhook"), ("GET", "/health"), ("GET", "/webhooks/web/"), ("GET", "/metrics"),
 ])
 def test_what_is_not_public_is_404_at_the_door_though_the_service_answers_it(door, tls, method, path):
     body = {"sender": "attacker", "message": "hi", "text": "hi"}

@@ -10,6 +10,7 @@ The same door in front of the real stack: tests/e2e/test_frontdoor.py.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, Iterator, List, Tuple
@@ -26,10 +27,11 @@ from websockets.client import connect
 from core.processes import free_port
 from core.settings import Settings
 from edge.ws import receive
-from kesher.frontdoor import render_config, write_config
+from kesher.frontdoor import BALANCED, nginx_command, render_config, render_upstreams, write_config
 from kesher.supervisor import Supervisor
 from tests.frontdoor.certs import LocalTls, issue_local_tls
 from tests.helpers.sanic_server import serving
+from tests.helpers.waiting import until_sync
 
 # Reach their service through the door: (method, path, service).
 PUBLIC: List[Tuple[str, str, str]] = [
@@ -70,6 +72,10 @@ FORBIDDEN: List[Tuple[str, str]] = [
     ("GET", "/health"),
     ("POST", "/webhook"),  # the action server's path
     ("GET", "/models/kesher.tar.gz"),  # the model server's
+    ("GET", "/metrics"),  # every process's Prometheus metrics: for the loopback scraper only
+    ("GET", "/metrics/"),
+    ("GET", "/console/../metrics"),
+    ("GET", "/webhooks/web/../../metrics"),
     ("GET", "/consoles"),
     ("GET", "/console/../webhooks/rest/webhook"),
     ("GET", "/console/%2e%2e/status"),
@@ -237,3 +243,59 @@ async def test_plain_http_only_redirects_to_https(door, services):
 def test_plain_http_on_the_tls_port_is_not_served(door):
     response = httpx.get(f"http://127.0.0.1:{door.public_port}/console/login", timeout=15)
     assert response.status_code == 400  # nginx: "The plain HTTP request was sent to HTTPS port"
+
+
+# -- the loopback balancer (KESHER_REPLICAS > 1): the same nginx, on each replicated part's usual port --------
+
+
+@pytest.fixture()
+def balancer(tmp_path: Path, services: Dict[str, Tuple[StandIn, int]]) -> Iterator[Settings]:
+    """Nginx on loopback in front of the stand-ins, as the supervisor runs it for replicas (no public host)."""
+    settings = Settings(var_dir=tmp_path / "var").replace(rasa_port=free_port(), handoff_port=free_port())
+    config = write_config(settings, balanced=("rasa", "handoff"),
+                          upstreams={"rasa": [services["rasa"][1]], "handoff": [services["handoff"][1]]})
+    nginx = subprocess.Popen(nginx_command(settings, config), stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        until_sync(lambda: _listens(settings.rasa_port) and _listens(settings.handoff_port),
+                   what="the balancer listening", timeout=30, every=0.05)
+        yield settings
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
+
+
+def _listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+async def test_the_balancer_passes_everything_on_loopback_and_says_which_replica_answered(balancer, services):
+    async with httpx.AsyncClient(timeout=15) as http:
+        status = await http.get(f"{balancer.rasa_url}/status")  # Rasa's API: 404 at the door, passed here
+        console = await http.post(f"{balancer.handoff_url}/console/login", content=b"x" * (2 * 1024 * 1024))
+    assert status.status_code == 200 and status.json()["service"] == "rasa"
+    assert status.headers["x-kesher-upstream"] == f"127.0.0.1:{services['rasa'][1]}"
+    # No cap of its own: each service checks its own body limit (Rasa sends whole trackers to the actions).
+    assert console.status_code == 200 and console.json()["bytes"] == 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("path", "service"), [("/webhooks/web/socket", "rasa"), ("/console/ws", "handoff")])
+async def test_websockets_upgrade_through_the_balancer(balancer, services, path, service):
+    base = balancer.rasa_url if service == "rasa" else balancer.handoff_url
+    async with connect(base.replace("http://", "ws://") + path, open_timeout=15) as ws:
+        await ws.send('{"type": "hello"}')
+        answer = json.loads(await ws.recv())
+    assert answer == {"service": service, "path": path, "echo": '{"type": "hello"}', "proto": "http"}
+
+
+def test_the_balancer_s_configuration_is_valid_with_the_door_and_no_replica_ready(tmp_path, tls):
+    settings = door_settings(tmp_path, tls, free_port(), free_port())
+    config = write_config(settings, balanced=BALANCED, upstreams={})
+    checked = subprocess.run(["nginx", "-t", "-p", f"{settings.var_dir / 'frontdoor'}/", "-c", str(config)],
+                             capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert render_upstreams({}).count("down;") == len(BALANCED)
+    assert "listen 127.0.0.1:" in config.read_text() and "ssl;" in config.read_text()
