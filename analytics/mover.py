@@ -19,7 +19,12 @@ group ``event-log``:
 - entries another consumer read and left unacknowledged for ``claim_idle_seconds``
   (a replica that died) are claimed (``XAUTOCLAIM``) and moved like its own;
 - an event that cannot be read back (a malformed entry) is logged and dropped, so
-  it cannot hold up the others.
+  it cannot hold up the others;
+- a conversation id never reaches the database: each row is stored
+  :meth:`~core.service_events.ServiceEvent.pseudonymised` under ``KESHER_EVENTS_SECRET``;
+- once an hour it blanks the customer's (masked) words in rows older than
+  ``KESHER_RETENTION_DAYS`` and deletes rows older than ``KESHER_EVENTS_RETENTION_DAYS``
+  (several movers doing it at once do the same harmless work).
 
 The table is created when missing, before the first insert.
 """
@@ -32,10 +37,12 @@ import os
 import socket
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -51,6 +58,7 @@ __all__ = ["GROUP", "EventMover", "consumer_name", "insert_ignoring_duplicates"]
 log = logging.getLogger(__name__)
 
 GROUP = "event-log"
+PURGE_EVERY_SECONDS = 3600.0
 Entry = Tuple[str, Dict[str, str]]
 
 
@@ -97,6 +105,9 @@ class EventMover:
         keys: RedisKeys,
         engine: Engine,
         *,
+        secret: str,
+        text_days: int = 30,
+        row_days: int = 400,
         consumer: Optional[str] = None,
         batch: int = 500,
         wait_seconds: float = 1.0,
@@ -110,6 +121,9 @@ class EventMover:
             redis: An asyncio Redis client.
             keys: Where the stream is.
             engine: The event log's database (``analytics.engine.events_engine``).
+            secret: Keys the pseudonyms of conversation ids (``KESHER_EVENTS_SECRET``).
+            text_days: Rows older than this many days lose the customer's words (``KESHER_RETENTION_DAYS``).
+            row_days: Rows older than this many days are deleted (``KESHER_EVENTS_RETENTION_DAYS``).
             consumer: This mover's consumer name (default: :func:`consumer_name`).
             batch: Most events per insert.
             wait_seconds: Longest wait for new events before looking again, and for a batch to fill.
@@ -120,6 +134,10 @@ class EventMover:
         self.redis = redis
         self.stream = keys.service_events()
         self.engine = engine
+        self.secret = secret
+        self.text_days = text_days
+        self.row_days = max(row_days, text_days)
+        self._next_purge = 0.0
         self.consumer = consumer or consumer_name()
         self.batch = max(1, batch)
         self.wait_seconds = wait_seconds
@@ -139,6 +157,9 @@ class EventMover:
         log.info("event log mover %s started (%s)", self.consumer, self.engine.url.render_as_string())
         while not stop.is_set():
             try:
+                if time.monotonic() >= self._next_purge:
+                    await asyncio.to_thread(self.purge)
+                    self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                 await self.run_once()
                 self.failures = 0
                 continue
@@ -240,7 +261,7 @@ class EventMover:
             if not fields:
                 continue
             try:
-                row = ServiceEvent.from_fields(fields).as_row()
+                row = ServiceEvent.from_fields(fields).pseudonymised(self.secret).as_row()
             except (KeyError, TypeError, ValueError) as exc:
                 log.warning("event log: entry %s dropped, it cannot be read (%s): %r", entry_id, exc, fields)
                 continue
@@ -250,6 +271,30 @@ class EventMover:
             await asyncio.to_thread(self._write, rows)
         await self._forget([entry_id for entry_id, _ in entries])
         return len(rows)
+
+    def purge(self, now: Optional[datetime] = None) -> Tuple[int, int]:
+        """Blanks old rows' words and deletes expired rows (blocking: run it in a worker thread).
+
+        Args:
+            now: The present, naive UTC (default: now).
+
+        Returns:
+            How many rows lost their words, and how many were deleted.
+        """
+        if not self._table_ready:
+            create_tables(self.engine)
+            self._table_ready = True
+        now = now or datetime.now(UTC).replace(tzinfo=None)
+        table = service_events
+        with self.engine.begin() as connection:
+            blanked = connection.execute(
+                update(table).where(table.c.at < now - timedelta(days=self.text_days), table.c.text != "")
+                .values(text="")).rowcount
+            deleted = connection.execute(
+                delete(table).where(table.c.at < now - timedelta(days=self.row_days))).rowcount
+        if blanked or deleted:
+            log.info("event log: %d old rows lost the customer's words, %d expired rows deleted", blanked, deleted)
+        return int(blanked or 0), int(deleted or 0)
 
     def _write(self, rows: List[Dict[str, object]]) -> None:
         """One transaction (in a worker thread): the table if missing, then the rows not stored yet."""

@@ -102,7 +102,7 @@ async def bench_mover(port: int, url: str, label: str, events: int) -> str:
                                            outcome="answered", topic="order_status", value=120.0))
             await pipe.execute()
     engine = events_engine(url)
-    mover = EventMover(redis, KEYS, engine, wait_seconds=0.1)
+    mover = EventMover(redis, KEYS, engine, secret="bench-secret", wait_seconds=0.1)
     cpu, wall = time.process_time(), time.perf_counter()
     moved = 0
     while moved < events:

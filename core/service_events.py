@@ -40,16 +40,24 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``contact`` names one episode of a conversation (a Rasa session): KPIs such as
 containment and first-contact resolution count contacts, not messages. Every event
 of one episode carries the same ``contact``; :func:`contact_id` builds it.
+
+A conversation id may hold a phone number (``whatsapp:+972...``). The event log's
+database never sees it: the mover stores :meth:`ServiceEvent.pseudonymised` rows,
+where the id (also inside ``contact``) is replaced by a keyed HMAC
+(:func:`pseudonym`), the same for every event of a conversation, so the KPIs can still
+tell conversations apart and follow one over seven days.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import hashlib
+import hmac
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Dict, Mapping, Optional
 
-__all__ = ["EventKind", "ServiceEvent", "TurnOutcome", "contact_id"]
+__all__ = ["EventKind", "ServiceEvent", "TurnOutcome", "contact_id", "pseudonym"]
 
 
 class EventKind(StrEnum):
@@ -81,6 +89,12 @@ class TurnOutcome(StrEnum):
 def contact_id(conversation: str, session_start: float) -> str:
     """The id of one episode: the conversation and the start of its session (epoch seconds)."""
     return f"{conversation}@{int(session_start)}"
+
+
+def pseudonym(secret: str, conversation: str) -> str:
+    """The event log's stand-in for a conversation id: ``p:`` and 32 hex digits of HMAC-SHA-256 under ``secret``."""
+    digest = hmac.new(secret.encode("utf-8"), conversation.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return "p:" + digest.hexdigest()[:32]
 
 
 _TEXT_LIMIT = 500
@@ -148,6 +162,15 @@ class ServiceEvent:
             if name in values:
                 values[name] = float(str(values[name]))
         return cls(**values)  # type: ignore[arg-type]
+
+    def pseudonymised(self, secret: str) -> ServiceEvent:
+        """The event with its conversation id, and the id inside ``contact``, replaced by :func:`pseudonym`."""
+        alias = pseudonym(secret, self.conversation)
+        contact = self.contact
+        if contact:
+            conversation, sep, start = contact.rpartition("@")
+            contact = f"{pseudonym(secret, conversation)}@{start}" if sep else pseudonym(secret, contact)
+        return replace(self, conversation=alias, contact=contact)
 
     def as_row(self) -> Dict[str, object]:
         """The event as column values of ``service_events`` (naive UTC time, as SQL stores it)."""

@@ -191,6 +191,14 @@ class Settings(BaseModel):
     retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",
                                 description="Days Kesher keeps a conversation's handoff record, events, history "
                                             "and e-mails after its last activity (like Rasa's trackers).")
+    events_retention_days: int = Field(default=400, env="KESHER_EVENTS_RETENTION_DAYS", ge=1,
+                                       description="Days the event log keeps a row (KPIs compare periods: a year and "
+                                                   "a month by default); the customer's masked words in it are "
+                                                   "blanked after KESHER_RETENTION_DAYS.")
+    # DEMO DEFAULT: set KESHER_EVENTS_SECRET in production.
+    events_secret: str = Field(default="kesher-demo-events-secret", env="KESHER_EVENTS_SECRET", demo=_SECRET,
+                               description="Keys the pseudonyms that stand for conversation ids in the event log "
+                                           "(an id may hold a phone number). DEMO DEFAULT.")
     smtp_tls: str = Field(default="auto", env="SMTP_TLS",
                           description="SMTP encryption: auto (STARTTLS when the server offers it), starttls "
                                       "(required), implicit (TLS from the first byte, port 465) or none. "
@@ -229,7 +237,7 @@ class Settings(BaseModel):
         """Every secret this process knows, for log redaction (empty values left out)."""
         names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
                  "telegram_secret_token", "smtp_password", "redis_password", "redis_sentinel_password", "rest_token",
-                 "callback_secret")
+                 "callback_secret", "events_secret")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------

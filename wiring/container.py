@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
@@ -89,9 +89,11 @@ class Container:
         """The event log's database (``KESHER_EVENTS_DB_URL``); connects on first use."""
         return events_engine(self.settings.events_db_url)
 
-    def event_mover(self, **options: float) -> EventMover:
+    def event_mover(self, **options: Any) -> EventMover:
         """A mover of the service-events stream into the event log's database (one per handoff service)."""
-        return EventMover(self.redis, self.keys, self.events_engine, **options)  # type: ignore[arg-type]
+        s = self.settings
+        return EventMover(self.redis, self.keys, self.events_engine, secret=s.events_secret,
+                          text_days=s.retention_days, row_days=s.events_retention_days, **options)
 
     # -- the handoff domain -----------------------------------------------------------------
     @cached_property

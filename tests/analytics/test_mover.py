@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from pathlib import Path
-from typing import AsyncIterator, Iterator, List
+from typing import Any, AsyncIterator, Iterator, List
 
 import pytest
 import pytest_asyncio
@@ -18,13 +19,14 @@ from analytics.engine import events_engine
 from analytics.mover import GROUP, EventMover
 from analytics.tables import service_events
 from core.redis_keys import RedisKeys
-from core.service_events import EventKind
+from core.service_events import EventKind, pseudonym
 from handoff.event_log import EventLog
 from tests.helpers.postgres import PostgresServer, start_postgres
 from tests.helpers.waiting import until
 
 # Not the default prefix: a handoff service the console tests run on the same redis-server has a mover of its own.
 KEYS = RedisKeys("mover-test:")
+SECRET = "mover-test-secret"
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ async def count(engine: Engine) -> int:
 
 
 def mover_of(redis: Redis, engine: Engine, **options: float) -> EventMover:
-    return EventMover(redis, KEYS, engine, wait_seconds=0.1, **options)  # type: ignore[arg-type]
+    return EventMover(redis, KEYS, engine, secret=SECRET, wait_seconds=0.1, **options)  # type: ignore[arg-type]
 
 
 async def record(log: EventLog, n: int, start: int = 0) -> List[str]:
@@ -92,11 +94,12 @@ async def test_the_mover_writes_every_event_once_and_empties_the_stream(
         stop.set()
         await task
     with engine.connect() as connection:
-        row = connection.execute(select(service_events).where(service_events.c.conversation == "web:c7")).one()
+        row = connection.execute(select(service_events).where(
+            service_events.c.conversation == pseudonym(SECRET, "web:c7"))).one()
         if engine.dialect.name == "sqlite":
             assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
     assert (row.kind, row.contact, row.channel, row.language, row.agent, row.team, row.value) == (
-        "handoff_assigned", "web:c7@1700000000", "web", "he", "omer", "billing", 7.0)
+        "handoff_assigned", f"{pseudonym(SECRET, 'web:c7')}@1700000000", "web", "he", "omer", "billing", 7.0)
     assert row.intent == "" and row.confidence is None
     assert await redis_client.xlen(KEYS.service_events()) == 0  # acknowledged entries are trimmed
     assert (await redis_client.xpending(KEYS.service_events(), GROUP))["pending"] == 0
@@ -179,3 +182,33 @@ async def test_a_database_outage_delays_events_and_loses_none(
     with engine.connect() as connection:
         values = connection.execute(select(service_events.c.value).order_by(service_events.c.value)).scalars().all()
     assert values == [float(i) for i in range(300)]  # each exactly once
+
+
+async def test_the_database_holds_pseudonyms_and_forgets_words_then_rows(
+    redis_client: Redis, log: EventLog, engine: Engine
+) -> None:
+    phone = "whatsapp:+972501234567"
+    await log.record(EventKind.TURN, phone, contact=f"{phone}@1700000000", channel="whatsapp", outcome="fell_back",
+                     text="do you ship to Eilat?")
+    mover = mover_of(redis_client, engine, text_days=30, row_days=400)
+    await until(lambda: _moved(mover), what="the turn stored")
+    rows = await asyncio.to_thread(_all_rows, engine)
+    assert [(r.conversation, r.contact, r.text) for r in rows] == [
+        (pseudonym(SECRET, phone), f"{pseudonym(SECRET, phone)}@1700000000", "do you ship to Eilat?")]
+    assert "972501234567" not in repr(rows)
+    written = rows[0].at
+    assert await asyncio.to_thread(mover.purge, written + timedelta(days=29)) == (0, 0)
+    assert await asyncio.to_thread(mover.purge, written + timedelta(days=31)) == (1, 0)
+    rows = await asyncio.to_thread(_all_rows, engine)
+    assert [(r.kind, r.outcome, r.text) for r in rows] == [("turn", "fell_back", "")]  # counted still, words gone
+    assert await asyncio.to_thread(mover.purge, written + timedelta(days=401)) == (0, 1)
+    assert await asyncio.to_thread(_all_rows, engine) == []
+
+
+async def _moved(mover: EventMover) -> bool:
+    return await mover.run_once() > 0
+
+
+def _all_rows(engine: Engine) -> List[Any]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(service_events)).all())

@@ -21,6 +21,7 @@ from console.app import create_app
 from console.context import state
 from core.processes import free_port
 from core.redis_keys import RedisKeys
+from core.service_events import pseudonym
 from core.settings import Settings
 from handoff.models import HandoffRequest
 from handoff.router import InboundMessage
@@ -112,8 +113,11 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
     by_kind: Dict[str, List[Dict[str, Any]]] = {}
     for row in found:
         by_kind.setdefault(row["kind"], []).append(row)
-    assert all(r["conversation"] == CID and r["contact"] == CONTACT and r["channel"] == "web"
+    # The database never sees the conversation id (it may hold a phone number): a keyed pseudonym stands for it.
+    alias = pseudonym(settings.events_secret, CID)
+    assert all(r["conversation"] == alias and r["contact"] == f"{alias}@1700000000" and r["channel"] == "web"
                and r["language"] == "he" for r in found)
+    assert CID not in {r["conversation"] for r in found} and alias != pseudonym("another secret", CID)
     queued, = by_kind["handoff_queued"]
     assert (queued["reason"], queued["topic"]) == ("explicit_request", "payments")
     assert "4111 1111 1111 1111" not in queued["text"] and "noa@example.com" not in queued["text"]

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from analytics.engine import events_engine
 from analytics.tables import service_events
+from core.service_events import pseudonym
 from core.settings import Settings
 from tests.helpers.stack import Customer
 from tests.helpers.waiting import until_sync
@@ -26,7 +27,8 @@ def turns_of(settings: Settings, cid: str) -> List[Dict[str, Any]]:
     engine = events_engine(settings.events_db_url)
     try:
         with engine.connect() as connection:
-            query = (select(service_events).where(service_events.c.conversation == cid)
+            alias = pseudonym(settings.events_secret, cid)
+            query = (select(service_events).where(service_events.c.conversation == alias)
                      .where(service_events.c.kind == "turn").order_by(service_events.c.at))
             return [dict(row) for row in connection.execute(query).mappings().all()]
     except Exception:
