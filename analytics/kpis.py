@@ -343,25 +343,29 @@ def _csat_rows(conn: Connection, flt: KpiFilter, by: Optional[str] = None) -> Di
     for row in conn.execute(stmt):
         grp = _day_key(row.grp) if by == "day" else str(row.grp or "")
         entry = out.setdefault(grp, {"sum": 0.0, "count": 0, "distribution": {str(s): 0 for s in range(1, 6)},
-                                     "by_source": {s: {"sum": 0.0, "count": 0} for s in ("bot", "agent")}})
+                                     "by_source": {s: _empty_source() for s in ("bot", "agent")}})
         score, n = int(row.score), int(row.n)
         entry["sum"] += score * n
         entry["count"] += n
         entry["distribution"][str(score)] += n
         entry["by_source"][row.source]["sum"] += score * n
         entry["by_source"][row.source]["count"] += n
+        entry["by_source"][row.source]["distribution"][str(score)] += n
     return out
+
+
+def _empty_source() -> Dict[str, Any]:
+    return {"sum": 0.0, "count": 0, "distribution": {str(s): 0 for s in range(1, 6)}}
 
 
 def _csat(entry: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     def avg(part: Dict[str, Any]) -> Dict[str, Any]:
-        return {"avg": _rate(part["sum"], part["count"]), "count": part["count"]}
+        return {"avg": _rate(part["sum"], part["count"]), "count": part["count"],
+                "distribution": dict(part["distribution"])}
 
     if entry is None:
-        return {"avg": None, "count": 0, "distribution": {str(s): 0 for s in range(1, 6)},
-                "by_source": {"bot": {"avg": None, "count": 0}, "agent": {"avg": None, "count": 0}}}
-    return {**avg(entry), "distribution": entry["distribution"],
-            "by_source": {s: avg(entry["by_source"][s]) for s in ("bot", "agent")}}
+        entry = {**_empty_source(), "by_source": {s: _empty_source() for s in ("bot", "agent")}}
+    return {**avg(entry), "by_source": {s: avg(entry["by_source"][s]) for s in ("bot", "agent")}}
 
 
 def _normalised_text() -> ColumnElement[str]:
@@ -458,7 +462,7 @@ def _csat_total(entries: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     for entry in entries:
         if total is None:
             total = {"sum": 0.0, "count": 0, "distribution": {str(s): 0 for s in range(1, 6)},
-                     "by_source": {s: {"sum": 0.0, "count": 0} for s in ("bot", "agent")}}
+                     "by_source": {s: _empty_source() for s in ("bot", "agent")}}
         total["sum"] += entry["sum"]
         total["count"] += entry["count"]
         for score, n in entry["distribution"].items():
@@ -466,6 +470,8 @@ def _csat_total(entries: Iterable[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         for source, part in entry["by_source"].items():
             total["by_source"][source]["sum"] += part["sum"]
             total["by_source"][source]["count"] += part["count"]
+            for score, n in part["distribution"].items():
+                total["by_source"][source]["distribution"][score] += n
     return total
 
 

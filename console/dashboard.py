@@ -534,6 +534,9 @@ def _report_rows(say: Say, view: DashboardView, report: Mapping[str, Any]) -> Li
             for source, part in by_source.items():
                 if isinstance(part, Mapping):
                     rows += [[kpi, source, m, v] for m, v in part.items() if not isinstance(v, (Mapping, list))]
+                    split = part.get("distribution")
+                    if isinstance(split, Mapping):
+                        rows += [[kpi, f"{source} {score}", "count", n] for score, n in split.items()]
     for item in report.get("top_unanswered") or []:
         rows += [["top_unanswered", item.get("text", ""), m, item.get(m)] for m in ("count", "intent", "outcome")]
     for day in report.get("daily") or []:

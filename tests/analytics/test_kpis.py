@@ -177,8 +177,10 @@ def test_every_kpi_over_the_whole_period(db: Engine) -> None:
     assert report["abandonment"] == {"rate": 0.25, "abandoned": 1, "queued": 4}
     # Ratings 5 (A1 bot), 4 (B1 dana), 2 (C1 agent, none named), 3 (D2 bot); D2's 9 is not a rating.
     # (5 + 4 + 2 + 3) / 4 = 3.5; bot (5 + 3) / 2 = 4; agent (4 + 2) / 2 = 3.
-    assert report["csat"] == {"avg": 3.5, "count": 4, "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 1},
-                              "by_source": {"bot": {"avg": 4.0, "count": 2}, "agent": {"avg": 3.0, "count": 2}}}
+    assert report["csat"] == {
+        "avg": 3.5, "count": 4, "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 1},
+        "by_source": {"bot": {"avg": 4.0, "count": 2, "distribution": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 1}},
+                      "agent": {"avg": 3.0, "count": 2, "distribution": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0}}}}
     # Turns in the period: A1 3, B1 2, C1 1, D1 2, D2 1, E1 1, G1 1 (Nov 2 00:05), H 1 = 12; fell back:
     # A1, B1, D1, G1 = 4.
     assert report["fallback_rate"] == {"rate": pytest.approx(4 / 12), "fallbacks": 4, "turns": 12}
@@ -298,7 +300,8 @@ def test_nothing_to_count_gives_none_not_an_error(db: Engine, flt: KpiFilter) ->
     assert report["handling_time"] == {"p50": None, "p90": None, "avg": None, "count": 0}
     assert report["fcr"] == {"rate": None, "resolved": 0, "contacts": 0}
     assert report["abandonment"] == {"rate": None, "abandoned": 0, "queued": 0}
-    assert report["csat"]["avg"] is None and report["csat"]["by_source"]["agent"] == {"avg": None, "count": 0}
+    assert report["csat"]["avg"] is None and report["csat"]["by_source"]["agent"] == {
+        "avg": None, "count": 0, "distribution": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}}
     assert report["fallback_rate"] == {"rate": None, "fallbacks": 0, "turns": 0}
     assert report["top_unanswered"] == []
     assert all(d["turns"] == 0 and d["csat_avg"] is None for d in report["daily"])
