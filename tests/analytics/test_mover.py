@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -182,6 +183,40 @@ async def test_a_database_outage_delays_events_and_loses_none(
     with engine.connect() as connection:
         values = connection.execute(select(service_events.c.value).order_by(service_events.c.value)).scalars().all()
     assert values == [float(i) for i in range(300)]  # each exactly once
+
+
+async def test_a_minute_without_the_database_delays_events_and_loses_none(redis_client: Redis, log: EventLog) -> None:
+    # Its own PostgreSQL (the module's is shared), and the mover's own waits: 1 s doubling to 30 s.
+    server = await asyncio.to_thread(start_postgres)
+    engine = events_engine(await asyncio.to_thread(server.create_database, "minute"))
+    mover = EventMover(redis_client, KEYS, engine, secret=SECRET)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mover.run(stop))
+    try:
+        recorded = len(await record(log, 20))
+        await until(lambda: _equals(engine, 20), what="the first 20 rows", timeout=30)
+        await asyncio.to_thread(server.stop)
+        down = time.monotonic()
+        try:
+            while time.monotonic() - down < 60:  # customers go on for a minute, five events a second
+                recorded += len(await record(log, 5, start=recorded))
+                await asyncio.sleep(1)
+            assert mover.failures >= 4
+            assert await redis_client.xlen(KEYS.service_events()) == recorded - 20  # all waiting in Redis
+        finally:
+            await asyncio.to_thread(server.restart)
+        recorded += len(await record(log, 5, start=recorded))
+        # the mover's next try is at most its 30 s cap away
+        await until(lambda: _equals(engine, recorded), what=f"all {recorded} rows after the outage", timeout=90)
+        with engine.connect() as connection:
+            values = connection.execute(
+                select(service_events.c.value).order_by(service_events.c.value)).scalars().all()
+        assert values == [float(i) for i in range(recorded)]  # each exactly once
+    finally:
+        stop.set()
+        await task
+        engine.dispose()
+        await asyncio.to_thread(server.remove)
 
 
 async def test_the_database_holds_pseudonyms_and_forgets_words_then_rows(
