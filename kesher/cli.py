@@ -225,8 +225,12 @@ def serve(part: str) -> int:
     Replaces this process with the part's own module (:data:`kesher.part.PART_MODULES`; same
     process id, so the supervisor's signals reach it), which imports only what the part uses
     and checks the settings itself. Returns only if the part's module cannot be started.
+
+    The part gets the environment the supervisor would give it (:meth:`Settings.child_env`: the
+    addresses ``endpoints.yml`` reads, ``PYTHONPATH``...), so a service manager (systemd, see
+    ``deploy/systemd/``) needs to set only Kesher's own settings.
     """
-    os.execv(sys.executable, [sys.executable, "-m", PART_MODULES[part]])
+    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().child_env())
 
 
 class DemoSecretRefused(Exception):
