@@ -77,6 +77,7 @@ CAPACITY = 1000
 BASELINE_SCRIPT = ["/greet"] * 5
 WAIT_SECONDS = 30.0
 PASSWORD = "kesher-demo"  # the demo agents' password; their hash is reused below
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
 
 # -- where things arrive --------------------------------------------------------------
@@ -257,7 +258,9 @@ async def handoff_conversations(store: HandoffStore, consoles: Sequence[Console]
     """``count`` conversations put straight into the with-agent state, spread over the consoles."""
     pairs: List[Tuple[str, Console]] = []
     for i in range(count):
-        cid = conversation_id("kesher_callback", f"relay-{label}-{i}-{uuid.uuid4().hex[:8]}")
+        # Letters only: the handoff masks long digit runs (IDs, phones) in what customers write, and the
+        # messages carry the conversation id, so an id like "...-09387705" never matched its arrival.
+        cid = conversation_id("kesher_callback", f"relay-{label}-{i}-{uuid.uuid4().hex[:8].translate(_LETTERS)}")
         console = consoles[i % len(consoles)]
         requested = await store.request(HandoffRequest(
             cid=cid, channel="kesher_callback", language="en", reason="explicit_request",
