@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
+from aiohttp import web
 from sqlalchemy import text
 
-from bench.relay import Arrivals, Console, round_trips, start_callback_server, write_agents_file
+from bench.relay import Arrivals, Console, round_trips, write_agents_file
 from bench.relay import handoff_conversations as hand_over
 from bench.turns import OUT_DIR, kesher_script, load, machine, pss_mb, rest_headers, rest_url, rss_mb, without_limits
 from connectors.callback import SECRET_HEADER
@@ -99,10 +101,28 @@ async def bot_conversations(settings: Settings, count: int) -> float:
     return result.turns_per_second
 
 
-async def handoff_conversations(settings: Settings, agent_ids: Sequence[str], callback_port: int, count: int) -> int:
+async def _callback_server(listening: socket.socket, arrivals: Arrivals) -> web.AppRunner:
+    """The customers' side on a socket bound before the stack started (a free port may be taken meanwhile)."""
+
+    async def inbox(request: web.Request) -> web.Response:
+        at = time.perf_counter()
+        message = await request.json()
+        arrivals.arrived(str(message.get("text", "")), at)
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/inbox", inbox)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, listening).start()
+    return runner
+
+
+async def handoff_conversations(settings: Settings, agent_ids: Sequence[str], listening: socket.socket,
+                                count: int) -> int:
     """``count`` conversations with agents, :data:`ROUND_TRIPS` round trips each; returns the failed ones."""
     arrivals = Arrivals()
-    runner = await start_callback_server(callback_port, arrivals)
+    runner = await _callback_server(listening, arrivals)
     container = Container(settings)
     consoles: List[Console] = []
     try:
@@ -160,7 +180,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="kesher-capacity-"))
     try:
         agent_ids = write_agents_file(work / "agents.yml", AGENTS)
-        callback_port = free_port()
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(512)
+        callback_port = listening.getsockname()[1]
         settings = without_limits(Settings(var_dir=work / "var")).replace(
             callback_url=f"http://127.0.0.1:{callback_port}/inbox", callback_secret=uuid.uuid4().hex,
             agents_file=work / "agents.yml", manual_assign=True, replicas=args.replicas,
@@ -177,7 +200,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             turns_per_second = asyncio.run(bot_conversations(settings, args.bot))
             after_bot = redis_snapshot(settings)
             print(f"{args.handoffs} conversations with agents, {ROUND_TRIPS} round trips each...", flush=True)
-            lost = asyncio.run(handoff_conversations(settings, agent_ids, callback_port, args.handoffs))
+            lost = asyncio.run(handoff_conversations(settings, agent_ids, listening, args.handoffs))
             after_handoffs = redis_snapshot(settings)
             loaded_memory = part_memory(supervisor)
     finally:
