@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis bench-heal ship clean
+        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis bench-heal bench-capacity test-faults ship clean
 
 # `make up REPLICAS=2` runs two of each of rasa run, the action server and the handoff service behind nginx.
 up: install
@@ -27,6 +27,11 @@ up: install
 # see tests/conftest.py).
 test: check check-content train
 	$(BIN)/python -m pytest -m "stack or training" -n 2 --dist loadgroup
+
+# kill -9 of each part of `make up REPLICAS=2` mid-conversation, Redis restarted, SMTP down a minute: nothing lost,
+# nothing shown twice (tests/e2e/test_faults_live.py; marked `stack` too, so `make test` runs it).
+test-faults: install train
+	$(BIN)/python -m pytest -m faults -n 0 -s
 
 # The inner loop: lint, types (tests too), and every test that needs neither a model nor the whole stack.
 # Four workers on two cores: these tests mostly wait on servers, Redis and the browser.
@@ -76,7 +81,7 @@ bench-nlu: install
 	$(BIN)/python -m bench.nlu
 
 bench-relay: install
-	$(BIN)/python -m bench.relay
+	$(BIN)/python -m bench.relay $(if $(REPLICAS),--replicas $(REPLICAS))
 
 bench-channels: install
 	$(BIN)/python -m bench.channels
@@ -89,6 +94,10 @@ bench-swap: install
 
 bench-kpis: install
 	$(BIN)/python -m bench.kpis
+
+# What each part and each conversation costs (RSS, Redis memory, stream lengths): the capacity plan's figures.
+bench-capacity: install
+	$(BIN)/python -m bench.capacity $(if $(REPLICAS),--replicas $(REPLICAS))
 
 # How long a part killed with kill -9 takes to be back (REPLICAS=2: and back in the balancer's rotation).
 bench-heal: install

@@ -27,7 +27,12 @@ Run with ``make bench-relay`` (or ``python -m bench.relay``). In one invocation 
 4. prints p50/p95/p99 latency per path and level, the handoff service's
    resident memory (RSS), the CPU each part used during the relay phases,
    and writes the same tables to
-   ``bench/out/relay-<date>.md``.
+   ``bench/out/relay-<date>[-replicas-N].md``.
+
+With ``--replicas 2`` (``make bench-relay REPLICAS=2``) the stack runs as ``make up REPLICAS=2`` runs it:
+two each of ``rasa run``, the action server and the handoff service behind the nginx balancer, which the
+customers' webhooks and the agents' consoles and websockets go through, so a message often crosses from
+one replica to the other (through Redis) on its way.
 
 The load generator, the callback server and the agent websockets share the
 machine (and one event loop) with the servers, as in ``bench/turns.py``.
@@ -72,6 +77,7 @@ CAPACITY = 1000
 BASELINE_SCRIPT = ["/greet"] * 5
 WAIT_SECONDS = 30.0
 PASSWORD = "kesher-demo"  # the demo agents' password; their hash is reused below
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
 
 # -- where things arrive --------------------------------------------------------------
@@ -229,7 +235,7 @@ def cpu_seconds(pid: int) -> float:
 def cpu_by_part(supervisor: Supervisor) -> Dict[str, float]:
     """CPU seconds so far of each part and of this process (the load generator)."""
     out = {p.name: cpu_seconds(p.process.pid) for p in supervisor.parts
-           if p.process and p.name in ("redis", "rasa", "handoff")}
+           if p.process and p.kind in ("redis", "rasa", "handoff", "frontdoor")}
     out["load generator"] = cpu_seconds(os.getpid())
     return out
 
@@ -252,7 +258,9 @@ async def handoff_conversations(store: HandoffStore, consoles: Sequence[Console]
     """``count`` conversations put straight into the with-agent state, spread over the consoles."""
     pairs: List[Tuple[str, Console]] = []
     for i in range(count):
-        cid = conversation_id("kesher_callback", f"relay-{label}-{i}-{uuid.uuid4().hex[:8]}")
+        # Letters only: the handoff masks long digit runs (IDs, phones) in what customers write, and the
+        # messages carry the conversation id, so an id like "...-09387705" never matched its arrival.
+        cid = conversation_id("kesher_callback", f"relay-{label}-{i}-{uuid.uuid4().hex[:8].translate(_LETTERS)}")
         console = consoles[i % len(consoles)]
         requested = await store.request(HandoffRequest(
             cid=cid, channel="kesher_callback", language="en", reason="explicit_request",
@@ -351,13 +359,13 @@ async def measure(supervisor: Supervisor, callback_port: int, agent_ids: Sequenc
     runner = await start_callback_server(callback_port, arrivals)
     container = Container(settings)
     redis, store = container.redis, container.store
-    handoff_pid = supervisor.part("handoff").process.pid  # type: ignore[union-attr]
+    handoff_pids = [p.process.pid for p in supervisor.parts if p.kind == "handoff" and p.process]
     consoles: List[Console] = []
     results: List[Level] = []
     try:
         print(f"Logging in {len(agent_ids)} agents and opening their websockets...", flush=True)
         consoles = [await Console.login(settings.handoff_url, a, arrivals) for a in agent_ids]
-        idle_rss = rss_mb(handoff_pid)
+        idle_rss = sum(rss_mb(pid) for pid in handoff_pids)
         for concurrency, rounds in levels:
             print(f"Baseline: bot turns over REST, {concurrency} concurrent customers, "
                   f"{concurrency * rounds} turns...", flush=True)
@@ -368,7 +376,8 @@ async def measure(supervisor: Supervisor, callback_port: int, agent_ids: Sequenc
             before = cpu_by_part(supervisor)
             relay, seconds = await relay_level(settings, store, consoles, arrivals, concurrency, rounds)
             cpu = {k: v - before[k] for k, v in cpu_by_part(supervisor).items()}
-            results.append(Level(concurrency, rounds, baseline, relay, seconds, rss_mb(handoff_pid), cpu))
+            results.append(Level(concurrency, rounds, baseline, relay, seconds,
+                                 sum(rss_mb(pid) for pid in handoff_pids), cpu))
     finally:
         for console in consoles:
             await console.close()
@@ -378,7 +387,7 @@ async def measure(supervisor: Supervisor, callback_port: int, agent_ids: Sequenc
 
 
 def report(levels: Sequence[Level], idle_rss: float, agents: int, other_rss: Dict[str, float],
-           load_before: float) -> str:
+           load_before: float, replicas: int = 1) -> str:
     header = [
         "| path | concurrent conversations | messages | p50 ms | p95 ms | p99 ms | messages/s | errors |",
         "|---|---|---|---|---|---|---|---|",
@@ -394,7 +403,8 @@ def report(levels: Sequence[Level], idle_rss: float, agents: int, other_rss: Dic
             Result("· agent's API POST answered", n, r.api_answered, s, r.errors_to_customer).row(),
         ]
     rounds = ", ".join(f"{level.rounds} at {level.concurrency}" for level in levels)
-    memory = ["", "| handoff service RSS (MB) | |", "|---|---|",
+    what = "handoff service RSS (MB)" if replicas == 1 else f"handoff services' RSS, {replicas} replicas (MB)"
+    memory = ["", f"| {what} | |", "|---|---|",
               f"| idle, {agents} consoles logged in | {idle_rss:.0f} |"]
     memory += [f"| after {level.concurrency} conversations | {level.handoff_rss_mb:.0f} |" for level in levels]
     parts = list(levels[0].relay_cpu) if levels else []
@@ -406,7 +416,8 @@ def report(levels: Sequence[Level], idle_rss: float, agents: int, other_rss: Dic
     return "\n".join([
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; 1-minute load average "
         f"{load_before:.2f} before the stack started, {os.getloadavg()[0]:.2f} at the end",
-        f"Round trips per conversation: {rounds}; {agents} agent websockets; "
+        f"Replicas: {replicas}" + (" (behind the nginx balancer)" if replicas > 1 else "") + "; "
+        f"round trips per conversation: {rounds}; {agents} agent websockets; "
         "baseline: as many `/greet` turns per customer, in 5-turn conversations.",
         "",
         *header,
@@ -428,6 +439,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=_ints, default=list(ROUNDS),
                         help="round trips per conversation at each level (default 100,20)")
     parser.add_argument("--agents", type=int, default=AGENTS, help="agent consoles (websockets)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="replicas of rasa run, the action server and the handoff service (default 1)")
     args = parser.parse_args(argv)
     if len(args.levels) != len(args.rounds):
         parser.error("--levels and --rounds need the same number of values")
@@ -442,11 +455,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         settings = without_limits(Settings(var_dir=work / "var")).replace(
             callback_url=f"http://127.0.0.1:{callback_port}/inbox", callback_secret=uuid.uuid4().hex,
             agents_file=work / "agents.yml",
-            manual_assign=True,
+            manual_assign=True, replicas=args.replicas,
         ).with_ports(redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(),
                      smtp=free_port(), models=free_port())
         seed(settings)
-        print("Starting the stack (redis, smtp, actions, rasa, handoff)...", flush=True)
+        print(f"Starting the stack (redis, smtp, actions, rasa, handoff; {args.replicas} replica(s))...",
+              flush=True)
         started = time.perf_counter()
         with Supervisor(settings, model=model) as supervisor:
             print(f"Stack up in {time.perf_counter() - started:.0f} s.", flush=True)
@@ -454,14 +468,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 measure(supervisor, callback_port, agent_ids, list(zip(args.levels, args.rounds, strict=True)))
             )
             other = {p.name: rss_mb(p.process.pid) for p in supervisor.parts
-                     if p.process and p.name != "handoff"}
+                     if p.process and p.kind != "handoff"}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    text = report(levels, idle_rss, args.agents, other, load_before)
+    text = report(levels, idle_rss, args.agents, other, load_before, args.replicas)
     print("\n" + text)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    out = OUT_DIR / f"relay-{date.today().isoformat()}.md"
+    suffix = f"-replicas-{args.replicas}" if args.replicas > 1 else ""
+    out = OUT_DIR / f"relay-{date.today().isoformat()}{suffix}.md"
     out.write_text(text + "\n", encoding="utf-8")
     print(f"\nWritten to {out}")
     return 0

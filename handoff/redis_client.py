@@ -2,9 +2,16 @@
 
 With ``REDIS_SENTINELS`` set (``host:port,host:port,...``), a client asks those
 sentinels for the primary of ``REDIS_SENTINEL_MASTER`` on each new connection,
-and after a failover its broken connections reconnect to the new primary (a
-command caught by the failover fails once with a connection error, as it would
-on a Redis restart). Without sentinels it connects to ``REDIS_HOST:REDIS_PORT``.
+and after a failover its broken connections reconnect to the new primary.
+Without sentinels it connects to ``REDIS_HOST:REDIS_PORT``.
+
+A command that meets a broken connection (Redis restarted, a failover) is sent
+again on a new one, up to :data:`RETRIES` times with a short backoff: without
+that, every connection a process had pooled fails its next command once after
+Redis comes back (the console answered 500, ``rasa run`` fell back to an empty
+in-memory tracker for that turn). The one case this can repeat a command is
+Redis dying after it ran it and before it answered; the caller's own retry (a
+provider re-sending a webhook) would repeat it just the same.
 The asyncio clients serve the processes (:func:`async_redis`); the synchronous
 one serves the supervisor's readiness check and scripts (:func:`sync_redis`).
 """
@@ -16,8 +23,11 @@ from typing import Any, Dict, Optional, Tuple
 
 import redis
 import redis.asyncio
+import redis.asyncio.retry
 import redis.asyncio.sentinel
+import redis.retry
 import redis.sentinel
+from redis.backoff import ExponentialBackoff
 
 from core.settings import Settings, parse_sentinels
 
@@ -25,6 +35,10 @@ __all__ = ["RedisAddress", "async_redis", "sync_redis"]
 
 DEFAULT_MASTER = "kesher"
 SENTINEL_TIMEOUT_SECONDS = 1.0
+RETRIES = 3
+"""Times a command is sent again after a connection error (a Redis restart takes about a second)."""
+_BACKOFF = {"cap": 0.5, "base": 0.05}
+# Only connection errors: after a timeout the command may have run, so it is not sent again.
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,9 @@ def async_redis(address: RedisAddress, *, decode_responses: bool = True, **optio
         options: More ``redis.asyncio.Redis`` arguments (``socket_timeout``...).
     """
     kwargs: Dict[str, Any] = {"db": address.db, "password": address.password or None,
-                              "decode_responses": decode_responses, **options}
+                              "decode_responses": decode_responses,
+                              "retry": redis.asyncio.retry.Retry(ExponentialBackoff(**_BACKOFF), RETRIES),
+                              "retry_on_error": [redis.ConnectionError], **options}
     if address.sentinels:
         sentinel = redis.asyncio.sentinel.Sentinel(list(address.sentinels),
                                                    sentinel_kwargs=address.sentinel_kwargs())
@@ -98,7 +114,9 @@ def async_redis(address: RedisAddress, *, decode_responses: bool = True, **optio
 def sync_redis(address: RedisAddress, *, decode_responses: bool = False, **options: Any) -> redis.Redis:
     """A synchronous client of Kesher's Redis (the supervisor's readiness check, tools); connects on first use."""
     kwargs: Dict[str, Any] = {"db": address.db, "password": address.password or None,
-                              "decode_responses": decode_responses, **options}
+                              "decode_responses": decode_responses,
+                              "retry": redis.retry.Retry(ExponentialBackoff(**_BACKOFF), RETRIES),
+                              "retry_on_error": [redis.ConnectionError], **options}
     if address.sentinels:
         sentinel = redis.sentinel.Sentinel(list(address.sentinels), sentinel_kwargs=address.sentinel_kwargs())
         return sentinel.master_for(address.master, redis_class=redis.Redis, **kwargs)

@@ -146,7 +146,8 @@ def _up(settings: Settings, parts: Sequence[str] = ALL_PARTS) -> int:
 
 def _print_addresses(settings: Settings, supervisor: Supervisor) -> None:
     """What ``make up`` prints once every part answers: where each listens."""
-    if set(ALL_PARTS[:-1]) - {part.kind for part in supervisor.parts}:  # some parts only (tests)
+    expected = set(ALL_PARTS[:-1]) - ({"redis"} if supervisor.redis_elsewhere else set())
+    if expected - {part.kind for part in supervisor.parts}:  # some parts only (tests)
         print("Kesher is running these parts:\n" + "\n".join(
             f"  {part.name:<30} {part.url}   (pid {part.pid})" for part in supervisor.parts), flush=True)
         return
@@ -171,8 +172,9 @@ def _print_addresses(settings: Settings, supervisor: Supervisor) -> None:
         "(curl -H \"Authorization: Bearer $(python -m kesher rasa-token)\" ...)\n"
         f"  Action server                  {settings.action_server_url.removesuffix('/webhook')}/health   "
         "(calls need KESHER_ACTIONS_TOKEN)\n"
-        f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n"
-        f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
+        + (f"  Redis (through its sentinels)  {settings.redis_sentinels}   (no redis-server of our own)\n"
+           if supervisor.redis_elsewhere else f"  Redis                          redis://127.0.0.1:{settings.redis_port}\n")
+        + f"  SMTP (local, keeps .eml files) smtp://127.0.0.1:{settings.smtp_port}\n"
         f"  Logs                           {supervisor.log_dir}\n"
         "  Chat in a terminal             make shell   (in another terminal)\n"
         "  Demo orders to try             python -m kesher demo-orders\n"
@@ -223,8 +225,12 @@ def serve(part: str) -> int:
     Replaces this process with the part's own module (:data:`kesher.part.PART_MODULES`; same
     process id, so the supervisor's signals reach it), which imports only what the part uses
     and checks the settings itself. Returns only if the part's module cannot be started.
+
+    The part gets the environment the supervisor would give it (:meth:`Settings.child_env`: the
+    addresses ``endpoints.yml`` reads, ``PYTHONPATH``...), so a service manager (systemd, see
+    ``deploy/systemd/``) needs to set only Kesher's own settings.
     """
-    os.execv(sys.executable, [sys.executable, "-m", PART_MODULES[part]])
+    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().child_env())
 
 
 class DemoSecretRefused(Exception):

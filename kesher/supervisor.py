@@ -57,6 +57,7 @@ from core.processes import free_port, latest_model
 from core.production import ProductionRefused, check
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
+from handoff.redis_client import RedisAddress, sync_redis
 from kesher.frontdoor import BALANCED, frontdoor_dir, nginx_command, usual_port, write_config, write_upstreams
 from kesher.part import PART_MODULES
 from writers.model_server import publish
@@ -99,12 +100,8 @@ def _http_ok(url: str, headers: Optional[Dict[str, str]] = None) -> bool:
 
 
 def _redis_ok(settings: Settings) -> bool:
-    client = redis.Redis(
-        host=settings.redis_host,
-        port=settings.redis_port,
-        password=settings.redis_password or None,
-        socket_timeout=1,
-    )
+    # The one client factory: with REDIS_SENTINELS this asks the sentinels for the primary.
+    client = sync_redis(RedisAddress.from_settings(settings), socket_timeout=1)
     try:
         return bool(client.ping())
     except redis.RedisError:
@@ -231,7 +228,8 @@ class Supervisor:
             model: Model file, or folder of models (the newest is used), that the model
                 server publishes for ``rasa run`` at start (default: ``models/``).
             parts: Which of :data:`ALL_PARTS` to run (leave out ``redis`` or
-                ``smtp`` when they run elsewhere).
+                ``smtp`` when they run elsewhere). With ``REDIS_SENTINELS`` set, ``redis``
+                is always left out: the sentinels name the primary, which runs elsewhere.
             log: Where the supervisor's own lines go (parts that die, come back, enter
                 the balancer); default: stderr with the time.
         """
@@ -243,6 +241,12 @@ class Supervisor:
         unknown = set(parts) - set(ALL_PARTS)
         if unknown:
             raise ValueError(f"unknown parts: {sorted(unknown)}")
+        if settings.redis_sentinels and "redis" in parts:
+            parts = tuple(p for p in parts if p != "redis")
+            self.log(f"REDIS_SENTINELS is set: not starting a redis-server; the sentinels "
+                     f"({settings.redis_sentinels}) name the primary")
+        self.redis_elsewhere = bool(settings.redis_sentinels)
+        """True when the sentinels' Redis is used instead of a redis-server of the supervisor's own."""
         replicated = settings.replicas > 1
         self.balanced: Tuple[str, ...] = tuple(k for k in BALANCED if k in parts) if replicated else ()
         """The parts that run as replicas behind nginx."""
@@ -282,7 +286,10 @@ class Supervisor:
             "--port", str(s.redis_port),
             "--dir", str(data_dir),
             "--save", "60 1",
-            "--appendonly", "no",
+            # What `make up` promises: every write is in the append-only file, fsynced once a second, so a
+            # kill -9 (or a power cut) loses at most the last second; the RDB snapshot stays for backups.
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
             "--protected-mode", "yes",
             # Conversations are lists of JSON events that are appended to and read from the end: LZF-compress
             # every list node but the first and the last (about 2.2x less memory for the same events).

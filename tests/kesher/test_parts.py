@@ -65,6 +65,29 @@ def test_kesher_serve_runs_the_parts_module_in_the_same_process(tmp_path: Path) 
         process.wait(timeout=15)
 
 
+def test_kesher_serve_gives_the_part_what_the_supervisor_would_from_kesher_s_settings_alone(tmp_path: Path) -> None:
+    # What a systemd unit sets: only Kesher's own settings (an EnvironmentFile), nothing derived from them.
+    settings = Settings(var_dir=tmp_path, model_server_port=free_port(), actions_port=free_port())
+    names = settings.variables()
+    env = {"PATH": "/usr/bin:/bin", names["var_dir"]: str(tmp_path),
+           names["model_server_port"]: str(settings.model_server_port),
+           names["actions_port"]: str(settings.actions_port)}
+    process = subprocess.Popen([sys.executable, "-m", "kesher", "serve", "models"], cwd=PROJECT_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        until_sync(lambda: _health(f"http://127.0.0.1:{settings.model_server_port}/health"),
+                   what="the model server's /health", timeout=60, every=0.1)
+        environ = dict(item.split(b"=", 1) for item in
+                       Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0") if b"=" in item)
+        # endpoints.yml's ${ACTION_SERVER_URL} and ${KESHER_MODEL_SERVER_URL}: the rasa part needs them.
+        assert environ[b"ACTION_SERVER_URL"] == settings.action_server_url.encode()
+        assert environ[b"KESHER_MODEL_SERVER_URL"] == settings.model_server_url.encode()
+        assert str(PROJECT_ROOT).encode() in environ[b"PYTHONPATH"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
 def test_the_redis_of_make_up_keeps_long_conversations_compressed_and_intact(tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path).with_ports(redis=free_port(), rasa=0, actions=0)
     # A returning customer's events, as the tracker store appends them: alike JSON, about 600 bytes each.
