@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 from datetime import date
@@ -41,7 +40,7 @@ from core.production import ProductionRefused, check, demo_values_in_use, demo_w
 from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
 from kesher.add_agent import add_agent_cli
-from kesher.part import PART_MODULES
+from kesher.part import PART_MODULES, serve
 from kesher.supervisor import ALL_PARTS, Supervisor
 from wiring.container import Container
 from writers import content_check, ship
@@ -217,20 +216,6 @@ def shell_command(port: int) -> List[str]:
         "--interface", "127.0.0.1",
         "--port", str(port),
     ]
-
-
-def serve(part: str) -> int:
-    """Runs one part of Kesher until it is stopped (the supervisor's children).
-
-    Replaces this process with the part's own module (:data:`kesher.part.PART_MODULES`; same
-    process id, so the supervisor's signals reach it), which imports only what the part uses
-    and checks the settings itself. Returns only if the part's module cannot be started.
-
-    The part gets the environment the supervisor would give it (:meth:`Settings.child_env`: the
-    addresses ``endpoints.yml`` reads, ``PYTHONPATH``...), so a service manager (systemd, see
-    ``deploy/systemd/``) needs to set only Kesher's own settings.
-    """
-    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().child_env())
 
 
 class DemoSecretRefused(Exception):

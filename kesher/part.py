@@ -11,6 +11,7 @@ same module, so both ways run the same code.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Callable, Dict, Optional
 
@@ -18,7 +19,7 @@ from core.logs import install_log_redaction
 from core.production import ProductionRefused, check, demo_warning
 from core.settings import Settings
 
-__all__ = ["PART_MODULES", "checked_settings", "run_part"]
+__all__ = ["PART_MODULES", "checked_settings", "run_part", "serve"]
 
 PART_MODULES: Dict[str, str] = {
     "handoff": "kesher.serve_handoff",
@@ -28,6 +29,22 @@ PART_MODULES: Dict[str, str] = {
     "smtpd": "kesher.serve_smtpd",
 }
 """The module that serves each part of ``python -m kesher serve PART``."""
+
+
+def serve(part: str) -> int:
+    """Runs one part of Kesher until it is stopped (``python -m kesher serve PART``, the supervisor's children).
+
+    Replaces this process with the part's own module (:data:`PART_MODULES`; same process id, so
+    the supervisor's signals reach it), which imports only what the part uses and checks the
+    settings itself. ``python -m kesher`` calls this before it imports the command line, so a
+    part starts without loading Rasa and TensorFlow first. Returns only if the part's module
+    cannot be started.
+
+    The part gets the environment the supervisor would give it (:meth:`Settings.child_env`: the
+    addresses ``endpoints.yml`` reads, ``PYTHONPATH``...), so a service manager (systemd, see
+    ``deploy/systemd/``) needs to set only Kesher's own settings.
+    """
+    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().child_env())
 
 
 def checked_settings() -> Optional[Settings]:
