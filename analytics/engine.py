@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from analytics.tables import metadata
 
@@ -51,5 +52,12 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    """Creates the event log's table and indexes where missing (blocking: call it in a thread)."""
-    metadata.create_all(engine, checkfirst=True)
+    """Creates the event log's table and indexes where missing (blocking: call it in a thread).
+
+    Several processes (each handoff service's mover and dashboard) may do it at once: one that finds the
+    table made by another between its check and its ``CREATE`` checks again rather than fail.
+    """
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except (OperationalError, ProgrammingError, IntegrityError):
+        metadata.create_all(engine, checkfirst=True)

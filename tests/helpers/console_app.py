@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import socket
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -78,17 +79,22 @@ async def running_console(
     ``prepare`` may add routes to the app before it starts.
     """
     agents = agents_file or copy_demo_agents(folder)
-    settings = Settings(var_dir=folder / "var", agents_file=agents, manual_assign=True, **changes).with_ports(
-        redis=redis_server.port, rasa=free_port(), actions=free_port(), smtp=free_port())
-    app = create_app(settings, container=Container(settings), name=f"console_security_{next(_names)}")
-    service = state(app)
-    if policy is not None or verify is not None:
-        kwargs: Dict[str, Any] = {"verify": verify} if verify is not None else {}
-        service.limiter = LoginLimiter(service.redis, service.container.keys, policy, **kwargs)
-    if prepare is not None:
-        prepare(app)
-    async with serving(app) as base:
-        yield RunningConsole(base, app, settings, agents)
+    # No SMTP server: a port this test holds bound without listening, so the mail worker's attempts are
+    # refused at once (a merely free port may meanwhile be taken by another test's server, which would
+    # accept the connection and leave the worker waiting for a greeting).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as no_smtp:
+        no_smtp.bind(("127.0.0.1", 0))
+        settings = Settings(var_dir=folder / "var", agents_file=agents, manual_assign=True, **changes).with_ports(
+            redis=redis_server.port, rasa=free_port(), actions=free_port(), smtp=no_smtp.getsockname()[1])
+        app = create_app(settings, container=Container(settings), name=f"console_security_{next(_names)}")
+        service = state(app)
+        if policy is not None or verify is not None:
+            kwargs: Dict[str, Any] = {"verify": verify} if verify is not None else {}
+            service.limiter = LoginLimiter(service.redis, service.container.keys, policy, **kwargs)
+        if prepare is not None:
+            prepare(app)
+        async with serving(app) as base:
+            yield RunningConsole(base, app, settings, agents)
 
 
 def hidden_field(html: str, name: str) -> str:

@@ -98,14 +98,14 @@ def test_a_part_killed_with_sigkill_comes_back_while_the_others_keep_serving(up:
     assert all(pings) and len(pings) > 3
     up.wait_for(rf"handoff \(pid {old}\) was killed by SIGKILL; next try in 1 s", after=mark)
 
-    # Redis too: with the append-only file on (as `make up` runs it), every write it acknowledged is in the
-    # file before the reply, so a kill -9 loses none of them (only a power cut loses up to the last second).
+    # Redis too: with the append-only file on (as `make up` runs it, fsync every second), a kill -9 loses at
+    # most the last second or two of writes (Redis may hold the file write back while an fsync is slow), never
+    # what was written before: "still-here" was written before the handoff service was killed.
     assert client.config_get("appendonly") == {"appendonly": "yes"}
     assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
-    client.set("just-written", "yes")
     os.kill(up.pids()["redis"], signal.SIGKILL)
     until_sync(lambda: _redis_answers(client), what="Redis answering again", timeout=60, every=0.1)
-    assert client.get("still-here") == b"yes" and client.get("just-written") == b"yes"
+    assert client.get("still-here") == b"yes"
     until_sync(lambda: _health(port), what="the handoff service healthy with the new Redis", timeout=30)
     client.close()
 
