@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -15,15 +15,26 @@ from handoff.mail.outbox import mail_id_for
 from tests.handoff.helpers import request
 from tests.helpers.console_app import running_console
 from tests.helpers.metrics import scrape
-from tests.helpers.redis_server import RedisServer
+from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
 
+@pytest.fixture()
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own: the console service other tests keep running on the shared one has a
+    mail worker too, which would take this test's mail job and count its failure in that other process."""
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = start_redis(folder)
+    yield server
+    server.stop()
+
+
 async def test_a_handoff_moves_the_queue_the_wait_the_agents_and_the_open_chats(
-        redis_server: RedisServer, tmp_path: Path) -> None:
-    async with running_console(redis_server, tmp_path) as console:
+        own_redis: RedisServer, tmp_path: Path) -> None:
+    async with running_console(own_redis, tmp_path) as console:
         service = state(console.app)
         desk, store = service.container.desk, service.container.store
         dana = service.container.agents.get("dana")
