@@ -57,7 +57,7 @@ def test_turns_through_the_rest_channel_are_in_the_event_log(stack, stack_settin
     assert unclear["text"] == "flibber jabber wonk"  # kept only where the bot could not answer
     assert handoff["intent"] == "human_handoff" and "real person" in handoff["text"]
     contacts = {t["contact"] for t in turns}
-    assert len(contacts) == 1 and contacts.pop().startswith(customer.cid + "@")
+    assert len(contacts) == 1 and contacts.pop().startswith(pseudonym(stack_settings.events_secret, customer.cid) + "@")
     assert {t["channel"] for t in turns} == {"kesher_rest"}
     assert {t["language"] for t in turns} == {"en"}
     assert all(t["value"] is not None and t["value"] >= 0 for t in turns)  # the turn's milliseconds
