@@ -51,12 +51,12 @@ async def test_a_handoff_on_a_live_channel_moves_the_deliveries_the_queue_and_th
         stack, stack_settings: Settings, inbox: CallbackInbox) -> None:
     rasa_before = scrape_now(stack_settings.rasa_url)
     desk_before = scrape_now(stack_settings.handoff_url)
+    for other in ("dana", "omer", "sarah"):  # nobody an earlier test of the shared stack left online takes it
+        ConsoleAgent(stack_settings, other).presence("away")
     customer = CallbackCustomer(stack_settings, inbox)
     customer.say("I want to talk to a human", lambda msgs: "in line" in " ".join(m.get("text", "") for m in msgs))
     queued = scrape_now(stack_settings.handoff_url)
-    # In the queue, or already with an agent an earlier test of the shared stack left online.
-    in_line = queued.value("kesher_queue_length") + queued.value("kesher_open_chats")
-    assert in_line >= desk_before.value("kesher_queue_length") + desk_before.value("kesher_open_chats") + 1
+    assert queued.value("kesher_queue_length") >= 1
     rasa = await until(lambda: _delivered(stack_settings, rasa_before), what="the replies' deliveries counted")
     assert rasa is not None
     assert _moved(rasa, rasa_before, "kesher_handoffs_started_total", channel="kesher_callback",
