@@ -42,7 +42,6 @@ from sqlalchemy.engine import Engine
 from analytics.kpis import KPI_NAMES, KpiFilter, kpi_breakdown, kpi_report
 from analytics.tables import metadata, service_events
 from core.errors import InvalidInput
-from tests.helpers.postgres import PostgresServer, start_postgres
 
 NOV2, NOV3, NOV4 = datetime(2026, 11, 2), datetime(2026, 11, 3), datetime(2026, 11, 4)
 WHOLE = KpiFilter(NOV2, NOV4)
@@ -123,13 +122,6 @@ def _events() -> List[Dict[str, Any]]:
 
     turn("anon", "", NOV3 + timedelta(hours=10), "answered", "store_hours")
     return rows
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.remove()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

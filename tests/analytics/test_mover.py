@@ -30,13 +30,6 @@ KEYS = RedisKeys("mover-test:")
 SECRET = "mover-test-secret"
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    yield server
-    server.remove()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
