@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import text
 
-from bench.relay import Arrivals, Console, round_trips, write_agents_file
+from bench.relay import Arrivals, Console, callback_runner, round_trips, write_agents_file
 from bench.relay import handoff_conversations as hand_over
 from bench.turns import OUT_DIR, kesher_script, load, machine, pss_mb, rest_headers, rest_url, rss_mb, without_limits
 from connectors.callback import SECRET_HEADER
@@ -103,17 +103,7 @@ async def bot_conversations(settings: Settings, count: int) -> float:
 
 async def _callback_server(listening: socket.socket, arrivals: Arrivals) -> web.AppRunner:
     """The customers' side on a socket bound before the stack started (a free port may be taken meanwhile)."""
-
-    async def inbox(request: web.Request) -> web.Response:
-        at = time.perf_counter()
-        message = await request.json()
-        arrivals.arrived(str(message.get("text", "")), at)
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/inbox", inbox)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
+    runner = await callback_runner(arrivals)
     await web.SockSite(runner, listening).start()
     return runner
 

@@ -108,8 +108,8 @@ class Arrivals:
         self.waiting.pop(key, None)
 
 
-async def start_callback_server(port: int, arrivals: Arrivals) -> web.AppRunner:
-    """The customers' side: every message Kesher sends them is POSTed here."""
+async def callback_runner(arrivals: Arrivals) -> web.AppRunner:
+    """The customers' side, set up but not listening yet: every message Kesher sends them is POSTed to /inbox."""
 
     async def inbox(request: web.Request) -> web.Response:
         at = time.perf_counter()
@@ -121,6 +121,12 @@ async def start_callback_server(port: int, arrivals: Arrivals) -> web.AppRunner:
     app.router.add_post("/inbox", inbox)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    return runner
+
+
+async def start_callback_server(port: int, arrivals: Arrivals) -> web.AppRunner:
+    """:func:`callback_runner` listening on ``port`` of loopback."""
+    runner = await callback_runner(arrivals)
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
 
