@@ -4,22 +4,22 @@ The sample (``KESHER_CSAT_BOT_SAMPLE``, 0.3 here as by default) is drawn from th
 episode, which starts when the customer's first message opens a session; so the test reads
 each new customer's session start, computes the same draw, and checks both kinds of customer:
 one outside the sample is never asked, one inside it is asked, taps a rating, and the rating
-is on the service-events stream.
+reaches the event log database the dashboard reads.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
-import redis
 
 from actions.csat import sampled
-from core.redis_keys import RedisKeys
-from core.service_events import ServiceEvent, contact_id
+from core.service_events import contact_id, pseudonym
 from core.settings import Settings
+from tests.helpers.event_rows import rows_of
 from tests.helpers.stack import Customer, Reply
 from tests.helpers.texts import catalog
+from tests.helpers.waiting import until_sync
 
 pytestmark = pytest.mark.stack
 
@@ -36,13 +36,18 @@ def _rating_buttons(reply: Reply) -> List[str]:
     return [b["payload"] for m in reply.messages for b in m.get("buttons", []) if b["payload"] in RATINGS]
 
 
-def _events(settings: Settings, cid: str) -> List[ServiceEvent]:
-    client = redis.Redis(port=settings.redis_port, decode_responses=True)
-    try:
-        entries = client.xrange(RedisKeys().service_events())
-    finally:
-        client.close()
-    return [e for e in (ServiceEvent.from_fields(f) for _, f in entries) if e.conversation == cid]
+def _stored(settings: Settings, customer: Customer, turns: int) -> List[Dict[str, Any]]:
+    """The customer's CSAT rows, once the mover has stored all ``turns`` of their turns (and so what came before)."""
+
+    def caught_up() -> Optional[Tuple[List[Dict[str, Any]]]]:
+        rows = rows_of(settings, customer.cid, ["turn", "csat_asked", "csat"])
+        if sum(r["kind"] == "turn" for r in rows) < turns:
+            return None
+        return ([r for r in rows if r["kind"] != "turn"],)  # a tuple: an empty list is an answer too
+
+    stored = until_sync(caught_up, what=f"{turns} turns in the event log", timeout=60)
+    assert stored is not None
+    return stored[0]
 
 
 def test_a_sampled_customer_rates_the_bot_in_one_tap_and_the_rating_is_recorded(stack, stack_settings) -> None:
@@ -64,7 +69,7 @@ def test_a_sampled_customer_rates_the_bot_in_one_tap_and_the_rating_is_recorded(
     # Outside the sample: thanks gets "you're welcome", no question, nothing recorded.
     reply = outside.say("thanks, that's all I needed")
     assert reply.is_english() and _rating_buttons(reply) == []
-    assert [e.kind for e in _events(stack_settings, outside.cid) if e.kind.startswith("csat")] == []
+    assert _stored(stack_settings, outside, turns=2) == []
 
     # In the sample: the question with five one-tap answers, then the tap, then thanks.
     reply = chosen.say("thanks, that's all I needed")
@@ -76,9 +81,11 @@ def test_a_sampled_customer_rates_the_bot_in_one_tap_and_the_rating_is_recorded(
     bye = chosen.say("bye!")
     assert _rating_buttons(bye) == []
 
-    csat = [e for e in _events(stack_settings, chosen.cid) if e.kind in ("csat_asked", "csat")]
-    assert [(e.kind, e.reason, e.value) for e in csat] == [("csat_asked", "bot", None), ("csat", "bot", 4.0)]
-    assert all(e.channel == "kesher_rest" and e.language == "en" and e.contact == _contact(chosen) for e in csat)
+    csat = _stored(stack_settings, chosen, turns=4)
+    assert [(e["kind"], e["reason"], e["value"]) for e in csat] == [("csat_asked", "bot", None), ("csat", "bot", 4.0)]
+    conversation, _, start = _contact(chosen).rpartition("@")
+    alias = f"{pseudonym(stack_settings.events_secret, conversation)}@{start}"
+    assert all(e["channel"] == "kesher_rest" and e["language"] == "en" and e["contact"] == alias for e in csat)
     assert chosen.slots()["bot_csat"] == "done"
 
 
@@ -95,5 +102,5 @@ def test_a_hebrew_customer_is_asked_in_hebrew_and_may_type_the_rating(stack, sta
     assert _rating_buttons(reply) == RATINGS
     thanked = customer.say("5 כוכבים")
     assert thanked.text == catalog().text("csat_bot_thanks", "he")
-    [rated] = [e for e in _events(stack_settings, customer.cid) if e.kind == "csat"]
-    assert (rated.value, rated.reason, rated.language) == (5.0, "bot", "he")
+    [rated] = [e for e in _stored(stack_settings, customer, turns=3) if e["kind"] == "csat"]
+    assert (rated["value"], rated["reason"], rated["language"]) == (5.0, "bot", "he")

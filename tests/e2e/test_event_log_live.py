@@ -11,30 +11,13 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
-from sqlalchemy import select
 
-from analytics.engine import events_engine
-from analytics.tables import service_events
 from core.service_events import pseudonym
-from core.settings import Settings
+from tests.helpers.event_rows import rows_of
 from tests.helpers.stack import Customer
 from tests.helpers.waiting import until_sync
 
 pytestmark = pytest.mark.stack
-
-
-def turns_of(settings: Settings, cid: str) -> List[Dict[str, Any]]:
-    engine = events_engine(settings.events_db_url)
-    try:
-        with engine.connect() as connection:
-            alias = pseudonym(settings.events_secret, cid)
-            query = (select(service_events).where(service_events.c.conversation == alias)
-                     .where(service_events.c.kind == "turn").order_by(service_events.c.at))
-            return [dict(row) for row in connection.execute(query).mappings().all()]
-    except Exception:
-        return []
-    finally:
-        engine.dispose()
 
 
 def test_turns_through_the_rest_channel_are_in_the_event_log(stack, stack_settings):
@@ -46,7 +29,7 @@ def test_turns_through_the_rest_channel_are_in_the_event_log(stack, stack_settin
     assert customer.slots()["handoff_requested"] is True
 
     def four() -> List[Dict[str, Any]]:
-        found = turns_of(stack_settings, customer.cid)
+        found = rows_of(stack_settings, customer.cid, ["turn"])
         return found if len(found) == 4 else []
 
     turns = until_sync(four, what="four turn rows", timeout=60)
