@@ -29,7 +29,9 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    alone (to compare two branches' memory after the same load). ``--replicas 1 2``
    runs Kesher once with each number of replicas behind the balancer
    (``KESHER_REPLICAS``) under the same load, and adds their turns/s ratio and
-   p99/p95 to the report. ``--event-log-off`` also runs
+   p99/p95 to the report, and for every run the CPU each part used per turn and how many of
+   the machine's cores were busy (the stack's, and everything's): whether a second replica has
+   idle cores to use at all. ``--event-log-off`` also runs
    Kesher a second time, the same way, with ``KESHER_EVENT_LOG=off`` and prints what the event
    log (a turn's ``XADD`` in the tracker store's save, the handoff service's mover writing the
    SQL table) costs per turn, from the two runs' latencies.
@@ -53,7 +55,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -88,6 +90,8 @@ class Result:
     seconds: float
     errors: int
     kind: str = ""
+    cpu_seconds: Dict[str, float] = field(default_factory=dict)  # CPU used during the run, by part (and "load")
+    machine_busy: float = 0.0  # cores busy during the run, every process of the machine counted
 
     def _quantiles(self) -> List[float]:
         lat = sorted(self.latencies_ms) or [float("nan")]
@@ -147,6 +151,42 @@ def _tree(pid: int) -> List[int]:
     """A process and its direct children (a Redis save's fork, a server's workers)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     return [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+
+
+def _descendants(pid: int) -> List[int]:
+    """A process and every process below it (``rasa run``'s and nginx's workers)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children") if Path(f"/proc/{p}/task").exists() else []:
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process and every process below it."""
+    total = 0
+    for p in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / CLOCK_TICKS
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine since boot, summed over cores (``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / CLOCK_TICKS, sum(values[:8]) / CLOCK_TICKS
 
 
 def _smaps_mb(pid: int, field: str) -> float:
@@ -295,6 +335,14 @@ class Bot:
     api_headers: Callable[[], Dict[str, str]]
     script: Sequence[str]
     conversation_id: Callable[[str], str] = str
+    processes: Callable[[], Dict[str, List[int]]] = dict  # part kind → pids, for the CPU each part uses
+
+
+def _cpu_by_part(bot: Bot) -> Dict[str, float]:
+    """CPU seconds used so far by each kind of part of ``bot`` (replicas summed) and by this load generator."""
+    used = {kind: sum(cpu_seconds(pid) for pid in pids) for kind, pids in bot.processes().items()}
+    used["load"] = time.process_time()
+    return used
 
 
 def _cycle(script: Sequence[str], n: int) -> List[str]:
@@ -410,10 +458,14 @@ async def run_kind(bot: Bot, kind: str, concurrency: int, turns: int,
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300),
                                      connector=aiohttp.TCPConnector(limit=0)) as session:
+        cpu_before, (busy_before, _) = _cpu_by_part(bot), machine_cpu()
         started = time.perf_counter()
         await asyncio.gather(*(customer(session, mine) for mine in senders))
         seconds = time.perf_counter() - started
-    return Result(bot.name, concurrency, latencies, seconds, len(errors), kind)
+        cpu_after, (busy_after, _) = _cpu_by_part(bot), machine_cpu()
+    used = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}
+    return Result(bot.name, concurrency, latencies, seconds, len(errors), kind, used,
+                  (busy_after - busy_before) / seconds if seconds else 0.0)
 
 
 async def run_all(bot: Bot, turns: int, kinds: Sequence[str] = KINDS,
@@ -433,9 +485,10 @@ async def run_all(bot: Bot, turns: int, kinds: Sequence[str] = KINDS,
     return results
 
 
-def vanilla_bot(port: int, name: str) -> Bot:
+def vanilla_bot(port: int, name: str, pid: int = 0) -> Bot:
     base = f"http://127.0.0.1:{port}"
-    return Bot(name, f"{base}/webhooks/rest/webhook", {}, base, dict, _cycle(VANILLA_SCRIPT, LIVE_TURNS))
+    return Bot(name, f"{base}/webhooks/rest/webhook", {}, base, dict, _cycle(VANILLA_SCRIPT, LIVE_TURNS),
+               processes=lambda: {"rasa": [pid]} if pid else {})
 
 
 def run_vanilla(
@@ -456,7 +509,8 @@ def run_vanilla(
     proc = subprocess.Popen(command, cwd=folder, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_http(f"http://127.0.0.1:{port}/status", timeout=900)  # a busy machine loads a model slowly
-        results = asyncio.run(run_all(vanilla_bot(port, label), turns, SELECTED["kinds"], SELECTED["levels"]))
+        results = asyncio.run(run_all(vanilla_bot(port, label, proc.pid), turns, SELECTED["kinds"],
+                                      SELECTED["levels"]))
         return results, rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -484,6 +538,16 @@ def event_log_usage(settings: Settings, measured: int, since: datetime) -> str:
             "still in the stream")
 
 
+def _part_pids(supervisor: Supervisor) -> Dict[str, List[int]]:
+    """The supervisor's running parts by kind (``rasa-2`` counts as ``rasa``)."""
+    found: Dict[str, List[int]] = {}
+    for part in supervisor.parts:
+        if part.process and part.process.poll() is None:
+            kind = part.name.rsplit("-", 1)[0] if part.name.rsplit("-", 1)[-1].isdigit() else part.name
+            found.setdefault(kind, []).append(part.process.pid)
+    return found
+
+
 def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, event_log: bool = True,
                name: str = "") -> tuple[List[Result], Dict[str, float]]:
     """Runs Kesher as ``make up`` does (every part the supervisor starts), then measures each part's RSS.
@@ -506,7 +570,8 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, eve
         name = name or ("kesher" if replicas == 1 else f"kesher ×{replicas}")
         bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
-                  kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender))
+                  kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender),
+                  lambda: _part_pids(supervisor))
         results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
         pss = {p.name: pss_mb(p.process.pid) for p in supervisor.parts if p.process}
@@ -562,6 +627,31 @@ def replica_rows(runs: Sequence[tuple[int, List[Result], Dict[str, float]]]) -> 
             q = mine._quantiles()
             rows.append(f"| {mine.kind} | {mine.concurrency} | {replicas} | "
                         f"{mine.turns_per_second / theirs.turns_per_second:.2f} | {q[98] / q[94]:.2f} |")
+    return rows
+
+
+def cpu_rows(groups: Sequence[Sequence[Result]]) -> List[str]:
+    """Where the CPU went: each part's CPU ms per measured turn, the cores the stack used, the machine's busy cores.
+
+    ``ceiling`` is the machine's cores divided by the stack's (and load generator's) CPU seconds per turn: the most
+    turns/s this machine could give this bot if nothing else ran, however many replicas.
+    """
+    kinds = sorted({k for group in groups for r in group for k in r.cpu_seconds if k != "load"})
+    cores = os.cpu_count() or 1
+    rows = ["", f"Where the CPU went ({cores} cores; ms of CPU per measured turn, by part):", "",
+            "| conversation | bot | concurrent customers | turns/s | " + " | ".join(kinds)
+            + " | load generator | sum | stack cores busy | machine cores busy | ceiling turns/s |",
+            "|---|---|---|---|" + "---|" * len(kinds) + "---|---|---|---|---|"]
+    for group in zip(*groups, strict=True):
+        for r in group:
+            turns = len(r.latencies_ms)
+            if not turns or not r.cpu_seconds:
+                continue
+            total = sum(r.cpu_seconds.values())
+            per = [f"{r.cpu_seconds[k] * 1000 / turns:.1f}" if k in r.cpu_seconds else "" for k in kinds]
+            rows.append(f"| {r.kind} | {r.bot} | {r.concurrency} | {r.turns_per_second:.1f} | " + " | ".join(per)
+                        + f" | {r.cpu_seconds.get('load', 0.0) * 1000 / turns:.1f} | {total * 1000 / turns:.1f} | "
+                        f"{total / r.seconds:.2f} | {r.machine_busy:.2f} | {cores * turns / total:.0f} |")
     return rows
 
 
@@ -672,6 +762,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         *(f"| kesher ×{replicas} | {trained} | " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items())
           + f" | {sum(rss.values()):.0f} |" for replicas, _, rss in kesher_runs),
         *replica_rows(kesher_runs),
+        *cpu_rows(groups),
         "",
         *MEMORY_NOTES,
     ]

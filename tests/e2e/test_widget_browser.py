@@ -77,6 +77,7 @@ async def test_a_customer_chats_on_the_demo_page(page, stack_settings) -> None:
     assert links and len(links) == len(urls)
     assert all(target == "_blank" and "noopener" in rel for _, target, rel in links)
     shown = await page.locator(".kesher-msg").count()
+    before = await page.locator(".kesher-msg[data-message-id]").evaluate_all("e => e.map(x => x.dataset.messageId)")
     # As drawn: the Hebrew answer reads from the right edge of the chat, with room on its left.
     shot = Path(stack_settings.var_dir) / "widget-hebrew.png"
     drawn = await row_ink(page, hebrew, page.locator("#kesher-log"), path=shot)
@@ -86,7 +87,8 @@ async def test_a_customer_chats_on_the_demo_page(page, stack_settings) -> None:
     await page.reload()
     await page.wait_for_function(f"document.querySelectorAll('.kesher-msg').length >= {shown}")
     ids = await page.locator(".kesher-msg[data-message-id]").evaluate_all("e => e.map(x => x.dataset.messageId)")
-    assert len(ids) == len(set(ids)) == shown
+    # Each once; a part of the bot's answer that arrived after the count above may be there too.
+    assert len(ids) == len(set(ids)) and set(before) <= set(ids)
     assert await page.locator("#kesher-launcher").get_attribute("aria-expanded") == "true"
 
     # Escape closes the chat and gives the focus back to the launcher.
