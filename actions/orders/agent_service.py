@@ -34,6 +34,7 @@ from handoff.state import HandoffStore
 __all__ = ["MAX_ADDRESS_CHARS", "ActionRequest", "AgentOrderActions", "Said", "parse_amount"]
 
 MAX_ADDRESS_CHARS = 300
+MAX_AMOUNT = Decimal(10_000_000)  # far above any limit; keeps Decimal's arithmetic in range
 _TEXT = "console_order_action_"
 
 
@@ -73,7 +74,7 @@ def parse_amount(value: Any) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         raise InvalidInput(f"amount {text[:20]!r} is not a number", text=_TEXT + "error_amount") from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")) or amount > 10**7:
+    if not amount.is_finite() or not 0 < amount <= MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
         raise InvalidInput(f"amount {text[:20]!r} is not a positive amount with at most two decimals",
                            text=_TEXT + "error_amount")
     return amount.quantize(Decimal("0.01"))

@@ -342,8 +342,12 @@ class SqlOrderRepository(OrderRepository):
 
         def work(session: Session) -> StoreCredit:
             self._credit_table(session)
-            # The order's row is locked (PostgreSQL) so two agents cannot both spend the same allowance.
-            row = session.get(OrderRow, order_id, with_for_update=True)
+            # A write to the order's row first: it takes PostgreSQL's row lock and SQLite's write lock (whose
+            # reads otherwise run outside any transaction), so two agents cannot both spend one allowance.
+            touched = session.execute(
+                update(OrderRow).where(OrderRow.order_id == order_id).values(order_id=OrderRow.order_id)
+            )
+            row = session.get(OrderRow, order_id) if touched.rowcount == 1 else None
             if row is None:
                 raise OrderNotFound(order_id)
             order = _order_from_row(row)
