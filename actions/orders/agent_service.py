@@ -129,7 +129,9 @@ class AgentOrderActions:
         return conv
 
     async def _order(self, conv: Conversation, order_id: str) -> Order:
-        order = await self.orders.get(order_id) if order_id.isdigit() and len(order_id) <= 12 else None
+        # No verified contact, or not an order number: nothing to look up.
+        wanted = (conv.email or conv.phone) and order_id.isdigit() and len(order_id) <= 12
+        order = await self.orders.get(order_id) if wanted else None
         if order is None or not _owns(conv, order):
             # Someone else's order and no order at all get the same answer.
             raise NotFound(f"order {order_id[:20]!r} is not one of this customer's", text=_TEXT + "error_no_order",
