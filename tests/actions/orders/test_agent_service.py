@@ -37,7 +37,7 @@ async def world(redis_server: RedisServer, redis_client: Redis, tmp_path: Path) 
                         store_credit_limit=Decimal("80")).with_ports(redis=redis_server.port, rasa=free_port(),
                                                                      actions=free_port())
     container = Container(settings)
-    container.keys = RedisKeys(f"act-{uuid.uuid4().hex[:6]}:")  # type: ignore[misc]  # a prefix of its own
+    container.keys = RedisKeys(f"act-{uuid.uuid4().hex[:6]}:")  # a prefix of its own
     try:
         yield await orders_chat(container)
     finally:

@@ -35,7 +35,7 @@ async def container(redis_server: RedisServer, redis_client: Redis, smtp_sink: S
                         smtp_host="127.0.0.1", smtp_port=smtp_sink.port,
                         ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port())
     built = Container(settings)
-    built.keys = RedisKeys(f"close-{uuid.uuid4().hex[:6]}:")  # type: ignore[misc]  # a prefix of its own
+    built.keys = RedisKeys(f"close-{uuid.uuid4().hex[:6]}:")  # a prefix of its own
     try:
         yield built
     finally:
