@@ -31,6 +31,12 @@ from handoff.agent_actions import AgentActionKind
 
 __all__ = ["bp", "setup_order_actions"]
 
+DONE = {  # what the console says once an action is done
+    AgentActionKind.CANCEL_ORDER: "console_order_action_done_cancel_order",
+    AgentActionKind.CHANGE_ADDRESS: "console_order_action_done_change_address",
+    AgentActionKind.STORE_CREDIT: "console_order_action_done_store_credit",
+}
+
 bp = Blueprint("console_order_actions", url_prefix="/console/api/chats", strict_slashes=False)
 bp.on_request(load_session)
 bp.on_response(security_headers)
@@ -100,7 +106,7 @@ async def api_order_action(request: Request, cid: str) -> HTTPResponse:
         preview = await service.preview(conv.cid, agent, action)
         return json({"preview": say(request, preview.key, **preview.values)})
     record = await service.perform(conv.cid, agent, action)
-    done = say(request, f"console_order_action_done_{record.kind.value}", order=record.order_id,
+    done = say(request, DONE[record.kind], order=record.order_id,
                amount=record.amount, currency=record.currency, code=record.code)
     return json({"done": done, "action": record.to_json()}, status=201)
 

@@ -31,11 +31,15 @@ from handoff.agent_actions import AgentActionKind, AgentActionLog, AgentActionRe
 from handoff.models import Agent, Conversation, ConversationState
 from handoff.state import HandoffStore
 
-__all__ = ["MAX_ADDRESS_CHARS", "ActionRequest", "AgentOrderActions", "Said", "parse_amount"]
+__all__ = ["MAX_ADDRESS_CHARS", "PREVIEWS", "ActionRequest", "AgentOrderActions", "Said", "parse_amount"]
 
 MAX_ADDRESS_CHARS = 300
 MAX_AMOUNT = Decimal(10_000_000)  # far above any limit; keeps Decimal's arithmetic in range
-_TEXT = "console_order_action_"
+PREVIEWS = {  # what the confirmation step says each action will do
+    AgentActionKind.CANCEL_ORDER: "console_order_action_preview_cancel_order",
+    AgentActionKind.CHANGE_ADDRESS: "console_order_action_preview_change_address",
+    AgentActionKind.STORE_CREDIT: "console_order_action_preview_store_credit",
+}
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,11 @@ def parse_amount(value: Any) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(f"amount {text[:20]!r} is not a number", text=_TEXT + "error_amount") from None
+        raise InvalidInput(f"amount {text[:20]!r} is not a number",
+                           text="console_order_action_error_amount") from None
     if not amount.is_finite() or not 0 < amount <= MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
         raise InvalidInput(f"amount {text[:20]!r} is not a positive amount with at most two decimals",
-                           text=_TEXT + "error_amount")
+                           text="console_order_action_error_amount")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -123,9 +128,11 @@ class AgentOrderActions:
             raise NotFound(f"no handoff conversation {cid!r}", text="desk_error_no_conversation")
         holds = conv.state is ConversationState.WITH_AGENT and conv.agent_id == agent.agent_id
         if not holds and agent.role != "supervisor":
-            raise NotAllowed(f"{agent.agent_id} does not hold conversation {cid}", text=_TEXT + "error_not_allowed")
+            raise NotAllowed(f"{agent.agent_id} does not hold conversation {cid}",
+                             text="console_order_action_error_not_allowed")
         if not conv.in_handoff:
-            raise Conflict(f"conversation {cid} is {conv.state.value}", text=_TEXT + "error_not_in_handoff")
+            raise Conflict(f"conversation {cid} is {conv.state.value}",
+                           text="console_order_action_error_not_in_handoff")
         return conv
 
     async def _order(self, conv: Conversation, order_id: str) -> Order:
@@ -134,8 +141,8 @@ class AgentOrderActions:
         order = await self.orders.get(order_id) if wanted else None
         if order is None or not _owns(conv, order):
             # Someone else's order and no order at all get the same answer.
-            raise NotFound(f"order {order_id[:20]!r} is not one of this customer's", text=_TEXT + "error_no_order",
-                           order=order_id[:20])
+            raise NotFound(f"order {order_id[:20]!r} is not one of this customer's",
+                           text="console_order_action_error_no_order", order=order_id[:20])
         return order
 
     def _now(self) -> datetime:
@@ -145,9 +152,11 @@ class AgentOrderActions:
     def _refusal(self, order: Order, request: ActionRequest, issued: Decimal) -> Optional[Said]:
         """Why the store's rules refuse the request (None: they allow it)."""
         if request.kind is AgentActionKind.CANCEL_ORDER and not order.can_cancel():
-            return Said(_TEXT + "error_cannot_cancel", {"order": order.order_id, "status": order.status})
+            return Said("console_order_action_error_cannot_cancel",
+                        {"order": order.order_id, "status": order.status})
         if request.kind is AgentActionKind.CHANGE_ADDRESS and not order.can_change_address():
-            return Said(_TEXT + "error_cannot_change_address", {"order": order.order_id, "status": order.status})
+            return Said("console_order_action_error_cannot_change_address",
+                        {"order": order.order_id, "status": order.status})
         if request.kind is AgentActionKind.STORE_CREDIT and request.amount is not None:
             check = order.check_credit(request.amount, issued, self.credit_limit)
             if check is not CreditCheck.OK:
@@ -155,7 +164,7 @@ class AgentOrderActions:
         return None
 
     def _credit_refusal(self, order: Order, allowance: Decimal) -> Said:
-        return Said(_TEXT + "error_credit_over", {"order": order.order_id, "allowance": str(allowance),
+        return Said("console_order_action_error_credit_over", {"order": order.order_id, "allowance": str(allowance),
                                                   "currency": order.currency, "limit": str(self.credit_limit)})
 
     async def options(self, cid: str, agent: Agent) -> List[Dict[str, Any]]:
@@ -217,18 +226,18 @@ class AgentOrderActions:
             assert request.amount is not None  # _complete checked it
             left = order.credit_allowance(issued + request.amount, self.credit_limit)
             values.update(amount=str(request.amount), left=str(left))
-        return Said(_TEXT + "preview_" + request.kind.value, values)
+        return Said("console_order_action_preview_" + request.kind.value, values)
 
     @staticmethod
     def _complete(request: ActionRequest) -> ActionRequest:
         if request.kind is AgentActionKind.CHANGE_ADDRESS:
             address = " ".join(request.address.split())
             if not address or len(address) > MAX_ADDRESS_CHARS:
-                raise InvalidInput("write the new delivery address", text=_TEXT + "error_address",
+                raise InvalidInput("write the new delivery address", text="console_order_action_error_address",
                                    count=MAX_ADDRESS_CHARS)
             return ActionRequest(request.kind, request.order_id, address=address)
         if request.kind is AgentActionKind.STORE_CREDIT and request.amount is None:
-            raise InvalidInput("write the amount of store credit", text=_TEXT + "error_amount")
+            raise InvalidInput("write the amount of store credit", text="console_order_action_error_amount")
         return request
 
     # -- doing it --------------------------------------------------------------------------
@@ -259,9 +268,9 @@ class AgentOrderActions:
                 record = replace(record, amount=str(credit.amount), currency=credit.currency, code=credit.code)
         except OrderStateConflict:
             fresh = await self.orders.get(order.order_id) or order
-            key = "error_cannot_cancel" if request.kind is AgentActionKind.CANCEL_ORDER else \
-                "error_cannot_change_address"
-            raise Conflict(f"order {order.order_id} is {fresh.status}", text=_TEXT + key,
+            key = ("console_order_action_error_cannot_cancel" if request.kind is AgentActionKind.CANCEL_ORDER
+                   else "console_order_action_error_cannot_change_address")
+            raise Conflict(f"order {order.order_id} is {fresh.status}", text=key,
                            order=order.order_id, status=fresh.status) from None
         except CreditNotAllowed as exc:
             said = self._credit_refusal(order, exc.allowance)

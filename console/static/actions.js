@@ -18,12 +18,17 @@
   const boot = JSON.parse(document.getElementById("boot").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   const KINDS = ["cancel_order", "change_address", "store_credit"];
+  const NAMES = {
+    cancel_order: t("order_action_cancel_order"),
+    change_address: t("order_action_change_address"),
+    store_credit: t("order_action_store_credit"),
+  };
   let loading = 0;
 
+  /** The catalog's text console_<key> in the agent's language (as in console.js). */
   function t(key, values) {
-    const full = "order_action_" + key;
-    if (!Object.prototype.hasOwnProperty.call(boot.texts, full)) return full;
-    return kesherMessageFormat.format(boot.texts[full], values || {}, boot.lang);
+    if (!Object.prototype.hasOwnProperty.call(boot.texts, key)) return key;
+    return kesherMessageFormat.format(boot.texts[key], values || {}, boot.lang);
   }
 
   function el(tag, props, children) {
@@ -87,13 +92,13 @@
         el("span", { className: `status status-${order.status}`, text: order.status }),
       ]),
       Number(order.credit_issued) > 0
-        ? el("p", { className: "muted", text: t("credit_issued", { amount: order.credit_issued, currency: order.currency }) })
+        ? el("p", { className: "muted", text: t("order_action_credit_issued", { amount: order.credit_issued, currency: order.currency }) })
         : null,
       el("div", { className: "order-action-buttons" }, KINDS.map((kind) => {
         const refusal = order.actions[kind];
         return el("button", {
           type: "button", className: "secondary", dataset: { action: kind },
-          disabled: Boolean(refusal), title: refusal || undefined, text: t(kind),
+          disabled: Boolean(refusal), title: refusal || undefined, text: NAMES[kind],
           onclick: () => open(cid, order, kind),
         });
       })),
@@ -101,8 +106,8 @@
         el("p", { className: "muted refusal", dataset: { action: kind }, text: order.actions[kind] })),
     ]));
     root.replaceChildren(
-      el("h3", { text: t("title") }),
-      items.length ? el("ul", { className: "plain order-actions" }, items) : el("p", { className: "empty", text: t("none") }),
+      el("h3", { text: t("order_action_title") }),
+      items.length ? el("ul", { className: "plain order-actions" }, items) : el("p", { className: "empty", text: t("order_action_none") }),
     );
     root.hidden = false;
   }
@@ -118,9 +123,9 @@
         ? el("input", { type: "text", name: "amount", dir: "ltr", inputmode: "decimal" })
         : null;
     const body = { action: kind, order_id: order.order_id };
-    const back = el("button", { type: "button", className: "secondary", text: t("back"), onclick: () => dialog.close() });
-    const review = el("button", { type: "button", className: "review", text: t("review") });
-    const confirm = el("button", { type: "button", className: "danger confirm", text: t("confirm"), hidden: true });
+    const back = el("button", { type: "button", className: "secondary", text: t("order_action_back"), onclick: () => dialog.close() });
+    const review = el("button", { type: "button", className: "review", text: t("order_action_review") });
+    const confirm = el("button", { type: "button", className: "danger confirm", text: t("order_action_confirm"), hidden: true });
 
     function fail(err) {
       error.textContent = err.message;
@@ -155,10 +160,10 @@
       }
     });
     dialog.addEventListener("close", () => dialog.remove());
-    const label = kind === "change_address" ? t("address_label")
-      : kind === "store_credit" ? t("amount_label", { currency: order.currency, allowance: order.credit_allowance }) : "";
+    const label = kind === "change_address" ? t("order_action_address_label")
+      : kind === "store_credit" ? t("order_action_amount_label", { currency: order.currency, allowance: order.credit_allowance }) : "";
     dialog.append(
-      el("h3", { text: `${t(kind)} · ${order.order_id}` }),
+      el("h3", { text: `${NAMES[kind]} · ${order.order_id}` }),
       field ? el("label", {}, [label, field]) : null,
       message, error,
       el("div", { className: "order-action-bar" }, [back, review, confirm].filter(Boolean)),
