@@ -164,8 +164,9 @@ class AgentOrderActions:
         return None
 
     def _credit_refusal(self, order: Order, allowance: Decimal) -> Said:
-        return Said("console_order_action_error_credit_over", {"order": order.order_id, "allowance": str(allowance),
-                                                  "currency": order.currency, "limit": str(self.credit_limit)})
+        return Said("console_order_action_error_credit_over",
+                    {"order": order.order_id, "allowance": str(allowance), "currency": order.currency,
+                     "limit": str(self.credit_limit)})
 
     async def options(self, cid: str, agent: Agent) -> List[Dict[str, Any]]:
         """The customer's orders, each with what the agent may do to it now and, if not, why not.
@@ -183,12 +184,10 @@ class AgentOrderActions:
             issued = await self.orders.credit_issued(order.order_id)
             allowance = order.credit_allowance(issued, self.credit_limit)
             refusals = {
-                AgentActionKind.CANCEL_ORDER: self._refusal(order, ActionRequest(AgentActionKind.CANCEL_ORDER,
-                                                                                  order.order_id), issued),
-                AgentActionKind.CHANGE_ADDRESS: self._refusal(order, ActionRequest(AgentActionKind.CHANGE_ADDRESS,
-                                                                                    order.order_id), issued),
-                AgentActionKind.STORE_CREDIT: None if allowance > 0 else self._credit_refusal(order, allowance),
+                kind: self._refusal(order, ActionRequest(kind, order.order_id), issued)
+                for kind in (AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_ADDRESS)
             }
+            refusals[AgentActionKind.STORE_CREDIT] = None if allowance > 0 else self._credit_refusal(order, allowance)
             out.append({
                 "order_id": order.order_id, "status": order.status, "total": str(order.total),
                 "currency": order.currency, "address": order.shipping_address,
