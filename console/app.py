@@ -27,6 +27,7 @@ from console.dashboard import setup_dashboard
 from console.event_log import setup_event_log
 from console.feed import FeedHub
 from console.metrics import read_handoff_gauges
+from console.order_actions import setup_order_actions
 from console.sessions import LoginLimiter, SessionStore
 from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
@@ -139,5 +140,6 @@ def create_app(
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)
+    setup_order_actions(app)
     setup_dashboard(app)
     return app

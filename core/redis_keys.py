@@ -238,6 +238,11 @@ class RedisKeys:
         """
         return f"{self.prefix}undelivered"
 
+    # -- agents acting on orders (#17) ----------------------------------------
+    def agent_actions(self, cid: str, reference: str) -> str:
+        """List: what agents did to orders in one handoff (JSON records, oldest first); expires with the retention."""
+        return f"{self.prefix}agent-actions:{cid}:{reference}"
+
     # -- channel security (sec-chan) ----------------------------------------
     def rate(self, scope: str, subject: str) -> str:
         """Counter (expires with its window): requests of one kind from one source or sender.

@@ -34,7 +34,8 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
 ``notice_sent``        the service told the customer something unasked. ``reason`` its kind.
 ``agent_action``       an agent acted on the customer's behalf. ``agent``; ``reason`` the action
-                       (``cancel_order``, ``store_credit``...); ``value`` an amount, if any.
+                       (``cancel_order``, ``change_address``, ``store_credit``, ``transfer``); ``topic``
+                       the order acted on; ``value`` an amount, if any.
 =====================  ==================================================================================
 
 ``contact`` names one episode of a conversation (a Rasa session): KPIs such as

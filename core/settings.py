@@ -15,6 +15,7 @@ value implies production mode.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Literal, Mapping, Optional, Tuple
 
@@ -186,6 +187,11 @@ class Settings(BaseModel):
                                    description="Share of bot-only conversations whose customer is asked to rate "
                                                "the chat when it ends well (0: never, 1: every one); the same "
                                                "conversation episode always gets the same answer.")
+
+    # -- agents acting on orders (#17) --
+    store_credit_limit: Decimal = Field(default=Decimal("200"), env="KESHER_STORE_CREDIT_LIMIT", ge=0,
+                                        description="The most store credit agents may issue on one order, in all "
+                                                    "(in the order's currency; never more than its total).")
 
     # -- privacy (sec-priv) ---------------------------------------------------------------------------
     retention_days: int = Field(default=30, env="KESHER_RETENTION_DAYS",

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
+from actions.orders.agent_service import AgentOrderActions
 from actions.orders.repository import SqlOrderRepository
 from analytics.engine import events_engine
 from analytics.mover import EventMover
@@ -27,6 +28,7 @@ from core.production import check as check_production
 from core.redis_keys import RedisKeys
 from core.settings import Settings
 from core.texts import TextCatalog
+from handoff.agent_actions import AgentActionLog
 from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
 from handoff.desk import Desk
@@ -157,6 +159,17 @@ class Container:
         """A worker that sends the queued e-mails over SMTP."""
         return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds,
                           event_log=self.event_log)
+
+    @cached_property
+    def agent_actions(self) -> AgentActionLog:
+        """The audit of what agents did to orders in each handoff (the closing e-mail lists it)."""
+        return AgentActionLog(self.store, self.texts)
+
+    @cached_property
+    def order_actions(self) -> AgentOrderActions:
+        """Agents' actions on orders from the console, under the store's rules (``KESHER_STORE_CREDIT_LIMIT``)."""
+        return AgentOrderActions(self.orders, self.store, self.agent_actions,
+                                 credit_limit=self.settings.store_credit_limit, clock=self.clock)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property

@@ -16,10 +16,12 @@ from typing import Optional, Tuple
 __all__ = [
     "ORDER_ID_PATTERN",
     "RETURN_WINDOW_DAYS",
+    "CreditCheck",
     "Order",
     "OrderItem",
     "ReturnCheck",
     "ReturnRequest",
+    "StoreCredit",
     "contact_matches",
     "normalize_email",
     "normalize_order_id",
@@ -55,6 +57,15 @@ class ReturnCheck(StrEnum):
     ALREADY_RETURNED = "already_returned"
     RETURN_OPEN = "open"
     CANCELLED = "cancelled"
+
+
+class CreditCheck(StrEnum):
+    """Whether store credit of some amount may be issued on an order, and if not, why."""
+
+    OK = "ok"
+    NOT_POSITIVE = "not_positive"
+    TOO_PRECISE = "too_precise"
+    OVER_LIMIT = "over_limit"
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,25 @@ class Order:
     def can_cancel(self) -> bool:
         """An order can be cancelled only before shipping."""
         return self.status == "processing"
+
+    def credit_allowance(self, issued: Decimal, limit: Decimal) -> Decimal:
+        """How much more store credit this order may get: at most ``limit`` and the order's total, in all.
+
+        Args:
+            issued: Store credit already issued on this order.
+            limit: The most one order may get (``KESHER_STORE_CREDIT_LIMIT``).
+        """
+        return max(Decimal("0.00"), min(limit, self.total) - issued).quantize(Decimal("0.01"))
+
+    def check_credit(self, amount: Decimal, issued: Decimal, limit: Decimal) -> CreditCheck:
+        """Whether store credit of ``amount`` (in the order's currency) may be issued on top of ``issued``."""
+        if amount <= 0:
+            return CreditCheck.NOT_POSITIVE
+        if amount != amount.quantize(Decimal("0.01")):
+            return CreditCheck.TOO_PRECISE
+        if amount > self.credit_allowance(issued, limit):
+            return CreditCheck.OVER_LIMIT
+        return CreditCheck.OK
 
     def return_deadline(self) -> Optional[date]:
         """Last day a return can start, if the order was delivered."""
@@ -142,6 +172,18 @@ class ReturnRequest:
     order_id: str
     reason: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoreCredit:
+    """Store credit an agent issued: a code the customer spends in the shop (not money back to a card)."""
+
+    code: str
+    order_id: str
+    amount: Decimal
+    currency: str
+    agent_id: str
+    issued_at: datetime
 
 
 def normalize_order_id(text: str) -> Optional[str]:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["STATUSES", "Base", "OrderEventRow", "OrderItemRow", "OrderRow", "ReturnRow"]
+__all__ = ["STATUSES", "Base", "OrderEventRow", "OrderItemRow", "OrderRow", "ReturnRow", "StoreCreditRow"]
 
 Base = declarative_base()
 
@@ -112,3 +112,16 @@ class OrderEventRow(Base):  # type: ignore[valid-type,misc]
     at: datetime = Column(DateTime, nullable=False)
     kind: str = Column(String(32), nullable=False)
     detail: str = Column(Text, nullable=False, default="")
+
+
+class StoreCreditRow(Base):  # type: ignore[valid-type,misc]
+    """Store credit an agent issued on an order (a code to spend in the shop, never a card refund)."""
+
+    __tablename__ = "store_credits"
+
+    code: str = Column(String(24), primary_key=True)
+    order_id: str = Column(ForeignKey("orders.order_id"), nullable=False, index=True)
+    amount: Decimal = Column(Money, nullable=False)
+    currency: str = Column(String(3), nullable=False)
+    agent_id: str = Column(String(64), nullable=False)
+    issued_at: datetime = Column(DateTime, nullable=False)

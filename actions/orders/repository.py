@@ -11,24 +11,28 @@ import asyncio
 import secrets
 from abc import ABC, abstractmethod
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable, List, Optional, TypeVar
 
-from sqlalchemy import create_engine, desc, event, or_, select, update
+from sqlalchemy import Integer, create_engine, desc, event, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.orders.domain import (
+    CreditCheck,
     Order,
     OrderItem,
     ReturnCheck,
     ReturnRequest,
+    StoreCredit,
     normalize_phone,
 )
-from actions.orders.models import Base, OrderEventRow, OrderRow, ReturnRow
+from actions.orders.models import Base, OrderEventRow, OrderRow, ReturnRow, StoreCreditRow
 from core.errors import Conflict, KesherError, NotFound, Unavailable
 
 __all__ = [
+    "CreditNotAllowed",
     "OrderError",
     "OrderNotFound",
     "OrderRepository",
@@ -36,6 +40,7 @@ __all__ = [
     "OrdersUnavailable",
     "ReturnNotAllowed",
     "SqlOrderRepository",
+    "new_credit_code",
 ]
 
 T = TypeVar("T")
@@ -63,6 +68,15 @@ class ReturnNotAllowed(OrderError, Conflict):
     def __init__(self, check: ReturnCheck) -> None:
         super().__init__(check.value)
         self.check = check
+
+
+class CreditNotAllowed(OrderError, Conflict):
+    """Store credit of that amount cannot be issued on the order; ``check`` says why."""
+
+    def __init__(self, check: CreditCheck, allowance: Decimal) -> None:
+        super().__init__(check.value)
+        self.check = check
+        self.allowance = allowance
 
 
 class OrderRepository(ABC):
@@ -102,6 +116,34 @@ class OrderRepository(ABC):
             OrderNotFound: No such order.
             ReturnNotAllowed: The order cannot be returned today.
         """
+
+    @abstractmethod
+    async def credit_issued(self, order_id: str) -> Decimal:
+        """The store credit issued on an order so far (0 when none).
+
+        Raises:
+            OrdersUnavailable: The store cannot be reached now.
+        """
+
+    @abstractmethod
+    async def issue_credit(
+        self, order_id: str, amount: Decimal, *, agent_id: str, limit: Decimal, now: datetime
+    ) -> StoreCredit:
+        """Issues store credit on an order, within :meth:`Order.check_credit`'s rule, checked in one transaction.
+
+        Raises:
+            OrderNotFound: No such order.
+            CreditNotAllowed: The amount is not positive, or over what the order may still get.
+        """
+
+
+_CODE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no digits: a code is never masked as a number, nor I/O misread
+
+
+def new_credit_code() -> str:
+    """A new, unguessable store-credit code, e.g. ``SC-KQWMT-RZHAB``."""
+    letters = "".join(secrets.choice(_CODE_LETTERS) for _ in range(10))
+    return f"SC-{letters[:5]}-{letters[5:]}"
 
 
 def _order_from_row(row: OrderRow) -> Order:
@@ -158,6 +200,7 @@ class SqlOrderRepository(OrderRepository):
         """
         self._engine = engine
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
+        self._credit_table_ready = False
 
     @classmethod
     def from_url(cls, url: str) -> SqlOrderRepository:
@@ -265,5 +308,59 @@ class SqlOrderRepository(OrderRepository):
             session.add(ReturnRow(rma=rma, order_id=order_id, reason=reason, created_at=now))
             session.add(OrderEventRow(order_id=order_id, at=now, kind="return_requested", detail=reason))
             return ReturnRequest(rma=rma, order_id=order_id, reason=reason, created_at=now)
+
+        return await self._run(work)
+
+    def _credit_table(self, session: Session) -> None:
+        # An orders database seeded before store credit existed lacks the table; it is made on first use.
+        if not self._credit_table_ready:
+            StoreCreditRow.__table__.create(session.connection(), checkfirst=True)
+            self._credit_table_ready = True
+
+    @staticmethod
+    def _issued(session: Session, order_id: str) -> Decimal:
+        cents = session.scalar(
+            select(func.coalesce(func.sum(type_coerce(StoreCreditRow.amount, Integer)), 0)).where(
+                StoreCreditRow.order_id == order_id
+            )
+        )
+        return (Decimal(int(cents or 0)) / 100).quantize(Decimal("0.01"))
+
+    async def credit_issued(self, order_id: str) -> Decimal:
+        """See :meth:`OrderRepository.credit_issued`."""
+
+        def work(session: Session) -> Decimal:
+            self._credit_table(session)
+            return self._issued(session, order_id)
+
+        return await self._run(work)
+
+    async def issue_credit(
+        self, order_id: str, amount: Decimal, *, agent_id: str, limit: Decimal, now: datetime
+    ) -> StoreCredit:
+        """See :meth:`OrderRepository.issue_credit`."""
+
+        def work(session: Session) -> StoreCredit:
+            self._credit_table(session)
+            # A write to the order's row first: it takes PostgreSQL's row lock and SQLite's write lock (whose
+            # reads otherwise run outside any transaction), so two agents cannot both spend one allowance.
+            touched = session.execute(
+                update(OrderRow).where(OrderRow.order_id == order_id).values(order_id=OrderRow.order_id)
+            )
+            row = session.get(OrderRow, order_id) if touched.rowcount == 1 else None
+            if row is None:
+                raise OrderNotFound(order_id)
+            order = _order_from_row(row)
+            issued = self._issued(session, order_id)
+            check = order.check_credit(amount, issued, limit)
+            if check is not CreditCheck.OK:
+                raise CreditNotAllowed(check, order.credit_allowance(issued, limit))
+            code = new_credit_code()
+            session.add(StoreCreditRow(code=code, order_id=order_id, amount=amount, currency=order.currency,
+                                       agent_id=agent_id, issued_at=now))
+            session.add(OrderEventRow(order_id=order_id, at=now, kind="store_credit",
+                                      detail=f"{amount} {order.currency} {code} by {agent_id}"))
+            return StoreCredit(code=code, order_id=order_id, amount=amount, currency=order.currency,
+                               agent_id=agent_id, issued_at=now)
 
         return await self._run(work)

@@ -18,16 +18,19 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from babel.dates import format_date
+from babel.numbers import format_currency
 
 from core.language import LOCALES, Language, as_language
 from core.settings import Settings
 from core.texts import TextCatalog
+from handoff.agent_actions import AgentActionKind, AgentActionRecord
 from handoff.mail.masking import mask_sensitive
 from handoff.models import Agent, Conversation
 
@@ -51,6 +54,13 @@ KNOWN_REASONS = (
     "verification_failed",
 )
 
+
+# Resolution codes that claim something was done to an order: the closing e-mail says so only when the
+# audit of this chat shows it (a card refund is never something Kesher did, so "refund_issued" never claims one).
+ACTION_CLAIMS = {
+    "order_changed": (AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_ADDRESS),
+    "refund_issued": (),
+}
 
 Say = Callable[..., str]
 _OPENING_DATE = {"he": "d.MM", "en": "d MMMM"}
@@ -308,12 +318,33 @@ def handoff_summary(
     )
 
 
+def _action_line(record: AgentActionRecord, language: Language, say: Say) -> str:
+    """What one agent action did, as the customer reads it."""
+    if record.kind is AgentActionKind.STORE_CREDIT:
+        try:
+            amount = format_currency(Decimal(record.amount), record.currency, locale=LOCALES[language])
+        except (InvalidOperation, ValueError):
+            amount = f"{record.amount} {record.currency}"
+        return say("action_store_credit", order=record.order_id, amount=amount, code=record.code)
+    return say(f"action_{record.kind.value}", order=record.order_id, address=record.address)
+
+
+def _resolution_line(conv: Conversation, actions: Sequence[AgentActionRecord], texts: TextCatalog, say: Say) -> str:
+    """The outcome sentence: the resolution code's, unless it claims an action this chat's audit does not show."""
+    backing = ACTION_CLAIMS.get(conv.resolution)
+    if backing is not None and not any(a.kind in backing for a in actions):
+        return say("resolution_generic")
+    key = f"resolution_{conv.resolution}"
+    return say(key if f"mail_{key}" in texts else "resolution_generic")
+
+
 def closing_summary(
     conv: Conversation,
     settings: Settings,
     texts: TextCatalog,
     agent: Agent,
     *,
+    actions: Sequence[AgentActionRecord] = (),
     mail_id: Optional[str] = None,
     now: Optional[float] = None,
 ) -> EmailMessage:
@@ -325,6 +356,8 @@ def closing_summary(
         settings: ``mail_from`` is the sender, and the reply-to when the agent has no address.
         texts: The wording (the catalog's ``mail_*`` texts).
         agent: Who closed it: their full name signs the mail, their address takes replies.
+        actions: What agents did to the customer's orders in this handoff (the audit): listed one by one,
+            and a resolution code that claims a change nobody made is not repeated to the customer.
         mail_id: Id for the ``Message-ID``; derived from the conversation when None.
         now: Epoch seconds for the ``Date`` header; the current time when None.
 
@@ -347,10 +380,14 @@ def closing_summary(
         blocks.append(_Block("p", (conv.summary.strip(),), user=True))
     else:
         blocks.append(_Block("p", (say("closing_done_none", agent=full_name),)))
-    resolution = f"resolution_{conv.resolution}"
+    if actions:
+        blocks += [
+            _Block("h", (say("closing_actions_heading"),)),
+            _Block("ul", tuple(_action_line(a, lang, say) for a in actions)),
+        ]
     blocks += [
         _Block("h", (say("closing_resolution_heading"),)),
-        _Block("p", (say(resolution if f"mail_{resolution}" in texts else "resolution_generic"),)),
+        _Block("p", (_resolution_line(conv, actions, texts, say),)),
         _Block("h", (say("closing_next_heading"),)),
     ]
     if conv.next_steps.strip():

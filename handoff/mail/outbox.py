@@ -36,7 +36,7 @@ import uuid
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import aiosmtplib
 from redis.asyncio import Redis
@@ -46,6 +46,7 @@ from core.redis_keys import RedisKeys
 from core.service_events import EventKind as ServiceEventKind
 from core.settings import Settings
 from core.texts import TextCatalog
+from handoff.agent_actions import AgentActionLog, AgentActionRecord
 from handoff.agents import AgentDirectory
 from handoff.event_log import EventLog
 from handoff.mail.compose import closing_summary, code_mail, customer_address, handoff_summary
@@ -290,6 +291,7 @@ class MailWorker:
         self.poll_seconds = poll_seconds
         self.tls_context = tls_context
         self.event_log = event_log
+        self.actions = AgentActionLog(store, texts)  # what the closing e-mail says agents did
         self._release = self.redis.register_script(_RELEASE)
 
     async def pending(self) -> List[Dict[str, Any]]:
@@ -359,8 +361,9 @@ class MailWorker:
             log.warning("mail %s (%s for %s) dropped: %s", mail_id, job["kind"], job["cid"], why_not)
             await self._forget(mail_id)
             return "dropped"
+        actions = await self.actions.taken(conv.cid, conv.reference) if job["kind"] == "closing" else []
         try:
-            message = self._compose(job, conv, mail_id)
+            message = self._compose(job, conv, mail_id, actions)
         except ValueError as exc:
             log.warning("mail %s (%s for %s) dropped: %s", mail_id, job["kind"], job["cid"], exc)
             await self._forget(mail_id)
@@ -409,7 +412,9 @@ class MailWorker:
             return f"the handoff is over (state {conv.state.value})"
         return ""
 
-    def _compose(self, job: Dict[str, Any], conv: Conversation, mail_id: str) -> EmailMessage:
+    def _compose(
+        self, job: Dict[str, Any], conv: Conversation, mail_id: str, actions: Sequence[AgentActionRecord] = ()
+    ) -> EmailMessage:
         params: Dict[str, Any] = job["params"]
         now = self.clock()
         if job["kind"] == "code":
@@ -428,8 +433,8 @@ class MailWorker:
                 mail_id=mail_id,
                 now=now,
             )
-        return closing_summary(conv, self.settings, self.texts, self._agent(params, conv), mail_id=mail_id,
-                               now=now)
+        return closing_summary(conv, self.settings, self.texts, self._agent(params, conv), actions=actions,
+                               mail_id=mail_id, now=now)
 
     def _agent(self, params: Dict[str, Any], conv: Conversation) -> Agent:
         agent_id = str(params.get("agent_id") or conv.agent_id or "")

@@ -45,6 +45,10 @@ CONSOLE_JS = PROJECT_ROOT / "console" / "static" / "console.js"
 WIDGET_JS = PROJECT_ROOT / "connectors" / "web_static" / "widget.js"
 PYTHON = [PROJECT_ROOT / "console" / name
           for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py")]
+# The customer panel's order actions (#17): their script and the modules that name their texts.
+ORDER_ACTIONS_JS = PROJECT_ROOT / "console" / "static" / "actions.js"
+ORDER_ACTIONS_PY = [PROJECT_ROOT / "console" / "order_actions.py",
+                    PROJECT_ROOT / "actions" / "orders" / "agent_service.py"]
 _names = itertools.count()
 
 
@@ -66,6 +70,12 @@ def _used_keys() -> Tuple[Set[str], Set[str]]:
     keys |= {f"console_{k}" for k in _keys_in(script, r"""\bt\(\s*"([a-z0-9_]+)\"""")}
     prefixes |= {f"console_{k}" for k in _keys_in(script, r"""\blabel\(\s*"([a-z0-9_]+_)\"""")}
     keys |= {f"widget_{k}" for k in _keys_in(WIDGET_JS.read_text(encoding="utf-8"), r"""\bt\(\s*"([a-z0-9_]+)\"""")}
+    order_actions = ORDER_ACTIONS_JS.read_text(encoding="utf-8")
+    keys |= {f"console_{k}" for k in _keys_in(order_actions, r"""\bt\(\s*"([a-z0-9_]+)\"""")}
+    for path in ORDER_ACTIONS_PY:
+        source = path.read_text(encoding="utf-8")
+        keys |= _keys_in(source, r"""["'](console_[a-z0-9_]*[a-z0-9])["']""") - _keys_in(
+            source, r'Blueprint\(\s*"([a-z_]+)"')
     return keys, prefixes
 
 

@@ -50,6 +50,8 @@ JSON_ROUTES: Dict[str, Tuple[Dict[str, Any], ...]] = {
     "typing": ({},),
     "transfer": ({"to_agent": "dana"}, {"to_team": "orders"}),
     "close": ({"resolution": "no-such-code", "summary": "s", "next_steps": "n"},),
+    "order-actions": ({"action": "store_credit", "order_id": "104233", "amount": "10"},
+                      {"action": "change_address", "order_id": "104233", "address": "Herzl 1", "confirm": True}),
 }
 
 
@@ -122,7 +124,8 @@ def test_console_writers_add_form(fuzz, agent):
 
 GET_ROUTES = ["/console/api/chats/{cid}", "/console/api/chats/{cid}/events", "/console/api/chats/{cid}/transcript",
               "/console/api/chats/{cid}/panel", "/console/mail/{cid}", "/console/mail/{cid}/body",
-              "/console/writers/flows/{cid}", "/console/questions", "/console/api/queue", "/console/api/me"]
+              "/console/writers/flows/{cid}", "/console/questions", "/console/api/queue", "/console/api/me",
+              "/console/api/chats/{cid}/order-actions"]
 
 
 def test_console_get_routes(fuzz, agent):

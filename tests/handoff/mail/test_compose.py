@@ -139,7 +139,9 @@ def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
     for part in (plain, rich):
         assert "Refunded the delivery fee." in part
         assert "The refund shows within 5 working days." in part
-        assert "We've issued a refund." in part
+        # The agent's own words stay; the code's promise of a card refund is not repeated, as no action of
+        # this chat backs it (#17: tests/handoff/mail/test_closing_actions.py).
+        assert "We've issued a refund." not in part and "The conversation has ended." in part
         assert "Dana Levi" in part
         assert "4580123456789015" not in part
     assert "&lt;b&gt;No&lt;/b&gt;" in rich and "<b>No</b>" not in rich
