@@ -44,7 +44,8 @@ TEMPLATES = PROJECT_ROOT / "console" / "templates" / "console"
 CONSOLE_JS = PROJECT_ROOT / "console" / "static" / "console.js"
 WIDGET_JS = PROJECT_ROOT / "connectors" / "web_static" / "widget.js"
 PYTHON = [PROJECT_ROOT / "console" / name
-          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py")]
+          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py",
+                       "desk_api.py", "web.py")]
 _names = itertools.count()
 
 
