@@ -100,7 +100,9 @@ def _field_match(conv: Conversation, needle: str, digits: str) -> Optional[Searc
                          ("email", conv.email), ("email", conv.email_unverified)):
         if value and needle in value.casefold():
             return SearchHit(conv, field, value)
-    if conv.phone and len(digits) >= 4 and digits in _NOT_DIGIT.sub("", conv.phone):
+    # A local number (054...) matches its international form (+972 54...): the trunk 0 is dropped.
+    national = digits.lstrip("0")
+    if conv.phone and len(national) >= 4 and national in _NOT_DIGIT.sub("", conv.phone):
         return SearchHit(conv, "phone", conv.phone)
     return None
 
