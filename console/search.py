@@ -3,8 +3,10 @@
 A bounded scan, not an index: it reads the conversations that can matter to an
 agent from the sets Redis already keeps (the queue, every desk agent's open
 chats, and the newest :data:`MAX_CLOSED` closed ones), so a search costs at most
-two pipelined round trips whatever the size of the database:
+three pipelined round trips whatever the size of the database:
 
+- the candidates: one ``ZRANGE`` of the queue, one ``SMEMBERS`` per desk agent, one
+  ``ZREVRANGE`` of the closed set;
 - one ``HGETALL`` per candidate (queue + open chats + at most 500 closed);
 - one ``XREVRANGE ... COUNT 200`` for each of the first :data:`MAX_TEXT_SCAN`
   candidates the agent may read that did not already match on a field, only when
