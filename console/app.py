@@ -20,7 +20,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
-from console import live, mailbox, questions, routes, writers
+from console import desk_api, live, mailbox, questions, routes, writers
 from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.dashboard import setup_dashboard
@@ -137,7 +137,7 @@ def create_app(
         return await read_handoff_gauges(container.redis, container.keys, [a.agent_id for a in container.agents.all()])
 
     setup_metrics(app, [handoff])
-    for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
+    for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp, desk_api.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)
     setup_order_actions(app)

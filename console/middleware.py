@@ -28,6 +28,7 @@ from console.auth import (
 )
 from console.context import ServiceState, state
 from console.sessions import password_fingerprint
+from console.ui_choice import load_ui_choice
 from console.web import content_security_policy, say
 from core.errors import NotAllowed, NotAuthenticated
 
@@ -98,6 +99,7 @@ async def load_session(request: Request) -> Optional[HTTPResponse]:
         service = state(request)
         request.ctx.session = await service.sessions.load(token, fingerprint_of(service))
     session = current_session(request)
+    request.ctx.ui_choice = await load_ui_choice(state(request), session.agent_id) if session else None
     if request.method == "POST" and request.path != LOGIN_PATH and session is not None:
         check_csrf(request, session.csrf)
     if is_websocket_upgrade(request):

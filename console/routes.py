@@ -35,6 +35,7 @@ from console.auth import (
 )
 from console.context import state
 from console.middleware import load_session, security_headers
+from console.previews import last_messages
 from console.sessions import password_fingerprint
 from console.web import MAX_JSON_BYTES, STATIC_DIR, jsonable, render, say, text_direction, ui_language
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -282,10 +283,11 @@ async def api_queue(request: Request) -> HTTPResponse:
 @bp.get("/api/chats")
 @require_role(*DESK_ROLES)
 async def api_chats(request: Request) -> HTTPResponse:
-    """The conversations the agent holds."""
+    """The conversations the agent holds, each with its last message (``last``) for the list's preview."""
     agent = current_agent(request)
     convs = await state(request).desk.my_chats(agent.agent_id)
-    return json({"chats": [conversation_json(c, agent) for c in convs]})
+    last = await last_messages(state(request).store, [c.cid for c in convs])
+    return json({"chats": [{**conversation_json(c, agent), "last": last.get(c.cid)} for c in convs]})
 
 
 @bp.get("/api/chats/<cid>")

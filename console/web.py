@@ -5,7 +5,7 @@ Jinja2 escapes everything it prints (autoescape is on for every template).
 Every word a page, its script or an API refusal shows comes from the text
 catalog (``data/texts/console.yml``) in the UI language of the request: the
 agent's ``ui_language``, else the ``console_language`` setting. Templates call
-``t("console_key", **values)``.
+``t("console_<key>", **values)``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sanic.response import HTTPResponse, html
 
 from console.context import state
 from core.errors import KesherError
-from core.language import Language
+from core.language import LANGUAGES, Language
 from core.texts import TextCatalog
 from edge.browser import MESSAGE_FORMAT_JS
 
@@ -74,12 +74,19 @@ def build_jinja() -> Environment:
 
 
 def ui_language(request: Request) -> Language:
-    """The language of the console for this request: the agent's own, else the ``console_language`` setting.
+    """The console's language for this request: the agent's choice, their ``ui_language``, else the setting.
+
+    The choice is the one the agent made with the language switch (kept per agent in Redis and
+    loaded with the session by the middleware, ``request.ctx.ui_choice``).
 
     The agent is the one a handler's guard found, or the one of the session cookie
     (middleware and refusals run before the guard).
     """
     service = state(request)
+    chosen = getattr(request.ctx, "ui_choice", None)
+    if chosen in LANGUAGES:
+        choice: Language = chosen
+        return choice
     agent = getattr(request.ctx, "agent", None)
     if agent is None:
         session = getattr(request.ctx, "session", None)
@@ -169,6 +176,11 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     values.setdefault("csrf_token", session.csrf if session else "")
     values.setdefault("ui_lang", language)
     values.setdefault("ui_dir", text_direction(language))
+    other = "en" if language == "he" else "he"
+    values.setdefault("other_lang", other)
+    values.setdefault("other_dir", text_direction(other))
+    values.setdefault("other_lang_name", service.texts.text("console_language_self", other))
+    values.setdefault("request_path", request.path + (f"?{request.query_string}" if request.query_string else ""))
     values.update(_page_texts(service.texts, language))
     return html(service.jinja.get_template(template).render(**values), status=status)
 

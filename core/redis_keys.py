@@ -134,6 +134,10 @@ class RedisKeys:
         """Hash: recent login attempts for one agent id from anywhere; only slows logins down (expires)."""
         return f"{self.prefix}login:account:{agent_id.strip().lower()[:64]}"
 
+    def console_ui_language(self, agent_id: str) -> str:
+        """String: the console language an agent chose (``he`` or ``en``), kept across logins."""
+        return f"{self.prefix}agent:{agent_id}:ui-language"
+
     # -- mail ----------------------------------------------------------
     def mail(self, mail_id: str) -> str:
         """Hash: one queued e-mail job."""

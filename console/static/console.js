@@ -8,6 +8,9 @@
  * Live updates come over /console/ws; after a reconnect the queue, the chats and
  * the open chat's events after the last stream id are fetched again, and each
  * event is shown once (deduplicated by stream id).
+ * A chat that starts waiting or is assigned to the agent plays a short sound, counts in the
+ * title's badge and, once the agent enabled them, raises a desktop notification; an
+ * assignment also shows a toast. Other desk modules reach the page through window.kesherDesk.
  */
 (function () {
   "use strict";
@@ -37,7 +40,10 @@
   const state = {
     queue: [],
     queueAt: Date.now(),
+    queueSeen: null, // Set of the queue's cids already announced (null until the first queue arrives)
+    newInQueue: 0, // arrivals the agent has not looked at yet (reset when the page is looked at)
     chats: [],
+    taking: new Set(), // chats this page is taking itself (no "assigned to you" toast for those)
     current: null, // {cid, conv, lastId, shown:Set, messageIds:Set}
     lastTyping: 0,
     suggestion: 0,
@@ -159,15 +165,23 @@
       const who = row.customer_name || row.reference || row.cid;
       const tr = el("tr", { dataset: { cid: row.cid }, className: row.target_agent === me.id ? "reserved" : "" }, [
         el("td", { className: "wait", dataset: { base: String(row.waiting_seconds) }, text: duration(row.waiting_seconds) }),
-        el("td", { dir: "auto" }, [
-          el("span", { className: "who", text: who }),
-          el("small", { className: "ref", text: row.reference && row.reference !== who ? row.reference : "" }),
+        el("td", {}, [
+          el("bdi", { className: "who", text: who }),
+          el("small", { className: "ref", dir: "ltr", text: row.reference && row.reference !== who ? row.reference : "" }),
+          el("small", { className: "via" }, [
+            el("span", { className: "lang lang-" + row.language, title: t("queue_language"), text: (row.language || "").toUpperCase() }),
+            " ",
+            el("span", { title: t("queue_channel"), text: row.channel }),
+          ]),
         ]),
-        el("td", {}, [el("span", { className: "lang lang-" + row.language, text: (row.language || "").toUpperCase() })]),
-        el("td", { text: row.channel }),
-        el("td", { text: label("reason_", row.reason) }),
-        el("td", { text: row.topic + (row.team ? ` → ${row.team}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
-        el("td", { text: String(row.priority) }),
+        el("td", {}, [
+          el("span", { text: label("reason_", row.reason) }),
+          el("small", { className: "prio" }, [
+            el("span", { title: t("queue_topic"), text: row.topic + (row.team ? ` → ${row.team}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
+            " · ",
+            el("span", { title: t("queue_priority"), text: `P${row.priority}` }),
+          ]),
+        ]),
         el("td", {}, [el("button", { type: "button", className: "take", text: t("take"), dataset: { cid: row.cid } })]),
       ]);
       body.append(tr);
@@ -175,12 +189,30 @@
     $("queue-count").textContent = String(rows.length);
     $("queue-empty").hidden = rows.length > 0;
     $("queue").hidden = rows.length === 0;
+    announceQueue(rows);
+  }
+
+  /** A sound, the badge and a desktop notification for each chat that just joined the queue. */
+  function announceQueue(rows) {
+    const first = state.queueSeen === null;
+    const seen = state.queueSeen || new Set();
+    const fresh = rows.filter((row) => !seen.has(row.cid));
+    state.queueSeen = new Set(rows.map((row) => row.cid));
+    if (first || !fresh.length) return;
+    if (!lookedAt()) state.newInQueue += fresh.length;
+    updateBadge();
+    const row = fresh[0];
+    alertAgent(t("notify_new_chat", { who: row.customer_name || row.reference || row.cid }), row.cid);
   }
 
   function tick() {
     const elapsed = (Date.now() - state.queueAt) / 1000;
     for (const cell of document.querySelectorAll("#queue-body td.wait")) {
       cell.textContent = duration(Number(cell.dataset.base) + elapsed);
+    }
+    const now = Date.now() / 1000;
+    for (const timer of document.querySelectorAll("#my-chats .timer[data-since]")) {
+      timer.textContent = duration(now - Number(timer.dataset.since));
     }
   }
   setInterval(tick, 1000);
@@ -201,11 +233,13 @@
   }
 
   async function take(cid) {
+    state.taking.add(cid);
     try {
       await api("POST", `/chats/${encodeURIComponent(cid)}/take`);
       await Promise.all([loadChats(), loadQueue()]);
       await openChat(cid);
     } catch (error) {
+      state.taking.delete(cid);
       report(error);
       loadQueue().catch(report);
     }
@@ -222,16 +256,36 @@
         dataset: { cid: chat.cid },
         className: [unread.has(chat.cid) ? "unread" : "", state.current && state.current.cid === chat.cid ? "open" : ""].join(" ").trim(),
       }, [
-        el("button", { type: "button", dir: "auto" }, [
-          el("span", { className: "who", text: chat.customer_name || chat.reference || chat.cid }),
-          el("span", { className: "lang lang-" + chat.language, text: (chat.language || "").toUpperCase() }),
-          el("small", { text: `${chat.channel} · ${label("reason_", chat.reason)}` }),
+        el("button", { type: "button" }, [
+          el("bdi", { className: "who", text: chat.customer_name || chat.reference || chat.cid }),
+          el("span", { className: "timer", dir: "ltr", dataset: { since: String(chat.assigned_at || chat.queued_at || 0) },
+            text: duration(Date.now() / 1000 - Number(chat.assigned_at || chat.queued_at || Date.now() / 1000)) }),
+          el("span", { className: "preview", dir: "auto", text: preview(chat.last) }),
+          el("small", {}, [
+            el("span", { className: "lang lang-" + chat.language, text: (chat.language || "").toUpperCase() }),
+            ` ${chat.channel} · ${label("reason_", chat.reason)}`,
+          ]),
         ]),
       ]);
       list.append(li);
     }
     $("chats-count").textContent = String(chats.length);
     $("chats-empty").hidden = chats.length > 0;
+    updateBadge();
+  }
+
+  /** The "My chats" line under a name: the last message, the agent's own marked as theirs. */
+  function preview(last) {
+    if (!last || !last.text) return t("chats_no_messages");
+    return last.kind === "agent" && last.author === me.id ? t("chats_you", { message: last.text }) : last.text;
+  }
+
+  function setPreview(cid, event) {
+    const chat = state.chats.find((c) => c.cid === cid);
+    if (!chat || !["customer", "agent"].includes(event.kind) || !event.text) return;
+    chat.last = { kind: event.kind, author: event.author, text: event.text.slice(0, 120), at: event.at };
+    const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(cid)}"] .preview`);
+    if (li) li.textContent = preview(chat.last);
   }
 
   $("my-chats").addEventListener("click", (e) => {
@@ -284,7 +338,8 @@
     const buttons = (event.data && event.data.buttons) || [];
     const media = (event.data && event.data.media) || [];
     const channel = event.kind === "customer" && event.data && event.data.channel ? ` · ${event.data.channel}` : "";
-    return el("div", { className: `msg msg-${event.kind}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
+    const own = (event.kind === "agent" || event.kind === "note") && event.author === me.id;
+    return el("div", { className: `msg msg-${event.kind}${own ? " own" : ""}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
       el("div", { className: "msg-meta", dir: "auto", text: `${who}${channel}${at ? " · " + at : ""}` }),
       event.text ? el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }) : null,
       ...media.map(mediaNode),
@@ -317,21 +372,30 @@
     for (const child of container.children) {
       if (compareIds(child.dataset.id, event.stream_id) > 0) { before = child; break; }
     }
-    const log = $("log");
-    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
     container.insertBefore(node, before);
     if (!cur.lastId || compareIds(event.stream_id, cur.lastId) > 0) cur.lastId = event.stream_id;
-    if (atBottom || event.author === me.id) log.scrollTop = log.scrollHeight;
+    if (event.author === me.id) cur.pinned = true;
+    keepNewestInView();
+    setPreview(cur.cid, event);
     if (event.kind === "customer") $("typing").hidden = true;
   }
+
+  // The transcript stays scrolled to the newest message while the agent has not scrolled up;
+  // content added above it (the bot's transcript arriving late) does not move the view either.
+  function keepNewestInView() {
+    const cur = state.current;
+    const log = $("log");
+    if (cur && cur.pinned) log.scrollTop = log.scrollHeight;
+  }
+
+  $("log").addEventListener("scroll", () => {
+    const log = $("log");
+    if (state.current) state.current.pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  }, { passive: true });
 
   function renderConversation(conv) {
     const cur = state.current;
     cur.conv = conv;
-    const rtl = conv.language === "he";
-    const log = $("log");
-    log.setAttribute("dir", rtl ? "rtl" : "ltr");
-    log.setAttribute("lang", conv.language || "en");
     $("chat-title").textContent = conv.customer_name || conv.reference || conv.cid;
     const bits = [conv.reference, (conv.language || "").toUpperCase(), conv.channel,
       label("reason_", conv.reason), conv.topic].filter(Boolean);
@@ -374,6 +438,7 @@
     }
     const reason = cur && cur.conv && cur.conv.reason ? label("reason_", cur.conv.reason) : "";
     $("handoff-divider").textContent = reason ? t("divider_reason", { reason }) : t("divider");
+    keepNewestInView();
   }
 
   function renderPanel(panel) {
@@ -453,7 +518,7 @@
       await Promise.all([refreshConversation(), fetchEvents()]).catch(report);
       return;
     }
-    const cur = { cid, conv: null, lastId: "", shown: new Set(), messageIds: new Set() };
+    const cur = { cid, conv: null, lastId: "", shown: new Set(), messageIds: new Set(), pinned: true };
     state.current = cur;
     $("chat-placeholder").hidden = true;
     $("chat-view").hidden = false;
@@ -465,6 +530,7 @@
     hideSuggestions();
     const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(cid)}"]`);
     if (li) li.classList.remove("unread");
+    updateBadge();
     history.replaceState(null, "", "#" + encodeURIComponent(cid));
     watch(cid);
     try {
@@ -478,7 +544,7 @@
       api("GET", `/chats/${encodeURIComponent(cid)}/panel`)
         .then((p) => { if (state.current === cur) renderPanel(p); })
         .catch(report);
-      $("log").scrollTop = $("log").scrollHeight;
+      keepNewestInView();
       if (cur.conv && cur.conv.mine) $("composer-text").focus();
     } catch (error) {
       report(error);
@@ -498,11 +564,16 @@
     text.setAttribute("dir", text.value ? dirFor(text.value) : boot.dir);
   }
 
-  function fill(reply) {
+  /** A canned reply in the conversation's language, its {agent} and {reference} filled in. */
+  function cannedText(reply) {
     const cur = state.current;
     const language = cur && cur.conv && cur.conv.language === "he" ? "he" : "en";
     const reference = (cur && cur.conv && cur.conv.reference) || "";
-    text.value = reply[language].replaceAll("{agent}", me.first_name).replaceAll("{reference}", reference);
+    return reply[language].replaceAll("{agent}", me.first_name).replaceAll("{reference}", reference);
+  }
+
+  function fill(reply) {
+    text.value = cannedText(reply);
     hideSuggestions();
     updateCount();
     text.focus();
@@ -533,7 +604,11 @@
         role: "option",
         "aria-selected": String(index === state.suggestion),
         dataset: { shortcut: reply.shortcut },
-      }, [el("code", { text: "/" + reply.shortcut }), el("span", { text: " " + reply.title })]));
+      }, [
+        el("code", { text: "/" + reply.shortcut }),
+        el("span", { className: "title", text: reply.title }),
+        el("span", { className: "preview", dir: "auto", text: cannedText(reply) }),
+      ]));
     });
     list.hidden = false;
   }
@@ -691,6 +766,9 @@
         renderQueue(message.queue);
         break;
       case "state":
+        if (message.to === "with_agent" && message.agent_id === me.id && !state.taking.delete(message.cid)) {
+          assigned(message.cid);
+        }
         refreshChatsSoon();
         if (cur && cur.cid === message.cid) {
           refreshConversation().catch(report);
@@ -700,8 +778,12 @@
       case "event":
         if (cur && cur.cid === message.cid) addEvent(message.event);
         else {
+          setPreview(message.cid, message.event);
           const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(message.cid)}"]`);
-          if (li && message.event.kind === "customer") li.classList.add("unread");
+          if (li && message.event.kind === "customer") {
+            li.classList.add("unread");
+            updateBadge();
+          }
         }
         break;
       case "typing":
@@ -715,6 +797,7 @@
         break;
       case "presence":
         if (message.agent === me.id) showPresence(message.to);
+        else if ($("tools-box").open) loadColleagues().catch(() => {});
         break;
       default:
         break;
@@ -744,7 +827,187 @@
     });
   }
 
+
+  // -- alerts: sound, title badge, desktop notifications, the "assigned" toast -------------------------
+  const baseTitle = document.title;
+  let audio = null;
+
+  /** Whether the agent is looking at the desk now (visible and focused). */
+  function lookedAt() {
+    return document.visibilityState === "visible" && document.hasFocus();
+  }
+
+  /** The title shows how many chats wait for the agent: unread chats and queue arrivals not yet seen. */
+  function updateBadge() {
+    const unread = $("my-chats").querySelectorAll("li.unread").length + state.newInQueue;
+    document.title = unread ? `(${unread}) ${baseTitle}` : baseTitle;
+    document.documentElement.dataset.unread = String(unread);
+  }
+
+  function seen() {
+    if (!lookedAt()) return;
+    state.newInQueue = 0;
+    updateBadge();
+  }
+  window.addEventListener("focus", seen);
+  document.addEventListener("visibilitychange", seen);
+
+  // Browsers allow sound only after the page got a click or a key; the first one creates the context.
+  function unlockAudio() {
+    if (audio || !window.AudioContext) return;
+    try { audio = new AudioContext(); } catch (_) { audio = null; }
+  }
+  document.addEventListener("pointerdown", unlockAudio, { once: true, capture: true });
+  document.addEventListener("keydown", unlockAudio, { once: true, capture: true });
+
+  /** Two short tones (made here: no sound file to fetch). */
+  function chime() {
+    if (!audio) return;
+    const start = audio.currentTime;
+    [880, 1320].forEach((frequency, index) => {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start + index * 0.16);
+      gain.gain.exponentialRampToValueAtTime(0.15, start + index * 0.16 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + index * 0.16 + 0.15);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(start + index * 0.16);
+      osc.stop(start + index * 0.16 + 0.16);
+    });
+    state.chimes = (state.chimes || 0) + 1;
+    document.documentElement.dataset.chimes = String(state.chimes);
+  }
+
+  function notifyButton() {
+    const button = $("notify-enable");
+    if (!("Notification" in window)) { button.hidden = true; return; }
+    button.hidden = Notification.permission === "granted";
+    button.textContent = Notification.permission === "denied" ? t("notify_blocked") : t("notify_enable");
+    button.disabled = Notification.permission === "denied";
+  }
+
+  // Permission is asked only here, after the agent clicked "enable".
+  $("notify-enable").addEventListener("click", () => {
+    if (!("Notification" in window)) return;
+    Promise.resolve(Notification.requestPermission()).then((permission) => {
+      notifyButton();
+      if (permission === "granted") toast(t("notify_on"), "info");
+    }).catch(report);
+  });
+
+  /** Sound, and a desktop notification when the agent allowed them and is looking elsewhere. */
+  function alertAgent(message, cid) {
+    chime();
+    if (!("Notification" in window) || Notification.permission !== "granted" || lookedAt()) return;
+    try {
+      const note = new Notification(baseTitle, { body: message, tag: "kesher-" + cid, lang: boot.lang, dir: boot.dir });
+      note.addEventListener("click", () => { window.focus(); openChat(cid); note.close(); });
+    } catch (_) { /* some browsers only notify from a service worker: the sound and the badge remain */ }
+  }
+
+  /** A chat the assigner (or a transfer) gave to this agent: toast, sound, badge, notification. */
+  function assigned(cid) {
+    const show = (chat) => {
+      const who = (chat && (chat.customer_name || chat.reference)) || cid;
+      toast(t("notify_assigned", { who }), "info");
+      alertAgent(t("notify_assigned", { who }), cid);
+      const li = $("my-chats").querySelector(`li[data-cid="${CSS.escape(cid)}"]`);
+      if (li && !(state.current && state.current.cid === cid)) li.classList.add("unread");
+      updateBadge();
+    };
+    loadChats().then(() => show(state.chats.find((c) => c.cid === cid))).catch(() => show(null));
+  }
+
+  // -- the transfer list: who is online and how full ----------------------------------------------------
+  const PRESENCE = {
+    online: () => t("presence_online_short"),
+    away: () => t("presence_away_short"),
+    offline: () => t("presence_offline_short"),
+  };
+
+  async function loadColleagues() {
+    const data = await api("GET", "/agents");
+    const group = $("transfer-agents");
+    const chosen = $("transfer-target").value;
+    clear(group);
+    const order = { online: 0, away: 1, offline: 2 };
+    const rows = data.agents.slice().sort((a, b) => (order[a.presence] ?? 3) - (order[b.presence] ?? 3) || a.name.localeCompare(b.name));
+    for (const agent of rows) {
+      group.append(el("option", {
+        value: `agent:${agent.id}`,
+        dataset: { presence: agent.presence, load: String(agent.load), capacity: String(agent.capacity) },
+        text: t("transfer_agent_option", {
+          name: agent.name, presence: (PRESENCE[agent.presence] || PRESENCE.offline)(), load: agent.load, capacity: agent.capacity,
+        }),
+      }));
+    }
+    $("transfer-target").value = chosen;
+  }
+
+  $("tools-box").addEventListener("toggle", () => { if ($("tools-box").open) loadColleagues().catch(report); });
+  $("transfer-target").addEventListener("focus", () => loadColleagues().catch(() => {}));
+
+  // -- search ---------------------------------------------------------------------------------------------
+  const FIELDS = {
+    reference: () => t("search_field_reference"),
+    name: () => t("search_field_name"),
+    email: () => t("search_field_email"),
+    phone: () => t("search_field_phone"),
+    text: () => t("search_field_text"),
+  };
+
+  function hitState(hit) {
+    switch (hit.state) {
+      case "queued": return t("search_state_queued");
+      case "with_agent": return t("search_state_with_agent", { agent: hit.agent_name || "?" });
+      case "closed": return t("search_state_closed");
+      default: return t("search_state_bot");
+    }
+  }
+
+  function renderHits(data) {
+    const list = $("search-list");
+    clear(list);
+    for (const hit of data.results) {
+      list.append(el("li", { dataset: { cid: hit.cid } }, [
+        el("button", { type: "button" }, [
+          el("span", {}, [
+            el("bdi", { className: "who", text: hit.customer_name || hit.reference || hit.cid }),
+            " ",
+            el("span", { className: "lang lang-" + hit.language, text: (hit.language || "").toUpperCase() }),
+            hit.mine ? null : el("span", { className: "readonly", text: " " + t("search_readonly") }),
+          ]),
+          el("small", { text: `${hit.reference ? hit.reference + " · " : ""}${hitState(hit)}` }),
+          el("small", {}, [`${(FIELDS[hit.field] || FIELDS.text)()}: `, el("bdi", { text: hit.snippet })]),
+        ]),
+      ]));
+    }
+    $("search-count").textContent = String(data.results.length);
+    $("search-count").title = t("search_count", { count: data.results.length });
+    $("search-empty").hidden = data.results.length > 0;
+    $("search-results").hidden = false;
+  }
+
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const query = $("search-text").value.trim();
+    if (!query) { $("search-results").hidden = true; return; }
+    api("GET", `/search?q=${encodeURIComponent(query)}`).then(renderHits).catch(report);
+  });
+  $("search-clear").addEventListener("click", () => {
+    $("search-text").value = "";
+    $("search-results").hidden = true;
+  });
+  $("search-list").addEventListener("click", (e) => {
+    const li = e.target.closest("li[data-cid]");
+    if (li) openChat(li.dataset.cid);
+  });
+
   // -- start ---------------------------------------------------------------------------------------
+  notifyButton();
+  // For the desk's other modules (one script each, loaded after this one).
+  window.kesherDesk = { api, t, el, toast, openChat, current: () => state.current, boot };
   connect();
   if (window.location.hash.length > 1) {
     openChat(decodeURIComponent(window.location.hash.slice(1)));

@@ -44,7 +44,8 @@ TEMPLATES = PROJECT_ROOT / "console" / "templates" / "console"
 CONSOLE_JS = PROJECT_ROOT / "console" / "static" / "console.js"
 WIDGET_JS = PROJECT_ROOT / "connectors" / "web_static" / "widget.js"
 PYTHON = [PROJECT_ROOT / "console" / name
-          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py")]
+          for name in ("routes.py", "auth.py", "mailbox.py", "middleware.py", "questions.py", "dashboard.py",
+                       "desk_api.py", "web.py")]
 # The customer panel's order actions (#17): their script and the modules that name their texts.
 ORDER_ACTIONS_JS = PROJECT_ROOT / "console" / "static" / "actions.js"
 ORDER_ACTIONS_PY = [PROJECT_ROOT / "console" / "order_actions.py",

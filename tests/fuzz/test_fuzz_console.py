@@ -122,10 +122,26 @@ def test_console_writers_add_form(fuzz, agent):
     run()
 
 
+def test_console_language_form(fuzz, agent):
+    @FUZZ
+    @given(form=form_params({"language": "he", "next": "/console", "csrf_token": "CSRF"}))
+    def run(form: Dict[str, str]) -> None:
+        form = {k: (agent["csrf"] if v == "CSRF" else v) for k, v in form.items()}
+        body = "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
+                        for k, v in form.items())
+        with _client(fuzz, agent) as http:
+            response = http.post("/console/language", content=encoded(body),
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+        check("POST /console/language", response, {"form": form})
+        assert response.status_code != 303 or not response.headers["location"].startswith(("//", "http")), form
+
+    run()
+
+
 GET_ROUTES = ["/console/api/chats/{cid}", "/console/api/chats/{cid}/events", "/console/api/chats/{cid}/transcript",
               "/console/api/chats/{cid}/panel", "/console/mail/{cid}", "/console/mail/{cid}/body",
               "/console/writers/flows/{cid}", "/console/questions", "/console/api/queue", "/console/api/me",
-              "/console/api/chats/{cid}/order-actions"]
+              "/console/api/chats/{cid}/order-actions", "/console/api/search?q={cid}", "/console/api/agents"]
 
 
 def test_console_get_routes(fuzz, agent):
@@ -137,7 +153,7 @@ def test_console_get_routes(fuzz, agent):
         path = route.format(cid=quote(agent["cid"] if cid == "FUZZ" else cid, safe="", errors="surrogatepass"))
         qs = "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in query.items())
         with _client(fuzz, agent) as http:
-            response = http.get(path + ("?" + qs if qs else ""))
+            response = http.get(path + (("&" if "?" in path else "?") + qs if qs else ""))
         check(f"GET {route}", response, {"path": path, "query": qs})
 
     run()
