@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from console import live, mailbox, questions, routes, writers
+from console.callbacks import setup_callbacks
 from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.dashboard import setup_dashboard
@@ -139,5 +140,6 @@ def create_app(
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)
+    setup_callbacks(app)
     setup_dashboard(app)
     return app
