@@ -32,6 +32,7 @@ __all__ = [
     "ActionCallbackRequest",
     "ValidateCallbackForm",
     "callback_options",
+    "desk_now",
     "parse_choice",
 ]
 
@@ -43,10 +44,16 @@ _CHOICE = "%Y-%m-%d %H:%M"
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b")
 
 
+def desk_now(turn: Turn) -> datetime:
+    """Now in the desk's time zone (the backends' clock is naive local time, or aware)."""
+    now = turn.now()
+    return turn.backends.policy.hours.localize(now.astimezone() if now.tzinfo is None else now)
+
+
 def callback_options(turn: Turn) -> List[datetime]:
     """The next windows the team can call in (their local start times)."""
     hours = turn.backends.policy.hours
-    return hours.openings(hours.localize(turn.now()) + LEAD, CALLBACK_OPTIONS, WINDOW)
+    return hours.openings(desk_now(turn) + LEAD, CALLBACK_OPTIONS, WINDOW)
 
 
 def parse_choice(text: str, options: List[datetime], titles: List[str]) -> Optional[datetime]:
@@ -115,7 +122,7 @@ class ValidateCallbackForm(UsesBackends, FormValidationAction):
         """Accepts one of the windows offered (by button, number, title or start time)."""
         turn = Turn(dispatcher, tracker, self.backends)
         options = callback_options(turn)
-        now = turn.backends.policy.hours.localize(turn.now())
+        now = desk_now(turn)
         titles = [callback_time_text(o, now, turn.language, turn.backends.texts, WINDOW) for o in options]
         chosen = parse_choice(str(value or "")[:200], options, titles)
         if chosen is not None:
@@ -147,7 +154,7 @@ class ActionAskCallbackTime(KesherAction):
     async def perform(self, turn: Turn) -> List[EventType]:
         """Says when the team can call, with one button per window."""
         hours = turn.backends.policy.hours
-        now = hours.localize(turn.now())
+        now = desk_now(turn)
         options = callback_options(turn)
         texts = turn.backends.texts
         if not options:
@@ -181,7 +188,7 @@ class ActionCallbackRequest(KesherAction):
         request = await turn.backends.callbacks.create(
             turn.tracker.sender_id, turn.tracker.get_latest_input_channel() or "", turn.language, str(phone),
             when.timestamp())
-        now = turn.backends.policy.hours.localize(turn.now())
+        now = desk_now(turn)
         turn.say("callback_filed", phone=str(phone), reference=request.callback_id,
                  time=callback_time_text(when, now, turn.language, turn.backends.texts, WINDOW))
         return reset
