@@ -8,7 +8,7 @@ Yom Kippur.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Iterator
+from typing import Any, Dict, Iterator, List
 from zoneinfo import ZoneInfo
 
 import pytest
