@@ -24,7 +24,7 @@ ENGLISH_DAYS = re.compile(r"Sunday|Monday|Tuesday|Wednesday|Thursday|Friday|Satu
 
 
 def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=IL)  # type: ignore[misc]
+    return datetime(*args, tzinfo=IL)  # type: ignore[arg-type,misc]
 
 
 def test_closed_on_a_holiday_and_open_the_next_working_day() -> None:
