@@ -18,7 +18,7 @@ from core.texts import TextCatalog
 from handoff.models import HandoffRequest, QueueTicket
 from handoff.policy import HandoffPolicy
 
-__all__ = ["Backends", "Clock", "EventRecorder", "HandoffQueue"]
+__all__ = ["Backends", "CallbackFiler", "Clock", "EventRecorder", "HandoffQueue"]
 
 Clock = Callable[[], datetime]
 
@@ -47,6 +47,14 @@ class EventRecorder(Protocol):
         ...
 
 
+class CallbackFiler(Protocol):
+    """Where "call me back" requests go (``handoff.callbacks.CallbackBook``)."""
+
+    async def create(self, cid: str, channel: str, language: str, phone: str, preferred_at: float) -> Any:
+        """Files one request; returns it (its ``callback_id`` is the customer's reference)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Backends:
     """Everything an action talks to besides the tracker.
@@ -61,6 +69,7 @@ class Backends:
         default_language: The language before the customer has written a word.
         events: The service-event log (None: nothing recorded, e.g. in unit tests of other actions).
         csat_bot_sample: Share of bot-only conversations asked to rate the chat (``KESHER_CSAT_BOT_SAMPLE``).
+        callbacks: Where "call me back" requests go (None: the bot offers the chat queue instead).
     """
 
     orders: OrderRepository
@@ -72,3 +81,4 @@ class Backends:
     default_language: Language = "en"
     events: Optional[EventRecorder] = None
     csat_bot_sample: float = 0.0
+    callbacks: Optional[CallbackFiler] = None

@@ -47,6 +47,7 @@ class HandoffReason(StrEnum):
     KB_NO_ANSWER = "kb_no_answer"
     COMPLAINT = "complaint"
     ORDER_NOT_FOUND = "order_not_found"
+    ANSWER_REJECTED = "answer_rejected"
 
 
 def handoff_reference(sender_id: str, requested_at: str) -> str:

@@ -32,6 +32,13 @@ from sanic.response import json as json_response
 
 from actions.backends import Backends
 from actions.base import UsesBackends
+from actions.callback import (
+    ActionAnswerRejected,
+    ActionAskCallbackPhone,
+    ActionAskCallbackTime,
+    ActionCallbackRequest,
+    ValidateCallbackForm,
+)
 from actions.csat import ActionAskCsat, ActionCsatAnswer
 from actions.fallback import ActionFallback
 from actions.handoff import ActionDeclineHuman, ActionHandoff
@@ -62,6 +69,10 @@ MAX_ACTION_CALL_BYTES = 32 * 1024 * 1024
 # Every custom action the domain names; the content check and a test keep the two in step.
 ACTIONS: Sequence[Type[Action]] = (
     ActionAnswerFromKnowledgeBase,
+    ActionAnswerRejected,
+    ActionAskCallbackPhone,
+    ActionAskCallbackTime,
+    ActionCallbackRequest,
     ActionAskCancelConfirmed,
     ActionAskCsat,
     ActionAskContact,
@@ -74,6 +85,7 @@ ACTIONS: Sequence[Type[Action]] = (
     ActionHandoff,
     ActionOrderTask,
     ActionOutOfScope,
+    ValidateCallbackForm,
     ValidateOrderForm,
 )
 

@@ -21,7 +21,7 @@ from core.service_events import TurnOutcome
 __all__ = ["CHANNELS", "FALLBACKS", "HANDOFFS_STARTED", "TURNS", "count_turns"]
 
 TURNS = Counter("kesher_turns", "Customer messages the bot handled, by channel, language and outcome "
-                "(answered, fell_back, handed_off).", ["channel", "language", "outcome"])
+                "(answered, fell_back, handed_off, rejected).", ["channel", "language", "outcome"])
 FALLBACKS = Counter("kesher_fallbacks", "Turns the bot could not answer (NLU fallback, fallback or out-of-scope "
                     "action), by channel and language.", ["channel", "language"])
 HANDOFFS_STARTED = Counter("kesher_handoffs_started", "Handoffs to a person started, by channel and reason "

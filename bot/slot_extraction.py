@@ -1,9 +1,12 @@
 """The slots every customer message sets, worked out inside ``rasa run``.
 
-After each customer message Rasa runs ``action_extract_slots``. Two of our
+After each customer message Rasa runs ``action_extract_slots``. Three of our
 slots follow every message: ``language`` (the customer's language, from the
-message's letters: :func:`core.language.detect_language`) and ``human_offered``
-(an offer of a person counts only for the customer's very next answer). They
+message's letters: :func:`core.language.detect_language`), ``human_offered``
+(an offer of a person counts only for the customer's very next answer) and
+``desk_promise`` (what the bot's responses may promise about a person, by the
+business hours and the Israeli calendar of ``handoff/policy.yml``: "available now"
+or "back on Sunday at 08:00"). They
 were a custom slot mapping served by the action server, which made Rasa call
 it twice on every turn (once for the mapping, once more to validate the
 extracted slots) with the tracker window in each request: about a third of a
@@ -15,12 +18,19 @@ before.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+import time
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import rasa.core.actions.action as rasa_actions
 from rasa.shared.core.events import Event, SlotSet
 
-from core.language import detect_language
+from core.language import as_language, detect_language
+from core.settings import Settings
+from core.texts import TextCatalog
+from handoff.opening import opening_text
+from handoff.policy import HandoffPolicy, load_policy
 
 if TYPE_CHECKING:
     from rasa.core.channels.channel import OutputChannel
@@ -28,10 +38,32 @@ if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
-__all__ = ["ANSWERS_TO_OFFER", "KesherExtractSlots", "conversation_slot_events", "install"]
+__all__ = ["ANSWERS_TO_OFFER", "KesherExtractSlots", "conversation_slot_events", "desk_promise", "install"]
 
 # What still answers "would you like me to connect you with a person?".
 ANSWERS_TO_OFFER = frozenset({"affirm", "deny", "human_handoff"})
+# Epoch seconds now; tests replace it.
+clock: Callable[[], float] = time.time
+
+
+@lru_cache(maxsize=1)
+def _desk() -> tuple[HandoffPolicy, TextCatalog]:
+    """The business hours and the catalog, read once per ``rasa run`` process."""
+    settings = Settings.from_env()
+    return load_policy(settings.handoff_policy), TextCatalog.load(settings.texts_dir)
+
+
+def desk_promise(policy: HandoffPolicy, texts: TextCatalog, language: str, now: datetime) -> str:
+    """What the bot may promise about a person now: available, or back on a day (and closed for a holiday)."""
+    hours = policy.hours
+    if hours.is_open(now):
+        return texts.text("desk_promise_open", language)
+    local = hours.localize(now)
+    opening = opening_text(hours.next_opening(local), local, language, texts)
+    holiday = hours.closed_for(local, language)
+    if holiday:
+        return texts.text("desk_promise_holiday", language, holiday=holiday, opening=opening)
+    return texts.text("desk_promise_closed", language, opening=opening)
 
 
 def conversation_slot_events(tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
@@ -56,6 +88,13 @@ def conversation_slot_events(tracker: DialogueStateTracker, domain: Domain) -> L
         intent = (message.get("intent") or {}).get("name")
         if intent not in ANSWERS_TO_OFFER:
             events.append(SlotSet("human_offered", False))
+    if "desk_promise" in declared:
+        language = as_language(next((e.value for e in events if isinstance(e, SlotSet) and e.key == "language"),
+                                    tracker.get_slot("language")))
+        policy, texts = _desk()
+        promise = desk_promise(policy, texts, language, datetime.fromtimestamp(clock(), tz=UTC))
+        if promise != tracker.get_slot("desk_promise"):
+            events.append(SlotSet("desk_promise", promise))
     return events
 
 

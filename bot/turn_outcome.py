@@ -13,9 +13,11 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 
 from core.service_events import TurnOutcome
 
-__all__ = ["FALLBACK_ACTIONS", "FALLBACK_INTENT", "customer_turns", "turn_outcome"]
+__all__ = ["FALLBACK_ACTIONS", "FALLBACK_INTENT", "REJECTED_INTENT", "customer_turns", "turn_outcome"]
 
 FALLBACK_INTENT = "nlu_fallback"
+# "That's not what I asked", or a thumbs-down on a bot answer in the widget (payload /answer_rejected).
+REJECTED_INTENT = "answer_rejected"
 # A turn in which one of these ran is one the bot could not answer (actions/fallback.py, the honest
 # "that is outside what I can help with" of actions/out_of_scope.py, Rasa's default fallback).
 FALLBACK_ACTIONS = frozenset({"action_fallback", "action_out_of_scope", "action_default_fallback"})
@@ -35,10 +37,13 @@ def turn_outcome(user: UserUttered, after: Sequence[Event]) -> TurnOutcome:
     """How the bot handled one customer message.
 
     ``handed_off`` when the turn set ``handoff_requested``; ``fell_back`` when the NLU found nothing or a
-    fallback or out-of-scope action ran; else ``answered``.
+    fallback or out-of-scope action ran; ``rejected`` when the customer said the previous answer missed;
+    else ``answered``.
     """
     if any(isinstance(e, SlotSet) and e.key == "handoff_requested" and e.value is True for e in after):
         return TurnOutcome.HANDED_OFF
+    if user.intent_name == REJECTED_INTENT:
+        return TurnOutcome.REJECTED
     if user.intent_name == FALLBACK_INTENT or any(
             isinstance(e, ActionExecuted) and e.action_name in FALLBACK_ACTIONS for e in after):
         return TurnOutcome.FELL_BACK

@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from console import desk_api, live, mailbox, questions, routes, writers
+from console.callbacks import setup_callbacks
 from console.canned import canned_replies
 from console.context import ServiceState, state
 from console.dashboard import setup_dashboard
@@ -141,5 +142,6 @@ def create_app(
         app.blueprint(blueprint)
     setup_undelivered(app)
     setup_order_actions(app)
+    setup_callbacks(app)
     setup_dashboard(app)
     return app

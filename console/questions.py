@@ -10,6 +10,12 @@ the service's event loop).
 (:mod:`writers.examples`, in a worker thread: it holds a file lock while it reads and
 writes); the next content check and ``make ship`` take it.
 
+``POST /console/writers/questions/dismiss`` hides the groups named (one, or several ticked at once:
+gibberish and test traffic); their wordings are remembered in Redis (:mod:`writers.dismissed`) and left
+out from then on. Answers customers rejected ("that's not what I asked", a thumbs-down in the widget) are
+listed as misses with the answer they rejected. The "add as an example of" list starts on a placeholder:
+the writer chooses the intent, the bot's guess is only shown.
+
 ``?q=<wording>`` (the manager's dashboard links its "top unanswered" rows here)
 puts the groups with that wording first and marks them. Managers may read the
 page; adding examples stays with writers and supervisors.
@@ -33,6 +39,7 @@ from console.web import render, say
 from console.writers import content_root
 from core.errors import InvalidInput
 from core.language import is_language
+from writers.dismissed import DismissedWordings
 from writers.examples import ExampleError, add_example
 from writers.project import Project
 from writers.unanswered import QuestionGroup, unanswered
@@ -49,6 +56,7 @@ READERS = (*ROLES, "manager")
 _NOT_WORD = re.compile(r"[^\w\s]+")
 # Intents a customer question should not be filed under.
 _NOT_FOR_QUESTIONS = {"nlu_fallback", "affirm", "deny", "inform"}
+MAX_DISMISS = 200  # the page lists at most 200 groups
 
 
 def known_intents(project: Path) -> List[str]:
@@ -86,7 +94,8 @@ def find_wording(groups: List[QuestionGroup], wording: str) -> Tuple[List[Questi
 async def questions(request: Request) -> HTTPResponse:
     """The grouped unanswered questions, most asked first (those with ``?q=``'s wording before them)."""
     service = state(request)
-    groups = await unanswered(service.redis, service.settings.tracker_key_prefix)
+    groups = await unanswered(service.redis, service.settings.tracker_key_prefix,
+                              await _dismissed(request).wordings())
     language = request.args.get("lang", "")
     if is_language(language):
         groups = [g for g in groups if g.language == language]
@@ -95,7 +104,32 @@ async def questions(request: Request) -> HTTPResponse:
     intents = await asyncio.get_running_loop().run_in_executor(None, known_intents, content_root(request))
     return render(request, "console/questions.html", active="questions", groups=groups[:200],
                   total=len(groups), intents=intents, language=language, wording=wording, found=found,
-                  added=request.args.get("added", ""), error=request.args.get("error", ""))
+                  added=request.args.get("added", ""), error=request.args.get("error", ""),
+                  dismissed=request.args.get("dismissed", ""))
+
+
+def _dismissed(request: Request) -> DismissedWordings:
+    service = state(request)
+    return DismissedWordings(service.redis, service.container.keys)
+
+
+@bp.post("/dismiss")
+@require_role(*ROLES)
+async def dismiss(request: Request) -> HTTPResponse:
+    """Hides the groups named by ``group`` (their ids, one or many); 400 when none of them is listed now."""
+    wanted = {str(g)[:32] for g in (request.form.getlist("group") if request.form else None) or []}
+    if not wanted or len(wanted) > MAX_DISMISS:
+        raise InvalidInput(say(request, "console_error_dismiss_none"))
+    service = state(request)
+    store = _dismissed(request)
+    groups = await unanswered(service.redis, service.settings.tracker_key_prefix, await store.wordings())
+    chosen = [g for g in groups if g.group_id in wanted]
+    if not chosen:
+        raise InvalidInput(say(request, "console_error_dismiss_none"))
+    agent = current_agent(request).agent_id
+    count = await store.dismiss(chosen, agent)
+    log.info("writer=%s dismissed %d question groups", agent, count)
+    return redirect(request.app.url_for("console_questions.questions", dismissed=str(count)))
 
 
 @bp.post("/add")

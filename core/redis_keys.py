@@ -247,6 +247,23 @@ class RedisKeys:
         """List: what agents did to orders in one handoff (JSON records, oldest first); expires with the retention."""
         return f"{self.prefix}agent-actions:{cid}:{reference}"
 
+    # -- callbacks and dismissed questions (#18) ---------------------------
+    def callback(self, callback_id: str) -> str:
+        """Hash: one "call me back" request (``handoff/callbacks.py``: phone, preferred time, state...)."""
+        return f"{self.prefix}callback:{callback_id}"
+
+    def callbacks_open(self) -> str:
+        """Sorted set: open callback request ids by their preferred time (epoch seconds)."""
+        return f"{self.prefix}callbacks:open"
+
+    def callbacks_closed(self) -> str:
+        """Sorted set: closed callback request ids by when they were closed (the newest are listed)."""
+        return f"{self.prefix}callbacks:closed"
+
+    def dismissed_questions(self, language: str) -> str:
+        """Hash: wordings (normalised) writers dismissed on the unanswered page → who and when."""
+        return f"{self.prefix}questions:dismissed:{language}"
+
     # -- channel security (sec-chan) ----------------------------------------
     def rate(self, scope: str, subject: str) -> str:
         """Counter (expires with its window): requests of one kind from one source or sender.

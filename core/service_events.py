@@ -11,7 +11,9 @@ Each kind uses the columns below in one way, written here once:
 kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text``
 =====================  ==================================================================================
 ``turn``               one customer message the bot handled. ``intent``, ``confidence``; ``outcome``
-                       ``answered`` | ``fell_back`` | ``handed_off``; ``topic`` the FAQ or routing topic;
+                       ``answered`` | ``fell_back`` | ``handed_off`` | ``rejected`` (the customer said the bot's
+                       last answer missed: "that's not what I asked", a thumbs-down); ``topic`` the FAQ or
+                       routing topic;
                        ``text`` the customer's words (masked, at most 500 characters) when the bot fell
                        back or handed off, else empty; ``value`` the turn's milliseconds, if measured.
 ``handoff_queued``     the conversation entered the queue. ``reason`` the trigger; ``topic``; ``text``
@@ -36,6 +38,8 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``agent_action``       an agent acted on the customer's behalf. ``agent``; ``reason`` the action
                        (``cancel_order``, ``change_address``, ``store_credit``, ``transfer``); ``topic``
                        the order acted on; ``value`` an amount, if any.
+``callback``           a "call me back" request (#18). ``reason`` ``requested`` (the bot took it; ``text``
+                       the preferred time, ISO) or ``closed`` (``agent``; ``outcome`` how it ended).
 =====================  ==================================================================================
 
 ``contact`` names one episode of a conversation (a Rasa session): KPIs such as
@@ -77,6 +81,7 @@ class EventKind(StrEnum):
     EMAIL_SENT = "email_sent"
     NOTICE_SENT = "notice_sent"
     AGENT_ACTION = "agent_action"
+    CALLBACK = "callback"
 
 
 class TurnOutcome(StrEnum):
@@ -85,6 +90,7 @@ class TurnOutcome(StrEnum):
     ANSWERED = "answered"
     FELL_BACK = "fell_back"
     HANDED_OFF = "handed_off"
+    REJECTED = "rejected"
 
 
 def contact_id(conversation: str, session_start: float) -> str:

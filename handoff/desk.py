@@ -18,10 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
-from babel.dates import format_datetime
-
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooLarge, Unavailable
-from core.language import LOCALES, as_language
+from core.language import as_language
 from core.masking import mask_contacts
 from core.service_events import EventKind as ServiceEventKind
 from core.texts import TextCatalog
@@ -41,6 +39,7 @@ from handoff.models import (
     OutboundMessage,
     QueueTicket,
 )
+from handoff.opening import opening_text
 from handoff.policy import HandoffPolicy
 from handoff.rasa_client import RasaClient, RasaUnavailable, transcript_from_tracker
 from handoff.state import HandoffStore, TransitionResult
@@ -348,13 +347,19 @@ class Desk:
 
     def next_opening_text(self, language: str) -> str:
         """When the desk opens next, as the customer's language writes it ("Sunday at 08:00")."""
-        opening = self.policy.hours.next_opening(datetime.fromtimestamp(self.clock(), tz=UTC))
-        lang = as_language(language)
-        weekday = format_datetime(opening, "EEEE", tzinfo=opening.tzinfo, locale=LOCALES[lang])
-        return self.texts.text("opening_when", lang, weekday=weekday, time=opening.strftime("%H:%M"))
+        now = self.policy.hours.localize(datetime.fromtimestamp(self.clock(), tz=UTC))
+        return opening_text(self.policy.hours.next_opening(now), now, language, self.texts)
+
+    def closed_holiday(self, language: str) -> str:
+        """The holiday the desk is closed for now, named in ``language`` ("" when open or none)."""
+        return self.policy.hours.closed_for(datetime.fromtimestamp(self.clock(), tz=UTC), as_language(language))
 
     def ticket_text(self, ticket: QueueTicket, language: str) -> str:
         """What the customer is told about a ticket the bot just got."""
+        holiday = "" if ticket.in_hours else self.closed_holiday(language)
+        if holiday:
+            return self.texts.text("queued_holiday", language, position=ticket.position, holiday=holiday,
+                                   reference=ticket.reference, opening=self.next_opening_text(language))
         if not ticket.in_hours:
             return self.texts.text("queued_after_hours", language, position=ticket.position,
                           reference=ticket.reference, opening=self.next_opening_text(language))

@@ -8,12 +8,14 @@ routes and estimates waits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
+import holidays
 import yaml
 
 __all__ = ["DEFAULT_POLICY_PATH", "BusinessHours", "HandoffPolicy", "Trigger", "TriggerRule", "load_policy"]
@@ -52,15 +54,51 @@ class TriggerRule:
 
 @dataclass(frozen=True)
 class BusinessHours:
-    """Opening hours per weekday in one time zone."""
+    """Opening hours per weekday in one time zone, closed on the country's holidays, shorter on their eves.
+
+    The holidays come from the ``holidays`` package (Israel's public holidays by default: Rosh Hashanah, Yom
+    Kippur, Sukkot, Simchat Torah, Pesach's first and seventh days, Shavuot, Independence Day); the eve of a
+    holiday is the day before its first day, and keeps ``eve_hours`` (e.g. closing at 13:00) where that is
+    shorter than the weekday's own hours.
+
+    Attributes:
+        timezone: The desk's time zone.
+        days: ``weekday (0 = Monday) -> (start, end)``; a weekday not listed is closed.
+        country: ISO country code of the holiday calendar ("" for none).
+        closed_on: The ``holidays`` categories the desk is closed on (``public``, ``optional``).
+        eve_hours: Hours on a holiday's eve (None: the weekday's own).
+    """
 
     timezone: str = "Asia/Jerusalem"
     days: Mapping[int, Tuple[time, time]] = field(default_factory=dict)
+    country: str = ""
+    closed_on: Tuple[str, ...] = ("public",)
+    eve_hours: Optional[Tuple[time, time]] = None
+
+    def holiday(self, day: date, language: str = "en") -> str:
+        """The name of the holiday the desk is closed for on ``day`` ("" if none), in ``language``."""
+        if not self.country:
+            return ""
+        return _holiday_calendar(self.country, self.closed_on, language).get(day) or ""
+
+    def is_eve(self, day: date) -> bool:
+        """Whether ``day`` is the eve of a holiday the desk closes for (and not a holiday itself)."""
+        return bool(self.holiday(day + timedelta(days=1))) and not self.holiday(day)
+
+    def hours_on(self, day: date) -> Optional[Tuple[time, time]]:
+        """The desk's ``(start, end)`` on ``day``, or None when it is closed all day."""
+        hours = self.days.get(day.weekday())
+        if not hours or self.holiday(day):
+            return None
+        if self.eve_hours and self.is_eve(day):
+            start, end = max(hours[0], self.eve_hours[0]), min(hours[1], self.eve_hours[1])
+            return (start, end) if start < end else None
+        return hours
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` (aware, or naive UTC) falls within opening hours."""
         local = self._local(at)
-        hours = self.days.get(local.weekday())
+        hours = self.hours_on(local.date())
         return bool(hours) and hours[0] <= local.time() < hours[1]  # type: ignore[index]
 
     def next_opening(self, at: datetime) -> datetime:
@@ -68,9 +106,10 @@ class BusinessHours:
         local = self._local(at)
         if self.is_open(local):
             return local
-        for offset in range(0, 8):
+        # Tishrei's holidays and weekends can close the desk for many days running.
+        for offset in range(0, _LOOKAHEAD_DAYS):
             day = (local + timedelta(days=offset)).date()
-            hours = self.days.get(day.weekday())
+            hours = self.hours_on(day)
             if not hours:
                 continue
             opening = datetime.combine(day, hours[0], tzinfo=local.tzinfo)
@@ -78,11 +117,60 @@ class BusinessHours:
                 return opening
         return local
 
+    def closed_for(self, at: datetime, language: str = "en") -> str:
+        """The holiday the desk is closed for between ``at`` and its next opening ("" when open or none)."""
+        local = self._local(at)
+        if self.is_open(local):
+            return ""
+        opening = self.next_opening(local)
+        day = local.date()
+        while day <= opening.date():
+            name = self.holiday(day, language)
+            if name:
+                return name
+            day += timedelta(days=1)
+        return ""
+
+    def openings(self, at: datetime, count: int, step: timedelta = timedelta(hours=2)) -> List[datetime]:
+        """The next ``count`` start times of ``step``-long windows within opening hours, after ``at``."""
+        local = self._local(at)
+        found: List[datetime] = []
+        for offset in range(0, _LOOKAHEAD_DAYS):
+            day = (local + timedelta(days=offset)).date()
+            hours = self.hours_on(day)
+            if not hours:
+                continue
+            start = datetime.combine(day, hours[0], tzinfo=local.tzinfo)
+            end = datetime.combine(day, hours[1], tzinfo=local.tzinfo)
+            while start + step <= end and len(found) < count:
+                if start >= local:
+                    found.append(start)
+                start += step
+            if len(found) >= count:
+                break
+        return found
+
+    def localize(self, at: datetime) -> datetime:
+        """``at`` (aware, or naive UTC) in the desk's time zone."""
+        return self._local(at)
+
     def _local(self, at: datetime) -> datetime:
         zone = ZoneInfo(self.timezone)
         if at.tzinfo is None:
             at = at.replace(tzinfo=ZoneInfo("UTC"))
         return at.astimezone(zone)
+
+
+_LOOKAHEAD_DAYS = 31
+# The holidays package's language codes for ours.
+_HOLIDAY_LANGUAGES = {"he": "he", "en": "en_US"}
+
+
+@lru_cache(maxsize=16)
+def _holiday_calendar(country: str, categories: Tuple[str, ...], language: str) -> holidays.HolidayBase:
+    """One calendar per country, categories and language; it fills in each year when first asked."""
+    return holidays.country_holidays(country, categories=categories,
+                                     language=_HOLIDAY_LANGUAGES.get(language, "en_US"))
 
 
 @dataclass(frozen=True)
@@ -146,6 +234,28 @@ def _hours(raw: Mapping[Any, Any]) -> Dict[int, Tuple[time, time]]:
     return days
 
 
+def _business_hours(raw: Mapping[str, Any], path: Path) -> BusinessHours:
+    holiday = raw.get("holidays") or {}
+    eve = holiday.get("eve_hours")
+    country = str(holiday.get("country") or "")
+    closed_on = tuple(str(c) for c in holiday.get("closed_on") or ("public",))
+    if country:
+        try:
+            known = holidays.country_holidays(country).supported_categories
+        except NotImplementedError as exc:
+            raise ValueError(f"{path}: business_hours.holidays: unknown country {country!r}") from exc
+        unknown = sorted(set(closed_on) - set(known))
+        if unknown:
+            raise ValueError(f"{path}: business_hours.holidays.closed_on: unknown {unknown}; known: {sorted(known)}")
+    return BusinessHours(
+        timezone=str(raw.get("timezone", "Asia/Jerusalem")),
+        days=_hours(raw.get("days") or {}),
+        country=country,
+        closed_on=closed_on,
+        eve_hours=(time.fromisoformat(str(eve[0])), time.fromisoformat(str(eve[1]))) if eve else None,
+    )
+
+
 def _mode(trigger: str, value: object, path: Path) -> str:
     if value not in ("handoff", "offer"):
         raise ValueError(f"{path}: trigger {trigger!r}: mode must be handoff or offer, not {value!r}")
@@ -186,9 +296,7 @@ def load_policy(path: Path = DEFAULT_POLICY_PATH) -> HandoffPolicy:
         teams={t: tuple(str(x) for x in topics) for t, topics in (routing.get("teams") or {}).items()},
         intents_considered=int(routing.get("intents_considered", 5)),
         transfer_priority_bonus=int(routing.get("transfer_priority_bonus", 1)),
-        hours=BusinessHours(
-            timezone=str(hours.get("timezone", "Asia/Jerusalem")), days=_hours(hours.get("days") or {})
-        ),
+        hours=_business_hours(hours, path),
         estimate_samples=int(estimates.get("samples", 20)),
         default_handle_minutes=float(estimates.get("default_handle_minutes", 6)),
         min_samples=int(estimates.get("min_samples", 3)),

@@ -31,6 +31,7 @@ from core.texts import TextCatalog
 from handoff.agent_actions import AgentActionLog
 from handoff.agents import AgentDirectory, load_agents
 from handoff.assigner import Assigner, DeskLoop
+from handoff.callbacks import CallbackBook
 from handoff.desk import Desk
 from handoff.email_codes import CodeRules, EmailCodes
 from handoff.event_log import EventLog
@@ -85,6 +86,11 @@ class Container:
     def event_log(self) -> Optional[EventLog]:
         """Where service events are recorded (the service-events stream); None when ``KESHER_EVENT_LOG`` is off."""
         return EventLog(self.redis, self.keys) if self.settings.event_log else None
+
+    @cached_property
+    def callbacks(self) -> CallbackBook:
+        """The "call me back" requests (#18), which the bot files and agents close."""
+        return CallbackBook(self.redis, self.keys, self.event_log, clock=self.clock)
 
     @cached_property
     def events_engine(self) -> Engine:
@@ -181,7 +187,7 @@ class Container:
         """What the custom actions talk to besides the tracker."""
         return Backends(orders=self.orders, kb=self.kb, texts=self.texts, policy=self.policy, handoff=self.desk,
                         default_language=self.settings.default_language, events=self.event_log,
-                        csat_bot_sample=self.settings.csat_bot_sample)
+                        csat_bot_sample=self.settings.csat_bot_sample, callbacks=self.callbacks)
 
     # -- closing ---------------------------------------------------------------------------
     async def close(self) -> None:

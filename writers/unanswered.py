@@ -10,7 +10,13 @@ the customer messages that ended
 - as out of scope (intent ``out_of_scope``),
 - as a low-confidence guess (top intent below :data:`LOW_CONFIDENCE`),
 - with the offer of a person because nothing answered it (e.g. no knowledge-base article), or
-- in a handoff to a person (the message that led to it).
+- in a handoff to a person (the message that led to it), or
+- with an answer the customer rejected ("that's not what I asked", or a thumbs-down on the answer in the
+  widget: intent ``answer_rejected``, its ``rejected_answer`` entity naming the answer); the question is
+  listed with the answer (reason ``rejected``).
+
+Groups a writer dismissed (:class:`writers.dismissed.DismissedWordings`) stay hidden: their wordings are
+left out before grouping.
 
 Similar questions are grouped per language (character n-gram TF-IDF, cosine
 similarity), counted and dated. E-mail addresses, phone, order, card and ID
@@ -26,11 +32,12 @@ so the similarity matrix has at most that many squared cells.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 
@@ -50,6 +57,7 @@ __all__ = [
     "collect",
     "group",
     "mask_personal",
+    "plain_wording",
     "questions_from",
     "read_trackers",
     "unanswered",
@@ -60,7 +68,9 @@ SIMILAR = 0.45
 FALLBACK_ACTIONS = frozenset({"action_fallback", "action_default_fallback", "action_two_stage_fallback"})
 HANDOFF_ACTIONS = frozenset({"action_handoff"})
 OFFER_SLOT = "human_offer_reason"
-NOT_A_QUESTION = frozenset({"human_handoff", "affirm", "deny", "greet", "goodbye", "thank", "inform"})
+REJECTED_INTENT = "answer_rejected"
+NOT_A_QUESTION = frozenset({"human_handoff", "affirm", "deny", "greet", "goodbye", "thank", "inform", "rate",
+                            REJECTED_INTENT, "request_callback"})
 MAX_TRACKERS = 5000
 MAX_TRACKER_BYTES = 2 * 1024 * 1024
 MAX_TRACKER_EVENTS = 20_000
@@ -71,6 +81,7 @@ SHOWN_CHARS = 500
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\d)(?:\+?972[\s-]?|0)(?:[23489]|5\d|7\d)[\s-]?\d{3}[\s-]?\d{4}(?!\d)")
 # Starts only where a run of digits (and single separators) starts: linear, like _EMAIL.
+_NOT_WORD = re.compile(r"[^\w\s]+")
 _LONG_NUMBER = re.compile(r"(?<![\d•])(?<![\d•][\s-])\d(?:[\s-]?\d){5,}(?![\d•])")
 
 
@@ -95,6 +106,7 @@ class Question:
         confidence: Its confidence.
         at: Epoch seconds.
         sender: The conversation.
+        answer: The bot's answer the customer rejected (reason ``rejected``), masked; else "".
     """
 
     text: str
@@ -104,6 +116,7 @@ class Question:
     confidence: float
     at: float
     sender: str
+    answer: str = ""
 
 
 @dataclass
@@ -145,6 +158,21 @@ class QuestionGroup:
         return max(counts, key=lambda k: counts[k]) if counts else ""
 
     @property
+    def rejected_answers(self) -> List[str]:
+        """The distinct answers customers rejected for these questions, most recent first."""
+        seen: Dict[str, None] = {}
+        for q in sorted(self.questions, key=lambda q: -q.at):
+            if q.answer:
+                seen.setdefault(q.answer, None)
+        return list(seen)
+
+    @property
+    def group_id(self) -> str:
+        """A stable name of the group while its wordings stay the same (the dismiss form names groups by it)."""
+        digest = hashlib.sha256("\n".join([self.language, *sorted(self.variants)]).encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()[:16]
+
+    @property
     def variants(self) -> List[str]:
         """The distinct wordings, most recent first."""
         seen: Dict[str, None] = {}
@@ -158,21 +186,38 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
     found: List[Question] = []
     last_user: Optional[Dict[str, Any]] = None
     last_question: Optional[Dict[str, Any]] = None  # the last message that was not a request for a person
-    reported: set[int] = set()
+    reported: Dict[int, int] = {}  # id of a customer message -> its index in ``found``
+    # Each bot answer with the customer message it answered, for rejected answers.
+    answers: List[Tuple[str, Dict[str, Any]]] = []
 
-    def add(event: Dict[str, Any], reason: str) -> None:
-        if id(event) in reported:
-            return
+    def add(event: Dict[str, Any], reason: str, answer: str = "") -> None:
         text = str(event.get("text") or "").strip()
         if not text or text.startswith("/"):
             return  # empty, or a button payload
-        reported.add(id(event))
+        if id(event) in reported and not answer:
+            return
         intent = (event.get("parse_data") or {}).get("intent") or {}
         language = "he" if is_hebrew(text) else "en"
         # masked on a slice longer than what is shown, so a number cut at the edge is still masked
         shown = mask_personal(text[:SHOWN_CHARS * 2], language)[:SHOWN_CHARS]
-        found.append(Question(shown, language, reason, str(intent.get("name") or ""),
-                              float(intent.get("confidence") or 0.0), float(event.get("timestamp") or 0.0), sender))
+        answer_shown = mask_personal(answer[:SHOWN_CHARS * 2], language)[:SHOWN_CHARS] if answer else ""
+        question = Question(shown, language, reason, str(intent.get("name") or ""),
+                            float(intent.get("confidence") or 0.0), float(event.get("timestamp") or 0.0), sender,
+                            answer_shown)
+        if id(event) in reported:  # a rejected answer tells more than how the NLU took the question
+            found[reported[id(event)]] = question
+            return
+        reported[id(event)] = len(found)
+        found.append(question)
+
+    def rejected(event: Dict[str, Any]) -> None:
+        """The customer rejected an answer: the one the entity names (a thumbs-down), else the latest."""
+        named = next((str(e.get("value") or "") for e in (event.get("parse_data") or {}).get("entities") or []
+                      if e.get("entity") == "rejected_answer"), "").strip()
+        for text, question in reversed(answers):
+            if not named or text.strip().startswith(named[:200]):
+                add(question, "rejected", text)
+                return
 
     for event in events:
         kind = event.get("event")
@@ -180,7 +225,9 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
             last_user = event
             intent = ((event.get("parse_data") or {}).get("intent") or {})
             name, confidence = str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
-            if name == "nlu_fallback":
+            if name == REJECTED_INTENT:
+                rejected(event)
+            elif name == "nlu_fallback":
                 add(event, "fallback")
             elif name == "out_of_scope":
                 add(event, "out_of_scope")
@@ -188,6 +235,8 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
                 add(event, "low_confidence")
             if name not in NOT_A_QUESTION:
                 last_question = event
+        elif kind == "bot" and last_question is not None and last_question is last_user and event.get("text"):
+            answers.append((str(event["text"]), last_question))
         elif kind == "action" and last_user is not None:
             name = str(event.get("name") or "")
             if name in FALLBACK_ACTIONS:
@@ -313,12 +362,27 @@ def group(questions: Iterable[Question], threshold: float = SIMILAR,
     return groups
 
 
-def build_groups(trackers: Sequence[Tuple[str, str]]) -> List[QuestionGroup]:
-    """The grouped questions of raw trackers (CPU-bound: run it in a worker thread)."""
-    return group(questions_from(trackers))
+def build_groups(trackers: Sequence[Tuple[str, str]],
+                 dismissed: Optional[Mapping[str, AbstractSet[str]]] = None) -> List[QuestionGroup]:
+    """The grouped questions of raw trackers, without dismissed wordings (CPU-bound: run it in a worker thread).
+
+    Args:
+        trackers: ``(sender, JSON)`` pairs.
+        dismissed: Per language, the normalised wordings (:func:`plain_wording`) writers dismissed.
+    """
+    questions = questions_from(trackers)
+    if dismissed:
+        questions = [q for q in questions if plain_wording(q.text) not in dismissed.get(q.language, ())]
+    return group(questions)
 
 
-async def unanswered(redis: Redis, key_prefix: str = DEFAULT_TRACKER_PREFIX) -> List[QuestionGroup]:
+def plain_wording(text: str) -> str:
+    """A wording with case, punctuation and spacing aside (how dismissed wordings are compared)."""
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+async def unanswered(redis: Redis, key_prefix: str = DEFAULT_TRACKER_PREFIX,
+                     dismissed: Optional[Mapping[str, AbstractSet[str]]] = None) -> List[QuestionGroup]:
     """The grouped unanswered questions (see the module docstring); the grouping runs in a worker thread."""
     trackers = await read_trackers(redis, key_prefix)
-    return await asyncio.get_running_loop().run_in_executor(None, build_groups, trackers)
+    return await asyncio.get_running_loop().run_in_executor(None, build_groups, trackers, dismissed)

@@ -539,6 +539,9 @@
       node.insertBefore(img, node.querySelector(".kesher-meta"));
     }
     setMeta(node.querySelector(".kesher-meta"), m.ts);
+    if (role === "bot" && text) {
+      addRejectButton(node, text);
+    }
     const buttons = cleanButtons(m.buttons);
     if (buttons.length && role !== "customer") {
       buttonsOf.set(node, buttons);
@@ -554,6 +557,26 @@
     }
     cache.push(m);
     return "new";
+  }
+
+  /**
+   * A small thumbs-down under a bot answer (#18): "not what I asked" sends /answer_rejected with the
+   * answer it rejects, so the writers' unanswered-questions page lists the question and that answer.
+   * Self-contained: addServerMessage calls it for each bot bubble; the button is used once.
+   */
+  function addRejectButton(node, text) {
+    const label = t("answer_rejected");
+    const button = el("button", { class: "kesher-reject", type: "button", title: label, "aria-label": label });
+    button.appendChild(icon("kesher-reject-icon", [
+      "M15 3H6c-.83 0-1.54.5-1.84 1.22l-3.02 7.05c-.09.23-.14.47-.14.73v2c0 1.1.9 2 2 2h6.31l-.95 4.57-.03.32c0 " +
+        ".41.17.79.44 1.06L9.83 23l6.59-6.59c.36-.36.58-.86.58-1.41V5c0-1.1-.9-2-2-2zm4 0v12h4V3h-4z",
+    ]));
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      node.classList.add("kesher-msg--rejected");
+      sendCustomer(label, "/answer_rejected" + JSON.stringify({ rejected_answer: String(text).slice(0, 300) }));
+    });
+    node.querySelector(".kesher-meta").appendChild(button);
   }
 
   function addPendingBubble(frame) {
