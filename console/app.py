@@ -5,8 +5,9 @@ composition root), the errors (``edge.errors``), the background loops (the
 assigner, the mail worker, the consoles' live feed, the event log's mover in
 ``console.event_log``) and the pages: the desk
 and its API (``routes``), the live channel (``live``), the mail pages
-(``mailbox``), the writers' pages (``writers``, ``questions``) and the
-manager's dashboard (``dashboard``).
+(``mailbox``), the writers' pages (``writers``, ``questions``), the
+manager's dashboard (``dashboard``), presence (``presence``: heartbeats and the
+away sweeper) and the supervisor's live view (``supervisor``).
 ``python -m kesher serve handoff`` runs it.
 """
 
@@ -27,7 +28,9 @@ from console.dashboard import setup_dashboard
 from console.event_log import setup_event_log
 from console.feed import FeedHub
 from console.metrics import read_handoff_gauges
+from console.presence import setup_presence
 from console.sessions import LoginLimiter, SessionStore
+from console.supervisor import setup_supervisor
 from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
 from core.settings import Settings
@@ -129,6 +132,7 @@ def create_app(
     )
     setup_errors(app, localized_error)
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
+    setup_presence(app)  # after the workers: its sweeper joins the tasks they start
     setup_event_log(app)
     setup_health(app)
 
@@ -140,4 +144,5 @@ def create_app(
         app.blueprint(blueprint)
     setup_undelivered(app)
     setup_dashboard(app)
+    setup_supervisor(app)
     return app
