@@ -69,9 +69,8 @@ def _labelled(request: Request, view: Dict[str, Any]) -> Dict[str, Any]:
         agent["load_label"] = say(request, "console_supervisor_load", open=agent["open"], capacity=agent["capacity"])
     for row in view["queue"]:
         row["wait_label"] = _waited(request, int(row["waiting_seconds"]))
-    minutes = max(1, math.floor(view["alert_seconds"] / 60))
-    view["alert_label"] = (say(request, "console_supervisor_alert", count=view["alerts"], minutes=minutes)
-                           if view["alerts"] else "")
+    view["alert_label"] = (say(request, "console_supervisor_alert", count=view["alerts"],
+                               wait=_waited(request, int(view["alert_seconds"]))) if view["alerts"] else "")
     view["title_alert"] = say(request, "console_supervisor_title_alert", count=view["alerts"]) if view["alerts"] else ""
     return view
 

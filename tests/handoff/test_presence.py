@@ -141,14 +141,14 @@ async def test_a_waiting_chat_is_assigned_the_moment_an_agent_comes_back(
             await task
 
 
-def _blocked_on_the_feed(desk: Desk):  # type: ignore[no-untyped-def]
+def _blocked_on_the_feed(desk: Desk):
     async def check() -> bool:
         return any(c.get("cmd") == "xread" for c in await desk.store.redis.client_list())
     return check
 
 
-def _with_agent(desk: Desk, cid: str):  # type: ignore[no-untyped-def]
-    async def check():  # type: ignore[no-untyped-def]
+def _with_agent(desk: Desk, cid: str):
+    async def check():
         conv = await desk.store.get(cid)
         return conv if conv is not None and conv.state is ConversationState.WITH_AGENT else None
     return check
