@@ -28,6 +28,7 @@ from console.middleware import load_session, security_headers
 from console.web import MAX_JSON_BYTES, jsonable, render, say, text_direction, ui_language
 from core.errors import InvalidInput, NotFound
 from edge.requests import json_object, text_field
+from handoff.models import ConversationState
 from handoff.supervision import Supervision
 
 __all__ = ["ROLES", "bp", "setup_supervisor", "supervision"]
@@ -107,7 +108,12 @@ async def api_reassign(request: Request, cid: str) -> HTTPResponse:
     if not _AGENT_ID.match(to_agent):
         raise InvalidInput(say(request, "console_error_transfer_target"))
     conv = await supervision(request).reassign(_cid(request, cid), current_agent(request), to_agent)
-    text = say(request, "console_supervisor_reassigned", reference=conv.reference, agent=conv.agent_name or to_agent)
+    if conv.state is ConversationState.WITH_AGENT:
+        text = say(request, "console_supervisor_reassigned", reference=conv.reference, agent=conv.agent_name)
+    else:  # the agent has no room yet: the chat waits for them
+        target = state(request).agents.get(to_agent)
+        text = say(request, "console_supervisor_reserved", reference=conv.reference,
+                   agent=target.name if target is not None else to_agent)
     return json({"state": conv.state.value, "agent_id": conv.agent_id, "text": text})
 
 

@@ -185,7 +185,7 @@ async def test_a_supervisor_reassigns_and_joins_over_http(service: PresenceServi
         assert done.status_code == 200 and done.json()["agent_id"] == "omer"
         view = (await http.get("/console/api/supervisor")).json()
         omer = next(a for a in view["agents"] if a["id"] == "omer")
-        assert [c["cid"] for c in omer["chats"]] == [cid] and omer["load_label"] == "1 of 3"
+        assert [c["cid"] for c in omer["chats"]] == [cid] and omer["load_label"] == "1 of 3 chats"
 
         joined = await http.post(f"{url}/join", headers={"X-CSRF-Token": csrf})
         assert joined.status_code == 200 and any(e["kind"] == "note" for e in joined.json()["events"])
@@ -241,7 +241,7 @@ async def test_the_live_view_in_a_browser_alerts_reassigns_and_joins(
     await supervisor.wait_for_selector("#sv-live:not([hidden])")
     row = supervisor.locator('#sv-agents-body tr[data-agent="sarah"]')
     await row.locator('.sv-presence[data-presence="online"]').wait_for()
-    assert await row.locator(".sv-load").text_content() == "0 of 2"
+    assert await row.locator(".sv-load").text_content() == "0 of 2 chats"
 
     # A Hebrew customer waits (sarah speaks English only): the queue shows it live, then the alert.
     waiting = new_cid("wait")
@@ -256,7 +256,7 @@ async def test_the_live_view_in_a_browser_alerts_reassigns_and_joins(
     chat = new_cid("chat")
     await store.request(english_request(chat))
     await row.locator(f'.sv-chats li[data-cid="{chat}"]').wait_for()
-    assert await row.locator(".sv-load").text_content() == "1 of 2"
+    assert await row.locator(".sv-load").text_content() == "1 of 2 chats"
     item = row.locator(f'.sv-chats li[data-cid="{chat}"]')
     await item.locator("select.sv-to").select_option("omer")
     await item.locator("button.sv-reassign").click()
