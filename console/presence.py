@@ -6,7 +6,8 @@ agent the sweeper made away is online again) and answers the agent's presence,
 when to beat next, and the chats taken from them since ``after`` with why, in
 the agent's language (``console/static/presence.js`` shows them on the desk).
 The console's websocket (``console.live``) touches the same time while it is
-open. ``setup_presence(app)`` adds the route and runs the sweeper.
+open, and so does any successful request of the desk's API by an agent.
+``setup_presence(app)`` adds the route and runs the sweeper.
 """
 
 from __future__ import annotations
@@ -70,9 +71,18 @@ async def api_heartbeat(request: Request) -> HTTPResponse:
     })
 
 
+async def _api_use_is_a_heartbeat(request: Request, response: HTTPResponse) -> None:
+    """An agent using the desk's API (a console, or a script of theirs) is there: it counts as a heartbeat."""
+    agent = getattr(request.ctx, "agent", None)
+    if (agent is not None and agent.role in DESK_ROLES and response.status < 400
+            and request.path.startswith("/console/api/") and request.path != "/console/api/heartbeat"):
+        await _keeper(request).touch(agent)
+
+
 def setup_presence(app: Sanic) -> None:
-    """Adds the heartbeat route and runs the presence sweeper while the server runs."""
+    """Adds the heartbeat route, counts the desk API's use as heartbeats and runs the sweeper."""
     app.blueprint(bp)
+    app.on_response(_api_use_is_a_heartbeat)
 
     @app.after_server_start
     async def _start_sweeper(app: Sanic, _loop: Any) -> None:
