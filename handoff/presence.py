@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 MOVED_KEEP = 50  # notices of moved chats kept per agent
 MOVED_TTL_SECONDS = 24 * 3600
+SEEN_TTL_SECONDS = 24 * 3600  # the last-seen times outlive a day without any heartbeat by nothing
 # KEYS[1]: the lease; ARGV[1]: the holder's token. Frees the lease only if this holder still has it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -187,8 +188,9 @@ class PresenceKeeper:
         keys = store.keys
         async with store.redis.pipeline(transaction=False) as pipe:
             pipe.zadd(keys.agents_seen(), {agent.agent_id: self.desk.clock()})
+            pipe.expire(keys.agents_seen(), SEEN_TTL_SECONDS)  # nothing in Redis is kept forever
             pipe.hmget(keys.agent(agent.agent_id), ["status", "auto"])
-            _, (status, auto) = await pipe.execute()
+            _, _, (status, auto) = await pipe.execute()
         if status == "away" and auto == "1":
             await self.desk.set_presence(agent, "online")
             return "online"
@@ -258,6 +260,7 @@ class PresenceKeeper:
                 continue
             if seen is None:  # online without a heartbeat so far (set by the API): counted from now
                 await store.redis.zadd(keys.agents_seen(), {agent_id: now}, nx=True)
+                await store.redis.expire(keys.agents_seen(), SEEN_TTL_SECONDS)
             elif now - float(seen) > self.away_seconds:
                 await self.desk.set_presence(agent, "away", auto=True)
                 log.info("presence: %s had no heartbeat for %.0f s; now away", agent_id, now - float(seen))
