@@ -5,8 +5,9 @@ composition root), the errors (``edge.errors``), the background loops (the
 assigner, the mail worker, the consoles' live feed, the event log's mover in
 ``console.event_log``) and the pages: the desk
 and its API (``routes``), the live channel (``live``), the mail pages
-(``mailbox``), the writers' pages (``writers``, ``questions``) and the
-manager's dashboard (``dashboard``).
+(``mailbox``), the writers' pages (``writers``, ``questions``), the
+manager's dashboard (``dashboard``), presence (``presence``: heartbeats and the
+away sweeper) and the supervisor's live view (``supervisor``).
 ``python -m kesher serve handoff`` runs it.
 """
 
@@ -29,7 +30,9 @@ from console.event_log import setup_event_log
 from console.feed import FeedHub
 from console.metrics import read_handoff_gauges
 from console.order_actions import setup_order_actions
+from console.presence import setup_presence
 from console.sessions import LoginLimiter, SessionStore
+from console.supervisor import setup_supervisor
 from console.undelivered import setup_undelivered
 from console.web import build_jinja, localized_error
 from core.settings import Settings
@@ -131,6 +134,7 @@ def create_app(
     )
     setup_errors(app, localized_error)
     setup_workers(app, mail_poll_seconds=mail_poll_seconds)
+    setup_presence(app)  # after the workers: its sweeper joins the tasks they start
     setup_event_log(app)
     setup_health(app)
 
@@ -144,4 +148,5 @@ def create_app(
     setup_order_actions(app)
     setup_callbacks(app)
     setup_dashboard(app)
+    setup_supervisor(app)
     return app

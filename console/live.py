@@ -9,7 +9,9 @@ nothing happened for a while (the session is checked again then: an ended
 session closes it). The console may send ``{"type": "watch", "cid": ...}`` for
 the conversation it shows, and is told what it watches from then on
 (``{"type": "watching", "cid": ...}``, ``""`` if none); the hub checks at every
-message that the agent may still see it.
+message that the agent may still see it. While the socket is open it is the
+agent's heartbeat (``handoff.presence``): it touches their last-seen time more
+often than the away time, as does a ``{"type": "heartbeat"}`` from the console.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
                 message = json.loads(raw)
             except (ValueError, RecursionError):
                 continue
+            if isinstance(message, dict) and message.get("type") == "heartbeat":
+                await state(request).container.presence.touch(sub.agent)
+                continue
             if not isinstance(message, dict) or message.get("type") != "watch":
                 continue
             cid = message.get("cid")
@@ -79,11 +84,18 @@ async def console_websocket(request: Request, ws: Any) -> None:
         return
     sub = service.hub.subscribe(agent, session.token)
     reader = asyncio.create_task(_read_client(request, ws, sub))
+    presence = service.container.presence
+    # While the socket is open the agent is there: it proves so more often than the away time.
+    wait = min(HEARTBEAT_SECONDS, presence.touch_seconds)
+    touched = 0.0
     try:
         await ws.send(json.dumps({"type": "hello", "agent": agent.agent_id, "server_time": time.time()}))
         while True:
+            if time.monotonic() - touched >= wait:
+                await presence.touch(agent)
+                touched = time.monotonic()
             try:
-                message = await asyncio.wait_for(sub.queue.get(), timeout=HEARTBEAT_SECONDS)
+                message = await asyncio.wait_for(sub.queue.get(), timeout=wait)
             except TimeoutError:
                 if await service.sessions.load(session.token, fingerprint_of(service)) is None:
                     sub.stop(CLOSE_LOGGED_OUT)

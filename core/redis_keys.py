@@ -105,6 +105,14 @@ class RedisKeys:
         """Set of the ids of agents who are online."""
         return f"{self.prefix}agents:online"
 
+    def agents_seen(self) -> str:
+        """Sorted set: agent id → epoch seconds of their console's last heartbeat (presence sweeper)."""
+        return f"{self.prefix}agents:seen"
+
+    def agent_moved(self, agent_id: str) -> str:
+        """List (JSON, newest first, capped, expiring): chats taken from an agent and why, for their console."""
+        return f"{self.prefix}agent:{agent_id}:moved"
+
     def lease(self, name: str) -> str:
         """String held for a moment by the one replica doing a shared job (``SET NX PX``)."""
         return f"{self.prefix}lease:{name}"

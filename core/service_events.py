@@ -21,7 +21,8 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``handoff_assigned``   an agent took it (or routing gave it). ``agent``, ``team``; ``value`` seconds it
                        waited in the queue.
 ``handoff_transferred``  moved to another agent or team. ``agent`` the new one (or empty), ``team``,
-                       ``reason`` ``agent`` | ``team``.
+                       ``reason`` ``agent`` | ``team`` (an agent's transfer), ``agent_silent`` (the
+                       customer was left unanswered) | ``supervisor`` (a supervisor moved it).
 ``agent_message``      an agent wrote to the customer. ``agent``; ``reason`` ``first`` for the first
                        reply of this handoff (then ``value`` is seconds since assignment), else empty.
 ``closed``             an agent closed it. ``agent``, ``team``; ``reason`` the resolution code;
@@ -36,8 +37,9 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
 ``notice_sent``        the service told the customer something unasked. ``reason`` its kind.
 ``agent_action``       an agent acted on the customer's behalf. ``agent``; ``reason`` the action
-                       (``cancel_order``, ``change_address``, ``store_credit``, ``transfer``); ``topic``
-                       the order acted on; ``value`` an amount, if any.
+                       (``cancel_order``, ``change_address``, ``store_credit``, ``transfer``, a supervisor's
+                       ``supervisor_reassign``, ``supervisor_join``, ``supervisor_message``); ``topic`` the
+                       order acted on; ``value`` an amount, if any.
 ``callback``           a "call me back" request (#18). ``reason`` ``requested`` (the bot took it; ``text``
                        the preferred time, ISO) or ``closed`` (``agent``; ``outcome`` how it ended).
 =====================  ==================================================================================

@@ -158,6 +158,18 @@ class Settings(BaseModel):
     console_session_max_seconds: int = Field(default=12 * 3600, env="KESHER_CONSOLE_SESSION_MAX_SECONDS", gt=0,
                                              description="A console session ends this long after the login, "
                                                          "however much it is used (absolute lifetime).")
+    # -- presence and supervision (#17) --
+    agent_away_seconds: float = Field(default=45.0, env="KESHER_AGENT_AWAY_SECONDS", gt=0,
+                                      description="An online agent whose console sent no heartbeat for this long "
+                                                  "(a closed tab, a lost connection) becomes away.")
+    agent_silent_minutes: float = Field(default=5.0, env="KESHER_AGENT_SILENT_MINUTES", gt=0,
+                                        description="A customer left unanswered by their agent this long is told "
+                                                    "and moved to the next suitable agent.")
+    presence_sweep_seconds: float = Field(default=5.0, env="KESHER_PRESENCE_SWEEP_SECONDS", gt=0,
+                                          description="How often the presence sweeper looks for silent agents.")
+    wait_alert_seconds: int = Field(default=300, env="KESHER_WAIT_ALERT_SECONDS", gt=0,
+                                    description="The supervisor's view alerts when a customer waits this long "
+                                                "in the queue.")
 
     # -- e-mail --------------------------------------------------------------------------------
     smtp_host: str = Field(default="127.0.0.1", env="SMTP_HOST", description="SMTP server (make up runs a local one).")

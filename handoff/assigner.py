@@ -70,6 +70,8 @@ class Assigner:
 
     desk: Desk
     auto_assign: bool = True
+    stale_after_seconds: float = 0.0  # > 0: an online agent without a heartbeat this long gets nothing
+
 
     async def run_once(self) -> int:
         """One pass over the queue; returns how many conversations were assigned."""
@@ -83,7 +85,14 @@ class Assigner:
     async def _candidates(self) -> List[Tuple[Agent, int]]:
         store = self.desk.store
         out: List[Tuple[Agent, int]] = []
-        for agent in await self.desk.online_agents():
+        online = await self.desk.online_agents()
+        if self.stale_after_seconds > 0 and online:
+            # The sweeper makes a silent agent away within a sweep; until then they get nothing either.
+            seen = await store.redis.zmscore(store.keys.agents_seen(), [a.agent_id for a in online])
+            now = self.desk.clock()
+            online = [a for a, last in zip(online, seen, strict=True)
+                      if last is None or now - float(last) <= self.stale_after_seconds]
+        for agent in online:
             out.append((agent, int(await store.redis.scard(store.keys.agent_chats(agent.agent_id)))))
         return out
 

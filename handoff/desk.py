@@ -486,14 +486,18 @@ class Desk:
         return ticket
 
     # -- agents ------------------------------------------------------------------
-    async def set_presence(self, agent: Agent, status: str) -> None:
-        """Online agents get conversations; away and offline ones keep theirs but get no new ones."""
+    async def set_presence(self, agent: Agent, status: str, *, auto: bool = False) -> None:
+        """Online agents get conversations; away and offline ones keep theirs but get no new ones.
+
+        ``auto``: the presence sweeper made the agent away (no heartbeat); their next heartbeat brings them back.
+        """
         if status not in PRESENCE:
             raise InvalidInput(f"presence must be one of {', '.join(PRESENCE)}", text="desk_error_presence")
         keys = self.store.keys
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.agent(agent.agent_id), mapping={
                 "status": status, "name": agent.name, "capacity": agent.capacity, "since": repr(self.clock()),
+                "auto": "1" if auto else "0",
             })
             if status == "online":
                 pipe.sadd(keys.agents_online(), agent.agent_id)

@@ -39,10 +39,12 @@ from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.limits import Limit, RateLimiter
 from handoff.mail.outbox import MailOutbox, MailWorker
 from handoff.policy import HandoffPolicy, load_policy
+from handoff.presence import PresenceKeeper
 from handoff.rasa_client import RasaClient
 from handoff.redis_client import RedisAddress, async_redis
 from handoff.router import HandoffRouter
 from handoff.state import HandoffStore
+from handoff.supervision import Supervision
 
 __all__ = ["Container"]
 
@@ -159,7 +161,20 @@ class Container:
 
     def desk_loop(self, *, auto_assign: bool = True) -> DeskLoop:
         """The loop that assigns queued conversations and keeps waiting customers informed."""
-        return DeskLoop(Assigner(self.desk, auto_assign=auto_assign))
+        return DeskLoop(Assigner(self.desk, auto_assign=auto_assign,
+                                 stale_after_seconds=self.settings.agent_away_seconds))
+
+    @cached_property
+    def presence(self) -> PresenceKeeper:
+        """Heartbeats, the away sweeper and the moves of silent agents' chats."""
+        s = self.settings
+        return PresenceKeeper(self.desk, away_seconds=s.agent_away_seconds, silent_seconds=s.agent_silent_minutes * 60,
+                              sweep_seconds=s.presence_sweep_seconds)
+
+    @cached_property
+    def supervision(self) -> Supervision:
+        """The supervisor's live view: every agent's load, the queue's waits, reassigning and joining chats."""
+        return Supervision(self.desk, self.presence, wait_alert_seconds=self.settings.wait_alert_seconds)
 
     def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
         """A worker that sends the queued e-mails over SMTP."""
