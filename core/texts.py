@@ -34,7 +34,9 @@ from babel import Locale
 from core.errors import KesherError
 from core.language import LANGUAGES, Language, as_language
 
-__all__ = ["COUNT_ARGUMENTS", "SHARED_ARGUMENTS", "Button", "Message", "TextCatalog", "TextError", "format_text", "parse_text"]
+__all__ = [
+    "COUNT_ARGUMENTS", "SHARED_ARGUMENTS", "Button", "Message", "TextCatalog", "TextError", "format_text", "parse_text",
+]
 
 # Arguments the catalog fills itself from its own key of that name when the caller gives none: the shop's
 # name is written once (data/texts/brand.yml) and every text says ``{brand}``.

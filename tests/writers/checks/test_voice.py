@@ -8,8 +8,8 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from tests.helpers.writers_project import all_findings, exit_status, findings, line_of, only, replace
-from writers.checks.voice import check_voice, latin_start, slash_forms
 from writers.checks.base import Options
+from writers.checks.voice import check_voice, latin_start, slash_forms
 from writers.project import Project
 
 ACTIONS = "data/texts/actions.yml"
