@@ -44,7 +44,7 @@ def _shared_values() -> Dict[str, Dict[str, str]]:
     """The catalog's shared values (the brand) per language, read once per process (blocking, at the first turn)."""
     settings = Settings()
     catalog = TextCatalog.load(settings.texts_dir, default_language=settings.default_language)
-    values = {language: catalog.shared_values(language) for language in LANGUAGES}
+    values: Dict[str, Dict[str, str]] = {language: catalog.shared_values(language) for language in LANGUAGES}
     values[""] = values[settings.default_language]  # no language yet: the default one's
     return values
 
