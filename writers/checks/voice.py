@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
+from core.language import is_hebrew
 from writers.checks.base import ERROR, Finding, Options, quote
 from writers.project import Project, item_line, key_line, response_language
 
@@ -52,7 +53,8 @@ def _findings(what: str, text: str, path: str, line: int) -> List[Finding]:
             "write to customers in the plural or the infinitive (\"כתבו\", \"אפשר לכתוב\", \"בודקים\"), and of "
             "agents in a neutral form (see \"One voice\" in docs/writing.md)",
         ))
-    word = latin_start(text)
+    # A text without Hebrew letters is the language check's finding (missing-language-variation), not this one's.
+    word = latin_start(text) if is_hebrew(text) else None
     if word:
         found.append(Finding(
             "hebrew-starts-latin", ERROR, path, line,
