@@ -11,7 +11,8 @@ with no order and a contact that does not match get the same answer.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Dict, List
+import re
+from typing import Awaitable, Callable, Dict, List, Optional
 
 from rasa_sdk.events import EventType, SlotSet
 
@@ -38,6 +39,18 @@ FORM_SLOTS = (
 )
 
 
+def carrier_name(turn: Turn, carrier: Optional[str]) -> str:
+    """The courier as the customer's language names it ("דואר ישראל"), from the catalog's ``carrier_*`` keys.
+
+    A courier the catalog does not name yet keeps the name the orders database has.
+    """
+    if not carrier:
+        return ""
+    key = "carrier_" + re.sub(r"[^a-z0-9]+", "_", carrier.lower()).strip("_")
+    texts = turn.backends.texts
+    return texts.text(key, turn.language) if key in texts else carrier
+
+
 def status_values(turn: Turn, order: Order) -> Dict[str, str]:
     """Everything a status message may mention, formatted for the customer."""
     return {
@@ -47,7 +60,7 @@ def status_values(turn: Turn, order: Order) -> Dict[str, str]:
         "promised": turn.date(order.promised_delivery),
         "delivered": turn.date(order.delivered_at),
         "shipped": turn.date(order.shipped_at),
-        "carrier": order.carrier or "",
+        "carrier": carrier_name(turn, order.carrier),
         "tracking": order.tracking_number or "",
         "address": order.shipping_address,
         "total": turn.money(order.total),

@@ -2,7 +2,9 @@
 
 After each customer message Rasa runs ``action_extract_slots``. Three of our
 slots follow every message: ``language`` (the customer's language, from the
-message's letters: :func:`core.language.detect_language`), ``human_offered``
+message's letters: :func:`core.language.detect_language`), ``brand`` (the
+shop's name in that language, from the text catalog's ``brand`` key, which the
+domain's responses say as ``{brand}``), ``human_offered``
 (an offer of a person counts only for the customer's very next answer) and
 ``desk_promise`` (what the bot's responses may promise about a person, by the
 business hours and the Israeli calendar of ``handoff/policy.yml``: "available now"
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 import rasa.core.actions.action as rasa_actions
 from rasa.shared.core.events import Event, SlotSet
 
-from core.language import as_language, detect_language
+from core.language import LANGUAGES, as_language, detect_language
 from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.opening import opening_text
@@ -66,8 +68,18 @@ def desk_promise(policy: HandoffPolicy, texts: TextCatalog, language: str, now: 
     return texts.text("desk_promise_closed", language, opening=opening)
 
 
+@lru_cache(maxsize=1)
+def _shared_values() -> Dict[str, Dict[str, str]]:
+    """The catalog's shared values (the brand) per language, read once per process (blocking, at the first turn)."""
+    settings = Settings()
+    catalog = TextCatalog.load(settings.texts_dir, default_language=settings.default_language)
+    values: Dict[str, Dict[str, str]] = {language: catalog.shared_values(language) for language in LANGUAGES}
+    values[""] = values[settings.default_language]  # no language yet: the default one's
+    return values
+
+
 def conversation_slot_events(tracker: DialogueStateTracker, domain: Domain) -> List[Event]:
-    """The ``language`` and ``human_offered`` changes the latest customer message makes.
+    """The ``language``, ``brand`` and ``human_offered`` changes the latest customer message makes.
 
     Args:
         tracker: The conversation, its latest event the customer's message.
@@ -84,6 +96,11 @@ def conversation_slot_events(tracker: DialogueStateTracker, domain: Domain) -> L
         detected = detect_language(str(message.get("text") or ""), previous)
         if detected and detected != previous:
             events.append(SlotSet("language", detected))
+        if "brand" in declared:
+            shared = _shared_values()
+            brand = shared.get(detected or previous or "", shared[""]).get("brand")
+            if brand and brand != tracker.get_slot("brand"):
+                events.append(SlotSet("brand", brand))
     if "human_offered" in declared and tracker.get_slot("human_offered"):
         intent = (message.get("intent") or {}).get("name")
         if intent not in ANSWERS_TO_OFFER:
@@ -108,7 +125,7 @@ class KesherExtractSlots(rasa_actions.ActionExtractSlots):
         tracker: DialogueStateTracker,
         domain: Domain,
     ) -> List[Event]:
-        """Rasa's extraction, then our two slots (which no Rasa mapping fills)."""
+        """Rasa's extraction, then our own slots (which no Rasa mapping fills)."""
         events = await super().run(output_channel, nlg, tracker, domain)
         return list(events) + conversation_slot_events(tracker, domain)
 

@@ -465,10 +465,14 @@ class KesherInputChannel(InputChannel):
             return message
         await self.rt.redis.set(key, jsonlib.dumps([list(b) for b in message.buttons], ensure_ascii=False),
                                        ex=OPTIONS_TTL_SECONDS)
+        titles = [title for title, _ in message.buttons]
+        if message.text and titles == [str(i) for i in range(1, len(titles) + 1)]:
+            # The options are their own numbers ("from 1 to 5"): the text says it, a list "1. 1" would not.
+            return replace(message, buttons=())
         language = "he" if is_hebrew(message.text) else "en"
         choose = self.rt.texts.text("choose_option", language)
         lines = [message.text, "", choose] if message.text else [choose]
-        lines += [f"{i}. {title}" for i, (title, _) in enumerate(message.buttons, start=1)]
+        lines += [f"{i}. {title}" for i, title in enumerate(titles, start=1)]
         return replace(message, text="\n".join(lines).strip(), buttons=())
 
     async def record_status(self, provider_id: str, status: str) -> bool:

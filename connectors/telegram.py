@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from sanic.request import Request
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import Forbidden as TelegramForbidden
 from telegram.error import TelegramError
@@ -31,6 +32,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, NotAllowed, TooLarge
+from core.markup import to_telegram_html
 from edge.requests import json_object, same_secret
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage
@@ -193,7 +195,7 @@ class TelegramChannel(KesherInputChannel):
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
-        """Sends text (split if long), an image as a photo, buttons as an inline keyboard."""
+        """Sends text (split if long, each part in Telegram's HTML mode), an image as a photo, buttons as a keyboard."""
         text = message.text
         if message.kind == "agent" and message.author_name:
             text = f"{message.author_name}: {text}"
@@ -209,7 +211,8 @@ class TelegramChannel(KesherInputChannel):
                 await self.bot.send_photo(address, message.image)
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
-                await self.bot.send_message(address, part, reply_markup=markup if last else None)
+                await self.bot.send_message(address, to_telegram_html(part), parse_mode=ParseMode.HTML,
+                                            reply_markup=markup if last else None)
             if markup is not None and not parts:
                 await self.bot.send_message(address, "…", reply_markup=markup)
         except (TelegramForbidden, TelegramBadRequest) as exc:

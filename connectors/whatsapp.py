@@ -28,6 +28,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from core.markup import to_whatsapp
 from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -190,7 +191,7 @@ class WhatsAppChannel(KesherInputChannel):
         text = message.text
         if message.kind == "agent" and message.author_name:
             text = f"*{message.author_name}*: {text}"
-        parts = split_text(text, MAX_MESSAGE_CHARS) or [""]
+        parts = split_text(to_whatsapp(text), MAX_MESSAGE_CHARS) or [""]
         callback = f"{self.public_url}/webhooks/whatsapp/status" if self.public_url else None
         first: Optional[str] = None
         for i, part in enumerate(parts):

@@ -61,5 +61,6 @@ def canned_replies(texts: TextCatalog) -> List[CannedReply]:
         if not he or not en:
             raise TextError(f"{key!r} needs a Hebrew and an English reply")
         titles = {"he": he[0].title, "en": en[0].title}
-        replies.append(CannedReply(shortcut, {k: v for k, v in titles.items() if v}, he[0].text, en[0].text))
+        replies.append(CannedReply(shortcut, {k: v for k, v in titles.items() if v},
+                                   texts.prefill(he[0].text, "he"), texts.prefill(en[0].text, "en")))
     return replies

@@ -34,8 +34,13 @@ from babel import Locale
 from core.errors import KesherError
 from core.language import LANGUAGES, Language, as_language
 
-__all__ = ["COUNT_ARGUMENTS", "Button", "Message", "TextCatalog", "TextError", "format_text", "parse_text"]
+__all__ = [
+    "COUNT_ARGUMENTS", "SHARED_ARGUMENTS", "Button", "Message", "TextCatalog", "TextError", "format_text", "parse_text",
+]
 
+# Arguments the catalog fills itself from its own key of that name when the caller gives none: the shop's
+# name is written once (data/texts/brand.yml) and every text says ``{brand}``.
+SHARED_ARGUMENTS = ("brand",)
 # Arguments that are counts: a text must use them through a plural form (make check-content checks).
 COUNT_ARGUMENTS = frozenset({"count", "remaining", "minutes", "unread", "capacity", "attempts", "n", "days"})
 
@@ -385,6 +390,7 @@ class TextCatalog:
         variations = self.entry(key).variations.get(lang)
         if not variations:
             raise TextError(f"{key!r} has no {lang!r} text")
+        values = {**self.shared_values(lang), **values}
         chosen = variations[0] if len(variations) == 1 else self._rng.choice(variations)
         try:
             return Message(
@@ -399,14 +405,33 @@ class TextCatalog:
         """The text of :meth:`message`."""
         return self.message(key, language, **values).text
 
+    def shared_values(self, language: Optional[str]) -> Dict[str, str]:
+        """The :data:`SHARED_ARGUMENTS` the catalog has, in ``language`` (``{"brand": "חנות קשר"}``)."""
+        lang = as_language(language, self.default_language)
+        out: Dict[str, str] = {}
+        for name in SHARED_ARGUMENTS:
+            variations = self._entries[name].variations.get(lang) if name in self._entries else None
+            if variations:
+                out[name] = variations[0].text
+        return out
+
+    def prefill(self, text: str, language: Optional[str]) -> str:
+        """``text`` with the shared arguments filled in and every other argument left for later."""
+        for name, value in self.shared_values(language).items():
+            text = text.replace("{" + name + "}", value)
+        return text
+
     def templates(self, prefix: str, language: Optional[str]) -> Dict[str, str]:
-        """The unfilled texts of every key under ``prefix`` (the prefix dropped), for a web page's script."""
+        """The texts of every key under ``prefix`` (the prefix dropped), for a web page's script.
+
+        Only the shared arguments (``{brand}``) are filled in; the script fills the others.
+        """
         lang = as_language(language, self.default_language)
         out: Dict[str, str] = {}
         for key in self.keys(prefix):
             variations = self._entries[key].variations.get(lang)
             if variations:
-                out[key[len(prefix):]] = variations[0].text
+                out[key[len(prefix):]] = self.prefill(variations[0].text, lang)
         return out
 
     # -- checking ------------------------------------------------------------------------------------

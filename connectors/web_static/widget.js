@@ -478,20 +478,12 @@
     return node;
   }
 
-  const URL_RE = /https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?]/g;
-
-  /** The text as text nodes, with each http(s) URL as a link that opens in a new tab. */
+  /**
+   * The text as nodes: **bold** as <strong>, [words](https://...) and bare http(s) URLs as links that
+   * open in a new tab (kesherMarkup, in edge/static/message-format.js; never innerHTML).
+   */
   function withLinks(text) {
-    const parts = [];
-    let last = 0;
-    for (const match of String(text).matchAll(URL_RE)) {
-      if (match.index > last) parts.push(text.slice(last, match.index));
-      parts.push(el("a", { class: "kesher-link", href: match[0], target: "_blank", rel: "noopener noreferrer" },
-        [match[0]]));
-      last = match.index + match[0].length;
-    }
-    if (last < text.length) parts.push(text.slice(last));
-    return parts;
+    return kesherMarkup.nodes(text, "kesher-link");
   }
 
   /**

@@ -341,7 +341,7 @@
     const own = (event.kind === "agent" || event.kind === "note") && event.author === me.id;
     return el("div", { className: `msg msg-${event.kind}${own ? " own" : ""}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
       el("div", { className: "msg-meta", dir: "auto", text: `${who}${channel}${at ? " · " + at : ""}` }),
-      event.text ? el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null, text: event.text }) : null,
+      event.text ? el("div", { className: "bubble", dir: dirFor(event.text), lang: HEBREW.test(event.text || "") ? "he" : null }, kesherMarkup.nodes(event.text)) : null,
       ...media.map(mediaNode),
       buttons.length ? el("div", { className: "msg-buttons", text: buttons.map((b) => `[${b[0]}]`).join(" ") }) : null,
     ]);
@@ -433,7 +433,7 @@
     for (const turn of data.turns || []) {
       box.append(el("div", { className: `msg msg-bot-part msg-${turn.role}` }, [
         el("div", { className: "msg-meta", text: `${turn.role === "bot" ? t("label_bot") : t("label_customer")}${turn.at ? " · " + clock(turn.at) : ""}` }),
-        el("div", { className: "bubble", dir: dirFor(turn.text), text: turn.text }),
+        el("div", { className: "bubble", dir: dirFor(turn.text) }, kesherMarkup.nodes(turn.text)),
       ]));
     }
     const reason = cur && cur.conv && cur.conv.reason ? label("reason_", cur.conv.reason) : "";

@@ -126,3 +126,56 @@ const kesherMessageFormat = (() => {
 
   return { format, parseText, fillText };
 })();
+
+// Kesher's one small markup in the browser (core/markup.py is the same grammar for the other
+// channels): **bold**, [words](https://...) and bare http(s) addresses. It never goes through
+// innerHTML: the text becomes text nodes, <strong> and <a rel="noopener noreferrer"
+// target="_blank">, and only an http(s) address becomes a link (a javascript: one stays text).
+const kesherMarkup = (() => {
+  const TOKEN_RE =
+    /\*\*([^\s*](?:[^*\n]*?[^\s*])?)\*\*|\[([^[\]\n]+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?])/g;
+  const SAFE_URL_RE = /^https?:\/\/[^\s<>"']+$/i;
+
+  function inline(text, bold, out) {
+    let last = 0;
+    for (const m of text.matchAll(TOKEN_RE)) {
+      if (m.index > last) out.push({ text: text.slice(last, m.index), bold, url: null });
+      if (m[1] !== undefined && !bold) inline(m[1], true, out);
+      else if (m[1] !== undefined) out.push({ text: m[0], bold, url: null });
+      else if (m[2] !== undefined) out.push(SAFE_URL_RE.test(m[3]) ? { text: m[2], bold, url: m[3] } : { text: m[0], bold, url: null });
+      else out.push({ text: m[4], bold, url: m[4] });
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) out.push({ text: text.slice(last), bold, url: null });
+    return out;
+  }
+
+  /** A message's segments: [{text, bold, url}], url only ever an http(s) address. */
+  function parse(text) {
+    return inline(String(text == null ? "" : text), false, []).filter((s) => s.text);
+  }
+
+  /** The message as DOM nodes to append: text, <strong>, <a> (LINK_CLASS on links, if given). */
+  function nodes(text, linkClass) {
+    return parse(text).map((s) => {
+      let node = document.createTextNode(s.text);
+      if (s.url) {
+        const a = document.createElement("a");
+        a.href = s.url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        if (linkClass) a.className = linkClass;
+        a.append(node);
+        node = a;
+      }
+      if (s.bold) {
+        const strong = document.createElement("strong");
+        strong.append(node);
+        node = strong;
+      }
+      return node;
+    });
+  }
+
+  return { parse, nodes };
+})();

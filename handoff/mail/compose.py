@@ -28,6 +28,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from core.language import LOCALES, Language, as_language
+from core.markup import to_html, to_plain
 from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.agent_actions import AgentActionKind, AgentActionRecord
@@ -129,6 +130,8 @@ def _clip(value: str) -> str:
 
 
 def _render_text(blocks: Sequence[_Block]) -> str:
+    """The text part: the markup (``**bold**``, ``[words](address)``) as plain text."""
+    blocks = [_Block(b.kind, tuple(to_plain(i) for i in b.items), b.user) for b in blocks]
     parts: List[str] = []
     for block in blocks:
         if block.kind == "h":
@@ -146,6 +149,11 @@ def _escape(value: str) -> str:
     return html.escape(value, quote=False).replace("\n", "<br>\n")
 
 
+def _markup(value: str) -> str:
+    """Escaped, with the markup as ``<strong>`` and links (core/markup.py)."""
+    return to_html(value).replace("\n", "<br>\n")
+
+
 def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
     rtl = language == "he"
     direction, align, start = ("rtl", "right", "right") if rtl else ("ltr", "left", "left")
@@ -157,7 +165,7 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
                 f'<h2 style="font-size:17px;margin:24px 0 8px;color:#0b4f6c;">{_escape(block.items[0])}</h2>'
             )
         elif block.kind == "ul":
-            items = "".join(f'<li{auto} style="margin:0 0 6px;">{_escape(i)}</li>' for i in block.items)
+            items = "".join(f'<li{auto} style="margin:0 0 6px;">{_markup(i)}</li>' for i in block.items)
             body.append(f'<ul style="margin:0 0 12px;padding-{start}:20px;">{items}</ul>')
         elif block.kind == "ref":
             body.append(
@@ -174,7 +182,7 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
                 f'text-align:center;"><strong>{_escape(block.items[0])}</strong></p>'
             )
         else:
-            body.extend(f'<p{auto} style="margin:0 0 12px;">{_escape(item)}</p>' for item in block.items)
+            body.extend(f'<p{auto} style="margin:0 0 12px;">{_markup(item)}</p>' for item in block.items)
     return (
         "<!DOCTYPE html>\n"
         f'<html dir="{direction}" lang="{language}">\n'

@@ -53,6 +53,16 @@ async def test_status_in_hebrew_uses_hebrew_item_names_and_dates(backends, domai
     assert "ב" in texts[0] and order.estimated_delivery.strftime("%-d") in texts[0]
 
 
+async def test_in_hebrew_the_courier_has_its_hebrew_name(backends, domain):
+    """"דואר ישראל", not "Israel Post" inside a Hebrew sentence (a courier the catalog lacks keeps its name)."""
+    shipped = [o for o in orders_where(backends, status="shipped") if o.carrier]
+    order = next(o for o in shipped if o.carrier == "Israel Post")
+    texts, _ = await _run(backends, domain, order_task="status", language="he", **_verified(order))
+    assert "בדרך אליכם עם דואר ישראל" in texts[0] and "Israel Post" not in texts[0]
+    texts, _ = await _run(backends, domain, order_task="status", language="en", **_verified(order))
+    assert "with Israel Post" in texts[0]
+
+
 async def test_a_late_order_gets_an_apology_and_an_offer_of_a_human(backends, domain):
     order = pick(orders_where(backends, status="delayed"))
     texts, slots = await _run(backends, domain, order_task="late", language="en", **_verified(order))

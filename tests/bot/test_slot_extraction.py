@@ -56,6 +56,22 @@ async def test_an_offer_survives_only_a_yes_or_no(rasa_domain: Domain) -> None:
 
 
 async def test_rasas_own_mappings_still_fill_their_slots(rasa_domain: Domain) -> None:
-    found = await _extract(rasa_domain, "where is my order", "order_status", language="en")
+    found = await _extract(rasa_domain, "where is my order", "order_status", language="en", brand="Kesher Shop")
     found.pop("desk_promise")  # follows every message (tests/bot/test_desk_promise.py)
     assert found == {"order_task": "status"}
+
+
+async def test_the_brand_follows_the_language(rasa_domain: Domain) -> None:
+    """Responses say {brand}: the shop's name from the catalog, in the customer's language."""
+    assert (await _extract(rasa_domain, "איפה ההזמנה שלי?", "greet"))["brand"] == "חנות קשר"
+    assert (await _extract(rasa_domain, "hello, anyone there?", "greet", language="he",
+                                 brand="חנות קשר"))["brand"] == "Kesher Shop"
+    assert "brand" not in await _extract(rasa_domain, "hello", "greet", language="en", brand="Kesher Shop")
+    assert (await _extract(rasa_domain, "👍", "affirm"))["brand"] == "Kesher Shop"  # no language yet: the default
+
+
+async def test_a_response_says_the_brand_in_the_customers_language(rasa_domain: Domain) -> None:
+    events: List[Event] = [ActionExecuted("action_listen"), SlotSet("language", "he"), SlotSet("brand", "חנות קשר")]
+    tracker = DialogueStateTracker.from_events("customer", events, slots=rasa_domain.slots)
+    said = await TemplatedNaturalLanguageGenerator(rasa_domain.responses).generate("utter_greet", tracker, "web")
+    assert said is not None and "חנות קשר" in said["text"] and "{brand}" not in said["text"]

@@ -26,6 +26,7 @@ def test_english_conversation(stack, stack_settings, stack_orders):
 
     greeting = customer.say("Hello!")
     assert greeting.is_english() and "virtual assistant" in greeting.text
+    assert "Kesher Shop's virtual assistant" in greeting.text and "{brand}" not in greeting.text  # the brand slot
 
     faq = customer.say("how much do you charge for delivery?")
     assert "₪29.90" in faq.text and "299" in faq.text
@@ -61,6 +62,7 @@ def test_hebrew_conversation(stack, stack_settings, stack_orders):
 
     greeting = customer.say("שלום")
     assert greeting.is_hebrew() and "איפה ההזמנה שלי?" in greeting.buttons
+    assert "העוזר הווירטואלי של חנות קשר" in greeting.text  # the brand in Hebrew, from the catalog
 
     faq = customer.say("באיזה אמצעי תשלום אפשר לשלם אצלכם?")
     assert faq.is_hebrew() and "ביט" in faq.text

@@ -118,8 +118,8 @@ def test_make_ship_puts_a_change_live_while_customers_chat(stack, stack_settings
     core = stack_settings.content_dir / "domain" / "core.yml"
     before = core.read_text(encoding="utf-8")
     marker = "(ship check)"
-    core.write_text(before.replace("Hi! I'm Kesher Shop's virtual assistant.",
-                                   f"Hi! I'm Kesher Shop's virtual assistant {marker}.", 1), encoding="utf-8")
+    core.write_text(before.replace("Hi! I'm {brand}'s virtual assistant.",
+                                   f"Hi! I'm {{brand}}'s virtual assistant {marker}.", 1), encoding="utf-8")
     # A conversation that started before the swap: in Hebrew, with its language in the tracker.
     ongoing = Customer(stack_settings)
     assert ongoing.say("שלום").is_hebrew()

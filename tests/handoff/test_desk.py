@@ -49,5 +49,5 @@ async def test_out_of_hours_the_customer_is_told_when_the_team_is_back_in_their_
     desk = make_desk(store, Clock(CLOSED))  # a Saturday: the team is back on Sunday at 08:00
     ticket = await desk.request(request("night", language="he"))
     assert not ticket.in_hours
-    assert "נחזור ביום ראשון בשעה 08:00" in desk.ticket_text(ticket, "he")
+    assert "יחזור לעבודה ביום ראשון בשעה 08:00" in desk.ticket_text(ticket, "he")
     assert "we're back on Sunday at 08:00" in desk.ticket_text(ticket, "en")

@@ -56,7 +56,7 @@ async def test_cancel_while_queued_returns_to_the_bot(router: HandoffRouter, sto
     result = await router.route(_msg("c4", "ביטול"))
     assert not result.to_bot and result.state is ConversationState.BOT
     assert await store.state("c4") is ConversationState.BOT and await store.queue() == []
-    assert "הוצאתי אותך מהתור" in (await _outbound_texts(store, "c4"))[-1]
+    assert "הוצאתי אתכם מהתור" in (await _outbound_texts(store, "c4"))[-1]
     # The next message is the bot's again.
     assert (await router.route(_msg("c4", "שלום"))).to_bot
 

@@ -17,6 +17,7 @@ from writers.checks.regexes import check_regexes
 from writers.checks.responses import check_responses
 from writers.checks.stories import check_stories
 from writers.checks.texts import check_texts
+from writers.checks.voice import check_voice
 from writers.checks.yaml_files import check_yaml
 
 __all__ = ["CHECKS"]
@@ -27,6 +28,7 @@ CHECKS: Tuple[Check, ...] = (
     Check("examples", check_examples, needs_domain=True),
     Check("responses", check_responses, needs_domain=True),
     Check("texts", check_texts),
+    Check("voice", check_voice, needs_domain=True),
     Check("kb", check_kb),
     Check("duplicates", check_duplicates),
     Check("stories", check_stories, needs_domain=True),
