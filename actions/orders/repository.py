@@ -299,7 +299,7 @@ class SqlOrderRepository(OrderRepository):
         def work(session: Session) -> Order:
             result = session.execute(
                 update(OrderRow)
-                .where(OrderRow.order_id == order_id, _COLUMNS.status.in_(_OPEN))
+                .where(OrderRow.order_id == order_id, OrderRow.status.in_(_OPEN))  # type: ignore[attr-defined]
                 .values(status="delayed", estimated_delivery=estimate)
             )
             if result.rowcount != 1:
