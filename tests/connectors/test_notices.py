@@ -201,3 +201,28 @@ async def test_stop_opts_the_customer_out_and_the_next_delay_reaches_nobody(
     assert await service.mail_worker().run_once() == 0
     assert smtp_sink.messages == []
     assert not any("מתעכבת" in r.text for r in customer.received())
+
+
+async def test_a_web_customer_finds_the_notice_when_the_widget_next_loads(web, service: Container) -> None:
+    app, customer = web
+    order = _open_orders(service.orders, "en")[1]
+    await customer.open()
+    await customer.say("hi")
+    await customer.replies(1)
+    await customer.close()  # the customer left the site
+    cid = conversation_id("web", customer.address)
+    await service.identity.verified(cid, order.email)
+
+    await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())
+
+    async def kept() -> bool:
+        return any("running late" in row for row in await app.rt.redis.lrange(app.rt.keys.web_history(cid), 0, -1))
+
+    await until(kept, what="the notice kept in the conversation's history")
+
+    hello = await customer.open()  # the next visit
+    notices = [m for m in hello["history"] if "running late" in m.get("text", "")]
+    assert len(notices) == 1
+    assert estimate_text(NEW_ESTIMATE, "en") in notices[0]["text"]
+    assert [b["title"] for b in notices[0]["buttons"]] == ["Talk to a person"]
+    await customer.close()
