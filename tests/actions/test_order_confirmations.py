@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from redis.asyncio import Redis
 from rasa_sdk.executor import CollectingDispatcher
+from redis.asyncio import Redis
 
 from actions.backends import Backends
 from actions.order_task import ActionOrderTask
@@ -28,7 +28,8 @@ from tests.helpers.trackers import make_tracker
 
 
 @pytest.fixture()
-def mailing(backends: Backends, redis_client: Redis, smtp_sink: SmtpSink, tmp_path: Path) -> Tuple[Backends, MailWorker]:
+def mailing(backends: Backends, redis_client: Redis, smtp_sink: SmtpSink,
+            tmp_path: Path) -> Tuple[Backends, MailWorker]:
     keys = RedisKeys(TEST_PREFIX)
     outbox = MailOutbox(redis_client, keys, clock=NOW.timestamp)
     settings = Settings(var_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=smtp_sink.port)

@@ -87,7 +87,8 @@ async def test_a_delay_reaches_a_telegram_customer_once_with_a_button_and_by_mai
     assert await service.mail_worker().run_once() >= 1  # the scan found the seed's other late orders too
     [mail] = [m for m in smtp_sink.messages if m["To"].addresses[0].addr_spec == order.email]
     assert mail["Subject"] == f"Order {order.order_id} is running late"
-    assert estimate_text(NEW_ESTIMATE, "en") in mail.get_body(("plain",)).get_content()
+    body = mail.get_body(("plain",))
+    assert body is not None and estimate_text(NEW_ESTIMATE, "en") in body.get_content()
     [event] = [e for e in await _events(redis_client, service, EventKind.NOTICE_SENT) if e["conversation"] == cid]
     assert event["reason"] == "late_order" and event["channel"] == "telegram"
 
