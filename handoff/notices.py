@@ -6,7 +6,8 @@ miss, the promised date (:class:`NoticeScanner`). Either way
 :meth:`NoticeService.order_late` runs, and it tells the customer once per order
 and estimate: a ``SET NX EX`` in Redis (:meth:`RedisKeys.notice_once`) is taken
 before anything is sent, so two replicas, a restart or the scan after a status
-change send nothing twice.
+change send nothing twice (a process killed between the key and the send loses
+that one notice rather than risk a second).
 
 The customer is found by the order's e-mail: the conversation that verified it
 (``handoff.identity``) and the channel its customer last wrote on. Telegram
@@ -67,6 +68,11 @@ NOTICE_ONCE_SECONDS = 180 * 24 * 3600  # longer than any order stays late
 OPT_OUT_SECONDS = 3 * 365 * 24 * 3600
 HUMAN_PAYLOAD = "/human_handoff"
 SCAN_LEASE_SECONDS = 300
+# KEYS: the lease. ARGV: this scanner's token. Gives the lease back only if this scanner still holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 _ESTIMATE_DATE = {"he": "d.M.yyyy", "en": "EEEE, d MMMM"}
 
 
@@ -268,6 +274,7 @@ class NoticeScanner:
         self.orders = orders
         self.every = every_seconds
         self.today = today
+        self._release = notices.redis.register_script(_RELEASE)
 
     async def scan_once(self) -> int:
         """Tells every customer with a late order not told yet (under the lease); how many were told now."""
@@ -283,8 +290,7 @@ class NoticeScanner:
                 if late is not None and await self.notices.order_late(late) == "sent":
                     told += 1
         finally:
-            if await redis.get(keys.lease("notice-scan")) == token:
-                await redis.delete(keys.lease("notice-scan"))
+            await self._release(keys=[keys.lease("notice-scan")], args=[token])
         return told
 
     async def run(self, stop: asyncio.Event) -> None:
