@@ -38,7 +38,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
-from core.settings import whatsapp_template
+from core.production import whatsapp_template
 from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult

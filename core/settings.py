@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, root_validator, validator
 
 from core.language import Language
 
-__all__ = ["MODES", "PROJECT_ROOT", "Settings", "parse_sentinels", "whatsapp_template"]
+__all__ = ["MODES", "PROJECT_ROOT", "Settings", "parse_sentinels"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("demo", "production")
@@ -268,27 +268,24 @@ class Settings(BaseModel):
     telegram_api_base: str = Field(default="https://api.telegram.org", env="TELEGRAM_API_BASE",
                                    description="Telegram's Bot API (tests point it at a local stand-in).")
     # -- WhatsApp templates and proactive notices (#17) --
-    # DEMO DEFAULTS: placeholder Content SIDs (Twilio refuses them); set the SIDs of your approved templates.
+    # DEMO DEFAULTS: placeholder Content SIDs, so the demo and the tests exercise the templates; production mode
+    # ignores them (core.production.whatsapp_template) as if unset. Set the SIDs of your approved templates.
     twilio_content_late_order_he: str = Field(
         default="HX00000000000000000000000000demo1", env="TWILIO_CONTENT_LATE_ORDER_HE",
-        demo="the Content SID (HX...) of your approved Hebrew late-order template",
         description="WhatsApp template for a late-order notice outside the 24-hour window, Hebrew; variables "
-                    "1 first name, 2 order number, 3 new estimate. Empty: none (the notice goes by e-mail only). "
-                    "DEMO DEFAULT.")
+                    "1 first name, 2 order number, 3 new estimate. Unset in production: none (the notice goes "
+                    "by e-mail only). DEMO DEFAULT placeholder.")
     twilio_content_late_order_en: str = Field(
         default="HX00000000000000000000000000demo2", env="TWILIO_CONTENT_LATE_ORDER_EN",
-        demo="the Content SID (HX...) of your approved English late-order template",
-        description="The same template in English. DEMO DEFAULT.")
+        description="The same template in English. DEMO DEFAULT placeholder.")
     twilio_content_agent_reply_he: str = Field(
         default="HX00000000000000000000000000demo3", env="TWILIO_CONTENT_AGENT_REPLY_HE",
-        demo="the Content SID (HX...) of your approved Hebrew \"we replied, tap to continue\" template",
         description="WhatsApp template for an agent's reply outside the 24-hour window, Hebrew; variables 1 the "
-                    "agent's first name, 2 the reply (one line, clipped). Empty: such a reply is not sent and "
-                    "shows on the console's undelivered page with the reason. DEMO DEFAULT.")
+                    "agent's first name, 2 the reply (one line, clipped). Unset in production: such a reply is not "
+                    "sent and shows on the console's undelivered page with the reason. DEMO DEFAULT placeholder.")
     twilio_content_agent_reply_en: str = Field(
         default="HX00000000000000000000000000demo4", env="TWILIO_CONTENT_AGENT_REPLY_EN",
-        demo="the Content SID (HX...) of your approved English \"we replied, tap to continue\" template",
-        description="The same template in English. DEMO DEFAULT.")
+        description="The same template in English. DEMO DEFAULT placeholder.")
     notice_scan_minutes: float = Field(default=15.0, env="KESHER_NOTICE_SCAN_MINUTES", ge=0,
                                        description="How often the handoff service scans the orders' estimated "
                                                    "delivery dates for late orders to tell customers about "
@@ -518,8 +515,3 @@ class Settings(BaseModel):
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.actions_port}/webhook"
 
-
-def whatsapp_template(settings: Settings, name: str, language: str) -> str:
-    """The Content SID of an approved WhatsApp template (``late_order``, ``agent_reply``) in a language; "" if none."""
-    suffix = "he" if language == "he" else "en"
-    return str(getattr(settings, f"twilio_content_{name}_{suffix}", "") or "")

@@ -4,10 +4,13 @@ delivery worker, the Twilio and Telegram stand-ins and a real SMTP server (aiosm
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import AsyncIterator, List
+from urllib.parse import quote
 
+import httpx
 import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -22,6 +25,8 @@ from core.settings import Settings
 from handoff.identity import conversation_id
 from handoff.models import OutboundMessage
 from handoff.notices import estimate_text
+from handoff.state import HandoffStore
+from tests.console.conftest import Service, english_request, login
 from tests.helpers.channels import WhatsAppCustomer, serving_channel, whatsapp_on
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.smtp import SmtpSink
@@ -227,3 +232,33 @@ async def test_a_web_customer_finds_the_notice_when_the_widget_next_loads(web, s
     assert estimate_text(NEW_ESTIMATE, "en") in notices[0]["text"]
     assert [b["title"] for b in notices[0]["buttons"]] == ["Talk to a person"]
     await customer.close()
+
+
+async def test_an_agent_reply_whatsapp_would_refuse_shows_on_the_console_with_the_reason(
+        channel_settings: Settings, twilio: FakeTwilio, redis_client: Redis, console_service: Service,
+        http: httpx.AsyncClient, live_store: HandoffStore) -> None:
+    twilio.clear()
+    settings = channel_settings.replace(twilio_content_agent_reply_en="", twilio_content_agent_reply_he="")
+    async with serving_channel(whatsapp_on(twilio), settings) as app:
+        customer = WhatsAppCustomer(app.base, twilio)
+        cid = conversation_id("whatsapp", PHONE)
+        await customer.say("hi")
+        await customer.replies(1)
+        await live_store.request(replace(english_request(cid), channel="whatsapp"))
+        await redis_client.delete(app.rt.keys.whatsapp_window(PHONE))  # Friday's chat, answered on Sunday
+        csrf = await login(http, "dana")
+        headers = {"X-CSRF-Token": csrf}
+        await http.post("/console/api/presence", json={"status": "online"}, headers=headers)
+        assert (await http.post(f"/console/api/chats/{quote(cid, safe='')}/take", headers=headers)).status_code == 200
+        sent = await http.post(f"/console/api/chats/{quote(cid, safe='')}/messages",
+                               json={"text": "Your refund went out today."}, headers=headers)
+        assert sent.status_code == 201, sent.text
+
+        async def flagged() -> bool:
+            page = await http.get("/console/undelivered")
+            return "Your refund went out today." in page.text
+
+        await until(flagged, what="the reply on the console's undelivered page")
+        page = await http.get("/console/undelivered")
+        assert "24-hour window" in page.text and "TWILIO_CONTENT_AGENT_REPLY_EN" in page.text
+        assert not any("refund" in m.body for m in twilio.messages_to("whatsapp:" + PHONE))

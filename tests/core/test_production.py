@@ -44,8 +44,6 @@ def _all_set(tmp_path: Path, **changes: Any) -> Settings:
         "twilio_whatsapp_from": "whatsapp:+972500000000",
         "telegram_token": "42:real", "telegram_secret_token": "s" * 32,
         "mail_from": "Shop <support@shop.example>", "rest_token": "", "events_secret": "e" * 32,
-        "twilio_content_late_order_he": "HX" + "1" * 32, "twilio_content_late_order_en": "HX" + "2" * 32,
-        "twilio_content_agent_reply_he": "HX" + "3" * 32, "twilio_content_agent_reply_en": "HX" + "4" * 32,
         "agents_file": _agents(tmp_path, noa="$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"),
     }
     return Settings(**{**real, **changes})
