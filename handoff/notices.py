@@ -38,6 +38,7 @@ from babel.dates import format_date
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.errors import Unavailable
 from core.language import LOCALES, as_language
 from core.redis_keys import RedisKeys
 from core.service_events import EventKind as ServiceEventKind
@@ -304,6 +305,8 @@ class NoticeScanner:
                     log.info("notice scan: %d customers told of late orders", told)
             except (RedisError, OSError) as exc:
                 log.warning("notice scan: Redis unavailable (%s); next scan later", exc)
+            except Unavailable as exc:
+                log.warning("notice scan: %s; next scan later", exc)
             except Exception:  # the orders database down, a bad row: the next scan tries again
                 log.exception("notice scan failed; next scan later")
             try:
