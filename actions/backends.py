@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 from actions.kb.search import KnowledgeBase
 from actions.orders.repository import OrderRepository
@@ -18,7 +18,7 @@ from core.texts import TextCatalog
 from handoff.models import HandoffRequest, QueueTicket
 from handoff.policy import HandoffPolicy
 
-__all__ = ["Backends", "CallbackFiler", "Clock", "EventRecorder", "HandoffQueue"]
+__all__ = ["Backends", "CallbackFiler", "Clock", "EventRecorder", "HandoffQueue", "OrderConfirmations"]
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +36,15 @@ class HandoffQueue(Protocol):
 
     async def customer_verified(self, cid: str, email: str, channel: str, language: str) -> str:
         """Links this chat to the customer's earlier conversation; what to tell them ("" if none)."""
+        ...
+
+
+class OrderConfirmations(Protocol):
+    """The e-mail confirming an order change (``handoff.mail.orders.OrderMail``)."""
+
+    async def confirm_change(self, order_id: str, change: str, *, language: str, cid: str = "", address: str = "",
+                             details: Optional[Mapping[str, Any]] = None, key: str = "") -> bool:
+        """Queues the confirmation of one change once; False if it was queued before."""
         ...
 
 
@@ -70,6 +79,7 @@ class Backends:
         events: The service-event log (None: nothing recorded, e.g. in unit tests of other actions).
         csat_bot_sample: Share of bot-only conversations asked to rate the chat (``KESHER_CSAT_BOT_SAMPLE``).
         callbacks: Where "call me back" requests go (None: the bot offers the chat queue instead).
+        order_mail: Confirms each order change by e-mail (None: nothing mailed, e.g. in unit tests).
     """
 
     orders: OrderRepository
@@ -82,3 +92,4 @@ class Backends:
     events: Optional[EventRecorder] = None
     csat_bot_sample: float = 0.0
     callbacks: Optional[CallbackFiler] = None
+    order_mail: Optional[OrderConfirmations] = None

@@ -11,6 +11,7 @@ with no order and a contact that does not match get the same answer.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Awaitable, Callable, Dict, List, Optional
 
@@ -23,7 +24,9 @@ from actions.orders.domain import Order, ReturnCheck
 from actions.orders.repository import OrderStateConflict, ReturnNotAllowed
 from handoff.policy import Trigger
 
-__all__ = ["FORM_SLOTS", "ActionOrderTask"]
+__all__ = ["FORM_SLOTS", "ActionOrderTask", "confirm_by_mail"]
+
+log = logging.getLogger(__name__)
 
 # Slots that belong to one run of the form. The order number and the verified
 # e-mail stay, so "and cancel it" right after a status check needs neither again.
@@ -85,6 +88,19 @@ def frustrated(turn: Turn) -> bool:
     return False
 
 
+async def confirm_by_mail(turn: Turn, order: Order, change: str, *, address: str = "", key: str = "",
+                          **details: str) -> None:
+    """Queues the e-mail confirming a change the bot just made (to the order's own address), as the bot says."""
+    mail = turn.backends.order_mail
+    if mail is None:
+        return
+    try:
+        await mail.confirm_change(order.order_id, change, language=turn.language, cid=turn.tracker.sender_id,
+                                  address=address, details=details, key=key)
+    except Exception:  # the order did change: the customer is told so even if the mail could not be queued
+        log.exception("order %s: the confirmation e-mail of %s could not be queued", order.order_id, change)
+
+
 class ActionOrderTask(KesherAction):
     """Reports or changes the verified order according to ``order_task``."""
 
@@ -140,6 +156,7 @@ class ActionOrderTask(KesherAction):
         except OrderStateConflict:
             turn.say("address_not_changeable", **status_values(turn, order))
             return []
+        await confirm_by_mail(turn, order, "address_changed", address=order.shipping_address)
         turn.say("address_changed", **status_values(turn, order))
         return [SlotSet("order_status", order.status)]
 
@@ -155,6 +172,7 @@ class ActionOrderTask(KesherAction):
         except OrderStateConflict:
             turn.say("cancel_not_possible", **status_values(turn, order))
             return []
+        await confirm_by_mail(turn, order, "cancelled", total=turn.money(order.total))
         turn.say("order_cancelled", **status_values(turn, order))
         return [SlotSet("order_status", order.status)]
 
@@ -167,6 +185,8 @@ class ActionOrderTask(KesherAction):
             except ReturnNotAllowed as exc:
                 check = exc.check
             else:
+                await confirm_by_mail(turn, order, "return_requested", key=request.rma, rma=request.rma,
+                                      deadline=turn.date(order.return_deadline()))
                 turn.say(
                     "return_created",
                     rma=request.rma,

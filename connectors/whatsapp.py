@@ -6,11 +6,21 @@ and delivery updates to ``/webhooks/whatsapp/status``; both must carry a valid
 answered at once with an empty TwiML response; replies go out later through
 ``messages.create_async`` on twilio's aiohttp client, so nothing blocks the
 event loop. WhatsApp has no buttons here: the base numbers them.
+
+WhatsApp refuses a free-form message more than 24 hours after the customer's
+last one. Each inbound message opens that window (a key in Redis that expires
+after 24 hours, :meth:`RedisKeys.whatsapp_window`); outside it, an agent's reply
+or a notice goes as an approved template through Twilio's Content API
+(``content_sid`` and ``content_variables``, the SIDs from ``TWILIO_CONTENT_*``),
+and with no template configured it is refused here, so it lands on the
+console's undelivered page with the reason instead of being lost silently.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl
 
@@ -29,6 +39,7 @@ from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
 from core.markup import to_whatsapp
+from core.production import whatsapp_template
 from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
@@ -40,6 +51,10 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_MESSAGE_CHARS = 1600  # Twilio's limit for one WhatsApp message body
 PREFIX = "whatsapp:"
+WINDOW_SECONDS = 24 * 3600
+# A reply sent this close to the window's end may reach Twilio after it closed: treated as outside.
+WINDOW_MARGIN_SECONDS = 300
+MAX_TEMPLATE_VAR_CHARS = 900  # a template variable is one line, well under WhatsApp's 1024 characters
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -159,6 +174,7 @@ class WhatsAppChannel(KesherInputChannel):
             raise InvalidInput("the message has neither Body nor media")
         msg = InboundMessage(cid="", channel=self.name(), text=text, message_id=sid,
                              address=sender[len(PREFIX):], media=media)
+        await self.rt.redis.set(self.rt.keys.whatsapp_window(msg.address), repr(time.time()), ex=WINDOW_SECONDS)
         msg.metadata.update(provider_id=True, profile_name=params.get("ProfileName", ""))
         return [msg]
 
@@ -185,29 +201,72 @@ class WhatsAppChannel(KesherInputChannel):
             return HTTPResponse(EMPTY_TWIML, content_type="text/xml")
 
     # -- outbound -------------------------------------------------------------------------
+    async def window_open(self, address: str) -> bool:
+        """Whether the customer wrote within WhatsApp's 24-hour window (with a margin for the send itself)."""
+        last = await self.rt.redis.get(self.rt.keys.whatsapp_window(address))
+        return last is not None and time.time() - float(last) < WINDOW_SECONDS - WINDOW_MARGIN_SECONDS
+
+    async def template_for(self, message: OutboundMessage) -> Optional[tuple[str, Dict[str, str]]]:
+        """The template and variables ``message`` must go as outside the window; None when it needs none.
+
+        Only agents' replies and notices are sent unasked; the bot and the queue answer a message the
+        customer just wrote.
+
+        Raises:
+            Undeliverable: It needs a template and none is configured.
+        """
+        if message.template:
+            name, variables = message.template, dict(message.template_vars)
+        elif message.kind == "agent":
+            line = " ".join(message.text.split())
+            if len(line) > MAX_TEMPLATE_VAR_CHARS:
+                line = line[: MAX_TEMPLATE_VAR_CHARS - 1] + "…"
+            name, variables = "agent_reply", {"1": message.author_name or "-", "2": line or "-"}
+        else:
+            return None
+        language = message.language or await self.rt.language_of(message.cid)
+        sid = whatsapp_template(self.rt.settings, name, language)
+        if not sid:
+            raise Undeliverable(
+                f"outside WhatsApp's 24-hour window (the customer last wrote over 24 hours ago) and no approved "
+                f"template is configured for {name} in {language} (TWILIO_CONTENT_{name.upper()}_{language.upper()})")
+        return sid, variables
+
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
-        """Sends through Twilio; a long text goes as several messages, an image as media."""
+        """Sends through Twilio; a long text goes as several messages, an image as media.
+
+        Outside the 24-hour window an agent's reply or a notice goes as its approved template instead.
+        """
         assert self._client is not None, "the channel is not started"
+        if (message.template or message.kind == "agent") and not await self.window_open(address):
+            template = await self.template_for(message)
+            if template is not None:
+                return await self._create(address, content_sid=template[0],
+                                          content_variables=json.dumps(template[1], ensure_ascii=False))
         text = message.text
         if message.kind == "agent" and message.author_name:
             text = f"*{message.author_name}*: {text}"
         parts = split_text(to_whatsapp(text), MAX_MESSAGE_CHARS) or [""]
-        callback = f"{self.public_url}/webhooks/whatsapp/status" if self.public_url else None
         first: Optional[str] = None
         for i, part in enumerate(parts):
             extra: Dict[str, Any] = {}
             if message.image and i == 0:
                 extra["media_url"] = [message.image]
-            if callback:
-                extra["status_callback"] = callback
-            try:
-                sent = await self._client.messages.create_async(
-                    to=PREFIX + address, from_=self.from_number, body=part, **extra)
-            except TwilioRestException as exc:
-                if 400 <= exc.status < 500 and exc.status != 429:
-                    raise Undeliverable(f"Twilio refused the message ({exc.status}): {exc.msg}") from exc
-                raise DeliveryError(f"Twilio answered {exc.status}") from exc
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise DeliveryError(f"Twilio unreachable: {exc or type(exc).__name__}") from exc
-            first = first or sent.sid
+            sid = await self._create(address, body=part, **extra)
+            first = first or sid
         return first
+
+    async def _create(self, address: str, **fields: Any) -> Optional[str]:
+        """One ``messages.create`` call; Twilio's refusals become :class:`Undeliverable`."""
+        assert self._client is not None, "the channel is not started"
+        if self.public_url and "status_callback" not in fields:
+            fields["status_callback"] = f"{self.public_url}/webhooks/whatsapp/status"
+        try:
+            sent = await self._client.messages.create_async(to=PREFIX + address, from_=self.from_number, **fields)
+        except TwilioRestException as exc:
+            if 400 <= exc.status < 500 and exc.status != 429:
+                raise Undeliverable(f"Twilio refused the message ({exc.status}): {exc.msg}") from exc
+            raise DeliveryError(f"Twilio answered {exc.status}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"Twilio unreachable: {exc or type(exc).__name__}") from exc
+        return str(sent.sid) if sent.sid else None

@@ -50,7 +50,7 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 def setup_workers(app: Sanic, *, mail_poll_seconds: float = 1.0) -> None:
-    """Runs the assigner, the mail worker and the consoles' feed while the server runs.
+    """Runs the assigner, the mail worker, the consoles' feed and the late-order scan while the server runs.
 
     Args:
         app: The handoff service.
@@ -68,6 +68,7 @@ def setup_workers(app: Sanic, *, mail_poll_seconds: float = 1.0) -> None:
         service.tasks = [
             asyncio.create_task(desk_loop.run(service.stop), name="kesher-assigner"),
             asyncio.create_task(service.hub.run(service.stop), name="kesher-console-feed"),
+            asyncio.create_task(service.container.notice_scanner().run(service.stop), name="kesher-notice-scan"),
         ]
         service.mail_task = asyncio.create_task(mail_worker.run(service.stop), name="kesher-mail-worker")
 

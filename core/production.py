@@ -39,6 +39,7 @@ __all__ = [
     "implied_by",
     "is_production",
     "problems",
+    "whatsapp_template",
 ]
 
 # The one argon2 hash every demo agent in handoff/agents.yml shares (password "kesher-demo").
@@ -178,3 +179,18 @@ def demo_warning(settings: Settings) -> str:
         return ""
     return (f"*** DEMO MODE: demo secrets in use ({', '.join(used)}); not safe on the internet. "
             "Set them and KESHER_MODE=production before going live. ***")
+
+
+def whatsapp_template(settings: Settings, name: str, language: str) -> str:
+    """The Content SID of an approved WhatsApp template (``late_order``, ``agent_reply``) in a language; "" if none.
+
+    The built-in placeholders (``TWILIO_CONTENT_*``'s DEMO DEFAULTS) count as none in production mode: Twilio
+    would refuse them, and an unset template has an honest fallback (e-mail only; the console's undelivered page).
+    """
+    field = f"twilio_content_{name}_{'he' if language == 'he' else 'en'}"
+    if field not in Settings.__fields__:
+        return ""
+    sid = str(getattr(settings, field) or "")
+    if sid == Settings.__fields__[field].default and is_production(settings):
+        return ""
+    return sid

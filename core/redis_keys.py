@@ -284,6 +284,25 @@ class RedisKeys:
         digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return f"{self.prefix}rate:{scope}:{digest}"
 
+    # -- proactive notices and order e-mails (#17) --------------------------
+    def notice_once(self, order_id: str, estimate: str) -> str:
+        """String set once a late-order notice for one order and one estimate went out (``SET NX EX``)."""
+        return f"{self.prefix}notice:{order_id}:{estimate}"
+
+    def notice_optout(self, subject: str) -> str:
+        """String: the customer of a conversation, or of a hashed e-mail, asked for no more notices."""
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}notice-optout:{digest}"
+
+    def last_channel(self, cid: str) -> str:
+        """String: the channel the customer of a conversation last wrote on."""
+        return f"{self.prefix}conv:{cid}:last-channel"
+
+    def whatsapp_window(self, address: str) -> str:
+        """String (epoch seconds), expiring after 24 h: the customer's last WhatsApp message (its free-form window)."""
+        digest = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{self.prefix}wa-window:{digest}"
+
 
 @dataclass(frozen=True)
 class TrackerKeys:

@@ -285,6 +285,29 @@ class Settings(BaseModel):
                                        description="What Telegram must send in its secret-token header. DEMO DEFAULT.")
     telegram_api_base: str = Field(default="https://api.telegram.org", env="TELEGRAM_API_BASE",
                                    description="Telegram's Bot API (tests point it at a local stand-in).")
+    # -- WhatsApp templates and proactive notices (#17) --
+    # DEMO DEFAULTS: placeholder Content SIDs, so the demo and the tests exercise the templates; production mode
+    # ignores them (core.production.whatsapp_template) as if unset. Set the SIDs of your approved templates.
+    twilio_content_late_order_he: str = Field(
+        default="HX00000000000000000000000000demo1", env="TWILIO_CONTENT_LATE_ORDER_HE",
+        description="WhatsApp template for a late-order notice outside the 24-hour window, Hebrew; variables "
+                    "1 first name, 2 order number, 3 new estimate. Unset in production: none (the notice goes "
+                    "by e-mail only). DEMO DEFAULT placeholder.")
+    twilio_content_late_order_en: str = Field(
+        default="HX00000000000000000000000000demo2", env="TWILIO_CONTENT_LATE_ORDER_EN",
+        description="The same template in English. DEMO DEFAULT placeholder.")
+    twilio_content_agent_reply_he: str = Field(
+        default="HX00000000000000000000000000demo3", env="TWILIO_CONTENT_AGENT_REPLY_HE",
+        description="WhatsApp template for an agent's reply outside the 24-hour window, Hebrew; variables 1 the "
+                    "agent's first name, 2 the reply (one line, clipped). Unset in production: such a reply is not "
+                    "sent and shows on the console's undelivered page with the reason. DEMO DEFAULT placeholder.")
+    twilio_content_agent_reply_en: str = Field(
+        default="HX00000000000000000000000000demo4", env="TWILIO_CONTENT_AGENT_REPLY_EN",
+        description="The same template in English. DEMO DEFAULT placeholder.")
+    notice_scan_minutes: float = Field(default=15.0, env="KESHER_NOTICE_SCAN_MINUTES", ge=0,
+                                       description="How often the handoff service scans the orders' estimated "
+                                                   "delivery dates for late orders to tell customers about "
+                                                   "(0: never; a status change still tells them).")
 
     # -- delivery (sec-deliv) -------------------------------------------------------------------------
     bot_attempts: int = Field(default=3, ge=1, env="KESHER_BOT_ATTEMPTS",
@@ -509,3 +532,4 @@ class Settings(BaseModel):
         host = "127.0.0.1" if self.actions_host in ("0.0.0.0", "::", "") else self.actions_host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.actions_port}/webhook"
+

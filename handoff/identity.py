@@ -110,6 +110,8 @@ class IdentityBook:
         linked = await self.redis.get(self.keys.identity(channel, address))
         cid = str(linked) if linked else conversation_id(channel, address)
         await self.touch(cid)
+        # Where a notice finds the customer (handoff.notices): the channel they last wrote on.
+        await self.redis.set(self.keys.last_channel(cid), channel, ex=self.ttl)
         return cid
 
     async def touch(self, cid: str) -> None:

@@ -253,6 +253,10 @@ class OutboundMessage:
         kind: ``bot``, ``agent`` or ``system``.
         author_name: The agent's first name, for channels that show it.
         image: URL of an image to show with the text ("" for none).
+        template: The approved WhatsApp template to use outside WhatsApp's 24-hour window
+            (``late_order``; ``agent_reply`` is implied for agents' messages); other channels ignore it.
+        template_vars: The template's variables (``{"1": ..., "2": ...}``).
+        language: The customer's language, which picks the template's language ("" unknown).
     """
 
     message_id: str
@@ -263,10 +267,21 @@ class OutboundMessage:
     kind: str = "system"
     author_name: str = ""
     image: str = ""
+    template: str = ""
+    template_vars: Dict[str, str] = field(default_factory=dict)
+    language: str = ""
 
     def to_redis(self) -> Dict[str, str]:
         """The stream entry fields."""
+        extra: Dict[str, str] = {}
+        if self.template:
+            extra["template"] = self.template
+        if self.template_vars:
+            extra["template_vars"] = json.dumps(self.template_vars, ensure_ascii=False)
+        if self.language:
+            extra["language"] = self.language
         return {
+            **extra,
             "message_id": self.message_id,
             "cid": self.cid,
             "channel": self.channel,
@@ -290,6 +305,9 @@ class OutboundMessage:
             kind=raw.get("kind", "system"),
             author_name=raw.get("author_name", ""),
             image=raw.get("image", ""),
+            template=raw.get("template", ""),
+            template_vars={str(k): str(v) for k, v in json.loads(raw.get("template_vars") or "{}").items()},
+            language=raw.get("language", ""),
         )
 
 

@@ -12,7 +12,9 @@ asked for one: a typed address is sent a one-time code, and the customer's
 next message that is only six digits is taken as that code (it is checked,
 not shown to the agent); "skip" leaves the address unverified, and nothing is
 mailed to it. A customer told that their conversation continues on another
-channel can answer "not me" on the first one to disconnect it.
+channel can answer "not me" on the first one to disconnect it. "Stop" (or
+"הסר", "עצור") in any state opts the customer out of proactive notices
+(``handoff.notices``) and is confirmed; it reaches neither the bot nor the agent.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from core.language import detect_language
 from core.masking import mask_contacts, mask_sensitive
@@ -29,6 +31,7 @@ from core.service_events import EventKind as ServiceEventKind
 from handoff.desk import MAX_MESSAGE_CHARS, Desk
 from handoff.email_codes import looks_like_code
 from handoff.models import Conversation, ConversationState, Event, EventKind
+from handoff.notices import STOP_WORDS, NoticeService
 
 __all__ = ["GIVE_UP_WORDS", "NOT_ME_WORDS", "HandoffRouter", "InboundMessage", "RouteResult"]
 
@@ -85,20 +88,28 @@ class RouteResult:
 class HandoffRouter:
     """Routes customer messages by handoff state (see the module docstring)."""
 
-    def __init__(self, desk: Desk, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, desk: Desk, clock: Callable[[], float] = time.time,
+                 notices: Optional[NoticeService] = None) -> None:
         """Keeps the desk.
 
         Args:
             desk: The help desk (store, policy, e-mail queue).
             clock: Epoch seconds.
+            notices: Takes "stop" (no more proactive notices); None: "stop" is an ordinary message.
         """
         self.desk = desk
+        self.notices = notices
         self.store = desk.store
         self.texts = desk.texts
         self.clock = clock
 
     async def route(self, msg: InboundMessage) -> RouteResult:
         """Decides where ``msg`` goes and does the handoff side of it."""
+        if self.notices is not None and _normal(msg.text) in STOP_WORDS:
+            conv = await self.store.get(msg.cid)
+            language = detect_language(msg.text, conv.language if conv else "en") or "en"
+            await self.notices.opt_out(msg.cid, msg.channel, language)
+            return RouteResult(False, conv.state if conv else ConversationState.BOT)
         if _normal(msg.text) in NOT_ME_WORDS:
             conv = await self.store.get(msg.cid)
             language = detect_language(msg.text, conv.language if conv else "en") or "en"

@@ -12,6 +12,7 @@ to make at import or start-up time.
 from __future__ import annotations
 
 import time
+from datetime import date
 from functools import cached_property
 from typing import Any, Callable, Optional
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 from actions.backends import Backends
 from actions.kb.search import InMemoryKnowledgeBase
 from actions.orders.agent_service import AgentOrderActions
+from actions.orders.domain import Order
 from actions.orders.repository import SqlOrderRepository
 from analytics.engine import events_engine
 from analytics.mover import EventMover
@@ -37,7 +39,9 @@ from handoff.email_codes import CodeRules, EmailCodes
 from handoff.event_log import EventLog
 from handoff.identity import IDENTITY_TTL_SECONDS, IdentityBook
 from handoff.limits import Limit, RateLimiter
+from handoff.mail.orders import OrderMail
 from handoff.mail.outbox import MailOutbox, MailWorker
+from handoff.notices import NoticeScanner, NoticeService, late_order_of
 from handoff.policy import HandoffPolicy, load_policy
 from handoff.presence import PresenceKeeper
 from handoff.rasa_client import RasaClient
@@ -134,8 +138,18 @@ class Container:
 
     @cached_property
     def orders(self) -> SqlOrderRepository:
-        """The orders store (the desk reads it through ``OrderLookup``, the actions through ``OrderRepository``)."""
-        return SqlOrderRepository.from_url(self.settings.orders_db_url)
+        """The orders store (the desk reads it through ``OrderLookup``, the actions through ``OrderRepository``).
+
+        An order it marks delayed is a late-order notice (``handoff.notices``).
+        """
+        repository = SqlOrderRepository.from_url(self.settings.orders_db_url)
+        repository.add_listener(self._order_changed)
+        return repository
+
+    async def _order_changed(self, order: Order, change: str) -> None:
+        late = late_order_of(order, date.today()) if change == "delayed" else None
+        if late is not None:
+            await self.notices.order_late(late)
 
     @cached_property
     def identity(self) -> IdentityBook:
@@ -157,7 +171,22 @@ class Container:
     @cached_property
     def router(self) -> HandoffRouter:
         """Where each customer message goes, by handoff state."""
-        return HandoffRouter(self.desk, clock=self.clock)
+        return HandoffRouter(self.desk, clock=self.clock, notices=self.notices)
+
+    @cached_property
+    def notices(self) -> NoticeService:
+        """Late-order notices to customers, and their "stop"."""
+        return NoticeService(self.store, self.identity, self.texts, self.outbox, event_log=self.event_log,
+                             clock=self.clock)
+
+    @cached_property
+    def order_mail(self) -> OrderMail:
+        """The e-mail confirming an order change (the bot's actions and agents' actions call it)."""
+        return OrderMail(self.outbox)
+
+    def notice_scanner(self) -> NoticeScanner:
+        """The scheduled scan of estimated delivery dates (every ``KESHER_NOTICE_SCAN_MINUTES``)."""
+        return NoticeScanner(self.notices, self.orders, every_seconds=self.settings.notice_scan_minutes * 60)
 
     def desk_loop(self, *, auto_assign: bool = True) -> DeskLoop:
         """The loop that assigns queued conversations and keeps waiting customers informed."""
@@ -179,7 +208,7 @@ class Container:
     def mail_worker(self, poll_seconds: float = 1.0) -> MailWorker:
         """A worker that sends the queued e-mails over SMTP."""
         return MailWorker(self.outbox, self.store, self.agents, self.texts, self.settings, poll_seconds=poll_seconds,
-                          event_log=self.event_log)
+                          event_log=self.event_log, orders=self.orders)
 
     @cached_property
     def agent_actions(self) -> AgentActionLog:
@@ -202,7 +231,8 @@ class Container:
         """What the custom actions talk to besides the tracker."""
         return Backends(orders=self.orders, kb=self.kb, texts=self.texts, policy=self.policy, handoff=self.desk,
                         default_language=self.settings.default_language, events=self.event_log,
-                        csat_bot_sample=self.settings.csat_bot_sample, callbacks=self.callbacks)
+                        csat_bot_sample=self.settings.csat_bot_sample, callbacks=self.callbacks,
+                        order_mail=self.order_mail)
 
     # -- closing ---------------------------------------------------------------------------
     async def close(self) -> None:

@@ -8,11 +8,12 @@ or network.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
 from sqlalchemy import Integer, create_engine, desc, event, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Engine
@@ -44,6 +45,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+OrderListener = Callable[[Order, str], Awaitable[Any]]
+"""Called after an order's status changed in the store: ``(order, change)``, e.g. ``(order, "delayed")``."""
+
+log = logging.getLogger(__name__)
+_COLUMNS: Any = OrderRow.__table__.c  # typed columns (the model's attributes are annotated as plain values)
+_OPEN = ("processing", "shipped", "delayed")  # statuses an order can still be late in
 
 
 class OrderError(KesherError):
@@ -201,6 +208,7 @@ class SqlOrderRepository(OrderRepository):
         self._engine = engine
         self._sessions = sessionmaker(bind=engine, future=True, expire_on_commit=False)
         self._credit_table_ready = False
+        self._listeners: List[OrderListener] = []
 
     @classmethod
     def from_url(cls, url: str) -> SqlOrderRepository:
@@ -362,5 +370,61 @@ class SqlOrderRepository(OrderRepository):
                                       detail=f"{amount} {order.currency} {code} by {agent_id}"))
             return StoreCredit(code=code, order_id=order_id, amount=amount, currency=order.currency,
                                agent_id=agent_id, issued_at=now)
+
+        return await self._run(work)
+
+    # -- late orders (#17: proactive notices) ------------------------------------------------
+    def add_listener(self, listener: OrderListener) -> None:
+        """Calls ``listener(order, change)`` after each status change this store makes (e.g. ``delayed``)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, order: Order, change: str) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(order, change)
+            except Exception:  # a listener's failure must not undo or fail a committed change
+                log.exception("order %s: listener of %s failed", order.order_id, change)
+
+    async def mark_delayed(self, order_id: str, estimate: date, now: datetime) -> Order:
+        """Marks an open order ``delayed`` with a new estimated delivery date; listeners are told.
+
+        Raises:
+            OrderNotFound: No such order.
+            OrderStateConflict: The order is delivered, cancelled or returned.
+        """
+
+        def work(session: Session) -> Order:
+            result = session.execute(
+                update(OrderRow)
+                .where(OrderRow.order_id == order_id, OrderRow.status.in_(_OPEN))  # type: ignore[attr-defined]
+                .values(status="delayed", estimated_delivery=estimate)
+            )
+            if result.rowcount != 1:
+                if session.get(OrderRow, order_id) is None:
+                    raise OrderNotFound(order_id)
+                raise OrderStateConflict(order_id)
+            session.add(OrderEventRow(order_id=order_id, at=now, kind="delayed", detail=estimate.isoformat()))
+            session.flush()
+            row = session.get(OrderRow, order_id)
+            session.refresh(row)
+            return _order_from_row(row)
+
+        order = await self._run(work)
+        await self._changed(order, "delayed")
+        return order
+
+    async def find_late(self, today: date) -> List[Order]:
+        """Every open order that is delayed, past its promised date, or estimated after it."""
+
+        def work(session: Session) -> List[Order]:
+            c = _COLUMNS
+            rows = session.scalars(
+                select(OrderRow).where(
+                    c.status.in_(_OPEN),
+                    or_(c.status == "delayed", c.promised_delivery < today,
+                        c.estimated_delivery > c.promised_delivery),
+                ).order_by(c.order_id)
+            )
+            return [_order_from_row(r) for r in rows]
 
         return await self._run(work)

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -42,7 +42,9 @@ __all__ = [
     "default_mail_id",
     "format_opening",
     "handoff_summary",
+    "late_notice_mail",
     "message_id",
+    "order_change_mail",
 ]
 
 MAX_ASKED = 10  # the customer's last questions shown; older ones are in the agent's transcript
@@ -482,3 +484,108 @@ def code_mail(
         now=now,
         to=to,
     )
+
+
+# -- order mails (#17): a change confirmed, a late order -----------------------------------------
+ORDER_CHANGES = ("cancelled", "address_changed", "return_requested")
+
+
+def _order_conversation(cid: str, order: Any, language: str) -> Conversation:
+    """What :func:`_message` needs, from an order: its e-mail, its name, its number as the reference."""
+    return Conversation(cid=cid, email=str(order.email), customer_name=str(order.customer_name),
+                        language=language, reference=str(order.order_id))
+
+
+def order_change_mail(
+    order: Any,
+    change: str,
+    settings: Settings,
+    texts: TextCatalog,
+    *,
+    language: str,
+    details: Mapping[str, Any],
+    cid: str = "",
+    mail_id: Optional[str] = None,
+    now: Optional[float] = None,
+) -> EmailMessage:
+    """The e-mail confirming a change made to an order, to the order's own address.
+
+    Args:
+        order: The order as it is now (``actions.orders.domain.Order``: ``order_id``, ``email``,
+            ``customer_name``, ``shipping_address`` are used).
+        change: ``cancelled``, ``address_changed``, ``return_requested``; any other change is
+            described by ``details["summary"]`` (a text already in the customer's language).
+        settings: ``mail_from`` is the sender and reply-to.
+        texts: The wording (``mail_order_*``).
+        language: The customer's language.
+        details: What the text names: ``total`` (cancelled), ``rma`` and ``deadline`` (return),
+            ``summary`` (other changes); the address is the order's own.
+        cid: The conversation the change was made in ("" if none).
+        mail_id: Id for the ``Message-ID`` (the outbox job id).
+        now: Epoch seconds for the ``Date`` header.
+
+    Raises:
+        ValueError: The order has no usable e-mail address.
+    """
+    lang = as_language(language)
+    say = _wording(texts, lang)
+    conv = _order_conversation(cid or f"order:{order.order_id}", order, lang)
+    values: Dict[str, Any] = {"order_id": order.order_id, "address": order.shipping_address,
+                              "total": "", "rma": "", "deadline": "", "summary": ""}
+    values.update({k: str(v) for k, v in details.items() if k in values and k != "order_id"})
+    key = f"order_{change}" if change in ORDER_CHANGES else "order_changed"
+    blocks: List[_Block] = [
+        _greeting(conv, say),
+        _Block("p", (say(f"{key}_body", **values),), user=key == "order_changed"),
+        _Block("p", (say("order_questions"),)),
+        _Block("ref", (say("order_line", order_id=order.order_id),)),
+        _Block("sig", (say("team_signature"),)),
+        _Block("small", (say("footer"),)),
+    ]
+    return _message(kind=f"order_{change}", conv=conv, settings=settings, language=lang,
+                    subject=say(f"{key}_subject", order_id=order.order_id), blocks=blocks,
+                    reply_to=settings.mail_from, mail_id=mail_id, now=now)
+
+
+def late_notice_mail(
+    order: Any,
+    settings: Settings,
+    texts: TextCatalog,
+    *,
+    language: str,
+    estimate: str,
+    cid: str = "",
+    mail_id: Optional[str] = None,
+    now: Optional[float] = None,
+) -> EmailMessage:
+    """The e-mail telling a customer, unasked, that their order is late, with the new estimate.
+
+    Args:
+        order: The order (``order_id``, ``email``, ``customer_name``).
+        settings: ``mail_from`` is the sender and reply-to (a reply reaches a person).
+        texts: The wording (``mail_late_*``).
+        language: The customer's language.
+        estimate: The new estimate as the customer reads it ("" when there is none yet).
+        cid: The customer's conversation ("" if none).
+        mail_id: Id for the ``Message-ID`` (the outbox job id).
+        now: Epoch seconds for the ``Date`` header.
+
+    Raises:
+        ValueError: The order has no usable e-mail address.
+    """
+    lang = as_language(language)
+    say = _wording(texts, lang)
+    conv = _order_conversation(cid or f"order:{order.order_id}", order, lang)
+    body = (say("late_body", order_id=order.order_id, estimate=estimate) if estimate
+            else say("late_body_no_estimate", order_id=order.order_id))
+    blocks: List[_Block] = [
+        _greeting(conv, say),
+        _Block("p", (body,)),
+        _Block("p", (say("late_person"),)),
+        _Block("ref", (say("order_line", order_id=order.order_id),)),
+        _Block("sig", (say("team_signature"),)),
+        _Block("small", (say("late_optout"),)),
+    ]
+    return _message(kind="late_notice", conv=conv, settings=settings, language=lang,
+                    subject=say("late_subject", order_id=order.order_id), blocks=blocks,
+                    reply_to=settings.mail_from, mail_id=mail_id, now=now)

@@ -33,10 +33,10 @@ import logging
 import ssl
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import aiosmtplib
 from redis.asyncio import Redis
@@ -49,9 +49,17 @@ from core.texts import TextCatalog
 from handoff.agent_actions import AgentActionLog, AgentActionRecord
 from handoff.agents import AgentDirectory
 from handoff.event_log import EventLog
-from handoff.mail.compose import closing_summary, code_mail, customer_address, handoff_summary
+from handoff.mail.compose import (
+    closing_summary,
+    code_mail,
+    customer_address,
+    handoff_summary,
+    late_notice_mail,
+    order_change_mail,
+)
 from handoff.metrics import count_mail
 from handoff.models import Agent, Conversation
+from handoff.notices import estimate_text, is_opted_out, late_order_of
 from handoff.state import DEFAULT_RETENTION_SECONDS, HandoffStore
 
 __all__ = [
@@ -69,9 +77,12 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-KINDS = ("handoff", "closing", "code")
+KINDS = ("handoff", "closing", "code", "order_change", "late_notice")
+# Mails about an order rather than a handoff: checked against the order, sent to the order's own address.
+ORDER_KINDS = ("order_change", "late_notice")
 # What the event log calls each kind of mail (``email_sent``'s reason).
-EVENT_REASONS = {"handoff": "handoff_summary", "closing": "closing_summary", "code": "email_code"}
+EVENT_REASONS = {"handoff": "handoff_summary", "closing": "closing_summary", "code": "email_code",
+                 "order_change": "order_change", "late_notice": "late_order"}
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 600.0
 SMTP_TIMEOUT_SECONDS = 10.0
@@ -104,6 +115,14 @@ _UNREACHABLE: Tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
 )
+
+
+class OrderReader(Protocol):
+    """The orders store as the mail worker sees it (``actions.orders.repository.OrderRepository``)."""
+
+    async def get(self, order_id: str) -> Optional[Any]:
+        """The order as it is now (``actions.orders.domain.Order``), or None."""
+        ...
 
 
 class CleartextLoginRefused(aiosmtplib.SMTPException):
@@ -264,6 +283,7 @@ class MailWorker:
         poll_seconds: float = 1.0,
         tls_context: Optional[ssl.SSLContext] = None,
         event_log: Optional[EventLog] = None,
+        orders: Optional[OrderReader] = None,
     ) -> None:
         """Keeps its collaborators; opens nothing.
 
@@ -278,6 +298,8 @@ class MailWorker:
             tls_context: Trust for the SMTP server's certificate (default: the system's CAs;
                 tests pass their own).
             event_log: Where each mail the SMTP server accepted is recorded (None: nowhere).
+            orders: Where order mails (``order_change``, ``late_notice``) re-read their order before
+                sending (None: such mails are dropped).
         """
         self.outbox = outbox
         self.redis = outbox.redis
@@ -292,6 +314,7 @@ class MailWorker:
         self.tls_context = tls_context
         self.event_log = event_log
         self.actions = AgentActionLog(store, texts)  # what the closing e-mail says agents did
+        self.orders = orders
         self._release = self.redis.register_script(_RELEASE)
 
     async def pending(self) -> List[Dict[str, Any]]:
@@ -355,6 +378,8 @@ class MailWorker:
             await self.redis.zrem(self.keys.mail_due(), mail_id)
             return "skipped"
         job = _job_view(raw)
+        if job["kind"] in ORDER_KINDS:
+            return await self._process_order_mail(mail_id, job)
         conv = await self.store.get(job["cid"])
         why_not = self._why_not(job, conv)
         if why_not or conv is None:
@@ -368,6 +393,62 @@ class MailWorker:
             log.warning("mail %s (%s for %s) dropped: %s", mail_id, job["kind"], job["cid"], exc)
             await self._forget(mail_id)
             return "dropped"
+        return await self._send_job(mail_id, job, message, conv)
+
+    async def _process_order_mail(self, mail_id: str, job: Dict[str, Any]) -> str:
+        """An order mail: the order is read again and must still be as the mail says, then sent to its address."""
+        params: Dict[str, Any] = job["params"]
+        order = await self.orders.get(str(params.get("order_id") or "")) if self.orders is not None else None
+        language = str(params.get("language") or "en")
+        why_not = await self._why_not_order(job, order)
+        message: Optional[EmailMessage] = None
+        if not why_not:
+            try:
+                message = self._compose_order(job, order, mail_id, language)
+            except ValueError as exc:
+                why_not = str(exc)
+        if why_not or message is None:
+            log.warning("mail %s (%s for %s) dropped: %s", mail_id, job["kind"], job["cid"], why_not)
+            await self._forget(mail_id)
+            return "dropped"
+        conv = await self.store.get(job["cid"]) or Conversation(cid=job["cid"], language=language)
+        return await self._send_job(mail_id, job, message, conv)
+
+    async def _why_not_order(self, job: Dict[str, Any], order: Any) -> str:
+        params: Dict[str, Any] = job["params"]
+        if order is None:
+            return "the order is unknown" if self.orders is not None else "no orders store to check the order"
+        if not customer_address(str(order.email)):
+            return "the order has no usable e-mail address"
+        if job["kind"] == "late_notice":
+            if late_order_of(order, datetime.fromtimestamp(self.clock()).date()) is None:
+                return f"the order is no longer late (status {order.status})"
+            cid = "" if job["cid"].startswith("order:") else job["cid"]
+            if await is_opted_out(self.redis, self.keys, cid, str(order.email)):
+                return "the customer opted out of notices"
+            return ""
+        change = str(params.get("change") or "")
+        if change == "cancelled" and order.status != "cancelled":
+            return f"the order is not cancelled (status {order.status})"
+        if change == "address_changed" and order.shipping_address != str(params.get("address") or ""):
+            return "the address changed again since (that change has its own mail)"
+        return ""
+
+    def _compose_order(self, job: Dict[str, Any], order: Any, mail_id: str, language: str) -> EmailMessage:
+        params: Dict[str, Any] = job["params"]
+        cid = "" if job["cid"].startswith("order:") else job["cid"]
+        if job["kind"] == "late_notice":
+            estimate = str(params.get("estimate") or "none")
+            when = "" if estimate == "none" else estimate_text(date.fromisoformat(estimate), language)
+            return late_notice_mail(order, self.settings, self.texts, language=language, estimate=when, cid=cid,
+                                    mail_id=mail_id, now=self.clock())
+        details = params.get("details") if isinstance(params.get("details"), dict) else {}
+        return order_change_mail(order, str(params.get("change") or ""), self.settings, self.texts,
+                                 language=language, details=details or {}, cid=cid, mail_id=mail_id,
+                                 now=self.clock())
+
+    async def _send_job(self, mail_id: str, job: Dict[str, Any], message: EmailMessage, conv: Conversation) -> str:
+        """Hands a composed mail to the SMTP server; marks it sent, or schedules the next try."""
         try:
             await self._send(message)
         except CleartextLoginRefused as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, AsyncIterator, Dict, List
 
 import httpx
@@ -218,8 +219,9 @@ async def two_channels(redis_server: RedisServer, redis_client, inbox, twilio: F
                                fake_twilio.WHATSAPP_FROM, api_base=twilio.base_url, rt=rt)
     app.blueprint(whatsapp.blueprint(bot), url_prefix="/webhooks/whatsapp")
     async with serving(app) as base:
-        # The real WhatsApp customer waits in the queue for a person.
+        # The real WhatsApp customer waits in the queue for a person (they wrote just now: within the 24-hour window).
         await rt.store.request(request(WA_CID, channel="whatsapp"))
+        await rt.redis.set(rt.keys.whatsapp_window(PHONE), repr(time.time()), ex=24 * 3600)
         yield base, box, bot, rt, WhatsAppCustomer(base + "/webhooks/whatsapp", twilio, phone=PHONE)
 
 

@@ -93,6 +93,22 @@ async def test_twilio_media_and_async_wait(fake_twilio: FakeTwilio) -> None:
     assert [m.body for m in got] == ["", "second"]
 
 
+async def test_twilio_records_a_content_api_template_and_refuses_bad_variables(fake_twilio: FakeTwilio) -> None:
+    client, http = twilio_client(fake_twilio)
+    sid = "HX" + "a" * 32
+    try:
+        await client.messages.create_async(to=CUSTOMER, from_=WHATSAPP_FROM, content_sid=sid,
+                                           content_variables='{"1": "דנה", "2": "104233"}')
+        with pytest.raises(TwilioRestException) as caught:
+            await client.messages.create_async(to=CUSTOMER, from_=WHATSAPP_FROM, content_sid=sid,
+                                               content_variables="not json")
+    finally:
+        await http.close()
+    [sent] = fake_twilio.messages
+    assert (sent.content_sid, sent.content_variables, sent.body) == (sid, {"1": "דנה", "2": "104233"}, "")
+    assert (caught.value.status, caught.value.code) == (400, 21656)
+
+
 async def test_twilio_wrong_token_is_the_librarys_401(fake_twilio: FakeTwilio) -> None:
     client, http = twilio_client(fake_twilio, auth_token="not-the-token")
     try:

@@ -111,6 +111,7 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
     port = free_port()
     settings = Settings(
         var_dir=var_dir, agents_file=agents_file, mail_dir=mail_dir, content_dir=content_dir, manual_assign=True,
+        notice_scan_minutes=0,  # the seeded late orders' notices would land in every test's Redis and event log
     ).with_ports(
         redis=redis_server.port,
         rasa=free_port(),  # nothing listens: the transcript is "unavailable"

@@ -67,6 +67,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory, inbox: CallbackInbo
         twilio_whatsapp_from=fake_twilio.WHATSAPP_FROM, twilio_api_base=twilio.base_url,
         telegram_token=fake_telegram.DEFAULT_TOKEN, telegram_secret_token=TELEGRAM_SECRET,
         telegram_api_base=telegram.base_url,
+        notice_scan_minutes=0,  # the scan would mail every seeded late order (tests/connectors/test_notices.py)
     )
     return settings.with_ports(redis=free_port(), rasa=free_port(), actions=free_port(),
                                handoff=free_port(), smtp=free_port(), models=free_port())

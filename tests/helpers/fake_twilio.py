@@ -88,6 +88,8 @@ class SentMessage:
         body: The ``Body`` field (``""`` if absent).
         media_url: Every ``MediaUrl`` field, in order.
         status_callback: The ``StatusCallback`` field, if any.
+        content_sid: The ``ContentSid`` field (an approved template, Twilio's Content API), if any.
+        content_variables: The ``ContentVariables`` field parsed from its JSON (``{}`` if absent).
         sid: The Message SID the fake answered with; ``None`` if the request was rejected.
         raw: The whole form as ``urllib.parse.parse_qs`` gives it (every value is a list).
         http_status: What the fake answered: ``201`` for an accepted message, else the error status.
@@ -101,6 +103,8 @@ class SentMessage:
     status_callback: Optional[str]
     sid: Optional[str]
     raw: Dict[str, List[str]]
+    content_sid: Optional[str] = None
+    content_variables: Dict[str, str] = field(default_factory=dict)
     http_status: int = 201
     at: float = field(default_factory=time.monotonic)
 
@@ -281,7 +285,13 @@ class FakeTwilio(LocalServer):
             status_callback=first("StatusCallback"),
             sid=None,
             raw=form,
+            content_sid=first("ContentSid"),
         )
+        try:
+            variables = json.loads(first("ContentVariables") or "{}")
+        except ValueError:
+            variables = None
+        record.content_variables = variables if isinstance(variables, dict) else {}
         status, payload = self._respond(path, authorization, record)
         with self.cond:
             record.http_status = status
@@ -307,6 +317,8 @@ class FakeTwilio(LocalServer):
             return 400, _error_body(400, path, 21603, "A 'From' phone number is required.")
         if not msg.body and not msg.media_url and not msg.raw.get("ContentSid"):
             return 400, _error_body(400, path, 21619, "A text message body or media urls must be specified.")
+        if msg.raw.get("ContentVariables") and not msg.content_variables:
+            return 400, _error_body(400, path, 21656, "The ContentVariables Parameter is invalid.")
         if len(msg.body) > MAX_BODY_CHARS:
             return 400, _error_body(
                 400, path, 21617, f"The concatenated message body exceeds the {MAX_BODY_CHARS} character limit."

@@ -46,7 +46,8 @@ class Up:
         self.var_dir = folder / "var"
         self.settings = Settings(var_dir=self.var_dir).with_ports(
             redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-            models=free_port()).replace(replicas=replicas, **settings)
+            # No late-order scan unless a test asks: it would tell every seeded late order's customer.
+            models=free_port()).replace(replicas=replicas, **{"notice_scan_minutes": 0, **settings})
         self.output = folder / "up.out"
         with open(self.output, "wb") as out:
             # `trap "" INT` then exec: what `cmd &` in a non-interactive shell does to SIGINT.
