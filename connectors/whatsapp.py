@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
@@ -187,9 +188,8 @@ class WhatsAppChannel(KesherInputChannel):
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
         """Sends through Twilio; a long text goes as several messages, an image as media."""
         assert self._client is not None, "the channel is not started"
-        text = message.text
-        if message.kind == "agent" and message.author_name:
-            text = f"*{message.author_name}*: {text}"
+        text = for_phone(message.text, author_name=message.author_name if message.kind == "agent" else "",
+                         bold=lambda name: f"*{name}*")
         parts = split_text(text, MAX_MESSAGE_CHARS) or [""]
         callback = f"{self.public_url}/webhooks/whatsapp/status" if self.public_url else None
         first: Optional[str] = None
