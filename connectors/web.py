@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+import yaml
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
@@ -43,7 +44,7 @@ from websockets.exceptions import ConnectionClosed
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
 from core.errors import InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
-from core.language import LANGUAGES
+from core.language import LANGUAGES, detect_language
 from core.texts import TextCatalog
 from edge.browser import message_format_js
 from edge.errors import error_frame, error_response, status_of
@@ -71,6 +72,7 @@ MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
 # catalog's message format (edge/static/message-format.js).
 _TEXTS_SLOT = re.compile(r"/\*kesher:texts\*/.*?/\*kesher:end\*/", re.DOTALL)
 _FORMAT_SLOT = "/*kesher:message-format*/"
+_TOPICS_SLOT = re.compile(r"/\*kesher:topics\*/.*?/\*kesher:topics-end\*/", re.DOTALL)
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOKEN = re.compile(r"(\d{1,12})\.([0-9a-f]{64})")
 
@@ -101,7 +103,39 @@ def widget_script(texts: TextCatalog) -> bytes:
     filled, count = _TEXTS_SLOT.subn(lambda _: literal, source)
     if count != 1:
         raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one /*kesher:texts*/ ... /*kesher:end*/ for its texts")
+    topics = {language: [{"title": b.title, "payload": b.payload}
+                         for b in texts.message("widget_greeting", language).buttons]
+              for language in LANGUAGES}
+    literal = jsonlib.dumps(topics, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    filled, count = _TOPICS_SLOT.subn(lambda _: literal, filled)
+    if count != 1:
+        raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one /*kesher:topics*/ ... for its quick topics")
     return filled.encode("utf-8")
+
+
+# The FAQ answer that says from what amount shipping is free, and where it says it.
+_SHIPPING_FAQ = "utter_faq/shipping_cost"
+_FREE_OVER = re.compile(r"free[^.]*?₪\s?(\d[\d,]*)", re.IGNORECASE)
+
+
+def free_shipping_threshold(content_dir: Path) -> str:
+    """The free-shipping amount the FAQ gives (``domain/faq.yml``), so the demo page says the same.
+
+    Raises:
+        RuntimeError: The FAQ answer is missing or names no amount.
+    """
+    faq = yaml.safe_load((content_dir / "domain" / "faq.yml").read_text(encoding="utf-8")) or {}
+    for variation in (faq.get("responses") or {}).get(_SHIPPING_FAQ) or []:
+        found = _FREE_OVER.search(str(variation.get("text") or ""))
+        if found:
+            return found.group(1)
+    raise RuntimeError(f"domain/faq.yml: {_SHIPPING_FAQ} names no free-shipping amount (\"free ... ₪N\")")
+
+
+def demo_page(content_dir: Path) -> bytes:
+    """The demo page, its free-shipping amount taken from the FAQ."""
+    page = (STATIC_DIR / "demo.html").read_text(encoding="utf-8")
+    return page.replace("{{free_shipping}}", free_shipping_threshold(content_dir)).encode("utf-8")
 
 
 class WebChannel(KesherInputChannel):
@@ -126,6 +160,7 @@ class WebChannel(KesherInputChannel):
         self.clock = clock
         self.sockets: Dict[str, Set[Any]] = {}
         self._script: Optional[Tuple[bytes, str]] = None
+        self._demo: Optional[bytes] = None
 
     @classmethod
     def name(cls) -> str:
@@ -248,7 +283,7 @@ class WebChannel(KesherInputChannel):
         shown = str(msg.metadata.get("option_title") or msg.text)
         await self.append(msg.cid, {
             "message_id": msg.message_id, "role": "customer", "text": shown, "buttons": [],
-            "author_name": "", "image": "", "ts": time.time(),
+            "author_name": "", "image": "", "ts": time.time(), "lang": detect_language(shown) or "",
         })
 
     # -- outbound ---------------------------------------------------------------------------
@@ -262,6 +297,8 @@ class WebChannel(KesherInputChannel):
             "author_name": message.author_name,
             "image": message.image,
             "ts": time.time(),
+            # The widget lays the bubble out by the message's language, not by its first letter.
+            "lang": detect_language(message.text) or "",
         })
         return None
 
@@ -293,7 +330,8 @@ class WebChannel(KesherInputChannel):
         return {
             "state": conv.state.value,
             "position": await self.rt.store.position(cid) if queued else None,
-            "agent_name": conv.agent_name.split(" ")[0] if conv.state is ConversationState.WITH_AGENT else "",
+            "agent_name": self.rt.container.agents.display_name(conv.agent_id, conv.language, conv.agent_name)
+            if conv.state is ConversationState.WITH_AGENT else "",
         }
 
     async def on_signal(self, signal: Dict[str, Any]) -> None:
@@ -319,6 +357,13 @@ class WebChannel(KesherInputChannel):
             self._script = body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         return self._script
 
+    async def demo(self) -> bytes:
+        """The demo page (built once per process)."""
+        if self._demo is None:
+            self._demo = await asyncio.get_running_loop().run_in_executor(
+                None, demo_page, self.rt.settings.content_dir)
+        return self._demo
+
     # -- routes ------------------------------------------------------------------------------
     def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
         """The widget's files, sessions and websocket."""
@@ -333,8 +378,10 @@ class WebChannel(KesherInputChannel):
                 if etag in request.headers.get("if-none-match", ""):
                     return HTTPResponse(status=304, headers=headers)
                 return HTTPResponse(body, headers=headers, content_type=STATIC_FILES[name])
-            path = STATIC_DIR / ("demo.html" if name == "demo" else name)
-            return await file(path, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
+            if name == "demo":
+                return HTTPResponse(await channel.demo(), headers={"cache-control": "no-cache"},
+                                    content_type=STATIC_FILES[name])
+            return await file(STATIC_DIR / name, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
 
         @bp.route("/session", methods=["POST", "OPTIONS"])
         async def session(request: Request) -> HTTPResponse:

@@ -63,6 +63,8 @@
   // The catalog's widget_* texts of both languages (data/texts/widget.yml, without the prefix):
   // the web channel serves this file with them in place of the empty ones below.
   const TEXTS = /*kesher:texts*/ { en: {}, he: {} } /*kesher:end*/;
+  // The quick topics under the greeting ({title, payload} per language; widget_greeting's buttons).
+  const TOPICS = /*kesher:topics*/ { en: [], he: [] } /*kesher:topics-end*/;
 
   // Fills the catalog's {arguments} and plural forms: edge/static/message-format.js, which the
   // web channel puts in place of the marker below when it serves this file.
@@ -170,6 +172,17 @@
     return HEBREW.test(text) ? "rtl" : "ltr";
   }
 
+  /** A message's direction: from its language (the server's "lang"), else Hebrew letters anywhere. */
+  function messageDir(language, text) {
+    if (language === "he") {
+      return "rtl";
+    }
+    if (language === "en") {
+      return "ltr";
+    }
+    return textDir(text);
+  }
+
   /** "he", "en", or null when the text says nothing (an e-mail address, an order number). */
   function textLang(text) {
     if (HEBREW.test(text)) {
@@ -264,6 +277,8 @@
     "aria-relevant": "additions",
     tabindex: "0",
   });
+  ui.jump = el("button", { id: "kesher-jump", class: "kesher-jump", type: "button", hidden: true });
+  ui.logWrap = el("div", { class: "kesher-log-wrap" }, [ui.log, ui.jump]);
   ui.typingText = el("span", { class: "kesher-typing-text" });
   ui.typing = el("div", { id: "kesher-typing", class: "kesher-typing", role: "status", hidden: true }, [
     el("span", { class: "kesher-dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
@@ -292,7 +307,7 @@
   ui.panel = el(
     "div",
     { id: "kesher-panel", class: "kesher-panel", role: "dialog", hidden: true },
-    [ui.header, ui.status, ui.conn, ui.log, ui.typing, ui.form]
+    [ui.header, ui.status, ui.conn, ui.logWrap, ui.typing, ui.form]
   );
   ui.root = el("div", { id: "kesher-widget", class: "kesher-root" }, [ui.launcher, ui.panel]);
 
@@ -329,6 +344,9 @@
   let errorShown = false;
   let unreadBaseline = storedSeq(); // messages up to here were seen before this page load
   let unread = 0;
+  let atBottom = true; // the reader sees the newest message (kept up to date by the log's scroll events)
+  let unseen = 0; // messages that arrived while the reader had scrolled up
+  let greeting = null; // the greeting bubble, always first in the log
 
   // -------------------------------------------------------------- language --
 
@@ -383,6 +401,8 @@
     for (const node of ui.log.querySelectorAll(".kesher-author[data-default]")) {
       node.textContent = t("agent_name");
     }
+    renderGreeting();
+    renderJump();
     renderStatus();
     renderTyping();
     renderUnread();
@@ -409,7 +429,32 @@
   }
   function scrollToBottom() {
     ui.log.scrollTop = ui.log.scrollHeight;
+    atBottom = true;
+    unseen = 0;
+    renderJump();
   }
+
+  /** The "new messages" button: shown while messages the reader has not scrolled to wait below. */
+  function renderJump() {
+    ui.jump.hidden = !unseen;
+    ui.jump.textContent = unseen ? t("new_messages", { count: unseen }) : "";
+  }
+
+  ui.log.addEventListener("scroll", () => {
+    atBottom = nearBottom();
+    if (atBottom && unseen) {
+      unseen = 0;
+      renderJump();
+    }
+  }, { passive: true });
+  ui.jump.addEventListener("click", () => {
+    scrollToBottom();
+    const items = ui.log.querySelectorAll(".kesher-msg");
+    if (items.length) {
+      items[items.length - 1].setAttribute("tabindex", "-1");
+      items[items.length - 1].focus({ preventScroll: true });
+    }
+  });
 
   const timeFormats = {};
   function formatTime(ts) {
@@ -460,11 +505,14 @@
       .map((b) => ({ title: b.title, payload: typeof b.payload === "string" ? b.payload : b.title }));
   }
 
-  function buildBubble(role, text, name) {
-    const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir: textDir(text) });
+  function buildBubble(role, text, name, language) {
+    const dir = messageDir(language, text);
+    const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir });
     if (role === "agent") {
       node.appendChild(
-        el("div", { class: "kesher-author", dir: "auto", "data-default": name ? null : "" }, [name || t("agent_name")])
+        el("div", { class: "kesher-author", "data-default": name ? null : "" }, [
+          name ? el("bdi", {}, [name]) : t("agent_name"),
+        ])
       );
     } else if (role === "customer" || role === "bot") {
       node.appendChild(
@@ -473,21 +521,43 @@
         ])
       );
     }
-    node.appendChild(el("div", { class: "kesher-text", dir: "auto" }, withLinks(text)));
+    node.appendChild(el("div", { class: "kesher-text", dir }, withLinks(text)));
     node.appendChild(el("div", { class: "kesher-meta" }));
     return node;
   }
 
-  const URL_RE = /https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?]/g;
+  // Bidirectional controls (the catalog's isolates, marks) end a URL: they are not part of it.
+  const URL_RE = /https?:\/\/[^\s<>"')\]\u200e\u200f\u2066-\u2069]+[^\s<>"')\].,;:!?\u200e\u200f\u2066-\u2069]/g;
 
   /** The text as text nodes, with each http(s) URL as a link that opens in a new tab. */
   function withLinks(text) {
     const parts = [];
     let last = 0;
     for (const match of String(text).matchAll(URL_RE)) {
-      if (match.index > last) parts.push(text.slice(last, match.index));
+      if (match.index > last) parts.push(...isolateCodes(text.slice(last, match.index)));
       parts.push(el("a", { class: "kesher-link", href: match[0], target: "_blank", rel: "noopener noreferrer" },
         [match[0]]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) parts.push(...isolateCodes(text.slice(last)));
+    return parts;
+  }
+
+  // References (K-D901A7), codes (SORRY-50), e-mail addresses and phone numbers.
+  const CODE_RE =
+    /[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[A-Z][A-Z0-9]*-[A-Z0-9]+(?:-[A-Z0-9]+)*\b|\+?\d[\d-]{6,}\d|\d+(?:[.,:/-]\d+)+/g;
+
+  /**
+   * Plain text as text nodes, each reference, code, e-mail address or phone number in an isolated
+   * span that never breaks across lines: a Hebrew line keeps its direction, and "K-D901A7" stays whole.
+   * Takes and returns a list of nodes' content, so other renderers can chain it.
+   */
+  function isolateCodes(text) {
+    const parts = [];
+    let last = 0;
+    for (const match of String(text).matchAll(CODE_RE)) {
+      if (match.index > last) parts.push(text.slice(last, match.index));
+      parts.push(el("bdi", { class: "kesher-code" }, [match[0]]));
       last = match.index + match[0].length;
     }
     if (last < text.length) parts.push(text.slice(last));
@@ -528,7 +598,8 @@
       return "ack";
     }
 
-    const node = buildBubble(role, text, typeof m.author_name === "string" ? m.author_name : "");
+    const language = m.lang === "he" || m.lang === "en" ? m.lang : null;
+    const node = buildBubble(role, text, typeof m.author_name === "string" ? m.author_name : "", language);
     if (id) {
       node.setAttribute("data-message-id", id);
       byId.set(id, node);
@@ -536,6 +607,11 @@
     if (typeof m.image === "string" && /^https?:\/\//i.test(m.image)) {
       // The server's entries may carry an image URL (not in the widget protocol's MESSAGE, but harmless).
       const img = el("img", { class: "kesher-image", src: m.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+      img.addEventListener("load", () => {
+        if (atBottom) {
+          scrollToBottom(); // the picture made the log taller: keep the newest message in view
+        }
+      });
       node.insertBefore(img, node.querySelector(".kesher-meta"));
     }
     setMeta(node.querySelector(".kesher-meta"), m.ts);
@@ -557,7 +633,7 @@
   }
 
   function addPendingBubble(frame) {
-    const node = buildBubble("customer", frame.text, "");
+    const node = buildBubble("customer", frame.text, "", null);
     node.classList.add("kesher-msg--pending");
     node.setAttribute("data-message-id", frame.message_id);
     node.querySelector(".kesher-meta").textContent = t("sending");
@@ -567,13 +643,60 @@
 
   /** A line the widget itself writes (errors, notices): not a server message. */
   function addNotice(text) {
-    const node = buildBubble("system", text, "");
+    const node = buildBubble("system", text, "", lang);
     node.classList.add("kesher-msg--local");
     node.setAttribute("data-message-id", `local-${uuid()}`);
-    const stick = nearBottom();
+    const stick = atBottom || nearBottom();
     ui.log.appendChild(node);
     if (stick) {
       scrollToBottom();
+    }
+  }
+
+  // -------------------------------------------------------------- greeting --
+
+  /** The greeting at the top of the log, with the quick topics until the customer has written. */
+  function renderGreeting() {
+    if (!lang) {
+      return;
+    }
+    const text = t("greeting");
+    const node = buildBubble("bot", text, "", lang);
+    // Styled as the bot's, but not one of its messages (tests and refreshButtons count those).
+    node.classList.replace("kesher-msg--bot", "kesher-msg--greeting");
+    node.classList.add("kesher-msg--local");
+    const wrote = cache.some((m) => m && m.role === "customer") || outbox.length > 0;
+    const topics = TOPICS[lang] || [];
+    if (!wrote && topics.length) {
+      const box = el("div", { class: "kesher-buttons kesher-topics", role: "group", "aria-label": t("topics") });
+      for (const topic of topics) {
+        const button = el("button", { class: "kesher-button", type: "button" }, [topic.title]);
+        button.addEventListener("click", () => {
+          const hadFocus = box.contains(document.activeElement);
+          box.remove();
+          sendCustomer(topic.title, topic.payload);
+          if (hadFocus) {
+            ui.input.focus();
+          }
+        });
+        box.appendChild(button);
+      }
+      node.appendChild(box);
+    }
+    if (greeting && greeting.parentNode === ui.log) {
+      ui.log.replaceChild(node, greeting);
+    } else {
+      ui.log.insertBefore(node, ui.log.firstChild);
+    }
+    greeting = node;
+  }
+
+  function dropTopics() {
+    if (greeting) {
+      const box = greeting.querySelector(".kesher-topics");
+      if (box) {
+        box.remove();
+      }
     }
   }
 
@@ -584,7 +707,7 @@
     if (items.length) {
       last = items[items.length - 1];
     }
-    for (const box of ui.log.querySelectorAll(".kesher-buttons")) {
+    for (const box of ui.log.querySelectorAll(".kesher-buttons:not(.kesher-topics)")) {
       if (box.parentNode !== last) {
         box.remove();
       }
@@ -631,9 +754,10 @@
 
   /** Renders server messages (history or live), then tidies up once. */
   function renderServerMessages(list, live) {
-    const stick = nearBottom();
+    const stick = atBottom || nearBottom();
     let fromOthers = false;
     let customer = false;
+    let added = 0;
     for (const m of list) {
       const result = addServerMessage(m);
       if (!result) {
@@ -643,6 +767,9 @@
         customer = true;
       } else {
         fromOthers = true;
+        if (result === "new") {
+          added++;
+        }
         if (result === "new" && live && !isOpen && typeof m.seq === "number" && m.seq > unreadBaseline) {
           unread++;
         }
@@ -655,10 +782,14 @@
     persist();
     if (customer) {
       applyLang();
+      dropTopics();
     }
     renderUnread();
     if (stick || customer) {
       scrollToBottom();
+    } else if (added) {
+      unseen += added;
+      renderJump();
     }
   }
 
@@ -668,6 +799,10 @@
     byId.clear();
     cache = [];
     maxSeq = 0;
+    greeting = null;
+    unseen = 0;
+    renderGreeting();
+    renderJump();
   }
 
   function restoreCache() {
@@ -1037,6 +1172,7 @@
     addPendingBubble(frame);
     noteCustomerText(text);
     applyLang();
+    dropTopics();
     refreshButtons();
     scrollToBottom();
     if (status.state !== "queued" && status.state !== "with_agent") {
