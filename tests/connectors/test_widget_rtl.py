@@ -240,8 +240,8 @@ async def test_the_widget_keeps_its_corner_when_the_customer_writes_hebrew(
     await page.press("#kesher-input", "Enter")
     await page.locator("#kesher-panel[dir='rtl']").wait_for()
     after = [await page.locator(s).bounding_box() for s in ("#kesher-launcher", "#kesher-panel")]
-    assert [(b["x"], b["y"]) for b in after] == [(b["x"], b["y"]) for b in before]  # type: ignore[index]
-    assert before[0]["x"] > DESKTOP["width"] / 2  # type: ignore[index]  # bottom right
+    assert [(b["x"], b["y"]) for b in after] == [(b["x"], b["y"]) for b in before]
+    assert before[0]["x"] > DESKTOP["width"] / 2  # bottom right
     await _close(page)
 
 
