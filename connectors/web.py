@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
+from core.errors import Conflict, InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
 from core.language import LANGUAGES, detect_language
 from core.texts import TextCatalog
 from edge.browser import message_format_js
@@ -53,6 +53,7 @@ from edge.requests import json_object, parse_json_object, same_secret
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
+from handoff.uploads import image_type
 
 __all__ = ["WebChannel", "widget_script"]
 
@@ -242,7 +243,8 @@ class WebChannel(KesherInputChannel):
         if origin and self.origin_allowed(request):
             response.headers["access-control-allow-origin"] = origin
             response.headers["access-control-allow-methods"] = "GET, POST, OPTIONS"
-            response.headers["access-control-allow-headers"] = "content-type"
+            response.headers["access-control-allow-headers"] = (
+                "content-type, x-kesher-session, x-kesher-token, x-kesher-message-id")
             response.headers["vary"] = "origin"
         return response
 
@@ -281,10 +283,13 @@ class WebChannel(KesherInputChannel):
     async def before_routing(self, msg: InboundMessage) -> None:
         """Echoes the customer's message into the history (other tabs and a reload show it)."""
         shown = str(msg.metadata.get("option_title") or msg.text)
-        await self.append(msg.cid, {
+        entry = {
             "message_id": msg.message_id, "role": "customer", "text": shown, "buttons": [],
             "author_name": "", "image": "", "ts": time.time(), "lang": detect_language(shown) or "",
-        })
+        }
+        if msg.media:
+            entry["attachment"] = "image"  # the widget says "image sent"; the picture itself goes to the agent only
+        await self.append(msg.cid, entry)
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
@@ -350,6 +355,34 @@ class WebChannel(KesherInputChannel):
             for frame in frames:
                 await _send(ws, frame)
 
+    async def take_upload(self, request: Request, on_new_message: OnNewMessage) -> str:
+        """An image the customer sends to the agent during a handoff: the raw body, the session in headers.
+
+        Raises:
+            NotAllowed: Bad session or origin (403).
+            Conflict: No person has the conversation (the bot cannot look at images).
+            TooLarge, InvalidInput: Over the size limit, or not a PNG, JPEG, WebP or GIF image.
+        """
+        self.check_origin(request)
+        session = self.check_session(request.headers.get("x-kesher-session"), request.headers.get("x-kesher-token"))
+        body = request.body or b""
+        image_type(body)  # refused before anything is counted or stored
+        cid = await self.rt.identity.resolve(self.name(), session)
+        assert self.rt.store is not None
+        conv = await self.rt.store.get(cid)
+        if conv is None or conv.state not in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
+            raise Conflict("images reach a person only during a handoff")
+        msg = InboundMessage(cid="", channel=self.name(), text="", address=session)
+        message_id = request.headers.get("x-kesher-message-id", "")
+        if message_id:
+            msg.message_id = message_id[:64]
+            msg.metadata["provider_id"] = True
+        await self.within_limits(client_address(request), msg)
+        upload_id = await self.rt.container.uploads.put(cid, body)
+        msg.media = [{"url": "", "content_type": image_type(body), "upload": upload_id}]
+        await self.receive(msg, on_new_message)
+        return upload_id
+
     async def script(self) -> Tuple[bytes, str]:
         """``widget.js`` with its texts and its ETag, built once per process (like the catalog)."""
         if self._script is None:
@@ -396,6 +429,19 @@ class WebChannel(KesherInputChannel):
                 log.error("web: no session, redis unavailable: %s", exc)
                 return error_response(Unavailable("temporarily unavailable, please retry"))
             return channel.cors(request, json(channel.new_session()))
+
+        @bp.route("/upload", methods=["POST", "OPTIONS"])
+        async def upload(request: Request) -> HTTPResponse:
+            if request.method == "OPTIONS":
+                return channel.cors(request, HTTPResponse(status=204))
+            try:
+                upload_id = await channel.take_upload(request, on_new_message)
+            except KesherError as exc:
+                return channel.cors(request, error_response(exc))
+            except RedisError as exc:
+                log.error("web: image not taken, redis unavailable: %s", exc)
+                return channel.cors(request, error_response(Unavailable("temporarily unavailable, please retry")))
+            return channel.cors(request, json({"upload": upload_id}, status=201))
 
         @bp.route("/webhook", methods=["OPTIONS"])
         async def preflight(request: Request) -> HTTPResponse:

@@ -29,6 +29,7 @@ from console.feed import FeedHub
 from console.metrics import read_handoff_gauges
 from console.sessions import LoginLimiter, SessionStore
 from console.undelivered import setup_undelivered
+from console.uploads import setup_uploads
 from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
@@ -139,5 +140,6 @@ def create_app(
     for blueprint in (routes.bp, live.bp, mailbox.bp, writers.bp, questions.bp):
         app.blueprint(blueprint)
     setup_undelivered(app)
+    setup_uploads(app)
     setup_dashboard(app)
     return app

@@ -239,6 +239,9 @@
   const ICON_CLOSE = [
     "M6.7 5.3 12 10.6l5.3-5.3a1 1 0 1 1 1.4 1.4L13.4 12l5.3 5.3a1 1 0 0 1-1.4 1.4L12 13.4l-5.3 5.3a1 1 0 0 1-1.4-1.4l5.3-5.3-5.3-5.3a1 1 0 0 1 1.4-1.4z",
   ];
+  const ICON_ATTACH = [
+    "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z",
+  ];
   const ICON_SEND = ["M3.4 20.4 21 12 3.4 3.6a.6.6 0 0 0-.8.7L4.8 11l9.2 1-9.2 1-2.2 6.7a.6.6 0 0 0 .8.7z"];
 
   // ------------------------------------------------------------------- DOM --
@@ -298,9 +301,15 @@
     icon("kesher-icon-send", ICON_SEND),
     ui.sendText,
   ]);
+  // An image for the agent, only while a person has the conversation (the bot cannot look at it).
+  ui.file = el("input", { id: "kesher-file", class: "kesher-sr", type: "file", tabindex: "-1",
+    accept: "image/png,image/jpeg,image/webp,image/gif" });
+  ui.attach = el("button", { id: "kesher-attach", class: "kesher-attach", type: "button", hidden: true }, [
+    icon("kesher-icon-attach", ICON_ATTACH),
+  ]);
   ui.inputError = el("p", { id: "kesher-input-error", class: "kesher-input-error", role: "alert" });
   ui.form = el("form", { class: "kesher-form", novalidate: true }, [
-    el("div", { class: "kesher-compose" }, [ui.label, ui.input, ui.send]),
+    el("div", { class: "kesher-compose" }, [ui.label, ui.attach, ui.file, ui.input, ui.send]),
     ui.inputError,
   ]);
 
@@ -381,6 +390,8 @@
     ui.label.textContent = t("input_label");
     ui.input.setAttribute("placeholder", t("placeholder"));
     ui.sendText.textContent = t("send");
+    ui.attach.setAttribute("aria-label", t("attach"));
+    ui.attach.setAttribute("title", t("attach"));
     ui.form.setAttribute("aria-label", t("form"));
     ui.conn.textContent = t("reconnecting");
     if (errorShown) {
@@ -575,7 +586,10 @@
     const seq = typeof m.seq === "number" && Number.isFinite(m.seq) ? m.seq : null;
     const id = typeof m.message_id === "string" && m.message_id ? m.message_id : null;
     const role = ["customer", "bot", "agent", "system"].includes(m.role) ? m.role : "system";
-    const text = typeof m.text === "string" ? m.text : m.text == null ? "" : String(m.text);
+    let text = typeof m.text === "string" ? m.text : m.text == null ? "" : String(m.text);
+    if (m.attachment === "image" && !text.trim()) {
+      text = t("image_sent");
+    }
 
     if (seq !== null && seenSeq.has(seq)) {
       return null;
@@ -846,6 +860,7 @@
       text = status.agent_name ? t("with_agent", { name: status.agent_name }) : t("with_an_agent");
     }
     ui.status.setAttribute("data-state", status.state);
+    ui.attach.hidden = status.state !== "queued" && status.state !== "with_agent";
     if (ui.status.textContent !== text) {
       ui.status.textContent = text;
     }
@@ -1185,6 +1200,68 @@
     }
     return true;
   }
+
+  // ---------------------------------------------------------------- images --
+
+  const MAX_IMAGE_BYTES = 1024 * 1024; // the server's limit (handoff/uploads.py)
+  const MAX_IMAGE_SIDE = 1600;
+
+  /** The picked file, or a JPEG of it scaled down when it is too large for the server. */
+  function fitImage(file) {
+    if (file.size <= MAX_IMAGE_BYTES || typeof createImageBitmap !== "function") {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file).then((bitmap) => {
+      const scale = Math.min(1, MAX_IMAGE_SIDE / Math.max(bitmap.width, bitmap.height));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise((resolve) => canvas.toBlob((blob) => resolve(blob || file), "image/jpeg", 0.85));
+    });
+  }
+
+  function sendImage(file) {
+    if (!creds) {
+      addNotice(t("image_not_now"));
+      return;
+    }
+    fitImage(file)
+      .then((body) =>
+        fetch(`${BASE}/upload`, {
+          method: "POST",
+          credentials: "omit",
+          cache: "no-store",
+          headers: {
+            "content-type": body.type || "application/octet-stream",
+            "x-kesher-session": creds.session,
+            "x-kesher-token": creds.token,
+            "x-kesher-message-id": uuid(),
+          },
+          body,
+        })
+      )
+      .then((res) => {
+        if (res.status === 409) {
+          addNotice(t("image_not_now"));
+        } else if (res.status === 429) {
+          addNotice(t("slow_down"));
+        } else if (!res.ok) {
+          addNotice(t("image_error"));
+        }
+      })
+      .catch(() => addNotice(t("image_error")));
+  }
+
+  ui.attach.addEventListener("click", () => ui.file.click());
+  ui.file.addEventListener("change", () => {
+    const file = ui.file.files && ui.file.files[0];
+    ui.file.value = "";
+    if (file) {
+      sendImage(file);
+    }
+    ui.input.focus();
+  });
 
   function autoGrow() {
     ui.input.style.height = "auto";
