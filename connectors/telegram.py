@@ -28,6 +28,7 @@ from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel
+from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
@@ -196,9 +197,7 @@ class TelegramChannel(KesherInputChannel):
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
         """Sends text (split if long, each part in Telegram's HTML mode), an image as a photo, buttons as a keyboard."""
-        text = message.text
-        if message.kind == "agent" and message.author_name:
-            text = f"{message.author_name}: {text}"
+        text = for_phone(message.text, author_name=message.author_name if message.kind == "agent" else "")
         markup = None
         if message.buttons:
             markup = InlineKeyboardMarkup([

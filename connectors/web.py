@@ -34,6 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
+import yaml
 from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
@@ -42,8 +43,8 @@ from websockets.exceptions import ConnectionClosed
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
-from core.errors import InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
-from core.language import LANGUAGES
+from core.errors import Conflict, InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
+from core.language import LANGUAGES, detect_language
 from core.texts import TextCatalog
 from edge.browser import message_format_js
 from edge.errors import error_frame, error_response, status_of
@@ -52,6 +53,7 @@ from edge.requests import json_object, parse_json_object, same_secret
 from edge.ws import receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
+from handoff.uploads import image_type
 
 __all__ = ["WebChannel", "widget_script"]
 
@@ -71,6 +73,7 @@ MAX_FRAME_CHARS = 4 * MAX_TEXT_CHARS
 # catalog's message format (edge/static/message-format.js).
 _TEXTS_SLOT = re.compile(r"/\*kesher:texts\*/.*?/\*kesher:end\*/", re.DOTALL)
 _FORMAT_SLOT = "/*kesher:message-format*/"
+_TOPICS_SLOT = re.compile(r"/\*kesher:topics\*/.*?/\*kesher:topics-end\*/", re.DOTALL)
 _SESSION = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOKEN = re.compile(r"(\d{1,12})\.([0-9a-f]{64})")
 
@@ -101,7 +104,39 @@ def widget_script(texts: TextCatalog) -> bytes:
     filled, count = _TEXTS_SLOT.subn(lambda _: literal, source)
     if count != 1:
         raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one /*kesher:texts*/ ... /*kesher:end*/ for its texts")
+    topics = {language: [{"title": b.title, "payload": b.payload}
+                         for b in texts.message("widget_greeting", language).buttons]
+              for language in LANGUAGES}
+    literal = jsonlib.dumps(topics, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    filled, count = _TOPICS_SLOT.subn(lambda _: literal, filled)
+    if count != 1:
+        raise RuntimeError(f"{STATIC_DIR / 'widget.js'} needs one /*kesher:topics*/ ... for its quick topics")
     return filled.encode("utf-8")
+
+
+# The FAQ answer that says from what amount shipping is free, and where it says it.
+_SHIPPING_FAQ = "utter_faq/shipping_cost"
+_FREE_OVER = re.compile(r"free[^.]*?₪\s?(\d[\d,]*)", re.IGNORECASE)
+
+
+def free_shipping_threshold(content_dir: Path) -> str:
+    """The free-shipping amount the FAQ gives (``domain/faq.yml``), so the demo page says the same.
+
+    Raises:
+        RuntimeError: The FAQ answer is missing or names no amount.
+    """
+    faq = yaml.safe_load((content_dir / "domain" / "faq.yml").read_text(encoding="utf-8")) or {}
+    for variation in (faq.get("responses") or {}).get(_SHIPPING_FAQ) or []:
+        found = _FREE_OVER.search(str(variation.get("text") or ""))
+        if found:
+            return found.group(1)
+    raise RuntimeError(f"domain/faq.yml: {_SHIPPING_FAQ} names no free-shipping amount (\"free ... ₪N\")")
+
+
+def demo_page(content_dir: Path) -> bytes:
+    """The demo page, its free-shipping amount taken from the FAQ."""
+    page = (STATIC_DIR / "demo.html").read_text(encoding="utf-8")
+    return page.replace("{{free_shipping}}", free_shipping_threshold(content_dir)).encode("utf-8")
 
 
 class WebChannel(KesherInputChannel):
@@ -126,6 +161,7 @@ class WebChannel(KesherInputChannel):
         self.clock = clock
         self.sockets: Dict[str, Set[Any]] = {}
         self._script: Optional[Tuple[bytes, str]] = None
+        self._demo: Optional[bytes] = None
 
     @classmethod
     def name(cls) -> str:
@@ -207,7 +243,8 @@ class WebChannel(KesherInputChannel):
         if origin and self.origin_allowed(request):
             response.headers["access-control-allow-origin"] = origin
             response.headers["access-control-allow-methods"] = "GET, POST, OPTIONS"
-            response.headers["access-control-allow-headers"] = "content-type"
+            response.headers["access-control-allow-headers"] = (
+                "content-type, x-kesher-session, x-kesher-token, x-kesher-message-id")
             response.headers["vary"] = "origin"
         return response
 
@@ -246,10 +283,13 @@ class WebChannel(KesherInputChannel):
     async def before_routing(self, msg: InboundMessage) -> None:
         """Echoes the customer's message into the history (other tabs and a reload show it)."""
         shown = str(msg.metadata.get("option_title") or msg.text)
-        await self.append(msg.cid, {
+        entry = {
             "message_id": msg.message_id, "role": "customer", "text": shown, "buttons": [],
-            "author_name": "", "image": "", "ts": time.time(),
-        })
+            "author_name": "", "image": "", "ts": time.time(), "lang": detect_language(shown) or "",
+        }
+        if msg.media:
+            entry["attachment"] = "image"  # the widget says "image sent"; the picture itself goes to the agent only
+        await self.append(msg.cid, entry)
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
@@ -262,6 +302,8 @@ class WebChannel(KesherInputChannel):
             "author_name": message.author_name,
             "image": message.image,
             "ts": time.time(),
+            # The widget lays the bubble out by the message's language, not by its first letter.
+            "lang": detect_language(message.text) or "",
         })
         return None
 
@@ -293,7 +335,8 @@ class WebChannel(KesherInputChannel):
         return {
             "state": conv.state.value,
             "position": await self.rt.store.position(cid) if queued else None,
-            "agent_name": conv.agent_name.split(" ")[0] if conv.state is ConversationState.WITH_AGENT else "",
+            "agent_name": self.rt.container.agents.display_name(conv.agent_id, conv.language, conv.agent_name)
+            if conv.state is ConversationState.WITH_AGENT else "",
         }
 
     async def on_signal(self, signal: Dict[str, Any]) -> None:
@@ -312,12 +355,47 @@ class WebChannel(KesherInputChannel):
             for frame in frames:
                 await _send(ws, frame)
 
+    async def take_upload(self, request: Request, on_new_message: OnNewMessage) -> str:
+        """An image the customer sends to the agent during a handoff: the raw body, the session in headers.
+
+        Raises:
+            NotAllowed: Bad session or origin (403).
+            Conflict: No person has the conversation (the bot cannot look at images).
+            TooLarge, InvalidInput: Over the size limit, or not a PNG, JPEG, WebP or GIF image.
+        """
+        self.check_origin(request)
+        session = self.check_session(request.headers.get("x-kesher-session"), request.headers.get("x-kesher-token"))
+        body = request.body or b""
+        image_type(body)  # refused before anything is counted or stored
+        cid = await self.rt.identity.resolve(self.name(), session)
+        assert self.rt.store is not None
+        conv = await self.rt.store.get(cid)
+        if conv is None or conv.state not in (ConversationState.QUEUED, ConversationState.WITH_AGENT):
+            raise Conflict("images reach a person only during a handoff")
+        msg = InboundMessage(cid="", channel=self.name(), text="", address=session)
+        message_id = request.headers.get("x-kesher-message-id", "")
+        if message_id:
+            msg.message_id = message_id[:64]
+            msg.metadata["provider_id"] = True
+        await self.within_limits(client_address(request), msg)
+        upload_id = await self.rt.container.uploads.put(cid, body)
+        msg.media = [{"url": "", "content_type": image_type(body), "upload": upload_id}]
+        await self.receive(msg, on_new_message)
+        return upload_id
+
     async def script(self) -> Tuple[bytes, str]:
         """``widget.js`` with its texts and its ETag, built once per process (like the catalog)."""
         if self._script is None:
             body = await asyncio.get_running_loop().run_in_executor(None, widget_script, self.rt.texts)
             self._script = body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         return self._script
+
+    async def demo(self) -> bytes:
+        """The demo page (built once per process)."""
+        if self._demo is None:
+            self._demo = await asyncio.get_running_loop().run_in_executor(
+                None, demo_page, self.rt.settings.content_dir)
+        return self._demo
 
     # -- routes ------------------------------------------------------------------------------
     def add_routes(self, bp: Blueprint, on_new_message: OnNewMessage) -> None:
@@ -333,8 +411,10 @@ class WebChannel(KesherInputChannel):
                 if etag in request.headers.get("if-none-match", ""):
                     return HTTPResponse(status=304, headers=headers)
                 return HTTPResponse(body, headers=headers, content_type=STATIC_FILES[name])
-            path = STATIC_DIR / ("demo.html" if name == "demo" else name)
-            return await file(path, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
+            if name == "demo":
+                return HTTPResponse(await channel.demo(), headers={"cache-control": "no-cache"},
+                                    content_type=STATIC_FILES[name])
+            return await file(STATIC_DIR / name, mime_type=STATIC_FILES[name], headers={"cache-control": "no-cache"})
 
         @bp.route("/session", methods=["POST", "OPTIONS"])
         async def session(request: Request) -> HTTPResponse:
@@ -349,6 +429,19 @@ class WebChannel(KesherInputChannel):
                 log.error("web: no session, redis unavailable: %s", exc)
                 return error_response(Unavailable("temporarily unavailable, please retry"))
             return channel.cors(request, json(channel.new_session()))
+
+        @bp.route("/upload", methods=["POST", "OPTIONS"])
+        async def upload(request: Request) -> HTTPResponse:
+            if request.method == "OPTIONS":
+                return channel.cors(request, HTTPResponse(status=204))
+            try:
+                upload_id = await channel.take_upload(request, on_new_message)
+            except KesherError as exc:
+                return channel.cors(request, error_response(exc))
+            except RedisError as exc:
+                log.error("web: image not taken, redis unavailable: %s", exc)
+                return channel.cors(request, error_response(Unavailable("temporarily unavailable, please retry")))
+            return channel.cors(request, json({"upload": upload_id}, status=201))
 
         @bp.route("/webhook", methods=["OPTIONS"])
         async def preflight(request: Request) -> HTTPResponse:

@@ -34,6 +34,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
+from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
@@ -243,10 +244,10 @@ class WhatsAppChannel(KesherInputChannel):
             if template is not None:
                 return await self._create(address, content_sid=template[0],
                                           content_variables=json.dumps(template[1], ensure_ascii=False))
-        text = message.text
-        if message.kind == "agent" and message.author_name:
-            text = f"*{message.author_name}*: {text}"
-        parts = split_text(to_whatsapp(text), MAX_MESSAGE_CHARS) or [""]
+        # The markup first, then the name: the name's own *bold* must not be read as markup.
+        text = for_phone(to_whatsapp(message.text), author_name=message.author_name if message.kind == "agent" else "",
+                         bold=lambda name: f"*{name}*")
+        parts = split_text(text, MAX_MESSAGE_CHARS) or [""]
         first: Optional[str] = None
         for i, part in enumerate(parts):
             extra: Dict[str, Any] = {}

@@ -34,6 +34,7 @@ from console.presence import setup_presence
 from console.sessions import LoginLimiter, SessionStore
 from console.supervisor import setup_supervisor
 from console.undelivered import setup_undelivered
+from console.uploads import setup_uploads
 from console.web import build_jinja, localized_error
 from core.settings import Settings
 from core.tasks import cancel_and_wait
@@ -148,6 +149,7 @@ def create_app(
     setup_undelivered(app)
     setup_order_actions(app)
     setup_callbacks(app)
+    setup_uploads(app)
     setup_dashboard(app)
     setup_supervisor(app)
     return app

@@ -209,6 +209,10 @@ class RedisKeys:
         """String: a button payload too long for the channel, by a short digest."""
         return f"{self.prefix}payload:{digest}"
 
+    def upload(self, upload_id: str) -> str:
+        """Hash: an image a web customer sent during a handoff (``body``, ``content_type``, ``cid``), by a random id."""
+        return f"{self.prefix}upload:{upload_id}"
+
     def web_history(self, cid: str) -> str:
         """List (JSON): the widget's message history of a web conversation, oldest first."""
         return f"{self.prefix}web:{cid}:history"

@@ -17,6 +17,10 @@ branch by the language's plural rules (Babel's CLDR data: Hebrew has ``one``,
 ``two`` and ``other``; ``=0`` matches an exact number), with ``#`` standing for
 the number. So "1 attempts" cannot be written: a count has a plural form.
 Literal braces are not supported; apostrophes are plain text.
+
+In Hebrew, every ``{name}`` value is put in as a Unicode isolate (``core/bidi.py``):
+a Latin name, a reference or an e-mail address keeps the line right to left on
+every channel and in e-mails.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, 
 import yaml
 from babel import Locale
 
+from core.bidi import isolate
 from core.errors import KesherError
 from core.language import LANGUAGES, Language, as_language
 
@@ -200,7 +205,8 @@ def _render(nodes: Sequence[_Node], language: str, values: Mapping[str, Any], nu
         elif isinstance(node, _Arg):
             if node.name not in values:
                 raise TextError(f"no value for {{{node.name}}}")
-            out.append(str(values[node.name]))
+            value = str(values[node.name])
+            out.append(isolate(value) if language == "he" else value)
         else:
             if node.name not in values:
                 raise TextError(f"no value for {{{node.name}}}")
@@ -215,6 +221,8 @@ def _render(nodes: Sequence[_Node], language: str, values: Mapping[str, Any], nu
 
 def format_text(text: str, language: str, **values: Any) -> str:
     """Fills a catalog text's arguments, with the plural rules of ``language``.
+
+    In Hebrew each ``{name}`` value is wrapped in a first-strong isolate (FSI … PDI).
 
     Raises:
         TextError: The text is malformed or a value is missing.

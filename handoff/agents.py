@@ -66,6 +66,16 @@ class AgentDirectory:
         """Every agent, by id."""
         return [self.agents[k] for k in sorted(self.agents)]
 
+    def display_name(self, agent_id: str, language: Optional[str], full_name: str = "") -> str:
+        """What a customer writing ``language`` calls an agent.
+
+        For an agent no longer in the file: the first name of ``full_name``.
+        """
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            return agent.display_name(language)
+        return full_name.split()[0] if full_name.strip() else agent_id
+
     def team_of(self, agent_id: str) -> List[str]:
         """The teams an agent belongs to (from the agent's entry and the team lists)."""
         agent = self.agents.get(agent_id)
@@ -95,7 +105,24 @@ def _agent(agent_id: str, raw: Mapping[str, object]) -> Agent:
         role=str(raw.get("role") or "agent"),
         email=str(raw.get("email") or ""),
         ui_language=_ui_language(raw.get("ui_language")),
+        display_names=_display_names(raw.get("display_name")),
     )
+
+
+def _display_names(value: object) -> tuple[tuple[str, str], ...]:
+    """``display_name: {he: "דנה", en: "Dana"}`` → ``(("en", "Dana"), ("he", "דנה"))``."""
+    if value is None or value == "":
+        return ()
+    if not isinstance(value, Mapping):
+        raise ValueError("display_name must map a language to a name, e.g. {he: דנה, en: Dana}")
+    names: list[tuple[str, str]] = []
+    for language, name in value.items():
+        if language not in LANGUAGES:
+            raise ValueError(f"display_name: {language!r} is not one of {', '.join(LANGUAGES)}")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"display_name: the {language} name must be a non-empty text")
+        names.append((str(language), name.strip()))
+    return tuple(sorted(names))
 
 
 def _ui_language(value: object) -> Optional[Language]:

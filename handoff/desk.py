@@ -182,7 +182,8 @@ class Desk:
             author="kesher", author_name="Kesher", data={"channel": channel},
         ))
         if conv.state is ConversationState.WITH_AGENT:
-            return self.texts.text("continued_with_agent", language, agent=conv.agent_name.split(" ")[0])
+            return self.texts.text("continued_with_agent", language,
+                                   agent=self.agents.display_name(conv.agent_id, language, conv.agent_name))
         return self.texts.text("continued_in_queue", language, position=await self.store.position(conv.cid))
 
     async def _announce_link(self, cid: str, told: Dict[str, str], channel: str, language: str) -> None:
@@ -519,7 +520,8 @@ class Desk:
             conv = await self._conversation(cid)
             if conv.queued_at and conv.assigned_at >= conv.queued_at:
                 QUEUE_WAIT_SECONDS.observe(conv.assigned_at - conv.queued_at)
-            await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language, agent=agent.first_name))
+            await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language,
+                                                                   agent=agent.display_name(conv.language)))
             await self.store.record(ServiceEventKind.HANDOFF_ASSIGNED, conv, agent=agent.agent_id,
                                     team=self._team(conv, agent), topic=conv.topic,
                                     value=max(0.0, conv.assigned_at - (conv.queued_at or conv.requested_at)))
@@ -547,7 +549,7 @@ class Desk:
         text = self._clean(text)
         conv = await self._owned(cid, agent)
         event = await self.store.tell_customer(
-            conv, text, kind=EventKind.AGENT, author=agent.agent_id, author_name=agent.first_name
+            conv, text, kind=EventKind.AGENT, author=agent.agent_id, author_name=agent.display_name(conv.language)
         )
         if self.store.event_log is not None:
             first = await self.store.count_agent_reply(cid) == 1
@@ -570,7 +572,8 @@ class Desk:
         await self.store.redis.set(keys.typing(cid), agent.agent_id, ex=TYPING_TTL_SECONDS)
         await self.store.redis.xadd(keys.feed(), {"cid": cid, "kind": "typing", "agent": agent.agent_id},
                                     maxlen=20_000, approximate=True)
-        signal = {"kind": "typing", "cid": cid, "name": agent.first_name}
+        conv = await self.store.get(cid)
+        signal = {"kind": "typing", "cid": cid, "name": agent.display_name(conv.language if conv else None)}
         await self.store.redis.publish(keys.customer_signals(), json.dumps(signal, ensure_ascii=False))
 
     async def transfer(self, cid: str, agent: Agent, *, to_agent: str = "", to_team: str = "") -> TransitionResult:
@@ -609,7 +612,8 @@ class Desk:
         await self.store.record(ServiceEventKind.CLOSED, conv, agent=agent.agent_id, team=self._team(conv, agent),
                                 reason=resolution, topic=conv.topic,
                                 value=max(0.0, conv.closed_at - conv.assigned_at) if conv.assigned_at else None)
-        text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language, agent=agent.first_name)
+        text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language,
+                               agent=agent.display_name(conv.language))
         await self.store.tell_customer(conv, text, buttons=tuple((str(n), str(n)) for n in range(1, 6)))
         await self.store.record(ServiceEventKind.CSAT_ASKED, conv, agent=agent.agent_id, reason="agent")
         if self.outbox is not None and conv.email:
@@ -635,7 +639,8 @@ class Desk:
         written = await self.set_bot_slots(conv.cid, {
             "handoff_requested": False,
             "handoff_outcome": conv.resolution,
-            "handoff_agent": conv.agent_name.split()[0] if conv.agent_name else "",
+            "handoff_agent": self.agents.display_name(conv.agent_id, conv.language, conv.agent_name)
+            if conv.agent_name else "",
             "handoff_summary": conv.summary,
         })
         await self.store.update(conv.cid, outcome_pending=not written)

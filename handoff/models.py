@@ -326,6 +326,8 @@ class Agent:
         role: ``agent``, ``supervisor``, ``writer`` or ``manager``.
         email: Reply-to address for closing e-mails.
         ui_language: The language of their console (None: the ``console_language`` setting).
+        display_names: ``(language, name)`` pairs: what customers of that language call the agent
+            ("דנה" / "Dana"); without one, the first name.
     """
 
     agent_id: str
@@ -338,11 +340,16 @@ class Agent:
     role: str = "agent"
     email: str = ""
     ui_language: Optional[Language] = None
+    display_names: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def first_name(self) -> str:
         """What customers call the agent."""
         return self.name.split()[0] if self.name else self.agent_id
+
+    def display_name(self, language: Optional[str]) -> str:
+        """What a customer writing ``language`` calls the agent: the display name for it, else the first name."""
+        return dict(self.display_names).get(language or "") or self.first_name
 
 
 @dataclass(frozen=True)

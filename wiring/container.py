@@ -49,6 +49,7 @@ from handoff.redis_client import RedisAddress, async_redis
 from handoff.router import HandoffRouter
 from handoff.state import HandoffStore
 from handoff.supervision import Supervision
+from handoff.uploads import UploadStore
 
 __all__ = ["Container"]
 
@@ -86,6 +87,12 @@ class Container:
     def redis(self) -> Redis:
         """The asyncio Redis client (strings in, strings out; the primary, with sentinels); connects on first use."""
         return async_redis(RedisAddress.from_settings(self.settings))
+
+    @cached_property
+    def uploads(self) -> UploadStore:
+        """Images web customers send during a handoff (a binary-safe client of its own; connects on first use)."""
+        return UploadStore(async_redis(RedisAddress.from_settings(self.settings), decode_responses=False), self.keys,
+                           self.settings.retention_seconds)
 
     # -- the event log ----------------------------------------------------------------------
     @cached_property

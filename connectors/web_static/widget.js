@@ -63,6 +63,8 @@
   // The catalog's widget_* texts of both languages (data/texts/widget.yml, without the prefix):
   // the web channel serves this file with them in place of the empty ones below.
   const TEXTS = /*kesher:texts*/ { en: {}, he: {} } /*kesher:end*/;
+  // The quick topics under the greeting ({title, payload} per language; widget_greeting's buttons).
+  const TOPICS = /*kesher:topics*/ { en: [], he: [] } /*kesher:topics-end*/;
 
   // Fills the catalog's {arguments} and plural forms: edge/static/message-format.js, which the
   // web channel puts in place of the marker below when it serves this file.
@@ -170,6 +172,17 @@
     return HEBREW.test(text) ? "rtl" : "ltr";
   }
 
+  /** A message's direction: from its language (the server's "lang"), else Hebrew letters anywhere. */
+  function messageDir(language, text) {
+    if (language === "he") {
+      return "rtl";
+    }
+    if (language === "en") {
+      return "ltr";
+    }
+    return textDir(text);
+  }
+
   /** "he", "en", or null when the text says nothing (an e-mail address, an order number). */
   function textLang(text) {
     if (HEBREW.test(text)) {
@@ -226,6 +239,9 @@
   const ICON_CLOSE = [
     "M6.7 5.3 12 10.6l5.3-5.3a1 1 0 1 1 1.4 1.4L13.4 12l5.3 5.3a1 1 0 0 1-1.4 1.4L12 13.4l-5.3 5.3a1 1 0 0 1-1.4-1.4l5.3-5.3-5.3-5.3a1 1 0 0 1 1.4-1.4z",
   ];
+  const ICON_ATTACH = [
+    "M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z",
+  ];
   const ICON_SEND = ["M3.4 20.4 21 12 3.4 3.6a.6.6 0 0 0-.8.7L4.8 11l9.2 1-9.2 1-2.2 6.7a.6.6 0 0 0 .8.7z"];
 
   // ------------------------------------------------------------------- DOM --
@@ -264,6 +280,8 @@
     "aria-relevant": "additions",
     tabindex: "0",
   });
+  ui.jump = el("button", { id: "kesher-jump", class: "kesher-jump", type: "button", hidden: true });
+  ui.logWrap = el("div", { class: "kesher-log-wrap" }, [ui.log, ui.jump]);
   ui.typingText = el("span", { class: "kesher-typing-text" });
   ui.typing = el("div", { id: "kesher-typing", class: "kesher-typing", role: "status", hidden: true }, [
     el("span", { class: "kesher-dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
@@ -283,16 +301,22 @@
     icon("kesher-icon-send", ICON_SEND),
     ui.sendText,
   ]);
+  // An image for the agent, only while a person has the conversation (the bot cannot look at it).
+  ui.file = el("input", { id: "kesher-file", class: "kesher-sr", type: "file", tabindex: "-1",
+    accept: "image/png,image/jpeg,image/webp,image/gif" });
+  ui.attach = el("button", { id: "kesher-attach", class: "kesher-attach", type: "button", hidden: true }, [
+    icon("kesher-icon-attach", ICON_ATTACH),
+  ]);
   ui.inputError = el("p", { id: "kesher-input-error", class: "kesher-input-error", role: "alert" });
   ui.form = el("form", { class: "kesher-form", novalidate: true }, [
-    el("div", { class: "kesher-compose" }, [ui.label, ui.input, ui.send]),
+    el("div", { class: "kesher-compose" }, [ui.label, ui.attach, ui.file, ui.input, ui.send]),
     ui.inputError,
   ]);
 
   ui.panel = el(
     "div",
     { id: "kesher-panel", class: "kesher-panel", role: "dialog", hidden: true },
-    [ui.header, ui.status, ui.conn, ui.log, ui.typing, ui.form]
+    [ui.header, ui.status, ui.conn, ui.logWrap, ui.typing, ui.form]
   );
   ui.root = el("div", { id: "kesher-widget", class: "kesher-root" }, [ui.launcher, ui.panel]);
 
@@ -329,6 +353,9 @@
   let errorShown = false;
   let unreadBaseline = storedSeq(); // messages up to here were seen before this page load
   let unread = 0;
+  let atBottom = true; // the reader sees the newest message (kept up to date by the log's scroll events)
+  let unseen = 0; // messages that arrived while the reader had scrolled up
+  let greeting = null; // the greeting bubble, always first in the log
 
   // -------------------------------------------------------------- language --
 
@@ -363,6 +390,8 @@
     ui.label.textContent = t("input_label");
     ui.input.setAttribute("placeholder", t("placeholder"));
     ui.sendText.textContent = t("send");
+    ui.attach.setAttribute("aria-label", t("attach"));
+    ui.attach.setAttribute("title", t("attach"));
     ui.form.setAttribute("aria-label", t("form"));
     ui.conn.textContent = t("reconnecting");
     if (errorShown) {
@@ -383,6 +412,8 @@
     for (const node of ui.log.querySelectorAll(".kesher-author[data-default]")) {
       node.textContent = t("agent_name");
     }
+    renderGreeting();
+    renderJump();
     renderStatus();
     renderTyping();
     renderUnread();
@@ -409,7 +440,32 @@
   }
   function scrollToBottom() {
     ui.log.scrollTop = ui.log.scrollHeight;
+    atBottom = true;
+    unseen = 0;
+    renderJump();
   }
+
+  /** The "new messages" button: shown while messages the reader has not scrolled to wait below. */
+  function renderJump() {
+    ui.jump.hidden = !unseen;
+    ui.jump.textContent = unseen ? t("new_messages", { count: unseen }) : "";
+  }
+
+  ui.log.addEventListener("scroll", () => {
+    atBottom = nearBottom();
+    if (atBottom && unseen) {
+      unseen = 0;
+      renderJump();
+    }
+  }, { passive: true });
+  ui.jump.addEventListener("click", () => {
+    scrollToBottom();
+    const items = ui.log.querySelectorAll(".kesher-msg");
+    if (items.length) {
+      items[items.length - 1].setAttribute("tabindex", "-1");
+      items[items.length - 1].focus({ preventScroll: true });
+    }
+  });
 
   const timeFormats = {};
   function formatTime(ts) {
@@ -460,11 +516,14 @@
       .map((b) => ({ title: b.title, payload: typeof b.payload === "string" ? b.payload : b.title }));
   }
 
-  function buildBubble(role, text, name) {
-    const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir: textDir(text) });
+  function buildBubble(role, text, name, language) {
+    const dir = messageDir(language, text);
+    const node = el("div", { class: `kesher-msg kesher-msg--${role}`, dir });
     if (role === "agent") {
       node.appendChild(
-        el("div", { class: "kesher-author", dir: "auto", "data-default": name ? null : "" }, [name || t("agent_name")])
+        el("div", { class: "kesher-author", "data-default": name ? null : "" }, [
+          name ? el("bdi", {}, [name]) : t("agent_name"),
+        ])
       );
     } else if (role === "customer" || role === "bot") {
       node.appendChild(
@@ -473,17 +532,47 @@
         ])
       );
     }
-    node.appendChild(el("div", { class: "kesher-text", dir: "auto" }, withLinks(text)));
+    node.appendChild(el("div", { class: "kesher-text", dir }, withLinks(text)));
     node.appendChild(el("div", { class: "kesher-meta" }));
     return node;
   }
 
   /**
    * The text as nodes: **bold** as <strong>, [words](https://...) and bare http(s) URLs as links that
-   * open in a new tab (kesherMarkup, in edge/static/message-format.js; never innerHTML).
+   * open in a new tab (kesherMarkup, in edge/static/message-format.js; never innerHTML), and in the
+   * plain parts each reference, code, e-mail address or phone number isolated (isolateCodes).
    */
   function withLinks(text) {
-    return kesherMarkup.nodes(text, "kesher-link");
+    const out = [];
+    for (const s of kesherMarkup.parse(text)) {
+      const inner = s.url
+        ? [el("a", { class: "kesher-link", href: s.url, target: "_blank", rel: "noopener noreferrer" }, [s.text])]
+        : isolateCodes(s.text);
+      if (s.bold) out.push(el("strong", {}, inner));
+      else out.push(...inner);
+    }
+    return out;
+  }
+
+  // References (K-D901A7), codes (SORRY-50), e-mail addresses and phone numbers.
+  const CODE_RE =
+    /[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[A-Z][A-Z0-9]*-[A-Z0-9]+(?:-[A-Z0-9]+)*\b|\+?\d[\d-]{6,}\d|\d+(?:[.,:/-]\d+)+/g;
+
+  /**
+   * Plain text as text nodes, each reference, code, e-mail address or phone number in an isolated
+   * span that never breaks across lines: a Hebrew line keeps its direction, and "K-D901A7" stays whole.
+   * Takes and returns a list of nodes' content, so other renderers can chain it.
+   */
+  function isolateCodes(text) {
+    const parts = [];
+    let last = 0;
+    for (const match of String(text).matchAll(CODE_RE)) {
+      if (match.index > last) parts.push(text.slice(last, match.index));
+      parts.push(el("bdi", { class: "kesher-code" }, [match[0]]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) parts.push(text.slice(last));
+    return parts;
   }
 
   /**
@@ -497,7 +586,10 @@
     const seq = typeof m.seq === "number" && Number.isFinite(m.seq) ? m.seq : null;
     const id = typeof m.message_id === "string" && m.message_id ? m.message_id : null;
     const role = ["customer", "bot", "agent", "system"].includes(m.role) ? m.role : "system";
-    const text = typeof m.text === "string" ? m.text : m.text == null ? "" : String(m.text);
+    let text = typeof m.text === "string" ? m.text : m.text == null ? "" : String(m.text);
+    if (m.attachment === "image" && !text.trim()) {
+      text = t("image_sent");
+    }
 
     if (seq !== null && seenSeq.has(seq)) {
       return null;
@@ -520,7 +612,8 @@
       return "ack";
     }
 
-    const node = buildBubble(role, text, typeof m.author_name === "string" ? m.author_name : "");
+    const language = m.lang === "he" || m.lang === "en" ? m.lang : null;
+    const node = buildBubble(role, text, typeof m.author_name === "string" ? m.author_name : "", language);
     if (id) {
       node.setAttribute("data-message-id", id);
       byId.set(id, node);
@@ -528,6 +621,11 @@
     if (typeof m.image === "string" && /^https?:\/\//i.test(m.image)) {
       // The server's entries may carry an image URL (not in the widget protocol's MESSAGE, but harmless).
       const img = el("img", { class: "kesher-image", src: m.image, alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+      img.addEventListener("load", () => {
+        if (atBottom) {
+          scrollToBottom(); // the picture made the log taller: keep the newest message in view
+        }
+      });
       node.insertBefore(img, node.querySelector(".kesher-meta"));
     }
     setMeta(node.querySelector(".kesher-meta"), m.ts);
@@ -572,7 +670,7 @@
   }
 
   function addPendingBubble(frame) {
-    const node = buildBubble("customer", frame.text, "");
+    const node = buildBubble("customer", frame.text, "", null);
     node.classList.add("kesher-msg--pending");
     node.setAttribute("data-message-id", frame.message_id);
     node.querySelector(".kesher-meta").textContent = t("sending");
@@ -582,13 +680,60 @@
 
   /** A line the widget itself writes (errors, notices): not a server message. */
   function addNotice(text) {
-    const node = buildBubble("system", text, "");
+    const node = buildBubble("system", text, "", lang);
     node.classList.add("kesher-msg--local");
     node.setAttribute("data-message-id", `local-${uuid()}`);
-    const stick = nearBottom();
+    const stick = atBottom || nearBottom();
     ui.log.appendChild(node);
     if (stick) {
       scrollToBottom();
+    }
+  }
+
+  // -------------------------------------------------------------- greeting --
+
+  /** The greeting at the top of the log, with the quick topics until the customer has written. */
+  function renderGreeting() {
+    if (!lang) {
+      return;
+    }
+    const text = t("greeting");
+    const node = buildBubble("bot", text, "", lang);
+    // Styled as the bot's, but not one of its messages (tests and refreshButtons count those).
+    node.classList.replace("kesher-msg--bot", "kesher-msg--greeting");
+    node.classList.add("kesher-msg--local");
+    const wrote = cache.some((m) => m && m.role === "customer") || outbox.length > 0;
+    const topics = TOPICS[lang] || [];
+    if (!wrote && topics.length) {
+      const box = el("div", { class: "kesher-buttons kesher-topics", role: "group", "aria-label": t("topics") });
+      for (const topic of topics) {
+        const button = el("button", { class: "kesher-button", type: "button" }, [topic.title]);
+        button.addEventListener("click", () => {
+          const hadFocus = box.contains(document.activeElement);
+          box.remove();
+          sendCustomer(topic.title, topic.payload);
+          if (hadFocus) {
+            ui.input.focus();
+          }
+        });
+        box.appendChild(button);
+      }
+      node.appendChild(box);
+    }
+    if (greeting && greeting.parentNode === ui.log) {
+      ui.log.replaceChild(node, greeting);
+    } else {
+      ui.log.insertBefore(node, ui.log.firstChild);
+    }
+    greeting = node;
+  }
+
+  function dropTopics() {
+    if (greeting) {
+      const box = greeting.querySelector(".kesher-topics");
+      if (box) {
+        box.remove();
+      }
     }
   }
 
@@ -599,7 +744,7 @@
     if (items.length) {
       last = items[items.length - 1];
     }
-    for (const box of ui.log.querySelectorAll(".kesher-buttons")) {
+    for (const box of ui.log.querySelectorAll(".kesher-buttons:not(.kesher-topics)")) {
       if (box.parentNode !== last) {
         box.remove();
       }
@@ -646,9 +791,10 @@
 
   /** Renders server messages (history or live), then tidies up once. */
   function renderServerMessages(list, live) {
-    const stick = nearBottom();
+    const stick = atBottom || nearBottom();
     let fromOthers = false;
     let customer = false;
+    let added = 0;
     for (const m of list) {
       const result = addServerMessage(m);
       if (!result) {
@@ -658,6 +804,9 @@
         customer = true;
       } else {
         fromOthers = true;
+        if (result === "new") {
+          added++;
+        }
         if (result === "new" && live && !isOpen && typeof m.seq === "number" && m.seq > unreadBaseline) {
           unread++;
         }
@@ -670,10 +819,14 @@
     persist();
     if (customer) {
       applyLang();
+      dropTopics();
     }
     renderUnread();
     if (stick || customer) {
       scrollToBottom();
+    } else if (added) {
+      unseen += added;
+      renderJump();
     }
   }
 
@@ -683,6 +836,10 @@
     byId.clear();
     cache = [];
     maxSeq = 0;
+    greeting = null;
+    unseen = 0;
+    renderGreeting();
+    renderJump();
   }
 
   function restoreCache() {
@@ -726,6 +883,7 @@
       text = status.agent_name ? t("with_agent", { name: status.agent_name }) : t("with_an_agent");
     }
     ui.status.setAttribute("data-state", status.state);
+    ui.attach.hidden = status.state !== "queued" && status.state !== "with_agent";
     if (ui.status.textContent !== text) {
       ui.status.textContent = text;
     }
@@ -1052,6 +1210,7 @@
     addPendingBubble(frame);
     noteCustomerText(text);
     applyLang();
+    dropTopics();
     refreshButtons();
     scrollToBottom();
     if (status.state !== "queued" && status.state !== "with_agent") {
@@ -1064,6 +1223,68 @@
     }
     return true;
   }
+
+  // ---------------------------------------------------------------- images --
+
+  const MAX_IMAGE_BYTES = 1024 * 1024; // the server's limit (handoff/uploads.py)
+  const MAX_IMAGE_SIDE = 1600;
+
+  /** The picked file, or a JPEG of it scaled down when it is too large for the server. */
+  function fitImage(file) {
+    if (file.size <= MAX_IMAGE_BYTES || typeof createImageBitmap !== "function") {
+      return Promise.resolve(file);
+    }
+    return createImageBitmap(file).then((bitmap) => {
+      const scale = Math.min(1, MAX_IMAGE_SIDE / Math.max(bitmap.width, bitmap.height));
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise((resolve) => canvas.toBlob((blob) => resolve(blob || file), "image/jpeg", 0.85));
+    });
+  }
+
+  function sendImage(file) {
+    if (!creds) {
+      addNotice(t("image_not_now"));
+      return;
+    }
+    fitImage(file)
+      .then((body) =>
+        fetch(`${BASE}/upload`, {
+          method: "POST",
+          credentials: "omit",
+          cache: "no-store",
+          headers: {
+            "content-type": body.type || "application/octet-stream",
+            "x-kesher-session": creds.session,
+            "x-kesher-token": creds.token,
+            "x-kesher-message-id": uuid(),
+          },
+          body,
+        })
+      )
+      .then((res) => {
+        if (res.status === 409) {
+          addNotice(t("image_not_now"));
+        } else if (res.status === 429) {
+          addNotice(t("slow_down"));
+        } else if (!res.ok) {
+          addNotice(t("image_error"));
+        }
+      })
+      .catch(() => addNotice(t("image_error")));
+  }
+
+  ui.attach.addEventListener("click", () => ui.file.click());
+  ui.file.addEventListener("change", () => {
+    const file = ui.file.files && ui.file.files[0];
+    ui.file.value = "";
+    if (file) {
+      sendImage(file);
+    }
+    ui.input.focus();
+  });
 
   function autoGrow() {
     ui.input.style.height = "auto";

@@ -354,6 +354,13 @@
       kind: { image: t("media_image"), audio: t("media_audio"), video: t("media_video") }[kind] || t("media_file"),
       type: item.content_type || t("media_unknown_type"),
     });
+    if (item.upload && /^[\w-]{1,64}$/.test(String(item.upload))) {
+      // An image from the web widget, served by the console to agents only (console/uploads.py).
+      const src = `/console/api/uploads/${encodeURIComponent(item.upload)}`;
+      return el("a", { className: "attachment attachment-image", href: src, target: "_blank", rel: "noopener" }, [
+        el("img", { src, alt: name, loading: "lazy" }),
+      ]);
+    }
     if (/^https?:\/\//i.test(item.url || "")) {
       return el("a", { className: "attachment", href: item.url, target: "_blank", rel: "noopener noreferrer", text: name });
     }

@@ -94,6 +94,17 @@ const kesherMessageFormat = (() => {
     return nodes(false);
   }
 
+  // In Hebrew each {name} value is a first-strong isolate (FSI … PDI), as core/bidi.py does on the server:
+  // a Latin name or a reference keeps the line right to left.
+  function isolate(value, language) {
+    // Hebrew-only values need no isolate; a Latin name, a reference, an address or a number does.
+    const needs = /[^\P{L}\u0590-\u05ff]|\p{N}/u.test(value);
+    if (language !== "he" || !needs || value.includes("\n") || (value[0] === "\u2068" && value.endsWith("\u2069"))) {
+      return value;
+    }
+    return `\u2068${value}\u2069`;
+  }
+
   function fillText(nodes, values, language, number) {
     let out = "";
     for (const node of nodes) {
@@ -102,7 +113,7 @@ const kesherMessageFormat = (() => {
       } else if (node.pound) {
         out += String(number);
       } else if (node.arg) {
-        out += node.arg in values ? String(values[node.arg]) : `{${node.arg}}`;
+        out += node.arg in values ? isolate(String(values[node.arg]), language) : `{${node.arg}}`;
       } else {
         const n = Number(values[node.plural]);
         if (!pluralRules[language]) {
@@ -133,7 +144,7 @@ const kesherMessageFormat = (() => {
 // target="_blank">, and only an http(s) address becomes a link (a javascript: one stays text).
 const kesherMarkup = (() => {
   const TOKEN_RE =
-    /\*\*([^\s*](?:[^*\n]*?[^\s*])?)\*\*|\[([^[\]\n]+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"')\]]+[^\s<>"')\].,;:!?])/g;
+    /\*\*([^\s*](?:[^*\n]*?[^\s*])?)\*\*|\[([^[\]\n]+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"')\]\u200e\u200f\u2066-\u2069]+[^\s<>"')\].,;:!?\u200e\u200f\u2066-\u2069])/g;
   const SAFE_URL_RE = /^https?:\/\/[^\s<>"']+$/i;
 
   function inline(text, bold, out) {

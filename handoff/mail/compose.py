@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from babel.dates import format_date
 from babel.numbers import format_currency
 
+from core.bidi import isolate, rtl_lines
 from core.language import LOCALES, Language, as_language
 from core.markup import to_html, to_plain
 from core.settings import Settings
@@ -117,8 +118,9 @@ def format_opening(when: datetime, language: str, texts: TextCatalog) -> str:
 class _Block:
     """One piece of a mail: ``h`` heading, ``p`` paragraph, ``ul`` list, ``ref``, ``sig``, ``small``.
 
-    ``user`` marks text someone typed (customer or agent): its direction is left
-    to the client (``dir="auto"``), since an English question may sit in a Hebrew mail.
+    ``user`` marks text someone typed (customer or agent): it is isolated
+    (``<bdi>`` in HTML, FSI … PDI in the text part), so an English question in a
+    Hebrew mail keeps its own direction while the line, and its bullet, keep the mail's.
     """
 
     kind: str
@@ -131,10 +133,11 @@ def _clip(value: str) -> str:
     return value if len(value) <= MAX_ITEM_CHARS else value[: MAX_ITEM_CHARS - 1] + "…"
 
 
-def _render_text(blocks: Sequence[_Block]) -> str:
-    """The text part: the markup (``**bold**``, ``[words](address)``) as plain text."""
+def _render_text(blocks: Sequence[_Block], language: str) -> str:
+    """The text part: the markup (``**bold**``, ``[words](address)``) as plain text, what people typed isolated."""
     blocks = [_Block(b.kind, tuple(to_plain(i) for i in b.items), b.user) for b in blocks]
     parts: List[str] = []
+    blocks = [_Block(b.kind, tuple(isolate(i) for i in b.items), b.user) if b.user else b for b in blocks]
     for block in blocks:
         if block.kind == "h":
             parts.append(f"{block.items[0]}\n{'-' * min(len(block.items[0]), 40)}")
@@ -144,16 +147,23 @@ def _render_text(blocks: Sequence[_Block]) -> str:
             parts.append("-- \n" + block.items[0])
         else:
             parts.append("\n".join(block.items))
-    return "\n\n".join(parts) + "\n"
+    text = "\n\n".join(parts) + "\n"
+    # A plain-text reader guesses each line's direction from its first letter: a right-to-left
+    # mark first keeps a Hebrew mail's lines right to left even when one starts with a name or a code.
+    return rtl_lines(text) if language == "he" else text
 
 
 def _escape(value: str) -> str:
     return html.escape(value, quote=False).replace("\n", "<br>\n")
 
 
-def _markup(value: str) -> str:
-    """Escaped, with the markup as ``<strong>`` and links (core/markup.py)."""
-    return to_html(value).replace("\n", "<br>\n")
+def _item(value: str, typed: bool) -> str:
+    """An item of a block as HTML, escaped.
+
+    What someone typed sits in its own ``<bdi>`` (its direction, not the line's); the catalog's
+    texts get their markup as ``<strong>`` and links (core/markup.py).
+    """
+    return f"<bdi>{_escape(value)}</bdi>" if typed else to_html(value).replace("\n", "<br>\n")
 
 
 def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
@@ -161,13 +171,12 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
     direction, align, start = ("rtl", "right", "right") if rtl else ("ltr", "left", "left")
     body: List[str] = []
     for block in blocks:
-        auto = ' dir="auto"' if block.user else ""
         if block.kind == "h":
             body.append(
                 f'<h2 style="font-size:17px;margin:24px 0 8px;color:#0b4f6c;">{_escape(block.items[0])}</h2>'
             )
         elif block.kind == "ul":
-            items = "".join(f'<li{auto} style="margin:0 0 6px;">{_markup(i)}</li>' for i in block.items)
+            items = "".join(f'<li style="margin:0 0 6px;">{_item(i, block.user)}</li>' for i in block.items)
             body.append(f'<ul style="margin:0 0 12px;padding-{start}:20px;">{items}</ul>')
         elif block.kind == "ref":
             body.append(
@@ -184,7 +193,7 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
                 f'text-align:center;"><strong>{_escape(block.items[0])}</strong></p>'
             )
         else:
-            body.extend(f'<p{auto} style="margin:0 0 12px;">{_markup(item)}</p>' for item in block.items)
+            body.extend(f'<p style="margin:0 0 12px;">{_item(item, block.user)}</p>' for item in block.items)
     return (
         "<!DOCTYPE html>\n"
         f'<html dir="{direction}" lang="{language}">\n'
@@ -233,7 +242,7 @@ def _message(
         msg["X-Kesher-Reference"] = mask_sensitive(conv.reference, language)
     # 7-bit transfer encodings pass any relay unchanged; base64 is the compact one for Hebrew.
     cte = "base64" if language == "he" else "quoted-printable"
-    msg.set_content(mask_sensitive(_render_text(masked), language), cte=cte)
+    msg.set_content(mask_sensitive(_render_text(masked, language), language), cte=cte)
     msg.add_alternative(_render_html(masked, language, subject), subtype="html", cte=cte)
     msg["Content-Language"] = language  # after the parts: set_content drops Content-* headers
     return msg
@@ -380,7 +389,7 @@ def closing_summary(
     lang = as_language(conv.language)
     say = _wording(texts, lang)
     full_name = agent.name.strip() or agent.agent_id
-    subject = say("closing_subject", agent=agent.first_name, reference=conv.reference)
+    subject = say("closing_subject", agent=agent.display_name(lang), reference=conv.reference)
     blocks: List[_Block] = [
         _greeting(conv, say),
         _Block("p", (say("closing_intro", agent=full_name),)),

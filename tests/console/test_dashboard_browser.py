@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Dict, List
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from core.bidi import strip_controls
 from core.settings import PROJECT_ROOT
 from handoff.agents import hash_password
 from kesher.add_agent import upsert_agent
@@ -98,7 +99,7 @@ async def _page(browser: Any, service: RunningConsole, agent_id: str) -> Any:
 
 async def _figure(page: Any, kpi: str, name: str) -> str:
     text: str = await page.locator(f'#kpi-{kpi} [data-figure="{name}"] dd').inner_text()
-    return text.strip()
+    return strip_controls(text).strip()  # a number in a Hebrew text is isolated (core/bidi.py)
 
 
 async def _charts_drawn(page: Any) -> None:

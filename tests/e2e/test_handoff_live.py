@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List
 import pytest
 import requests
 
+from core.bidi import strip_controls
 from core.rasa_api import api_headers
 from tests.helpers.backends import orders_where, pick
 from tests.helpers.callback import CallbackCustomer
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.stack
 
 
 def _texts(messages: List[Dict[str, Any]]) -> str:
-    return "\n".join(m["text"] for m in messages)
+    """The messages' wording (without the isolates Hebrew texts put around values)."""
+    return strip_controls("\n".join(m["text"] for m in messages))
 
 
 def _has(fragment: str) -> Callable[[List[Dict[str, Any]]], bool]:

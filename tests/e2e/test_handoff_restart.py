@@ -24,7 +24,8 @@ def test_killing_the_handoff_service_loses_and_repeats_nothing(stack, stack_sett
     customer.say("אני רוצה לדבר עם נציג אנושי", lambda m: any("בתור" in x["text"] for x in m))
     agent = ConsoleAgent(stack_settings, "dana")
     agent.presence("online")
-    inbox.wait(customer.sender_id, lambda m: any("Dana" in x["text"] for x in m))
+    # A Hebrew customer reads the agent's Hebrew display name (handoff/agents.yml).
+    inbox.wait(customer.sender_id, lambda m: any("דנה" in x["text"] for x in m))
 
     agent.send(customer.cid, "שלום, כאן דנה. במה אפשר לעזור?")
     customer.send("ההזמנה שלי לא הגיעה")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
+from core.bidi import strip_controls
 from core.redis_keys import RedisKeys
 from handoff.desk import Desk
 from handoff.identity import IdentityBook, conversation_id
@@ -69,7 +70,7 @@ async def test_a_waiting_customer_keeps_their_place(store: HandoffStore) -> None
     await desk.customer_verified(WEB, "noa@example.com", "web", "he")
     await store.request(request(WEB, channel="web", language="he"))
     text = await desk.customer_verified(WHATSAPP, "noa@example.com", "whatsapp", "he")
-    assert "במקום 1 בתור" in text
+    assert "במקום 1 בתור" in strip_controls(text)
 
 
 async def test_without_a_handoff_the_customer_is_told_the_chats_are_joined(store: HandoffStore) -> None:

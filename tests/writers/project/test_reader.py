@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.bidi import strip_controls
 from core.settings import PROJECT_ROOT
 from core.texts import TextError
 from tests.helpers.writers_project import line_of, make_project, replace, write
@@ -67,7 +68,7 @@ def test_the_text_catalog_as_written_and_as_kesher_loads_it(project: Path):
     entry = next(e for e in reader.text_entries if e.key == "offer_human")
     assert (entry.path, entry.line) == ("data/texts/actions.yml", line_of(texts, "offer_human:"))
     assert entry.value["he"].line_of("text") == line_of(texts, '"להעביר אותך לנציג?"')
-    assert reader.catalog.text("not_found", "he", order_id="1") == "לא מצאתי את הזמנה 1."
+    assert strip_controls(reader.catalog.text("not_found", "he", order_id="1")) == "לא מצאתי את הזמנה 1."
     replace(texts, '    en: "I couldn\'t find order {order_id}."\n', '    en: "I couldn\'t find order {order_id}.\n')
     with pytest.raises(TextError, match="not UTF-8 YAML"):
         _ = Project(project).catalog
