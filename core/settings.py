@@ -50,6 +50,11 @@ def parse_sentinels(text: Optional[str]) -> Tuple[Tuple[str, int], ...]:
     return tuple(found)
 
 
+# What OpenBLAS, OpenMP (and MKL) and Rasa's TensorFlow set-up read for their thread pools.
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS")
+
+
 class Settings(BaseModel):
     """Where each part listens, where its data lives, and the secrets it uses."""
 
@@ -386,6 +391,11 @@ class Settings(BaseModel):
                           description="How many `rasa run`, action servers and handoff services `make up` runs "
                                       "(each on its own loopback port, one nginx balancer in front on the usual "
                                       "ports); 1: each runs once on its port, no balancer.")
+    part_threads: int = Field(default=1, env="KESHER_PART_THREADS", ge=1, le=64,
+                              description="Threads each serving part's numeric libraries (OpenBLAS, OpenMP, "
+                                          "TensorFlow) may use. 1: customers and replicas give the concurrency, "
+                                          "and a library's own threads spin on the cores the other parts need "
+                                          "(docs/benchmarks.md, \"Where the CPU went\").")
 
     @validator("tls_key", always=True)
     def _front_door(cls, value: Path, values: Dict[str, Any]) -> Path:
@@ -503,6 +513,17 @@ class Settings(BaseModel):
         # Sanic reads SANIC_* from the environment in every listener: the client's address behind proxies.
         env["SANIC_PROXIES_COUNT"] = str(self.proxies_count)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+        return env
+
+    def serving_env(self, base: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+        """:meth:`child_env` for a part that serves customers: its numeric libraries' threads capped.
+
+        ``KESHER_PART_THREADS`` becomes each library's own variable, unless the environment sets
+        that variable itself. Training and tests keep every core (:meth:`child_env`).
+        """
+        env = self.child_env(base)
+        for var in _THREAD_VARIABLES:
+            env.setdefault(var, str(self.part_threads))
         return env
 
     # -- addresses ------------------------------------------------------------------------------------

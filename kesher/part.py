@@ -40,11 +40,11 @@ def serve(part: str) -> int:
     part starts without loading Rasa and TensorFlow first. Returns only if the part's module
     cannot be started.
 
-    The part gets the environment the supervisor would give it (:meth:`Settings.child_env`: the
+    The part gets the environment the supervisor would give it (:meth:`Settings.serving_env`: the
     addresses ``endpoints.yml`` reads, ``PYTHONPATH``...), so a service manager (systemd, see
     ``deploy/systemd/``) needs to set only Kesher's own settings.
     """
-    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().child_env())
+    os.execve(sys.executable, [sys.executable, "-m", PART_MODULES[part]], Settings.from_env().serving_env())
 
 
 def checked_settings() -> Optional[Settings]:

@@ -235,7 +235,7 @@ class Supervisor:
         """
         self.settings = settings
         self.model = model or settings.model_dir
-        self.env = settings.child_env()
+        self.env = settings.serving_env()
         self.log_dir = settings.var_dir / "logs"
         self.log = log
         unknown = set(parts) - set(ALL_PARTS)
@@ -338,7 +338,7 @@ class Supervisor:
         port = free_port()
         fresh = {"rasa": self._rasa_part, "actions": self._actions_part, "handoff": self._handoff_part}[part.kind](port)
         part.port, part.ready, part.url = port, fresh.ready, fresh.url
-        part.env = self.settings.replace(**{f"{part.kind}_port": port}).child_env()
+        part.env = self.settings.replace(**{f"{part.kind}_port": port}).serving_env()
 
     def _frontdoor_part(self) -> Part:
         """Nginx in the foreground: the TLS front door, the loopback balancer in front of the replicas, or both."""

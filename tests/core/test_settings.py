@@ -70,3 +70,15 @@ def test_only_the_settings_module_reads_the_environment():
                     readers.append(str(path.relative_to(PROJECT_ROOT)))
     # The test helpers read whether this run is CI (a missing Chromium fails there): not a Kesher setting.
     assert set(readers) == {str(Path("core") / "settings.py"), str(Path("tests") / "helpers" / "browser.py")}
+
+
+def test_serving_parts_get_one_numeric_thread_each_unless_told_otherwise():
+    settings = Settings(part_threads=1)
+    served = settings.serving_env(base={})
+    assert served["OPENBLAS_NUM_THREADS"] == served["OMP_NUM_THREADS"] == "1"
+    assert served["TF_INTRA_OP_PARALLELISM_THREADS"] == served["TF_INTER_OP_PARALLELISM_THREADS"] == "1"
+    # Training and the tools keep every core.
+    assert "OPENBLAS_NUM_THREADS" not in settings.child_env(base={})
+    # An operator's own variable wins; the setting moves the rest.
+    tuned = Settings(part_threads=2).serving_env(base={"OMP_NUM_THREADS": "4"})
+    assert tuned["OMP_NUM_THREADS"] == "4" and tuned["OPENBLAS_NUM_THREADS"] == "2"
