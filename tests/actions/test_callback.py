@@ -15,6 +15,7 @@ from actions.callback import (
     ActionCallbackRequest,
     ValidateCallbackForm,
 )
+from core.bidi import strip_controls
 from core.redis_keys import RedisKeys
 from handoff.callbacks import CallbackBook
 from tests.helpers.backends import orders_where, pick
@@ -39,7 +40,7 @@ async def test_the_times_offered_are_within_business_hours_and_skip_a_holiday(ba
     titles = [b["title"] for b in message["buttons"]]
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads == ["2026-09-22 08:00", "2026-09-22 10:00", "2026-09-22 12:00", "2026-09-22 14:00"]
-    assert titles[0] == "יום שלישי, 08:00–10:00"
+    assert strip_controls(titles[0]) == "יום שלישי, 08:00–10:00"
     # After the early close the customer is told the holiday, in their language.
     dispatcher = CollectingDispatcher()
     closed = _at(backends, datetime(2026, 9, 20, 16, 0, tzinfo=IL))
@@ -101,7 +102,7 @@ async def test_the_request_is_filed_for_the_console_not_the_chat_queue(backends:
     [request] = await book.open_requests()
     assert (request.cid, request.phone, request.language) == ("web:cb", "0505551234", "he")
     assert request.preferred_at == datetime(2026, 11, 29, 8, 0, tzinfo=IL).timestamp()
-    assert dispatcher.messages[0]["text"] == (
+    assert strip_controls(dispatcher.messages[0]["text"]) == (
         f"נרשם — נתקשר אליכם למספר 0505551234, יום ראשון, 08:00–10:00. מספר הפנייה: {request.callback_id}.")
     assert {e["name"]: e["value"] for e in events} == {"callback_phone": None, "callback_time": None}
     assert await redis_client.zcard(RedisKeys("test:ho:").queue()) == 0  # nobody was queued for a chat

@@ -20,6 +20,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import slot_extraction
+from core.bidi import strip_controls
 from core.settings import PROJECT_ROOT
 
 IL = ZoneInfo("Asia/Jerusalem")
@@ -64,7 +65,7 @@ async def test_open_hours_promise_a_person_now(rasa_domain: Domain, clock: List[
 async def test_after_hours_the_bot_says_when_the_team_is_back(rasa_domain: Domain, clock: List[float]) -> None:
     clock[0] = datetime(2026, 11, 27, 18, 0, tzinfo=IL).timestamp()  # Friday evening
     turn = await _turn(rasa_domain, "אתה בוט?", "he")
-    assert "הצוות שלנו לא זמין כרגע ויחזור ביום ראשון בשעה 08:00" in turn["reply"]
+    assert "הצוות שלנו לא זמין כרגע ויחזור ביום ראשון בשעה 08:00" in strip_controls(turn["reply"])
     assert "בכל פעם שתרצו" not in turn["reply"] and "Sunday" not in turn["reply"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Tuple
 
@@ -41,7 +42,10 @@ async def whatsapp(channel_settings: Settings, twilio: FakeTwilio, redis_client:
     twilio.clear()
 
     async with serving_channel(whatsapp_on(twilio), channel_settings) as app:
-        yield app, WhatsAppCustomer(app.base, twilio)
+        customer = WhatsAppCustomer(app.base, twilio)
+        # The customer wrote just now: WhatsApp's 24-hour window is open (a test outside it deletes this).
+        await redis_client.set(app.rt.keys.whatsapp_window(customer.address), repr(time.time()), ex=24 * 3600)
+        yield app, customer
 
 
 @pytest_asyncio.fixture()

@@ -20,6 +20,7 @@ from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.repository import SqlOrderRepository, _order_from_row
 from actions.orders.seed import seed_database
+from core.bidi import strip_controls
 from core.service_events import EventKind
 from core.settings import Settings
 from handoff.identity import conversation_id
@@ -138,7 +139,8 @@ async def test_inside_the_window_the_whatsapp_notice_is_text_with_a_numbered_opt
     await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())
     sent = await customer.twilio.wait_for_async("whatsapp:" + PHONE, 2)
     assert sent[1].content_sid is None
-    assert f"הזמנה {order.order_id}" in sent[1].body and "1. לדבר עם נציג" in sent[1].body
+    body = strip_controls(sent[1].body)
+    assert f"הזמנה {order.order_id}" in body and "1. לדבר עם נציג" in body
 
 
 async def test_an_agent_reply_outside_the_window_goes_as_the_we_replied_template(whatsapp, redis_client) -> None:
@@ -197,7 +199,7 @@ async def test_stop_opts_the_customer_out_and_the_next_delay_reaches_nobody(
     # The channel's router is the one that takes "stop"; it shares Redis with the service.
     await customer.say("הסר")
     [_, confirmation] = await customer.replies(2)
-    assert confirmation.text.startswith("בוצע. לא נשלח יותר הודעות יזומות")
+    assert strip_controls(confirmation.text).startswith("בוצע. לא נשלח יותר הודעות יזומות")
     assert app.bot.texts == ["שלום"]  # "stop" never reached the bot
 
     await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())

@@ -216,6 +216,8 @@ async def test_the_chat_opens_with_a_greeting_and_quick_topics(
     topics = shown.locator(".kesher-topics .kesher-button")
     assert await topics.all_text_contents() == [b.title for b in greeting.buttons]
     assert await shown.locator(".kesher-topics").get_attribute("aria-label") == texts.text("widget_topics", lang)
+    # What a customer first sees, kept for the README (Hebrew on a phone, English on a desktop).
+    await page.screenshot(path=str(PROJECT_ROOT / "docs" / f"widget-{lang}.png"))
 
     # A topic is sent like a quick reply: its title shows, its payload goes to the bot; the topics go away.
     await topics.first.focus()
@@ -240,7 +242,8 @@ async def test_the_widget_keeps_its_corner_when_the_customer_writes_hebrew(
     await page.press("#kesher-input", "Enter")
     await page.locator("#kesher-panel[dir='rtl']").wait_for()
     after = [await page.locator(s).bounding_box() for s in ("#kesher-launcher", "#kesher-panel")]
-    assert [(b["x"], b["y"]) for b in after] == [(b["x"], b["y"]) for b in before]
+    # the same corner (within a pixel: a Hebrew line's height differs by a fraction of one)
+    assert all(abs(a["x"] - b["x"]) < 1 and abs(a["y"] - b["y"]) < 1 for a, b in zip(after, before, strict=True))
     assert before[0]["x"] > DESKTOP["width"] / 2  # bottom right
     await _close(page)
 

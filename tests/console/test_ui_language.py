@@ -30,6 +30,7 @@ from core.settings import PROJECT_ROOT, Settings
 from core.texts import TextCatalog, arguments_of
 from edge.browser import message_format_js
 from handoff.agents import ROLES, hash_password, load_agents
+from handoff.callbacks import OUTCOMES as CALLBACK_OUTCOMES
 from handoff.desk import BOT_ERROR
 from handoff.policy import Trigger, load_policy
 from kesher.add_agent import add_agent_cli, upsert_agent
@@ -95,6 +96,7 @@ def test_every_key_the_pages_scripts_and_refusals_use_has_both_languages() -> No
         "console_resolution_": list(load_policy(Settings().handoff_policy).resolution_codes),
         "console_role_": list(ROLES),
         "console_flow_kind_": ["story", "rule"],
+        "console_callback_outcome_": list(CALLBACK_OUTCOMES),
         "console_question_reason_": ["fallback", "out_of_scope", "low_confidence", "no_answer", "handoff"],
         # the dashboard (console/dashboard.py names each card's figures, measures and series)
         "console_dash_period_": list(dashboard.PERIODS),
