@@ -52,6 +52,9 @@ PYTHON = [PROJECT_ROOT / "console" / name
 ORDER_ACTIONS_JS = PROJECT_ROOT / "console" / "static" / "actions.js"
 ORDER_ACTIONS_PY = [PROJECT_ROOT / "console" / "order_actions.py",
                     PROJECT_ROOT / "actions" / "orders" / "agent_service.py"]
+# The supervisor's view, presence and callback requests (#17, #18): their scripts and modules.
+MORE_JS = [PROJECT_ROOT / "console" / "static" / name for name in ("supervisor.js", "presence.js")]
+MORE_PY = [PROJECT_ROOT / "console" / name for name in ("callbacks.py", "supervisor.py", "presence.py", "uploads.py")]
 _names = itertools.count()
 
 
@@ -73,10 +76,14 @@ def _used_keys() -> Tuple[Set[str], Set[str]]:
     keys |= {f"console_{k}" for k in _keys_in(script, r"""\bt\(\s*"([a-z0-9_]+)\"""")}
     prefixes |= {f"console_{k}" for k in _keys_in(script, r"""\blabel\(\s*"([a-z0-9_]+_)\"""")}
     keys |= {f"widget_{k}" for k in _keys_in(WIDGET_JS.read_text(encoding="utf-8"), r"""\bt\(\s*"([a-z0-9_]+)\"""")}
-    order_actions = ORDER_ACTIONS_JS.read_text(encoding="utf-8")
-    keys |= {f"console_{k}" for k in _keys_in(order_actions, r"""\bt\(\s*"([a-z0-9_]+)\"""")}
-    for path in ORDER_ACTIONS_PY:
+    for module in (ORDER_ACTIONS_JS, *MORE_JS):
+        source = module.read_text(encoding="utf-8")
+        keys |= {f"console_{k}" for k in _keys_in(source, r"""\bt\(\s*"([a-z0-9_]+)\"""")}
+        keys |= {f"console_{k}" for k in _keys_in(source, r"""\btexts\.([a-z0-9_]+)""")}
+    for path in (*ORDER_ACTIONS_PY, *MORE_PY):
         source = path.read_text(encoding="utf-8")
+        if path in MORE_PY:
+            prefixes |= _keys_in(source, r"""["'](console_[a-z0-9_]+_)["'{]""")
         keys |= _keys_in(source, r"""["'](console_[a-z0-9_]*[a-z0-9])["']""") - _keys_in(
             source, r'Blueprint\(\s*"([a-z_]+)"')
     return keys, prefixes
@@ -97,7 +104,9 @@ def test_every_key_the_pages_scripts_and_refusals_use_has_both_languages() -> No
         "console_role_": list(ROLES),
         "console_flow_kind_": ["story", "rule"],
         "console_callback_outcome_": list(CALLBACK_OUTCOMES),
-        "console_question_reason_": ["fallback", "out_of_scope", "low_confidence", "no_answer", "handoff"],
+        "console_question_reason_": ["fallback", "out_of_scope", "low_confidence", "no_answer", "handoff",
+                                     "rejected", "answer_rejected"],
+        "console_supervisor_presence_": ["online", "away", "offline"],
         # the dashboard (console/dashboard.py names each card's figures, measures and series)
         "console_dash_period_": list(dashboard.PERIODS),
         "console_dash_channel_": list(dashboard.CHANNELS),

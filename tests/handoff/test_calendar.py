@@ -68,14 +68,15 @@ def test_back_on_reads_right_in_both_languages() -> None:
     assert opening_text(sunday, friday_evening, "en", texts) == "Sunday at 08:00"
     hebrew = opening_text(sunday, friday_evening, "he", texts)
     assert strip_controls(hebrew) == "יום ראשון בשעה 08:00"
-    assert texts.text("queued_after_hours", "he", opening=hebrew, reference="K-1", position=1).count(
-        "נחזור ביום ראשון בשעה 08:00") == 1
+    assert strip_controls(texts.text("queued_after_hours", "he", opening=hebrew, reference="K-1", position=1)).count(
+        "יחזור לעבודה ביום ראשון בשעה 08:00") == 1
     assert "we're back on Sunday at 08:00" in texts.text("queued_after_hours", "en", opening="Sunday at 08:00",
                                                          reference="K-1", position=1)
     # A week or more away, the date is said too, in the customer's language.
     far = opening_text(at(2026, 10, 5, 8, 0), at(2026, 9, 28, 9, 0), "he", texts)
-    assert far == "יום שני, 5 באוקטובר, בשעה 08:00" and not ENGLISH_DAYS.search(far)
-    assert callback_time_text(at(2026, 11, 29, 8, 0), friday_evening, "he", texts) == "יום ראשון, 08:00–10:00"
+    assert strip_controls(far) == "יום שני, 5 באוקטובר, בשעה 08:00" and not ENGLISH_DAYS.search(far)
+    assert strip_controls(callback_time_text(at(2026, 11, 29, 8, 0), friday_evening, "he", texts)) == (
+        "יום ראשון, 08:00–10:00")
     assert callback_time_text(at(2026, 11, 27, 18, 0), at(2026, 11, 27, 9, 0), "en", texts) == "Today, 18:00–20:00"
 
 
