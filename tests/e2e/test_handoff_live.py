@@ -155,7 +155,7 @@ def test_hebrew_customer_waits_then_goes_back_to_the_bot(stack, stack_settings, 
     customer.say("שלום", lambda msgs: len(msgs) >= 1)
     queued = customer.say("אני רוצה לדבר עם נציג", _has("כתובת המייל"))
     # Only an English-speaking agent is online: no estimate is promised to a Hebrew customer.
-    assert "במקום 1 בתור" in _texts(queued) and "אין נציג פנוי" in _texts(queued)
+    assert "מקומכם בתור לצוות שלנו: 1" in _texts(queued) and "אין נציג פנוי" in _texts(queued)
     # No e-mail known: the bot asks for one, with its purpose; the address given gets a code first.
     assert "סיכום של השיחה" in _texts(queued)
     asked = customer.say("dana.cohen@example.co.il", _has("קוד בן 6 ספרות"))
@@ -166,6 +166,6 @@ def test_hebrew_customer_waits_then_goes_back_to_the_bot(stack, stack_settings, 
     saved = customer.say(code.group(0), _has("הסיכום יישלח"))
     assert "dana.cohen@example.co.il" in _texts(saved)
     # The customer stops waiting; the bot answers the next message in Hebrew.
-    customer.say("ביטול", _has("הוצאתי אותך מהתור"))
+    customer.say("ביטול", _has("הוצאתי אתכם מהתור"))
     answer = customer.say("מה שעות הפעילות שלכם?", lambda msgs: len(msgs) >= 1)
     assert "08:00" in _texts(answer)
