@@ -188,6 +188,8 @@ async def test_the_newest_message_stays_in_view_and_a_button_brings_the_reader_b
     # The reader scrolls up to read; new messages do not pull them down, a button says they are there.
     await page.evaluate("document.getElementById('kesher-log').scrollTop = 0")
     await page.wait_for_function("() => document.getElementById('kesher-log').scrollTop === 0")
+    # A scroll event is dispatched on the next frame: let the widget see it, as it would a reader's wheel.
+    await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     await _tell(app, cid, "7. The courier called.", kind="bot")
     await _tell(app, cid, "8. Anything else?", kind="bot")
     jump = page.locator("#kesher-jump")
@@ -230,17 +232,28 @@ async def test_the_chat_opens_with_a_greeting_and_quick_topics(
     await _close(page)
 
 
+async def _settled(page: Any) -> None:
+    """Wait until the panel's opening pop and the launcher's hover lift have finished (not the typing dots)."""
+    await page.evaluate(
+        """() => Promise.all(document.getAnimations()
+            .filter((a) => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+            .map((a) => a.finished.catch(() => null)))"""
+    )
+
+
 async def test_the_widget_keeps_its_corner_when_the_customer_writes_hebrew(
     browser: Any, web: Tuple[ChannelApp, WebCustomer]
 ) -> None:
     app, _ = web
     page = await _shop(browser, app, "auto")
     await page.click("#kesher-launcher")
+    await _settled(page)
     before = [await page.locator(s).bounding_box() for s in ("#kesher-launcher", "#kesher-panel")]
     assert await page.locator("#kesher-panel").get_attribute("dir") == "ltr"
     await page.fill("#kesher-input", "שלום, איפה ההזמנה שלי?")
     await page.press("#kesher-input", "Enter")
     await page.locator("#kesher-panel[dir='rtl']").wait_for()
+    await _settled(page)
     after = [await page.locator(s).bounding_box() for s in ("#kesher-launcher", "#kesher-panel")]
     # the same corner (within a pixel: a Hebrew line's height differs by a fraction of one)
     assert all(abs(a["x"] - b["x"]) < 1 and abs(a["y"] - b["y"]) < 1 for a, b in zip(after, before, strict=True))
