@@ -41,11 +41,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One real redis-server (Debian's) on a free loopback port for the session."""
+def plain_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server (Debian's) on a free loopback port for the session's short-lived services."""
     server = start_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def console_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The redis-server of the session's handoff service (``console_service``), and of nothing else.
+
+    That service runs for the whole session with its mail worker, event mover and late-order scan. On a
+    server shared with every test they would take other tests' jobs (a notice's e-mail, an event the
+    test reads back) as a second installation on one Redis would: so it, and the tests that talk to it,
+    get a server of their own.
+    """
+    server = start_redis(tmp_path_factory.mktemp("console-redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def redis_server(request: pytest.FixtureRequest) -> RedisServer:
+    """The test's redis-server: the handoff service's if the test uses it, else the plain one."""
+    name = "console_redis_server" if "console_service" in request.fixturenames else "plain_redis_server"
+    server: RedisServer = request.getfixturevalue(name)
+    return server
 
 
 @pytest_asyncio.fixture()

@@ -94,7 +94,7 @@ def _wait_ready(url: str, process: subprocess.Popen, log_file: Path, timeout: fl
 
 
 @pytest.fixture(scope="session")
-def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def console_service(console_redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     base = tmp_path_factory.mktemp("console")
     agents_file = base / "agents.yml"
     shutil.copy(ROOT / "handoff" / "agents.yml", agents_file)
@@ -113,7 +113,7 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
         var_dir=var_dir, agents_file=agents_file, mail_dir=mail_dir, content_dir=content_dir, manual_assign=True,
         notice_scan_minutes=0,  # the seeded late orders' notices would land in every test's Redis and event log
     ).with_ports(
-        redis=redis_server.port,
+        redis=console_redis_server.port,
         rasa=free_port(),  # nothing listens: the transcript is "unavailable"
         actions=free_port(), handoff=port, smtp=free_port(),
     )
@@ -124,7 +124,8 @@ def console_service(redis_server: RedisServer, tmp_path_factory: pytest.TempPath
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_file)
-        yield Service(url, port, redis_server.port, agents_file, var_dir, mail_dir, log_file, orders, content_dir)
+        yield Service(url, port, console_redis_server.port, agents_file, var_dir, mail_dir, log_file, orders,
+                      content_dir)
     finally:
         process.terminate()
         try:

@@ -11,19 +11,29 @@ import pytest
 from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
 from tests.fuzz.servers import AGENT, PASSWORD, FuzzServers, fuzz_settings
-from tests.helpers.redis_server import RedisServer
+from tests.helpers.redis_server import start_redis
 from wiring.container import Container
 
 FUZZ_CID = "web:fuzz-conversation"
 
 
 @pytest.fixture(scope="session")
-def fuzz(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServers]:
-    """Every channel and the console, served from a thread on the session's redis-server."""
-    servers = FuzzServers(fuzz_settings(tmp_path_factory.mktemp("fuzz"), redis_server.port))
+def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServers]:
+    """Every channel and the console, served from a thread on a redis-server of their own.
+
+    Their mail worker and event mover run for the whole session: on the other tests' server they would
+    take those tests' jobs.
+    """
+    base = tmp_path_factory.mktemp("fuzz")
+    (base / "redis").mkdir()
+    redis = start_redis(base / "redis")
+    servers = FuzzServers(fuzz_settings(base, redis.port))
     servers.start()
-    yield servers
-    servers.stop()
+    try:
+        yield servers
+    finally:
+        servers.stop()
+        redis.stop()
 
 
 def _found(pattern: str, html: str) -> str:

@@ -164,7 +164,9 @@ def test_a_part_s_own_children_stop_with_it(tmp_path: Path) -> None:
     supervisor.log_dir.mkdir(parents=True)
     part = supervisor.part("smtp")
     # A part that starts a child of its own and ignores SIGTERM, as a hung server would.
-    part.command = ["bash", "-c", f'trap "" TERM; sleep 600 & echo $! > {tmp_path}/child; wait']
+    # (the pid is written aside and moved into place, so "ready" never sees a half-written file)
+    script = f'trap "" TERM; sleep 600 & echo $! > {tmp_path}/child.tmp; mv {tmp_path}/child.tmp {tmp_path}/child; wait'
+    part.command = ["bash", "-c", script]
     part.ready = lambda: (tmp_path / "child").exists()
     supervisor.start()
     child = int((tmp_path / "child").read_text())
