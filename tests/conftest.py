@@ -15,6 +15,7 @@ from core.processes import free_port
 from tests.helpers.backends import make_backends
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
+from tests.helpers.handoff_service import console_service, http, live_store  # noqa: F401 - registered once, here
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.smtp import SmtpSink
 from tests.helpers.trackers import load_domain

@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 from connectors.telegram import TelegramChannel
 from connectors.web import WebChannel
 from core.settings import Settings
-from tests.console.conftest import console_service, http, live_store  # noqa: F401 - shared fixtures
 from tests.helpers import fake_telegram
 from tests.helpers.channels import (
     ChannelApp,

@@ -27,17 +27,10 @@ from core.redis_keys import RedisKeys
 from core.settings import Settings
 from handoff.models import ConversationState, Event, EventKind
 from handoff.state import HandoffStore
-from tests.console.conftest import (
-    PASSWORD,
-    _seed_orders,
-    _wait_ready,
-    english_request,
-    hebrew_request,
-    login,
-    new_cid,
-)
+from tests.console.conftest import PASSWORD, english_request, hebrew_request, login, new_cid
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.event_rows import rows_of
+from tests.helpers.handoff_service import seed_orders, wait_ready
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.texts import catalog
 from tests.helpers.waiting import until
@@ -65,7 +58,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PresenceServic
     shutil.copy(ROOT / "handoff" / "agents.yml", agents_file)
     var_dir = base / "var"
     (var_dir / "mail").mkdir(parents=True)
-    _seed_orders(var_dir)
+    seed_orders(var_dir)
     port = free_port()
     settings = Settings(
         var_dir=var_dir, agents_file=agents_file, mail_dir=var_dir / "mail", agent_away_seconds=AWAY_SECONDS,
@@ -77,7 +70,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PresenceServic
                                    cwd=ROOT, env=settings.child_env(), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process, log_file)
+        wait_ready(url, process, log_file)
         yield PresenceService(url, redis, settings)
     finally:
         process.terminate()
