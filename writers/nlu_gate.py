@@ -4,7 +4,8 @@
 by :class:`writers.project.Project`) with Rasa's stratified split (a
 fixed seed, so the same examples are held out every time), trains the
 ``config.yml`` pipeline on the training part, runs ``rasa test nlu`` on the
-held-out part (all of it, then Hebrew and English separately) and prints the
+held-out part once (the Hebrew and the English examples are also scored on
+their own, from its per-example predictions) and prints the
 F1 of every intent and the accuracy of the FAQ answer selection.
 
 Thresholds (see :data:`THRESHOLDS`) and why:
@@ -41,14 +42,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-import yaml
+from sklearn.metrics import classification_report
 
 from core.language import LANGUAGES, is_hebrew
 from core.settings import PROJECT_ROOT, Settings
-from writers.project import Project, read_nlu_file
+from writers.project import Project
 from writers.rasa_batch import Started, run_rasa
 
-__all__ = ["THRESHOLDS", "GateResult", "run_gate", "split_by_language", "split_nlu"]
+__all__ = ["THRESHOLDS", "GateResult", "by_language", "held_out_predictions", "language_accuracy", "language_macro_f1",
+           "run_gate", "split_nlu"]
 
 THRESHOLDS: Dict[str, float] = {
     "intent_macro_f1": 0.88,
@@ -132,28 +134,6 @@ def split_nlu(nlu_path: Path, out_dir: Path, seed: int) -> Tuple[Path, Path]:
     return out_dir / f"training_data{extension}", out_dir / f"test_data{extension}"
 
 
-def split_by_language(test_file: Path, out_dir: Path) -> Dict[str, Path]:
-    """Writes the held-out examples of each language to its own NLU file.
-
-    An example is Hebrew when it contains Hebrew letters.
-    """
-    blocks = read_nlu_file(test_file)
-    outputs: Dict[str, Path] = {}
-    for language in LANGUAGES:
-        written = []
-        for block in blocks:
-            examples = [e.text for e in block.examples if is_hebrew(e.text) == (language == "he")]
-            if examples:
-                written.append({"intent": block.intent, "examples": "".join(f"- {e}\n" for e in examples)})
-        path = out_dir / f"test_{language}.yml"
-        path.write_text(
-            yaml.safe_dump({"version": "3.1", "nlu": written}, allow_unicode=True, sort_keys=False),
-            encoding="utf-8",
-        )
-        outputs[language] = path
-    return outputs
-
-
 def _macro_f1(report: Mapping[str, Any]) -> float:
     return float(report["macro avg"]["f1-score"])
 
@@ -170,9 +150,53 @@ def _intent_rows(report: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
     }
 
 
+def held_out_predictions(results: Path, kind: str, target: str, predicted: str) -> List[Tuple[str, str, str]]:
+    """``(text, target, prediction)`` of every held-out example, from Rasa's successes and errors files.
+
+    Args:
+        results: The ``--out`` folder of ``rasa test nlu --successes``.
+        kind: ``intent`` or ``response_selection`` (the files' prefix).
+        target: The key of the right answer in those files.
+        predicted: The key of the prediction (a name, or ``{"name": ...}``).
+    """
+    rows: List[Tuple[str, str, str]] = []
+    for outcome in ("successes", "errors"):
+        path = results / f"{kind}_{outcome}.json"
+        if path.exists():  # Rasa writes no file when there is nothing to list
+            for entry in json.loads(path.read_text(encoding="utf-8")):
+                guess = entry[predicted]
+                rows.append((str(entry["text"]), str(entry[target]),
+                             str((guess.get("name") if isinstance(guess, dict) else guess) or "")))
+    return rows
+
+
+def by_language(rows: List[Tuple[str, str, str]]) -> Dict[str, List[Tuple[str, str, str]]]:
+    """The rows of each language: an example is Hebrew when it contains Hebrew letters."""
+    return {lang: [r for r in rows if is_hebrew(r[0]) == (lang == "he")] for lang in LANGUAGES}
+
+
+def language_macro_f1(rows: List[Tuple[str, str, str]]) -> float:
+    """Intent macro-F1 as ``rasa test nlu`` computes it (over the intents of the held-out examples)."""
+    targets = [target for _, target, _ in rows]
+    if not targets:
+        return 0.0
+    labels = sorted(set(targets))
+    report = classification_report(targets, [guess for _, _, guess in rows], labels=labels, output_dict=True,
+                                   zero_division=0)
+    return float(report["macro avg"]["f1-score"])
+
+
+def language_accuracy(rows: List[Tuple[str, str, str]]) -> float:
+    """The share of examples whose prediction is the target (1.0 when there are none: nothing was missed)."""
+    return sum(target == guess for _, target, guess in rows) / len(rows) if rows else 1.0
+
+
 def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None,
              started: Optional[Started] = None) -> GateResult:
     """Splits, trains and tests in ``work_dir``; returns the measurements.
+
+    The held-out part is parsed once (``rasa test nlu --successes --no-plot``); the per-language figures
+    are worked out from its per-example predictions, the way Rasa works out the overall ones.
 
     Args:
         work_dir: Where the split, the model and the reports go.
@@ -185,27 +209,24 @@ def evaluate(work_dir: Path, seed: int = 42, project: Optional[Project] = None,
     split_dir = work_dir / "split"
     train_file, test_file = split_nlu(project.nlu_path, split_dir, seed)
     model = work_dir / "models" / "gate.tar.gz"
-    commands = [["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
-                 "--domain", str(project.domain_path), "--out", str(work_dir / "models"),
-                 "--fixed-model-name", "gate"]]
-    reports: Dict[str, Path] = {}
-    for name, nlu_file in {"all": test_file, **split_by_language(test_file, split_dir)}.items():
-        out = work_dir / f"results_{name}"
-        commands.append(["test", "nlu", "--model", str(model), "--nlu", str(nlu_file), "--out", str(out)])
-        reports[name] = out
-    _rasa(commands, project.root, started)
-    intent_report = json.loads((reports["all"] / "intent_report.json").read_text())
+    results = work_dir / "results"
+    _rasa([["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
+            "--domain", str(project.domain_path), "--out", str(work_dir / "models"), "--fixed-model-name", "gate"],
+           ["test", "nlu", "--model", str(model), "--nlu", str(test_file), "--out", str(results),
+            "--successes", "--no-plot"]],
+          project.root, started)
+    intent_report = json.loads((results / "intent_report.json").read_text())
     rows = _intent_rows(intent_report)
+    intents = by_language(held_out_predictions(results, "intent", "intent", "intent_prediction"))
+    answers = by_language(held_out_predictions(results, "response_selection", "intent_response_key_target",
+                                        "intent_response_key_prediction"))
     result = GateResult(
         intent_f1={k: float(v["f1-score"]) for k, v in rows.items()},
         intent_support={k: int(v["support"]) for k, v in rows.items()},
         macro_f1=_macro_f1(intent_report),
-        macro_f1_by_language={
-            lang: _macro_f1(json.loads((reports[lang] / "intent_report.json").read_text()))
-            for lang in LANGUAGES
-        },
-        faq_accuracy=_faq_accuracy(reports["all"]),
-        faq_accuracy_by_language={lang: _faq_accuracy(reports[lang]) for lang in LANGUAGES},
+        macro_f1_by_language={lang: language_macro_f1(intents[lang]) for lang in LANGUAGES},
+        faq_accuracy=_faq_accuracy(results),
+        faq_accuracy_by_language={lang: language_accuracy(answers[lang]) for lang in LANGUAGES},
     )
     _apply_thresholds(result)
     return result

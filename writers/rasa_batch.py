@@ -1,7 +1,7 @@
 """Several ``rasa`` commands in one Python process, so Rasa's imports (~10 s each time) are paid once.
 
 ``make ship`` and the NLU gate run a chain of Rasa commands (train, then test;
-train on a split, then test it three times). As separate ``rasa`` processes each
+train on a split, then test it). As separate ``rasa`` processes each
 one spends about ten seconds importing Rasa and TensorFlow before it starts.
 :func:`run_rasa` runs the chain in one child process instead::
 

@@ -207,11 +207,12 @@ class Ship:
         with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp:
             commands: List[List[str]] = []
             if self.given_model is None:
+                # The check lane runs Rasa's validation next to this one; it is not run twice.
                 commands.append(["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
-                                 "--out", str(self.model_dir)])
+                                 "--out", str(self.model_dir), "--skip-validation"])
             tested = self.given_model or self.model_dir  # a folder: Rasa tests the newest model in it
             commands.append(["test", "core", "--e2e", "--stories", str(self.conversation_tests),
-                             "--model", str(tested), "--out", tmp, "--fail-on-prediction-errors"])
+                             "--model", str(tested), "--out", tmp, "--fail-on-prediction-errors", "--no-plot"])
             batch = run_rasa(commands, self.project, self.settings.child_env(), self._started)
             result.seconds.update({"train" if name == "train" else "test": seconds
                                    for name, seconds in batch.seconds.items()})

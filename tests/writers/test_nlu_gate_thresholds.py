@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from writers.nlu_gate import THRESHOLDS, GateResult, _apply_thresholds
+import json
+from pathlib import Path
+
+from writers.nlu_gate import (
+    THRESHOLDS,
+    GateResult,
+    _apply_thresholds,
+    by_language,
+    held_out_predictions,
+    language_accuracy,
+    language_macro_f1,
+)
 
 
 def _result(he_f1: float, en_f1: float, he_faq: float, en_faq: float) -> GateResult:
@@ -29,3 +40,22 @@ def test_one_weak_language_fails_the_gate_by_name():
     assert result.failures[0].startswith("he intent macro F1")
     assert result.failures[1].startswith("en FAQ answer accuracy")
     assert "FAILED" in result.table()
+
+
+def test_each_language_is_scored_on_its_own_examples(tmp_path: Path):
+    def entry(text: str, intent: str, guess: str) -> dict:
+        return {"text": text, "intent": intent, "intent_prediction": {"name": guess, "confidence": 0.9}}
+
+    (tmp_path / "intent_successes.json").write_text(json.dumps(
+        [entry("hello", "greet", "greet"), entry("שלום", "greet", "greet"), entry("bye", "goodbye", "goodbye")]))
+    (tmp_path / "intent_errors.json").write_text(json.dumps(
+        [entry("להתראות", "goodbye", "greet"), entry("hi שלום", "greet", "goodbye")]))
+    split = by_language(held_out_predictions(tmp_path, "intent", "intent", "intent_prediction"))
+    assert [text for text, _, _ in split["en"]] == ["hello", "bye"]
+    assert language_macro_f1(split["en"]) == 1.0
+    # Hebrew: one greeting right, one wrong, a farewell taken for a greeting
+    assert [text for text, _, _ in split["he"]] == ["שלום", "להתראות", "hi שלום"]
+    assert language_accuracy(split["he"]) == 1 / 3
+    assert 0.0 < language_macro_f1(split["he"]) < 0.5
+    # No response-selection files (nothing held out for the FAQ): nothing missed
+    assert language_accuracy(held_out_predictions(tmp_path, "response_selection", "a", "b")) == 1.0
