@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
 from bot.components.sentence_encoder import EmbeddingCache, Prefetcher, SentenceEncoder, prefetch, shared_encoder
+from core.settings import PROJECT_ROOT
 from tests.bot.components.pipeline import training_data
 from tests.helpers.waiting import until_sync
 
@@ -128,3 +132,10 @@ def _prefetcher() -> Prefetcher:
 def _started(prefetcher: Prefetcher, text: str) -> bool:
     future = prefetcher._pending.get(("original", "query", text))
     return future is not None and (future.running() or future.done())
+
+
+def test_the_encoders_idle_threads_sleep() -> None:
+    script = "import bot.components.sentence_encoder, os; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    plain = subprocess.run([sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert plain.stdout.strip() == "0", plain.stderr[-2000:]
