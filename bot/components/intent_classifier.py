@@ -6,7 +6,7 @@ same footing (:mod:`bot.components.features`) and fits one one-vs-rest
 linear SVM whose probabilities are calibrated on held-out folds
 (:mod:`bot.components.linear`), so the FallbackClassifier's threshold is a
 probability of being right rather than an arbitrary score. With ``knn_weight``
-above 0 (config.yml: 0.45) the SVM's probabilities are mixed with a vote of
+above 0 (config.yml: 0.3) the SVM's probabilities are mixed with a vote of
 the training examples nearest in e5 space.
 
 A blank message (empty or only spaces) is treated as not understood: its
