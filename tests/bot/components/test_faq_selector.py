@@ -14,10 +14,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.faq_selector import FaqSelector
 from bot.components.intent_classifier import BlankSafeLogisticRegressionClassifier
-from tests.bot.components.pipeline import RESPONSES, Pipeline
+from tests.bot.components.pipeline import RESPONSES, Pipeline, training_data
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,56 @@ def test_the_selector_is_persisted_and_loaded(pipeline: Pipeline, intents, tmp_p
     assert a.get("response_selector") == b.get("response_selector")
     assert a.get("intent") == b.get("intent")
     assert loaded.examples is not None and loaded.examples.shape[1] == 384
+
+
+OUT_OF_SCOPE = [
+    "is there wifi in the store", "do you have toilets in the store", "is there a cafe in the store",
+    "can I park next to the store", "can I bring my dog into the store", "is the store wheelchair accessible",
+    "יש וויפיי בחנות", "יש שירותים בחנות", "יש בית קפה בחנות", "אפשר לחנות ליד החנות",
+]
+
+
+@pytest.fixture(scope="module")
+def with_out_of_scope(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    data = training_data()
+    extra = [Message({"text": text, "intent": "out_of_scope"}) for text in OUT_OF_SCOPE]
+    merged = TrainingData(data.training_examples + extra, responses=RESPONSES)
+    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"), merged)
+
+
+def _as_faq(pipeline: Pipeline, selector: FaqSelector, text: str) -> Message:
+    """The selector's verdict on ``text`` when the intent classifier said ``faq`` (what it acts on)."""
+    message = pipeline.featurize(text)[0]
+    message.set("intent", {"name": "faq", "confidence": 0.9}, add_to_output=True)
+    message.set("intent_ranking", [{"name": "faq", "confidence": 0.9}], add_to_output=True)
+    selector.process([message])
+    return message
+
+
+def test_a_question_nearer_out_of_scope_than_the_answer_falls_back(with_out_of_scope):
+    question = "is there a lift in the store"  # a store question no answer covers
+    answered = _as_faq(with_out_of_scope, _selector(with_out_of_scope, threshold=0.0), question)
+    assert answered.get("intent")["name"] == "faq"  # without the neighbours, some answer is given
+    honest = _as_faq(with_out_of_scope, _selector(with_out_of_scope, threshold=0.0, neighbours_k=5), question)
+    assert honest.get("intent")["name"] == "nlu_fallback"
+    assert honest.get("intent_ranking")[1:] == answered.get("intent_ranking")
+
+
+def test_the_neighbours_leave_a_real_question_answered(with_out_of_scope):
+    selector = _selector(with_out_of_scope, threshold=0.0, neighbours_k=5)
+    for text, answer in [("what time do you open on sunday", "faq/opening_hours"),
+                         ("עד מתי אפשר להחזיר מוצר", "faq/returns_policy")]:
+        message = _as_faq(with_out_of_scope, selector, text)
+        assert message.get("intent")["name"] == "faq", text
+        assert message.get("response_selector")["faq"]["response"]["intent_response_key"] == answer
+
+
+def test_the_neighbours_are_persisted_and_loaded(with_out_of_scope):
+    trained = _selector(with_out_of_scope, threshold=0.0, neighbours_k=5)
+    config = {**FaqSelector.get_default_config(), "threshold": 0.0, "neighbours_k": 5}
+    loaded = FaqSelector.load(config, with_out_of_scope.storage, Resource("faq"), with_out_of_scope.context("faq"))
+    assert loaded.neighbours is not None
+    assert loaded.neighbours.shape == (len(with_out_of_scope.data.intent_examples), 384)
+    question = "is there a lift in the store"
+    assert _as_faq(with_out_of_scope, loaded, question).get("intent") == \
+        _as_faq(with_out_of_scope, trained, question).get("intent")
