@@ -14,11 +14,16 @@ from handoff.policy import Trigger
 
 __all__ = [
     "FALLBACK_MIN_SCORE",
+    "MISS_INTENTS",
     "ActionFallback",
     "acted_since_customer_spoke",
     "consecutive_fallbacks",
     "consecutive_intents",
+    "consecutive_misses",
 ]
+
+# What the customer said that the bot could not answer: not understood, or outside the shop's business.
+MISS_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
 
 # The NLU placed the message under no intent, so an article must fit clearly to
 # be shown: at the knowledge base's own bar (0.18) most near-domain questions
@@ -55,9 +60,27 @@ def consecutive_intents(tracker: Tracker, intent_name: str) -> int:
     return count
 
 
+def consecutive_misses(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the bot could not answer.
+
+    A message not understood (``nlu_fallback``) and one outside what the shop does
+    (``out_of_scope``) both count: "I'm not sure" followed by "that's not something I
+    can help with" is two misses, and the customer is offered a person either way.
+    """
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent not in MISS_INTENTS:
+            break
+        count += 1
+    return count
+
+
 def consecutive_fallbacks(tracker: Tracker) -> int:
-    """How many of the customer's latest messages in a row were not understood."""
-    return consecutive_intents(tracker, FALLBACK_INTENT)
+    """How many of the customer's latest messages in a row were not answered (see :func:`consecutive_misses`)."""
+    return consecutive_misses(tracker)
 
 
 class ActionFallback(KesherAction):

@@ -7,7 +7,7 @@ from typing import List
 from rasa_sdk.events import EventType
 
 from actions.base import KesherAction, Turn
-from actions.fallback import consecutive_intents
+from actions.fallback import consecutive_misses
 from actions.handoff import HandoffReason, escalate
 from actions.knowledge import answer_with_articles
 from handoff.policy import Trigger
@@ -41,7 +41,7 @@ class ActionOutOfScope(KesherAction):
             answer_with_articles(turn, hits)
             return []
         rule = turn.backends.policy.rule(Trigger.REPEATED_OUT_OF_SCOPE)
-        if rule.enabled and consecutive_intents(turn.tracker, "out_of_scope") >= rule.count:
+        if rule.enabled and consecutive_misses(turn.tracker) >= rule.count:
             return await escalate(turn, HandoffReason.OUT_OF_SCOPE, "out_of_scope_offer_human")
         turn.say("out_of_scope")
         return []

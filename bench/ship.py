@@ -151,7 +151,9 @@ def ship_once(settings: Settings, content: Path, edit: Callable[[Path], None], h
                 model_dir=work / f"models-{how}", out=lines.append)
     result = ship.run()
     if result.published is None:
-        raise ShipFailed(f"{result.failed_step}: {result.reason.splitlines()[-1] if result.reason else ''}")
+        steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in result.seconds.items())
+        raise ShipFailed(f"{result.failed_step}: {result.reason.splitlines()[-1] if result.reason else ''}"
+                         f" (steps run: {steps})")
     live = time.monotonic()
     publish_started = live - result.seconds["publish"]
     return result.seconds, live - started, result.seconds["publish"], publish_started, live

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.out_of_scope import ActionOutOfScope
-from tests.helpers.trackers import make_tracker
+from tests.helpers.trackers import make_tracker, user_event
 
 
 async def _run(backends, domain, text, language):
@@ -46,4 +46,14 @@ async def test_out_of_scope_twice_in_a_row_offers_a_person(backends, domain):
     events = await ActionOutOfScope(backends).run(dispatcher, tracker, domain)
     assert {e["name"]: e["value"] for e in events} == {"human_offered": True,
                                                       "human_offer_reason": "repeated_out_of_scope"}
+    assert "member of our team" in dispatcher.messages[0]["text"]
+
+
+async def test_not_understood_then_off_topic_offers_a_person(backends, domain):
+    earlier = user_event("zorp blarg quux", "nlu_fallback")
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(domain, text="nonsense silliness blah", intent="out_of_scope",
+                           events=[earlier], slots={"language": "en"})
+    events = await ActionOutOfScope(backends).run(dispatcher, tracker, domain)
+    assert {e["name"]: e["value"] for e in events}["human_offered"] is True
     assert "member of our team" in dispatcher.messages[0]["text"]
