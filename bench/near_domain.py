@@ -80,7 +80,7 @@ SIMILARITY_GRID = (0.0, 0.84, 0.86, 0.88, 0.89, 0.9, 0.91, 0.92)
 NEIGHBOURS_OFF = -1.0
 NEIGHBOURS_GRID = (NEIGHBOURS_OFF, -0.5, -0.25, 0.0, 0.25, 0.5)
 # A wrong answer misleads the customer; a missed FAQ costs a rephrasing or a
-# person, which the honest path offers: the first counts twice (see choose()).
+# person, which the honest path offers: the first counts three times (see choose()).
 WRONG_WEIGHT = 3.0
 
 
@@ -431,7 +431,7 @@ class Grid:
 
 
 def cost(by_language: Dict[str, Score]) -> float:
-    """What the choice minimises: 2 × unanswerable answered wrongly + FAQ paraphrases not answered right.
+    """What the choice minimises: 3 × unanswerable answered wrongly + FAQ paraphrases not answered right.
 
     Taken in the worse language, so neither language pays for the other.
     """
