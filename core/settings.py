@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, root_validator, validator
 
 from core.language import Language
 
-__all__ = ["MODES", "PROJECT_ROOT", "Settings", "parse_sentinels"]
+__all__ = ["MODES", "PROJECT_ROOT", "Settings", "let_idle_openmp_threads_sleep", "parse_sentinels"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODES = ("demo", "production")
@@ -53,6 +53,16 @@ def parse_sentinels(text: Optional[str]) -> Tuple[Tuple[str, int], ...]:
 # What OpenBLAS, OpenMP (and MKL) and Rasa's TensorFlow set-up read for their thread pools.
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                      "TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS")
+
+
+def let_idle_openmp_threads_sleep() -> None:
+    """Makes OpenMP's idle worker threads sleep instead of spinning, in this process, unless the operator chose.
+
+    Call it before a library loads its OpenMP runtime (GNU OpenMP reads ``GOMP_SPINCOUNT`` once, when it
+    loads). Spinning, the e5 encoder's idle worker took ~250 ms of CPU per one-sentence encode instead of
+    ~20 ms whenever the other core was busy (`rasa test`, the NLU gate, the benchmarks; docs/benchmarks.md).
+    """
+    os.environ.setdefault("GOMP_SPINCOUNT", "0")
 
 
 class Settings(BaseModel):

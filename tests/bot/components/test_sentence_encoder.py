@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from functools import partial
@@ -15,7 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
 from bot.components.sentence_encoder import EmbeddingCache, Prefetcher, SentenceEncoder, prefetch, shared_encoder
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from tests.bot.components.pipeline import training_data
 from tests.helpers.waiting import until_sync
 
@@ -136,6 +135,6 @@ def _started(prefetcher: Prefetcher, text: str) -> bool:
 
 def test_the_encoders_idle_threads_sleep() -> None:
     script = "import bot.components.sentence_encoder, os; print(os.environ['GOMP_SPINCOUNT'])"
-    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    env = {k: v for k, v in Settings().child_env().items() if k != "GOMP_SPINCOUNT"}
     plain = subprocess.run([sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert plain.stdout.strip() == "0", plain.stderr[-2000:]
