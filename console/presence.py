@@ -62,11 +62,14 @@ async def api_heartbeat(request: Request) -> HTTPResponse:
     keeper = _keeper(request)
     agent = current_agent(request)
     presence = await keeper.touch(agent)
+    # Read the clock before the list: a chat moved while the list is read is then after ``server_time``,
+    # and the next beat (``after`` = this ``server_time``) brings it.
+    now = keeper.desk.clock()
     moved = await keeper.moved_from(agent.agent_id, float(after))
     return json({
         "presence": presence,
         "next_seconds": keeper.touch_seconds,
-        "server_time": keeper.desk.clock(),
+        "server_time": now,
         "moved": [{**m, "text": moved_notice(request, m)} for m in moved],
     })
 
