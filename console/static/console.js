@@ -154,6 +154,7 @@
       .then((data) => showPresence(data.presence))
       .catch(report);
   });
+  for (const button of $("presence").querySelectorAll("button")) button.disabled = false;
 
   // -- queue -------------------------------------------------------------------------
   function renderQueue(rows) {
