@@ -332,7 +332,7 @@
       ]);
     }
     let who;
-    if (event.kind === "customer") who = (state.current && state.current.conv.customer_name) || t("label_customer");
+    if (event.kind === "customer") who = (state.current && state.current.conv && state.current.conv.customer_name) || t("label_customer");
     else if (event.kind === "agent") who = event.author_name || event.author;
     else if (event.kind === "note") who = t("label_note", { author: event.author_name || event.author });
     else who = t("label_system");
