@@ -12,6 +12,7 @@ console's alignment after a Hebrew note. The screenshots are kept in ``docs/``
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, AsyncIterator, Dict, List
 
@@ -371,5 +372,37 @@ async def test_canned_list_in_the_agents_language_and_the_hint_back_in_place_aft
     composer = page.locator("#composer-text")
     lines = await _hint_lines(page, composer)
     assert _starts_right(lines), lines
+    assert page.problems == [], page.problems
+    await page.context.close()
+
+
+async def test_a_message_that_comes_while_a_chat_is_opening_is_shown(
+    browser: Any, console_service: Service, live_store: HandoffStore
+):
+    """The customer writes between the take and the conversation's arrival (a slow network): it is shown."""
+    page = await _page(browser, console_service)
+    await _desk(page, "sarah")
+    cid = new_cid("slow-open")
+    await live_store.request(english_request(cid))
+    row = page.locator(f'#queue-body tr[data-cid="{cid}"]')
+    await row.wait_for()
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    async def late(route: Any) -> None:
+        asked.set()
+        await answer.wait()
+        await route.continue_()
+
+    await page.route(f"**/console/api/chats/{cid}", late)
+    await row.locator("button.take").click()
+    await asyncio.wait_for(asked.wait(), 10)  # the chat is the agent's; its details are on their way
+    await live_store.add_event(cid, Event(kind=EventKind.CUSTOMER, author="customer", text="Hello? (while opening)"))
+    bubble = page.locator("#events .msg-customer .bubble", has_text="(while opening)")
+    try:
+        await bubble.wait_for()
+    finally:
+        answer.set()
+    await page.wait_for_selector('#chat-state[data-state="with_agent"]')
+    await bubble.wait_for()
     assert page.problems == [], page.problems
     await page.context.close()
