@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import Collection, List
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, FollowupAction
@@ -17,7 +17,6 @@ __all__ = [
     "MISS_INTENTS",
     "ActionFallback",
     "acted_since_customer_spoke",
-    "consecutive_fallbacks",
     "consecutive_intents",
     "consecutive_misses",
 ]
@@ -47,14 +46,14 @@ def acted_since_customer_spoke(tracker: Tracker) -> bool:
     return False
 
 
-def consecutive_intents(tracker: Tracker, intent_name: str) -> int:
-    """How many of the customer's latest messages in a row had ``intent_name``."""
+def consecutive_intents(tracker: Tracker, intent_names: Collection[str]) -> int:
+    """How many of the customer's latest messages in a row had one of ``intent_names``."""
     count = 0
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != intent_name:
+        if intent not in intent_names:
             break
         count += 1
     return count
@@ -67,20 +66,7 @@ def consecutive_misses(tracker: Tracker) -> int:
     (``out_of_scope``) both count: "I'm not sure" followed by "that's not something I
     can help with" is two misses, and the customer is offered a person either way.
     """
-    count = 0
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent not in MISS_INTENTS:
-            break
-        count += 1
-    return count
-
-
-def consecutive_fallbacks(tracker: Tracker) -> int:
-    """How many of the customer's latest messages in a row were not answered (see :func:`consecutive_misses`)."""
-    return consecutive_misses(tracker)
+    return consecutive_intents(tracker, MISS_INTENTS)
 
 
 class ActionFallback(KesherAction):
@@ -103,7 +89,7 @@ class ActionFallback(KesherAction):
             # actions: the customer has had their answer, so wait for them.
             return [FollowupAction("action_listen")]
         rule = turn.backends.policy.rule(Trigger.CONSECUTIVE_FALLBACKS)
-        if rule.enabled and consecutive_fallbacks(turn.tracker) >= rule.count:
+        if rule.enabled and consecutive_misses(turn.tracker) >= rule.count:
             return await escalate(turn, HandoffReason.FALLBACK, "fallback_offer_human")
         hits = await turn.backends.kb.search(turn.text, turn.language, limit=1, min_score=FALLBACK_MIN_SCORE)
         if hits:

@@ -7,7 +7,7 @@ import re
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.fallback import ActionFallback, consecutive_fallbacks
+from actions.fallback import ActionFallback, consecutive_misses
 from tests.helpers.texts import catalog
 from tests.helpers.trackers import make_tracker, user_event
 
@@ -23,7 +23,7 @@ def test_only_the_latest_run_of_fallbacks_counts(domain):
     events = [user_event("hi", "greet"), user_event("blorp", "nlu_fallback"), user_event("ok", "affirm"),
               user_event("zzz", "nlu_fallback")]
     tracker = make_tracker(domain, text="qqq", intent="nlu_fallback", events=events)
-    assert consecutive_fallbacks(tracker) == 2
+    assert consecutive_misses(tracker) == 2
 
 
 async def test_first_fallback_says_it_is_not_sure_and_how_to_reach_a_person(backends, domain):

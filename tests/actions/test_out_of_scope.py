@@ -33,27 +33,22 @@ async def test_a_shop_question_the_shop_cannot_answer_gets_no_unrelated_article(
     assert "/help/" not in reply and "support@shop.example.com" in reply
 
 
-async def test_out_of_scope_twice_in_a_row_offers_a_person(backends, domain):
-    from rasa_sdk.executor import CollectingDispatcher
-
-    from actions.out_of_scope import ActionOutOfScope
-    from tests.helpers.trackers import make_tracker, user_event
-
-    earlier = user_event("what's the weather in Paris", "out_of_scope")
+async def _after(backends, domain, earlier_text, earlier_intent):
+    """The out-of-scope action on an off-topic message that follows ``earlier_text`` (``earlier_intent``)."""
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(domain, text="who will win the election", intent="out_of_scope",
-                           events=[earlier], slots={"language": "en"})
+                           events=[user_event(earlier_text, earlier_intent)], slots={"language": "en"})
     events = await ActionOutOfScope(backends).run(dispatcher, tracker, domain)
-    assert {e["name"]: e["value"] for e in events} == {"human_offered": True,
-                                                      "human_offer_reason": "repeated_out_of_scope"}
-    assert "member of our team" in dispatcher.messages[0]["text"]
+    return {e["name"]: e["value"] for e in events}, dispatcher.messages[0]["text"]
+
+
+async def test_out_of_scope_twice_in_a_row_offers_a_person(backends, domain):
+    slots, text = await _after(backends, domain, "what's the weather in Paris", "out_of_scope")
+    assert slots == {"human_offered": True, "human_offer_reason": "repeated_out_of_scope"}
+    assert "member of our team" in text
 
 
 async def test_not_understood_then_off_topic_offers_a_person(backends, domain):
-    earlier = user_event("zorp blarg quux", "nlu_fallback")
-    dispatcher = CollectingDispatcher()
-    tracker = make_tracker(domain, text="nonsense silliness blah", intent="out_of_scope",
-                           events=[earlier], slots={"language": "en"})
-    events = await ActionOutOfScope(backends).run(dispatcher, tracker, domain)
-    assert {e["name"]: e["value"] for e in events}["human_offered"] is True
-    assert "member of our team" in dispatcher.messages[0]["text"]
+    slots, text = await _after(backends, domain, "zorp blarg quux", "nlu_fallback")
+    assert slots["human_offered"] is True
+    assert "member of our team" in text
