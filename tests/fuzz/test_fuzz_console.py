@@ -74,6 +74,19 @@ def _client(fuzz: FuzzServers, agent: Dict[str, Any]) -> httpx.Client:
     return httpx.Client(base_url=fuzz.console_url, cookies=agent["cookies"], timeout=30)
 
 
+def _urlencoded(pairs: Dict[str, str]) -> str:
+    """``pairs`` as a form body or query string, surrogates and all (the fuzz sends them on purpose)."""
+    return "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}" for k, v in pairs.items())
+
+
+def _post_form(fuzz: FuzzServers, agent: Dict[str, Any], path: str, form: Dict[str, str]) -> httpx.Response:
+    """Posts ``form`` (its ``CSRF`` placeholder replaced by the session's token) as the browser's form would."""
+    form = {k: (agent["csrf"] if v == "CSRF" else v) for k, v in form.items()}
+    with _client(fuzz, agent) as http:
+        return http.post(path, content=encoded(_urlencoded(form)),
+                         headers={"content-type": "application/x-www-form-urlencoded"})
+
+
 def test_console_login(fuzz, agent):
     @settings(FUZZ, max_examples=30)  # each login costs an argon2 hash
     @given(form=form_params({"agent_id": "nobody-here", "password": "wrong-password", "csrf_token": "LOGIN"}),
@@ -84,8 +97,7 @@ def test_console_login(fuzz, agent):
             page = http.get("/console/login")
             token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
             form = {k: (token if v == "LOGIN" else v) for k, v in form.items()}
-            body = "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
-                            for k, v in form.items())
+            body = _urlencoded(form)
             headers = {**headers, "content-type": "application/x-www-form-urlencoded"}
             response = http.post("/console/login", content=encoded(body),
                                  headers=raw_headers(headers))
@@ -127,12 +139,7 @@ def test_console_form_route(fuzz, agent, route):
     @FUZZ
     @given(form=form_params(FORM_ROUTES[route]))
     def run(form: Dict[str, str]) -> None:
-        form = {k: (agent["csrf"] if v == "CSRF" else v) for k, v in form.items()}
-        body = "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
-                        for k, v in form.items())
-        with _client(fuzz, agent) as http:
-            response = http.post(route, content=encoded(body),
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+        response = _post_form(fuzz, agent, route, form)
         check(f"POST {route}", response, {"form": form})
         assert response.status_code != 404, f"POST {route} is not a route: {response.text[:200]}"
 
@@ -143,13 +150,8 @@ def test_console_callback_close_form(fuzz, agent):
     @FUZZ
     @given(form=form_params({"outcome": "reached", "note": "called back", "csrf_token": "CSRF"}), callback_id=cids)
     def run(form: Dict[str, str], callback_id: str) -> None:
-        form = {k: (agent["csrf"] if v == "CSRF" else v) for k, v in form.items()}
-        body = "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
-                        for k, v in form.items())
         path = f"/console/callbacks/{quote(callback_id, safe='', errors='surrogatepass')}/close"
-        with _client(fuzz, agent) as http:
-            response = http.post(path, content=encoded(body),
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+        response = _post_form(fuzz, agent, path, form)
         check("POST /console/callbacks/{id}/close", response, {"path": path, "form": form})
 
     run()
@@ -159,12 +161,7 @@ def test_console_language_form(fuzz, agent):
     @FUZZ
     @given(form=form_params({"language": "he", "next": "/console", "csrf_token": "CSRF"}))
     def run(form: Dict[str, str]) -> None:
-        form = {k: (agent["csrf"] if v == "CSRF" else v) for k, v in form.items()}
-        body = "&".join(f"{quote(k, errors='surrogatepass')}={quote(v, errors='surrogatepass')}"
-                        for k, v in form.items())
-        with _client(fuzz, agent) as http:
-            response = http.post("/console/language", content=encoded(body),
-                                 headers={"content-type": "application/x-www-form-urlencoded"})
+        response = _post_form(fuzz, agent, "/console/language", form)
         check("POST /console/language", response, {"form": form})
         assert response.status_code != 303 or not response.headers["location"].startswith(("//", "http")), form
 
@@ -187,7 +184,7 @@ def test_console_get_routes(fuzz, agent):
                                  st.one_of(odd_text, surrogate_text, st.just("1-1")), max_size=2))
     def run(route: str, cid: str, query: Dict[str, str]) -> None:
         path = route.format(cid=quote(agent["cid"] if cid == "FUZZ" else cid, safe="", errors="surrogatepass"))
-        qs = "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in query.items())
+        qs = _urlencoded(query)
         with _client(fuzz, agent) as http:
             response = http.get(path + (("&" if "?" in path else "?") + qs if qs else ""))
         check(f"GET {route}", response, {"path": path, "query": qs})
@@ -211,7 +208,7 @@ def test_console_dashboard_filters(fuzz, agent):
     @example(route="/console/dashboard", query={"period": "custom", "from": "2026-03-01", "to": "2026-03-01",
                                                 "channel": "web", "language": "he"})
     def run(route: str, query: Dict[str, str]) -> None:
-        qs = "&".join(f"{quote(k)}={quote(v, errors='surrogatepass')}" for k, v in query.items())
+        qs = _urlencoded(query)
         with _client(fuzz, agent) as http:
             response = http.get(route + ("?" + qs if qs else ""))
         check(f"GET {route}", response, {"query": qs})
