@@ -49,11 +49,12 @@
 
   async function beat() {
     let next = 15;
+    const asked = after ? Math.max(0, after - 5) : 0;
     try {
       const response = await fetch("/console/api/heartbeat", {
         method: "POST", credentials: "same-origin",
         headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ after: after ? Math.max(0, after - 5) : 0 }),
+        body: JSON.stringify({ after: asked }),
       });
       if (response.ok) {
         const data = await response.json();
@@ -61,7 +62,7 @@
         // On opening the desk, what moved in the last hour (while the tab was closed, say) is shown too.
         // Asked again a few seconds back each time (a move stamped just before the last beat's clock reading
         // may be listed only now); each move is shown once.
-        const since = after ? after - 5 : data.server_time - 3600;
+        const since = after ? asked : data.server_time - 3600;
         data.moved.filter((m) => m.at > since && !shown.has(`${m.cid} ${m.at}`)).reverse().forEach((m) => {
           shown.add(`${m.cid} ${m.at}`);
           show(m);
