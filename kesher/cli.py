@@ -45,6 +45,7 @@ from kesher.supervisor import ALL_PARTS, Supervisor
 from wiring.container import Container
 from writers import content_check, ship
 from writers.nlu_gate import run_gate
+from writers.rasa_batch import run_rasa
 
 __all__ = ["demo_orders", "main", "seed", "serve", "shell_command", "start_check", "telegram_webhook", "train_model"]
 
@@ -53,8 +54,15 @@ SERVED_PARTS = tuple(PART_MODULES)
 _SERVING = ("up", "shell")
 
 
+def _echo(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+
+
 def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
     """Runs ``rasa train``; Rasa itself skips the work when nothing changed.
+
+    Through :func:`writers.rasa_batch.run_rasa`, which runs Rasa's commands faster than ``rasa`` does.
 
     Returns:
         The model to serve.
@@ -62,15 +70,9 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
     Raises:
         SystemExit: Training failed.
     """
-    command = [
-        venv_bin("rasa"), "train",
-        "--domain", "domain",
-        "--data", "data",
-        "--config", "config.yml",
-        "--out", str(settings.model_dir),
-        *extra_args,
-    ]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=settings.child_env())
+    command = ["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
+               "--out", str(settings.model_dir), *extra_args]
+    result = run_rasa([command], PROJECT_ROOT, settings.child_env(), echo=_echo)
     model = latest_model(settings.model_dir)
     if result.returncode != 0 or model is None:
         raise SystemExit(f"rasa train failed (exit code {result.returncode})")

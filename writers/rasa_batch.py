@@ -12,10 +12,18 @@ Each command is parsed by Rasa's own argument parser and run exactly as the
 after the other, in the child's folder and environment; the chain stops at the
 first command that fails. Before each command the child prints a line
 ``== rasa <arguments>`` (:data:`MARKER`), which callers use to time each one.
+
+Two things make the child faster than ``rasa`` itself (measured on a training,
+docs/benchmarks.md): TensorFlow 2.12 imports jax only for TFLite's jax
+converter, which Rasa never calls, so the child leaves jax out (TensorFlow
+falls back as when jax is not installed); and the ~460,000 objects the imports
+create are frozen out of the garbage collector, which otherwise walks them
+again and again while training copies and featurizes thousands of examples.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import subprocess
@@ -55,7 +63,7 @@ class BatchResult:
 
 
 def run_rasa(commands: Sequence[Sequence[str]], cwd: Path, env: Mapping[str, str],
-             started: Optional[Started] = None) -> BatchResult:
+             started: Optional[Started] = None, echo: Optional[Callable[[str], object]] = None) -> BatchResult:
     """Runs ``commands`` (each the arguments of one ``rasa`` call) in one child process.
 
     Args:
@@ -63,6 +71,7 @@ def run_rasa(commands: Sequence[Sequence[str]], cwd: Path, env: Mapping[str, str
         cwd: The child's folder (the Rasa project).
         env: The child's environment (``Settings.child_env()``).
         started: Called with the child process as soon as it runs (e.g. to stop it from another thread).
+        echo: Called with each line of output as it comes (e.g. ``sys.stdout.write``).
 
     Returns:
         The exit status, the output, which command failed, and how long each took.
@@ -79,6 +88,8 @@ def run_rasa(commands: Sequence[Sequence[str]], cwd: Path, env: Mapping[str, str
     assert child.stdout is not None
     for line in child.stdout:
         lines.append(line)
+        if echo is not None:
+            echo(line)
         if line.startswith(MARKER):
             now = time.monotonic()
             if current is not None:
@@ -98,6 +109,8 @@ def _name(arguments: Sequence[str]) -> str:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the JSON list of Rasa commands given as the one argument; returns the first failure's status."""
     # Only this child process needs Rasa (~10 s to import): the callers of run_rasa stay light.
+    # TensorFlow's `from jax import ...` then raises ImportError, which it catches.
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]
     import rasa.telemetry  # noqa: PLC0415
     import rasa.utils.io  # noqa: PLC0415
     import rasa.utils.tensorflow.environment as tf_env  # noqa: PLC0415
@@ -109,6 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     commands: List[List[str]] = json.loads((argv if argv is not None else sys.argv[1:])[0])
     parser = create_argument_parser()
+    gc.freeze()
     # As `rasa` itself does before its command: custom components are found from the project folder.
     sys.path.insert(1, str(Path.cwd()))
     tf_env.setup_tf_environment()

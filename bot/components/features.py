@@ -14,7 +14,7 @@ of evidence counts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,13 +24,50 @@ from rasa.shared.nlu.training_data.message import Message
 __all__ = ["FeatureBlocks"]
 
 
-def _sentence_blocks(message: Message) -> Dict[str, sp.csr_matrix]:
-    blocks: Dict[str, sp.csr_matrix] = {}
+def _sentence_features(message: Message) -> Dict[str, Any]:
+    """The message's sentence-level feature matrices of its text, by block name (the last of a name wins)."""
+    found: Dict[str, Any] = {}
     for feature in message.features:
         if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE:
-            name = f"{'sparse' if feature.is_sparse() else 'dense'}:{feature.origin}"
-            blocks[name] = sp.csr_matrix(feature.features, dtype=np.float64)
-    return blocks
+            found[f"{'sparse' if feature.is_sparse() else 'dense'}:{feature.origin}"] = feature.features
+    return found
+
+
+def _stacked(messages: Sequence[Message], sizes: Optional[Mapping[str, int]] = None) -> Dict[str, sp.csr_matrix]:
+    """Every block as one CSR matrix with a row per message, built from all the rows' arrays at once.
+
+    A message without a block, or whose block is not ``sizes[name]`` wide, has an empty row there. Without
+    ``sizes`` a block's width is the first message's that has it. Equal to stacking each message's
+    ``csr_matrix`` (zeros of dense blocks left out, duplicates summed) at a fraction of the cost: 4,300 small
+    matrices through ``scipy.sparse.vstack`` took seconds of every training.
+    """
+    widths: Dict[str, int] = dict(sizes or {})
+    rows: Dict[str, List[np.ndarray]] = {}
+    columns: Dict[str, List[np.ndarray]] = {}
+    values: Dict[str, List[np.ndarray]] = {}
+    for index, message in enumerate(messages):
+        for name, matrix in _sentence_features(message).items():
+            width = widths.setdefault(name, matrix.shape[1]) if sizes is None else widths.get(name)
+            if width is None or matrix.shape[1] != width:
+                continue
+            if sp.issparse(matrix):
+                coo = matrix.tocoo()
+                column, value = coo.col, coo.data
+            else:
+                dense = np.asarray(matrix, dtype=np.float64)
+                row, column = np.nonzero(dense)
+                value = dense[row, column]
+            rows.setdefault(name, []).append(np.full(len(value), index, dtype=np.int64))
+            columns.setdefault(name, []).append(np.asarray(column, dtype=np.int64))
+            values.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+    stacked: Dict[str, sp.csr_matrix] = {}
+    for name, width in widths.items():
+        if name in values:
+            data = (np.concatenate(values[name]), (np.concatenate(rows[name]), np.concatenate(columns[name])))
+            stacked[name] = sp.csr_matrix(data, shape=(len(messages), width))
+        else:
+            stacked[name] = sp.csr_matrix((len(messages), width))
+    return stacked
 
 
 def _unit_rows(matrix: sp.csr_matrix, weight: float) -> sp.csr_matrix:
@@ -64,35 +101,23 @@ class FeatureBlocks:
             weights: A weight per block kind: ``dense``, ``sparse``, or a featurizer's
                 name (``dense:<name>`` / ``sparse:<name>``, which wins); 1.0 otherwise.
         """
-        per_message = [_sentence_blocks(m) for m in messages]
-        sizes: Dict[str, int] = {}
-        for blocks in per_message:
-            for name, matrix in blocks.items():
-                sizes.setdefault(name, matrix.shape[1])
-        names = sorted(sizes)
-        result = cls(names=names, sizes=[sizes[n] for n in names])
+        stacked = _stacked(messages)
+        names = sorted(stacked)
+        result = cls(names=names, sizes=[stacked[n].shape[1] for n in names])
         for name in names:
             kind = name.split(":", 1)[0]
             result.weights[name] = float(weights.get(name, weights.get(kind, 1.0)))
             if kind == "sparse":
-                counts = sp.vstack([b.get(name, sp.csr_matrix((1, sizes[name]))) for b in per_message]).tocsr()
-                document_frequency = np.bincount(counts.indices, minlength=sizes[name])
-                result.idf[name] = np.log((1 + len(per_message)) / (1 + document_frequency)) + 1.0
+                document_frequency = np.bincount(stacked[name].indices, minlength=stacked[name].shape[1])
+                result.idf[name] = np.log((1 + len(messages)) / (1 + document_frequency)) + 1.0
         return result
 
     def matrix(self, messages: Sequence[Message]) -> sp.csr_matrix:
         """The weighted, normalised feature matrix of ``messages`` (one row each)."""
-        per_message = [_sentence_blocks(m) for m in messages]
+        stacked = _stacked(messages, dict(zip(self.names, self.sizes, strict=True)))
         columns = []
-        for name, size in zip(self.names, self.sizes, strict=True):
-            rows = []
-            for blocks in per_message:
-                block = blocks.get(name)
-                rows.append(block if block is not None and block.shape[1] == size else sp.csr_matrix((1, size)))
-            if len(rows) == 1:  # one message at a time when serving: no stacking
-                block_matrix = sp.csr_matrix(rows[0], copy=True)
-            else:
-                block_matrix = sp.vstack(rows).tocsr() if rows else sp.csr_matrix((0, size))
+        for name in self.names:
+            block_matrix = stacked[name]
             block_matrix.sum_duplicates()
             if name in self.idf:
                 # sublinear term frequency times each column's IDF
