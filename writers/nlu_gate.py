@@ -25,9 +25,9 @@ Thresholds (see :data:`THRESHOLDS`) and why:
     fails while a rerun cannot (the split, the linear classifiers and the e5
     vectors are deterministic). Adding examples changes which sentences are
     held out, so a run after a data change still moves by about a point
-    either way. Each intent has 30-200 pooled held-out sentences; the
-    per-intent floor (0.5) only catches an intent that collapsed. Raise the
-    floors as the data and the pipeline improve.
+    either way. Each intent has about 27-950 pooled held-out sentences (9-315
+    per draw); the per-intent floor (0.5) only catches an intent that
+    collapsed. Raise the floors as the data and the pipeline improve.
 """
 
 from __future__ import annotations

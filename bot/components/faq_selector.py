@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any, Dict, List, Optional, Type
 
 import numpy as np
@@ -62,6 +63,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 
+from bot.components import features, intent_classifier, linear
+from bot.components.code_version import source_fingerprint
 from bot.components.intent_classifier import is_blank
 from bot.components.linear import LINEAR_DEFAULTS, LinearModel
 
@@ -121,6 +124,11 @@ class FaqSelector(IntentClassifier, GraphComponent):
     def required_components(cls) -> List[Type]:
         """Featurizers must run first."""
         return [Featurizer]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The code this component runs besides its class, so Rasa's cache retrains it when that changes."""
+        return source_fingerprint(sys.modules[__name__], intent_classifier, features, linear)
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:

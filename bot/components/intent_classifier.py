@@ -18,6 +18,7 @@ replaces, failed on such a message, and the REST channel answered nothing.)
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Dict, List, Optional, Tuple, Type
 
 import numpy as np
@@ -38,6 +39,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components import features, linear
+from bot.components.code_version import source_fingerprint
 from bot.components.linear import LINEAR_DEFAULTS, LinearModel
 
 __all__ = ["BlankSafeLogisticRegressionClassifier", "is_blank"]
@@ -76,6 +79,11 @@ class BlankSafeLogisticRegressionClassifier(IntentClassifier, GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         """See the class docstring."""
         return {**LINEAR_DEFAULTS, "ranking_length": 10, "split_retrieval_intents": True}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The code this component runs besides its class, so Rasa's cache retrains it when that changes."""
+        return source_fingerprint(sys.modules[__name__], features, linear)
 
     def __init__(
         self,
