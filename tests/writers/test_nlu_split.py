@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -12,7 +11,7 @@ from typing import List
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 from writers.nlu_gate import stratified_split
 
 
@@ -55,7 +54,7 @@ def _held_out(tmp_path: Path, hash_seed: str) -> bytes:
             "from writers.project import Project; from core.settings import PROJECT_ROOT; "
             "split_nlu(Project(PROJECT_ROOT).nlu_path, Path(sys.argv[1]), 42)")
     subprocess.run([sys.executable, "-c", code, str(out)], cwd=PROJECT_ROOT, check=True,
-                   env={**os.environ, "PYTHONHASHSEED": hash_seed}, capture_output=True)
+                   env={**Settings.from_env().child_env(), "PYTHONHASHSEED": hash_seed}, capture_output=True)
     return (out / "test_data.yml").read_bytes()
 
 
