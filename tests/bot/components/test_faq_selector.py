@@ -22,11 +22,6 @@ from tests.bot.components.pipeline import RESPONSES, Pipeline, training_data
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"))
-
-
-@pytest.fixture(scope="module")
 def intents(pipeline: Pipeline) -> BlankSafeLogisticRegressionClassifier:
     classifier = BlankSafeLogisticRegressionClassifier.create(
         {**BlankSafeLogisticRegressionClassifier.get_default_config(), "calibration_folds": 2},

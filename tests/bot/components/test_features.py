@@ -12,11 +12,6 @@ from bot.components.features import FeatureBlocks
 from tests.bot.components.pipeline import Pipeline
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"))
-
-
 def test_many_messages_give_the_rows_each_message_gives_alone(pipeline: Pipeline):
     messages = pipeline.data.training_examples
     blocks = FeatureBlocks.fit(messages, {"dense": 3.0, "sparse": 1.0})

@@ -26,11 +26,6 @@ def test_blank_messages_become_nlu_fallback(tmp_path):
         assert message.get("intent") == {"name": "nlu_fallback", "confidence": 1.0}
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
-    return Pipeline(tmp_path_factory.mktemp("storage"), tmp_path_factory.mktemp("cache"))
-
-
 def _trained(pipeline: Pipeline, **config: object) -> BlankSafeLogisticRegressionClassifier:
     classifier = BlankSafeLogisticRegressionClassifier.create(
         {**BlankSafeLogisticRegressionClassifier.get_default_config(), "calibration_folds": 2, **config},
