@@ -13,7 +13,8 @@ Run with ``make bench-ship`` (or ``python -m bench.ship``). In one invocation it
    (an empty Rasa cache: everything trains); each time it measures every step
    and edit → the server reports the new model (``/status``); every edit is
    new (a word no earlier run used), so no cache holds its result;
-3. during every ship, 5 customers keep sending turns (``/greet`` over REST):
+3. during every ship, 5 customers (``--customers``; 0 measures the ship on an
+   otherwise idle machine) keep sending turns (``/greet`` over REST):
    turns that failed, and p50/p95 latency in the 30 s before the publish (while
    the ship trains and tests on the same cores) against the window from publish
    until 10 s after the server switched (``bench/swap.py`` measures the swap alone);
@@ -164,6 +165,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--ways", default="cached,cold", help="comma-separated: cached, cold")
     parser.add_argument("--no-gate", action="store_true", help="ship without the NLU gate")
     parser.add_argument("--edits", default="example,faq", help="comma-separated: example, faq")
+    parser.add_argument("--customers", type=int, default=LOAD_CUSTOMERS,
+                        help="customers chatting during every ship (0: the ship alone)")
     args = parser.parse_args(argv)
     ways = [w for w in args.ways.split(",") if w]
 
@@ -180,7 +183,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("Starting the stack...", flush=True)
         with Supervisor(settings, model=model):
             load = Load(rest_url(settings), rest_headers(settings))
-            threads = [threading.Thread(target=load.customer, daemon=True) for _ in range(LOAD_CUSTOMERS)]
+            threads = [threading.Thread(target=load.customer, daemon=True) for _ in range(args.customers)]
             for thread in threads:
                 thread.start()
             try:
@@ -206,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    text = report(runs, not args.no_gate, load_before)
+    text = report(runs, not args.no_gate, load_before, args.customers)
     print("\n" + text)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / f"ship-{date.today().isoformat()}.md"
@@ -215,11 +218,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
-def report(runs: Sequence[Run], gate: bool, load_before: float) -> str:
+def report(runs: Sequence[Run], gate: bool, load_before: float, customers: int = LOAD_CUSTOMERS) -> str:
     lines = [
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; 1-minute load average "
         f"{load_before:.2f} before the stack started, {os.getloadavg()[0]:.2f} at the end",
-        f"{LOAD_CUSTOMERS} customers sending `/greet` turns throughout; `rasa run` pulls every 2 s; "
+        f"{customers} customers sending `/greet` turns throughout; `rasa run` pulls every 2 s; "
         f"NLU gate {'included' if gate else 'left out'}. The check, train → tests and gate lanes run side by "
         "side: their seconds overlap.",
         "",

@@ -123,6 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands: List[List[str]] = json.loads((argv if argv is not None else sys.argv[1:])[0])
     parser = create_argument_parser()
     gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     # As `rasa` itself does before its command: custom components are found from the project folder.
     sys.path.insert(1, str(Path.cwd()))
     tf_env.setup_tf_environment()

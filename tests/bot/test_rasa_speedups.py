@@ -10,6 +10,7 @@ import rasa.shared.utils.io
 import scipy.sparse as sp
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.storage import local_model_storage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.core.events import Event, SlotSet
@@ -94,3 +95,18 @@ def test_a_messages_fingerprint_follows_its_tokens_and_features():
     before = changed.fingerprint()
     changed.set("intent", "greet")
     assert changed.fingerprint() != before
+
+
+def test_models_are_packed_at_gzips_fastest_level_and_read_back_whole(tmp_path: Path):
+    assert install()
+    content = tmp_path / "model"
+    (content / "component").mkdir(parents=True)
+    vectors = np.random.default_rng(1).standard_normal((500, 384)).astype(np.float32)
+    (content / "component" / "vectors.npy").write_bytes(vectors.tobytes())
+    archive = tmp_path / "model.tar.gz"
+    with local_model_storage.TarSafe.open(archive, "w:gz") as tar:
+        tar.add(content, arcname="")
+    assert archive.read_bytes()[8] == 4  # gzip's XFL byte: 4 = fastest, 2 = slowest (Rasa's default)
+    with local_model_storage.TarSafe.open(archive, mode="r:gz") as tar:
+        member = tar.extractfile("component/vectors.npy")
+        assert member is not None and member.read() == vectors.tobytes()
