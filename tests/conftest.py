@@ -20,8 +20,9 @@ from tests.helpers.redis_server import RedisServer, start_redis
 from tests.helpers.smtp import SmtpSink
 from tests.helpers.trackers import load_domain
 
-# The fuzz tests' summary table (tests/fuzz/report.py): a plugin, so the xdist controller prints it too.
-pytest_plugins = ("tests.fuzz.report",)
+# The fuzz tests' summary table (tests/fuzz/report.py) and the figures tests record (tests/helpers/summary.py):
+# plugins, so the xdist controller prints them too.
+pytest_plugins = ("tests.fuzz.report", "tests.helpers.summary")
 
 # Sanic rewrites some of its own methods the first time an app starts ("touchup")
 # and cannot do it twice in one process; in test mode it keeps the originals, so

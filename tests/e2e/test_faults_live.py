@@ -21,7 +21,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -37,6 +37,7 @@ from kesher.supervisor import ALL_PARTS
 from tests.helpers import fake_telegram
 from tests.helpers.console import ConsoleAgent
 from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.summary import SUMMARY
 from tests.helpers.supervised import Up
 from tests.helpers.waiting import until_sync
 
@@ -187,7 +188,8 @@ def _kill_the_delivery_worker_holding_messages(
     return fail, kill
 
 
-def test_kill_9_anything_mid_conversation_loses_nothing_and_doubles_nothing(up: Up, telegram: FakeTelegram) -> None:
+def test_kill_9_anything_mid_conversation_loses_nothing_and_doubles_nothing(up: Up, telegram: FakeTelegram,
+                                                                          record_property: Any) -> None:
     ledger = Ledger()
     order = _an_order(up)
     sarah, dana = ConsoleAgent(up.settings, "sarah"), ConsoleAgent(up.settings, "dana")
@@ -307,6 +309,7 @@ def test_kill_9_anything_mid_conversation_loses_nothing_and_doubles_nothing(up: 
     rows["SMTP down a minute"] = [0 if mails else 1, int(mails > 1), two_agents, len(handoffs), 1]
 
     print("\n" + _table(rows))
+    record_property(SUMMARY, _table(rows))  # printed at the end of `make test` too (tests/helpers/summary.py)
     assert all(row[0] == 0 and row[1] == 0 and row[2] == 0 for row in rows.values()), _table(rows)
     assert all(row[3] >= 1 for row in rows.values()), _table(rows)
 
