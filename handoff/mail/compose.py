@@ -60,9 +60,12 @@ KNOWN_REASONS = (
 
 
 # Resolution codes that claim something was done to an order: the closing e-mail says so only when the
-# audit of this chat shows it (a card refund is never something Kesher did, so "refund_issued" never claims one).
-ACTION_CLAIMS = {
+# audit of this chat shows one of these actions; an empty tuple is a claim nothing in Kesher backs (no agent
+# action sends a replacement or refunds a card), so its line is never said and the generic one stands.
+# "refund_issued" is no longer offered (handoff/policy.yml); chats closed with it before say the generic line.
+ACTION_CLAIMS: Dict[str, Tuple[AgentActionKind, ...]] = {
     "order_changed": (AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_ADDRESS),
+    "replacement_sent": (),
     "refund_issued": (),
 }
 
