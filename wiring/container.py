@@ -224,9 +224,13 @@ class Container:
 
     @cached_property
     def order_actions(self) -> AgentOrderActions:
-        """Agents' actions on orders from the console, under the store's rules (``KESHER_STORE_CREDIT_LIMIT``)."""
+        """Agents' actions on orders from the console, under the store's rules (``KESHER_STORE_CREDIT_LIMIT``).
+
+        Each action done is confirmed by the same e-mail as the bot's changes (:attr:`order_mail`).
+        """
         return AgentOrderActions(self.orders, self.store, self.agent_actions,
-                                 credit_limit=self.settings.store_credit_limit, clock=self.clock)
+                                 credit_limit=self.settings.store_credit_limit, mail=self.order_mail,
+                                 clock=self.clock)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property
