@@ -38,7 +38,8 @@ def moved_notice(request: Request, moved: Dict[str, Any]) -> str:
     agent = state(request).agents.get(str(moved.get("to_agent", "")))
     name = agent.name if agent is not None else str(moved.get("to_agent", ""))
     if moved.get("reason") == "agent_silent":
-        return say(request, "console_presence_moved_silent", reference=str(moved.get("reference", "")), agent=name,
+        key = "console_presence_moved_silent" if moved.get("to_agent") else "console_presence_requeued_silent"
+        return say(request, key, reference=str(moved.get("reference", "")), agent=name,
                    minutes=max(1, int(moved.get("minutes") or 1)))
     return say(request, "console_presence_moved_supervisor", reference=str(moved.get("reference", "")), agent=name)
 

@@ -1,9 +1,10 @@
 """Routing: gives queued conversations to the best online agent, and keeps customers informed.
 
 The best agent for a conversation speaks its language, has room, is the one it
-was transferred to (if any) or is in the team it was sent to, and knows its
-topic. Agents who list the topic come first, then the team that owns the topic,
-then whoever has the most room. Every take goes through the atomic store, so
+was transferred to (if any) or is in the team it was sent to, is not the one
+who left its customer unanswered (if any), and knows its topic. Agents who list
+the topic come first, then the team that owns the topic, then whoever has the
+most room. Every take goes through the atomic store, so
 several service replicas may run this at once; one of them per moment does the
 work (a ``SET NX`` lease naming its holder, held for the whole pass) so customers are told things once.
 """
@@ -53,6 +54,8 @@ def rank_agents(conv: Conversation, candidates: List[Tuple[Agent, int]], desk: D
             continue
         if conv.target_agent and agent.agent_id != conv.target_agent:
             continue
+        if conv.left_by and agent.agent_id == conv.left_by:
+            continue  # they left this customer unanswered (handoff.presence): someone else
         teams = desk.agents.team_of(agent.agent_id)
         if conv.team and conv.team not in teams:
             continue

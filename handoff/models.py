@@ -106,6 +106,7 @@ class Conversation:
     topic: str = "general"
     team: str = ""
     target_agent: str = ""
+    left_by: str = ""  # the agent who left the customer unanswered: the assigner gives the chat to anyone else
     agent_id: str = ""
     agent_name: str = ""
     customer_name: str = ""

@@ -217,6 +217,11 @@ class NoticeService:
                  channel or "e-mail only")
         return "sent"
 
+    async def told(self, order_id: str, estimate: Optional[date]) -> bool:
+        """Whether the customer of ``order_id`` was told of this estimate already (None: of no new date)."""
+        key = self.keys.notice_once(order_id, estimate.isoformat() if estimate else "none")
+        return bool(await self.redis.exists(key))
+
     def _chat_notice(self, order: LateOrder, cid: str, channel: str, language: str) -> OutboundMessage:
         estimate = estimate_text(order.estimate, language)
         values = {"first_name": order.first_name or "-", "order_id": order.order_id}

@@ -14,9 +14,15 @@ A customer whose last message their agent has not answered for ``silent_seconds`
 (or who has had no first answer that long since the agent got the chat) is told,
 and the chat moves to the next suitable agent (:func:`handoff.assigner.rank_agents`,
 never the silent one): it is the same conversation, so the transcript, the notes
-and the customer panel go with it. The silent agent's console is told why
+and the customer panel go with it. When nobody else can take it now, the customer
+is told so (we are finding someone; they keep their place) and the chat goes back
+to the queue, in its original place, marked as left by the silent agent
+(``Conversation.left_by``), so the assigner gives it to the next suitable agent to
+come online and never back to the silent one (:func:`requeue_silent`). Either way
+the customer is told once: the chat is no longer the silent agent's, so the next
+sweep does not see it again. The silent agent's console is told why
 (:meth:`PresenceKeeper.moved_from`). Each move is recorded in the event log
-(``handoff_transferred`` with reason ``agent_silent``).
+(``handoff_transferred`` with reason ``agent_silent``; no agent when it was queued).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from handoff.assigner import rank_agents
 from handoff.desk import Desk
 from handoff.models import Agent, Conversation, ConversationState, Event, EventKind
 
-__all__ = ["MOVED_KEEP", "Move", "PresenceKeeper", "SweepResult", "move_chat", "waiting_since"]
+__all__ = ["MOVED_KEEP", "Move", "PresenceKeeper", "SweepResult", "move_chat", "requeue_silent", "waiting_since"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,8 @@ class Move:
         cid: The conversation.
         reference: Its handoff reference (what the console shows).
         from_agent: Who had it.
-        to_agent: Who has it now (reserved for them if they could not take it at once).
+        to_agent: Who has it now (reserved for them if they could not take it at once); "" when it went
+            back to the queue because nobody else could take it.
         reason: ``agent_silent`` or ``supervisor``.
         at: Epoch seconds.
         minutes: How long the customer had waited unanswered (silent moves).
@@ -145,14 +152,54 @@ async def move_chat(desk: Desk, conv: Conversation, to: Agent, *, reason: str, m
     await store.record(ServiceEventKind.NOTICE_SENT, conv, reason=customer_key)
     if by:
         await store.record(ServiceEventKind.AGENT_ACTION, conv, agent=by, reason="supervisor_reassign")
-    key = store.keys.agent_moved(conv.agent_id)
+    await _tell_the_holder(desk, move)
+    await desk.take(conv.cid, to, require_online=False)
+    return move
+
+
+async def requeue_silent(desk: Desk, conv: Conversation, *, minutes: int) -> Optional[Move]:
+    """Puts a silent agent's chat back in the queue when nobody else can take it now; the customer is told.
+
+    The chat keeps its place (:meth:`HandoffStore.transfer` keeps the original wait order, ahead of new
+    requests) and is marked as left by its agent, so the assigner gives it, with the whole conversation,
+    to the next suitable agent who comes online, never back to the silent one.
+
+    Args:
+        desk: The desk.
+        conv: The chat, as read (with its silent agent).
+        minutes: How long the customer had waited unanswered.
+
+    Returns:
+        The move (``to_agent`` ""), or None when the chat was no longer with that agent.
+    """
+    store, texts = desk.store, desk.texts
+    result = await store.transfer(conv.cid, conv.agent_id, team=conv.team,
+                                  priority_bonus=desk.policy.transfer_priority_bonus, left_by=conv.agent_id)
+    if not result.ok:
+        return None
+    move = Move(conv.cid, conv.reference, conv.agent_id, "", "agent_silent", desk.clock(), minutes)
+    # The next agent is not known yet; whoever it is speaks the conversation's language (rank_agents).
+    await store.add_event(conv.cid, Event(
+        kind=EventKind.NOTE, author="kesher", author_name="Kesher", data={"moved": move.to_json()},
+        text=texts.text("agent_note_silent_requeued", conv.language, previous=conv.agent_name or conv.agent_id,
+                        minutes=max(1, minutes)),
+    ))
+    await store.tell_customer(conv, texts.text("agent_silent_requeued", conv.language))
+    await store.record(ServiceEventKind.HANDOFF_TRANSFERRED, conv, agent="", team=conv.team, reason="agent_silent")
+    await store.record(ServiceEventKind.NOTICE_SENT, conv, reason="agent_silent_requeued")
+    await _tell_the_holder(desk, move)
+    return move
+
+
+async def _tell_the_holder(desk: Desk, move: Move) -> None:
+    """Keeps the move on the list the silent (or replaced) agent's console reads (``moved_from``)."""
+    store = desk.store
+    key = store.keys.agent_moved(move.from_agent)
     async with store.redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, json.dumps(move.to_json()))
         pipe.ltrim(key, 0, MOVED_KEEP - 1)
         pipe.expire(key, MOVED_TTL_SECONDS)
         await pipe.execute()
-    await desk.take(conv.cid, to, require_online=False)
-    return move
 
 
 class PresenceKeeper:
@@ -293,12 +340,13 @@ class PresenceKeeper:
                     seen = await self.last_seen()
                 candidates = [(a, n) for a, n in await self._candidates(seen) if a.agent_id != holder.agent_id]
                 ranked = rank_agents(replace(conv, target_agent=""), candidates, self.desk)
-                if not ranked:
-                    continue  # nobody else can take it now; the next sweep tries again
-                move = await move_chat(self.desk, conv, ranked[0], reason="agent_silent",
-                                       minutes=max(1, math.floor((now - since) / 60)))
+                minutes = max(1, math.floor((now - since) / 60))
+                if ranked:
+                    move = await move_chat(self.desk, conv, ranked[0], reason="agent_silent", minutes=minutes)
+                else:  # nobody else can take it now: back to the queue, for the next agent to come online
+                    move = await requeue_silent(self.desk, conv, minutes=minutes)
                 if move is not None:
-                    log.info("presence: %s left %s unanswered; moved to %s", holder.agent_id, conv.cid,
-                             move.to_agent)
+                    log.info("presence: %s left %s unanswered; %s", holder.agent_id, conv.cid,
+                             f"moved to {move.to_agent}" if move.to_agent else "back in the queue")
                     moved.append(move)
         return moved

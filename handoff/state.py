@@ -92,7 +92,8 @@ if s == 'queued' or s == 'with_agent' then return {0, s} end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2], 'agent_id', '', 'agent_name', '',
   'assigned_at', '0', 'closed_at', '0', 'resolution', '', 'csat_stage', '', 'csat_rating', '0',
-  'csat_comment', '', 'notified_position', '0', 'notified_eta', '0', 'target_agent', '', 'agent_replies', '0')
+  'csat_comment', '', 'notified_position', '0', 'notified_eta', '0', 'target_agent', '', 'left_by', '',
+  'agent_replies', '0')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'queued', ARGV[2], '')
@@ -113,7 +114,7 @@ if redis.call('SCARD', KEYS[6]) >= tonumber(ARGV[5]) then return {0, 'agent_full
 local target = redis.call('HGET', KEYS[1], 'target_agent')
 if ARGV[6] == '1' and target and target ~= '' and target ~= ARGV[3] then return {0, 'reserved'} end
 redis.call('HSET', KEYS[1], 'state', 'with_agent', 'agent_id', ARGV[3], 'agent_name', ARGV[4],
-  'assigned_at', ARGV[2], 'target_agent', '')
+  'assigned_at', ARGV[2], 'target_agent', '', 'left_by', '')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[6], ARGV[1])
@@ -121,13 +122,13 @@ note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'with_agent', ARGV[2], ARGV[3]
 return {1, 'with_agent'}
 """
 
-# KEYS: conv, events, feed, queue, agent_chats(old). ARGV: cid, now, agent_id, score, team, target_agent.
+# KEYS: conv, events, feed, queue, agent_chats(old). ARGV: cid, now, agent_id, score, team, target_agent, left_by.
 _TRANSFER = _LUA_PRELUDE + """
 local s = state_of(KEYS[1])
 if s ~= 'with_agent' then return {0, 'not_with_agent:' .. s} end
 if redis.call('HGET', KEYS[1], 'agent_id') ~= ARGV[3] then return {0, 'not_owner'} end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'agent_id', '', 'agent_name', '', 'queued_at', ARGV[2],
-  'team', ARGV[5], 'target_agent', ARGV[6], 'notified_position', '0', 'notified_eta', '0')
+  'team', ARGV[5], 'target_agent', ARGV[6], 'left_by', ARGV[7], 'notified_position', '0', 'notified_eta', '0')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SREM', KEYS[5], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
@@ -348,11 +349,14 @@ class HandoffStore:
         return _result(raw)
 
     async def transfer(
-        self, cid: str, agent_id: str, *, team: str = "", target_agent: str = "", priority_bonus: int = 1
+        self, cid: str, agent_id: str, *, team: str = "", target_agent: str = "", priority_bonus: int = 1,
+        left_by: str = "",
     ) -> TransitionResult:
         """Moves with_agent → queued, for another agent or team; keeps the original wait order.
 
         A transferred customer has waited already: ``priority_bonus`` puts them ahead of new requests.
+        ``left_by`` names an agent who left the customer unanswered: the assigner gives the chat to
+        anyone else (``handoff.presence``); the next take clears it.
         """
         conv = await self.get(cid)
         now = self.clock()
@@ -361,7 +365,7 @@ class HandoffStore:
         k = self.keys
         raw = await self._transfer(
             keys=[k.conversation(cid), k.events(cid), k.feed(), k.queue(), k.agent_chats(agent_id)],
-            args=[cid, repr(now), agent_id, repr(score), team, target_agent],
+            args=[cid, repr(now), agent_id, repr(score), team, target_agent, left_by],
         )
         return _result(raw)
 

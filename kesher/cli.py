@@ -6,6 +6,8 @@ Commands:
     train            train a model unless nothing changed since the last one
     seed             create and fill the orders database (``--reset`` starts over)
     demo-orders      print demo orders to try, one per status and language
+    order-delay ID DATE  mark an order delayed with a new estimated delivery date (YYYY-MM-DD);
+                     its customer is told at once, once (chat and e-mail, as the late-order scan does)
     shell            chat with the bot in this terminal (``rasa shell``)
     check-content    the content writers' check (``make check-content``)
     nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 
 from actions.orders.models import STATUSES, OrderRow
+from actions.orders.repository import OrderNotFound, OrderStateConflict, OrdersUnavailable
 from actions.orders.seed import reset_database, seed_database
 from connectors.telegram import TelegramChannel
 from core.language import LANGUAGES
@@ -47,7 +50,8 @@ from writers import content_check, ship
 from writers.nlu_gate import run_gate
 from writers.rasa_batch import run_rasa
 
-__all__ = ["demo_orders", "main", "seed", "serve", "shell_command", "start_check", "telegram_webhook", "train_model"]
+__all__ = ["demo_orders", "main", "order_delay", "seed", "serve", "shell_command", "start_check", "telegram_webhook",
+           "train_model"]
 
 SERVED_PARTS = tuple(PART_MODULES)
 # Commands that run a server: each checks the settings first (production mode, demo warning).
@@ -111,6 +115,61 @@ def demo_orders(settings: Settings) -> List[str]:
                     lines.append(f"{row.order_id:<8} {status:<11} {language:<5} {row.email:<34} {row.phone}")
     engine.dispose()
     return lines
+
+
+# What the customer of a delayed order was told (Container.delay_order's outcomes).
+_DELAY_TOLD = {
+    "sent": "Its customer was told now: on the chat channel they last wrote on (if any), and by e-mail to {email}.",
+    "already": "Its customer had already been told of this estimate; they are not told again.",
+    "opted_out": "Its customer asked for no notices (\"stop\"); they are not told.",
+    "later": "Redis could not be reached, so its customer is not told yet: the handoff service's scan of late "
+             "orders (every {minutes:g} minutes) tells them.",
+    "later_no_scan": "Redis could not be reached, so its customer is not told, and the scan of late orders is off "
+                     "(KESHER_NOTICE_SCAN_MINUTES=0): run this command again once Redis is back.",
+}
+
+
+def order_delay(settings: Settings, order_id: str, estimate: date) -> int:
+    """Marks an open order delayed with a new estimated delivery date; its customer is told at once, once.
+
+    Prints what was done and what the customer was told (exit 0), or why nothing was done (exit 1).
+    """
+    return asyncio.run(_order_delay(settings, order_id, estimate))
+
+
+async def _order_delay(settings: Settings, order_id: str, estimate: date) -> int:
+    container = Container(settings)
+    try:
+        order, told = await container.delay_order(order_id, estimate)
+    except OrderNotFound:
+        print(f"There is no order {order_id}.", file=sys.stderr)
+        return 1
+    except OrderStateConflict:
+        current = await container.orders.get(order_id)
+        status = current.status if current is not None else "closed"
+        print(f"Order {order_id} is {status}: only an open order (processing, shipped or delayed) can be delayed.",
+              file=sys.stderr)
+        return 1
+    except OrdersUnavailable as exc:
+        print(f"Nothing changed: {exc}.", file=sys.stderr)
+        return 1
+    finally:
+        await container.close()
+    print(f"Order {order.order_id} is delayed; new estimated delivery {estimate.isoformat()}.")
+    if told == "later" and settings.notice_scan_minutes <= 0:
+        told = "later_no_scan"
+    print(_DELAY_TOLD[told].format(email=order.email, minutes=settings.notice_scan_minutes))
+    return 0
+
+
+def _estimate(text: str) -> date:
+    try:
+        when = date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the new estimate is a date, YYYY-MM-DD (got {text!r})") from None
+    if when < date.today():
+        raise argparse.ArgumentTypeError(f"the new estimate {text} is in the past")
+    return when
 
 
 def start_check(settings: Settings, warn: bool = True) -> bool:
@@ -289,6 +348,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     seed_cmd.add_argument("--reset", action="store_true", help="drop every order first")
     seed_cmd.add_argument("--today", type=date.fromisoformat, help="day the demo orders are relative to")
     commands.add_parser("demo-orders", help="orders to try the bot with")
+    delay_cmd = commands.add_parser("order-delay", help="mark an order delayed; its customer is told once")
+    delay_cmd.add_argument("order_id", help="the order number")
+    delay_cmd.add_argument("estimate", type=_estimate, help="the new estimated delivery date, YYYY-MM-DD")
     commands.add_parser("shell", help="chat in this terminal")
     commands.add_parser("nlu-gate", help="NLU quality gate on a held-out split")
     commands.add_parser("check-content", help="the content writers' check (see --help)")
@@ -328,6 +390,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         seed(settings)
         print("\n".join(demo_orders(settings)))
         return 0
+    if args.command == "order-delay":
+        return order_delay(settings, args.order_id, args.estimate)
     if args.command == "nlu-gate":
         return 0 if run_gate().passed else 1
     if args.command == "telegram-webhook":

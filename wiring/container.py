@@ -12,11 +12,12 @@ to make at import or start-up time.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
 from actions.backends import Backends
@@ -158,6 +159,41 @@ class Container:
         if late is not None:
             await self.notices.order_late(late)
 
+    async def delay_order(self, order_id: str, estimate: date) -> Tuple[Order, str]:
+        """An operator's status change (``python -m kesher order-delay``): the order is delayed, its customer told.
+
+        The order is marked ``delayed`` with the new estimated delivery date; the listener of :attr:`orders`
+        tells the customer at once, and :meth:`NoticeService.order_late` is called again here, the very
+        call the scheduled scan makes: once per order and estimate (``RedisKeys.notice_once``), it sends
+        nothing more when the listener did, and sends if the listener could not. The chat notice goes on
+        the outbound stream (the channels deliver it) and the e-mail on the mail outbox (the handoff
+        service's worker sends it), so the running services deliver both within seconds.
+
+        Returns:
+            The order as it is now, and what the customer was told: ``sent`` (now), ``already`` (of this
+            estimate before: nothing again), ``opted_out`` (they wrote "stop") or ``later`` (Redis could not
+            be reached: the next scan of late orders tells them).
+
+        Raises:
+            actions.orders.repository.OrderNotFound: No such order.
+            actions.orders.repository.OrderStateConflict: The order is delivered, cancelled or returned.
+            actions.orders.repository.OrdersUnavailable: The orders database cannot be reached.
+        """
+        now = datetime.fromtimestamp(self.clock())
+        told_estimate = estimate if estimate >= now.date() else None  # what late_order_of keeps of it
+        try:
+            before = await self.notices.told(order_id, told_estimate)
+        except (RedisError, OSError):
+            before = False
+        order = await self.orders.mark_delayed(order_id, estimate, now)
+        late = late_order_of(order, now.date())
+        assert late is not None  # a delayed order is always late
+        try:
+            outcome = await self.notices.order_late(late)
+        except (RedisError, OSError):
+            return order, "later"
+        return order, "sent" if outcome == "already" and not before else outcome
+
     @cached_property
     def identity(self) -> IdentityBook:
         """Channel addresses → conversations."""
@@ -224,9 +260,13 @@ class Container:
 
     @cached_property
     def order_actions(self) -> AgentOrderActions:
-        """Agents' actions on orders from the console, under the store's rules (``KESHER_STORE_CREDIT_LIMIT``)."""
+        """Agents' actions on orders from the console, under the store's rules (``KESHER_STORE_CREDIT_LIMIT``).
+
+        Each action done is confirmed by the same e-mail as the bot's changes (:attr:`order_mail`).
+        """
         return AgentOrderActions(self.orders, self.store, self.agent_actions,
-                                 credit_limit=self.settings.store_credit_limit, clock=self.clock)
+                                 credit_limit=self.settings.store_credit_limit, mail=self.order_mail,
+                                 clock=self.clock)
 
     # -- the actions ------------------------------------------------------------------------
     @cached_property

@@ -10,7 +10,10 @@ does for the bot. Who may act: the agent holding the conversation, or a
 supervisor, while the conversation is with a person; and only on an order of
 the conversation's verified customer (its e-mail or phone). Each action done is
 audited by :class:`handoff.agent_actions.AgentActionLog` (the list the closing
-e-mail reads, a timeline note, an ``agent_action`` service event).
+e-mail reads, a timeline note, an ``agent_action`` service event) and confirmed
+to the customer at once by the same e-mail the bot's changes send
+(:meth:`handoff.mail.orders.OrderMail.confirm_change`: to the order's own
+address, in the conversation's language).
 
 Refusals are :mod:`core.errors` errors naming a ``console_order_action_*``
 text, so the console shows them in the agent's language.
@@ -18,20 +21,28 @@ text, so the console shows them in the agent's language.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Dict, List, Optional
 
+from babel.numbers import format_currency
+
 from actions.orders.domain import CreditCheck, Order, normalize_email, normalize_phone
 from actions.orders.repository import CreditNotAllowed, OrderRepository, OrderStateConflict
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from core.language import LOCALES, as_language
 from handoff.agent_actions import AgentActionKind, AgentActionLog, AgentActionRecord
+from handoff.mail.compose import agent_action_line
+from handoff.mail.orders import OrderMail
 from handoff.models import Agent, Conversation, ConversationState
 from handoff.state import HandoffStore
 
 __all__ = ["MAX_ADDRESS_CHARS", "PREVIEWS", "ActionRequest", "AgentOrderActions", "Said", "parse_amount"]
+
+log = logging.getLogger(__name__)
 
 MAX_ADDRESS_CHARS = 300
 MAX_AMOUNT = Decimal(10_000_000)  # far above any limit; keeps Decimal's arithmetic in range
@@ -104,6 +115,7 @@ class AgentOrderActions:
         audit: AgentActionLog,
         *,
         credit_limit: Decimal,
+        mail: Optional[OrderMail] = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Keeps its collaborators; opens nothing.
@@ -111,14 +123,16 @@ class AgentOrderActions:
         Args:
             orders: The orders store (its rules are checked inside each write).
             store: The handoff state (who holds the conversation).
-            audit: Where each action done is recorded.
+            audit: Where each action done is recorded (its texts word the store credit's confirmation).
             credit_limit: The most store credit one order may get (``KESHER_STORE_CREDIT_LIMIT``).
+            mail: Where each action done is confirmed to the customer by e-mail (None: no e-mail).
             clock: Epoch seconds.
         """
         self.orders = orders
         self.store = store
         self.audit = audit
         self.credit_limit = credit_limit
+        self.mail = mail
         self.clock = clock
 
     # -- who may act, on what ---------------------------------------------------------
@@ -275,4 +289,31 @@ class AgentOrderActions:
             said = self._credit_refusal(order, exc.allowance)
             raise Conflict(f"store credit refused: {exc.check.value}", text=said.key, **said.values) from None
         await self.audit.add(conv, agent, record)
+        await self._confirm_by_mail(conv, order, record)
         return record
+
+    async def _confirm_by_mail(self, conv: Conversation, order: Order, record: AgentActionRecord) -> None:
+        """Queues the e-mail confirming the action, as the bot's changes are confirmed; never fails the action.
+
+        It goes to the order's own address (the mail worker re-reads the order first), in the conversation's
+        language: a cancellation and an address change in the bot's own wording, store credit as the closing
+        e-mail words it (the code, and that it is not a refund to the card).
+        """
+        if self.mail is None:
+            return
+        language = as_language(conv.language)
+        try:
+            if record.kind is AgentActionKind.CANCEL_ORDER:
+                total = format_currency(order.total, order.currency, locale=LOCALES[language])
+                await self.mail.confirm_change(order.order_id, "cancelled", language=language, cid=conv.cid,
+                                               details={"total": total})
+            elif record.kind is AgentActionKind.CHANGE_ADDRESS:
+                await self.mail.confirm_change(order.order_id, "address_changed", language=language, cid=conv.cid,
+                                               address=record.address)
+            else:
+                await self.mail.confirm_change(
+                    order.order_id, "store_credit", language=language, cid=conv.cid, key=record.code,
+                    details={"summary": agent_action_line(record, language, self.audit.texts)})
+        except Exception:  # the order did change, and the audit says so: the closing e-mail still lists it
+            log.exception("order %s: the confirmation e-mail of %s could not be queued", order.order_id,
+                          record.kind.value)

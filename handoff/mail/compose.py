@@ -37,6 +37,7 @@ from handoff.mail.masking import mask_sensitive
 from handoff.models import Agent, Conversation
 
 __all__ = [
+    "agent_action_line",
     "closing_summary",
     "code_mail",
     "customer_address",
@@ -60,9 +61,12 @@ KNOWN_REASONS = (
 
 
 # Resolution codes that claim something was done to an order: the closing e-mail says so only when the
-# audit of this chat shows it (a card refund is never something Kesher did, so "refund_issued" never claims one).
-ACTION_CLAIMS = {
+# audit of this chat shows one of these actions; an empty tuple is a claim nothing in Kesher backs (no agent
+# action sends a replacement or refunds a card), so its line is never said and the generic one stands.
+# "refund_issued" is no longer offered (handoff/policy.yml); chats closed with it before say the generic line.
+ACTION_CLAIMS: Dict[str, Tuple[AgentActionKind, ...]] = {
     "order_changed": (AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_ADDRESS),
+    "replacement_sent": (),
     "refund_issued": (),
 }
 
@@ -346,6 +350,15 @@ def _action_line(record: AgentActionRecord, language: Language, say: Say) -> str
             amount = f"{record.amount} {record.currency}"
         return say("action_store_credit", order=record.order_id, amount=amount, code=record.code)
     return say(f"action_{record.kind.value}", order=record.order_id, address=record.address)
+
+
+def agent_action_line(record: AgentActionRecord, language: str, texts: TextCatalog) -> str:
+    """What one agent action did, as the customer reads it in ``language`` (the closing e-mail's line).
+
+    The confirmation e-mail an agent's action sends at once says the same (``actions.orders.agent_service``).
+    """
+    lang = as_language(language)
+    return _action_line(record, lang, _wording(texts, lang))
 
 
 def _resolution_line(conv: Conversation, actions: Sequence[AgentActionRecord], texts: TextCatalog, say: Say) -> str:

@@ -3,6 +3,9 @@ delivery worker, the Twilio and Telegram stand-ins and a real SMTP server (aiosm
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -22,7 +25,7 @@ from actions.orders.repository import SqlOrderRepository, _order_from_row
 from actions.orders.seed import seed_database
 from core.bidi import strip_controls
 from core.service_events import EventKind
-from core.settings import Settings
+from core.settings import PROJECT_ROOT, Settings
 from handoff.identity import conversation_id
 from handoff.models import OutboundMessage
 from handoff.notices import estimate_text
@@ -264,3 +267,49 @@ async def test_an_agent_reply_whatsapp_would_refuse_shows_on_the_console_with_th
         page = await http.get("/console/undelivered")
         assert "24-hour window" in page.text and "TWILIO_CONTENT_AGENT_REPLY_EN" in page.text
         assert not any("refund" in m.body for m in twilio.messages_to("whatsapp:" + PHONE))
+
+
+# -- the operator's status change: python -m kesher order-delay ------------------------------------------------
+def _kesher(args: List[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+    """``python -m kesher ARGS`` as an operator runs it, on the test's Redis and orders database."""
+    return subprocess.run([sys.executable, "-m", "kesher", *args], cwd=PROJECT_ROOT, env=settings.child_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+async def test_an_operator_delays_an_order_and_its_customer_is_told_at_once_and_once(
+        telegram_channel, service: Container, smtp_sink: SmtpSink, redis_client: Redis) -> None:
+    _app, customer = telegram_channel
+    order = _open_orders(service.orders, "en")[2]
+    await customer.say("hi")
+    await customer.replies(1)
+    cid = conversation_id("telegram", customer.address)
+    await service.identity.verified(cid, order.email)
+
+    command = ["order-delay", order.order_id, NEW_ESTIMATE.isoformat()]
+    done = await asyncio.to_thread(_kesher, command, service.settings)
+    assert done.returncode == 0, done.stderr
+    assert f"Order {order.order_id} is delayed; new estimated delivery {NEW_ESTIMATE.isoformat()}." in done.stdout
+    assert "Its customer was told now" in done.stdout and order.email in done.stdout
+    stored = await service.orders.get(order.order_id)
+    assert stored is not None and stored.status == "delayed" and stored.estimated_delivery == NEW_ESTIMATE
+    # At once, with no scan: the chat notice on the customer's channel, in their language, with the button ...
+    [_, notice] = await customer.replies(2)
+    assert f"order {order.order_id}" in notice.text and "running late" in notice.text
+    assert estimate_text(NEW_ESTIMATE, "en") in notice.text and notice.buttons == ["Talk to a person"]
+    # ... and the e-mail, which the handoff service's mail worker sends.
+    assert await service.mail_worker().run_once() == 1
+    [mail] = smtp_sink.messages
+    assert mail["To"].addresses[0].addr_spec == order.email
+    assert mail["Subject"] == f"Order {order.order_id} is running late"
+    [event] = [e for e in await _events(redis_client, service, EventKind.NOTICE_SENT) if e["conversation"] == cid]
+    assert event["reason"] == "late_order" and event["channel"] == "telegram"
+
+    # The same command again (or the scan after it): nothing new; a marker proves it.
+    again = await asyncio.to_thread(_kesher, command, service.settings)
+    assert again.returncode == 0 and "already been told of this estimate" in again.stdout
+    assert await service.notice_scanner().scan_once() >= 0
+    await customer.say("marker")
+    replies = await customer.replies(3)
+    assert replies[-1].text.startswith("bot: marker")
+    assert sum("running late" in r.text for r in customer.received()) == 1
+    assert [m for m in smtp_sink.messages if m["Subject"] == mail["Subject"]] == [mail]

@@ -97,7 +97,7 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
             clock.now = start + 260
             assert (await dana.post(f"/console/api/chats/{CID}/take", headers=dana_headers)).status_code == 200
             clock.now = start + 560
-            closed = await dana.post(f"/console/api/chats/{CID}/close", json={"resolution": "refund_issued"},
+            closed = await dana.post(f"/console/api/chats/{CID}/close", json={"resolution": "replacement_sent"},
                                      headers=dana_headers)
             assert closed.status_code == 200, closed.text
         finally:
@@ -133,7 +133,7 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
     assert (action["agent"], action["reason"]) == ("omer", "transfer")
     closed_row, = by_kind["closed"]
     assert (closed_row["agent"], closed_row["team"], closed_row["reason"], closed_row["value"]) == (
-        "dana", "orders", "refund_issued", 300.0)
+        "dana", "orders", "replacement_sent", 300.0)
     asked, = by_kind["csat_asked"]
     assert asked["reason"] == "agent"
     csat, = by_kind["csat"]

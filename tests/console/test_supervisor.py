@@ -129,6 +129,42 @@ async def test_heartbeats_keep_an_agent_online_and_their_absence_makes_them_away
         assert conv.agent_id == "sarah"
 
 
+async def test_a_silent_agent_with_nobody_else_free_puts_the_customer_back_in_the_queue_for_the_next_agent(
+    service: PresenceService, store: HandoffStore
+) -> None:
+    async with _as(service, "sarah") as (http, csrf):
+        headers = {"X-CSRF-Token": csrf}
+        assert (await http.post("/console/api/presence", json={"status": "online"},
+                                headers=headers)).status_code == 200
+        since = (await http.post("/console/api/heartbeat", json={}, headers=headers)).json()["server_time"]
+        chat = new_cid("alone")
+        await store.request(english_request(chat))
+        assert (await until(_with(store, chat), what="the chat assigned to sarah", timeout=5)).agent_id == "sarah"
+        await store.add_event(chat, Event(kind=EventKind.CUSTOMER, text="Anyone there?", author="customer"))
+
+        async def requeued() -> Any:
+            # Her console stays open (it beats), but nobody answers the customer, and nobody else is online.
+            beat = (await http.post("/console/api/heartbeat", json={"after": since}, headers=headers)).json()
+            conv = await store.get(chat)
+            return beat["moved"] if conv is not None and conv.state is ConversationState.QUEUED else None
+
+        [moved] = await until(requeued, what="the chat back in the queue", timeout=15, every=0.3)
+        assert moved["cid"] == chat and moved["to_agent"] == "" and moved["reason"] == "agent_silent"
+        assert moved["text"].startswith(f"Chat {moved['reference']} went back to the queue")
+        told = [e.text for e in await store.events(chat) if e.kind is EventKind.SYSTEM]
+        assert told.count(catalog().text("agent_silent_requeued", "en")) == 1
+        assert (await _conversation(store, chat)).left_by == "sarah"
+        # The next agent to come online gets the customer, with the whole conversation.
+        async with _as(service, "dana") as (dana, dana_csrf):
+            assert (await dana.post("/console/api/presence", json={"status": "online"},
+                                    headers={"X-CSRF-Token": dana_csrf})).status_code == 200
+            conv = await until(_with(store, chat), what="the chat assigned to dana", timeout=5)
+            assert conv.agent_id == "dana"
+            shown = await dana.get(f"/console/api/chats/{chat}/events")
+            assert shown.status_code == 200 and "Anyone there?" in shown.text and "Back in the queue" in shown.text
+        await _logged(service, chat, ("handoff_transferred", "", "agent_silent"))
+
+
 async def _presence(store: HandoffStore, agent_id: str, status: str) -> bool:
     return await store.redis.hget(KEYS.agent(agent_id), "status") == status
 

@@ -219,18 +219,56 @@ async def test_an_agent_who_answers_in_time_keeps_the_chat(
     assert (await conversation(desk.store, cid)).agent_id == "sarah"
 
 
-async def test_the_first_answer_is_owed_from_the_assignment_and_nobody_else_means_no_move(
-    desk: Desk, keeper: PresenceKeeper, clock: Clock, sarahs_chat: str
+async def test_the_first_answer_is_owed_from_the_assignment_and_nobody_else_means_back_to_the_queue(
+    desk: Desk, keeper: PresenceKeeper, clock: Clock, sarahs_chat: str, redis_client: Redis
 ) -> None:
     cid = sarahs_chat
+    sarah, dana = agent(desk, "sarah"), agent(desk, "dana")
     conv = await conversation(desk.store, cid)
     assert await waiting_since(desk, conv) == conv.assigned_at  # sarah has not said a word yet
-    await desk.set_presence(agent(desk, "dana"), "away")  # nobody else can take it
+    await desk.set_presence(dana, "away")  # nobody else can take it
     clock.now += SILENT + 1
-    await keeper.touch(agent(desk, "sarah"))
-    assert (await keeper.sweep()).moved == []
-    assert (await conversation(desk.store, cid)).agent_id == "sarah"
-    await desk.set_presence(agent(desk, "dana"), "online")
-    await keeper.touch(agent(desk, "dana"))
+    await keeper.touch(sarah)  # her console is open; she just does not answer
     [move] = (await keeper.sweep()).moved
-    assert move.to_agent == "dana"
+    assert (move.cid, move.from_agent, move.to_agent, move.reason, move.minutes) == (cid, "sarah", "",
+                                                                                   "agent_silent", 5)
+    # The chat is no longer sarah's: it waits in the queue, marked as left by her.
+    conv = await conversation(desk.store, cid)
+    assert conv.state is ConversationState.QUEUED and conv.agent_id == "" and conv.left_by == "sarah"
+    assert cid not in await desk.store.redis.smembers(KEYS.agent_chats("sarah"))
+    # The customer is told, in their language: someone else is being found, and they keep their place.
+    texts = catalog()
+    requeued = texts.text("agent_silent_requeued", "en")
+    assert "keep your place" in requeued
+    told = [text for _, _, text in await said_to_customer(desk, cid)]
+    assert told[-1] == requeued
+    # Told once: the next sweeps find nothing of sarah's to move.
+    clock.now += SILENT
+    await keeper.touch(sarah)
+    assert (await keeper.sweep()).moved == []
+    assert [text for _, _, text in await said_to_customer(desk, cid)].count(requeued) == 1
+    # Sarah's console learns why the chat left her; the event log has the move, with no agent yet.
+    [moved] = await keeper.moved_from("sarah")
+    assert (moved["cid"], moved["to_agent"], moved["reason"]) == (cid, "", "agent_silent")
+    kinds = [(e.kind, e.agent, e.reason) for e in await service_events(redis_client)]
+    assert ("handoff_transferred", "", "agent_silent") in kinds
+    assert ("notice_sent", "", "agent_silent_requeued") in kinds
+    # It keeps its place ahead of a newer customer, and the assigner never gives it back to sarah, who is
+    # online with room: she gets the newer customer instead.
+    await desk.request(request("web:newer", topic="orders"))
+    assert (await desk.store.queue())[0] == cid
+    assert await assigner(desk).run_once() == 1
+    assert (await conversation(desk.store, "web:newer")).agent_id == "sarah"
+    assert (await conversation(desk.store, cid)).state is ConversationState.QUEUED
+    # The next suitable agent to come online gets it, with the whole conversation.
+    await desk.set_presence(dana, "online")
+    await keeper.touch(dana)
+    assert await assigner(desk).run_once() == 1
+    conv = await conversation(desk.store, cid)
+    assert conv.state is ConversationState.WITH_AGENT and conv.agent_id == "dana" and conv.left_by == ""
+    events = await desk.store.events(cid)
+    assert any(e.kind is EventKind.NOTE and e.text == "VIP customer" for e in events)
+    assert any(e.kind is EventKind.NOTE and "Back in the queue from Sarah Cohen" in e.text
+               and "5 minutes" in e.text for e in events)
+    assert [text for _, _, text in await said_to_customer(desk, cid)][-1] == texts.text(
+        "agent_joined", "en", agent="Dana")
