@@ -12,8 +12,9 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 =====================  ==================================================================================
 ``turn``               one customer message the bot handled. ``intent``, ``confidence``; ``outcome``
                        ``answered`` | ``fell_back`` | ``handed_off`` | ``rejected`` (the customer said the bot's
-                       last answer missed: "that's not what I asked", a thumbs-down); ``topic`` the FAQ or
-                       routing topic;
+                       last answer missed: "that's not what I asked", a thumbs-down); ``topic`` what the
+                       customer asked about (:func:`turn_topic`: the FAQ answer's key, else the intent; empty
+                       for small talk and dialogue moves, :data:`NOT_TOPICS`);
                        ``text`` the customer's words (masked, at most 500 characters) when the bot fell
                        back or handed off, else empty; ``value`` the turn's milliseconds, if measured.
 ``handoff_queued``     the conversation entered the queue. ``reason`` the trigger; ``topic``; ``text``
@@ -64,7 +65,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Dict, Mapping, Optional
 
-__all__ = ["EventKind", "ServiceEvent", "TurnOutcome", "contact_id", "pseudonym"]
+__all__ = ["NOT_TOPICS", "EventKind", "ServiceEvent", "TurnOutcome", "contact_id", "pseudonym", "turn_topic"]
 
 
 class EventKind(StrEnum):
@@ -93,6 +94,31 @@ class TurnOutcome(StrEnum):
     FELL_BACK = "fell_back"
     HANDED_OFF = "handed_off"
     REJECTED = "rejected"
+
+
+NOT_TOPICS = frozenset({
+    "greet", "goodbye", "thank", "affirm", "deny", "inform", "rate", "bot_challenge", "capabilities",
+    "answer_rejected", "nlu_fallback", "out_of_scope",
+})
+"""Intents that say nothing about what the customer needs: small talk (hello, thanks, "are you a bot?"), dialogue
+moves (yes, no, a form's answer, a rating, "that's not what I asked") and what the bot did not understand. A turn
+with one of these has no topic, so first-contact resolution (``docs/kpis.md``) never counts two greetings a few
+days apart as the same problem coming back."""
+
+
+def turn_topic(intent: str, answer_key: str = "") -> str:
+    """What a customer message was about: the FAQ answer's key if the bot answered from the FAQ, else its intent.
+
+    Args:
+        intent: The intent the NLU found.
+        answer_key: The retrieval answer's key (``faq/shipping_cost``) when the FAQ answered, else "".
+
+    Returns:
+        The topic; "" for the intents of :data:`NOT_TOPICS` (and for no intent).
+    """
+    if answer_key:
+        return answer_key
+    return "" if intent in NOT_TOPICS else intent
 
 
 def contact_id(conversation: str, session_start: float) -> str:
