@@ -24,7 +24,7 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``handoff_transferred``  moved to another agent or team. ``agent`` the new one (or empty), ``team``,
                        ``reason`` ``agent`` | ``team`` (an agent's transfer), ``agent_silent`` (the
                        customer was left unanswered) | ``supervisor`` (a supervisor moved it).
-``agent_message``      an agent wrote to the customer. ``agent``; ``reason`` ``first`` for the first
+``agent_message``      an agent wrote to the customer. ``agent``, ``team``; ``reason`` ``first`` for the first
                        reply of this handoff (then ``value`` is seconds since assignment), else empty.
 ``closed``             an agent closed it. ``agent``, ``team``; ``reason`` the resolution code;
                        ``value`` handling seconds (assigned → closed).
@@ -33,7 +33,7 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``returned_to_bot``    the bot has the conversation again. ``reason`` why (``csat_done``...).
 ``csat_asked``         the customer was asked to rate. ``reason`` ``agent`` | ``bot``.
 ``csat``               the customer rated. ``value`` 1–5; ``reason`` ``agent`` | ``bot``; ``agent``
-                       who handled it, if a person did (and ``team``, if known: CSAT per team reads it);
+                       who handled it, if a person did, and its ``team`` (CSAT per team reads it);
                        ``text`` the comment, masked.
 ``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
 ``notice_sent``        the service told the customer something unasked. ``reason`` its kind.

@@ -204,7 +204,7 @@ class HandoffRouter:
     async def _record_csat(self, conv: Conversation, comment: str) -> None:
         # The event log keeps the comment masked, like the conversation's events.
         await self.store.record(ServiceEventKind.CSAT, conv, value=float(conv.csat_rating), reason="agent",
-                                agent=conv.agent_id, topic=conv.topic,
+                                agent=conv.agent_id, team=self.desk.team_for(conv, conv.agent_id), topic=conv.topic,
                                 text=mask_contacts(mask_sensitive(comment)) if comment else "")
 
 
