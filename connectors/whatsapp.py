@@ -38,6 +38,7 @@ from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
+from core import channels
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
 from core.markup import to_whatsapp
 from core.production import whatsapp_template
@@ -99,7 +100,7 @@ class WhatsAppChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in routes and in the outbound stream."""
-        return "whatsapp"
+        return channels.WHATSAPP
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WhatsAppChannel:

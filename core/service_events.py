@@ -144,7 +144,7 @@ class ServiceEvent:
         conversation: The conversation id (Rasa's sender id).
         at: When, in UTC.
         contact: The episode (:func:`contact_id`); empty when the emitter cannot know it.
-        channel: ``web``, ``whatsapp``, ``telegram``, ``rest``, ``callback``...
+        channel: The channel's name (:data:`core.channels.CHANNELS`: ``web``, ``whatsapp``, ``kesher_rest``...).
         language: ``he`` or ``en``.
         intent: The intent the NLU found (turns).
         confidence: Its confidence, 0–1 (turns).

@@ -53,7 +53,7 @@ class InboundMessage:
 
     Attributes:
         cid: Conversation id (Rasa's sender id); the channel base fills it in from ``address``.
-        channel: Channel name (``kesher_callback``, ``web``, ``whatsapp``, ``telegram``).
+        channel: Channel name (:data:`core.channels.CHANNELS`).
         text: What the customer wrote (a button's payload for button presses).
         message_id: The provider's id (deduplication), or a fresh one.
         address: The customer's address on the channel (phone, chat id, web session).
