@@ -28,8 +28,10 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
                        reply of this handoff (then ``value`` is seconds since assignment), else empty.
 ``closed``             an agent closed it. ``agent``, ``team``; ``reason`` the resolution code;
                        ``value`` handling seconds (assigned → closed).
-``abandoned``          the customer left while queued (gave up, or the queue timed out). ``value``
-                       seconds waited.
+``abandoned``          the customer left while queued. ``reason`` ``gave_up`` (said so), ``timed_out`` (the
+                       conversation lapsed in the queue: nothing happened in it for nearly the retention) or
+                       ``expired`` (its record was gone when seen: no ``contact``, channel or language);
+                       ``value`` seconds waited (not for ``expired``).
 ``returned_to_bot``    the bot has the conversation again. ``reason`` why (``csat_done``...).
 ``csat_asked``         the customer was asked to rate. ``reason`` ``agent`` | ``bot``.
 ``csat``               the customer rated. ``value`` 1–5; ``reason`` ``agent`` | ``bot``; ``agent``

@@ -313,6 +313,34 @@ def test_greetings_a_few_days_apart_are_not_the_same_problem_coming_back(empty_d
         "rate": 0.0, "resolved": 0, "contacts": 1}
 
 
+def test_a_conversation_that_lapsed_in_the_queue_weeks_later_counts_where_it_was_queued(empty_db: Engine) -> None:
+    rows: List[Dict[str, Any]] = []
+
+    def ev(contact: str, at: datetime, kind: str, **fields: Any) -> None:
+        rows.append({"event_id": f"{len(rows)}-0", "at": at, "kind": kind, "conversation": f"web:{contact}",
+                     "contact": contact, "channel": "web", "language": "en", "intent": "", "confidence": None,
+                     "outcome": "", "reason": "", "topic": "", "agent": "", "team": "", "value": None, "text": "",
+                     **fields})
+
+    queued_at = NOV2 + timedelta(hours=20)
+    # Q1 waited with nobody to take it; the assigner timed it out 29 days later (the retention, less a day).
+    ev("Q1", queued_at, "handoff_queued", reason="asked_for_human")
+    ev("Q1", queued_at + timedelta(days=29), "abandoned", reason="timed_out", value=29 * 86400.0)
+    # Q2 was taken; Q3's record expired before any handoff service saw it lapse: its event knows no contact.
+    ev("Q2", queued_at, "handoff_queued", reason="asked_for_human")
+    ev("Q2", queued_at + timedelta(minutes=2), "handoff_assigned", agent="dana", value=120.0)
+    ev("Q3", queued_at, "handoff_queued", reason="asked_for_human")
+    rows.append({**rows[-1], "event_id": "expired-0", "kind": "abandoned", "contact": "", "language": "",
+                 "reason": "expired", "at": queued_at + timedelta(days=31)})
+    with empty_db.begin() as conn:
+        conn.execute(service_events.insert(), rows)
+
+    assert kpi_report(empty_db, WHOLE)["abandonment"] == {"rate": pytest.approx(1 / 3), "abandoned": 1, "queued": 3}
+    # The time-out is counted on the day Q1 was queued, not on the day it was recorded.
+    assert kpi_report(empty_db, KpiFilter(datetime(2026, 12, 1), datetime(2026, 12, 3)))["abandonment"] == {
+        "rate": None, "abandoned": 0, "queued": 0}
+
+
 @pytest.mark.parametrize("flt", [KpiFilter(datetime(2026, 11, 20), datetime(2026, 11, 21)),
                                  KpiFilter(NOV2, NOV4, channel="fax")], ids=["empty period", "no such channel"])
 def test_nothing_to_count_gives_none_not_an_error(db: Engine, flt: KpiFilter) -> None:

@@ -192,6 +192,53 @@ async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
     assert "handoff_assigned" not in kinds
 
 
+async def test_a_conversation_left_in_the_queue_until_it_lapses_is_counted_as_abandoned(
+        redis_server: RedisServer, redis_client: Redis, tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True
+                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
+                                     smtp=free_port())
+    clock = Clock()
+    start = clock.now
+    gone = "web:event-log-gone"
+    app = create_app(settings, container=container_for(settings, clock), name="event_log_lapse")
+    service = state(app)
+    async with serving(app):
+        await service.desk.request(HandoffRequest(cid=CID, channel="web", language="he", reason="complaint",
+                                                  reference="K-E4E4E4", topic="orders", contact=CONTACT))
+        await service.desk.request(HandoffRequest(cid=gone, channel="web", language="en", reason="complaint",
+                                                  reference="K-E5E5E5", contact=f"{gone}@1700000000"))
+        assert await service.store.queue() == [CID, gone]
+        clock.now = start + 3 * 86400
+        # Nothing happened in either for nearly the retention: CID's record expires within the lapse margin
+        # (a day), gone's already expired (no handoff service ran meanwhile).
+        assert await redis_client.expire(KEYS.conversation(CID), 600)
+        assert await redis_client.delete(KEYS.conversation(gone)) == 1
+        found = await until(lambda: _with_kind(settings, "returned_to_bot"), what="the lapsed conversation's rows",
+                            timeout=30)
+        assert await service.store.queue() == []
+        assert await service.store.state(CID) == "bot"
+        assert await redis_client.ttl(KEYS.conversation(CID)) > 600  # back with the bot: kept the whole retention
+        found = await until(lambda: [r for r in rows(settings) if r["reason"] == "expired"] and rows(settings),
+                            what="the expired conversation's row", timeout=30)
+    alias = pseudonym(settings.events_secret, CID)
+    timed_out, = [r for r in found if r["kind"] == "abandoned" and r["conversation"] == alias]
+    assert (timed_out["reason"], timed_out["value"], timed_out["contact"]) == (
+        "timed_out", 3 * 86400.0, f"{alias}@1700000000")
+    assert (timed_out["channel"], timed_out["language"], timed_out["topic"]) == ("web", "he", "orders")
+    back, = [r for r in found if r["kind"] == "returned_to_bot"]
+    assert back["reason"] == "timed_out"
+    expired, = [r for r in found if r["kind"] == "abandoned" and r["reason"] == "expired"]
+    assert expired["conversation"] == pseudonym(settings.events_secret, gone) and expired["contact"] == ""
+    # The abandonment KPI counts the lapsed contact; the expired one's record (and contact) was gone.
+    today = datetime.now(UTC).replace(tzinfo=None)
+    engine = events_engine(settings.events_db_url)
+    try:
+        report = kpi_report(engine, KpiFilter(today - timedelta(days=1), today + timedelta(days=1)))
+    finally:
+        engine.dispose()
+    assert report["abandonment"] == {"rate": 0.5, "abandoned": 1, "queued": 2}
+
+
 async def test_the_event_log_can_be_switched_off(redis_server: RedisServer, redis_client: Redis,
                                                  tmp_path: Path) -> None:
     settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True,
