@@ -2,8 +2,9 @@
 
 After the customer thanks the bot or says goodbye, having been answered, ``action_ask_csat``
 asks a sampled share of customers (``KESHER_CSAT_BOT_SAMPLE``) to rate the chat from 1 to 5:
-buttons on the widget and on Telegram, numbered options on WhatsApp (the channel turns the
-number into the button's payload, ``/rate{"rating":"4"}``). The sample is drawn from the
+buttons on the widget and on Telegram, quick-reply buttons on WhatsApp (the ``csat`` template;
+without it numbered options; the channel turns the tapped button's id or the number into the
+option's payload, ``/rate{"rating":"4"}``). The sample is drawn from the
 conversation episode (:func:`core.service_events.contact_id`), so the same episode always
 gets the same answer and a retried message does not ask twice; the ``bot_csat`` slot, which a
 new session clears, keeps it to once per session. A conversation a person handled is never

@@ -243,11 +243,17 @@ def _handoffs(conn: Connection, flt: KpiFilter, by: Optional[str] = None) -> Dic
 
 
 def _abandonment(conn: Connection, flt: KpiFilter) -> Dict[str, Any]:
-    """Contacts first queued in the period, and those of them that left the queue unanswered. One query."""
+    """Contacts first queued in the period, and those of them that left the queue unanswered. One query.
+
+    Abandonments are read however long after the period they came: a conversation that lapsed in the queue
+    is recorded when the retention has nearly passed (``timed_out``), weeks after its queueing.
+    """
+    left = EventKind.ABANDONED.value
     first_queued = func.min(case((_T.kind == _QUEUED, _T.at)))
-    per_contact = (select(func.max(case((_T.kind == EventKind.ABANDONED.value, 1), else_=0)).label("abandoned"))
-                   .where(_T.kind.in_([_QUEUED, EventKind.ABANDONED.value]), _T.contact != "",
-                          _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON, *_scope(flt))
+    per_contact = (select(func.max(case((_T.kind == left, 1), else_=0)).label("abandoned"))
+                   .where(or_(and_(_T.kind == _QUEUED, _T.at >= flt.start - HORIZON, _T.at < flt.end + HORIZON),
+                              and_(_T.kind == left, _T.at >= flt.start - HORIZON)),
+                          _T.contact != "", *_scope(flt))
                    .group_by(_T.contact)
                    .having(and_(first_queued >= flt.start, first_queued < flt.end))).subquery()
     row = conn.execute(select(func.count().label("queued"), func.sum(per_contact.c.abandoned).label("abandoned"))

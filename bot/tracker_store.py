@@ -65,7 +65,7 @@ from bot.redis_client import LoopBoundRedis
 from bot.turn_outcome import customer_turns, turn_outcome
 from core.masking import mask_contacts, mask_sensitive
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, RedisKeys, TrackerKeys
-from core.service_events import EventKind, ServiceEvent, TurnOutcome, contact_id
+from core.service_events import EventKind, ServiceEvent, TurnOutcome, contact_id, turn_topic
 from handoff.event_log import EventLog
 from handoff.redis_client import RedisAddress
 
@@ -355,7 +355,8 @@ def turn_events(sender: str, new: Sequence[Event], contact: str, language: str,
 
     Each message's turn runs up to the next message: the actions that ran say whether the bot fell back
     (``nlu_fallback``, or a fallback or out-of-scope action) or handed over (``handoff_requested`` set), and the
-    retrieval action's run makes the FAQ answer's key the topic. The customer's words are kept, masked, only
+    retrieval action's run makes the FAQ answer's key the topic (:func:`core.service_events.turn_topic`: else the
+    intent, and none for small talk). The customer's words are kept, masked, only
     for the turns the bot could not answer.
 
     Args:
@@ -372,7 +373,7 @@ def turn_events(sender: str, new: Sequence[Event], contact: str, language: str,
         intent = str(user.intent.get("name") or "")
         confidence = user.intent.get("confidence")
         outcome = turn_outcome(user, after)
-        topic = (_faq_key(user.parse_data or {}) if FAQ_ACTION in actions else "") or intent
+        topic = turn_topic(intent, _faq_key(user.parse_data or {}) if FAQ_ACTION in actions else "")
         text = ""
         if outcome is not TurnOutcome.ANSWERED and user.text:
             text = mask_contacts(mask_sensitive(user.text[:2000]))

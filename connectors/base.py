@@ -447,7 +447,7 @@ class KesherInputChannel(InputChannel):
         """
         address = await self.address_for(message)
         if not self.supports_buttons:
-            message = await self._number_options(message)
+            message = await self.number_options(message)
         provider_id = await self.send(address, message)
         if provider_id:
             await self.rt.redis.hset(
@@ -457,7 +457,11 @@ class KesherInputChannel(InputChannel):
             await self.rt.redis.expire(self.rt.keys.provider_message(self.name(), provider_id),
                                               SEEN_TTL_SECONDS * 7)
 
-    async def _number_options(self, message: OutboundMessage) -> OutboundMessage:
+    async def number_options(self, message: OutboundMessage) -> OutboundMessage:
+        """``message`` with its buttons as numbered lines, which are kept so a number in reply picks one.
+
+        A message without buttons forgets the conversation's options (a number in reply is a number again).
+        """
         key = self.rt.keys.options(message.cid)
         if not message.buttons:
             # A message without options: a number in reply is just a number again.

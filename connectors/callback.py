@@ -24,6 +24,7 @@ from sanic.request import Request
 from connectors.base import SENDER, KesherInputChannel, sender_and_text
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
+from core import channels
 from core.errors import NotAllowed, NotFound
 from edge.requests import same_secret
 from handoff.models import OutboundMessage
@@ -54,7 +55,7 @@ class CallbackChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in ``credentials.yml`` routes and in the outbound stream."""
-        return "kesher_callback"
+        return channels.CALLBACK
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> CallbackChannel:

@@ -26,6 +26,7 @@ from sanic.response import HTTPResponse, json
 from connectors.base import KesherInputChannel, OnNewMessage, sender_and_text
 from connectors.delivery import Undeliverable
 from connectors.runtime import ChannelRuntime
+from core import channels
 from core.errors import KesherError, NotAllowed, NotAuthenticated, NotFound, Unavailable
 from edge.errors import error_response
 from edge.limits import client_address
@@ -52,7 +53,7 @@ class KesherRestChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in routes, conversation ids and trackers."""
-        return "kesher_rest"
+        return channels.REST
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> KesherRestChannel:

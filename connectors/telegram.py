@@ -32,6 +32,7 @@ from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
+from core import channels
 from core.errors import InvalidInput, NotAllowed, TooLarge
 from core.markup import to_telegram_html
 from edge.requests import json_object, same_secret
@@ -84,7 +85,7 @@ class TelegramChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in routes and in the outbound stream."""
-        return "telegram"
+        return channels.TELEGRAM
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> TelegramChannel:

@@ -43,6 +43,7 @@ from websockets.exceptions import ConnectionClosed
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
+from core import channels
 from core.errors import Conflict, InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
 from core.language import LANGUAGES, detect_language
 from core.texts import TextCatalog
@@ -166,7 +167,7 @@ class WebChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in routes and in the outbound stream."""
-        return "web"
+        return channels.WEB
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WebChannel:

@@ -14,13 +14,22 @@ or a notice goes as an approved template through Twilio's Content API
 (``content_sid`` and ``content_variables``, the SIDs from ``TWILIO_CONTENT_*``),
 and with no template configured it is refused here, so it lands on the
 console's undelivered page with the reason instead of being lost silently.
+
+A rating question (the bot's, or the one an agent's close asks: five options that
+are the ratings 1 to 5) goes as the ``csat`` quick-reply template when one is
+configured (``TWILIO_CONTENT_CSAT_*``: the question as variable 1, buttons whose
+ids are 1 to 5), so the customer answers in one tap; the tap comes back with the
+button's id (``ButtonPayload``), which picks the option as its number would.
+Without the template the question goes as numbered text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qsl
 
@@ -38,14 +47,16 @@ from connectors.bidi_text import for_phone
 from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
+from core import channels
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
+from core.language import is_hebrew
 from core.markup import to_whatsapp
 from core.production import whatsapp_template
 from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
-__all__ = ["WhatsAppChannel"]
+__all__ = ["CSAT_TEMPLATE", "WhatsAppChannel", "asks_for_rating"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,18 @@ WINDOW_SECONDS = 24 * 3600
 WINDOW_MARGIN_SECONDS = 300
 MAX_TEMPLATE_VAR_CHARS = 900  # a template variable is one line, well under WhatsApp's 1024 characters
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+CSAT_TEMPLATE = "csat"
+# An option that answers a rating question: the rating itself (an agent's close) or the bot's /rate intent.
+_RATING_PAYLOAD = re.compile(r'^(?:([1-5])|/rate\{"rating":\s*"([1-5])"\})$')
+
+
+def asks_for_rating(message: OutboundMessage) -> bool:
+    """Whether ``message`` is a rating question: its options are the ratings 1 to 5, in that order."""
+    ratings = []
+    for _, payload in message.buttons:
+        match = _RATING_PAYLOAD.match(payload.strip())
+        ratings.append(match and (match.group(1) or match.group(2)))
+    return ratings == ["1", "2", "3", "4", "5"]
 
 
 class WhatsAppChannel(KesherInputChannel):
@@ -99,7 +122,7 @@ class WhatsAppChannel(KesherInputChannel):
     @classmethod
     def name(cls) -> str:
         """The channel's name in routes and in the outbound stream."""
-        return "whatsapp"
+        return channels.WHATSAPP
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> WhatsAppChannel:
@@ -159,7 +182,8 @@ class WhatsAppChannel(KesherInputChannel):
         sender, sid = params.get("From", ""), params.get("MessageSid", "")
         if not sender.startswith(PREFIX) or len(sender) <= len(PREFIX) or not sid:
             raise InvalidInput("From (whatsapp:+...) and MessageSid are required")
-        text = params.get("Body", "")
+        # A tapped quick-reply button: its id (a rating question's option number) stands for the text.
+        text = params.get("ButtonPayload") or params.get("Body", "")
         if len(text) > MAX_TEXT_CHARS:
             raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
         try:
@@ -233,13 +257,32 @@ class WhatsAppChannel(KesherInputChannel):
                 f"template is configured for {name} in {language} (TWILIO_CONTENT_{name.upper()}_{language.upper()})")
         return sid, variables
 
+    async def number_options(self, message: OutboundMessage) -> OutboundMessage:
+        """The options numbered and kept (see the base), and a rating question marked for its quick-reply template.
+
+        The numbered text stays the fallback: the options are kept either way, so a typed number still answers.
+        """
+        numbered = await super().number_options(message)
+        if not asks_for_rating(message):
+            return numbered
+        # The question's own language: a bot-only conversation has no handoff record to say it.
+        language = message.language or ("he" if is_hebrew(message.text) else "en")
+        if not whatsapp_template(self.rt.settings, CSAT_TEMPLATE, language):
+            return numbered
+        line = " ".join(message.text.split())
+        if len(line) > MAX_TEMPLATE_VAR_CHARS:
+            line = line[: MAX_TEMPLATE_VAR_CHARS - 1] + "…"
+        return replace(numbered, template=CSAT_TEMPLATE, template_vars={"1": line or "-"}, language=language)
+
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
         """Sends through Twilio; a long text goes as several messages, an image as media.
 
-        Outside the 24-hour window an agent's reply or a notice goes as its approved template instead.
+        Outside the 24-hour window an agent's reply or a notice goes as its approved template instead; a rating
+        question goes as its quick-reply template whenever one is configured (:meth:`number_options`).
         """
         assert self._client is not None, "the channel is not started"
-        if (message.template or message.kind == "agent") and not await self.window_open(address):
+        if message.template == CSAT_TEMPLATE or (
+                (message.template or message.kind == "agent") and not await self.window_open(address)):
             template = await self.template_for(message)
             if template is not None:
                 return await self._create(address, content_sid=template[0],

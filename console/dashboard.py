@@ -47,6 +47,7 @@ from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
 from console.web import render, text_direction, ui_language
+from core import channels
 from core.errors import InvalidInput, Unavailable
 from core.language import is_language
 
@@ -77,7 +78,7 @@ bp.on_response(security_headers)
 ROLES = ("manager", "supervisor")
 PERIODS = ("today", "7d", "30d", "custom")
 DEFAULT_PERIOD = "7d"
-CHANNELS = ("web", "whatsapp", "telegram", "rest", "callback")
+CHANNELS = channels.CHANNELS  # the names events carry (each connector answers its own from core.channels)
 MAX_DAYS = 366
 FIRST_YEAR, LAST_YEAR = 2000, 2999
 CHART_JS = "vendor/chartjs/chart.umd.min.js"

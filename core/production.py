@@ -182,10 +182,11 @@ def demo_warning(settings: Settings) -> str:
 
 
 def whatsapp_template(settings: Settings, name: str, language: str) -> str:
-    """The Content SID of an approved WhatsApp template (``late_order``, ``agent_reply``) in a language; "" if none.
+    """The Content SID of an approved WhatsApp template (``late_order``, ``agent_reply``, ``csat``); "" if none.
 
     The built-in placeholders (``TWILIO_CONTENT_*``'s DEMO DEFAULTS) count as none in production mode: Twilio
-    would refuse them, and an unset template has an honest fallback (e-mail only; the console's undelivered page).
+    would refuse them, and an unset template has an honest fallback (e-mail only; the console's undelivered page;
+    the rating question as numbered text).
     """
     field = f"twilio_content_{name}_{'he' if language == 'he' else 'en'}"
     if field not in Settings.__fields__:

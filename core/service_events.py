@@ -12,8 +12,9 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 =====================  ==================================================================================
 ``turn``               one customer message the bot handled. ``intent``, ``confidence``; ``outcome``
                        ``answered`` | ``fell_back`` | ``handed_off`` | ``rejected`` (the customer said the bot's
-                       last answer missed: "that's not what I asked", a thumbs-down); ``topic`` the FAQ or
-                       routing topic;
+                       last answer missed: "that's not what I asked", a thumbs-down); ``topic`` what the
+                       customer asked about (:func:`turn_topic`: the FAQ answer's key, else the intent; empty
+                       for small talk and dialogue moves, :data:`NOT_TOPICS`);
                        ``text`` the customer's words (masked, at most 500 characters) when the bot fell
                        back or handed off, else empty; ``value`` the turn's milliseconds, if measured.
 ``handoff_queued``     the conversation entered the queue. ``reason`` the trigger; ``topic``; ``text``
@@ -23,16 +24,18 @@ kind                   meaning of ``outcome`` / ``reason`` / ``value`` / ``text`
 ``handoff_transferred``  moved to another agent or team. ``agent`` the new one (or empty), ``team``,
                        ``reason`` ``agent`` | ``team`` (an agent's transfer), ``agent_silent`` (the
                        customer was left unanswered) | ``supervisor`` (a supervisor moved it).
-``agent_message``      an agent wrote to the customer. ``agent``; ``reason`` ``first`` for the first
+``agent_message``      an agent wrote to the customer. ``agent``, ``team``; ``reason`` ``first`` for the first
                        reply of this handoff (then ``value`` is seconds since assignment), else empty.
 ``closed``             an agent closed it. ``agent``, ``team``; ``reason`` the resolution code;
                        ``value`` handling seconds (assigned → closed).
-``abandoned``          the customer left while queued (gave up, or the queue timed out). ``value``
-                       seconds waited.
+``abandoned``          the customer left while queued. ``reason`` ``gave_up`` (said so), ``timed_out`` (the
+                       conversation lapsed in the queue: nothing happened in it for nearly the retention) or
+                       ``expired`` (its record was gone when seen: no ``contact``, channel or language);
+                       ``value`` seconds waited (not for ``expired``).
 ``returned_to_bot``    the bot has the conversation again. ``reason`` why (``csat_done``...).
 ``csat_asked``         the customer was asked to rate. ``reason`` ``agent`` | ``bot``.
 ``csat``               the customer rated. ``value`` 1–5; ``reason`` ``agent`` | ``bot``; ``agent``
-                       who handled it, if a person did (and ``team``, if known: CSAT per team reads it);
+                       who handled it, if a person did, and its ``team`` (CSAT per team reads it);
                        ``text`` the comment, masked.
 ``email_sent``         an e-mail went to the customer. ``reason`` its kind (``handoff_summary``...).
 ``notice_sent``        the service told the customer something unasked. ``reason`` its kind.
@@ -64,7 +67,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Dict, Mapping, Optional
 
-__all__ = ["EventKind", "ServiceEvent", "TurnOutcome", "contact_id", "pseudonym"]
+__all__ = ["NOT_TOPICS", "EventKind", "ServiceEvent", "TurnOutcome", "contact_id", "pseudonym", "turn_topic"]
 
 
 class EventKind(StrEnum):
@@ -95,6 +98,31 @@ class TurnOutcome(StrEnum):
     REJECTED = "rejected"
 
 
+NOT_TOPICS = frozenset({
+    "greet", "goodbye", "thank", "affirm", "deny", "inform", "rate", "bot_challenge", "capabilities",
+    "answer_rejected", "nlu_fallback", "out_of_scope",
+})
+"""Intents that say nothing about what the customer needs: small talk (hello, thanks, "are you a bot?"), dialogue
+moves (yes, no, a form's answer, a rating, "that's not what I asked") and what the bot did not understand. A turn
+with one of these has no topic, so first-contact resolution (``docs/kpis.md``) never counts two greetings a few
+days apart as the same problem coming back."""
+
+
+def turn_topic(intent: str, answer_key: str = "") -> str:
+    """What a customer message was about: the FAQ answer's key if the bot answered from the FAQ, else its intent.
+
+    Args:
+        intent: The intent the NLU found.
+        answer_key: The retrieval answer's key (``faq/shipping_cost``) when the FAQ answered, else "".
+
+    Returns:
+        The topic; "" for the intents of :data:`NOT_TOPICS` (and for no intent).
+    """
+    if answer_key:
+        return answer_key
+    return "" if intent in NOT_TOPICS else intent
+
+
 def contact_id(conversation: str, session_start: float) -> str:
     """The id of one episode: the conversation and the start of its session (epoch seconds)."""
     return f"{conversation}@{int(session_start)}"
@@ -118,7 +146,7 @@ class ServiceEvent:
         conversation: The conversation id (Rasa's sender id).
         at: When, in UTC.
         contact: The episode (:func:`contact_id`); empty when the emitter cannot know it.
-        channel: ``web``, ``whatsapp``, ``telegram``, ``rest``, ``callback``...
+        channel: The channel's name (:data:`core.channels.CHANNELS`: ``web``, ``whatsapp``, ``kesher_rest``...).
         language: ``he`` or ``en``.
         intent: The intent the NLU found (turns).
         confidence: Its confidence, 0–1 (turns).

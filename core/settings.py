@@ -319,6 +319,15 @@ class Settings(BaseModel):
     twilio_content_agent_reply_en: str = Field(
         default="HX00000000000000000000000000demo4", env="TWILIO_CONTENT_AGENT_REPLY_EN",
         description="The same template in English. DEMO DEFAULT placeholder.")
+    twilio_content_csat_he: str = Field(
+        default="HX00000000000000000000000000demo5", env="TWILIO_CONTENT_CSAT_HE",
+        description="WhatsApp quick-reply template (twilio/quick-reply) that asks for a rating in one tap, Hebrew: "
+                    "variable 1 the question (one line) between fixed words, five buttons whose ids are 1 to 5. "
+                    "Unset in production: the question goes as numbered text (the number is the rating). "
+                    "DEMO DEFAULT placeholder.")
+    twilio_content_csat_en: str = Field(
+        default="HX00000000000000000000000000demo6", env="TWILIO_CONTENT_CSAT_EN",
+        description="The same template in English. DEMO DEFAULT placeholder.")
     notice_scan_minutes: float = Field(default=15.0, env="KESHER_NOTICE_SCAN_MINUTES", ge=0,
                                        description="How often the handoff service scans the orders' estimated "
                                                    "delivery dates for late orders to tell customers about "

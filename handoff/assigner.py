@@ -7,6 +7,8 @@ the topic come first, then the team that owns the topic, then whoever has the
 most room. Every take goes through the atomic store, so
 several service replicas may run this at once; one of them per moment does the
 work (a ``SET NX`` lease naming its holder, held for the whole pass) so customers are told things once.
+Each pass also takes the conversations that lapsed in the queue (nothing happened in them for nearly the
+retention) out of it, recorded as abandoned.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Assigner:
         assigned = 0
         if self.auto_assign:
             assigned = await self._assign()
+        await self._time_out_lapsed()
         await self._notify_positions()
         await self._retry_outcomes()
         return assigned
@@ -116,6 +119,34 @@ class Assigner:
                     candidates = [(a, n + 1 if a.agent_id == agent.agent_id else n) for a, n in candidates]
                     break
         return assigned
+
+    async def _time_out_lapsed(self) -> int:
+        """Takes the conversations that lapsed in the queue out of it, each recorded as abandoned; returns how many.
+
+        A lapsed conversation (:meth:`HandoffStore.lapsing`: queued, and nothing happened in it for nearly the
+        retention) goes back to the bot with ``abandoned`` (``timed_out``, its wait) and ``returned_to_bot``
+        events; the customer is not written to (weeks later, on WhatsApp outside its 24-hour window). One whose
+        record already expired leaves the queue with an ``abandoned`` (``expired``) event that knows only its id.
+        """
+        store = self.desk.store
+        lapsing, gone = await store.lapsing()
+        done = 0
+        for conv in await store.get_many(lapsing):
+            if conv is None or conv.state is not ConversationState.QUEUED:
+                continue
+            if (await store.give_up(conv.cid, "timed_out")).ok:
+                done += 1
+                log.info("%s lapsed in the queue (nothing happened in it for %d s): back to the bot", conv.cid,
+                         store.retention - store.lapse_margin)
+                await store.record(ServiceEventKind.ABANDONED, conv, reason="timed_out", topic=conv.topic,
+                                   value=max(0.0, self.desk.clock() - (conv.queued_at or conv.requested_at)))
+                await store.record(ServiceEventKind.RETURNED_TO_BOT, conv, reason="timed_out")
+        for cid in gone:
+            if await store.forget_lapsed(cid):
+                done += 1
+                log.warning("%s left the queue: its record expired before a handoff service saw it lapse", cid)
+                await store.record(ServiceEventKind.ABANDONED, Conversation(cid=cid), reason="expired", language="")
+        return done
 
     async def _notify_positions(self) -> None:
         store, texts = self.desk.store, self.desk.texts

@@ -523,15 +523,26 @@ class Desk:
             await self.store.tell_customer(conv, self.texts.text("agent_joined", conv.language,
                                                                    agent=agent.display_name(conv.language)))
             await self.store.record(ServiceEventKind.HANDOFF_ASSIGNED, conv, agent=agent.agent_id,
-                                    team=self._team(conv, agent), topic=conv.topic,
+                                    team=self.team_for(conv, agent.agent_id), topic=conv.topic,
                                     value=max(0.0, conv.assigned_at - (conv.queued_at or conv.requested_at)))
         return result
 
-    def _team(self, conv: Conversation, agent: Agent) -> str:
-        """The team a conversation is handled for: the one it was sent to, else the agent's own for its topic."""
+    def team_for(self, conv: Conversation, agent_id: str) -> str:
+        """The team a conversation is handled for: the one it was sent to, else the agent's own for its topic.
+
+        Every event of an agent's work (assignment, messages, close, the customer's rating) carries it, so the
+        KPIs per team see them all.
+
+        Args:
+            conv: The conversation.
+            agent_id: The agent handling it ("" when none: then only the team it was sent to).
+
+        Returns:
+            The team's id, or "" when the conversation was sent to no team and the agent is in none.
+        """
         if conv.team:
             return conv.team
-        teams = self.agents.team_of(agent.agent_id)
+        teams = self.agents.team_of(agent_id) if agent_id else []
         owner = self.policy.team_for(conv.topic)
         return owner if owner in teams else (teams[0] if teams else "")
 
@@ -554,7 +565,7 @@ class Desk:
         if self.store.event_log is not None:
             first = await self.store.count_agent_reply(cid) == 1
             await self.store.record(ServiceEventKind.AGENT_MESSAGE, conv, agent=agent.agent_id,
-                                    reason="first" if first else "",
+                                    team=self.team_for(conv, agent.agent_id), reason="first" if first else "",
                                     value=max(0.0, event.at - conv.assigned_at) if first else None)
         return event
 
@@ -609,8 +620,8 @@ class Desk:
         if not result.ok:
             raise Conflict(f"could not close: {result.state}", text="desk_error_close_failed")
         conv = await self._conversation(cid)
-        await self.store.record(ServiceEventKind.CLOSED, conv, agent=agent.agent_id, team=self._team(conv, agent),
-                                reason=resolution, topic=conv.topic,
+        await self.store.record(ServiceEventKind.CLOSED, conv, agent=agent.agent_id,
+                                team=self.team_for(conv, agent.agent_id), reason=resolution, topic=conv.topic,
                                 value=max(0.0, conv.closed_at - conv.assigned_at) if conv.assigned_at else None)
         text = self.texts.text("closed" if conv.email else "closed_no_email", conv.language,
                                agent=agent.display_name(conv.language))

@@ -53,7 +53,7 @@ class InboundMessage:
 
     Attributes:
         cid: Conversation id (Rasa's sender id); the channel base fills it in from ``address``.
-        channel: Channel name (``kesher_callback``, ``web``, ``whatsapp``, ``telegram``).
+        channel: Channel name (:data:`core.channels.CHANNELS`).
         text: What the customer wrote (a button's payload for button presses).
         message_id: The provider's id (deduplication), or a fresh one.
         address: The customer's address on the channel (phone, chat id, web session).
@@ -204,7 +204,7 @@ class HandoffRouter:
     async def _record_csat(self, conv: Conversation, comment: str) -> None:
         # The event log keeps the comment masked, like the conversation's events.
         await self.store.record(ServiceEventKind.CSAT, conv, value=float(conv.csat_rating), reason="agent",
-                                agent=conv.agent_id, topic=conv.topic,
+                                agent=conv.agent_id, team=self.desk.team_for(conv, conv.agent_id), topic=conv.topic,
                                 text=mask_contacts(mask_sensitive(comment)) if comment else "")
 
 

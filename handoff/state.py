@@ -18,6 +18,9 @@ both to expire ``retention`` seconds after that last activity, a customer's
 history of handoffs expires the same way after its last entry, the ``closed``
 set drops conversations closed longer ago than that, and the shared streams
 (the feed and the outbound messages) are trimmed of entries older than that.
+A conversation left in the queue that long lapses a day before its record would
+expire (:meth:`HandoffStore.lapsing`): the assigner takes it out of the queue and
+records it as abandoned (``timed_out``).
 Card and ID numbers are masked (:func:`core.masking.mask_sensitive`) before an
 event, what the customer asked the bot, or the agent's summary is stored.
 """
@@ -40,7 +43,8 @@ from core.service_events import EventKind as ServiceEventKind
 from handoff.event_log import EventLog
 from handoff.models import Conversation, ConversationState, Event, EventKind, HandoffRequest, OutboundMessage
 
-__all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "HandoffStore", "TransitionResult", "queue_score"]
+__all__ = ["DEFAULT_RETENTION_SECONDS", "FEED_MAXLEN", "LAPSE_MARGIN_SECONDS", "HandoffStore", "TransitionResult",
+           "queue_score"]
 
 FEED_MAXLEN = 20_000
 # How long a conversation's delivery order outlives its newest outbound message (far beyond any retry;
@@ -49,6 +53,9 @@ OUTBOUND_ORDER_TTL_SECONDS = 7 * 24 * 3600
 EVENTS_MAXLEN = 5_000
 HISTORY_LENGTH = 50
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
+# A queued conversation lapses this long before its record would expire (at most half the retention): time
+# enough for a handoff service to see it while its facts (contact, channel, language) are still there.
+LAPSE_MARGIN_SECONDS = 24 * 3600
 MASK_INLINE_CHARS = 20_000
 # Seconds of waiting one priority level is worth: priority 1 goes ahead of
 # priority 0 requests made up to this long before it.
@@ -158,6 +165,12 @@ note_state(KEYS[1], KEYS[2], KEYS[3], ARGV[1], s, 'closed', ARGV[2], ARGV[4])
 return {1, 'closed'}
 """
 
+# KEYS: conv, queue. ARGV: cid. A queued conversation whose record expired leaves the queue (1), once.
+_FORGET_LAPSED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
 # KEYS: conv, events, feed, queue. ARGV: cid, now, from_state, why.
 _TO_BOT = _LUA_PRELUDE + """
 local s = state_of(KEYS[1])
@@ -219,6 +232,8 @@ class HandoffStore:
         self.retention = int(retention_seconds)
         if self.retention < 1:
             raise ValueError("retention_seconds must be positive")
+        self.lapse_margin = min(LAPSE_MARGIN_SECONDS, self.retention // 2)
+        """Seconds before its record expires at which a queued conversation lapses (:meth:`lapsing`)."""
 
         def script(source: str) -> Any:
             return redis.register_script(source.replace("RETENTION", str(self.retention)))
@@ -228,6 +243,7 @@ class HandoffStore:
         self._transfer = script(_TRANSFER)
         self._close = script(_CLOSE)
         self._to_bot = script(_TO_BOT)
+        self._forget_lapsed = redis.register_script(_FORGET_LAPSED)
 
     # -- reading -----------------------------------------------------------
     async def get(self, cid: str) -> Optional[Conversation]:
@@ -253,6 +269,32 @@ class HandoffStore:
     async def queue(self) -> List[str]:
         """Queued conversation ids, next first."""
         return list(await self.redis.zrange(self.keys.queue(), 0, -1))
+
+    async def lapsing(self) -> Tuple[List[str], List[str]]:
+        """Queued conversations nobody took and nothing happened in for nearly the retention.
+
+        Every activity (a message either way, a transition) sets the record to expire ``retention`` seconds
+        later; a conversation still queued when its record has less than :attr:`lapse_margin` seconds left
+        lapses (the assigner takes it out of the queue as abandoned, :meth:`give_up` with ``timed_out``).
+
+        Returns:
+            The ids whose record expires within the margin, and those whose record is already gone (no
+            handoff service ran in the margin; :meth:`forget_lapsed` takes them out of the queue).
+        """
+        queue = await self.queue()
+        if not queue:
+            return [], []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in queue:
+                pipe.ttl(self.keys.conversation(cid))
+            ttls = await pipe.execute()
+        lapsing = [cid for cid, ttl in zip(queue, ttls, strict=True) if 0 <= int(ttl) <= self.lapse_margin]
+        gone = [cid for cid, ttl in zip(queue, ttls, strict=True) if int(ttl) == -2]
+        return lapsing, gone
+
+    async def forget_lapsed(self, cid: str) -> bool:
+        """Takes a queued conversation whose record expired out of the queue; True if this call did."""
+        return bool(await self._forget_lapsed(keys=[self.keys.conversation(cid), self.keys.queue()], args=[cid]))
 
     async def position(self, cid: str) -> int:
         """1-based place in the queue, 0 when not queued."""

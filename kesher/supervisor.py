@@ -22,6 +22,14 @@ are up and warm: the supervisor rewrites nginx's list of servers and reloads it
 (SIGHUP) whenever a replica becomes ready, dies or comes back. ``rasa run``
 replicas reach the action servers through it too.
 
+For Prometheus, the supervisor keeps a file_sd target file
+(``$KESHER_VAR_DIR/prometheus/kesher-targets.json``, :data:`TARGETS_FILE`): one
+target per running part that serves ``/metrics`` (the model server, each action
+server, ``rasa run`` and handoff service replica, on the port it really listens
+on), labelled ``part`` and ``replica``. It is rewritten (atomically) whenever a
+part starts, dies or comes back on a new port, and emptied when the supervisor
+stops, so Prometheus scrapes every replica, not whichever one nginx picks.
+
 Tests use :class:`Supervisor` directly (:meth:`start`, :meth:`stop`), on free
 ports and a temporary state folder. Before anything starts, production mode
 checks the settings (``core/production.py``). No secret is ever on a part's
@@ -62,11 +70,16 @@ from kesher.frontdoor import BALANCED, frontdoor_dir, nginx_command, usual_port,
 from kesher.part import PART_MODULES
 from writers.model_server import publish
 
-__all__ = ["ALL_PARTS", "Part", "StartupError", "Supervisor"]
+__all__ = ["ALL_PARTS", "METRICS_PARTS", "TARGETS_FILE", "Part", "StartupError", "Supervisor"]
 
 ALL_PARTS = ("redis", "smtp", "models", "actions", "rasa", "handoff", "frontdoor")
 """Every part, in starting order. ``frontdoor`` (nginx) runs when ``KESHER_PUBLIC_HOST`` is set (the TLS
 front door) or ``KESHER_REPLICAS`` > 1 (the loopback balancer in front of the replicas)."""
+
+METRICS_PARTS = ("models", "actions", "rasa", "handoff")
+"""The parts that serve Prometheus metrics at ``/metrics`` on their own loopback listener."""
+TARGETS_FILE = Path("prometheus") / "kesher-targets.json"
+"""Where, under ``KESHER_VAR_DIR``, the supervisor keeps Prometheus's file_sd list of those parts."""
 
 FIRST_WAIT = 1.0
 """Seconds before a part that died is started again the first time; each failure in a row doubles it."""
@@ -274,6 +287,9 @@ class Supervisor:
         self._stop_signal = 0
         self._upstreams_written: Optional[Dict[str, List[int]]] = None
         self._upstreams_loaded: Optional[Dict[str, List[int]]] = None
+        self.targets_path = settings.var_dir / TARGETS_FILE
+        """Prometheus's file_sd list of the parts that serve ``/metrics`` (see the module docstring)."""
+        self._targets_written: Optional[List[Dict[str, object]]] = None
 
     # -- the parts --------------------------------------------------------------------------------------------
     def _redis_part(self) -> Part:
@@ -417,6 +433,7 @@ class Supervisor:
         part.state, part.started_at = "starting", time.monotonic()
         where = f" on 127.0.0.1:{part.port}" if part.port else ""
         self.log(f"{part.name} started (pid {part.process.pid}){where}")
+        self._write_targets()
 
     def _wait_ready(self, group: Sequence[Part]) -> None:
         waiting = list(group)
@@ -476,6 +493,7 @@ class Supervisor:
         wait = min(self.first_wait * 2 ** part.failures, self.longest_wait)
         part.failures += 1
         part.state, part.next_try = "waiting", now + wait
+        self._write_targets()
         pid = part.process.pid if part.process is not None else "?"
         self.log(f"{part.name} (pid {pid}) {reason}; next try in {wait:g} s")
         if part.failed_starts == CRASH_REPORT:
@@ -498,6 +516,35 @@ class Supervisor:
             write_upstreams(self.settings, upstreams)
             self._upstreams_written = upstreams
         return upstreams
+
+    def metrics_targets(self) -> List[Dict[str, object]]:
+        """Prometheus's file_sd groups: one per running part that serves ``/metrics``, labelled part and replica.
+
+        A running part is one started and not dead (``starting`` or ``ready``): a replica's port changes each time
+        it is started again, so a dead one is left out until it runs again on its new port.
+        """
+        s = self.settings
+        usual = {"models": s.model_server_port, "actions": s.actions_port, "rasa": s.rasa_port,
+                 "handoff": s.handoff_port}
+        groups: List[Dict[str, object]] = []
+        for part in self.parts:
+            if part.kind not in METRICS_PARTS or part.state not in ("starting", "ready"):
+                continue
+            replica = part.name.rpartition("-")[2] if part.name != part.kind else "1"
+            groups.append({"targets": [f"127.0.0.1:{part.port or usual[part.kind]}"],
+                           "labels": {"part": part.kind, "replica": replica}})
+        return groups
+
+    def _write_targets(self) -> None:
+        """Rewrites the target file when the running parts changed (a new file moved into place: never half-read)."""
+        targets = self.metrics_targets()
+        if targets == self._targets_written:
+            return
+        self.targets_path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = self.targets_path.with_suffix(".tmp")
+        fresh.write_text(json.dumps(targets, indent=2) + "\n", encoding="utf-8")
+        os.replace(fresh, self.targets_path)
+        self._targets_written = targets
 
     def _update_balancer(self) -> None:
         """Rewrites nginx's list of replicas when it changed, and reloads nginx once it runs."""
@@ -591,6 +638,8 @@ class Supervisor:
                 if part._log is not None:
                     part._log.close()
                     part._log = None
+        if self._targets_written:  # nothing to scrape any more (a supervisor that never started wrote nothing)
+            self._write_targets()
 
     def part(self, name: str) -> Part:
         """The part called ``name``.

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Engine
 from analytics.kpis import KPI_NAMES, KpiFilter, kpi_breakdown, kpi_report
 from analytics.tables import metadata, service_events
 from core.errors import InvalidInput
+from core.service_events import turn_topic
 
 NOV2, NOV3, NOV4 = datetime(2026, 11, 2), datetime(2026, 11, 3), datetime(2026, 11, 4)
 WHOLE = KpiFilter(NOV2, NOV4)
@@ -280,6 +281,64 @@ def test_breakdown_per_language_agent_and_team(db: Engine) -> None:
                                "fallback_rate": None, "csat_avg": 4.0, "csat_count": 1, "queue_wait_p50": 120.0,
                                "handling_time_avg": 690.0}
     assert (teams["billing"]["contacts"], teams["billing"]["handling_time_avg"]) == (1, 1680.0)
+
+
+def test_greetings_a_few_days_apart_are_not_the_same_problem_coming_back(empty_db: Engine) -> None:
+    """Two contacts of one conversation three days apart, each opened with "hi" and closed with "thanks".
+
+    Their topics come from :func:`core.service_events.turn_topic`, as the tracker store records them: the
+    small talk has none, so only the real questions (shipping, then returns) are compared, and both contacts
+    were resolved. Had the intent been the topic, the second "hi" would count as the first contact's problem
+    coming back.
+    """
+    rows: List[Dict[str, Any]] = []
+    first, second = NOV2 + timedelta(hours=9), NOV2 + timedelta(days=3, hours=9)
+    for contact, start, question in (("K1", first, "faq/shipping_cost"), ("K2", second, "faq/returns_policy")):
+        for n, (intent, key) in enumerate((("greet", ""), ("faq", question), ("thank", ""), ("goodbye", ""))):
+            rows.append({"event_id": f"{len(rows)}-0", "at": start + timedelta(minutes=n), "kind": "turn",
+                         "conversation": "web:kim", "contact": contact, "channel": "web", "language": "en",
+                         "intent": intent, "confidence": 0.9, "outcome": "answered", "reason": "",
+                         "topic": turn_topic(intent, key), "agent": "", "team": "", "value": None, "text": ""})
+    with empty_db.begin() as conn:
+        conn.execute(service_events.insert(), rows)
+
+    report = kpi_report(empty_db, KpiFilter(NOV2, NOV2 + timedelta(days=7)))
+
+    assert report["fcr"] == {"rate": 1.0, "resolved": 2, "contacts": 2}
+    # The same question three days later is a return, greetings or not.
+    with empty_db.begin() as conn:
+        conn.execute(service_events.insert(), [{**rows[1], "event_id": "again-0", "contact": "K3",
+                                                "at": second + timedelta(hours=2)}])
+    assert kpi_report(empty_db, KpiFilter(NOV2, NOV2 + timedelta(days=2)))["fcr"] == {
+        "rate": 0.0, "resolved": 0, "contacts": 1}
+
+
+def test_a_conversation_that_lapsed_in_the_queue_weeks_later_counts_where_it_was_queued(empty_db: Engine) -> None:
+    rows: List[Dict[str, Any]] = []
+
+    def ev(contact: str, at: datetime, kind: str, **fields: Any) -> None:
+        rows.append({"event_id": f"{len(rows)}-0", "at": at, "kind": kind, "conversation": f"web:{contact}",
+                     "contact": contact, "channel": "web", "language": "en", "intent": "", "confidence": None,
+                     "outcome": "", "reason": "", "topic": "", "agent": "", "team": "", "value": None, "text": "",
+                     **fields})
+
+    queued_at = NOV2 + timedelta(hours=20)
+    # Q1 waited with nobody to take it; the assigner timed it out 29 days later (the retention, less a day).
+    ev("Q1", queued_at, "handoff_queued", reason="asked_for_human")
+    ev("Q1", queued_at + timedelta(days=29), "abandoned", reason="timed_out", value=29 * 86400.0)
+    # Q2 was taken; Q3's record expired before any handoff service saw it lapse: its event knows no contact.
+    ev("Q2", queued_at, "handoff_queued", reason="asked_for_human")
+    ev("Q2", queued_at + timedelta(minutes=2), "handoff_assigned", agent="dana", value=120.0)
+    ev("Q3", queued_at, "handoff_queued", reason="asked_for_human")
+    rows.append({**rows[-1], "event_id": "expired-0", "kind": "abandoned", "contact": "", "language": "",
+                 "reason": "expired", "at": queued_at + timedelta(days=31)})
+    with empty_db.begin() as conn:
+        conn.execute(service_events.insert(), rows)
+
+    assert kpi_report(empty_db, WHOLE)["abandonment"] == {"rate": pytest.approx(1 / 3), "abandoned": 1, "queued": 3}
+    # The time-out is counted on the day Q1 was queued, not on the day it was recorded.
+    assert kpi_report(empty_db, KpiFilter(datetime(2026, 12, 1), datetime(2026, 12, 3)))["abandonment"] == {
+        "rate": None, "abandoned": 0, "queued": 0}
 
 
 @pytest.mark.parametrize("flt", [KpiFilter(datetime(2026, 11, 20), datetime(2026, 11, 21)),

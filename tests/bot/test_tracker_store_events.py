@@ -94,11 +94,13 @@ async def test_a_turn_says_how_the_bot_answered(make_store, redis_client: Redis)
                                        SlotSet("handoff_requested", True)))
     faq_turn, fallback, out_of_scope, handoff = await recorded(redis_client)
     assert (faq_turn.outcome, faq_turn.topic, faq_turn.text) == ("answered", "faq/shipping_cost", "")
-    assert (fallback.outcome, fallback.topic, fallback.text) == ("fell_back", "nlu_fallback", "zorp blarg")
+    # What the bot did not understand has no topic: first-contact resolution does not count it as one.
+    assert (fallback.outcome, fallback.topic, fallback.text) == ("fell_back", "", "zorp blarg")
     assert out_of_scope.outcome == "fell_back"
     assert "4111 1111 1111 1111" not in out_of_scope.text and "noa.cohen@example.com" not in out_of_scope.text
     assert out_of_scope.text.startswith("my card") and "1111" in out_of_scope.text
     assert (handoff.outcome, handoff.intent, handoff.text) == ("handed_off", "human_handoff", "a person please")
+    assert (out_of_scope.topic, handoff.topic) == ("order_status", "human_handoff")  # no FAQ answer: the intent
     assert all(t.value is not None and t.value >= 0 for t in (faq_turn, fallback, out_of_scope, handoff))
 
 
@@ -107,3 +109,17 @@ async def test_with_the_event_log_off_nothing_is_recorded(make_store, redis_clie
     await say(store, "web:s3", session_start(1_700_000_000) + message("hi", "greet"))
     assert await store.retrieve("web:s3") is not None  # the conversation is kept as always
     assert await redis_client.exists(KEYS.service_events(), KEYS.session_contact("web:s3")) == 0
+
+
+async def test_small_talk_and_dialogue_moves_have_no_topic(make_store, redis_client: Redis) -> None:
+    store = make_store()
+    await say(store, "web:s4", session_start(1_700_000_000) + message("hello", "greet", ActionExecuted("utter_greet")))
+    for text, intent in (("thanks", "thank"), ("yes", "affirm"), ("no", "deny"), ("bye", "goodbye"),
+                         ("are you a bot", "bot_challenge"), ("4", "rate"), ("1234", "inform"),
+                         ("what is the meaning of life", "out_of_scope")):
+        await say(store, "web:s4", message(text, intent, ActionExecuted("utter_default")))
+    await say(store, "web:s4", message("where is my order", "order_status", ActionExecuted("action_order_status")))
+    *small_talk, order = await recorded(redis_client)
+    assert [(t.intent, t.topic) for t in small_talk] == [(intent, "") for intent in (
+        "greet", "thank", "affirm", "deny", "goodbye", "bot_challenge", "rate", "inform", "out_of_scope")]
+    assert (order.intent, order.topic) == ("order_status", "order_status")

@@ -1,20 +1,25 @@
-"""The bot's rating question is one tap on every channel: the answer reaches the bot as the rating's payload.
+"""The rating question is one tap on every channel: the answer reaches the bot as the rating's payload.
 
 A stand-in for Rasa asks the catalog's question (``csat_bot_question``) the way ``action_ask_csat``
 does; the customer answers as each channel lets them: a button on the widget, an inline
-keyboard button on Telegram, the option's number on WhatsApp.
+keyboard button on Telegram, a quick-reply button on WhatsApp (Twilio's Content API, when the
+``csat`` template is configured) or else the option's number. An agent's close asks too, and on
+WhatsApp the tap is the rating the handoff router records.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List
 
 import pytest
 from rasa.core.channels.channel import UserMessage
 
 from connectors.telegram import TelegramChannel
 from connectors.web import WebChannel
+from core.service_events import ServiceEvent
 from core.settings import Settings
+from handoff.identity import conversation_id
+from handoff.models import HandoffRequest
 from tests.connectors.conftest import TELEGRAM_SECRET, WEB_SECRET
 from tests.helpers import fake_telegram
 from tests.helpers.channels import (
@@ -28,10 +33,12 @@ from tests.helpers.channels import (
 from tests.helpers.fake_telegram import FakeTelegram
 from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.texts import catalog
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
 FOUR = '/rate{"rating":"4"}'
+CSAT_EN = "HX" + "5" * 32  # the approved quick-reply template's Content SID
 
 
 class AsksForARating(EchoBot):
@@ -43,11 +50,12 @@ class AsksForARating(EchoBot):
         await message.output_channel.send_response(message.sender_id, question.dispatcher_kwargs())
 
 
-async def test_on_whatsapp_the_ratings_are_numbered_and_the_number_is_the_rating(
+async def test_on_whatsapp_without_the_template_the_ratings_are_numbered_and_the_number_is_the_rating(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
     twilio.clear()
     bot = AsksForARating()
-    async with serving_channel(whatsapp_on(twilio), channel_settings, bot=bot) as app:
+    settings = channel_settings.replace(twilio_content_csat_en="", twilio_content_csat_he="")
+    async with serving_channel(whatsapp_on(twilio), settings, bot=bot) as app:
         customer = WhatsAppCustomer(app.base, twilio)
         await customer.say("thanks!")
         [question] = await customer.replies(1)
@@ -56,6 +64,61 @@ async def test_on_whatsapp_the_ratings_are_numbered_and_the_number_is_the_rating
         await customer.say("4")
         await customer.replies(2)
     assert bot.texts == ["thanks!", FOUR]
+
+
+async def test_on_whatsapp_the_question_is_a_quick_reply_template_and_a_tap_is_the_rating(
+        channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
+    twilio.clear()
+    bot = AsksForARating()
+    async with serving_channel(whatsapp_on(twilio), channel_settings.replace(twilio_content_csat_en=CSAT_EN),
+                               bot=bot) as app:
+        customer = WhatsAppCustomer(app.base, twilio)
+        await customer.say("thanks!")
+        [question] = await twilio.wait_for_async("whatsapp:" + customer.phone, 1)
+        assert (question.content_sid, question.body) == (CSAT_EN, "")
+        assert question.content_variables == {"1": catalog().text("csat_bot_question", "en")}
+        # Twilio sends the tapped button's title as the text and its id as ButtonPayload.
+        await customer.tap("★★★★ Very good", "4")
+        await customer.replies(2)
+    assert bot.texts == ["thanks!", FOUR]
+
+
+async def test_on_whatsapp_a_tap_rates_the_agent_who_closed_the_chat(
+        channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
+    twilio.clear()
+    async with serving_channel(whatsapp_on(twilio), channel_settings.replace(twilio_content_csat_en=CSAT_EN)) as app:
+        customer = WhatsAppCustomer(app.base, twilio)
+        await customer.say("hi")
+        await customer.replies(1)
+        desk = app.rt.router.desk
+        cid = conversation_id("whatsapp", customer.address)
+        await desk.request(HandoffRequest(cid=cid, channel="whatsapp", language="en", reason="explicit_request",
+                                          reference="K-C5A7C5", contact=f"{cid}@1700000000"))
+        sarah = desk.agents.get("sarah")
+        assert sarah is not None
+        assert (await desk.take(cid, sarah, require_online=False)).ok
+        assert (await desk.close(cid, sarah, "resolved")).ok
+        sent = await until(lambda: [m for m in twilio.messages_to("whatsapp:" + customer.phone) if m.content_sid],
+                           what="the rating question", timeout=30)
+        closing = desk.texts.text("closed_no_email", "en", agent=sarah.display_name("en"))
+        assert [(m.content_sid, m.content_variables) for m in sent] == [(CSAT_EN, {"1": closing})]
+
+        await customer.tap("★★★★", "4")
+        conv = await until(lambda: _rated(app.rt.router.store, cid), what="the rating recorded", timeout=30)
+        assert conv.csat_rating == 4
+        await customer.say("no")
+        csat = await until(lambda: _csat_events(redis_client, app.rt.keys, cid), what="the csat event", timeout=30)
+    assert [(e.value, e.reason, e.agent, e.team) for e in csat] == [(4.0, "agent", "sarah", "orders")]  # her team
+
+
+async def _rated(store: Any, cid: str) -> Any:
+    conv = await store.get(cid)
+    return conv if conv is not None and conv.csat_rating else None
+
+
+async def _csat_events(redis: Any, keys: Any, cid: str) -> List[ServiceEvent]:
+    events = [ServiceEvent.from_fields(f) for _, f in await redis.xrange(keys.service_events())]
+    return [e for e in events if e.kind == "csat" and e.conversation == cid]
 
 
 async def test_on_telegram_the_ratings_are_an_inline_keyboard(channel_settings: Settings, telegram: FakeTelegram,

@@ -19,7 +19,13 @@ import pytest_asyncio
 from sqlalchemy import create_engine, event
 
 from analytics.kpis import BREAKDOWNS
-from console.dashboard import CARDS, KpiReader, kpi_order, parse_view, show_seconds
+from connectors.callback import CallbackChannel
+from connectors.rest import KesherRestChannel
+from connectors.telegram import TelegramChannel
+from connectors.web import WebChannel
+from connectors.whatsapp import WhatsAppChannel
+from console.dashboard import CARDS, CHANNELS, KpiReader, kpi_order, parse_view, show_seconds
+from core import channels
 from core.errors import InvalidInput
 from core.processes import free_port
 from core.settings import PROJECT_ROOT
@@ -27,7 +33,14 @@ from handoff.agents import hash_password
 from kesher.add_agent import upsert_agent
 from tests.console.conftest import PASSWORD
 from tests.helpers.console_app import RunningConsole, copy_demo_agents, running_console
-from tests.helpers.dashboard import FIRST_DAY, FORMULA_QUESTION, HEBREW_QUESTION, LAST_DAY, seed_events
+from tests.helpers.dashboard import (
+    FIRST_DAY,
+    FORMULA_QUESTION,
+    HEBREW_QUESTION,
+    LAST_DAY,
+    integration_events,
+    seed_events,
+)
 from tests.helpers.postgres import start_postgres
 from tests.helpers.redis_server import RedisServer
 
@@ -180,6 +193,33 @@ async def test_the_json_answer_has_the_report_and_every_breakdown(service: Runni
         assert answer["report"]["fallback_rate"]["turns"] == 6
         assert set(answer["breakdowns"]) == {"channel", "language", "agent", "team"}
         assert [row["group"] for row in answer["breakdowns"]["channel"]] == ["web"]
+
+
+async def test_the_channel_filter_offers_the_channels_events_really_carry(redis_server: RedisServer,
+                                                                         tmp_path: Path) -> None:
+    # Every connector answers its name from core.channels, and so do the events of its conversations.
+    assert [KesherRestChannel.name(), CallbackChannel.name()] == [channels.REST, channels.CALLBACK]
+    assert {WebChannel.name(), WhatsAppChannel.name(), TelegramChannel.name(), KesherRestChannel.name(),
+            CallbackChannel.name()} == set(CHANNELS)
+    url = seed_events(tmp_path / "events.db", extra=integration_events())
+    async with running_console(redis_server, tmp_path, agents_file=copy_demo_agents(tmp_path / "agents"),
+                               events_db_url=url, event_log=False) as running:
+        async with _client(running, "miriam") as client:
+            page = (await client.get(f"/console/dashboard?{PERIOD}")).text
+            rest = (await client.get(f"/console/dashboard?{PERIOD}&channel=kesher_rest")).text
+            callback = (await client.get(f"/console/dashboard?{PERIOD}&channel=kesher_callback")).text
+            old_name = await client.get(f"/console/dashboard?{PERIOD}&channel=rest")
+    picker = page[page.index('id="dash-channel"'):]
+    picker = picker[:picker.index("</select>")]
+    assert '<option value="kesher_rest" >REST API</option>' in picker
+    assert '<option value="kesher_callback" >Integration (callback URL)</option>' in picker
+    # The REST script's contact: two messages, one not understood, rated 5; nobody else's numbers.
+    assert (_figure(rest, "fallback_rate", "turns"), _figure(rest, "fallback_rate", "rate")) == ("2", "50%")
+    assert (_figure(rest, "containment", "contacts"), _figure(rest, "csat", "avg")) == ("1", "5.0")
+    assert "integration question" in rest and HEBREW_QUESTION not in rest
+    # The callback integration's contact went to a person.
+    assert (_figure(callback, "handoff_rate", "handoffs"), _figure(callback, "handoff_rate", "rate")) == ("1", "100%")
+    assert old_name.status_code == 400
 
 
 # -- bad filters: 400 with the reason, never 500 -----------------------------------------------------------

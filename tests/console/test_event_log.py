@@ -8,6 +8,8 @@ handling times are exact.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -16,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from analytics.engine import events_engine
+from analytics.kpis import KpiFilter, kpi_breakdown, kpi_report
 from analytics.tables import service_events
 from console.app import create_app
 from console.context import state
@@ -127,6 +130,8 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
     assert (second["agent"], second["team"], second["value"]) == ("dana", "orders", 60.0)  # waited since the transfer
     replies = by_kind["agent_message"]
     assert [(r["agent"], r["reason"], r["value"]) for r in replies] == [("omer", "first", 30.0), ("omer", "", None)]
+    # Omer's team for the payments topic: a first reply counts for the team too.
+    assert [r["team"] for r in replies] == ["billing", "billing"]
     transferred, = by_kind["handoff_transferred"]
     assert (transferred["team"], transferred["reason"]) == ("orders", "team")
     action, = by_kind["agent_action"]
@@ -137,13 +142,31 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
     asked, = by_kind["csat_asked"]
     assert asked["reason"] == "agent"
     csat, = by_kind["csat"]
-    assert (csat["value"], csat["reason"], csat["agent"]) == (4.0, "agent", "dana")
+    assert (csat["value"], csat["reason"], csat["agent"], csat["team"]) == (4.0, "agent", "dana", "orders")
     assert "050-1234567" not in csat["text"] and csat["text"].startswith("תודה")
     back, = by_kind["returned_to_bot"]
     assert back["reason"] == "csat_done"
     notices = [r["reason"] for r in by_kind["notice_sent"]]
     # The assigner may also have told the waiting customer a new estimate once agents came online.
     assert "transferred" in notices and set(notices) <= {"transferred", "queue_position"}
+
+    # The KPIs per team, from what the desk and the router recorded (no team set by hand): Omer's first reply
+    # counts for billing, Dana's close and the customer's 4 for orders.
+    today = datetime.now(UTC).replace(tzinfo=None)
+    period = KpiFilter(today - timedelta(days=1), today + timedelta(days=1))
+    engine = events_engine(settings.events_db_url)
+    try:
+        billing = kpi_report(engine, replace(period, team="billing"))
+        orders = kpi_report(engine, replace(period, team="orders"))
+        teams = {row["group"]: row for row in kpi_breakdown(engine, period, "team")}
+    finally:
+        engine.dispose()
+    assert billing["first_reply"] == {"p50": 30.0, "p90": 30.0, "count": 1}
+    assert billing["csat"]["count"] == 0
+    assert orders["first_reply"]["count"] == 0
+    assert (orders["csat"]["avg"], orders["csat"]["count"]) == (4.0, 1)
+    assert (teams["orders"]["csat_avg"], teams["orders"]["csat_count"]) == (4.0, 1)
+    assert (teams["billing"]["csat_avg"], teams["billing"]["csat_count"]) == (None, 0)
 
 
 async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
@@ -167,6 +190,53 @@ async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
     assert kinds["abandoned"]["value"] == 45.0 and kinds["abandoned"]["language"] == "en"
     assert kinds["returned_to_bot"]["reason"] == "gave_up"
     assert "handoff_assigned" not in kinds
+
+
+async def test_a_conversation_left_in_the_queue_until_it_lapses_is_counted_as_abandoned(
+        redis_server: RedisServer, redis_client: Redis, tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True
+                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
+                                     smtp=free_port())
+    clock = Clock()
+    start = clock.now
+    gone = "web:event-log-gone"
+    app = create_app(settings, container=container_for(settings, clock), name="event_log_lapse")
+    service = state(app)
+    async with serving(app):
+        await service.desk.request(HandoffRequest(cid=CID, channel="web", language="he", reason="complaint",
+                                                  reference="K-E4E4E4", topic="orders", contact=CONTACT))
+        await service.desk.request(HandoffRequest(cid=gone, channel="web", language="en", reason="complaint",
+                                                  reference="K-E5E5E5", contact=f"{gone}@1700000000"))
+        assert await service.store.queue() == [CID, gone]
+        clock.now = start + 3 * 86400
+        # Nothing happened in either for nearly the retention: CID's record expires within the lapse margin
+        # (a day), gone's already expired (no handoff service ran meanwhile).
+        assert await redis_client.expire(KEYS.conversation(CID), 600)
+        assert await redis_client.delete(KEYS.conversation(gone)) == 1
+        found = await until(lambda: _with_kind(settings, "returned_to_bot"), what="the lapsed conversation's rows",
+                            timeout=30)
+        assert await service.store.queue() == []
+        assert await service.store.state(CID) == "bot"
+        assert await redis_client.ttl(KEYS.conversation(CID)) > 600  # back with the bot: kept the whole retention
+        found = await until(lambda: [r for r in rows(settings) if r["reason"] == "expired"] and rows(settings),
+                            what="the expired conversation's row", timeout=30)
+    alias = pseudonym(settings.events_secret, CID)
+    timed_out, = [r for r in found if r["kind"] == "abandoned" and r["conversation"] == alias]
+    assert (timed_out["reason"], timed_out["value"], timed_out["contact"]) == (
+        "timed_out", 3 * 86400.0, f"{alias}@1700000000")
+    assert (timed_out["channel"], timed_out["language"], timed_out["topic"]) == ("web", "he", "orders")
+    back, = [r for r in found if r["kind"] == "returned_to_bot"]
+    assert back["reason"] == "timed_out"
+    expired, = [r for r in found if r["kind"] == "abandoned" and r["reason"] == "expired"]
+    assert expired["conversation"] == pseudonym(settings.events_secret, gone) and expired["contact"] == ""
+    # The abandonment KPI counts the lapsed contact; the expired one's record (and contact) was gone.
+    today = datetime.now(UTC).replace(tzinfo=None)
+    engine = events_engine(settings.events_db_url)
+    try:
+        report = kpi_report(engine, KpiFilter(today - timedelta(days=1), today + timedelta(days=1)))
+    finally:
+        engine.dispose()
+    assert report["abandonment"] == {"rate": 0.5, "abandoned": 1, "queued": 2}
 
 
 async def test_the_event_log_can_be_switched_off(redis_server: RedisServer, redis_client: Redis,

@@ -19,4 +19,5 @@ def test_production_ignores_the_placeholders_as_if_unset_and_does_not_refuse_to_
     production = Settings(mode="production", twilio_content_late_order_en=REAL)
     assert whatsapp_template(production, "late_order", "he") == ""
     assert whatsapp_template(production, "late_order", "en") == REAL
+    assert whatsapp_template(production, "csat", "he") == ""  # the rating question then goes as numbered text
     assert not any("TWILIO_CONTENT" in line for line in problems(production))

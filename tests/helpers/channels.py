@@ -139,6 +139,11 @@ class WhatsAppCustomer:
                                             profile_name="Dana")
         return await self.post(params)
 
+    async def tap(self, title: str, button_id: str) -> httpx.Response:
+        """Taps a quick-reply button of a template message."""
+        params = fake_twilio.inbound_params(self.phone, button=(title, button_id), profile_name="Dana")
+        return await self.post(params)
+
     async def replies(self, count: int, seconds: float = 30) -> List[Reply]:
         sent = await self.twilio.wait_for_async("whatsapp:" + self.phone, count, seconds)
         return [Reply(m.body) for m in sent]

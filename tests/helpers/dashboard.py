@@ -26,13 +26,14 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Sequence, Union
 
 from sqlalchemy import create_engine
 
 from analytics.tables import metadata, service_events
+from core import channels
 
-__all__ = ["FIRST_DAY", "FORMULA_QUESTION", "HEBREW_QUESTION", "LAST_DAY", "seed_events"]
+__all__ = ["FIRST_DAY", "FORMULA_QUESTION", "HEBREW_QUESTION", "LAST_DAY", "integration_events", "seed_events"]
 
 FIRST_DAY = "2026-03-02"
 LAST_DAY = "2026-03-04"
@@ -98,12 +99,33 @@ def events() -> List[Dict[str, Any]]:
     return rows
 
 
-def seed_events(target: Union[Path, str]) -> str:
-    """Writes the event log into a new SQLite file (a path) or an empty database (a URL); returns its URL."""
+def integration_events() -> List[Dict[str, Any]]:
+    """Two more contacts, on the REST and callback channels, as their conversation ids and events name them.
+
+    ``kesher_rest:script-1`` (day 1): one answered message and one not understood, then a bot rating of 5;
+    ``kesher_callback:crm-7`` (day 2): one message handed to a person and queued.
+    """
+    day1, day2 = datetime(2026, 3, 2, 11, 0), datetime(2026, 3, 3, 11, 0)
+    rows = _contact(f"{channels.REST}:script-1", day1, [
+        _turn("answered"), _turn("fell_back", "nlu_fallback", "integration question"),
+        ("csat", {"value": 5.0, "reason": "bot"})])
+    rows += _contact(f"{channels.CALLBACK}:crm-7", day2, [
+        _turn("handed_off", "human_handoff", "a person please"),
+        ("handoff_queued", {"reason": "explicit_request", "topic": "orders"})])
+    return rows
+
+
+def seed_events(target: Union[Path, str], extra: Sequence[Dict[str, Any]] = ()) -> str:
+    """Writes the event log into a new SQLite file (a path) or an empty database (a URL); returns its URL.
+
+    Args:
+        target: The SQLite file, or an empty database's URL.
+        extra: More rows (e.g. :func:`integration_events`) besides those of :func:`events`.
+    """
     url = target if isinstance(target, str) else f"sqlite:///{target}"
     engine = create_engine(url, future=True)
     metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(service_events.insert(), events())
+        connection.execute(service_events.insert(), [*events(), *extra])
     engine.dispose()
     return url

@@ -402,6 +402,7 @@ def inbound_params(
     media: Sequence[Tuple[str, str]] = (),
     profile_name: str = "",
     account_sid: str = DEFAULT_ACCOUNT_SID,
+    button: Optional[Tuple[str, str]] = None,
 ) -> Dict[str, str]:
     """The form Twilio POSTs to the incoming-message webhook for a WhatsApp message.
 
@@ -413,6 +414,8 @@ def inbound_params(
         media: ``(url, content_type)`` for each attachment.
         profile_name: The customer's WhatsApp profile name.
         account_sid: The receiving account.
+        button: ``(title, id)`` of the quick-reply button the customer tapped: Twilio sends the title as
+            ``Body`` and ``ButtonText``, the id as ``ButtonPayload``, with ``MessageType`` ``button``.
 
     Returns:
         Every field as a string, as Twilio sends them.
@@ -439,6 +442,8 @@ def inbound_params(
     for i, (url, content_type) in enumerate(media):
         params[f"MediaContentType{i}"] = content_type
         params[f"MediaUrl{i}"] = url
+    if button is not None:
+        params.update(Body=button[0], ButtonText=button[0], ButtonPayload=button[1], MessageType="button")
     return params
 
 

@@ -8,6 +8,7 @@ carries in its environment: that is how the tests find what is left.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, Tuple
 
 import pytest
 import redis
@@ -28,7 +29,7 @@ import kesher.supervisor
 from core.language import is_hebrew
 from core.processes import free_port
 from core.settings import Settings
-from kesher.supervisor import Supervisor, _rasa_ready
+from kesher.supervisor import Part, Supervisor, _rasa_ready
 from tests.helpers.sanic_server import serving
 from tests.helpers.supervised import Up, processes_of
 from tests.helpers.waiting import until_sync
@@ -230,3 +231,54 @@ async def test_rasa_is_ready_only_once_its_model_answers_and_it_has_parsed_a_mes
         loaded["model"] = True
         assert await asyncio.to_thread(ready)
     assert len(parsed) == 2 and any(is_hebrew(text) for text in parsed) and not all(is_hebrew(t) for t in parsed)
+
+
+def _targets(supervisor: Supervisor) -> List[Tuple[str, str, int]]:
+    groups = json.loads(supervisor.targets_path.read_text(encoding="utf-8"))
+    return [(g["labels"]["part"], g["labels"]["replica"], int(g["targets"][0].rsplit(":", 1)[1])) for g in groups]
+
+
+def test_prometheus_finds_every_replica_in_the_target_file_as_they_start_die_and_come_back(tmp_path: Path) -> None:
+    lines: List[str] = []
+    supervisor = Supervisor(Settings(var_dir=tmp_path).replace(replicas=2), parts=("handoff",), log=lines.append)
+    supervisor.first_wait = 0.05
+
+    def configure(part: Part) -> None:  # the real free port, a process that costs nothing
+        supervisor._configure_replica(part)
+        part.command = [sys.executable, "-c", "import time; time.sleep(600)"]
+        part.ready = lambda: True
+
+    for part in supervisor.parts:
+        part._configure = configure
+    supervisor.start()
+    try:
+        first, second = supervisor.part("handoff-1"), supervisor.part("handoff-2")
+        assert supervisor.targets_path == tmp_path / "prometheus" / "kesher-targets.json"
+        assert _targets(supervisor) == [("handoff", "1", first.port), ("handoff", "2", second.port)]
+        assert second.process is not None
+        second.process.kill()
+
+        def ticked(condition: Callable[[], bool]) -> Callable[[], bool]:
+            def check() -> bool:
+                supervisor.tick()
+                return condition()
+            return check
+
+        until_sync(ticked(lambda: second.state == "waiting"), what="the replica's death noticed", timeout=10)
+        assert _targets(supervisor) == [("handoff", "1", first.port)]  # its port means nothing now
+        until_sync(ticked(lambda: second.state == "ready"), what="the replica back", timeout=10)
+        assert _targets(supervisor) == [("handoff", "1", first.port), ("handoff", "2", second.port)]
+    finally:
+        supervisor.stop(grace=1)
+    assert json.loads(supervisor.targets_path.read_text(encoding="utf-8")) == []
+
+
+def test_without_replicas_the_target_file_names_each_part_on_its_own_port(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    supervisor = Supervisor(settings, log=lambda line: None)
+    for part in supervisor.parts:
+        part.state = "ready"  # as once they answer; nothing is started here
+    supervisor._write_targets()
+    assert _targets(supervisor) == [("models", "1", settings.model_server_port),
+                                    ("actions", "1", settings.actions_port), ("rasa", "1", settings.rasa_port),
+                                    ("handoff", "1", settings.handoff_port)]
