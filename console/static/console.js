@@ -461,9 +461,11 @@
     const body = $("panel-body");
     clear(body);
     const identity = el("dl", { className: "facts" }, []);
+    // An e-mail address, a phone or a reference (dir=ltr) is one unbreakable line, cut with "…" and whole in its title.
     const fact = (name, value, dir) => {
       if (!value) return;
-      identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value }));
+      const whole = dir === "ltr" ? { className: "unbroken", title: value } : {};
+      identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value, ...whole }));
     };
     fact(t("fact_name"), panel.name);
     if (panel.email) fact(t("fact_email"), panel.email, "ltr");

@@ -6,9 +6,9 @@ message, own messages at the end side (right in English, left in Hebrew), alerts
 or assigned chat (sound, title badge, a desktop notification only after "enable", a toast),
 the transfer list's presence and load, search that opens someone else's chat read-only, the
 "/" list in the agent's language with a preview, the composer's hint back in the
-console's alignment after a Hebrew note, and no channel, topic, team or order status shown as its
-English code on the Hebrew desk. The screenshots are kept in ``docs/`` (``console-en.png``,
-``console-he.png``) for the README.
+console's alignment after a Hebrew note, the customer's e-mail address on one unbroken line,
+and no channel, topic, team or order status shown as its English code on the Hebrew desk. The
+screenshots are kept in ``docs/`` (``console-en.png``, ``console-he.png``) for the README.
 """
 
 from __future__ import annotations
@@ -176,6 +176,11 @@ async def test_the_desk_fits_1280x800_in_english_and_hebrew(
         await page.locator("#panel-body .facts").wait_for()
         await page.locator("#panel-body table.orders").wait_for()
         await page.locator("#order-actions .order-action").first.wait_for()
+
+        # the e-mail address on one line, never broken mid-address: cut with "…" when long, whole in its title
+        email = page.locator("#panel-body .facts dd.unbroken", has_text="@")
+        assert await email.get_attribute("title") == opened.email
+        assert await email.evaluate("el => el.clientHeight < 1.5 * (parseFloat(getComputedStyle(el).lineHeight) || 20)")
 
         if language == "he":  # codes from the server (channel, topic, team, an order's status) shown in Hebrew
             for where in ("#queue-body", "#my-chats", "#chat-meta", "#panel-body", "#order-actions"):
