@@ -10,8 +10,9 @@ not to the bot, until the agent closes the conversation.
 from __future__ import annotations
 
 import hashlib
+import re
 from enum import StrEnum
-from typing import List
+from typing import Any, Dict, List
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -57,12 +58,39 @@ def handoff_reference(sender_id: str, requested_at: str) -> str:
 
 
 MAX_ASKED = 10
+# Said to the bot rather than asked of it: the agent's transcript keeps them, "what you asked" leaves them out.
+SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny"})
+_WORD = re.compile(r"\w")
+
+
+def _asks_something(event: Dict[str, Any]) -> bool:
+    """Whether a customer's message asked something: not a greeting, thanks, yes or no, nor a bare value.
+
+    A message that is only the values the bot extracted (an order number, an e-mail address, a phone) answered
+    the bot's question; those values are in "what we found" already.
+    """
+    text = str(event.get("text") or "").strip()
+    if not text or text.startswith("/"):
+        return False
+    parse = event.get("parse_data") or {}
+    if str((parse.get("intent") or {}).get("name") or "") in SMALL_TALK:
+        return False
+    rest = text
+    for entity in sorted(parse.get("entities") or [], key=lambda e: -int(e.get("start") or 0)):
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(rest):
+            rest = rest[:start] + " " + rest[end:]
+    return bool(_WORD.search(rest))
 
 
 def what_the_customer_asked(tracker: Tracker) -> List[str]:
-    """The customer's messages so far (the last ten), oldest first, for the agent and the e-mail."""
-    texts = [str(e.get("text") or "").strip() for e in tracker.events if e.get("event") == "user"]
-    return [t[:500] for t in texts if t and not t.startswith("/")][-MAX_ASKED:]
+    """What the customer asked so far (the last ten messages that asked something), oldest first.
+
+    For the agent's panel and the handoff e-mail's "what you asked": greetings, thanks, yes and no, and
+    messages that only gave an order number or an e-mail address are left out (:func:`_asks_something`).
+    """
+    asked = [e for e in tracker.events if e.get("event") == "user" and _asks_something(e)]
+    return [str(e.get("text") or "").strip()[:500] for e in asked][-MAX_ASKED:]
 
 
 def session_contact(tracker: Tracker) -> str:

@@ -48,6 +48,7 @@ from connectors.delivery import DeliveryError, Undeliverable
 from connectors.runtime import ChannelRuntime
 from connectors.text import split_text
 from core import channels
+from core.bidi import isolate, with_marks
 from core.errors import InvalidInput, KesherError, NotAllowed, TooLarge
 from core.language import is_hebrew
 from core.markup import to_whatsapp
@@ -56,7 +57,7 @@ from edge.errors import error_response, status_of
 from handoff.models import OutboundMessage
 from handoff.router import InboundMessage, RouteResult
 
-__all__ = ["CSAT_TEMPLATE", "WhatsAppChannel", "asks_for_rating"]
+__all__ = ["CSAT_TEMPLATE", "WhatsAppChannel", "asks_for_rating", "template_value"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,20 @@ def asks_for_rating(message: OutboundMessage) -> bool:
         match = _RATING_PAYLOAD.match(payload.strip())
         ratings.append(match and (match.group(1) or match.group(2)))
     return ratings == ["1", "2", "3", "4", "5"]
+
+
+def template_value(value: str, language: str) -> str:
+    """One variable of an approved template as the phone shows it, treated like a normal message's text.
+
+    WhatsApp's ``*bold*`` instead of the catalog's markup, on one line (templates refuse line breaks), at most
+    :data:`MAX_TEMPLATE_VAR_CHARS`; in a Hebrew template a right-to-left mark on each side, as every value
+    of a normal Hebrew message gets (:func:`core.bidi.with_marks`), so a Latin name or a number beside it
+    cannot turn the line; an English one loses any isolate. An empty value is "-" (Twilio refuses "").
+    """
+    line = " ".join(to_whatsapp(value).split())
+    if len(line) > MAX_TEMPLATE_VAR_CHARS:
+        line = line[: MAX_TEMPLATE_VAR_CHARS - 1] + "…"
+    return with_marks(isolate(line or "-"), language)
 
 
 class WhatsAppChannel(KesherInputChannel):
@@ -241,15 +256,13 @@ class WhatsAppChannel(KesherInputChannel):
             Undeliverable: It needs a template and none is configured.
         """
         if message.template:
-            name, variables = message.template, dict(message.template_vars)
+            name, raw = message.template, dict(message.template_vars)
         elif message.kind == "agent":
-            line = " ".join(message.text.split())
-            if len(line) > MAX_TEMPLATE_VAR_CHARS:
-                line = line[: MAX_TEMPLATE_VAR_CHARS - 1] + "…"
-            name, variables = "agent_reply", {"1": message.author_name or "-", "2": line or "-"}
+            name, raw = "agent_reply", {"1": message.author_name, "2": message.text}
         else:
             return None
         language = message.language or await self.rt.language_of(message.cid)
+        variables = {key: template_value(value, language) for key, value in raw.items()}
         sid = whatsapp_template(self.rt.settings, name, language)
         if not sid:
             raise Undeliverable(

@@ -24,7 +24,7 @@ from console.auth import DESK_ROLES, current_agent, require_role
 from console.context import state
 from console.middleware import load_session, security_headers
 from console.routes import json_body, load_conversation
-from console.web import say
+from console.web import say, with_names
 from core.errors import InvalidInput
 from edge.requests import text_field
 from handoff.agent_actions import AgentActionKind
@@ -47,7 +47,7 @@ def _service(request: Request) -> AgentOrderActions:
 
 
 def _said(request: Request, said: Optional[Said]) -> Optional[str]:
-    return None if said is None else say(request, said.key, **said.values)
+    return None if said is None else say(request, said.key, **with_names(request, said.values))
 
 
 def _action_request(request: Request, body: Dict[str, Any]) -> ActionRequest:
@@ -104,7 +104,7 @@ async def api_order_action(request: Request, cid: str) -> HTTPResponse:
     agent = current_agent(request)
     if not confirm:
         preview = await service.preview(conv.cid, agent, action)
-        return json({"preview": say(request, preview.key, **preview.values)})
+        return json({"preview": _said(request, preview)})
     record = await service.perform(conv.cid, agent, action)
     done = say(request, DONE[record.kind], order=record.order_id,
                amount=record.amount, currency=record.currency, code=record.code)

@@ -172,8 +172,10 @@ async def desk_page(request: Request) -> HTTPResponse:
         {"id": a.agent_id, "name": a.name, "languages": list(a.languages)}
         for a in directory.all() if a.agent_id != agent.agent_id and a.role in DESK_ROLES
     ]
-    teams = [{"id": t.team_id, "name": t.name} for t in directory.teams.values()]
     language = ui_language(request)
+    texts = service.texts
+    teams = [{"id": t.team_id, "name": texts.text(f"console_team_{t.team_id}", language)
+              if f"console_team_{t.team_id}" in texts else t.name} for t in directory.teams.values()]
     boot = {
         "agent": {"id": agent.agent_id, "name": agent.name, "first_name": agent.first_name, "role": agent.role},
         "resolution_codes": list(service.policy.resolution_codes),
@@ -183,7 +185,9 @@ async def desk_page(request: Request) -> HTTPResponse:
         "max_chars": 4000,
         "lang": language,
         "dir": text_direction(language),
-        "texts": service.texts.templates("console_", language),
+        "texts": texts.templates("console_", language),
+        # An order's status as the customers' messages name it (the catalog's status_<code>), by code.
+        "statuses": texts.templates("status_", language),
     }
     return render(request, "console/desk.html", presence=await desk.presence(agent.agent_id), boot=boot,
                   resolution_codes=boot["resolution_codes"], colleagues=colleagues, teams=teams)

@@ -40,6 +40,7 @@ __all__ = [
     "say",
     "text_direction",
     "ui_language",
+    "with_names",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -111,10 +112,24 @@ def say(request: Request, key: str, /, **values: Any) -> str:
     return state(request).texts.text(key, ui_language(request), **values)
 
 
+def with_names(request: Request, values: Mapping[str, Any]) -> Dict[str, Any]:
+    """A text's values with the codes the catalog names spelt out in the request's UI language.
+
+    An order's ``status`` ("returned") becomes the catalog's ``status_<code>`` ("הוחזרה"), so a Hebrew
+    refusal never shows the English code; a value the catalog has no name for stays as it is.
+    """
+    texts, language = state(request).texts, ui_language(request)
+    named = dict(values)
+    status = named.get("status")
+    if isinstance(status, str) and f"status_{status}" in texts:
+        named["status"] = texts.text(f"status_{status}", language)
+    return named
+
+
 def localized_error(request: Request, exc: KesherError) -> Optional[str]:
     """An error the domain raised, in the agent's language, when it names its catalog text (else None)."""
     if exc.text and exc.text in state(request).texts:
-        return say(request, exc.text, **exc.values)
+        return say(request, exc.text, **with_names(request, exc.values))
     return None
 
 

@@ -366,7 +366,18 @@ class Desk:
                           reference=ticket.reference, opening=self.next_opening_text(language))
         if ticket.eta_minutes:
             return self.texts.text("queued", language, position=ticket.position, minutes=ticket.eta_minutes)
+        closes = self.closing_today()
+        if closes:
+            return self.texts.text("queued_no_estimate_until", language, position=ticket.position, closes=closes)
         return self.texts.text("queued_no_estimate", language, position=ticket.position)
+
+    def closing_today(self) -> str:
+        """When the desk stops answering today ("20:00", local time), or "" when it is closed now."""
+        now = self.policy.hours.localize(datetime.fromtimestamp(self.clock(), tz=UTC))
+        hours = self.policy.hours.hours_on(now.date())
+        if not hours or not self.policy.hours.is_open(now):
+            return ""
+        return hours[1].strftime("%H:%M")
 
     # -- the bot hands over ------------------------------------------------------
     async def _within_handoff_limit(self, cid: str) -> None:

@@ -50,16 +50,21 @@ def _yaml() -> YAML:
 
 
 def _target(project: Project, intent: str, language: str) -> Path:
-    """The file to add to: the one with the intent's block in that language, else the language's main file.
+    """The file to add to: the language's main file if it has the intent's block, else another file that has it.
+
+    ``core.yml`` / ``faq.yml`` come first: ``as_typed.yml`` holds some intents' examples too and sorts before
+    them. With no block in the language, the main file (or the language's first NLU file).
 
     Raises:
         ExampleError: The text is already an example (of any intent) in that language.
     """
     blocks = [b for b in project.intent_blocks if b.language == language]
-    existing = next((b for b in blocks if b.intent == intent), None)
-    if existing is not None:
-        return project.root / existing.path
     suggested = project.root / project.nlu_file_for(intent, language)
+    existing = [project.root / b.path for b in blocks if b.intent == intent]
+    if suggested in existing:
+        return suggested
+    if existing:
+        return existing[0]
     if suggested.is_file():
         return suggested
     return project.root / blocks[0].path if blocks else suggested

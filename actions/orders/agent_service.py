@@ -55,7 +55,11 @@ PREVIEWS = {  # what the confirmation step says each action will do
 
 @dataclass(frozen=True)
 class Said:
-    """A catalog text and its values, for the console to show in the agent's language."""
+    """A catalog text and its values, for the console to show in the agent's language.
+
+    An order's ``status`` goes as its code ("returned"); the console names it in the agent's language
+    (``console.web.with_names``: the catalog's ``status_<code>``).
+    """
 
     key: str
     values: Dict[str, Any] = field(default_factory=dict)

@@ -2,8 +2,10 @@
  * Kesher web chat widget (browser side).
  *
  * Embed with one tag:
- *   <script src="https://HOST/webhooks/web/widget.js" defer
- *           data-title="Kesher Shop" data-lang="auto"></script>
+ *   <script src="https://HOST/webhooks/web/widget.js" defer data-lang="auto"></script>
+ *
+ * The header shows the catalog's name of the shop in the customer's language (widget_bot_name);
+ * data-title="..." replaces it with one fixed name in every language.
  *
  * Plain JavaScript, no dependencies, no build step. Works under a strict CSP:
  * no eval, no inline scripts or styles, and every message text is set with

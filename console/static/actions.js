@@ -31,6 +31,12 @@
     return kesherMessageFormat.format(boot.texts[key], values || {}, boot.lang);
   }
 
+  /** An order's status in the agent's language (boot.statuses: the catalog's status_<code>), else the code. */
+  function statusName(code) {
+    const names = boot.statuses || {};
+    return code && Object.prototype.hasOwnProperty.call(names, code) ? names[code] : String(code || "");
+  }
+
   function el(tag, props, children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props || {})) {
@@ -89,7 +95,7 @@
     const items = orders.map((order) => el("li", { className: "order-action", dataset: { order: order.order_id } }, [
       el("div", { className: "order-action-head" }, [
         el("strong", { dir: "ltr", text: order.order_id }),
-        el("span", { className: `status status-${order.status}`, text: order.status }),
+        el("span", { className: `status status-${order.status}`, text: statusName(order.status) }),
       ]),
       Number(order.credit_issued) > 0
         ? el("p", { className: "muted", text: t("order_action_credit_issued", { amount: order.credit_issued, currency: order.currency }) })

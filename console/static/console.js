@@ -37,6 +37,14 @@
     return code && Object.prototype.hasOwnProperty.call(boot.texts, key) ? t(key) : String(code || "").replace(/_/g, " ");
   }
 
+  // Codes the desk gets from the server, named in the agent's language: a channel (web, kesher_rest: the
+  // dashboard's names), a routing topic, a team, an order's status (boot.statuses: the customers' words for it).
+  const channelName = (code) => label("dash_channel_", String(code || "").replace(/^kesher_/, ""));
+  const topicName = (code) => label("topic_", code);
+  const teamName = (code) => label("team_", code);
+  const statusName = (code) => (code && Object.prototype.hasOwnProperty.call(boot.statuses || {}, code)
+    ? boot.statuses[code] : String(code || ""));
+
   const state = {
     queue: [],
     queueAt: Date.now(),
@@ -172,13 +180,13 @@
           el("small", { className: "via" }, [
             el("span", { className: "lang lang-" + row.language, title: t("queue_language"), text: (row.language || "").toUpperCase() }),
             " ",
-            el("span", { title: t("queue_channel"), text: row.channel }),
+            el("span", { title: t("queue_channel"), text: channelName(row.channel) }),
           ]),
         ]),
         el("td", {}, [
           el("span", { text: label("reason_", row.reason) }),
           el("small", { className: "prio" }, [
-            el("span", { title: t("queue_topic"), text: row.topic + (row.team ? ` → ${row.team}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
+            el("span", { title: t("queue_topic"), text: topicName(row.topic) + (row.team ? ` → ${teamName(row.team)}` : "") + (row.target_agent ? ` → ${row.target_agent}` : "") }),
             " · ",
             el("span", { title: t("queue_priority"), text: `P${row.priority}` }),
           ]),
@@ -264,7 +272,7 @@
           el("span", { className: "preview", dir: "auto", text: preview(chat.last) }),
           el("small", {}, [
             el("span", { className: "lang lang-" + chat.language, text: (chat.language || "").toUpperCase() }),
-            ` ${chat.channel} · ${label("reason_", chat.reason)}`,
+            ` ${channelName(chat.channel)} · ${label("reason_", chat.reason)}`,
           ]),
         ]),
       ]);
@@ -338,7 +346,7 @@
     else who = t("label_system");
     const buttons = (event.data && event.data.buttons) || [];
     const media = (event.data && event.data.media) || [];
-    const channel = event.kind === "customer" && event.data && event.data.channel ? ` · ${event.data.channel}` : "";
+    const channel = event.kind === "customer" && event.data && event.data.channel ? ` · ${channelName(event.data.channel)}` : "";
     const own = (event.kind === "agent" || event.kind === "note") && event.author === me.id;
     return el("div", { className: `msg msg-${event.kind}${own ? " own" : ""}`, dataset: { id: event.stream_id, messageId: event.message_id } }, [
       el("div", { className: "msg-meta", dir: "auto", text: `${who}${channel}${at ? " · " + at : ""}` }),
@@ -405,8 +413,8 @@
     const cur = state.current;
     cur.conv = conv;
     $("chat-title").textContent = conv.customer_name || conv.reference || conv.cid;
-    const bits = [conv.reference, (conv.language || "").toUpperCase(), conv.channel,
-      label("reason_", conv.reason), conv.topic].filter(Boolean);
+    const bits = [conv.reference, (conv.language || "").toUpperCase(), conv.channel && channelName(conv.channel),
+      label("reason_", conv.reason), conv.topic && topicName(conv.topic)].filter(Boolean);
     $("chat-meta").textContent = bits.join(" · ");
     const stateText = {
       queued: () => t("chat_state_queued"),
@@ -453,9 +461,11 @@
     const body = $("panel-body");
     clear(body);
     const identity = el("dl", { className: "facts" }, []);
+    // An e-mail address, a phone or a reference (dir=ltr) is one unbreakable line, cut with "…" and whole in its title.
     const fact = (name, value, dir) => {
       if (!value) return;
-      identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value }));
+      const whole = dir === "ltr" ? { className: "unbroken", title: value } : {};
+      identity.append(el("dt", { text: name }), el("dd", { dir: dir || "auto", text: value, ...whole }));
     };
     fact(t("fact_name"), panel.name);
     if (panel.email) fact(t("fact_email"), panel.email, "ltr");
@@ -463,7 +473,7 @@
     fact(t("fact_phone"), panel.phone, "ltr");
     fact(t("fact_verified"), panel.verified ? t("verified_order", { order: panel.verified_order }) : t("not_verified"));
     fact(t("fact_reference"), panel.reference, "ltr");
-    fact(t("fact_channel"), panel.channel);
+    fact(t("fact_channel"), panel.channel && channelName(panel.channel));
     fact(t("fact_language"), panel.language === "he" ? t("language_he") : t("language_en"));
     body.append(identity);
 
@@ -483,7 +493,7 @@
         el("thead", {}, [el("tr", {}, [t("order_id"), t("order_status"), t("order_placed"), t("order_total")].map((h) => el("th", { text: h })))]),
         el("tbody", {}, panel.orders.map((o) => el("tr", {}, [
           el("td", { text: o.order_id, title: (o.items || []).join(", ") }),
-          el("td", {}, [el("span", { className: `status status-${o.status}`, text: o.status })]),
+          el("td", {}, [el("span", { className: `status status-${o.status}`, text: statusName(o.status) })]),
           el("td", { text: o.created_at }),
           el("td", { text: o.total }),
         ]))),

@@ -6,11 +6,11 @@ import re
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import ActionDeclineHuman, ActionHandoff
+from actions.handoff import ActionDeclineHuman, ActionHandoff, what_the_customer_asked
 from core.bidi import strip_controls
 from handoff.limits import Limit, RateLimiter
 from tests.helpers.backends import NOW, orders_where, pick
-from tests.helpers.trackers import make_tracker
+from tests.helpers.trackers import make_tracker, user_event
 
 
 async def _handoff(backends, domain, intent, slots):
@@ -167,3 +167,27 @@ async def test_the_request_carries_the_bot_session_it_came_from(backends, domain
     await ActionHandoff(backends).run(CollectingDispatcher(), tracker, domain)
     conv = await backends.handoff.store.get("web:cust-session")
     assert conv is not None and conv.contact == "web:cust-session@1700000123"
+
+
+def test_what_the_customer_asked_leaves_out_greetings_thanks_yes_no_and_bare_values(domain):
+    email = "maya@example.com"
+    history = [
+        user_event("שלום", "greet"),
+        user_event("איפה ההזמנה שלי?", "order_status"),
+        {**user_event("104756", "inform"), "parse_data": {
+            "intent": {"name": "inform"}, "text": "104756",
+            "entities": [{"entity": "order_id", "start": 0, "end": 6, "value": "104756"}]}},
+        user_event("K-D901A7?", "inform"),  # not extracted: it stays
+        {**user_event(email, "inform"), "parse_data": {
+            "intent": {"name": "inform"}, "text": email,
+            "entities": [{"entity": "email", "start": 0, "end": len(email), "value": email}]}},
+        user_event("כן", "affirm"),
+        user_event("תודה", "thank"),
+        user_event("/rate{\"rating\":\"4\"}", "rate"),
+        {**user_event(f"המייל שלי {email} והחבילה לא הגיעה", "complain_late"), "parse_data": {
+            "intent": {"name": "complain_late"}, "text": "",
+            "entities": [{"entity": "email", "start": 10, "end": 10 + len(email), "value": email}]}},
+    ]
+    tracker = make_tracker(domain, text="נציג בבקשה", intent="human_handoff", events=history)
+    assert what_the_customer_asked(tracker) == [
+        "איפה ההזמנה שלי?", "K-D901A7?", f"המייל שלי {email} והחבילה לא הגיעה", "נציג בבקשה"]

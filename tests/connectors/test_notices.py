@@ -23,7 +23,7 @@ from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.repository import SqlOrderRepository, _order_from_row
 from actions.orders.seed import seed_database
-from core.bidi import strip_controls
+from core.bidi import FSI, PDI, RLM, strip_controls
 from core.service_events import EventKind
 from core.settings import PROJECT_ROOT, Settings
 from handoff.identity import conversation_id
@@ -128,8 +128,12 @@ async def test_outside_the_24_hour_window_a_whatsapp_notice_goes_as_the_approved
     template = sent[1]
     assert template.body == ""
     assert template.content_sid == service.settings.twilio_content_late_order_he
-    assert template.content_variables == {"1": order.first_name, "2": order.order_id,
-                                          "3": estimate_text(NEW_ESTIMATE, "he")}
+    variables = template.content_variables
+    assert {k: strip_controls(v) for k, v in variables.items()} == {
+        "1": order.first_name, "2": order.order_id, "3": strip_controls(estimate_text(NEW_ESTIMATE, "he"))}
+    # a Hebrew template's values carry the marks a normal Hebrew message has: the order number cannot turn the line
+    assert variables["2"] == f"{RLM}{order.order_id}{RLM}"
+    assert all(v.startswith(RLM) and FSI not in v and PDI not in v for v in variables.values())
 
 
 async def test_inside_the_window_the_whatsapp_notice_is_text_with_a_numbered_option(
@@ -158,6 +162,24 @@ async def test_an_agent_reply_outside_the_window_goes_as_the_we_replied_template
     sent = await customer.twilio.wait_for_async("whatsapp:" + PHONE, 2)
     assert sent[1].content_sid == app.rt.settings.twilio_content_agent_reply_en
     assert sent[1].content_variables == {"1": "Dana", "2": "Your refund went out today. Anything else?"}
+
+
+async def test_a_hebrew_agent_reply_outside_the_window_gets_marks_and_whatsapps_bold(whatsapp, redis_client) -> None:
+    app, customer = whatsapp
+    await customer.say("שלום")
+    await customer.replies(1)
+    await redis_client.delete(app.rt.keys.whatsapp_window(PHONE))
+    cid = conversation_id("whatsapp", PHONE)
+    await app.rt.queue_outbound(OutboundMessage(message_id=uuid.uuid4().hex, cid=cid, channel="whatsapp",
+                                                kind="agent", author_name="Sarah", language="he",
+                                                text=f"ההזמנה {FSI}K-D901A7{PDI} **יצאה היום**.\nעוד משהו?"))
+    sent = await customer.twilio.wait_for_async("whatsapp:" + PHONE, 2)
+    assert sent[1].content_sid == app.rt.settings.twilio_content_agent_reply_he and sent[1].body == ""
+    name, text = sent[1].content_variables["1"], sent[1].content_variables["2"]
+    # the same treatment as a message inside the window (connectors/bidi_text.py): marks, not isolates, and *bold*
+    assert name == f"{RLM}Sarah{RLM}"  # a Latin name cannot turn the template's Hebrew line
+    assert text == f"{RLM}ההזמנה {RLM}K-D901A7{RLM} *יצאה היום*. עוד משהו?{RLM}"
+    assert "**" not in text and FSI not in text and PDI not in text
 
 
 async def test_an_agent_reply_inside_the_window_is_plain_text(whatsapp) -> None:

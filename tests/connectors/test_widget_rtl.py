@@ -275,4 +275,11 @@ async def test_the_demo_page_gives_the_faqs_free_shipping_amount(
     assert hero.count(f"₪{amount}") == 2 and "{{" not in hero  # in English and in Hebrew
     await page.click("#kesher-launcher")
     await page.locator(".kesher-msg--greeting .kesher-topics").wait_for()
+    # no data-title on the page: the header names the shop in the customer's language, as the catalog does
+    title = page.locator(".kesher-title")
+    assert await title.text_content() == catalog().text("widget_bot_name", "en") == "Kesher Shop"
+    await page.fill("#kesher-input", "שלום")
+    await page.press("#kesher-input", "Enter")
+    await page.locator("#kesher-panel[dir='rtl']").wait_for()
+    assert await title.text_content() == catalog().text("widget_bot_name", "he") == "חנות קשר"
     await context.close()

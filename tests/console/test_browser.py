@@ -107,7 +107,9 @@ async def test_queue_take_chat_close(
     await en_row.wait_for()
     assert "HE" in await he_row.text_content()
     en_text = await en_row.text_content()
-    assert "telegram" in en_text and "explicit request" in en_text
+    texts = catalog()
+    channel, topic = texts.text("console_dash_channel_telegram", "en"), texts.text("console_topic_returns", "en")
+    assert channel in en_text and "explicit request" in en_text and topic in en_text  # codes by their names
     # the wait time ticks in the page
     await page.locator(f"#queue-body tr[data-cid='{en_cid}'] td.wait",
                        has_text=re.compile(r"^(?!0:0[01]$)\d+:\d\d$")).wait_for(timeout=6000)

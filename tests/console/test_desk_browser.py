@@ -5,9 +5,10 @@ newest message in view and the composer on screen, "My chats" with name, timer a
 message, own messages at the end side (right in English, left in Hebrew), alerts for a new
 or assigned chat (sound, title badge, a desktop notification only after "enable", a toast),
 the transfer list's presence and load, search that opens someone else's chat read-only, the
-"/" list in the agent's language with a preview, and the composer's hint back in the
-console's alignment after a Hebrew note. The screenshots are kept in ``docs/``
-(``console-en.png``, ``console-he.png``) for the README.
+"/" list in the agent's language with a preview, the composer's hint back in the
+console's alignment after a Hebrew note, the customer's e-mail address on one unbroken line,
+and no channel, topic, team or order status shown as its English code on the Hebrew desk. The
+screenshots are kept in ``docs/`` (``console-en.png``, ``console-he.png``) for the README.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from tests.helpers.texts import catalog
 pytestmark = needs_chromium
 
 DOCS = PROJECT_ROOT / "docs"
+# Channels, routing topics, teams and order statuses as the server sends them: never shown as such in Hebrew.
+RAW_CODES = re.compile(r"\b(?:web|telegram|whatsapp|kesher_\w+|orders|returns|payments|account|general|billing|"
+                       r"processing|shipped|delayed|delivered|cancelled|returned)\b", re.IGNORECASE)
 VIEWPORT: Dict[str, float] = {"width": 1280, "height": 800}
 
 # A stand-in for the browser's Notification API that records what the page asks and shows, and a
@@ -170,6 +174,22 @@ async def test_the_desk_fits_1280x800_in_english_and_hebrew(
         newest = page.locator("#events .msg-customer .bubble", has_text="(last)")
         await newest.wait_for()
         await page.locator("#panel-body .facts").wait_for()
+        await page.locator("#panel-body table.orders").wait_for()
+        await page.locator("#order-actions .order-action").first.wait_for()
+
+        # the e-mail address on one line, never broken mid-address: cut with "…" when long, whole in its title
+        email = page.locator("#panel-body .facts dd.unbroken", has_text="@")
+        assert await email.get_attribute("title") == opened.email
+        assert await email.evaluate("el => el.clientHeight < 1.5 * (parseFloat(getComputedStyle(el).lineHeight) || 20)")
+
+        if language == "he":  # codes from the server (channel, topic, team, an order's status) shown in Hebrew
+            for where in ("#queue-body", "#my-chats", "#chat-meta", "#panel-body", "#order-actions"):
+                shown = await page.locator(where).inner_text()
+                raw = RAW_CODES.findall(shown)
+                assert raw == [], (where, raw, shown)
+            seeded = console_service.orders[language]
+            assert texts.text(f"status_{seeded['status']}", "he") in \
+                await page.locator("#panel-body table.orders").inner_text()
 
         # nothing scrolls but the panes, and each pane is inside the window
         size = await page.evaluate("() => [document.documentElement.scrollWidth, "

@@ -15,6 +15,7 @@ from handoff.models import HandoffRequest
 from handoff.state import HandoffStore
 from tests.console.conftest import Service, login, new_cid
 from tests.helpers.event_rows import rows_of
+from tests.helpers.texts import catalog
 from tests.helpers.waiting import until
 
 
@@ -106,6 +107,9 @@ async def test_a_shipped_order_is_refused_with_the_reason(
                                                         "confirm": confirm}, headers=h)
             assert refused.status_code == 409, refused.text
             assert "only an order that hasn't shipped" in refused.json()["error"]
+            # the status by its name in the agent's language ("is on its way"), not its code ("is shipped")
+            status = catalog().text(f"status_{order['status']}", "en")
+            assert f"{order['order_id']} is {status}:" in refused.json()["error"]
         assert _status(console_service, order["order_id"]) == order["status"]
     finally:
         await omer.aclose()

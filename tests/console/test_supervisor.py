@@ -206,7 +206,7 @@ async def test_a_supervisor_reassigns_and_joins_over_http(service: PresenceServi
         joined = await http.post(f"{url}/join", headers={"X-CSRF-Token": csrf})
         assert joined.status_code == 200 and any(e["kind"] == "note" for e in joined.json()["events"])
         said = await http.post(f"{url}/messages", json={"text": "שלום מהצוות"}, headers={"X-CSRF-Token": csrf})
-        assert said.status_code == 201 and said.json()["event"]["author_name"] == "צוות קשר"
+        assert said.status_code == 201 and said.json()["event"]["author_name"] == "הצוות של חנות קשר"
         empty = await http.post(f"{url}/messages", json={"text": "  "}, headers={"X-CSRF-Token": csrf})
         assert empty.status_code == 400
         events = (await http.get(f"{url}/events", params={"after": "x"})).status_code
@@ -291,7 +291,7 @@ async def test_the_live_view_in_a_browser_alerts_reassigns_and_joins(
     await supervisor.click("#sv-send")
     await supervisor.locator("#sv-events .sv-event", has_text="Hello from the team").wait_for()
     outbound = [f for _, f in await store.redis.xrange(KEYS.outbound())]
-    assert {"text": "Hello from the team", "author_name": "The Kesher team"}.items() <= outbound[-1].items()
+    assert {"text": "Hello from the team", "author_name": "The Kesher Shop team"}.items() <= outbound[-1].items()
     await store.add_event(chat, Event(kind=EventKind.CUSTOMER, text="Thanks, team!", author="customer"))
     await supervisor.locator("#sv-events .sv-event", has_text="Thanks, team!").wait_for()
     assert sarah.problems == [] and supervisor.problems == []

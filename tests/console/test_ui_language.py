@@ -107,6 +107,9 @@ def test_every_key_the_pages_scripts_and_refusals_use_has_both_languages() -> No
         "console_question_reason_": ["fallback", "out_of_scope", "low_confidence", "no_answer", "handoff",
                                      "rejected", "answer_rejected"],
         "console_supervisor_presence_": ["online", "away", "offline"],
+        # the desk's routing topics (handoff/policy.yml, "general" when none) and teams (handoff/agents.yml)
+        "console_topic_": [*load_policy(Settings().handoff_policy).topics, "general"],
+        "console_team_": list(load_agents(Settings().agents_file).teams),
         # the dashboard (console/dashboard.py names each card's figures, measures and series)
         "console_dash_period_": list(dashboard.PERIODS),
         "console_dash_channel_": list(dashboard.CHANNELS),

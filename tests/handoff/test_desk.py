@@ -52,3 +52,15 @@ async def test_out_of_hours_the_customer_is_told_when_the_team_is_back_in_their_
     assert not ticket.in_hours
     assert "יחזור לעבודה ביום ראשון בשעה 08:00" in strip_controls(desk.ticket_text(ticket, "he"))
     assert "we're back on Sunday at 08:00" in desk.ticket_text(ticket, "en")
+
+
+async def test_in_hours_with_nobody_online_the_customer_is_told_until_when_the_team_answers(
+        store: HandoffStore) -> None:
+    desk = make_desk(store)  # a Sunday morning in Israel: open 08:00-20:00, nobody online, so no estimate
+    ticket = await desk.request(request("nobody", language="he"))
+    assert ticket.in_hours and not ticket.eta_minutes
+    hebrew = strip_controls(desk.ticket_text(ticket, "he"))
+    assert "כרגע אין נציג פנוי" in hebrew and "הצוות זמין היום עד השעה 20:00" in hebrew
+    assert "answers until 20:00 today" in desk.ticket_text(ticket, "en")
+    desk.clock = Clock(CLOSED)  # closed now: the after-hours text says when the team is back instead
+    assert desk.closing_today() == ""

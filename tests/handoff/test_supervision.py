@@ -111,9 +111,9 @@ async def test_a_supervisor_joins_a_chat_and_the_customer_sees_the_team(
     assert (await desk.take("web:joined", agent(desk, "omer"), require_online=False)).ok
     await supervision.join("web:joined", dana)
     event = await supervision.say("web:joined", dana, "שלום, אני מצטרפת לשיחה")
-    assert event.kind is EventKind.AGENT and event.author == "dana" and event.author_name == "צוות קשר"
+    assert event.kind is EventKind.AGENT and event.author == "dana" and event.author_name == "הצוות של חנות קשר"
     outbound = [fields for _, fields in await redis_client.xrange(KEYS.outbound())]
-    assert outbound[-1]["text"] == "שלום, אני מצטרפת לשיחה" and outbound[-1]["author_name"] == "צוות קשר"
+    assert outbound[-1]["text"] == "שלום, אני מצטרפת לשיחה" and outbound[-1]["author_name"] == "הצוות של חנות קשר"
     notes = [e.text for e in await desk.store.events("web:joined") if e.kind is EventKind.NOTE]
     assert any("Dana Levi" in note for note in notes)  # omer is told who joined
     logged = await actions(redis_client)

@@ -50,6 +50,14 @@ def test_the_example_goes_under_its_intent_and_nothing_else_changes(project: Pat
     assert after[: line - 1] + after[line:] == HEBREW.splitlines()  # comments, order and quoting kept
 
 
+def test_the_main_file_wins_over_another_file_with_the_same_intent(project: Path) -> None:
+    typed = project / "data" / "nlu" / "he" / "as_typed.yml"  # sorts before core.yml, like the real one
+    typed.write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - היי 👋\n', encoding="utf-8")
+    path, _ = add_example(project, "greet", "he", "ערב טוב לכם")
+    assert path == project / "data" / "nlu" / "he" / "core.yml"
+    assert "ערב טוב לכם" not in typed.read_text(encoding="utf-8")
+
+
 def test_an_intent_new_to_the_language_gets_its_own_block(project: Path) -> None:
     path, line = add_example(project, "out_of_scope", "en", "do you sell concert tickets?")
     text = path.read_text(encoding="utf-8")

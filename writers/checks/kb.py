@@ -13,10 +13,10 @@ from writers.checks.base import ERROR, LANGUAGE_NAMES, WARNING, Finding, Options
 from writers.checks.bilingual import HEBREW
 from writers.project import Project, YamlMap, load_yaml
 
-__all__ = ["check_kb"]
+__all__ = ["check_kb", "front_matter"]
 
 
-def _front_matter(text: str) -> Tuple[Optional[List[str]], List[str], int]:
+def front_matter(text: str) -> Tuple[Optional[List[str]], List[str], int]:
     """Splits an article into front-matter lines, body lines, and the body's first line (1-based)."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
@@ -38,7 +38,7 @@ def _article_findings(project: Project, language: str, path: Path) -> List[Findi
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return [finding(1, "the file is not UTF-8 text; save it as UTF-8")]
-    head, body, body_line = _front_matter(text)
+    head, body, body_line = front_matter(text)
     if head is None:
         if body_line == 0:
             return [finding(1, "the front matter is not closed; add a line with just `---` after its last line")]

@@ -1,4 +1,5 @@
-"""One voice in Hebrew: slash forms and a Latin first word are errors in the catalog and the responses."""
+"""One voice in Hebrew: slash forms, a Latin first word and a bare brand are errors in the catalog, the responses
+and the Hebrew help-centre articles."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import pytest
 from core.settings import PROJECT_ROOT
 from tests.helpers.writers_project import all_findings, exit_status, findings, line_of, only, replace
 from writers.checks.base import Options
-from writers.checks.voice import check_voice, latin_start, slash_forms
+from writers.checks.voice import bare_brand, check_voice, latin_start, slash_forms
 from writers.project import Project
 
 ACTIONS = "data/texts/actions.yml"
 CANNED = "data/texts/canned.yml"
+ARTICLE = "data/kb/he/gift-wrapping.md"
 
 
 def test_a_slash_form_in_a_catalog_text_fails_at_its_line(project: Path):
@@ -59,6 +61,48 @@ def test_a_name_in_a_placeholder_first_and_latin_inside_pass(project: Path):
     assert [f for f in all_findings(project) if f.kind.startswith("hebrew-")] == []
 
 
+def test_a_hebrew_article_is_checked_line_by_line_title_included(project: Path):
+    article = project / ARTICLE
+    replace(article, "title: עטיפת מתנה", "title: עטיפת מתנה של קשר")
+    replace(article, "אפשר להוסיף עטיפת מתנה בקופה ב-15 ש״ח לפריט.",
+            "אפשר להוסיף עטיפת מתנה בקופה ב-15 ש״ח לפריט.\n\n- SMS נשלח כשהמתנה יוצאת.\n"
+            "את/ה יכול/ה לצרף ברכה. לשאלות אפשר ליצור קשר עם Kesher Shop.")
+    found = [f for f in all_findings(project) if f.kind.startswith("hebrew-")]
+    assert sorted((f.kind, f.path, f.line) for f in found) == sorted([
+        ("hebrew-bare-brand", ARTICLE, line_of(article, "title:")),
+        ("hebrew-starts-latin", ARTICLE, line_of(article, "- SMS")),
+        ("hebrew-slash-form", ARTICLE, line_of(article, "את/ה")),
+        ("hebrew-slash-form", ARTICLE, line_of(article, "את/ה")),
+        ("hebrew-bare-brand", ARTICLE, line_of(article, "Kesher Shop")),
+    ])
+    title = next(f for f in found if f.line == line_of(article, "title:"))
+    assert "article `gift-wrapping`" in title.message and '"של קשר"' in title.message
+    assert "חנות קשר" in title.message
+    assert exit_status(project) == 1
+
+
+def test_a_bare_brand_in_a_catalog_text_fails(project: Path):
+    texts = project / ACTIONS
+    replace(texts, '"לא מצאתי את הזמנה {order_id}."', '"צוות קשר לא מצא את הזמנה {order_id}."')
+    finding = only(project, "hebrew-bare-brand")
+    assert (finding.path, finding.line) == (ACTIONS, line_of(texts, "צוות קשר"))
+    assert "{brand}" in finding.message
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("מועדון הלקוחות של קשר", ["של קשר"]),
+    ("צוות קשר", ["צוות קשר"]),
+    ("ברוכים הבאים ל-Kesher Shop", ["Kesher Shop"]),
+    ("מועדון הלקוחות של חנות קשר", []),
+    ("הצוות של {brand}", []),
+    ("הטבות של מועדון קשר", []),
+    ("השליח ייצור קשר, או דרך טופס יצירת הקשר", []),
+    ("בלי קשר לגודל", []),
+])
+def test_bare_brand(text: str, names: list):
+    assert bare_brand(text) == names
+
+
 @pytest.mark.parametrize(("text", "forms"), [
     ("את/ה במקום 3", ["את/ה"]),
     ("כל מה שתכתב/י כאן", ["שתכתב/י"]),
@@ -83,6 +127,6 @@ def test_latin_start(text: str, word: str):
     assert latin_start(text) == word
 
 
-def test_the_real_catalog_and_responses_speak_with_one_voice():
+def test_the_real_catalog_responses_and_articles_speak_with_one_voice():
     found = check_voice(Project(PROJECT_ROOT), Options())
     assert found == [], "\n".join(map(str, found))
