@@ -59,6 +59,8 @@ def handoff_reference(sender_id: str, requested_at: str) -> str:
 
 MAX_ASKED = 10
 # Said to the bot rather than asked of it: the agent's transcript keeps them, "what you asked" leaves them out.
+# Not core.service_events.NOT_TOPICS: a question the bot could not place (out_of_scope, nlu_fallback) is just
+# what the agent and the e-mail must show.
 SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny"})
 _WORD = re.compile(r"\w")
 
@@ -69,8 +71,8 @@ def _asks_something(event: Dict[str, Any]) -> bool:
     A message that is only the values the bot extracted (an order number, an e-mail address, a phone) answered
     the bot's question; those values are in "what we found" already.
     """
-    text = str(event.get("text") or "").strip()
-    if not text or text.startswith("/"):
+    text = str(event.get("text") or "")  # the entities' offsets are into the text as written
+    if not text.strip() or text.lstrip().startswith("/"):
         return False
     parse = event.get("parse_data") or {}
     if str((parse.get("intent") or {}).get("name") or "") in SMALL_TALK:

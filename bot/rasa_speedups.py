@@ -233,6 +233,7 @@ def parse_all(processor: MessageProcessor, texts: List[str]) -> List[Dict[str, A
                                       ENTITIES: []}
         parse_data.update(message.as_dict(only_output_properties=False))
         processor._update_full_retrieval_intent(parse_data)
+        processor._check_for_unseen_features(parse_data)  # as parse_message does: warns of unknown intents
         results.append(parse_data)
     return results
 

@@ -197,8 +197,10 @@ class WhatsAppChannel(KesherInputChannel):
         sender, sid = params.get("From", ""), params.get("MessageSid", "")
         if not sender.startswith(PREFIX) or len(sender) <= len(PREFIX) or not sid:
             raise InvalidInput("From (whatsapp:+...) and MessageSid are required")
-        # A tapped quick-reply button: its id (a rating question's option number) stands for the text.
-        text = params.get("ButtonPayload") or params.get("Body", "")
+        # A tapped quick-reply button whose id is an option's number (the rating template's 1-5) stands for it;
+        # any other template's button (an operator's own ids) arrives as its title, which the bot understands.
+        payload = params.get("ButtonPayload", "").strip()
+        text = payload if payload.isdigit() else params.get("Body", "")
         if len(text) > MAX_TEXT_CHARS:
             raise TooLarge(f"a message may have at most {MAX_TEXT_CHARS} characters")
         try:
@@ -282,10 +284,8 @@ class WhatsAppChannel(KesherInputChannel):
         language = message.language or ("he" if is_hebrew(message.text) else "en")
         if not whatsapp_template(self.rt.settings, CSAT_TEMPLATE, language):
             return numbered
-        line = " ".join(message.text.split())
-        if len(line) > MAX_TEMPLATE_VAR_CHARS:
-            line = line[: MAX_TEMPLATE_VAR_CHARS - 1] + "…"
-        return replace(numbered, template=CSAT_TEMPLATE, template_vars={"1": line or "-"}, language=language)
+        # The question as the template's one variable (template_for makes it one line, like any variable).
+        return replace(numbered, template=CSAT_TEMPLATE, template_vars={"1": message.text}, language=language)
 
     async def send(self, address: str, message: OutboundMessage) -> Optional[str]:
         """Sends through Twilio; a long text goes as several messages, an image as media.
@@ -298,8 +298,15 @@ class WhatsAppChannel(KesherInputChannel):
                 (message.template or message.kind == "agent") and not await self.window_open(address)):
             template = await self.template_for(message)
             if template is not None:
-                return await self._create(address, content_sid=template[0],
-                                          content_variables=json.dumps(template[1], ensure_ascii=False))
+                try:
+                    return await self._create(address, content_sid=template[0],
+                                              content_variables=json.dumps(template[1], ensure_ascii=False))
+                except Undeliverable as exc:
+                    # A refused rating template (not approved, a wrong SID): inside the window the numbered
+                    # question (the message's text) still gets through.
+                    if message.template != CSAT_TEMPLATE or not await self.window_open(address):
+                        raise
+                    log.warning("channel=whatsapp csat template refused, sending the numbered question: %s", exc)
         # The markup first, then the name: the name's own *bold* must not be read as markup.
         text = for_phone(to_whatsapp(message.text), author_name=message.author_name if message.kind == "agent" else "",
                          bold=lambda name: f"*{name}*")

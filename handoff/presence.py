@@ -177,6 +177,8 @@ async def requeue_silent(desk: Desk, conv: Conversation, *, minutes: int) -> Opt
                                   priority_bonus=desk.policy.transfer_priority_bonus, left_by=conv.agent_id)
     if not result.ok:
         return None
+    # The customer is told they keep their place: from that place on, the assigner's position updates apply.
+    await store.update(conv.cid, notified_position=max(1, await store.position(conv.cid)), notified_eta=0)
     move = Move(conv.cid, conv.reference, conv.agent_id, "", "agent_silent", desk.clock(), minutes)
     # The next agent is not known yet; whoever it is speaks the conversation's language (rank_agents).
     await store.add_event(conv.cid, Event(

@@ -39,7 +39,7 @@
 
   // Codes the desk gets from the server, named in the agent's language: a channel (web, kesher_rest: the
   // dashboard's names), a routing topic, a team, an order's status (boot.statuses: the customers' words for it).
-  const channelName = (code) => label("dash_channel_", String(code || "").replace(/^kesher_/, ""));
+  const channelName = (code) => label("dash_channel_", code);
   const topicName = (code) => label("topic_", code);
   const teamName = (code) => label("team_", code);
   const statusName = (code) => (code && Object.prototype.hasOwnProperty.call(boot.statuses || {}, code)

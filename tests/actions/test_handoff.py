@@ -178,6 +178,9 @@ def test_what_the_customer_asked_leaves_out_greetings_thanks_yes_no_and_bare_val
             "intent": {"name": "inform"}, "text": "104756",
             "entities": [{"entity": "order_id", "start": 0, "end": 6, "value": "104756"}]}},
         user_event("K-D901A7?", "inform"),  # not extracted: it stays
+        {**user_event(" 104757 ", "inform"), "parse_data": {  # offsets into the text as typed, spaces and all
+            "intent": {"name": "inform"}, "text": " 104757 ",
+            "entities": [{"entity": "order_id", "start": 1, "end": 7, "value": "104757"}]}},
         {**user_event(email, "inform"), "parse_data": {
             "intent": {"name": "inform"}, "text": email,
             "entities": [{"entity": "email", "start": 0, "end": len(email), "value": email}]}},

@@ -40,8 +40,10 @@ def test_one_pass_gives_every_prediction_and_confidence_of_one_parse_per_example
     monkeypatch.setattr(agent.processor, "parse_message", one_by_one_again)
     in_one_pass = asyncio.run(rasa_speedups.get_eval_data_in_one_pass(agent.processor, sample))
 
+    assert one_by_one[2] == in_one_pass[2]  # entities: targets, predictions and tokens alike
     for reference, ours in zip(one_by_one[:2], in_one_pass[:2], strict=True):  # intents, then FAQ answers
         assert len(reference) == len(ours) == len(examples)
+        assert any(getattr(r, "intent_response_key_target", "") or getattr(r, "intent_target", "") for r in ours)
         for a, b in zip(reference, ours, strict=True):
             assert (a.message, a.intent_target if hasattr(a, "intent_target") else a.intent_response_key_target) == (
                 b.message, b.intent_target if hasattr(b, "intent_target") else b.intent_response_key_target)

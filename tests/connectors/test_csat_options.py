@@ -83,6 +83,34 @@ async def test_on_whatsapp_the_question_is_a_quick_reply_template_and_a_tap_is_t
     assert bot.texts == ["thanks!", FOUR]
 
 
+async def test_on_whatsapp_a_refused_rating_template_still_asks_with_numbers(
+        channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
+    twilio.clear()
+    bot = AsksForARating()
+    async with serving_channel(whatsapp_on(twilio), channel_settings.replace(twilio_content_csat_en=CSAT_EN),
+                               bot=bot) as app:
+        customer = WhatsAppCustomer(app.base, twilio)
+        await customer.say("thanks!")  # opens the 24-hour window
+        twilio.fail_next(1, status=400, code=63016, message="template not approved")
+        [question] = await customer.replies(1)
+        assert "1. ★ Poor" in question.text
+        assert [m.content_sid for m in twilio.requests if m.to == "whatsapp:" + customer.phone] == [CSAT_EN, None]
+        await customer.say("4")
+        await customer.replies(2)
+    assert bot.texts == ["thanks!", FOUR]
+
+
+async def test_on_whatsapp_another_templates_button_arrives_as_its_title(
+        channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
+    twilio.clear()
+    bot = EchoBot()
+    async with serving_channel(whatsapp_on(twilio), channel_settings, bot=bot) as app:
+        customer = WhatsAppCustomer(app.base, twilio)
+        await customer.tap("Talk to a person", "talk_to_person")  # an operator's own button id
+        await customer.replies(1)
+    assert bot.texts == ["Talk to a person"]
+
+
 async def test_on_whatsapp_a_tap_rates_the_agent_who_closed_the_chat(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
     twilio.clear()

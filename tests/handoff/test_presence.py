@@ -235,6 +235,8 @@ async def test_the_first_answer_is_owed_from_the_assignment_and_nobody_else_mean
     # The chat is no longer sarah's: it waits in the queue, marked as left by her.
     conv = await conversation(desk.store, cid)
     assert conv.state is ConversationState.QUEUED and conv.agent_id == "" and conv.left_by == "sarah"
+    # told their place, so the queue's position updates go on from it
+    assert conv.notified_position == await desk.store.position(cid) >= 1
     assert cid not in await desk.store.redis.smembers(KEYS.agent_chats("sarah"))
     # The customer is told, in their language: someone else is being found, and they keep their place.
     texts = catalog()

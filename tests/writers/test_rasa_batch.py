@@ -24,6 +24,7 @@ def test_commands_run_one_after_the_other_in_one_process(tmp_path: Path):
     assert result.output.count("Validating intents") == 2
     assert set(result.seconds) == {"data validate"} and result.seconds["data validate"] > 0
     assert result.failed == []
+    assert not result.timed_out
 
 
 def test_the_chain_stops_at_the_first_failure_and_names_it(tmp_path: Path):
@@ -38,3 +39,13 @@ def test_the_chain_stops_at_the_first_failure_and_names_it(tmp_path: Path):
     assert result.output.count(MARKER) == 1
     assert "broken-config.yml" in result.output
     assert not list((tmp_path / "models").glob("*.tar.gz"))
+    assert not result.timed_out
+
+
+def test_a_chain_that_runs_over_its_time_is_stopped_and_says_so(tmp_path: Path):
+    root = make_project(tmp_path / "project")
+    children: list[subprocess.Popen[str]] = []
+    result = run_rasa([_validate(root)], root, Settings.from_env().child_env(), children.append, timeout=0.5)
+    assert result.timed_out and result.returncode != 0  # importing Rasa alone takes seconds
+    assert children[0].poll() is not None
+    assert MARKER not in result.output

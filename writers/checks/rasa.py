@@ -18,6 +18,7 @@ __all__ = ["KNOWN_RASA_WARNING", "check_rasa", "rasa_messages", "rasa_validate_c
 # merges the retrieval intents found in the NLU data into the domain a second
 # time (see tests/test_rasa_native.py): not about our data, so not a finding.
 KNOWN_RASA_WARNING = "The following duplicated intents have been found across multiple domain files: faq"
+RASA_TIMEOUT_SECONDS = 600
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(?P<level>[A-Z]+)\s+\S+\s+-\s+(?P<message>.*)$")
@@ -102,9 +103,12 @@ def check_rasa(project: Project, options: Options) -> List[Finding]:
     try:
         # One Python process as `make ship`'s other lanes (writers/rasa_batch.py): Rasa's imports kept out of
         # the garbage collector's walks (38 % of a plain `rasa data validate`, py-spy 2026-11-30).
-        done = run_rasa([command], project.root, env)
+        done = run_rasa([command], project.root, env, timeout=RASA_TIMEOUT_SECONDS)
     except OSError as exc:
         return [Finding("rasa", ERROR, ".", 0, f"could not run `rasa {' '.join(command)}` ({exc}); run `make install`")]
+    if done.timed_out:
+        return [Finding("rasa", ERROR, ".", 0, f"`rasa {' '.join(command)}` did not finish in {RASA_TIMEOUT_SECONDS} s "
+                                               "and was stopped")]
     output = done.output
     findings = []
     # Like tests/test_rasa_native.py, any UserWarning but the known one fails; a
