@@ -22,9 +22,9 @@ from actions.orders.models import OrderRow
 from actions.orders.repository import _order_from_row
 from actions.orders.seed import seed_database
 from core.processes import free_port
-from core.settings import Settings
 from handoff.identity import conversation_id
 from kesher.cli import main, order_delay
+from tests.helpers.containers import orders_settings, running_container
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.smtp import SmtpSink
 from wiring.container import Container
@@ -37,13 +37,9 @@ NEW_ESTIMATE = TODAY + timedelta(days=6)
 async def service(redis_server: RedisServer, redis_client: Redis, smtp_sink: SmtpSink,
                   tmp_path: Path) -> AsyncIterator[Container]:
     """The handoff service's side: the orders store (seeded for today), the notices, the mail worker."""
-    settings = Settings(var_dir=tmp_path, orders_db_url=f"sqlite:///{tmp_path / 'orders.db'}",
-                        smtp_host="127.0.0.1", smtp_port=smtp_sink.port,
-                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port())
-    container = Container(settings)
-    seed_database(container.orders.engine, TODAY)
-    yield container
-    await container.close()
+    async with running_container(orders_settings(tmp_path, redis_server.port, smtp_sink.port)) as container:
+        seed_database(container.orders.engine, TODAY)
+        yield container
 
 
 def _first(container: Container, status: str, language: str = "en") -> Order:

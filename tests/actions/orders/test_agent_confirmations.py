@@ -4,7 +4,6 @@ service, the mail worker and a real SMTP server (aiosmtpd) on loopback."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,11 +16,9 @@ from redis.asyncio import Redis
 from actions.orders.agent_service import ActionRequest
 from core.bidi import strip_controls
 from core.errors import Conflict
-from core.processes import free_port
-from core.redis_keys import RedisKeys
-from core.settings import Settings
 from handoff.agent_actions import AgentActionKind
 from tests.helpers.agent_actions import orders_chat
+from tests.helpers.containers import orders_settings, running_container
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.smtp import SmtpSink
 from tests.helpers.texts import catalog
@@ -33,15 +30,9 @@ CANCEL, ADDRESS, CREDIT = AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_A
 @pytest_asyncio.fixture()
 async def container(redis_server: RedisServer, redis_client: Redis, smtp_sink: SmtpSink,
                     tmp_path: Path) -> AsyncIterator[Container]:
-    settings = Settings(var_dir=tmp_path, orders_db_url=f"sqlite:///{tmp_path / 'orders.db'}",
-                        smtp_host="127.0.0.1", smtp_port=smtp_sink.port, store_credit_limit=Decimal("80"),
-                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port())
-    built = Container(settings)
-    built.keys = RedisKeys(f"confirm-{uuid.uuid4().hex[:6]}:")  # a prefix of its own
-    try:
+    settings = orders_settings(tmp_path, redis_server.port, smtp_sink.port, store_credit_limit=Decimal("80"))
+    async with running_container(settings, "confirm") as built:
         yield built
-    finally:
-        await built.close()
 
 
 def _order_mails(sink: SmtpSink) -> List[EmailMessage]:

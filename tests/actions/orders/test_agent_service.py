@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,28 +19,19 @@ from actions.orders.agent_service import ActionRequest, parse_amount
 from actions.orders.models import StoreCreditRow
 from actions.orders.repository import SqlOrderRepository
 from core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from core.processes import free_port
-from core.redis_keys import RedisKeys
-from core.settings import Settings
 from handoff.agent_actions import AgentActionKind
 from tests.helpers.agent_actions import REFERENCE, OrdersChat, orders_chat
+from tests.helpers.containers import orders_settings, running_container
 from tests.helpers.redis_server import RedisServer
-from wiring.container import Container
 
 CANCEL, ADDRESS, CREDIT = AgentActionKind.CANCEL_ORDER, AgentActionKind.CHANGE_ADDRESS, AgentActionKind.STORE_CREDIT
 
 
 @pytest_asyncio.fixture()
 async def world(redis_server: RedisServer, redis_client: Redis, tmp_path: Path) -> AsyncIterator[OrdersChat]:
-    settings = Settings(var_dir=tmp_path, orders_db_url=f"sqlite:///{tmp_path / 'orders.db'}",
-                        store_credit_limit=Decimal("80")).with_ports(redis=redis_server.port, rasa=free_port(),
-                                                                     actions=free_port())
-    container = Container(settings)
-    container.keys = RedisKeys(f"act-{uuid.uuid4().hex[:6]}:")  # a prefix of its own
-    try:
+    settings = orders_settings(tmp_path, redis_server.port, store_credit_limit=Decimal("80"))
+    async with running_container(settings, "act") as container:
         yield await orders_chat(container)
-    finally:
-        await container.close()
 
 
 async def test_a_shipped_order_cannot_be_cancelled_or_readdressed_by_an_agent_as_by_the_bot(world: OrdersChat) -> None:
