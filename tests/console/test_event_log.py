@@ -70,9 +70,7 @@ async def agent(base_url: str, agent_id: str) -> tuple[httpx.AsyncClient, Dict[s
 
 async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: RedisServer, redis_client: Redis,
                                                               tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True
-                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
-                                     smtp=free_port())
+    settings = service_settings(redis_server, tmp_path)
     clock = Clock()
     start = clock.now
     app = create_app(settings, container=container_for(settings, clock), name="event_log_flow")
@@ -171,9 +169,7 @@ async def test_a_handoff_from_queue_to_csat_leaves_its_events(redis_server: Redi
 
 async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
         redis_server: RedisServer, redis_client: Redis, tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True
-                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
-                                     smtp=free_port())
+    settings = service_settings(redis_server, tmp_path)
     clock = Clock()
     start = clock.now
     app = create_app(settings, container=container_for(settings, clock), name="event_log_abandon")
@@ -194,9 +190,7 @@ async def test_a_customer_who_gives_up_in_the_queue_is_counted_as_abandoned(
 
 async def test_a_conversation_left_in_the_queue_until_it_lapses_is_counted_as_abandoned(
         redis_server: RedisServer, redis_client: Redis, tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True
-                        ).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
-                                     smtp=free_port())
+    settings = service_settings(redis_server, tmp_path)
     clock = Clock()
     start = clock.now
     gone = "web:event-log-gone"
@@ -241,9 +235,7 @@ async def test_a_conversation_left_in_the_queue_until_it_lapses_is_counted_as_ab
 
 async def test_the_event_log_can_be_switched_off(redis_server: RedisServer, redis_client: Redis,
                                                  tmp_path: Path) -> None:
-    settings = Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True,
-                        event_log=False).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
-                                                    smtp=free_port())
+    settings = service_settings(redis_server, tmp_path, event_log=False)
     app = create_app(settings, container=container_for(settings, Clock()), name="event_log_off")
     async with serving(app):
         await state(app).desk.request(HandoffRequest(cid=CID, channel="web", language="en", reason="complaint",
@@ -251,6 +243,13 @@ async def test_the_event_log_can_be_switched_off(redis_server: RedisServer, redi
         assert await state(app).store.state(CID) == "queued"
     assert await redis_client.exists(KEYS.service_events()) == 0
     assert not (tmp_path / "var" / "events.db").exists()
+
+
+def service_settings(redis_server: RedisServer, tmp_path: Path, **values: Any) -> Settings:
+    """The handoff service's settings on the test's redis-server: demo agents, chats assigned by hand."""
+    return Settings(var_dir=tmp_path / "var", agents_file=copy_demo_agents(tmp_path), manual_assign=True,
+                    **values).with_ports(redis=redis_server.port, rasa=free_port(), actions=free_port(),
+                                         smtp=free_port())
 
 
 def container_for(settings: Settings, clock: Clock) -> Container:
