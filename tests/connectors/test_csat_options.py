@@ -9,7 +9,8 @@ WhatsApp the tap is the rating the handoff router records.
 
 from __future__ import annotations
 
-from typing import Any, List
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, List
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -50,13 +51,19 @@ class AsksForARating(EchoBot):
         await message.output_channel.send_response(message.sender_id, question.dispatcher_kwargs())
 
 
+@asynccontextmanager
+async def _whatsapp_customer(twilio: FakeTwilio, settings: Settings, bot: EchoBot) -> AsyncIterator[WhatsAppCustomer]:
+    """A WhatsApp customer of the channel served with ``settings`` and ``bot``, the Twilio stand-in emptied first."""
+    twilio.clear()
+    async with serving_channel(whatsapp_on(twilio), settings, bot=bot) as app:
+        yield WhatsAppCustomer(app.base, twilio)
+
+
 async def test_on_whatsapp_without_the_template_the_ratings_are_numbered_and_the_number_is_the_rating(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
-    twilio.clear()
     bot = AsksForARating()
     settings = channel_settings.replace(twilio_content_csat_en="", twilio_content_csat_he="")
-    async with serving_channel(whatsapp_on(twilio), settings, bot=bot) as app:
-        customer = WhatsAppCustomer(app.base, twilio)
+    async with _whatsapp_customer(twilio, settings, bot) as customer:
         await customer.say("thanks!")
         [question] = await customer.replies(1)
         assert catalog().text("csat_bot_question", "en") in question.text
@@ -68,11 +75,8 @@ async def test_on_whatsapp_without_the_template_the_ratings_are_numbered_and_the
 
 async def test_on_whatsapp_the_question_is_a_quick_reply_template_and_a_tap_is_the_rating(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
-    twilio.clear()
     bot = AsksForARating()
-    async with serving_channel(whatsapp_on(twilio), channel_settings.replace(twilio_content_csat_en=CSAT_EN),
-                               bot=bot) as app:
-        customer = WhatsAppCustomer(app.base, twilio)
+    async with _whatsapp_customer(twilio, channel_settings.replace(twilio_content_csat_en=CSAT_EN), bot) as customer:
         await customer.say("thanks!")
         [question] = await twilio.wait_for_async("whatsapp:" + customer.phone, 1)
         assert (question.content_sid, question.body) == (CSAT_EN, "")
@@ -85,13 +89,10 @@ async def test_on_whatsapp_the_question_is_a_quick_reply_template_and_a_tap_is_t
 
 async def test_on_whatsapp_a_refused_rating_template_still_asks_with_numbers(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
-    twilio.clear()
     bot = AsksForARating()
-    async with serving_channel(whatsapp_on(twilio), channel_settings.replace(twilio_content_csat_en=CSAT_EN),
-                               bot=bot) as app:
-        customer = WhatsAppCustomer(app.base, twilio)
+    async with _whatsapp_customer(twilio, channel_settings.replace(twilio_content_csat_en=CSAT_EN), bot) as customer:
+        twilio.fail_next(1, status=400, code=63016, message="template not approved")  # the first send: the template
         await customer.say("thanks!")  # opens the 24-hour window
-        twilio.fail_next(1, status=400, code=63016, message="template not approved")
         [question] = await customer.replies(1)
         assert "1. ★ Poor" in question.text
         assert [m.content_sid for m in twilio.requests if m.to == "whatsapp:" + customer.phone] == [CSAT_EN, None]
@@ -102,10 +103,8 @@ async def test_on_whatsapp_a_refused_rating_template_still_asks_with_numbers(
 
 async def test_on_whatsapp_another_templates_button_arrives_as_its_title(
         channel_settings: Settings, twilio: FakeTwilio, redis_client: Any) -> None:
-    twilio.clear()
     bot = EchoBot()
-    async with serving_channel(whatsapp_on(twilio), channel_settings, bot=bot) as app:
-        customer = WhatsAppCustomer(app.base, twilio)
+    async with _whatsapp_customer(twilio, channel_settings, bot) as customer:
         await customer.tap("Talk to a person", "talk_to_person")  # an operator's own button id
         await customer.replies(1)
     assert bot.texts == ["Talk to a person"]
