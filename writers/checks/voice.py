@@ -1,9 +1,10 @@
 """One voice in Hebrew: no slash forms for the reader's gender, and no Hebrew text that starts with a Latin word.
 
 Kesher addresses customers in the gender-neutral plural and infinitive ("כתבו
-כאן", "אפשר לכתוב"), so a slash form such as ``את/ה`` or ``תכתב/י`` is a
-``hebrew-slash-form`` error. A Hebrew text whose first word is in Latin letters
-("Kesher Shop שמח...") is laid out left to right by every channel, so that is a
+כאן", "אפשר לכתוב"), so a word written with its feminine ending after a slash
+(the masculine form, a slash, the ending) is a ``hebrew-slash-form`` error. A
+Hebrew text whose first word is in Latin letters ("Kesher Shop שמח...") is
+laid out left to right by every channel, so that is a
 ``hebrew-starts-latin`` error: write a Hebrew word first, or put a name or code
 in a ``{placeholder}``. The shop's name is ``{brand}`` ("חנות קשר"): a bare
 "קשר" used as the shop's name ("של קשר", "צוות קשר") reads as the noun
@@ -27,7 +28,8 @@ from writers.project import Project, item_line, key_line, response_language
 __all__ = ["bare_brand", "check_voice", "latin_start", "slash_forms"]
 
 _LETTERS = "\u05d0-\u05ea"
-# A Hebrew word, a slash, Hebrew letters: את/ה, תכתב/י, בודק/ת, כתוב/כתבי. "ו/או" (and/or) is not a gender form.
+# A Hebrew word, a slash, Hebrew letters: a masculine form and its feminine ending or form after a slash.
+# "ו/או" (and/or) is not a gender form.
 _SLASH = re.compile(rf"(?<![{_LETTERS}])(?!ו/או(?![{_LETTERS}]))[{_LETTERS}\u05f3']+\s?/\s?[{_LETTERS}]+")
 # What may come before a text's first word without being one: spaces, direction marks, punctuation, emoji.
 _LEAD = re.compile(r"[\s\u200e\u200f\u2066-\u2069\"'“”„«»()\[\]*_#>\-–—•·.,:;!?\u2600-\u27bf\U0001f000-\U0001faff]*")
@@ -41,7 +43,7 @@ _TITLE = re.compile(r"^title:\s*(.*?)\s*$")
 
 
 def slash_forms(text: str) -> List[str]:
-    """The slash forms in a Hebrew text (``את/ה``), in order."""
+    """The slash forms in a Hebrew text (a word with its feminine ending after a slash), in order."""
     return [m.group(0) for m in _SLASH.finditer(_PLACEHOLDER.sub(" ", text))]
 
 
