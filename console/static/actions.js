@@ -31,11 +31,8 @@
     return kesherMessageFormat.format(boot.texts[key], values || {}, boot.lang);
   }
 
-  /** An order's status in the agent's language (boot.statuses: the catalog's status_<code>), else the code. */
-  function statusName(code) {
-    const names = boot.statuses || {};
-    return code && Object.prototype.hasOwnProperty.call(names, code) ? names[code] : String(code || "");
-  }
+  /** An order's status in the agent's language: console.js's, which runs first (both scripts are deferred). */
+  const { statusName } = window.kesherDesk;
 
   function el(tag, props, children) {
     const node = document.createElement(tag);

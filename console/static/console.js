@@ -1025,7 +1025,7 @@
   // -- start ---------------------------------------------------------------------------------------
   notifyButton();
   // For the desk's other modules (one script each, loaded after this one).
-  window.kesherDesk = { api, t, el, toast, openChat, current: () => state.current, boot };
+  window.kesherDesk = { api, t, el, toast, openChat, statusName, current: () => state.current, boot };
   connect();
   if (window.location.hash.length > 1) {
     openChat(decodeURIComponent(window.location.hash.slice(1)));
