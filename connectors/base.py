@@ -345,8 +345,9 @@ class KesherInputChannel(InputChannel):
     async def _receive(self, msg: InboundMessage, on_new_message: OnNewMessage, provider_id: bool,
                        failures: int) -> Optional[RouteResult]:
         """:meth:`receive` in the message's turn, its provider id (if any) taken."""
+        encoding = None
         if msg.text.strip() and not msg.text.startswith("/"):
-            self.rt.prefetch(msg.text)  # the NLU's sentence vector, on another thread while this runs on
+            encoding = self.rt.prefetch(msg.text)  # the NLU's sentence vector, on a worker thread meanwhile
         try:
             if msg.address:
                 msg.cid = await self.rt.identity.resolve(self.name(), msg.address)
@@ -361,6 +362,8 @@ class KesherInputChannel(InputChannel):
                      "bot" if result.to_bot else result.state.value)
             # A photo without a caption was acknowledged above; an empty text still gets the bot's polite answer.
             if result.to_bot and (msg.text.strip() or not msg.media):
+                # Rasa's pipeline would wait for the vector inside the event loop, holding up every conversation.
+                await self.rt.until_encoded(encoding)
                 try:
                     await self._to_bot(msg, on_new_message)
                 except BotFailure:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Callable, Dict, List, Optional, Protocol
+from concurrent.futures import Future
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Sanic
 
-from bot.components.sentence_encoder import prefetch
+from bot.components.sentence_encoder import prefetch, until_encoded
 from bot.lock_store import RedisTicketLockStore
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
@@ -77,8 +78,10 @@ class ChannelRuntime:
         self.router: HandoffRouter = container.router
         self.identity: IdentityBook = container.identity
         self.texts: TextCatalog = container.texts
-        # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder).
-        self.prefetch: Callable[[str], None] = prefetch
+        # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder);
+        # until_encoded waits for it without holding up the event loop.
+        self.prefetch: Callable[[str], Optional[Future[Any]]] = prefetch
+        self.until_encoded: Callable[[Optional[Future[Any]]], Awaitable[None]] = until_encoded
         # Messages from one address are handled one at a time, in the order they arrived at any replica.
         self.arrivals = RedisTicketLockStore(key_prefix=self.keys.arrivals_prefix(), redis=lambda: self.redis)
         self.channels: Dict[str, Channel] = {}

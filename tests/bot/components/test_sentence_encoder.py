@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from functools import partial
@@ -13,7 +14,14 @@ from rasa.shared.nlu.constants import ACTION_NAME, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
-from bot.components.sentence_encoder import EmbeddingCache, Prefetcher, SentenceEncoder, prefetch, shared_encoder
+from bot.components.sentence_encoder import (
+    EmbeddingCache,
+    Prefetcher,
+    SentenceEncoder,
+    prefetch,
+    shared_encoder,
+    until_encoded,
+)
 from core.settings import PROJECT_ROOT, Settings
 from tests.bot.components.pipeline import training_data
 from tests.helpers.waiting import until_sync
@@ -128,9 +136,54 @@ def _prefetcher() -> Prefetcher:
     return sentence_encoder._PREFETCHER
 
 
+async def test_waiting_for_a_prefetch_leaves_the_event_loop_free():
+    prefetcher = Prefetcher()
+    prefetcher.serve("original", "query", 1)
+    shared_encoder().encode(["warm"], "query")
+    long_message = "my order has not arrived yet and I would like to know where it is " * 25  # ~500 tokens
+    encoding = prefetcher.submit(long_message)
+    assert encoding is not None
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not encoding.done():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    await asyncio.gather(until_encoded(encoding), tick())
+    assert encoding.done() and ticks > 10  # other work ran while the vector was computed
+    assert prefetcher.take("original", "query", long_message) is not None
+    await until_encoded(None)  # nothing prefetched: returns at once
+
+
+async def test_customers_sending_the_same_text_at_once_each_get_the_prefetched_vector():
+    prefetcher = Prefetcher()
+    prefetcher.serve("original", "query", 1)
+    encodings = [prefetcher.submit("thanks a lot") for _ in range(3)]
+    for encoding in encodings:
+        await until_encoded(encoding)
+    taken = [prefetcher.take("original", "query", "thanks a lot") for _ in range(3)]
+    assert all(vector is not None for vector in taken)  # none of the three pipelines encodes it again
+    assert prefetcher.take("original", "query", "thanks a lot") is None
+    assert len(prefetcher) == 0
+
+
+async def test_waiting_for_a_dropped_prefetch_does_not_raise():
+    prefetcher = Prefetcher(limit=1)
+    prefetcher.serve("original", "query", 1)
+    first = prefetcher.submit("one " * 400)
+    second = prefetcher.submit("two")
+    third = prefetcher.submit("three")  # over the limit: "two" is dropped (cancelled if not started)
+    await until_encoded(second)
+    await until_encoded(first)
+    await until_encoded(third)
+    assert second is not None and (second.cancelled() or second.done())
+
+
 def _started(prefetcher: Prefetcher, text: str) -> bool:
-    future = prefetcher._pending.get(("original", "query", text))
-    return future is not None and (future.running() or future.done())
+    futures = [future for key, future in prefetcher._pending.values() if key == ("original", "query", text)]
+    return bool(futures) and (futures[0].running() or futures[0].done())
 
 
 def test_the_encoders_idle_threads_sleep() -> None:
