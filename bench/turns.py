@@ -556,6 +556,9 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, eve
     the nginx balancer (``KESHER_REPLICAS``), which the load goes through.
     """
     started = datetime.now(UTC).replace(tzinfo=None)  # the event log stores naive UTC
+    # From nothing: with --work kept between runs, Redis would load the conversations of every earlier run and
+    # the memory measured after the load would count them.
+    shutil.rmtree(var_dir, ignore_errors=True)
     settings = without_limits(Settings(var_dir=var_dir, event_log=event_log)).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
         models=free_port()).replace(replicas=replicas)
