@@ -4,7 +4,8 @@ Run with ``python -m bench.messages --model models/<model>.tar.gz``. It starts e
 ``bench/turns.py`` does, then holds ``--conversations`` conversations of the benchmark's 12-message
 script one after the other and prints each message's median and slowest reply time (the first
 conversation warms up and is not counted). The p95 of a 12-message conversation is about its
-second-slowest message, so this shows where a one-customer p95 comes from.
+second-slowest message, so this shows where a one-customer p95 comes from. ``--vanilla-script`` sends the
+vanilla ``rasa init`` bot's four messages instead (the same words both bots get).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Dict, List, Optional, Sequence
 import aiohttp
 from sqlalchemy import text
 
-from bench.turns import Bot, _send, free_port, rest_headers, rest_url, seed, without_limits
+from bench.turns import VANILLA_SCRIPT, Bot, _send, free_port, rest_headers, rest_url, seed, without_limits
 from bench.turns import kesher_script as script_of
 from core.settings import Settings
 from kesher.supervisor import Supervisor
@@ -46,6 +47,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="the model to serve")
     parser.add_argument("--conversations", type=int, default=20, help="measured conversations")
+    parser.add_argument("--vanilla-script", action="store_true", help="send the vanilla bot's four messages")
     args = parser.parse_args(argv)
     settings = without_limits(Settings(var_dir=Path(tempfile.mkdtemp(prefix="kesher-messages-")))).with_ports(
         redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
@@ -58,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     engine.dispose()
     with Supervisor(settings, model=args.model):
         bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url, dict,
-                  script_of(order_id, email))
+                  VANILLA_SCRIPT if args.vanilla_script else script_of(order_id, email))
         times = asyncio.run(_measure(bot, args.conversations))
     print("| message | median ms | slowest ms |\n|---|---|---|")
     for message, took in times.items():

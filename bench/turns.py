@@ -26,7 +26,8 @@ Run with ``make bench`` (or ``python -m bench.turns``). In one invocation it:
    the supervisor started and their sum (also their PSS, and what Redis holds:
    its memory, the conversations' event lists, bytes per event); writes the
    same tables to ``bench/out/turns-<date>.md``. ``--no-vanilla`` runs Kesher
-   alone (to compare two branches' memory after the same load). ``--replicas 1 2``
+   alone (to compare two branches' memory after the same load). ``--same-words`` gives
+   Kesher the vanilla bot's four messages instead of its own 12 (the same words for both). ``--replicas 1 2``
    runs Kesher once with each number of replicas behind the balancer
    (``KESHER_REPLICAS``) under the same load, and adds their turns/s ratio and
    p99/p95 to the report, and for every run the CPU each part used per turn and how many of
@@ -317,7 +318,7 @@ async def load(url: str, script: Sequence[str], concurrency: int, turns: int, bo
 
 
 KINDS = ("12 turns", "200 turns", "returning")
-SELECTED: Dict[str, Sequence[Any]] = {"kinds": KINDS, "levels": LEVELS}
+SELECTED: Dict[str, Sequence[Any]] = {"kinds": KINDS, "levels": LEVELS, "same_words": ()}
 LIVE_TURNS = 12
 SEEDED_TURNS = 192
 RETURNING_DAYS = 30
@@ -573,7 +574,8 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, eve
         name = name or ("kesher" if replicas == 1 else f"kesher ×{replicas}")
         bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
                   lambda: api_headers(settings.rasa_api_token, username="bench"),
-                  kesher_script(order_id, email), lambda sender: conversation_id(KesherRestChannel.name(), sender),
+                  _cycle(VANILLA_SCRIPT, LIVE_TURNS) if SELECTED["same_words"] else kesher_script(order_id, email),
+                  lambda sender: conversation_id(KesherRestChannel.name(), sender),
                   lambda: _part_pids(supervisor))
         results = asyncio.run(run_all(bot, turns, SELECTED["kinds"], SELECTED["levels"]))
         memory = {p.name: rss_mb(p.process.pid) for p in supervisor.parts if p.process}
@@ -671,6 +673,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="serve the vanilla bot already trained in --work instead of training it again")
     parser.add_argument("--vanilla-redis", action="store_true",
                         help="also run the vanilla bot on Redis tracker and lock stores")
+    parser.add_argument("--same-words", action="store_true",
+                        help="Kesher's customers send the vanilla bot's four messages too, instead of Kesher's own "
+                             "12 (greeting, FAQs, help centre, a verified order status...): the same words for both")
     parser.add_argument("--no-vanilla", action="store_true",
                         help="run only Kesher (e.g. to compare its memory between two branches)")
     parser.add_argument("--event-log-off", action="store_true",
@@ -682,7 +687,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "server and the handoff service behind the balancer (e.g. 1 2: the same load on "
                              "each, one after the other)")
     args = parser.parse_args(argv)
-    SELECTED.update(kinds=args.kinds, levels=args.levels)
+    SELECTED.update(kinds=args.kinds, levels=args.levels, same_words=(True,) if args.same_words else ())
 
     work = args.work or Path(tempfile.mkdtemp(prefix="kesher-bench-"))
     work.mkdir(parents=True, exist_ok=True)

