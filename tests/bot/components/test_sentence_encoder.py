@@ -169,6 +169,22 @@ async def test_customers_sending_the_same_text_at_once_each_get_the_prefetched_v
     assert len(prefetcher) == 0
 
 
+async def test_a_failed_prefetch_is_waited_for_quietly_and_the_pipeline_encodes_itself(monkeypatch, caplog):
+    prefetcher = Prefetcher()
+    prefetcher.serve("broken-variant", "query", 1)  # shared_encoder raises for it, on the worker
+    encoding = prefetcher.submit("where is my order?")
+    await until_encoded(encoding)
+    assert encoding is not None and encoding.exception() is not None
+    assert prefetcher.take("broken-variant", "query", "where is my order?") is None
+    assert "never retrieved" not in caplog.text
+
+
+def test_a_text_longer_than_the_pipeline_reads_is_not_prefetched():
+    sentence_encoder._PREFETCHER.serve("original", "query", 1)
+    assert prefetch("x" * (sentence_encoder.TEXT_LIMIT + 1)) is None
+    assert prefetch("a short question") is not None
+
+
 async def test_waiting_for_a_dropped_prefetch_does_not_raise():
     prefetcher = Prefetcher(limit=1)
     prefetcher.serve("original", "query", 1)
@@ -178,7 +194,8 @@ async def test_waiting_for_a_dropped_prefetch_does_not_raise():
     await until_encoded(second)
     await until_encoded(first)
     await until_encoded(third)
-    assert second is not None and (second.cancelled() or second.done())
+    assert second is not None and second.cancelled()  # "one" held the worker, so "two" had not started
+    assert prefetcher.take("original", "query", "two") is None
 
 
 def _started(prefetcher: Prefetcher, text: str) -> bool:
