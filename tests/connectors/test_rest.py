@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 import httpx
 import pytest
@@ -61,6 +64,26 @@ async def test_the_answer_has_rasas_rest_shape_and_the_conversation_is_the_chann
     assert response.status_code == 200, response.text
     assert response.json() == [{"recipient_id": "bench-1", "text": "bot: hello", "buttons": BUTTONS}]
     assert rest.bot.seen == [("kesher_rest:bench-1", "hello")]
+
+
+async def test_a_message_reaches_the_bot_once_its_sentence_vector_is_ready(rest: ChannelApp) -> None:
+    encodings: List[Future[Any]] = []
+
+    def slow_prefetch(text: str) -> Future[Any]:  # the encoder's worker, taking 0.3 s
+        encoding: Future[Any] = Future()
+        encodings.append(encoding)
+        threading.Timer(0.3, encoding.set_result, args=(text,)).start()
+        return encoding
+
+    rest.rt.prefetch = slow_prefetch
+    started = time.perf_counter()
+    response = await post(rest, {"sender": "waits-1", "message": "where is my order?"})
+    assert response.status_code == 200 and rest.bot.texts == ["where is my order?"]
+    assert len(encodings) == 1 and encodings[0].done()
+    assert time.perf_counter() - started >= 0.3  # the channel waited for the vector before calling the bot
+
+    response = await post(rest, {"sender": "waits-1", "message": "/affirm"})  # a button payload: no encoding
+    assert response.status_code == 200 and len(encodings) == 1
 
 
 @pytest.mark.parametrize("sender", [VERIFIED_CID, "+972501234567"], ids=["their-conversation-id", "their-number"])
