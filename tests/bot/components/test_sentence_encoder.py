@@ -188,9 +188,11 @@ def test_a_text_longer_than_the_pipeline_reads_is_not_prefetched():
 async def test_waiting_for_a_dropped_prefetch_does_not_raise():
     prefetcher = Prefetcher(limit=1)
     prefetcher.serve("original", "query", 1)
-    first = prefetcher.submit("one " * 400)
-    second = prefetcher.submit("two")
-    third = prefetcher.submit("three")  # over the limit: "two" is dropped (cancelled if not started)
+    long_text = "one " * 400  # ~400 tokens: holds the worker a while
+    first = prefetcher.submit(long_text)
+    until_sync(partial(_started, prefetcher, long_text), what="the worker started the long text")
+    second = prefetcher.submit("two")  # queued behind it
+    third = prefetcher.submit("three")  # over the limit: "two" is dropped before it started
     await until_encoded(second)
     await until_encoded(first)
     await until_encoded(third)
