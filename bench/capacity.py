@@ -34,11 +34,21 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import text
 
 from bench.relay import Arrivals, Console, callback_runner, round_trips, write_agents_file
 from bench.relay import handoff_conversations as hand_over
-from bench.turns import OUT_DIR, kesher_script, load, machine, pss_mb, rest_headers, rest_url, rss_mb, without_limits
+from bench.turns import (
+    OUT_DIR,
+    kesher_script,
+    load,
+    machine,
+    pss_mb,
+    rest_headers,
+    rest_url,
+    rss_mb,
+    shipped_order,
+    without_limits,
+)
 from connectors.callback import SECRET_HEADER
 from connectors.delivery import UNDELIVERED_MAXLEN
 from connectors.runtime import OUTBOUND_MAXLEN
@@ -90,12 +100,7 @@ def part_memory(supervisor: Supervisor) -> Dict[str, Tuple[float, float]]:
 
 async def bot_conversations(settings: Settings, count: int) -> float:
     """``count`` customers each running the 12-message mix; returns turns per second."""
-    engine = Container(settings).orders.engine
-    with engine.connect() as conn:
-        order_id, email = conn.execute(
-            text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")).one()
-    engine.dispose()
-    script = kesher_script(order_id, email)
+    script = kesher_script(*shipped_order(settings))
     result = await load(rest_url(settings), script, min(CONCURRENCY, count), count * len(script),
                         "bot conversation", rest_headers(settings))
     return result.turns_per_second

@@ -19,13 +19,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import aiohttp
-from sqlalchemy import text
 
-from bench.turns import VANILLA_SCRIPT, Bot, _send, free_port, rest_headers, rest_url, seed, without_limits
+from bench.turns import VANILLA_SCRIPT, Bot, _send, rest_headers, rest_url, seed, shipped_order, stack_settings
 from bench.turns import kesher_script as script_of
-from core.settings import Settings
 from kesher.supervisor import Supervisor
-from wiring.container import Container
 
 
 async def _measure(bot: Bot, conversations: int) -> Dict[str, List[float]]:
@@ -49,15 +46,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--conversations", type=int, default=20, help="measured conversations")
     parser.add_argument("--vanilla-script", action="store_true", help="send the vanilla bot's four messages")
     args = parser.parse_args(argv)
-    settings = without_limits(Settings(var_dir=Path(tempfile.mkdtemp(prefix="kesher-messages-")))).with_ports(
-        redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-        models=free_port())
+    settings = stack_settings(Path(tempfile.mkdtemp(prefix="kesher-messages-")))
     seed(settings)
-    engine = Container(settings).orders.engine
-    with engine.connect() as conn:
-        order_id, email = conn.execute(
-            text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")).one()
-    engine.dispose()
+    order_id, email = shipped_order(settings)
     with Supervisor(settings, model=args.model):
         bot = Bot("kesher", rest_url(settings), rest_headers(settings), settings.rasa_url, dict,
                   VANILLA_SCRIPT if args.vanilla_script else script_of(order_id, email))

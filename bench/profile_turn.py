@@ -26,7 +26,6 @@ import aiohttp
 import redis
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import EventVerbosity
-from sqlalchemy import text
 
 from bench.turns import (
     KINDS,
@@ -40,17 +39,16 @@ from bench.turns import (
     rest_url,
     seed_conversations,
     seeded_history,
-    without_limits,
+    shipped_order,
+    stack_settings,
 )
 from bot.tracker_store import WindowedRedisTrackerStore
 from connectors.rest import KesherRestChannel
-from core.processes import free_port
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from handoff.identity import conversation_id
 from kesher.cli import seed
 from kesher.supervisor import Supervisor
-from wiring.container import Container
 
 
 def _commandstats(port: int) -> Dict[str, int]:
@@ -107,15 +105,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     var = Path(tempfile.mkdtemp(prefix="kesher-profile-"))
-    settings = without_limits(Settings(var_dir=var)).with_ports(
-        redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-        models=free_port())
+    settings = stack_settings(var)
     seed(settings)
-    engine = Container(settings).orders.engine
-    with engine.connect() as conn:
-        order_id, email = conn.execute(
-            text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")).one()
-    engine.dispose()
+    order_id, email = shipped_order(settings)
     profile = args.out or var / "rasa.prof"
     with Supervisor(settings, model=args.model, parts=("redis", "models", "actions")):
         log = (var / "rasa.log").open("wb")

@@ -243,6 +243,24 @@ def _wait_http(url: str, timeout: float = 300) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def stack_settings(var_dir: Path, **fields: Any) -> Settings:
+    """Settings for a benchmark's Kesher in ``var_dir``: every part on a free loopback port, abuse limits off."""
+    return without_limits(Settings(var_dir=var_dir, **fields)).with_ports(
+        redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
+        models=free_port())
+
+
+def shipped_order(settings: Settings) -> tuple[str, str]:
+    """A seeded shipped order's number and e-mail: what :func:`kesher_script`'s order-status turns send."""
+    engine = Container(settings).orders.engine
+    with engine.connect() as conn:
+        order_id, email = conn.execute(
+            text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")
+        ).one()
+    engine.dispose()
+    return str(order_id), str(email)
+
+
 def kesher_script(order_id: str, email: str) -> List[str]:
     """A realistic 12-message mix: greeting, FAQs, knowledge base, verified order status, Hebrew, thanks."""
     return [
@@ -560,16 +578,9 @@ def run_kesher(model: Path, var_dir: Path, turns: int, replicas: int = 1, *, eve
     # From nothing: with --work kept between runs, Redis would load the conversations of every earlier run and
     # the memory measured after the load would count them.
     shutil.rmtree(var_dir, ignore_errors=True)
-    settings = without_limits(Settings(var_dir=var_dir, event_log=event_log)).with_ports(
-        redis=free_port(), rasa=free_port(), actions=free_port(), handoff=free_port(), smtp=free_port(),
-        models=free_port()).replace(replicas=replicas)
+    settings = stack_settings(var_dir, event_log=event_log).replace(replicas=replicas)
     seed(settings)
-    engine = Container(settings).orders.engine
-    with engine.connect() as conn:
-        order_id, email = conn.execute(
-            text("SELECT order_id, email FROM orders WHERE status='shipped' ORDER BY order_id LIMIT 1")
-        ).one()
-    engine.dispose()
+    order_id, email = shipped_order(settings)
     with Supervisor(settings, model=model) as supervisor:
         name = name or ("kesher" if replicas == 1 else f"kesher ×{replicas}")
         bot = Bot(name, rest_url(settings), rest_headers(settings), settings.rasa_url,
