@@ -28,6 +28,7 @@ import re
 import time
 import uuid
 from abc import abstractmethod
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, ClassVar, Dict, List, Optional, Tuple
 
@@ -362,10 +363,8 @@ class KesherInputChannel(InputChannel):
                      "bot" if result.to_bot else result.state.value)
             # A photo without a caption was acknowledged above; an empty text still gets the bot's polite answer.
             if result.to_bot and (msg.text.strip() or not msg.media):
-                # Rasa's pipeline would wait for the vector inside the event loop, holding up every conversation.
-                await self.rt.until_encoded(encoding)
                 try:
-                    await self._to_bot(msg, on_new_message)
+                    await self._to_bot(msg, on_new_message, encoding)
                 except BotFailure:
                     failures += 1
                     if not provider_id:
@@ -391,8 +390,9 @@ class KesherInputChannel(InputChannel):
         HANDOFFS_STARTED.labels(self.name(), "bot_failed").inc()
         return RouteResult(False, ticket.state)
 
-    async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage) -> None:
-        """Hands the message to Rasa.
+    async def _to_bot(self, msg: InboundMessage, on_new_message: OnNewMessage,
+                      encoding: Optional[Future[Any]] = None) -> None:
+        """Hands the message to Rasa, whose parse awaits ``encoding`` (the prefetched sentence vector).
 
         Raises:
             BotFailure: Rasa raised (the caller counts it: retried, then handed to a person).
@@ -401,7 +401,9 @@ class KesherInputChannel(InputChannel):
                                    input_channel=self.name(), metadata=msg.metadata or None)
         started = time.perf_counter()
         try:
-            await on_new_message(user_message)
+            # Rasa takes the lock and reads the tracker while the vector is computed; its parse awaits it.
+            with self.rt.awaited_by_parse(user_message.message_id, encoding):
+                await on_new_message(user_message)
             TURN_SECONDS.labels(self.name()).observe(time.perf_counter() - started)
         except Exception as exc:  # any failure inside Rasa: reported as a 500 with a reason, never as 200
             log.exception("channel=%s cid=%s message=%s: the bot failed on it", self.name(), msg.cid,

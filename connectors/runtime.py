@@ -14,13 +14,13 @@ import asyncio
 import json
 import logging
 from concurrent.futures import Future
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sanic import Sanic
 
-from bot.components.sentence_encoder import prefetch, until_encoded
+from bot.components.sentence_encoder import awaited_by_parse, prefetch
 from bot.lock_store import RedisTicketLockStore
 from connectors.delivery import DeliveryTimings, DeliveryWorker, Sender
 from core.language import Language, as_language
@@ -79,9 +79,9 @@ class ChannelRuntime:
         self.identity: IdentityBook = container.identity
         self.texts: TextCatalog = container.texts
         # Starts the NLU's sentence vector of a message on a worker thread (bot.components.sentence_encoder);
-        # until_encoded waits for it without holding up the event loop.
+        # awaited_by_parse registers it for the message, and Rasa's parse awaits it without holding up the loop.
         self.prefetch: Callable[[str], Optional[Future[Any]]] = prefetch
-        self.until_encoded: Callable[[Optional[Future[Any]]], Awaitable[None]] = until_encoded
+        self.awaited_by_parse: Callable[[str, Optional[Future[Any]]], ContextManager[None]] = awaited_by_parse
         # Messages from one address are handled one at a time, in the order they arrived at any replica.
         self.arrivals = RedisTicketLockStore(key_prefix=self.keys.arrivals_prefix(), redis=lambda: self.redis)
         self.channels: Dict[str, Channel] = {}

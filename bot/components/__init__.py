@@ -1,7 +1,8 @@
 """Custom Rasa NLU components (referenced by their dotted path in config.yml).
 
 Rasa imports this package when it loads a model, which is also when
-:mod:`bot.rasa_speedups` and :mod:`bot.slot_extraction` are installed into the
+:mod:`bot.rasa_speedups`, :mod:`bot.slot_extraction` and the parse's wait for a prefetched
+sentence vector (:func:`bot.components.sentence_encoder.install`) are installed into the
 server (and into ``rasa test``, ``rasa shell`` and the benchmarks: anything that
 loads a Kesher model).
 """
@@ -14,5 +15,9 @@ from core.settings import let_idle_openmp_threads_sleep
 # benchmarks still run beside ONNX Runtime).
 let_idle_openmp_threads_sleep()
 
+# After the line above: the encoder loads ONNX Runtime.
+from bot.components.sentence_encoder import install as _install_parse_wait  # noqa: E402
+
 _install_speedups()
 _install_slot_extraction()
+_install_parse_wait()

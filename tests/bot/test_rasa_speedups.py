@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, List
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
 
-from bot.rasa_speedups import event_from_dict, install, resolve_event_type
+from bot.rasa_speedups import _action_result_validator, _quickly_valid, event_from_dict, install, resolve_event_type
 
 
 def test_valid_results_pass_and_invalid_ones_fail_with_rasas_message():
@@ -30,6 +31,42 @@ def test_valid_results_pass_and_invalid_ones_fail_with_rasas_message():
         action._validate_action_result({"events": "not a list"})
     with pytest.raises(ValidationError):
         action._validate_action_result({"events": [{"event": "no_such_event"}]})
+
+
+_EVENTS = [
+    {"event": "slot", "name": "a", "value": 1, "timestamp": None},
+    {"event": "bot", "text": "hi", "data": {"buttons": []}, "metadata": {}},
+    {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9},
+                                                   "entities": [{"entity": "order_id", "value": "104610"}],
+                                                   "response_selector": {"all_retrieval_intents": []}}},
+    {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+    {"event": "active_loop", "name": "order_form"},
+    {"event": "followup", "name": "utter_greet"},
+    {"event": "session_started"},
+    {"event": "reset_slots"},
+]
+_NOT_VALID = [
+    {"event": "slot", "value": 1},  # no name
+    {"event": "slot", "name": 5, "value": 1},
+    {"event": "user", "parse_data": {"intent": {"name": 3}}},
+    {"event": "user", "parse_data": {"entities": [{"entity": "x"}]}},  # an entity without a value
+    {"event": "bot", "timestamp": "yesterday"},
+    {"event": "bot", "metadata": []},
+    {"event": 7},
+    {"name": "a"},
+    {"event": "no_such_event"},
+    "slot",
+]
+
+
+def test_the_quick_check_agrees_with_rasas_whole_schema():
+    validator = _action_result_validator()
+    results: List[Any] = [{"events": [event], "responses": []} for event in _EVENTS + _NOT_VALID]
+    results += [{"events": _EVENTS, "responses": [{"text": "hi"}]}, {"events": "not a list"}, {"responses": ["x"]},
+                {}, {"events": _EVENTS + _NOT_VALID[:1]}, []]
+    for result in results:
+        assert _quickly_valid(result) == validator.is_valid(result), result
+    assert _quickly_valid({"events": _EVENTS, "responses": [{"text": "hi"}]})
 
 
 def test_events_resolve_to_the_classes_rasa_finds() -> None:

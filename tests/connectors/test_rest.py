@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 
 import httpx
 import pytest
@@ -16,6 +16,8 @@ import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from redis.asyncio import Redis
 
+from bot.components import sentence_encoder
+from bot.components.sentence_encoder import until_encoded_for
 from connectors.rest import KesherRestChannel
 from core.settings import Settings
 from handoff.identity import conversation_id
@@ -28,9 +30,18 @@ ORDER = "Order 104233: electric kettle, shipped with DHL, tracking RR123456789IL
 
 
 class OrderBot(EchoBot):
-    """Stands in for Rasa holding a verified customer's tracker: their conversation gets their order."""
+    """Stands in for Rasa holding a verified customer's tracker: their conversation gets their order.
+
+    ``parse`` (if set) runs first, where Rasa would parse the message.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parse: Optional[Callable[[UserMessage], Awaitable[None]]] = None
 
     async def __call__(self, message: UserMessage) -> None:
+        if self.parse is not None:
+            await self.parse(message)
         if message.sender_id == VERIFIED_CID:
             self.seen.append((message.sender_id, message.text))
             await message.output_channel.send_response(message.sender_id, {"text": ORDER})
@@ -66,8 +77,10 @@ async def test_the_answer_has_rasas_rest_shape_and_the_conversation_is_the_chann
     assert rest.bot.seen == [("kesher_rest:bench-1", "hello")]
 
 
-async def test_a_message_reaches_the_bot_once_its_sentence_vector_is_ready(rest: ChannelApp) -> None:
+async def test_the_bot_parses_a_message_once_its_sentence_vector_is_ready(rest: ChannelApp) -> None:
     encodings: List[Future[Any]] = []
+    at_call: List[bool] = []
+    at_parse: List[bool] = []
 
     def slow_prefetch(text: str) -> Future[Any]:  # the encoder's worker, taking 0.3 s
         encoding: Future[Any] = Future()
@@ -75,15 +88,23 @@ async def test_a_message_reaches_the_bot_once_its_sentence_vector_is_ready(rest:
         threading.Timer(0.3, encoding.set_result, args=(text,)).start()
         return encoding
 
+    async def parse(message: UserMessage) -> None:  # Rasa takes the lock, reads the tracker, then parses
+        at_call.append(bool(encodings) and encodings[-1].done())
+        await until_encoded_for(message.message_id)  # the wait Rasa's parse_message starts with
+        at_parse.append(bool(encodings) and encodings[-1].done())
+
     rest.rt.prefetch = slow_prefetch
+    assert isinstance(rest.bot, OrderBot)
+    rest.bot.parse = parse
     started = time.perf_counter()
     response = await post(rest, {"sender": "waits-1", "message": "where is my order?"})
     assert response.status_code == 200 and rest.bot.texts == ["where is my order?"]
-    assert len(encodings) == 1 and encodings[0].done()
-    assert time.perf_counter() - started >= 0.3  # the channel waited for the vector before calling the bot
+    assert len(encodings) == 1 and at_call == [False] and at_parse == [True]  # called at once, parsed once ready
+    assert time.perf_counter() - started >= 0.3
+    assert not sentence_encoder._AWAITED  # nothing left behind for a message that was handled
 
     response = await post(rest, {"sender": "waits-1", "message": "/affirm"})  # a button payload: no encoding
-    assert response.status_code == 200 and len(encodings) == 1
+    assert response.status_code == 200 and len(encodings) == 1 and at_parse == [True, True]
 
 
 @pytest.mark.parametrize("sender", [VERIFIED_CID, "+972501234567"], ids=["their-conversation-id", "their-number"])

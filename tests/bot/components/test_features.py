@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.features import FeatureBlocks
@@ -46,3 +47,26 @@ def test_a_message_without_a_block_gets_an_empty_row_there(pipeline: Pipeline):
     rows = blocks.matrix([messages[0], bare, messages[1]])
     assert rows[1].nnz == 0
     assert abs(rows[[0, 2]] - blocks.matrix(messages)).max() < 1e-12
+
+
+def test_rows_are_the_matrix_rows_without_building_it(pipeline: Pipeline):
+    messages = pipeline.featurize("where is my order", "מתי אתם פתוחים?", "hello hello hello")
+    blocks = FeatureBlocks.fit(pipeline.data.training_examples, {"dense": 3.0, "sparse": 1.0})
+    words = blocks.sizes[blocks.names.index("sparse:words")]
+    twice = Message({TEXT: "a word counted in two entries"}, features=[
+        Features(sp.coo_matrix(([1.0, 2.0, 1.0], ([0, 0, 0], [3, 1, 3])), shape=(1, words)), "sentence", TEXT,
+                 "words"),
+        Features(np.zeros((1, 7)), "sentence", TEXT, "e5"),  # a block of the wrong width is left out
+    ])
+    sample = [*messages, Message({TEXT: "no features at all"}), twice]
+    matrix = blocks.matrix(sample)
+    rows = blocks.rows(sample)
+    assert len(rows) == len(sample) and len(rows[3].columns) == 0
+    start = blocks.sizes[0] + blocks.sizes[1]
+    assert list(rows[4].columns) == [start + 1, start + 3]
+    for number, row in enumerate(rows):
+        expected = matrix[number]
+        expected.sort_indices()
+        assert list(row.columns) == list(expected.indices)
+        assert np.allclose(row.values, expected.data, rtol=0, atol=1e-12)
+    assert np.array_equal(blocks.dense_of_rows(rows), blocks.dense_part(matrix))

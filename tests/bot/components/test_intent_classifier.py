@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -81,3 +82,15 @@ def test_the_neighbours_vote_follows_the_closest_examples(pipeline: Pipeline):
     classifier.process(messages)
     assert [m.get("intent")["name"] for m in messages] == ["order_status", "faq"]
     assert all(m.get("intent")["confidence"] > 0.9 for m in messages)
+
+
+@pytest.mark.parametrize("knn_weight", [0.0, 0.45], ids=["svm", "svm+neighbours"])
+def test_a_turns_few_messages_get_the_probabilities_of_a_batch(pipeline: Pipeline, knn_weight: float):
+    model = _trained(pipeline, knn_weight=knn_weight).model
+    assert model is not None
+    texts = ["hi!", "where's my parcel?", "מתי הקניון פתוח?", "אני רוצה להחזיר את המוצר", "track it"] * 2
+    alone = np.vstack([model.probabilities(pipeline.featurize(text)) for text in texts])
+    batch = model.probabilities(pipeline.featurize(*texts))  # more than a few: one sparse product
+    assert alone.shape == batch.shape == (len(texts), len(model.classes))
+    # float32 cosines for the vote: a product of one row and of ten round differently
+    assert np.allclose(alone, batch, rtol=0, atol=1e-9 if knn_weight == 0 else 1e-5)

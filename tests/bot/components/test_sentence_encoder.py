@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import Any, Dict, List
 
 import numpy as np
 import pytest
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
 from rasa.shared.nlu.constants import ACTION_NAME, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -18,6 +23,7 @@ from bot.components.sentence_encoder import (
     EmbeddingCache,
     Prefetcher,
     SentenceEncoder,
+    awaited_by_parse,
     prefetch,
     shared_encoder,
     until_encoded,
@@ -210,3 +216,34 @@ def test_the_encoders_idle_threads_sleep() -> None:
     env = {k: v for k, v in Settings().child_env().items() if k != "GOMP_SPINCOUNT"}
     plain = subprocess.run([sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert plain.stdout.strip() == "0", plain.stderr[-2000:]
+
+
+async def test_rasas_parse_awaits_the_messages_prefetched_vector_without_holding_up_the_loop(monkeypatch):
+    encoding: Future[np.ndarray] = Future()
+    threading.Timer(0.2, encoding.set_result, args=(np.zeros(3),)).start()
+    ready_at_parse: List[bool] = []
+
+    async def rasas_parse(self: object, message: UserMessage, tracker: object = None,
+                          only_output_properties: bool = True) -> Dict[str, Any]:
+        ready_at_parse.append(encoding.done())
+        return {"text": message.text}
+
+    monkeypatch.setattr(sentence_encoder, "_RASA_PARSE", rasas_parse)
+    sentence_encoder.install()
+    message = UserMessage("where is my order?")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not encoding.done():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    with awaited_by_parse(message.message_id, encoding):
+        parsed, _ = await asyncio.gather(MessageProcessor.parse_message(object(), message), tick())
+    assert parsed == {"text": "where is my order?"} and ready_at_parse == [True]
+    assert ticks >= 5  # the loop ran meanwhile
+    assert message.message_id not in sentence_encoder._AWAITED
+
+    other = UserMessage("hi")  # nothing registered (an API parse, a button payload): parsed at once
+    assert await MessageProcessor.parse_message(object(), other) == {"text": "hi"} and ready_at_parse[-1]
