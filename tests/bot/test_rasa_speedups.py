@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List
 
 import numpy as np
 import pytest
@@ -14,13 +15,16 @@ from rasa.core.actions.action import RemoteAction
 from rasa.engine.storage import local_model_storage
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.tokenizers.tokenizer import Token
-from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
 
 from bot.rasa_speedups import _action_result_validator, _quickly_valid, event_from_dict, install, resolve_event_type
+from handoff.policy import recent_intents
 
 
 def test_valid_results_pass_and_invalid_ones_fail_with_rasas_message():
@@ -147,3 +151,43 @@ def test_models_are_packed_at_gzips_fastest_level_and_read_back_whole(tmp_path: 
     with local_model_storage.TarSafe.open(archive, mode="r:gz") as tar:
         member = tar.extractfile("component/vectors.npy")
         assert member is not None and member.read() == vectors.tobytes()
+
+
+def _parse(text: str, intent: str, answer: str = "") -> Dict[str, Any]:
+    selector: Dict[str, Any] = {"all_retrieval_intents": ["faq"], "faq": {
+        "response": {"responses": [{"text": f"the {answer} answer"}, {"text": f"התשובה על {answer}"}],
+                     "confidence": 0.9, "intent_response_key": f"faq/{answer or 'hours'}",
+                     "utter_action": f"utter_faq/{answer or 'hours'}"},
+        "ranking": [{"confidence": 0.9 - i / 20, "intent_response_key": f"faq/other_{i}"} for i in range(10)]}}
+    return {"text": text, "intent": {"name": intent, "confidence": 0.95},
+            "intent_ranking": [{"name": f"intent_{i}", "confidence": 0.1} for i in range(10)],
+            "entities": [{"entity": "order_id", "value": "104610", "start": 6, "end": 12}] if "104610" in text else [],
+            "response_selector": selector}
+
+
+def test_an_action_call_carries_earlier_messages_without_rankings_and_the_latest_whole():
+    assert install()
+    said = [("hi", "greet", ""), ("when are you open", "faq", "opening_hours"), ("order 104610", "order_status", ""),
+            ("can I pay with bit", "faq", "payments")]
+    tracker = DialogueStateTracker.from_events("slim", [
+        event for text, intent, answer in said
+        for event in (UserUttered(text, {"name": intent, "confidence": 0.95}, None, _parse(text, intent, answer)),
+                      ActionExecuted("action_listen"))])
+    full = tracker.current_state(EventVerbosity.ALL)
+    body = RemoteAction("action_handoff", None)._action_call_format(tracker, Domain.empty())
+    events = body["tracker"]["events"]
+    users = [e for e in events if e["event"] == "user"]
+    assert [e["text"] for e in users] == [text for text, _, _ in said]
+    latest = _parse(*said[-1])
+    for whole in (users[-1]["parse_data"], body["tracker"]["latest_message"]):
+        assert {key: whole.get(key) for key in latest} == latest
+    for event in users[:-1]:
+        assert "intent_ranking" not in event["parse_data"] and "ranking" not in event["parse_data"][
+            "response_selector"]["faq"]
+        assert "responses" not in event["parse_data"]["response_selector"]["faq"]["response"]
+    assert users[2]["parse_data"]["entities"] == _parse(*said[2])["entities"]
+    # what the actions read of earlier messages is all there: the handoff's topic, for one
+    assert recent_intents(events) == recent_intents(full["events"]) == [
+        "greet", "faq/opening_hours", "order_status", "faq/payments"]
+    assert [e for e in events if e["event"] != "user"] == [e for e in full["events"] if e["event"] != "user"]
+    assert len(json.dumps(body)) < 0.7 * len(json.dumps({**body, "tracker": full}))

@@ -60,3 +60,25 @@ def test_brackets_inside_strings_and_surrogate_pairs_are_fine() -> None:
     assert json_depth(b'{"a": "[[[[{{{{", "b": [1, [2]]}') == 3
     assert parse_json_object(b'{"text": "' + b"[" * 500 + b'", "emoji": "\\ud83d\\ude00"}', "x") == {
         "text": "[" * 500, "emoji": "\U0001f600"}
+
+
+@pytest.mark.parametrize("raw, depth", [
+    (b"{}", 1),
+    (b'{"a": [1, {"b": [[]]}], "c": {"d": []}}', 5),
+    (b'[[], [[]], [[[]]]]', 4),
+    (b'{"x": "}}}]]]", "y": "\\"[[[", "z": [{}]}', 3),
+    (b"[" * 40 + b"]" * 40, 40),
+    (b"[[[[}", 4),  # not JSON: what is open at most, as the parser would see it before failing
+    (b"]]][[", 0),  # closing first: the parser fails at once
+    (b"", 0),
+], ids=["empty-object", "mixed", "siblings", "brackets-in-strings", "forty", "unbalanced", "closing-first",
+        "nothing"])
+def test_depth_is_the_deepest_nesting(raw: bytes, depth: int) -> None:
+    assert json_depth(raw) == depth
+    assert json_depth(raw, limit=2) == min(depth, 3)  # stops counting past the limit
+
+
+def test_a_deep_body_is_refused_without_peeling_every_level() -> None:
+    raw = b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        parse_json_object(raw, "x", max_bytes=1_000_000)
