@@ -272,8 +272,12 @@ local limits = {tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])}
 local window = tonumber(ARGV[5])
 local wait, which = 0, 0
 for i = 1, 2 do
-  local till = tonumber(redis.call('HGET', KEYS[i], 'until') or '0') or 0
-  if till - now > wait then wait, which = till - now, i end
+  local held = redis.call('HMGET', KEYS[i], 'until', 'hold')
+  local left = (tonumber(held[1] or '0') or 0) - now
+  local hold = tonumber(held[2] or '0') or 0
+  -- never more than the hold itself: this attempt's clock may have been read before the hold began
+  if hold > 0 and left > hold then left = hold end
+  if left > wait then wait, which = left, i end
 end
 if wait > 0 then return {0, wait, which, 0, 0} end
 local delay, left, held, held_by = 0, 0, 0, 0
@@ -282,7 +286,7 @@ for i = 1, 3 do
   local hold = 0
   if i < 3 and n >= limits[i] then
     hold = math.floor(math.min(tonumber(ARGV[6]) * 2 ^ (n - limits[i]), tonumber(ARGV[7])))
-    redis.call('HSET', KEYS[i], 'until', now + hold)
+    redis.call('HSET', KEYS[i], 'until', now + hold, 'hold', hold)
     if hold > held then held, held_by = hold, i end
   elseif i == 3 and n > limits[i] then
     delay = math.floor(math.min(tonumber(ARGV[8]) * 2 ^ (n - limits[i] - 1), tonumber(ARGV[9])))
@@ -303,7 +307,7 @@ for i = 1, 3 do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local n = redis.call('HINCRBY', KEYS[i], 'n', -1)
     if n <= 0 then redis.call('DEL', KEYS[i])
-    elseif i < 3 and n < limits[i] then redis.call('HDEL', KEYS[i], 'until') end
+    elseif i < 3 and n < limits[i] then redis.call('HDEL', KEYS[i], 'until', 'hold') end
   end
 end
 return 1

@@ -144,6 +144,20 @@ async def test_backoff_doubles_and_a_success_forgives(redis_client: Redis) -> No
     assert (again.ok, again.attempts_left, again.locked_for) == (False, 1, 0)  # the count starts over
 
 
+async def test_an_attempt_whose_clock_was_read_before_the_lock_waits_no_longer_than_the_lock(
+    redis_client: Redis,
+) -> None:
+    # Concurrent logins read the clock, then queue for Redis: the one that locks the pair may run first.
+    now = [1_800_000_000.0]
+    limiter = LoginLimiter(redis_client, RedisKeys(), LoginPolicy(pair_limit=1, backoff_seconds=60),
+                           clock=lambda: now[0])
+    locking = await limiter.attempt(ATTACKER, "dana", None, "wrong")
+    assert locking.locked_for == 60
+    now[0] -= 0.5  # read half a second before the locking attempt's
+    late = await limiter.attempt(ATTACKER, "dana", None, "wrong")
+    assert (late.ok, late.retry_after) == (False, 60)  # "try again in 1 minute", not 61 s (2 minutes)
+
+
 async def test_password_checks_are_capped_and_never_block_the_loop(
     redis_server: RedisServer, redis_client: Redis, tmp_path: Path
 ) -> None:
