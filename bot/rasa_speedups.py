@@ -69,7 +69,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from hashlib import md5
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Type
 
 import numpy as np
 import rasa
@@ -372,16 +372,20 @@ _DASK_RUN = DaskGraphRunner.run
 _PLANS = "_kesher_plans"
 
 
-def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[List[Tuple[str, GraphNode, Tuple[str, ...]]]]:
+_Plan = List[Tuple[str, GraphNode, Tuple[str, ...]]]
+
+
+def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[_Plan]:
     """The nodes ``targets`` need, each after the nodes it needs, with their inputs' names (None: use dask)."""
-    plans: Dict[Tuple[str, ...], Any] = runner.__dict__.setdefault(_PLANS, {})
+    plans: Dict[Tuple[str, ...], Optional[_Plan]] = runner.__dict__.setdefault(_PLANS, {})
     if targets in plans:
         return plans[targets]
     nodes = runner._instantiated_nodes
-    plan: Optional[List[Tuple[str, GraphNode, Tuple[str, ...]]]] = None
+    plan: Optional[_Plan] = None
     if not any(node._hooks for node in nodes.values()):
         schema = runner._graph_schema.minimal_graph_schema(list(targets))
-        plan, placed = [], set()
+        found: _Plan = []
+        placed: Set[str] = set()
 
         def place(name: str) -> None:
             if name in placed or name not in schema.nodes:
@@ -390,10 +394,11 @@ def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[List[Tu
             needs = tuple(schema.nodes[name].needs.values())
             for need in needs:
                 place(need)
-            plan.append((name, nodes[name], needs))
+            found.append((name, nodes[name], needs))
 
         for target in targets:
             place(target)
+        plan = found
     plans[targets] = plan
     return plan
 
@@ -403,25 +408,28 @@ def run_in_order(self: DaskGraphRunner, inputs: Optional[Dict[str, Any]] = None,
     """``DaskGraphRunner.run`` without dask: each node once, after the nodes it needs (same results).
 
     As with dask, a node is handed each of its inputs as ``(name, output)``, or the bare name when
-    nothing provides it (``GraphNode`` warns).
+    nothing provides it (``GraphNode`` warns); an input named like a node stands in for it.
 
     Raises:
-        GraphRunError: An input is named like a node, or a node raised ``RuntimeError`` (as Rasa's).
+        GraphRunError: An input's value is the name of a node or of an earlier input, or a node raised
+            ``RuntimeError`` (as Rasa's).
     """
     run_targets = tuple(targets if targets else self._graph_schema.target_names)
     plan = _plan(self, run_targets)
     if plan is None:
         return _DASK_RUN(self, inputs, targets)
     results: Dict[str, Any] = {}
+    planned = {name for name, _, _ in plan}
     for name, value in (inputs or {}).items():
-        if isinstance(value, str) and (value in self._instantiated_nodes or value in (inputs or {})):
+        if isinstance(value, str) and (value in planned or value in results):
             raise GraphRunError(f"Input value '{value}' clashes with a node name. Make sure that none of the "
                                 f"input names passed to the `run` method are the same as node names in the "
                                 f"graph schema.")
         results[name] = (name, value)
     try:
         for name, node, needs in plan:
-            results[name] = node(*(results.get(need, need) for need in needs))
+            if name not in results:
+                results[name] = node(*(results.get(need, need) for need in needs))
     except RuntimeError as e:
         raise GraphRunError("Error running runner.") from e
     return dict(results[target] for target in run_targets)

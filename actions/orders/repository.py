@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 from sqlalchemy import Integer, create_engine, desc, event, func, or_, select, type_coerce, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session, noload, sessionmaker
+from sqlalchemy.orm import Session, raiseload, sessionmaker
 
 from actions.orders.domain import (
     CreditCheck,
@@ -238,8 +238,9 @@ class SqlOrderRepository(OrderRepository):
         """See :meth:`OrderRepository.get`."""
 
         def work(session: Session) -> Optional[Order]:
-            # An Order holds the items, not the returns: one query fewer than the mapping's default.
-            row = session.get(OrderRow, order_id, options=[noload(OrderRow.returns)])
+            # An Order holds the items, not the returns: one query fewer than the mapping's default (and
+            # reading the returns here would raise rather than find none).
+            row = session.get(OrderRow, order_id, options=[raiseload(OrderRow.returns)])
             return _order_from_row(row) if row is not None else None
 
         return await self._run(work)

@@ -33,6 +33,27 @@ def _sentence_features(message: Message) -> Dict[str, Any]:
     return found
 
 
+def _entries(block: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A message's block (one row, sparse or dense) as its non-zero entries' columns and values.
+
+    A column may come twice in a sparse block (the caller sums them); zeros of a dense block are left out.
+    """
+    if sp.issparse(block):
+        coo = block.tocoo()
+        return np.asarray(coo.col, dtype=np.int64), np.asarray(coo.data, dtype=np.float64)
+    dense = np.asarray(block, dtype=np.float64)
+    row, column = np.nonzero(dense)
+    return np.asarray(column, dtype=np.int64), dense[row, column]
+
+
+def _unit_dense(dense: np.ndarray) -> np.ndarray:
+    """The rows of the dense blocks' columns in float32, each scaled to unit length (empty rows stay zero)."""
+    dense32 = dense.astype(np.float32)
+    norms = np.linalg.norm(dense32, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(dense32 / norms, dtype=np.float32)
+
+
 def _stacked(messages: Sequence[Message], sizes: Optional[Mapping[str, int]] = None) -> Dict[str, sp.csr_matrix]:
     """Every block as one CSR matrix with a row per message, built from all the rows' arrays at once.
 
@@ -50,16 +71,10 @@ def _stacked(messages: Sequence[Message], sizes: Optional[Mapping[str, int]] = N
             width = widths.setdefault(name, matrix.shape[1]) if sizes is None else widths.get(name)
             if width is None or matrix.shape[1] != width:
                 continue
-            if sp.issparse(matrix):
-                coo = matrix.tocoo()
-                column, value = coo.col, coo.data
-            else:
-                dense = np.asarray(matrix, dtype=np.float64)
-                row, column = np.nonzero(dense)
-                value = dense[row, column]
+            column, value = _entries(matrix)
             rows.setdefault(name, []).append(np.full(len(value), index, dtype=np.int64))
-            columns.setdefault(name, []).append(np.asarray(column, dtype=np.int64))
-            values.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+            columns.setdefault(name, []).append(column)
+            values.setdefault(name, []).append(value)
     stacked: Dict[str, sp.csr_matrix] = {}
     for name, width in widths.items():
         if name in values:
@@ -126,13 +141,17 @@ class FeatureBlocks:
         for name in self.names:
             block_matrix = stacked[name]
             block_matrix.sum_duplicates()
-            if name in self.idf:
-                # sublinear term frequency times each column's IDF
-                block_matrix.data = np.log1p(block_matrix.data) * self.idf[name][block_matrix.indices]
+            block_matrix.data = self._counted(name, block_matrix.indices, block_matrix.data)
             columns.append(_unit_rows(block_matrix, self.weights[name]))
         if not columns:
             return sp.csr_matrix((len(messages), 0))
         return sp.hstack(columns).tocsr()
+
+    def _counted(self, name: str, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """A block's summed values as the classifiers read them: sublinear counts times IDF for counts."""
+        if name not in self.idf:
+            return values
+        return np.asarray(np.log1p(values) * self.idf[name][columns])
 
     def rows(self, messages: Sequence[Message]) -> List[Row]:
         """Each message's row of :meth:`matrix`, as its non-zero columns (ascending) and their values.
@@ -149,18 +168,10 @@ class FeatureBlocks:
             for name, size in zip(self.names, self.sizes, strict=True):
                 block = features.get(name)
                 if block is not None and block.shape[1] == size:
-                    if sp.issparse(block):
-                        coo = block.tocoo()
-                        column, value = coo.col, coo.data
-                    else:
-                        dense = np.asarray(block, dtype=np.float64)
-                        _, column = np.nonzero(dense)
-                        value = dense[_, column]
+                    column, value = _entries(block)
                     # as sum_duplicates: the columns sorted, a column's values added up
-                    column, where = np.unique(np.asarray(column, dtype=np.int64), return_inverse=True)
-                    value = np.bincount(where, weights=np.asarray(value, dtype=np.float64), minlength=len(column))
-                    if name in self.idf:
-                        value = np.log1p(value) * self.idf[name][column]
+                    column, where = np.unique(column, return_inverse=True)
+                    value = self._counted(name, column, np.bincount(where, weights=value, minlength=len(column)))
                     norm = np.sqrt(np.sum(value * value))
                     if norm:
                         value = value * (self.weights[name] / norm)
@@ -184,10 +195,7 @@ class FeatureBlocks:
             for start, size, at in spans:
                 inside = (row.columns >= start) & (row.columns < start + size)
                 dense[number, row.columns[inside] - start + at] = row.values[inside]
-        dense32 = dense.astype(np.float32)
-        norms = np.linalg.norm(dense32, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return np.asarray(dense32 / norms, dtype=np.float32)
+        return _unit_dense(dense)
 
     def dense_part(self, matrix: sp.csr_matrix) -> np.ndarray:
         """The dense blocks' columns of a :meth:`matrix`, each row scaled to unit length (for cosines).
@@ -201,10 +209,7 @@ class FeatureBlocks:
             start += size
         if not columns:
             return np.zeros((matrix.shape[0], 0), dtype=np.float32)
-        dense = np.hstack(columns).astype(np.float32)
-        norms = np.linalg.norm(dense, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return np.asarray(dense / norms, dtype=np.float32)
+        return _unit_dense(np.hstack(columns))
 
     def to_arrays(self, prefix: str = "blocks") -> Dict[str, np.ndarray]:
         """The blocks as named arrays (for ``np.savez``; no pickles in a model)."""

@@ -193,19 +193,21 @@ class LinearModel:
         A few messages (a customer's turn) are scored from their rows' non-zero columns
         (:meth:`FeatureBlocks.rows`); many (training, the NLU gate) through one sparse matrix product.
         """
+        neighbours = self.neighbours
         if len(messages) <= _FEW:
             rows = self.blocks.rows(messages)
             scores = np.array([self.coef[:, row.columns] @ row.values for row in rows],
                               dtype=np.float64).reshape(len(rows), len(self.classes)) + self.intercept
-            dense = self.blocks.dense_of_rows(rows) if self.neighbours is not None else None
+            if neighbours is None:
+                return _softmax(scores / self.temperature)
+            dense = self.blocks.dense_of_rows(rows)
         else:
             x = self.blocks.matrix(messages)
             scores = np.asarray(x @ self.coef.T) + self.intercept
-            dense = self.blocks.dense_part(x) if self.neighbours is not None else None
-        if self.neighbours is None or dense is None:
-            return _softmax(scores / self.temperature)
-        votes = self.neighbours.vote(dense, len(self.classes))
-        return self.neighbours.mix(scores, self.temperature, votes)
+            if neighbours is None:
+                return _softmax(scores / self.temperature)
+            dense = self.blocks.dense_part(x)
+        return neighbours.mix(scores, self.temperature, neighbours.vote(dense, len(self.classes)))
 
     def ranking(self, probabilities: np.ndarray, length: int) -> List[Dict[str, Any]]:
         """``[{"name", "confidence"}, ...]`` best first, at most ``length`` long (all when 0)."""

@@ -67,6 +67,6 @@ def test_in_order_runs_give_dasks_parses_and_next_actions(monkeypatch):
         assert (action, policy) == (action_d, policy_d) and confidence == pytest.approx(confidence_d), text
 
     monkeypatch.setattr(DaskGraphRunner, "run", rasa_speedups.run_in_order)
-    node = next(iter(processor.graph_runner._instantiated_nodes))
+    target = processor.model_metadata.nlu_target
     with pytest.raises(GraphRunError, match="clashes with a node name"):
-        processor.graph_runner.run(inputs={"__message__": node}, targets=[processor.model_metadata.nlu_target])
+        processor.graph_runner.run(inputs={"__message__": target}, targets=[target])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import List
+
 import pytest
 
 from core.errors import InvalidInput, TooLarge
+from edge import requests as requests_module
 from edge.requests import json_depth, parse_json_object, text_field
 
 
@@ -78,7 +81,38 @@ def test_depth_is_the_deepest_nesting(raw: bytes, depth: int) -> None:
     assert json_depth(raw, limit=2) == min(depth, 3)  # stops counting past the limit
 
 
-def test_a_deep_body_is_refused_without_peeling_every_level() -> None:
-    raw = b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+def test_a_deep_narrow_body_is_counted_in_one_pass_and_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    passes: List[int] = []
+    innermost = requests_module._INNERMOST
+
+    class Counting:
+        def sub(self, repl: bytes, text: bytes) -> bytes:
+            passes.append(len(text))
+            return innermost.sub(repl, text)
+
+    monkeypatch.setattr(requests_module, "_INNERMOST", Counting())
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert json_depth(deep) == 100_000 and len(passes) == 1  # one pair peeled of 100,000: counted one by one
     with pytest.raises(InvalidInput, match="deeper than 64"):
-        parse_json_object(raw, "x", max_bytes=1_000_000)
+        parse_json_object(b'{"a": ' + deep + b"}", "x", max_bytes=1_000_000)
+    passes.clear()
+    wide = b'{"a": [' + b"[[1], {}]," * 5000 + b"[]]}"  # a tracker's shape: every pass peels a lot
+    assert json_depth(wide) == 4 and len(passes) == 4
+
+
+def test_a_string_left_open_runs_to_the_end() -> None:
+    # Otherwise every quote after it would start a scan to the end: quadratic in the body's size.
+    assert requests_module._JSON_STRING.fullmatch(b'"abc \\" [[[') is not None
+    assert requests_module._JSON_STRING.fullmatch(b'"ends in a backslash \\') is not None
+    assert json_depth(b'{"a": [1], "b": "[[[[' + b'\\"' * 1000) == 2
+    with pytest.raises(InvalidInput, match="must be JSON"):
+        parse_json_object(b'{"a": "' + b'\\"' * 50_000, "x")
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"text": "\xed\xa0\x80"}',  # a surrogate encoded in UTF-8 bytes: json.loads reads it with surrogatepass
+    '{"text": "\ud800"}'.encode("utf-16", "surrogatepass"),  # UTF-16, which json.loads detects
+], ids=["utf8-encoded-surrogate", "utf16"])
+def test_a_lone_surrogate_without_an_escape_is_refused_too(raw: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        parse_json_object(raw, "x")
