@@ -62,3 +62,13 @@ def test_the_bots_own_split_is_the_same_in_every_process(tmp_path: Path):
     # Rasa's own split iterated sets of files and examples: each process held out other examples.
     # (hash seeds 1, 3 and 5 gave three different splits before)
     assert _held_out(tmp_path, "1") == _held_out(tmp_path, "3") == _held_out(tmp_path, "5")
+
+
+def test_an_added_example_moves_only_itself_and_at_most_one_other_of_its_class():
+    examples = _examples()
+    before = {m.get("text") for m in stratified_split(examples, 0.8, seed=42)[1]}
+    for added in ("greet 99", "greet new words", "bye again"):
+        extra = Message({"text": added, "intent": added.split()[0]})
+        after = {m.get("text") for m in stratified_split([*examples, extra], 0.8, seed=42)[1]}
+        moved = (before ^ after) - {added}
+        assert len(moved) <= 1 and all(text.startswith(added.split()[0]) for text in moved), (added, moved)
