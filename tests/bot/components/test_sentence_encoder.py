@@ -142,6 +142,15 @@ def _prefetcher() -> Prefetcher:
     return sentence_encoder._PREFETCHER
 
 
+async def _loop_turns_while_pending(future: Future[Any], pause: float = 0.0) -> int:
+    """How many times the event loop came back to this task until ``future`` was done."""
+    turns = 0
+    while not future.done():
+        turns += 1
+        await asyncio.sleep(pause)
+    return turns
+
+
 async def test_waiting_for_a_prefetch_leaves_the_event_loop_free():
     prefetcher = Prefetcher()
     prefetcher.serve("original", "query", 1)
@@ -149,15 +158,7 @@ async def test_waiting_for_a_prefetch_leaves_the_event_loop_free():
     long_message = "my order has not arrived yet and I would like to know where it is " * 25  # ~500 tokens
     encoding = prefetcher.submit(long_message)
     assert encoding is not None
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not encoding.done():
-            ticks += 1
-            await asyncio.sleep(0)
-
-    await asyncio.gather(until_encoded(encoding), tick())
+    _, ticks = await asyncio.gather(until_encoded(encoding), _loop_turns_while_pending(encoding))
     assert encoding.done() and ticks > 10  # other work ran while the vector was computed
     assert prefetcher.take("original", "query", long_message) is not None
     await until_encoded(None)  # nothing prefetched: returns at once
@@ -231,16 +232,9 @@ async def test_rasas_parse_awaits_the_messages_prefetched_vector_without_holding
     monkeypatch.setattr(sentence_encoder, "_RASA_PARSE", rasas_parse)
     sentence_encoder.install()
     message = UserMessage("where is my order?")
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not encoding.done():
-            ticks += 1
-            await asyncio.sleep(0.01)
-
     with awaited_by_parse(message.message_id, encoding):
-        parsed, _ = await asyncio.gather(MessageProcessor.parse_message(object(), message), tick())
+        parsed, ticks = await asyncio.gather(MessageProcessor.parse_message(object(), message),
+                                             _loop_turns_while_pending(encoding, pause=0.01))
     assert parsed == {"text": "where is my order?"} and ready_at_parse == [True]
     assert ticks >= 5  # the loop ran meanwhile
     assert message.message_id not in sentence_encoder._AWAITED
