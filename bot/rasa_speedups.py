@@ -69,7 +69,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from hashlib import md5
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Type
+from typing import Any, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Set, Tuple, Type
 
 import numpy as np
 import rasa
@@ -372,11 +372,15 @@ _DASK_RUN = DaskGraphRunner.run
 _PLANS = "_kesher_plans"
 
 
-_Plan = List[Tuple[str, GraphNode, Tuple[str, ...]]]
+class _Plan(NamedTuple):
+    """The nodes a run computes, each after the nodes it needs, with their inputs' names; and their names."""
+
+    steps: List[Tuple[str, GraphNode, Tuple[str, ...]]]
+    names: FrozenSet[str]
 
 
 def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[_Plan]:
-    """The nodes ``targets`` need, each after the nodes it needs, with their inputs' names (None: use dask)."""
+    """What a run for ``targets`` computes, worked out once per runner and targets (None: use dask)."""
     plans: Dict[Tuple[str, ...], Optional[_Plan]] = runner.__dict__.setdefault(_PLANS, {})
     if targets in plans:
         return plans[targets]
@@ -384,7 +388,7 @@ def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[_Plan]:
     plan: Optional[_Plan] = None
     if not any(node._hooks for node in nodes.values()):
         schema = runner._graph_schema.minimal_graph_schema(list(targets))
-        found: _Plan = []
+        found: List[Tuple[str, GraphNode, Tuple[str, ...]]] = []
         placed: Set[str] = set()
 
         def place(name: str) -> None:
@@ -398,7 +402,7 @@ def _plan(runner: DaskGraphRunner, targets: Tuple[str, ...]) -> Optional[_Plan]:
 
         for target in targets:
             place(target)
-        plan = found
+        plan = _Plan(found, frozenset(placed))
     plans[targets] = plan
     return plan
 
@@ -419,15 +423,14 @@ def run_in_order(self: DaskGraphRunner, inputs: Optional[Dict[str, Any]] = None,
     if plan is None:
         return _DASK_RUN(self, inputs, targets)
     results: Dict[str, Any] = {}
-    planned = {name for name, _, _ in plan}
     for name, value in (inputs or {}).items():
-        if isinstance(value, str) and (value in planned or value in results):
+        if isinstance(value, str) and (value in plan.names or value in results):
             raise GraphRunError(f"Input value '{value}' clashes with a node name. Make sure that none of the "
                                 f"input names passed to the `run` method are the same as node names in the "
                                 f"graph schema.")
         results[name] = (name, value)
     try:
-        for name, node, needs in plan:
+        for name, node, needs in plan.steps:
             if name not in results:
                 results[name] = node(*(results.get(need, need) for need in needs))
     except RuntimeError as e:
