@@ -48,7 +48,12 @@ languages and a ranking of ten). The action server's round trip grows with it
 (1.18 ms for the 65 KB, 0.75 ms for the same tracker without those parts).
 :func:`action_call_format` leaves them out of every message but the latest (and
 ``latest_message``, which stays whole): Kesher's actions read an earlier message's
-text, intent, entities and FAQ answer key, never its rankings.
+text, intent, entities and FAQ answer key, never its rankings. The form's
+validation and the form's questions read only the latest message, the slots and
+the form: the endpoint names them (``turn_only_actions`` in endpoints.yml) and
+they get the events from the customer's latest message on. The form's
+validation also got the whole domain (Rasa sends it to every ``validate_``
+action), 27 of its 33 KB the responses, which no action reads: they are left out.
 
 Rasa runs a model's graph (the NLU pipeline once per message, the policies once
 per action) through ``dask.get``, which rebuilds the dask graph and schedules it
@@ -66,6 +71,7 @@ against 16.2 MB. :class:`QuickTarSafe` packs at level 1; reading is unchanged.
 
 from __future__ import annotations
 
+import itertools
 import json
 from functools import lru_cache
 from hashlib import md5
@@ -90,8 +96,9 @@ from rasa.graph_components.converters.nlu_message_converter import NLUMessageCon
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.plugin import plugin_manager
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.domain import KEY_RESPONSES, Domain
+from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
@@ -100,6 +107,7 @@ from rasa.shared.utils.common import all_subclasses
 from tarsafe import TarSafe
 
 __all__ = [
+    "TURN_ONLY_ACTIONS",
     "QuickTarSafe",
     "action_call_format",
     "deep_container_fingerprint",
@@ -353,18 +361,70 @@ def _earlier_parse(parse_data: Dict[str, Any]) -> Dict[str, Any]:
     return slim
 
 
+TURN_ONLY_ACTIONS = "turn_only_actions"
+
+
+def _turn_only_actions(endpoint: Any) -> FrozenSet[str]:
+    """The actions the action endpoint's ``turn_only_actions`` (endpoints.yml) names."""
+    names = getattr(endpoint, "kwargs", {}).get(TURN_ONLY_ACTIONS) or ()
+    return frozenset([names] if isinstance(names, str) else names)
+
+
+def _events_of_the_turn(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    """The tracker's events from the customer's latest message on (all of them if there is none)."""
+    events = tracker.events
+    start = 0
+    for number in range(len(events) - 1, -1, -1):
+        if isinstance(events[number], UserUttered):
+            start = number
+            break
+    return [event.as_dict() for event in itertools.islice(events, start, None)]
+
+
+def _lean_domain(domain: Domain) -> Dict[str, Any]:
+    """The domain as an action call carries it: without the responses, which actions never read.
+
+    Rasa sends the domain to the form validation actions (``validate_<form>``) whatever the endpoint says:
+    33 KB for Kesher's, 27 KB of it the responses in both languages. Worked out once per domain.
+    """
+    lean: Optional[Dict[str, Any]] = domain.__dict__.get(_LEAN_DOMAIN)
+    if lean is None:
+        lean = {key: value for key, value in domain.as_dict().items() if key != KEY_RESPONSES}
+        domain.__dict__[_LEAN_DOMAIN] = lean
+    return lean
+
+
+_LEAN_DOMAIN = "_kesher_lean_domain"
+
+
 def action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Any) -> Dict[str, Any]:
-    """Rasa's action call, every user message but the latest with a slimmer parse (:func:`_earlier_parse`)."""
-    body: Dict[str, Any] = _RASA_ACTION_CALL_FORMAT(self, tracker, domain)
-    state = body.get("tracker")
-    events = state.get("events") if isinstance(state, dict) else None
-    if not isinstance(state, dict) or not isinstance(events, list):
-        return body
-    users = [number for number, event in enumerate(events) if event.get("event") == "user"]
-    for number in users[:-1]:
-        event = events[number]
-        if isinstance(event.get("parse_data"), dict):
-            events[number] = {**event, "parse_data": _earlier_parse(event["parse_data"])}
+    """Rasa's action call, cut to what Kesher's actions read.
+
+    - An action the endpoint lists under ``turn_only_actions`` gets the events from the customer's latest
+      message on; the state (slots, the form, ``latest_message``) is whole.
+    - Any other action gets every event, every user message but the latest with a slimmer parse
+      (:func:`_earlier_parse`).
+    - The domain, where Rasa sends it, comes without its responses (:func:`_lean_domain`).
+    """
+    if self.name() in _turn_only_actions(self.action_endpoint):
+        state = tracker.current_state(EventVerbosity.NONE)
+        state["events"] = _events_of_the_turn(tracker)
+        body: Dict[str, Any] = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state,
+                                "version": rasa.__version__}
+        if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
+            body["domain"] = domain.as_dict()
+    else:
+        body = _RASA_ACTION_CALL_FORMAT(self, tracker, domain)
+        state = body.get("tracker")
+        events = state.get("events") if isinstance(state, dict) else None
+        if isinstance(events, list):
+            users = [number for number, event in enumerate(events) if event.get("event") == "user"]
+            for number in users[:-1]:
+                event = events[number]
+                if isinstance(event.get("parse_data"), dict):
+                    events[number] = {**event, "parse_data": _earlier_parse(event["parse_data"])}
+    if isinstance(body.get("domain"), dict) and isinstance(domain, Domain):
+        body["domain"] = _lean_domain(domain)
     return body
 
 

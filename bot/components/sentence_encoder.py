@@ -14,7 +14,9 @@ keyed by a hash of the encoder, the prefix and the text, so a second training
 encodes only the examples that changed. At inference each message is encoded
 with one call (about 3 ms for a 10-token message), unless a training already cached its
 text (the NLU gate's and ``rasa test nlu``'s held-out examples). The weights are loaded once per
-process (:func:`shared_encoder`): loading another Rasa model reuses them.
+process (:func:`shared_encoder`): loading another Rasa model reuses them. The encoder reads e-mail
+addresses and long numbers as one stand-in each (:mod:`bot.components.encoder_input`), so a message
+that is only an order number or an address is encoded once per process, not once per customer.
 
 The encoder is one of the largest costs of a turn, and ONNX Runtime releases
 the GIL while it runs the graph (the tokenizer, in Python, holds it).
@@ -61,8 +63,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components import e5_onnx
+from bot.components import encoder_input as encoder_input_module
 from bot.components.code_version import source_fingerprint
 from bot.components.e5_onnx import OnnxE5
+from bot.components.encoder_input import RememberedVectors, encoder_input
 from bot.components.text_limit import TextLimiter
 from core.settings import Settings
 
@@ -165,9 +169,11 @@ class Prefetcher:
         variant, prefix, threads = serving
         key = (variant, prefix, text)
         with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
-            future = self._executor.submit(lambda: shared_encoder(variant).encode([text], prefix, threads)[0])
+            future = _remembered_vector(variant, prefix, text)
+            if future is None:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
+                future = self._executor.submit(encode_one, variant, prefix, threads, text)
             self._submitted += 1
             self._pending[self._submitted] = (key, future)
             self._by_text.setdefault(key, deque()).append(self._submitted)
@@ -212,6 +218,29 @@ class Prefetcher:
 
 
 _PREFETCHER = Prefetcher()
+_REMEMBERED = RememberedVectors()
+
+
+def encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarray:
+    """The vector of one message as the pipeline reads it (:func:`~bot.components.encoder_input.encoder_input`).
+
+    A text that had a stand-in put in is encoded once per process and then remembered.
+    """
+    read = encoder_input(text)
+    vector: np.ndarray = shared_encoder(variant).encode([read], prefix, threads)[0]
+    if read != text:
+        _REMEMBERED.put((variant, prefix, read), vector)
+    return vector
+
+
+def _remembered_vector(variant: str, prefix: str, text: str) -> Optional[Future[np.ndarray]]:
+    """A finished future holding the remembered vector of ``text``, if there is one."""
+    vector = _REMEMBERED.get((variant, prefix, encoder_input(text)))
+    if vector is None:
+        return None
+    done: Future[np.ndarray] = Future()
+    done.set_result(vector)
+    return done
 
 
 def prefetch(text: str) -> Optional[Future[np.ndarray]]:
@@ -367,8 +396,9 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """The engine and its code, so Rasa's cache retrains what reads these vectors when either changes."""
-        return SharedEncoder.identity_of(config.get("variant", "original"))
+        """The engine, its code and the stand-ins: Rasa's cache retrains what reads the vectors when one changes."""
+        variant = config.get("variant", "original")
+        return f"{SharedEncoder.identity_of(variant)}-{source_fingerprint(encoder_input_module)}"
 
     @classmethod
     def validate_config(cls, config: Dict[str, Any]) -> None:
@@ -417,6 +447,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeds many texts: cached ones from the cache, the rest in batches (then cached)."""
         encoder = self.encoder
+        texts = [encoder_input(text) for text in texts]
         unique = list(dict.fromkeys(texts))
         cache = EmbeddingCache(self._cache_dir) if self._cache_dir is not None else None
         keys = {text: EmbeddingCache.key(encoder.identity, self.prefix, text) for text in unique}
@@ -444,7 +475,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
         """The text's vector if a training already computed it (``rasa test nlu`` reads many such)."""
         if self._cache_dir is None or not (self._cache_dir / EmbeddingCache.FILE).exists():
             return None
-        key = EmbeddingCache.key(self.encoder.identity, self.prefix, text)
+        key = EmbeddingCache.key(self.encoder.identity, self.prefix, encoder_input(text))
         try:
             return EmbeddingCache(self._cache_dir, read_only=True).get([key], self.encoder.dim).get(key)
         except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
@@ -462,8 +493,10 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
             if isinstance(text, str):
                 vector = _PREFETCHER.take(self.variant, self.prefix, text)
                 if vector is None:
+                    vector = _REMEMBERED.get((self.variant, self.prefix, encoder_input(text)))
+                if vector is None:
                     vector = self._cached(text)
                 if vector is None:
-                    vector = self.encoder.encode([text], self.prefix, self.threads)[0]
+                    vector = encode_one(self.variant, self.prefix, self.threads, text)
                 self._add(message, vector)
         return messages
