@@ -9,8 +9,11 @@ Run with ``make bench-ship`` (or ``python -m bench.ship``). In one invocation it
    language and its answer in both, as in docs/writing.md) — runs
    ``writers.ship.Ship`` exactly as ``make ship`` does (content check |
    training → conversation tests | NLU gate, side by side, then publish) two
-   ways: **cached** (the project's Rasa cache, as a writer has it) and **cold**
-   (an empty Rasa cache: everything trains); each time it measures every step
+   ways: **cached** (the project's Rasa caches, the served model's and the NLU
+   gate's, as a writer has them) and **cold** (empty ones: everything trains;
+   until 2026-12-01 the gate's cache was the project's in both ways, so a cold
+   ship's gate read what the cached ship of the same edit had just written);
+   each time it measures every step
    and edit → the server reports the new model (``/status``); every edit is
    new (a word no earlier run used), so no cache holds its result;
 3. during every ship, 5 customers (``--customers``; 0 measures the ship on an
@@ -146,7 +149,9 @@ def ship_once(settings: Settings, content: Path, edit: Callable[[Path], None], h
     started = time.monotonic()
     edit(content)
     cache = work / "empty-cache" if how == "cold" else PROJECT_ROOT / ".rasa" / "cache"
-    shutil.rmtree(work / "empty-cache", ignore_errors=True)
+    # Cold: empty caches for the training and for the gate's trainings (their siblings, ``gate-cache*``).
+    for old in [work / "empty-cache", *work.glob("gate-cache*")]:
+        shutil.rmtree(old, ignore_errors=True)
     lines: List[str] = []
     ship = Ship(settings.replace(content_dir=content, rasa_cache_dir=cache), gate=gate, wait_live_seconds=300,
                 model_dir=work / f"models-{how}", out=lines.append)

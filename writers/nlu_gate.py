@@ -39,6 +39,7 @@ import hashlib
 import json
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -50,8 +51,9 @@ from core.settings import PROJECT_ROOT, Settings
 from writers.project import Project
 from writers.rasa_batch import Started, run_rasa
 
-__all__ = ["SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language", "gate_result", "held_out_predictions",
-           "language_accuracy", "language_macro_f1", "run_gate", "split_nlu", "stratified_split"]
+__all__ = ["GATE_PROCESSES", "SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language", "gate_result",
+           "held_out_predictions", "language_accuracy", "language_macro_f1", "run_gate", "split_nlu",
+           "stratified_split"]
 
 THRESHOLDS: Dict[str, float] = {
     "intent_macro_f1": 0.88,
@@ -96,16 +98,24 @@ class GateResult:
         return "\n".join(lines)
 
 
-def _gate_env() -> Dict[str, str]:
-    settings = Settings.from_env()
-    # The gate's model (80 % of the data) never shares a component with the served one: its own
-    # cache keeps it from evicting the served model's, and from contending with a training next to it.
-    return settings.replace(rasa_cache_dir=settings.rasa_cache_dir.with_name("gate-cache")).child_env()
+# The draws run in this many processes at once, each training and testing its share of the seeds. On
+# two cores, one process left a core idle once ``make ship``'s training and content check were done: the
+# gate was the ship's last lane and ran alone for its second half (docs/benchmarks.md, "make ship").
+GATE_PROCESSES = 2
 
 
-def _rasa(commands: List[List[str]], cwd: Path, started: Optional[Started] = None) -> None:
+def _gate_env(settings: Settings, lane: int) -> Dict[str, str]:
+    # The gate's models (80 % of the data) never share a component with the served one: their own caches
+    # keep them from evicting the served model's. Each process has its own (``gate-cache``, ``gate-cache-2``):
+    # Rasa's cache evicts entries as it writes, so two trainings on one cache could delete what the other
+    # is reading.
+    name = "gate-cache" if lane == 0 else f"gate-cache-{lane + 1}"
+    return settings.replace(rasa_cache_dir=settings.rasa_cache_dir.with_name(name)).child_env()
+
+
+def _rasa(commands: List[List[str]], cwd: Path, env: Dict[str, str], started: Optional[Started] = None) -> None:
     """Runs Rasa commands one after the other in one process (:mod:`writers.rasa_batch`)."""
-    result = run_rasa(commands, cwd, _gate_env(), started)
+    result = run_rasa(commands, cwd, env, started)
     if result.returncode != 0:
         raise RuntimeError(f"rasa {' '.join(result.failed)} failed:\n{result.output[-3000:]}")
 
@@ -236,7 +246,8 @@ cut that spread by about the square root of three, for three trainings instead o
 
 
 def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Optional[Project] = None,
-             started: Optional[Started] = None) -> GateResult:
+             started: Optional[Started] = None, settings: Optional[Settings] = None,
+             processes: int = GATE_PROCESSES) -> GateResult:
     """Splits, trains and tests in ``work_dir`` once per seed; returns the measurements over all draws pooled.
 
     Each held-out part is parsed once (``rasa test nlu --successes --no-plot``); every figure is worked out
@@ -247,19 +258,31 @@ def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Option
             ``results-<seed>``).
         seeds: One 80/20 split per seed (each holds out the same examples every time).
         project: The project whose NLU data, pipeline and domain are measured (Kesher's by default).
-        started: Called with the child process that trains and tests (``make ship`` stops it when
+        started: Called with each child process that trains and tests (``make ship`` stops them when
             another step fails).
+        settings: Where Rasa's training caches live (``rasa_cache_dir``'s siblings); the environment's
+            by default.
+        processes: How many child processes share the draws (:data:`GATE_PROCESSES`).
+
+    Raises:
+        RuntimeError: A training or test failed.
     """
     project = project or Project(PROJECT_ROOT)
-    commands: List[List[str]] = []
-    for seed in seeds:
+    settings = settings or Settings.from_env()
+    lanes: List[List[List[str]]] = [[] for _ in range(max(1, min(processes, len(seeds))))]
+    for number, seed in enumerate(seeds):
         train_file, test_file = split_nlu(project.nlu_path, work_dir / f"split-{seed}", seed)
         models = work_dir / f"models-{seed}"
-        commands += [["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
-                      "--domain", str(project.domain_path), "--out", str(models), "--fixed-model-name", "gate"],
-                     ["test", "nlu", "--model", str(models / "gate.tar.gz"), "--nlu", str(test_file),
-                      "--out", str(work_dir / f"results-{seed}"), "--successes", "--no-plot"]]
-    _rasa(commands, project.root, started)
+        lanes[number % len(lanes)] += [
+            ["train", "nlu", "--nlu", str(train_file), "--config", str(project.config_path),
+             "--domain", str(project.domain_path), "--out", str(models), "--fixed-model-name", "gate"],
+            ["test", "nlu", "--model", str(models / "gate.tar.gz"), "--nlu", str(test_file),
+             "--out", str(work_dir / f"results-{seed}"), "--successes", "--no-plot"]]
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="nlu-gate") as pool:
+        runs = [pool.submit(_rasa, commands, project.root, _gate_env(settings, lane), started)
+                for lane, commands in enumerate(lanes)]
+        for run in runs:
+            run.result()
     results = [work_dir / f"results-{seed}" for seed in seeds]
     intents = [row for r in results for row in held_out_predictions(r, "intent", "intent", "intent_prediction")]
     answers = [row for r in results for row in held_out_predictions(

@@ -249,7 +249,8 @@ class Ship:
         started = time.monotonic()
         try:
             with tempfile.TemporaryDirectory(prefix="kesher-nlu-gate-") as tmp:
-                gate = evaluate(Path(tmp), project=Project(self.project), started=self._started)
+                gate = evaluate(Path(tmp), project=Project(self.project), started=self._started,
+                                settings=self.settings)
         except RuntimeError as exc:
             if self._stopping.is_set():
                 raise self._stopped("gate") from exc

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from writers.nlu_gate import (
+    GATE_PROCESSES,
     SPLIT_SEEDS,
     THRESHOLDS,
+    _gate_env,
     by_language,
     held_out_predictions,
     language_accuracy,
@@ -43,3 +46,10 @@ def test_nlu_gate(tmp_path: Path):
     # The gate's figures are over the draws pooled.
     assert len(pooled) == sum(result.intent_support.values())
     assert abs(language_macro_f1(pooled) - result.macro_f1) < 1e-9
+
+
+def test_each_gate_process_trains_on_its_own_cache_beside_the_settings_one(tmp_path: Path) -> None:
+    """Rasa's cache evicts as it writes: two processes on one cache could delete what the other reads."""
+    settings = Settings().replace(rasa_cache_dir=tmp_path / "cache")
+    caches = [Path(_gate_env(settings, lane)["RASA_CACHE_DIRECTORY"]) for lane in range(GATE_PROCESSES)]
+    assert caches == [tmp_path / "gate-cache", tmp_path / "gate-cache-2"][:GATE_PROCESSES]
