@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +52,7 @@ from core.settings import PROJECT_ROOT, Settings
 from writers.project import Project
 from writers.rasa_batch import Started, run_rasa
 
-__all__ = ["GATE_PROCESSES", "SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language", "gate_result",
+__all__ = ["GATE_PROCESSES", "SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language", "gate_processes", "gate_result",
            "held_out_predictions", "language_accuracy", "language_macro_f1", "run_gate", "split_nlu",
            "stratified_split"]
 
@@ -98,10 +99,17 @@ class GateResult:
         return "\n".join(lines)
 
 
-# The draws run in this many processes at once, each training and testing its share of the seeds. On
-# two cores, one process left a core idle once ``make ship``'s training and content check were done: the
-# gate was the ship's last lane and ran alone for its second half (docs/benchmarks.md, "make ship").
+# The draws run in up to this many processes at once, each training and testing its share of the seeds,
+# when a core is free for the second one (:func:`gate_processes`). Alone on two cores the gate took 35.2 s
+# in two processes against 46.3 s in one; on a machine already busy (``make ship`` with five customers
+# chatting, docs/benchmarks.md) a second process only adds its own start-up (~10 s of CPU for Rasa's imports).
 GATE_PROCESSES = 2
+
+
+def gate_processes(draws: int) -> int:
+    """How many processes share ``draws`` draws now: two if the last minute's load leaves 1.5 cores free."""
+    free = (os.cpu_count() or 1) - os.getloadavg()[0]
+    return max(1, min(draws, GATE_PROCESSES if free >= 1.5 else 1))
 
 
 def _gate_env(settings: Settings, lane: int) -> Dict[str, str]:
@@ -247,7 +255,7 @@ cut that spread by about the square root of three, for three trainings instead o
 
 def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Optional[Project] = None,
              started: Optional[Started] = None, settings: Optional[Settings] = None,
-             processes: int = GATE_PROCESSES) -> GateResult:
+             processes: Optional[int] = None) -> GateResult:
     """Splits, trains and tests in ``work_dir`` once per seed; returns the measurements over all draws pooled.
 
     Each held-out part is parsed once (``rasa test nlu --successes --no-plot``); every figure is worked out
@@ -262,14 +270,15 @@ def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Option
             another step fails).
         settings: Where Rasa's training caches live (``rasa_cache_dir``'s siblings); the environment's
             by default.
-        processes: How many child processes share the draws (:data:`GATE_PROCESSES`).
+        processes: How many child processes share the draws (default: :func:`gate_processes`).
 
     Raises:
         RuntimeError: A training or test failed.
     """
     project = project or Project(PROJECT_ROOT)
     settings = settings or Settings.from_env()
-    lanes: List[List[List[str]]] = [[] for _ in range(max(1, min(processes, len(seeds))))]
+    count = gate_processes(len(seeds)) if processes is None else max(1, min(processes, len(seeds)))
+    lanes: List[List[List[str]]] = [[] for _ in range(count)]
     for number, seed in enumerate(seeds):
         train_file, test_file = split_nlu(project.nlu_path, work_dir / f"split-{seed}", seed)
         models = work_dir / f"models-{seed}"
