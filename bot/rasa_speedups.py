@@ -381,6 +381,9 @@ def _events_of_the_turn(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
     return [event.as_dict() for event in itertools.islice(events, start, None)]
 
 
+_LEAN_DOMAIN = "_kesher_lean_domain"
+
+
 def _lean_domain(domain: Domain) -> Dict[str, Any]:
     """The domain as an action call carries it: without the responses, which actions never read.
 
@@ -392,9 +395,6 @@ def _lean_domain(domain: Domain) -> Dict[str, Any]:
         lean = {key: value for key, value in domain.as_dict().items() if key != KEY_RESPONSES}
         domain.__dict__[_LEAN_DOMAIN] = lean
     return lean
-
-
-_LEAN_DOMAIN = "_kesher_lean_domain"
 
 
 def action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Any) -> Dict[str, Any]:
