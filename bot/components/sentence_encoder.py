@@ -173,7 +173,7 @@ class Prefetcher:
             if future is None:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
-                future = self._executor.submit(encode_one, variant, prefix, threads, text)
+                future = self._executor.submit(_encode_one, variant, prefix, threads, text)
             self._submitted += 1
             self._pending[self._submitted] = (key, future)
             self._by_text.setdefault(key, deque()).append(self._submitted)
@@ -221,7 +221,7 @@ _PREFETCHER = Prefetcher()
 _REMEMBERED = RememberedVectors()
 
 
-def encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarray:
+def _encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarray:
     """The vector of one message as the pipeline reads it (:func:`~bot.components.encoder_input.encoder_input`).
 
     A text that had a stand-in put in is encoded once per process and then remembered.
@@ -497,6 +497,6 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
                 if vector is None:
                     vector = self._cached(text)
                 if vector is None:
-                    vector = encode_one(self.variant, self.prefix, self.threads, text)
+                    vector = _encode_one(self.variant, self.prefix, self.threads, text)
                 self._add(message, vector)
         return messages
