@@ -31,7 +31,9 @@ EMAIL_STAND_IN = "name@example.com"
 NUMBER_STAND_IN = "123456"
 PHONE_STAND_IN = "050-1234567"
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts, and never gives characters back: linear in the text
+# ("a" * 9999 + "@" took 224 ms with a plain ``[\w.+-]+@``, which retried from every character of the run).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _NUMBER = re.compile(r"\+?\d+(?:[- ]\d+)*")
 _FEWEST_DIGITS = 5
 _PHONE_DIGITS = 9
