@@ -43,9 +43,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -112,8 +114,11 @@ GATE_PROCESSES = 2
 
 
 def gate_processes(draws: int) -> int:
-    """How many processes share ``draws`` draws now: two if the last minute's load leaves 1.5 cores free."""
-    free = (os.cpu_count() or 1) - os.getloadavg()[0]
+    """How many processes share ``draws`` draws now: two if the last minute's load leaves 1.5 cores free.
+
+    The cores are those this process may run on (its CPU affinity), not all the machine's.
+    """
+    free = len(os.sched_getaffinity(0)) - os.getloadavg()[0]
     return max(1, min(draws, GATE_PROCESSES if free >= 1.5 else 1))
 
 
@@ -258,6 +263,35 @@ data gave Hebrew macro-F1 0.853-0.909 and English 0.897-0.944 (docs/benchmarks.m
 cut that spread by about the square root of three, for three trainings instead of one."""
 
 
+def _run_lanes(lanes: List[List[List[str]]], cwd: Path, settings: Settings, started: Optional[Started]) -> None:
+    """Runs each lane's commands in its own child process, side by side; the first failure stops the others.
+
+    Raises:
+        RuntimeError: A lane failed (the first failure's message; the lanes it stopped are not reported).
+    """
+    children: List[subprocess.Popen[str]] = []
+    lock = threading.Lock()
+
+    def track(child: subprocess.Popen[str]) -> None:
+        with lock:
+            children.append(child)
+        if started is not None:
+            started(child)
+
+    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="nlu-gate") as pool:
+        runs = [pool.submit(_rasa, commands, cwd, _gate_env(settings, lane), track)
+                for lane, commands in enumerate(lanes)]
+        done, _ = wait(runs, return_when=FIRST_EXCEPTION)
+        failure = next((error for error in (run.exception() for run in runs if run in done) if error), None)
+        if failure is not None:
+            with lock:
+                for child in children:
+                    if child.poll() is None:
+                        child.terminate()
+    if failure is not None:
+        raise failure
+
+
 def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Optional[Project] = None,
              started: Optional[Started] = None, settings: Optional[Settings] = None,
              processes: Optional[int] = None) -> GateResult:
@@ -292,11 +326,7 @@ def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Option
              "--domain", str(project.domain_path), "--out", str(models), "--fixed-model-name", "gate"],
             ["test", "nlu", "--model", str(models / "gate.tar.gz"), "--nlu", str(test_file),
              "--out", str(work_dir / f"results-{seed}"), "--successes", "--no-plot"]]
-    with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="nlu-gate") as pool:
-        runs = [pool.submit(_rasa, commands, project.root, _gate_env(settings, lane), started)
-                for lane, commands in enumerate(lanes)]
-        for run in runs:
-            run.result()
+    _run_lanes(lanes, project.root, settings, started)
     results = [work_dir / f"results-{seed}" for seed in seeds]
     intents = [row for r in results for row in held_out_predictions(r, "intent", "intent", "intent_prediction")]
     answers = [row for r in results for row in held_out_predictions(

@@ -249,8 +249,10 @@ class Ship:
         started = time.monotonic()
         try:
             with tempfile.TemporaryDirectory(prefix="kesher-nlu-gate-") as tmp:
+                # One process: the ship's check and training start beside it, which the load average
+                # does not show yet (a second gate process would only contend with them).
                 gate = evaluate(Path(tmp), project=Project(self.project), started=self._started,
-                                settings=self.settings)
+                                settings=self.settings, processes=1)
         except RuntimeError as exc:
             if self._stopping.is_set():
                 raise self._stopped("gate") from exc

@@ -229,6 +229,7 @@ def _encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarra
     read = encoder_input(text)
     vector: np.ndarray = shared_encoder(variant).encode([read], prefix, threads)[0]
     if read != text:
+        vector.setflags(write=False)  # shared by every message that reads the same: nobody may change it
         _REMEMBERED.put((variant, prefix, read), vector)
     return vector
 

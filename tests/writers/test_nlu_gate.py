@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from writers.nlu_gate import (
-    GATE_PROCESSES,
     SPLIT_SEEDS,
     THRESHOLDS,
-    _gate_env,
     by_language,
-    gate_processes,
     held_out_predictions,
     language_accuracy,
     language_macro_f1,
@@ -49,18 +44,3 @@ def test_nlu_gate(tmp_path: Path):
     assert len(pooled) == sum(result.intent_support.values())
     assert abs(language_macro_f1(pooled) - result.macro_f1) < 1e-9
 
-
-def test_each_gate_process_trains_on_its_own_cache_beside_the_settings_one(tmp_path: Path) -> None:
-    """Rasa's cache evicts as it writes: two processes on one cache could delete what the other reads."""
-    settings = Settings().replace(rasa_cache_dir=tmp_path / "cache")
-    caches = [Path(_gate_env(settings, lane)["RASA_CACHE_DIRECTORY"]) for lane in range(GATE_PROCESSES)]
-    assert caches == [tmp_path / "gate-cache", tmp_path / "gate-cache-2"][:GATE_PROCESSES]
-
-
-@pytest.mark.parametrize(("cores", "load", "processes"), [(2, 0.2, 2), (2, 1.2, 1), (8, 5.0, 2), (1, 0.0, 1)])
-def test_the_draws_run_side_by_side_only_when_a_core_is_free(monkeypatch: pytest.MonkeyPatch, cores: int,
-                                                             load: float, processes: int) -> None:
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert gate_processes(len(SPLIT_SEEDS)) == processes
-    assert gate_processes(1) == 1

@@ -28,6 +28,9 @@ from bot.components.sentence_encoder import Prefetcher, SentenceEncoder, SharedE
     ("הזמנה מס' 106833 איפה היא?", f"הזמנה מס' {NUMBER_STAND_IN} איפה היא?"),
     ("call me on 052-555 1234 or +972 52 555 1234", f"call me on {PHONE_STAND_IN} or {PHONE_STAND_IN}"),
     ("order #230417 for dana@x.io", f"order #{NUMBER_STAND_IN} for {EMAIL_STAND_IN}"),
+    ("order 106833 2 items", f"order {NUMBER_STAND_IN} 2 items"),
+    ("106833 0521234567", f"{NUMBER_STAND_IN} {PHONE_STAND_IN}"),
+    ("my order is 106833.", f"my order is {NUMBER_STAND_IN}."),
 ])
 def test_addresses_order_numbers_and_phones_read_as_one_stand_in(typed: str, read: str) -> None:
     assert encoder_input(typed) == read
@@ -35,7 +38,8 @@ def test_addresses_order_numbers_and_phones_read_as_one_stand_in(typed: str, rea
 
 @pytest.mark.parametrize("typed", [
     "is it 19.90 to return by courier?", "the pan is fine up to 250 degrees?", "2 years warranty on 3 items",
-    "אחריות של 24 חודשים?", "hello @ everyone", "", "🙂🙂",
+    "אחריות של 24 חודשים?", "hello @ everyone", "", "🙂🙂", "delivered on 2024-12-01?", "it cost 12345.67",
+    "a sofa for ₪12,345", "1234 5678", "3 4 5 6 7 items",
 ])
 def test_prices_quantities_and_short_numbers_are_read_as_typed(typed: str) -> None:
     assert encoder_input(typed) == typed
