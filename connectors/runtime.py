@@ -160,7 +160,11 @@ class ChannelRuntime:
                         continue
                     signal = json.loads(message["data"])
                     for channel in list(self.channels.values()):
-                        await channel.on_signal(signal)
+                        try:
+                            await channel.on_signal(signal)
+                        except Exception:  # one channel's trouble must not end every channel's signals
+                            log.exception("signals: channel %s failed on a %s signal; carrying on",
+                                          channel.name(), signal.get("kind"))
             except RedisError as exc:
                 log.warning("signals: redis error %s; resubscribing", exc)
                 await asyncio.sleep(1)

@@ -39,7 +39,6 @@ from redis.exceptions import RedisError
 from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, file, json
-from websockets.exceptions import ConnectionClosed
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
@@ -51,7 +50,7 @@ from edge.browser import message_format_js
 from edge.errors import error_frame, error_response, status_of
 from edge.limits import Check, Limit, client_address
 from edge.requests import json_object, parse_json_object, same_secret
-from edge.ws import receive
+from edge.ws import SOCKET_GONE, receive
 from handoff.models import ConversationState, OutboundMessage
 from handoff.router import InboundMessage
 from handoff.uploads import image_type
@@ -519,5 +518,5 @@ def _frame(raw: Optional[str]) -> Dict[str, Any]:
 async def _send(ws: Any, frame: Dict[str, Any]) -> None:
     try:
         await ws.send(jsonlib.dumps(frame, ensure_ascii=False))
-    except ConnectionClosed:
+    except SOCKET_GONE:
         pass  # the widget reconnects and asks for what it missed

@@ -22,14 +22,13 @@ import time
 from typing import Any
 
 from sanic import Blueprint, Request
-from websockets.exceptions import ConnectionClosed
 
 from console.auth import current_session
 from console.context import state
 from console.feed import CLOSE_LOGGED_OUT, CLOSE_NOT_ALLOWED, Subscriber
 from console.middleware import check_websocket_request, fingerprint_of, load_session
 from core.errors import KesherError, NotAuthenticated
-from edge.ws import receive
+from edge.ws import SOCKET_GONE, receive
 from handoff.models import Agent
 
 __all__ = ["HEARTBEAT_SECONDS", "bp", "console_websocket"]
@@ -64,7 +63,7 @@ async def _read_client(request: Request, ws: Any, sub: Subscriber) -> None:
                 if conv is not None and conv.visible_to(sub.agent):
                     sub.watching.add(cid)
             sub.push({"type": "watching", "cid": cid if isinstance(cid, str) and cid in sub.watching else ""})
-    except ConnectionClosed:
+    except SOCKET_GONE:
         pass
     finally:
         sub.stop(1000)
@@ -106,7 +105,7 @@ async def console_websocket(request: Request, ws: Any) -> None:
                     await ws.close(sub.close_code, "logged out" if sub.close_code == CLOSE_LOGGED_OUT else "too slow")
                 break
             await ws.send(json.dumps(message, ensure_ascii=False))
-    except ConnectionClosed:
+    except SOCKET_GONE:
         pass
     finally:
         service.hub.unsubscribe(sub)

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Optional
 
+from sanic.exceptions import WebsocketClosed
 from websockets.connection import CLOSED as WS_CLOSED
+from websockets.exceptions import ConnectionClosed
 
-__all__ = ["receive"]
+__all__ = ["SOCKET_GONE", "receive"]
+
+SOCKET_GONE = (ConnectionClosed, WebsocketClosed)
+"""What a send on a Sanic websocket raises once the peer is gone: websockets' error, or Sanic's own when the
+connection was already closing (a frame for a socket that closed a moment ago)."""
 
 
 async def receive(ws: Any) -> Optional[str]:
