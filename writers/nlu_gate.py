@@ -271,10 +271,13 @@ def _run_lanes(lanes: List[List[List[str]]], cwd: Path, settings: Settings, star
     """
     children: List[subprocess.Popen[str]] = []
     lock = threading.Lock()
+    stopping = threading.Event()
 
     def track(child: subprocess.Popen[str]) -> None:
         with lock:
             children.append(child)
+            if stopping.is_set():  # a lane that started after another had failed
+                child.terminate()
         if started is not None:
             started(child)
 
@@ -285,6 +288,7 @@ def _run_lanes(lanes: List[List[List[str]]], cwd: Path, settings: Settings, star
         failure = next((error for error in (run.exception() for run in runs if run in done) if error), None)
         if failure is not None:
             with lock:
+                stopping.set()
                 for child in children:
                     if child.poll() is None:
                         child.terminate()
