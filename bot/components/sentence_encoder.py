@@ -168,12 +168,13 @@ class Prefetcher:
             return None
         variant, prefix, threads = serving
         key = (variant, prefix, text)
+        read = encoder_input(text)
         with self._lock:
-            future = _remembered_vector(variant, prefix, text)
+            future = _remembered_vector(variant, prefix, read)
             if future is None:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5-prefetch")
-                future = self._executor.submit(_encode_one, variant, prefix, threads, text)
+                future = self._executor.submit(_encode_one, variant, prefix, threads, text, read)
             self._submitted += 1
             self._pending[self._submitted] = (key, future)
             self._by_text.setdefault(key, deque()).append(self._submitted)
@@ -221,12 +222,11 @@ _PREFETCHER = Prefetcher()
 _REMEMBERED = RememberedVectors()
 
 
-def _encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarray:
-    """The vector of one message as the pipeline reads it (:func:`~bot.components.encoder_input.encoder_input`).
+def _encode_one(variant: str, prefix: str, threads: int, text: str, read: str) -> np.ndarray:
+    """The vector of the message ``text``, which the encoder reads as ``read`` (its :func:`encoder_input`).
 
     A text that had a stand-in put in is encoded once per process and then remembered.
     """
-    read = encoder_input(text)
     vector: np.ndarray = shared_encoder(variant).encode([read], prefix, threads)[0]
     if read != text:
         vector.setflags(write=False)  # shared by every message that reads the same: nobody may change it
@@ -234,9 +234,9 @@ def _encode_one(variant: str, prefix: str, threads: int, text: str) -> np.ndarra
     return vector
 
 
-def _remembered_vector(variant: str, prefix: str, text: str) -> Optional[Future[np.ndarray]]:
-    """A finished future holding the remembered vector of ``text``, if there is one."""
-    vector = _REMEMBERED.get((variant, prefix, encoder_input(text)))
+def _remembered_vector(variant: str, prefix: str, read: str) -> Optional[Future[np.ndarray]]:
+    """A finished future holding the remembered vector of the encoder's reading ``read``, if there is one."""
+    vector = _REMEMBERED.get((variant, prefix, read))
     if vector is None:
         return None
     done: Future[np.ndarray] = Future()
@@ -472,11 +472,11 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
             self._add(message, vector)
         return training_data
 
-    def _cached(self, text: str) -> Optional[np.ndarray]:
-        """The text's vector if a training already computed it (``rasa test nlu`` reads many such)."""
+    def _cached(self, read: str) -> Optional[np.ndarray]:
+        """The vector of the encoder's reading ``read`` if a training computed it (``rasa test nlu`` reads many)."""
         if self._cache_dir is None or not (self._cache_dir / EmbeddingCache.FILE).exists():
             return None
-        key = EmbeddingCache.key(self.encoder.identity, self.prefix, encoder_input(text))
+        key = EmbeddingCache.key(self.encoder.identity, self.prefix, read)
         try:
             return EmbeddingCache(self._cache_dir, read_only=True).get([key], self.encoder.dim).get(key)
         except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
@@ -493,11 +493,13 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
             text = message.get(TEXT)
             if isinstance(text, str):
                 vector = _PREFETCHER.take(self.variant, self.prefix, text)
-                if vector is None:
-                    vector = _REMEMBERED.get((self.variant, self.prefix, encoder_input(text)))
-                if vector is None:
-                    vector = self._cached(text)
-                if vector is None:
-                    vector = _encode_one(self.variant, self.prefix, self.threads, text)
-                self._add(message, vector)
+                self._add(message, vector if vector is not None else self._not_prefetched(text))
         return messages
+
+    def _not_prefetched(self, text: str) -> np.ndarray:
+        """The vector of a message no channel prefetched: remembered, cached by a training, or encoded now."""
+        read = encoder_input(text)
+        vector = _REMEMBERED.get((self.variant, self.prefix, read))
+        if vector is None:
+            vector = self._cached(read)
+        return vector if vector is not None else _encode_one(self.variant, self.prefix, self.threads, text, read)
