@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -85,3 +86,10 @@ class Pipeline:
             featurizer.process(messages)
         self.encoder.process(messages)
         return messages
+
+
+def sentence_vector(message: Message) -> np.ndarray:
+    """The message's dense sentence feature (one row), as the e5 encoder added it."""
+    _, sentence = message.get_dense_features(TEXT)
+    assert sentence is not None, "no dense sentence feature"
+    return np.asarray(sentence.features)

@@ -19,6 +19,7 @@ from bot.components.encoder_input import (
     encoder_input,
 )
 from bot.components.sentence_encoder import Prefetcher, SentenceEncoder, SharedEncoder
+from tests.bot.components.pipeline import sentence_vector
 
 
 @pytest.mark.parametrize(("typed", "read"), [
@@ -45,12 +46,6 @@ def test_prices_quantities_and_short_numbers_are_read_as_typed(typed: str) -> No
     assert encoder_input(typed) == typed
 
 
-def _vector(message: Message) -> np.ndarray:
-    _, sentence = message.get_dense_features(TEXT)
-    assert sentence is not None
-    return np.asarray(sentence.features)[0]
-
-
 def test_two_customers_order_numbers_get_one_vector_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sentence_encoder, "_REMEMBERED", RememberedVectors())
     encoded: list[list[str]] = []
@@ -66,7 +61,7 @@ def test_two_customers_order_numbers_get_one_vector_encoded_once(monkeypatch: py
     encoder.process([first])
     encoder.process([second])
     assert encoded == [[NUMBER_STAND_IN]]
-    assert np.array_equal(_vector(first), _vector(second))
+    assert np.array_equal(sentence_vector(first)[0], sentence_vector(second)[0])
 
     # The channel's prefetch of a third customer's number is ready at once, without the worker.
     prefetcher = Prefetcher()
@@ -74,7 +69,7 @@ def test_two_customers_order_numbers_get_one_vector_encoded_once(monkeypatch: py
     future = prefetcher.submit("555123")
     assert future is not None and future.done()
     taken = prefetcher.take("original", "query", "555123")
-    assert taken is not None and np.array_equal(taken, _vector(first))
+    assert taken is not None and np.array_equal(taken, sentence_vector(first)[0])
     assert encoded == [[NUMBER_STAND_IN]]
 
 
@@ -87,7 +82,7 @@ def test_training_reads_the_stand_ins_as_a_turn_does(tmp_path: Path) -> None:
 
     message = Message({TEXT: "my order is 998877, mail yossi@walla.co.il"})
     SentenceEncoder({"cache_dir": False}, "e5").process([message])
-    assert np.allclose(_vector(message), typed, atol=1e-5)
+    assert np.allclose(sentence_vector(message)[0], typed, atol=1e-5)
 
 
 def test_the_remembered_vectors_keep_the_latest_few() -> None:

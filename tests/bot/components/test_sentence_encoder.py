@@ -29,28 +29,22 @@ from bot.components.sentence_encoder import (
     until_encoded,
 )
 from core.settings import PROJECT_ROOT, Settings
-from tests.bot.components.pipeline import training_data
+from tests.bot.components.pipeline import sentence_vector, training_data
 from tests.helpers.waiting import until_sync
-
-
-def _sentence_vector(message: Message) -> np.ndarray:
-    _, sentence = message.get_dense_features(TEXT)
-    assert sentence is not None, "no dense sentence feature"
-    return np.asarray(sentence.features)
 
 
 def test_training_examples_and_messages_get_the_same_unit_vector(tmp_path: Path):
     encoder = SentenceEncoder({"cache_dir": str(tmp_path)}, "e5")
     data = training_data()
     encoder.process_training_data(data)
-    trained = _sentence_vector(data.training_examples[0])
+    trained = sentence_vector(data.training_examples[0])
     assert trained.shape == (1, 384)
     assert np.linalg.norm(trained) == pytest.approx(1.0, abs=1e-3)
 
     fresh = SentenceEncoder({"cache_dir": False}, "e5")  # computed now, not read from the cache
     message = Message({TEXT: data.training_examples[0].get(TEXT)})
     fresh.process([message])
-    assert np.allclose(_sentence_vector(message), trained, atol=1e-5)
+    assert np.allclose(sentence_vector(message), trained, atol=1e-5)
 
 
 def test_paraphrases_are_closer_than_other_topics_in_both_languages(tmp_path: Path):
@@ -82,7 +76,7 @@ def test_blank_text_gets_a_vector_and_messages_without_text_are_left_alone():
     encoder = SentenceEncoder({"cache_dir": False}, "e5")
     blank, spaces, action = Message({TEXT: ""}), Message({TEXT: "   "}), Message({ACTION_NAME: "utter_greet"})
     encoder.process([blank, spaces, action])
-    assert _sentence_vector(blank).shape == (1, 384) and _sentence_vector(spaces).shape == (1, 384)
+    assert sentence_vector(blank).shape == (1, 384) and sentence_vector(spaces).shape == (1, 384)
     assert action.features == []
 
 
@@ -133,7 +127,7 @@ def test_the_component_takes_the_channels_prefetch(tmp_path: Path):
     until_sync(lambda: _started(_prefetcher(), "can I pay with paypal"), what="the prefetch started")
     message = Message(data={TEXT: "can I pay with paypal"})
     encoder.process([message])
-    assert np.allclose(_sentence_vector(message), shared_encoder().encode(["can I pay with paypal"], "query")[0])
+    assert np.allclose(sentence_vector(message), shared_encoder().encode(["can I pay with paypal"], "query")[0])
     # taken by the pipeline: nothing left pending for that text
     assert _prefetcher().take("original", "query", "can I pay with paypal") is None
 
