@@ -43,9 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
-import threading
 import warnings
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -57,7 +55,7 @@ from sklearn.metrics import classification_report
 from core.language import LANGUAGES, is_hebrew
 from core.settings import PROJECT_ROOT, Settings
 from writers.project import Project
-from writers.rasa_batch import Started, run_rasa
+from writers.rasa_batch import ChildProcesses, Started, run_rasa
 
 __all__ = ["GATE_PROCESSES", "SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language", "gate_processes", "gate_result",
            "held_out_predictions", "language_accuracy", "language_macro_f1", "run_gate", "split_nlu",
@@ -269,29 +267,14 @@ def _run_lanes(lanes: List[List[List[str]]], cwd: Path, settings: Settings, star
     Raises:
         RuntimeError: A lane failed (the first failure's message; the lanes it stopped are not reported).
     """
-    children: List[subprocess.Popen[str]] = []
-    lock = threading.Lock()
-    stopping = threading.Event()
-
-    def track(child: subprocess.Popen[str]) -> None:
-        with lock:
-            children.append(child)
-            if stopping.is_set():  # a lane that started after another had failed
-                child.terminate()
-        if started is not None:
-            started(child)
-
+    children = ChildProcesses(then=started)
     with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="nlu-gate") as pool:
-        runs = [pool.submit(_rasa, commands, cwd, _gate_env(settings, lane), track)
+        runs = [pool.submit(_rasa, commands, cwd, _gate_env(settings, lane), children.started)
                 for lane, commands in enumerate(lanes)]
         done, _ = wait(runs, return_when=FIRST_EXCEPTION)
         failure = next((error for error in (run.exception() for run in runs if run in done) if error), None)
         if failure is not None:
-            with lock:
-                stopping.set()
-                for child in children:
-                    if child.poll() is None:
-                        child.terminate()
+            children.stop()
     if failure is not None:
         raise failure
 

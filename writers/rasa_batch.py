@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
-__all__ = ["MARKER", "BatchResult", "Started", "main", "run_rasa"]
+__all__ = ["MARKER", "BatchResult", "ChildProcesses", "Started", "main", "run_rasa"]
 
 MARKER = "== rasa "
 
@@ -45,6 +45,42 @@ Started = Callable[["subprocess.Popen[str]"], None]
 """Called with the child process as soon as it runs."""
 
 logger = logging.getLogger(__name__)
+
+
+class ChildProcesses:
+    """The child processes of one job's parallel steps, which a failed step stops all at once.
+
+    A child that starts after the stop (its step was about to begin) is stopped as it starts.
+    """
+
+    def __init__(self, then: Optional[Started] = None) -> None:
+        """No children yet; ``then`` is also told of each child as it starts."""
+        self._then = then
+        self._children: List[subprocess.Popen[str]] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def started(self, child: subprocess.Popen[str]) -> None:
+        """Notes a child that just started (a :data:`Started` callback)."""
+        with self._lock:
+            self._children.append(child)
+            if self._stopping.is_set():
+                child.terminate()
+        if self._then is not None:
+            self._then(child)
+
+    def stop(self) -> None:
+        """Stops every child still running, and any that starts from now on."""
+        with self._lock:
+            self._stopping.set()
+            for child in self._children:
+                if child.poll() is None:
+                    child.terminate()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
 
 
 @dataclass

@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -44,7 +43,7 @@ from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
 from writers.nlu_gate import evaluate
 from writers.project import Project
-from writers.rasa_batch import run_rasa
+from writers.rasa_batch import ChildProcesses, run_rasa
 
 __all__ = ["Ship", "ShipResult", "main", "model_id"]
 
@@ -116,9 +115,7 @@ class Ship:
         self.conversation_tests = conversation_tests
         self.wait_live_seconds = wait_live_seconds
         self.out = out
-        self._children: List[subprocess.Popen[str]] = []
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
+        self._children = ChildProcesses()
 
     def run(self) -> ShipResult:
         """Runs the three lanes side by side, then publishes if every one passed."""
@@ -140,7 +137,7 @@ class Ship:
                 except StepFailed as exc:
                     if failure is None:
                         failure = exc
-                        self._stop_children()
+                        self._children.stop()  # the other lanes' results no longer matter
                     continue
                 if futures[future] == "train":
                     model = found
@@ -166,20 +163,6 @@ class Ship:
             result.seconds[name] = time.monotonic() - started
         self.out(f"   {name}: {result.seconds[name]:.0f} s")
 
-    def _started(self, child: subprocess.Popen[str]) -> None:
-        with self._lock:
-            self._children.append(child)
-            if self._stopping.is_set():
-                child.terminate()
-
-    def _stop_children(self) -> None:
-        """Stops the other lanes' processes: their result no longer matters."""
-        with self._lock:
-            self._stopping.set()
-            for child in self._children:
-                if child.poll() is None:
-                    child.terminate()
-
     def _stopped(self, step: str) -> StepFailed:
         return StepFailed(step, "stopped because another step failed")
 
@@ -190,10 +173,10 @@ class Ship:
         child = subprocess.Popen([sys.executable, "-m", "kesher", "check-content", "--project", str(self.project)],
                                  cwd=PROJECT_ROOT, env=self.settings.child_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-        self._started(child)
+        self._children.started(child)
         stdout, stderr = child.communicate()
         result.seconds["check"] = time.monotonic() - started
-        if self._stopping.is_set() and child.returncode != 0:
+        if self._children.stopped and child.returncode != 0:
             raise self._stopped("check")
         self.out((stdout + (stderr if child.returncode else "")).rstrip())
         if child.returncode != 0:
@@ -213,10 +196,10 @@ class Ship:
             tested = self.given_model or self.model_dir  # a folder: Rasa tests the newest model in it
             commands.append(["test", "core", "--e2e", "--stories", str(self.conversation_tests),
                              "--model", str(tested), "--out", tmp, "--fail-on-prediction-errors", "--no-plot"])
-            batch = run_rasa(commands, self.project, self.settings.child_env(), self._started)
+            batch = run_rasa(commands, self.project, self.settings.child_env(), self._children.started)
             result.seconds.update({"train" if name == "train" else "test": seconds
                                    for name, seconds in batch.seconds.items()})
-            if batch.returncode != 0 and self._stopping.is_set():
+            if batch.returncode != 0 and self._children.stopped:
                 raise self._stopped("train")
             if batch.returncode != 0 and batch.failed[:1] == ["train"]:
                 lines = batch.output.splitlines()
@@ -251,10 +234,10 @@ class Ship:
             with tempfile.TemporaryDirectory(prefix="kesher-nlu-gate-") as tmp:
                 # One process: the ship's check and training start beside it, which the load average
                 # does not show yet (a second gate process would only contend with them).
-                gate = evaluate(Path(tmp), project=Project(self.project), started=self._started,
+                gate = evaluate(Path(tmp), project=Project(self.project), started=self._children.started,
                                 settings=self.settings, processes=1)
         except RuntimeError as exc:
-            if self._stopping.is_set():
+            if self._children.stopped:
                 raise self._stopped("gate") from exc
             raise StepFailed("gate", f"the NLU gate could not run: {exc}") from exc
         finally:

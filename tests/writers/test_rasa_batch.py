@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
+from typing import List
 
 from core.settings import Settings
 from tests.helpers.writers_project import make_project
-from writers.rasa_batch import MARKER, run_rasa
+from writers.rasa_batch import MARKER, ChildProcesses, run_rasa
 
 
 def _validate(root: Path) -> list[str]:
@@ -49,3 +51,15 @@ def test_a_chain_that_runs_over_its_time_is_stopped_and_says_so(tmp_path: Path):
     assert result.timed_out and result.returncode != 0  # importing Rasa alone takes seconds
     assert children[0].poll() is not None
     assert MARKER not in result.output
+
+
+def test_a_step_that_starts_after_the_stop_is_stopped_as_it_starts() -> None:
+    told: List[subprocess.Popen[str]] = []
+    children = ChildProcesses(then=told.append)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True)
+    children.started(running)
+    children.stop()
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], text=True)
+    children.started(late)
+    assert children.stopped and told == [running, late]
+    assert running.wait(30) != 0 and late.wait(30) != 0  # terminated, not left to sleep their two minutes
