@@ -11,6 +11,7 @@ to make at import or start-up time.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, datetime
 from functools import cached_property
@@ -53,6 +54,8 @@ from handoff.supervision import Supervision
 from handoff.uploads import UploadStore
 
 __all__ = ["Container"]
+
+log = logging.getLogger(__name__)
 
 
 class Container:
@@ -156,8 +159,12 @@ class Container:
 
     async def _order_changed(self, order: Order, change: str) -> None:
         late = late_order_of(order, date.today()) if change == "delayed" else None
-        if late is not None:
+        if late is None:
+            return
+        try:
             await self.notices.order_late(late)
+        except (RedisError, OSError) as exc:  # the change stands; the scan of late orders tells them later
+            log.warning("order %s is %s; its customer is not told yet (Redis: %s)", order.order_id, change, exc)
 
     async def delay_order(self, order_id: str, estimate: date) -> Tuple[Order, str]:
         """An operator's status change (``python -m kesher order-delay``): the order is delayed, its customer told.

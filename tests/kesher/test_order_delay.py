@@ -7,6 +7,7 @@ command to the customer's chat is in ``tests/connectors/test_notices.py`` (the c
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import date, timedelta
 from pathlib import Path
 from typing import AsyncIterator
@@ -84,11 +85,16 @@ async def test_a_customer_who_wrote_stop_is_not_told(
 
 
 async def test_with_redis_down_the_order_is_delayed_and_the_next_scan_tells_the_customer(
-        service: Container, smtp_sink: SmtpSink, capsys: pytest.CaptureFixture[str]) -> None:
+        service: Container, smtp_sink: SmtpSink, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
     order = _first(service, "processing")
     down = service.settings.replace(redis_port=free_port())  # nothing listens there
-    assert await asyncio.to_thread(order_delay, down, order.order_id, NEW_ESTIMATE) == 0
+    with caplog.at_level(logging.WARNING):
+        assert await asyncio.to_thread(order_delay, down, order.order_id, NEW_ESTIMATE) == 0
     assert "the handoff service's scan of late orders (every 15 minutes) tells them" in capsys.readouterr().out
+    # The operator reads one line on why the customer is not told yet, not a traceback.
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert any("its customer is not told yet" in r.getMessage() for r in caplog.records)
     stored = await service.orders.get(order.order_id)
     assert stored is not None and stored.status == "delayed" and stored.estimated_delivery == NEW_ESTIMATE
     assert not await service.notices.told(order.order_id, NEW_ESTIMATE)
