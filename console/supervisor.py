@@ -60,6 +60,13 @@ def _waited(request: Request, seconds: int) -> str:
     return say(request, "console_supervisor_waited_minutes", minutes=math.floor(seconds / 60))
 
 
+def _named(request: Request, prefix: str, code: Any) -> str:
+    """A code's name in the catalog (``console_dash_channel_web`` → "Web chat"); an unknown code as it is."""
+    code = str(code or "")
+    key = prefix + code
+    return say(request, key) if code and key in state(request).texts else code
+
+
 def _labelled(request: Request, view: Dict[str, Any]) -> Dict[str, Any]:
     """The overview with what the page shows as text, in the supervisor's language."""
     for agent in view["agents"]:
@@ -70,6 +77,8 @@ def _labelled(request: Request, view: Dict[str, Any]) -> Dict[str, Any]:
         agent["load_label"] = say(request, "console_supervisor_load", open=agent["open"], capacity=agent["capacity"])
     for row in view["queue"]:
         row["wait_label"] = _waited(request, int(row["waiting_seconds"]))
+        row["language_label"] = _named(request, "console_dash_language_", row.get("language"))
+        row["channel_label"] = _named(request, "console_dash_channel_", row.get("channel"))
     view["alert_label"] = (say(request, "console_supervisor_alert", count=view["alerts"],
                                wait=_waited(request, int(view["alert_seconds"]))) if view["alerts"] else "")
     view["title_alert"] = say(request, "console_supervisor_title_alert", count=view["alerts"]) if view["alerts"] else ""

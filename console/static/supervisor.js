@@ -95,8 +95,8 @@
       queue.append(el("tr", { className: row.alert ? "alert" : "", dataset: { cid: row.cid } }, [
         el("td", { className: "sv-wait", textContent: row.wait_label }),
         el("td", {}, [el("bdi", { textContent: row.customer_name || row.reference })]),
-        el("td", { textContent: row.language }),
-        el("td", { textContent: row.channel }),
+        el("td", { textContent: row.language_label }),
+        el("td", { textContent: row.channel_label }),
         el("td", {}, [actions(row.cid, "")]),
       ]));
     });

@@ -262,7 +262,10 @@ async def test_the_live_view_in_a_browser_alerts_reassigns_and_joins(
     # A Hebrew customer waits (sarah speaks English only): the queue shows it live, then the alert.
     waiting = new_cid("wait")
     await store.request(hebrew_request(waiting))
-    await supervisor.locator(f'#sv-queue-body tr[data-cid="{waiting}"]').wait_for()
+    queued = supervisor.locator(f'#sv-queue-body tr[data-cid="{waiting}"]')
+    await queued.wait_for()
+    # Language and channel by name, in the supervisor's language, not as codes ("he", "web").
+    assert [await cell.text_content() for cell in await queued.locator("td").all()][2:4] == ["Hebrew", "Web chat"]
     alert = supervisor.locator("#sv-alert")
     await alert.wait_for(state="visible", timeout=ALERT_SECONDS * 1000 + 8000)
     assert f"1 customer has waited more than {ALERT_SECONDS} seconds" in (await alert.text_content() or "")
