@@ -20,7 +20,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Sequence, TextIO
+from typing import Dict, List, Optional, Sequence, TextIO
 
 from redis.exceptions import RedisError
 from ruamel.yaml import YAML
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--capacity", type=int, help="most conversations at once, 1-20 (new agent default: 3)")
     parser.add_argument("--role", choices=ROLES, help="agent, supervisor, writer or manager (new agent default: agent)")
     parser.add_argument("--email", help="reply-to address for closing e-mails")
+    parser.add_argument("--display-name", action="append", metavar="LANG=NAME", dest="display_names",
+                        help="what customers writing LANG call the agent, e.g. he=דנה (repeat for each language; "
+                             "default: the first name of --name)")
     parser.add_argument("--ui-language", choices=LANGUAGES,
                         help="language of the agent's console, he or en (default: the console_language setting)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
@@ -92,6 +95,7 @@ def upsert_agent(
     role: Optional[str] = None,
     email: Optional[str] = None,
     ui_language: Optional[str] = None,
+    display_names: Optional[Dict[str, str]] = None,
 ) -> bool:
     """Adds or updates one agent in the YAML file, keeping everything else as it was.
 
@@ -107,6 +111,8 @@ def upsert_agent(
         role: ``agent``, ``supervisor``, ``writer`` or ``manager``.
         email: Reply-to address.
         ui_language: The language of the agent's console (``he`` or ``en``); not written when None.
+        display_names: What customers writing each language call the agent (``{"he": "דנה"}``); merged into
+            the agent's ``display_name``, the other languages' names kept.
 
     Returns:
         True if the agent was new, False if it was updated.
@@ -144,6 +150,7 @@ def upsert_agent(
         if ui_language is not None:
             entry["ui_language"] = ui_language
         agents[agent_id] = entry
+        _set_display_names(entry, display_names)
     else:
         entry["password_hash"] = DoubleQuotedScalarString(password_hash)
         if name:
@@ -162,6 +169,7 @@ def upsert_agent(
             entry["role"] = role
         if ui_language is not None:
             entry["ui_language"] = ui_language
+        _set_display_names(entry, display_names)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -174,6 +182,35 @@ def upsert_agent(
         Path(tmp).unlink(missing_ok=True)
         raise
     return is_new
+
+
+def _set_display_names(entry: CommentedMap, names: Optional[Dict[str, str]]) -> None:
+    if not names:
+        return
+    current = entry.get("display_name")
+    if not isinstance(current, CommentedMap):
+        current = CommentedMap()
+        current.fa.set_flow_style()
+        entry["display_name"] = current
+    for language in LANGUAGES:
+        if language in names:
+            current[language] = DoubleQuotedScalarString(names[language])
+
+
+def _display_names(values: Optional[List[str]], errors: List[str]) -> Optional[Dict[str, str]]:
+    """``["he=דנה", "en=Dana"]`` → ``{"he": "דנה", "en": "Dana"}``; what is wrong goes to ``errors``."""
+    if values is None:
+        return None
+    names: Dict[str, str] = {}
+    for value in values:
+        language, _, name = value.partition("=")
+        language, name = language.strip(), name.strip()
+        if language not in LANGUAGES or not name:
+            errors.append(f"--display-name takes LANG=NAME with LANG one of {', '.join(LANGUAGES)} "
+                          f"and a name (got {value!r})")
+        else:
+            names[language] = name
+    return names
 
 
 async def end_sessions(settings: Settings, agent_id: str) -> int:
@@ -239,6 +276,7 @@ def add_agent_cli(argv: Sequence[str], stdin: Optional[TextIO] = None) -> int:
         errors.append("--email is not an e-mail address")
     if args.name is not None and not args.name.strip():
         errors.append("--name must not be empty")
+    display_names = _display_names(args.display_names, errors)
     if errors:
         for error in errors:
             print(f"add-agent: {error}", file=sys.stderr)
@@ -258,6 +296,7 @@ def add_agent_cli(argv: Sequence[str], stdin: Optional[TextIO] = None) -> int:
             path, args.agent_id, hash_password(password),
             name=args.name.strip() if args.name else None, languages=languages, teams=teams, topics=topics,
             capacity=args.capacity, role=args.role, email=args.email, ui_language=args.ui_language,
+            display_names=display_names,
         )
     except ValueError as exc:
         print(f"add-agent: {exc}", file=sys.stderr)

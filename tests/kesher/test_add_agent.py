@@ -66,7 +66,22 @@ def test_update_changes_only_what_is_given(agents_file: Path, monkeypatch):
     assert text.count("omer:") == 1
 
 
+def test_display_names_are_what_customers_call_the_agent_in_each_language(agents_file: Path):
+    assert cli.add_agent_cli(
+        ["noa", "--name", "Noa Ben-David", "--display-name", "he=נועה", "--password-stdin", "--file", str(agents_file)],
+        stdin=io.StringIO("a-long-secret\n")) == 0
+    directory = load_agents(agents_file)
+    assert (directory.display_name("noa", "he"), directory.display_name("noa", "en")) == ("נועה", "Noa")
+    # An update adds the other language and keeps the first.
+    assert cli.add_agent_cli(["noa", "--display-name", "en=Noa B.", "--password-stdin", "--file", str(agents_file)],
+                             stdin=io.StringIO("a-long-secret\n")) == 0
+    directory = load_agents(agents_file)
+    assert (directory.display_name("noa", "he"), directory.display_name("noa", "en")) == ("נועה", "Noa B.")
+
+
 @pytest.mark.parametrize("argv, stdin, message", [
+    (["newbie", "--name", "X", "--display-name", "fr=Jean"], "long-enough\n", "--display-name"),
+    (["newbie", "--name", "X", "--display-name", "he="], "long-enough\n", "--display-name"),
     (["Bad Id", "--name", "X"], "long-enough\n", "ID must be"),
     (["newbie", "--name", "X", "--languages", "fr"], "long-enough\n", "--languages"),
     (["newbie", "--name", "X", "--capacity", "0"], "long-enough\n", "--capacity"),
