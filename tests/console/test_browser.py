@@ -75,6 +75,8 @@ async def test_login_errors_and_logout(page, console_service: Service, redis_cli
     error = page.locator("#login-error")
     await error.wait_for()
     assert "Wrong agent id or password." in await error.text_content()
+    # Whoever forgot the password reads who can set a new one.
+    assert "Ask a supervisor" in (await page.locator("#login-forgot").text_content() or "")
 
     await _login(page, "dana")
     await page.wait_for_selector("#queue-title")
