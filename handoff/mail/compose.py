@@ -257,6 +257,12 @@ def _greeting(conv: Conversation, say: Say) -> _Block:
     return _Block("p", (say("greeting_name", name=name) if name else say("greeting"),))
 
 
+def _asked(conv: Conversation, say: Say) -> List[_Block]:
+    """"What you asked": the customer's own questions of this conversation (the last few), if any."""
+    asked = [_clip(q) for q in conv.asked if q.strip()][-MAX_ASKED:]
+    return [_Block("h", (say("handoff_asked_heading"),)), _Block("ul", tuple(asked), user=True)] if asked else []
+
+
 def handoff_summary(
     conv: Conversation,
     settings: Settings,
@@ -295,10 +301,7 @@ def handoff_summary(
     say = _wording(texts, lang)
     subject_key = "handoff_subject_after_hours" if after_hours else "handoff_subject"
     subject = say(subject_key, reference=conv.reference)
-    blocks: List[_Block] = [_greeting(conv, say), _Block("p", (say("handoff_intro"),))]
-    asked = [_clip(q) for q in conv.asked if q.strip()][-MAX_ASKED:]
-    if asked:
-        blocks += [_Block("h", (say("handoff_asked_heading"),)), _Block("ul", tuple(asked), user=True)]
+    blocks: List[_Block] = [_greeting(conv, say), _Block("p", (say("handoff_intro"),)), *_asked(conv, say)]
     found = [_clip(f) for f in conv.found if f.strip()]
     blocks.append(_Block("h", (say("handoff_found_heading"),)))
     blocks.append(_Block("ul", tuple(found)) if found else _Block("p", (say("handoff_found_nothing"),)))
@@ -383,7 +386,7 @@ def closing_summary(
     """The e-mail a customer gets when an agent closes the conversation.
 
     Args:
-        conv: The closed conversation (``summary``, ``next_steps``, ``resolution``,
+        conv: The closed conversation (``asked``, ``summary``, ``next_steps``, ``resolution``,
             ``reference``, ``email``, ``language``, ``customer_name`` are used).
         settings: ``mail_from`` is the sender, and the reply-to when the agent has no address.
         texts: The wording (the catalog's ``mail_*`` texts).
@@ -406,6 +409,7 @@ def closing_summary(
     blocks: List[_Block] = [
         _greeting(conv, say),
         _Block("p", (say("closing_intro", agent=full_name),)),
+        *_asked(conv, say),  # so the mail stands on its own weeks later
         _Block("h", (say("closing_done_heading"),)),
     ]
     if conv.summary.strip():

@@ -138,6 +138,8 @@ def test_closing_mail_is_signed_by_the_agent_who_takes_replies() -> None:
     assert "Dana" in msg["Subject"] and "K-3F9A1C" in msg["Subject"]
     plain, rich = _parts(msg)
     for part in (plain, rich):
+        # What the customer asked comes first, so the mail stands on its own.
+        assert part.index("What you asked") < part.index("Where is order 123456?") < part.index("What we did")
         assert "Refunded the delivery fee." in part
         assert "The refund shows within 5 working days." in part
         # The agent's own words stay; the code's promise of a card refund is not repeated, as no action of
@@ -156,6 +158,7 @@ def test_closing_mail_without_agent_address_replies_to_the_shop() -> None:
     assert text("resolution_generic", "he") in plain
     assert text("closing_next_none", "he") in plain
     assert text("closing_reply_team", "he") in plain
+    assert text("handoff_asked_heading", "he") in plain
     assert 'dir="rtl"' in rich
 
 
