@@ -1,0 +1,246 @@
+"""The late-order e-mail's unsubscribe link, end to end: the orders store, real Redis, the mail worker and a real
+SMTP server (aiosmtpd), the web channel over real HTTP (Sanic) and, for the page, Debian's Chromium."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import AsyncIterator, List, Tuple
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+import httpx
+import pytest_asyncio
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from actions.orders.domain import Order
+from actions.orders.models import OrderRow
+from actions.orders.seed import seed_database
+from connectors.web import WebChannel
+from core.service_events import EventKind
+from core.settings import Settings
+from handoff.email_codes import email_digest
+from handoff.notices import UNSUBSCRIBE_PATH, is_opted_out, unsubscribe_token
+from tests.connectors.conftest import WEB_SECRET
+from tests.connectors.test_notices import NEW_ESTIMATE, TODAY, _open_orders
+from tests.helpers.browser import chromium, needs_chromium
+from tests.helpers.channels import ChannelApp, serving_channel
+from tests.helpers.smtp import SmtpSink
+from tests.helpers.texts import catalog
+from wiring.container import Container
+
+ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
+             "headers": {"content-type": "application/x-www-form-urlencoded"}}
+
+
+@pytest_asyncio.fixture()
+async def served(channel_settings: Settings, smtp_sink: SmtpSink, redis_client: Redis,
+                 tmp_path: Path) -> AsyncIterator[Tuple[ChannelApp, Container]]:
+    """``rasa run``'s web channel (the public listener) and the handoff service's side, whose public URL it is."""
+    async with serving_channel(lambda rt: WebChannel(WEB_SECRET, rt=rt), channel_settings) as app:
+        public = app.base.removesuffix("/webhooks/web")
+        settings = channel_settings.replace(smtp_host="127.0.0.1", smtp_port=smtp_sink.port, public_url=public,
+                                            orders_db_url=f"sqlite:///{tmp_path / 'orders.db'}")
+        container = Container(settings)
+        seed_database(container.orders.engine, TODAY)
+        yield app, container
+        await container.close()
+
+
+def _mails_to(sink: SmtpSink, address: str) -> List[EmailMessage]:
+    return [m for m in sink.messages if m["To"].addresses[0].addr_spec == address]
+
+
+async def _late_mail(service: Container, sink: SmtpSink, order: Order, estimate: date = NEW_ESTIMATE) -> EmailMessage:
+    """Delays ``order`` (its customer never chatted: e-mail only) and returns the notice e-mail it sent."""
+    await service.orders.mark_delayed(order.order_id, estimate, datetime.now())
+    before = len(_mails_to(sink, order.email))
+    assert await service.mail_worker().run_once() >= 1
+    mails = _mails_to(sink, order.email)
+    assert len(mails) == before + 1
+    return mails[-1]
+
+
+def _link(mail: EmailMessage) -> str:
+    header = str(mail["List-Unsubscribe"])
+    assert header.startswith("<") and header.endswith(">")
+    return header[1:-1]
+
+
+def _with_query(link: str, **changes: str) -> str:
+    parts = urlsplit(link)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query.update(changes)
+    return urlunsplit(parts._replace(query="&".join(f"{k}={quote(v)}" for k, v in query.items() if v != "-")))
+
+
+async def _stops(redis: Redis, service: Container) -> List[dict]:
+    return [f for _, f in await redis.xrange(service.keys.service_events())
+            if f["kind"] == EventKind.NOTICE_SENT and f["reason"] == "notices_stopped"]
+
+
+def _other_order_of_the_same_address(service: Container, order: Order) -> Order:
+    """A second open order, given the first one's e-mail address (the customer ordered twice)."""
+    other = next(o for o in _open_orders(service.orders, order.language) if o.order_id != order.order_id)
+    with Session(service.orders.engine) as session, session.begin():
+        session.execute(update(OrderRow).where(OrderRow.order_id == other.order_id).values(email=order.email))
+    return other
+
+
+async def test_the_late_order_mail_carries_a_signed_one_click_link_without_the_address(
+        served, smtp_sink: SmtpSink) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    mail = await _late_mail(service, smtp_sink, order)
+
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = _link(mail)
+    assert link.startswith(service.settings.public_url + UNSUBSCRIBE_PATH + "?")
+    query = parse_qs(urlsplit(link).query)
+    assert query["e"] == [email_digest(order.email)] and len(query["t"][0]) == 64 and query["lang"] == ["en"]
+    local = order.email.split("@")[0]
+    assert local not in link and quote(order.email) not in link
+    text, page = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert text is not None and page is not None
+    assert link in text.get_content() and "Unsubscribe with one click" in text.get_content()
+    assert f'href="{link.replace("&", "&amp;")}"' in page.get_content()
+
+
+@needs_chromium
+async def test_a_hebrew_customer_unsubscribes_in_a_browser_and_the_next_late_order_sends_no_mail(
+        served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "he")[0]
+    mail = await _late_mail(service, smtp_sink, order)
+    link = _link(mail)
+    he = catalog()
+
+    async with chromium() as browser:
+        page = await browser.new_page()
+        opened = await page.goto(link)
+        assert opened is not None and opened.status == 200
+        assert await page.get_attribute("html", "lang") == "he" and await page.get_attribute("html", "dir") == "rtl"
+        assert await page.inner_text("#message") == he.text("unsubscribe_question", "he")
+        # Opening the page (what a mail scanner does) changes nothing.
+        assert not await is_opted_out(redis_client, service.keys, email=order.email)
+        assert await _stops(redis_client, service) == []
+
+        async with page.expect_navigation() as confirmed:
+            await page.click("button")
+        answer = await confirmed.value
+        assert answer is not None and answer.status == 200 and answer.request.method == "POST"
+        assert await page.inner_text("#message") == he.text("unsubscribe_done", "he")
+        assert await page.query_selector("button") is None
+        await page.close()
+
+    assert await is_opted_out(redis_client, service.keys, email=order.email)
+    [stop] = await _stops(redis_client, service)
+    assert stop["channel"] == "email" and stop["language"] == "he"
+
+    other = _other_order_of_the_same_address(service, order)
+    await service.orders.mark_delayed(other.order_id, NEW_ESTIMATE, datetime.now())
+    assert await service.mail_worker().run_once() == 0
+    assert len(_mails_to(smtp_sink, order.email)) == 1
+
+
+async def test_a_mail_clients_one_click_post_unsubscribes_and_drops_the_queued_mail(
+        served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    link = _link(await _late_mail(service, smtp_sink, order))
+    # A newer estimate: its mail is queued, not sent yet, when the customer clicks "unsubscribe" in the mail client.
+    await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE + timedelta(days=3), datetime.now())
+
+    async with httpx.AsyncClient() as http:
+        first = await http.post(link, **ONE_CLICK)
+        again = await http.post(link, **ONE_CLICK)
+    assert first.status_code == again.status_code == 200
+    assert catalog().text("unsubscribe_done", "en") in first.text and "<form" not in first.text
+    assert await is_opted_out(redis_client, service.keys, email=order.email)
+    assert len(await _stops(redis_client, service)) == 1  # the second POST changed nothing
+
+    assert await service.mail_worker().run_once() == 0  # the queued mail is dropped by the worker's check
+    assert await service.outbox.pending() == []
+    await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE + timedelta(days=5), datetime.now())
+    assert await service.outbox.pending() == []  # and the next delay queues none
+    assert len(_mails_to(smtp_sink, order.email)) == 1
+
+
+async def test_a_forged_or_changed_link_gets_403_and_changes_nothing(
+        served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    link = _link(await _late_mail(service, smtp_sink, order))
+    token = parse_qs(urlsplit(link).query)["t"][0]
+    forged = [
+        _with_query(link, t=("0" if token[0] != "0" else "1") + token[1:]),  # one character changed
+        _with_query(link, e=email_digest("someone.else@example.com")),  # another address, this token
+        _with_query(link, t=unsubscribe_token("a-secret-of-someone-else", email_digest(order.email))),
+        _with_query(link, t="f" * 64),
+    ]
+    async with httpx.AsyncClient() as http:
+        for url in forged:
+            for method in ("GET", "POST"):
+                response = await http.request(method, url, **(ONE_CLICK if method == "POST" else {}))
+                assert response.status_code == 403, (method, url)
+                assert catalog().text("unsubscribe_forbidden", "en") in response.text
+                assert "<form" not in response.text
+    assert not await is_opted_out(redis_client, service.keys, email=order.email)
+    assert not await is_opted_out(redis_client, service.keys, email="someone.else@example.com")
+    assert await _stops(redis_client, service) == []
+
+
+async def test_malformed_links_get_400_never_500(served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    link = _link(await _late_mail(service, smtp_sink, order))
+    digest = email_digest(order.email)
+    malformed = [
+        _with_query(link, t="-"),
+        _with_query(link, e="-"),
+        _with_query(link, t="xyz"),
+        _with_query(link, e="ה" * 40),
+        _with_query(link, t="%00" * 64),
+        link + f"&e={digest}",
+        link.split("?")[0],
+    ]
+    async with httpx.AsyncClient() as http:
+        for url in malformed:
+            for method in ("GET", "POST"):
+                response = await http.request(method, url)
+                assert response.status_code == 400, (method, url, response.status_code)
+        mangled = await http.post(link + "&lang=%FF%FE", content=b"\xff\x00garbage",
+                                  headers={"content-type": "multipart/form-data; boundary=x"})
+    assert mangled.status_code == 200  # the body is not needed; a broken one is no error
+    assert await is_opted_out(redis_client, service.keys, email=order.email)
+
+
+async def test_the_page_follows_the_security_conventions(served, smtp_sink: SmtpSink) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    link = _link(await _late_mail(service, smtp_sink, order))
+    async with httpx.AsyncClient() as http:
+        page = await http.get(link)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "form-action 'self'" in csp
+    assert "frame-ancestors 'none'" in csp and "<script" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"  # the link is a credential
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+
+
+async def test_the_page_is_rate_limited_per_client_address(
+        channel_settings: Settings, served, smtp_sink: SmtpSink) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    link = _link(await _late_mail(service, smtp_sink, order))
+    strict = channel_settings.replace(limit_unsubscribe_per_source="3/600")
+    async with serving_channel(lambda rt: WebChannel(WEB_SECRET, rt=rt), strict) as limited:
+        url = limited.base.removesuffix("/webhooks/web") + urlsplit(link)._replace(scheme="", netloc="").geturl()
+        async with httpx.AsyncClient() as http:
+            answers = [await http.get(url) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1].headers["retry-after"]) > 0
