@@ -3,6 +3,7 @@ SMTP server (aiosmtpd), the web channel over real HTTP (Sanic) and, for the page
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import AsyncIterator, List, Tuple
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 import httpx
+import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 from sqlalchemy import update
@@ -19,10 +21,13 @@ from actions.orders.domain import Order
 from actions.orders.models import OrderRow
 from actions.orders.seed import seed_database
 from connectors.web import WebChannel
+from core.bidi import strip_controls
 from core.service_events import EventKind
 from core.settings import Settings
 from handoff.email_codes import email_digest
+from handoff.mail.compose import late_notice_mail
 from handoff.notices import UNSUBSCRIBE_PATH, is_opted_out, unsubscribe_token
+from kesher.cli import notices_stop
 from tests.connectors.conftest import WEB_SECRET
 from tests.connectors.test_notices import NEW_ESTIMATE, TODAY, _open_orders
 from tests.helpers.browser import chromium, needs_chromium
@@ -244,3 +249,32 @@ async def test_the_page_is_rate_limited_per_client_address(
             answers = [await http.get(url) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1].headers["retry-after"]) > 0
+
+
+async def test_without_a_public_url_the_mail_has_no_link_and_says_to_reply(served, smtp_sink: SmtpSink) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "he")[0]
+    mail = late_notice_mail(order, service.settings.replace(public_url=""), catalog(), language="he",
+                            estimate="1.1.2030", mail_id="m1")
+    assert mail["List-Unsubscribe"] is None and mail["List-Unsubscribe-Post"] is None
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert catalog().text("mail_late_optout", "he") in strip_controls(text.get_content())
+    assert UNSUBSCRIBE_PATH not in mail.as_string()
+
+
+async def test_an_operator_stops_the_notices_of_a_customer_who_replied_to_the_mail(
+        served, smtp_sink: SmtpSink, redis_client: Redis, capsys: pytest.CaptureFixture[str]) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "en")[0]
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, notices_stop, service.settings, "not an address") == 1
+    assert await loop.run_in_executor(None, notices_stop, service.settings, f"  {order.email.upper()} ") == 0
+    assert "gets no more late-order notices" in capsys.readouterr().out
+    assert await is_opted_out(redis_client, service.keys, email=order.email)
+    [stop] = await _stops(redis_client, service)
+    assert stop["channel"] == "email"
+
+    await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())
+    assert await service.mail_worker().run_once() == 0
+    assert _mails_to(smtp_sink, order.email) == []
