@@ -12,8 +12,10 @@ confirmation; a second POST changes nothing and confirms again.
 The link carries the address's digest, never the address, and an HMAC of it under
 ``KESHER_NOTICES_SECRET``, compared in constant time: a link that was changed or
 not made here gets 403 and changes nothing; a missing or malformed one gets 400.
-Both methods count against the client address's limit
-(``KESHER_LIMIT_UNSUBSCRIBE_PER_SOURCE``, 429). Every answer is a page with its own
+Requests count against the client address's limit
+(``KESHER_LIMIT_UNSUBSCRIBE_PER_SOURCE``, 429), except a POST of a correctly signed
+link, which counts against that link's address instead: a mail provider sends the
+one-click POSTs of many customers from a few addresses. Every answer is a page with its own
 CSP (no script at all; its one style block by hash; the form posts only to
 itself), ``nosniff``, ``no-referrer`` (the link is a credential), no framing and
 no caching.
@@ -44,8 +46,7 @@ __all__ = ["ROUTE", "STYLE", "add_unsubscribe_routes", "page", "security_headers
 
 log = logging.getLogger(__name__)
 
-ROUTE = "/notices/unsubscribe"  # under the web channel's /webhooks/web
-assert UNSUBSCRIBE_PATH.endswith(ROUTE)
+ROUTE = UNSUBSCRIBE_PATH.removeprefix("/webhooks/web")  # "/notices/unsubscribe", under the web channel's routes
 _DIGEST = re.compile(r"[0-9a-fA-F]{40}")
 _TOKEN = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -119,11 +120,20 @@ def add_unsubscribe_routes(bp: Blueprint, runtime: Callable[[], ChannelRuntime])
         rt = runtime()
         texts = rt.texts
         language = as_language(request.args.get("lang"), rt.default_language)
-        digest, token = request.args.get("e") or "", request.args.get("t") or ""
+        digest, token = (request.args.get("e") or "").lower(), (request.args.get("t") or "").lower()
+        well_formed = (len(request.args.getlist("e") or []) == 1 and len(request.args.getlist("t") or []) == 1
+                       and bool(_DIGEST.fullmatch(digest)) and bool(_TOKEN.fullmatch(token)))
+        signed = well_formed and valid_unsubscribe(rt.settings.notices_secret, digest, token)
+        # A mail provider's one-click POSTs for many customers come from few addresses: a signed POST is
+        # counted against its own address's link; everything else against the client's address.
+        one_click = signed and request.method == "POST"
         try:
             limit = Limit.parse(rt.settings.limit_unsubscribe_per_source)
-            await RateLimiter(rt.redis, rt.keys).hit([Check("unsubscribe:source", client_address(request), limit,
-                                        "unsubscribe requests from this address")])
+            check = (Check("unsubscribe:address", digest, limit, "unsubscribe requests for this address")
+                     if one_click else
+                     Check("unsubscribe:source", client_address(request), limit,
+                           "unsubscribe requests from this address"))
+            await RateLimiter(rt.redis, rt.keys).hit([check])
         except TooManyRequests as exc:
             answer = page(texts, language, "unsubscribe_busy", status=429)
             answer.headers["retry-after"] = str(exc.retry_after)
@@ -131,17 +141,16 @@ def add_unsubscribe_routes(bp: Blueprint, runtime: Callable[[], ChannelRuntime])
         except RedisError as exc:
             log.error("unsubscribe: redis unavailable: %s", exc)
             return page(texts, language, "unsubscribe_unavailable", status=503)
-        if len(request.args.getlist("e") or []) != 1 or len(request.args.getlist("t") or []) != 1 \
-                or not _DIGEST.fullmatch(digest) or not _TOKEN.fullmatch(token):
+        if not well_formed:
             return page(texts, language, "unsubscribe_malformed", status=400)
-        if not valid_unsubscribe(rt.settings.notices_secret, digest.lower(), token.lower()):
+        if not signed:
             log.warning("unsubscribe: a link with a wrong signature from %s", client_address(request))
             return page(texts, language, "unsubscribe_forbidden", status=403)
-        if request.method == "GET":
+        if request.method == "GET":  # a mail scanner's fetch, or the customer: ask, change nothing
             here = f"{request.path}?{request.query_string}"
             return page(texts, language, "unsubscribe_question", confirm_action=here)
         try:
-            await rt.container.notices.opt_out_address(digest.lower(), language)
+            await rt.container.notices.opt_out_address(digest, language)
         except RedisError as exc:
             log.error("unsubscribe: not recorded, redis unavailable: %s", exc)
             return page(texts, language, "unsubscribe_unavailable", status=503)
