@@ -164,10 +164,16 @@ def _render_text(blocks: Sequence[_Block], language: str) -> str:
 
 
 def _unsubscribe_text(blocks: Sequence[_Block], language: str) -> str:
-    """The unsubscribe line of the text part (the link on a line of its own), or ""."""
-    lines = [f"\n-- \n{b.items[0]} {b.items[1]}:\n{b.items[2]}\n" for b in blocks if b.kind == "unsub"]
-    text = "".join(lines)
-    return rtl_lines(text) if language == "he" and text else text
+    """The unsubscribe line of the text part, or "".
+
+    The link stands on a line of its own with no direction mark (a mark before it would be copied with it).
+    """
+    text = ""
+    for block in blocks:
+        if block.kind == "unsub":
+            words = f"-- \n{block.items[0]} {block.items[1]}:"
+            text += f"\n{rtl_lines(words) if language == 'he' else words}\n{block.items[2]}\n"
+    return text
 
 
 def _escape(value: str) -> str:

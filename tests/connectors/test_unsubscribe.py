@@ -296,3 +296,15 @@ async def test_an_operator_stops_the_notices_of_a_customer_who_replied_to_the_ma
     await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())
     assert await service.mail_worker().run_once() == 0
     assert _mails_to(smtp_sink, order.email) == []
+
+
+async def test_the_hebrew_mail_keeps_its_link_whole_on_a_line_of_its_own(served, smtp_sink: SmtpSink) -> None:
+    _app, service = served
+    order = _open_orders(service.orders, "he")[0]
+    mail = await _late_mail(service, smtp_sink, order)
+    text = mail.get_body(("plain",))
+    assert text is not None
+    lines = text.get_content().splitlines()
+    assert _link(mail) in lines  # no direction mark glued to it, no masking of its hex digits
+    words = lines[lines.index(_link(mail)) - 1]
+    assert strip_controls(words) == "לא רוצים לקבל הודעות כאלה? להסרה בלחיצה אחת:" and words.startswith("\u200f")
