@@ -5,7 +5,9 @@ page (served from ``connectors/web_static``, nothing from a CDN; ``widget.js``
 goes out with the catalog's ``widget_*`` texts of both languages inside it, so
 the one script tag needs no second request); ``POST
 /session`` issues a signed session; ``GET /socket`` is the widget's websocket;
-``POST /webhook`` takes a message over plain HTTP (integrations, benchmarks).
+``POST /webhook`` takes a message over plain HTTP (integrations, benchmarks);
+``/notices/unsubscribe`` is the notice e-mails' unsubscribe page
+(``connectors/unsubscribe.py``).
 
 The widget's session is the customer's address on this channel. Its token
 signs the session and when it was issued; a token older than
@@ -42,6 +44,7 @@ from sanic.response import HTTPResponse, file, json
 
 from connectors.base import MAX_TEXT_CHARS, KesherInputChannel, OnNewMessage
 from connectors.runtime import ChannelRuntime
+from connectors.unsubscribe import add_unsubscribe_routes
 from core import channels
 from core.errors import Conflict, InvalidInput, KesherError, NotAllowed, TimedOut, TooLarge, Unavailable
 from core.language import LANGUAGES, detect_language
@@ -450,6 +453,9 @@ class WebChannel(KesherInputChannel):
         @bp.websocket("/socket")
         async def socket(request: Request, ws: Any) -> None:
             await channel.converse(request, ws, on_new_message)
+
+        # The notice e-mails' unsubscribe page: on this channel because it is the customers' public listener.
+        add_unsubscribe_routes(bp, lambda: channel.rt)
 
     async def converse(self, request: Request, ws: Any, on_new_message: OnNewMessage) -> None:
         """One widget connection: hello (session check, missed messages), then messages both ways."""

@@ -233,6 +233,11 @@ class Settings(BaseModel):
     events_secret: str = Field(default="kesher-demo-events-secret", env="KESHER_EVENTS_SECRET", demo=_SECRET,
                                description="Keys the pseudonyms that stand for conversation ids in the event log "
                                            "(an id may hold a phone number). DEMO DEFAULT.")
+    # DEMO DEFAULT: set KESHER_NOTICES_SECRET in production.
+    notices_secret: str = Field(default="kesher-demo-notices-secret", env="KESHER_NOTICES_SECRET", demo=_SECRET,
+                                description="Signs the personal unsubscribe links in notice e-mails (an HMAC of "
+                                            "the address's digest): with it, anyone could unsubscribe any "
+                                            "address. DEMO DEFAULT.")
     smtp_tls: str = Field(default="auto", env="SMTP_TLS",
                           description="SMTP encryption: auto (STARTTLS when the server offers it), starttls "
                                       "(required), implicit (TLS from the first byte, port 465) or none. "
@@ -271,7 +276,7 @@ class Settings(BaseModel):
         """Every secret this process knows, for log redaction (empty values left out)."""
         names = ("rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_token",
                  "telegram_secret_token", "smtp_password", "redis_password", "redis_sentinel_password", "rest_token",
-                 "callback_secret", "events_secret")
+                 "callback_secret", "events_secret", "notices_secret")
         return tuple(v for v in (str(getattr(self, n)) for n in names) if v)
 
     # -- channels ---------------------------------------------------------------------------------
@@ -385,6 +390,10 @@ class Settings(BaseModel):
     limit_messages_per_sender: str = Field(default="30/60", env="KESHER_LIMIT_MESSAGES_PER_SENDER",
                                            description="Messages one customer (widget session, phone, chat, "
                                                        "sender) may send on any channel: count/seconds.")
+    limit_unsubscribe_per_source: str = Field(default="30/600", env="KESHER_LIMIT_UNSUBSCRIBE_PER_SOURCE",
+                                              description="Requests one client address may make to the notice "
+                                                          "e-mails' unsubscribe page (its GET and POST alike): "
+                                                          "count/seconds.")
     limit_handoffs_per_conversation: str = Field(default="5/3600", env="KESHER_LIMIT_HANDOFFS_PER_CONVERSATION",
                                                  description="New requests for a person one conversation may make "
                                                              "(a request while queued or with an agent is not new): "
@@ -460,7 +469,7 @@ class Settings(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
     @validator("limit_sessions_per_source", "limit_messages_per_source", "limit_messages_per_sender",
-               "limit_handoffs_per_conversation")
+               "limit_handoffs_per_conversation", "limit_unsubscribe_per_source")
     def _rate(cls, value: str) -> str:
         value = value.replace(" ", "")
         count, sep, seconds = value.partition("/")

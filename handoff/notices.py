@@ -22,17 +22,32 @@ sending that the order is still late and the customer has not opted out.
 "Stop" (``STOP_WORDS``: also "הסר", "עצור") in any chat opts the customer out:
 recorded against the conversation and the e-mails it verified, honoured by the
 next notice and by queued e-mails, confirmed in the customer's language.
+
+A customer who never chatted opts out from the e-mail itself: each notice e-mail
+carries a personal link (:func:`unsubscribe_url`, and the RFC 8058 one-click
+headers) to ``UNSUBSCRIBE_PATH`` on the public listener that serves the widget
+(``connectors/unsubscribe.py``). The link names the address by its digest only
+(:func:`~handoff.email_codes.email_digest`) and is signed with an HMAC under
+``KESHER_NOTICES_SECRET`` (:func:`unsubscribe_token`); a POST there runs
+:meth:`NoticeService.opt_out_address`, which sets the same opt-out key "stop"
+sets for an e-mail, for as long. Without ``KESHER_PUBLIC_URL`` there is no link
+(nothing outside could reach it): the mail then says to reply to it, and an
+operator records the opt-out with ``python -m kesher notices-stop <address>``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, List, Optional, Protocol
+from urllib.parse import urlencode
 
 from babel.dates import format_date
 from redis.asyncio import Redis
@@ -42,6 +57,7 @@ from core.errors import Unavailable
 from core.language import LOCALES, as_language
 from core.redis_keys import RedisKeys
 from core.service_events import EventKind as ServiceEventKind
+from core.settings import Settings
 from core.texts import TextCatalog
 from handoff.email_codes import email_digest
 from handoff.event_log import EventLog
@@ -52,6 +68,7 @@ from handoff.state import HandoffStore
 __all__ = [
     "NOTICE_CHANNELS",
     "STOP_WORDS",
+    "UNSUBSCRIBE_PATH",
     "LateOrder",
     "LateOrderSource",
     "NoticeScanner",
@@ -59,6 +76,9 @@ __all__ = [
     "estimate_text",
     "is_opted_out",
     "late_order_of",
+    "unsubscribe_token",
+    "unsubscribe_url",
+    "valid_unsubscribe",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +95,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 _ESTIMATE_DATE = {"he": "d.M.yyyy", "en": "EEEE, d MMMM"}
+# Where a notice e-mail's unsubscribe link points, under the public URL (the web channel's routes).
+UNSUBSCRIBE_PATH = "/webhooks/web/notices/unsubscribe"
+_DIGEST = re.compile(r"[0-9a-f]{40}")
+_TOKEN = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +176,37 @@ async def is_opted_out(redis: Redis, keys: RedisKeys, cid: str = "", email: str 
     if not subjects:
         return False
     return bool(await redis.exists(*(keys.notice_optout(s) for s in subjects)))
+
+
+def unsubscribe_token(secret: str, digest: str) -> str:
+    """The HMAC-SHA256 (hex) that proves an unsubscribe link for the address ``digest`` was made here.
+
+    Args:
+        secret: ``KESHER_NOTICES_SECRET``.
+        digest: The address's :func:`~handoff.email_codes.email_digest`.
+    """
+    return hmac.new(secret.encode(), f"notice-unsubscribe\0{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def valid_unsubscribe(secret: str, digest: str, token: str) -> bool:
+    """Whether ``token`` signs ``digest`` (both well formed; compared in constant time)."""
+    if not _DIGEST.fullmatch(digest) or not _TOKEN.fullmatch(token):
+        return False
+    return hmac.compare_digest(token, unsubscribe_token(secret, digest))
+
+
+def unsubscribe_url(settings: Settings, email: str, language: str) -> str:
+    """The personal unsubscribe link of ``email`` ("" without ``KESHER_PUBLIC_URL``: nothing could reach it).
+
+    The address is not in it, only its digest and the digest's HMAC; ``lang`` picks the page's language.
+    """
+    base = settings.public_url.strip().rstrip("/")
+    if not base or not email.strip():
+        return ""
+    digest = email_digest(email)
+    query = urlencode({"e": digest, "t": unsubscribe_token(settings.notices_secret, digest),
+                       "lang": as_language(language)})
+    return f"{base}{UNSUBSCRIBE_PATH}?{query}"
 
 
 class NoticeService:
@@ -261,6 +316,32 @@ class NoticeService:
             await self.event_log.record(ServiceEventKind.NOTICE_SENT, cid, channel=channel, language=language,
                                         reason="notices_stopped")
         log.info("notices stopped for %s", cid)
+
+    async def opt_out_address(self, digest: str, language: str, *, via: str = "email_link") -> bool:
+        """No more notices to the address whose digest is ``digest`` (its unsubscribe link, or an operator).
+
+        The same key, for as long, as "stop" sets for each e-mail of its conversation; idempotent.
+
+        Args:
+            digest: The address's :func:`~handoff.email_codes.email_digest`.
+            language: The customer's language (for the event log).
+            via: How the customer asked (logged): ``email_link`` or ``operator``. The event log
+                records it as "stop" in a chat is recorded (``notice_sent``, reason ``notices_stopped``),
+                on the channel ``email``.
+
+        Returns:
+            True if the address was opted out now, False if it already was.
+        """
+        cid = str(await self.redis.get(self.keys.contact(digest)) or "")
+        created = bool(await self.redis.set(self.keys.notice_optout(f"email:{digest}"), repr(self.clock()),
+                                            ex=OPT_OUT_SECONDS, nx=True))
+        if not created:
+            return False
+        if self.event_log is not None:
+            await self.event_log.record(ServiceEventKind.NOTICE_SENT, cid or f"email:{digest}", channel="email",
+                                        language=as_language(language), reason="notices_stopped")
+        log.info("notices stopped for e-mail %s… (%s)", digest[:8], via)
+        return True
 
 
 class NoticeScanner:

@@ -8,6 +8,8 @@ Commands:
     demo-orders      print demo orders to try, one per status and language
     order-delay ID DATE  mark an order delayed with a new estimated delivery date (YYYY-MM-DD);
                      its customer is told at once, once (chat and e-mail, as the late-order scan does)
+    notices-stop ADDRESS  no more late-order notices to this e-mail address (a customer asked by
+                     replying to a notice e-mail; the e-mail's own link does the same)
     shell            chat with the bot in this terminal (``rasa shell``)
     check-content    the content writers' check (``make check-content``)
     nlu-gate         train on 80 % of the NLU examples, test on the rest, check the thresholds
@@ -29,6 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram.error import TelegramError
@@ -42,6 +45,8 @@ from core.processes import free_port, latest_model, venv_bin
 from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
 from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
+from handoff.email_codes import email_digest
+from handoff.mail.compose import customer_address
 from kesher.add_agent import add_agent_cli
 from kesher.part import PART_MODULES, serve
 from kesher.supervisor import ALL_PARTS, Supervisor
@@ -50,8 +55,8 @@ from writers import content_check, ship
 from writers.nlu_gate import run_gate
 from writers.rasa_batch import run_rasa
 
-__all__ = ["demo_orders", "main", "order_delay", "seed", "serve", "shell_command", "start_check", "telegram_webhook",
-           "train_model"]
+__all__ = ["demo_orders", "main", "notices_stop", "order_delay", "seed", "serve", "shell_command", "start_check",
+           "telegram_webhook", "train_model"]
 
 SERVED_PARTS = tuple(PART_MODULES)
 # Commands that run a server: each checks the settings first (production mode, demo warning).
@@ -159,6 +164,32 @@ async def _order_delay(settings: Settings, order_id: str, estimate: date) -> int
     if told == "later" and settings.notice_scan_minutes <= 0:
         told = "later_no_scan"
     print(_DELAY_TOLD[told].format(email=order.email, minutes=settings.notice_scan_minutes))
+    return 0
+
+
+def notices_stop(settings: Settings, address: str) -> int:
+    """No more late-order notices to ``address`` (chat or e-mail), as its unsubscribe link would do.
+
+    Prints what was done (exit 0), or why nothing was (exit 1: not an address, Redis unreachable).
+    """
+    return asyncio.run(_notices_stop(settings, address))
+
+
+async def _notices_stop(settings: Settings, address: str) -> int:
+    email = customer_address(address)
+    if not email:
+        print(f"{address!r} is not an e-mail address.", file=sys.stderr)
+        return 1
+    container = Container(settings)
+    try:
+        now = await container.notices.opt_out_address(email_digest(email), settings.console_language,
+                                                      via="operator")
+    except (RedisError, OSError) as exc:
+        print(f"Nothing changed: Redis could not be reached ({exc}).", file=sys.stderr)
+        return 1
+    finally:
+        await container.close()
+    print(f"{email} gets no more late-order notices." if now else f"{email} had already opted out of notices.")
     return 0
 
 
@@ -351,6 +382,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     delay_cmd = commands.add_parser("order-delay", help="mark an order delayed; its customer is told once")
     delay_cmd.add_argument("order_id", help="the order number")
     delay_cmd.add_argument("estimate", type=_estimate, help="the new estimated delivery date, YYYY-MM-DD")
+    stop_cmd = commands.add_parser("notices-stop", help="no more late-order notices to an e-mail address")
+    stop_cmd.add_argument("address", help="the customer's e-mail address")
     commands.add_parser("shell", help="chat in this terminal")
     commands.add_parser("nlu-gate", help="NLU quality gate on a held-out split")
     commands.add_parser("check-content", help="the content writers' check (see --help)")
@@ -392,6 +425,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "order-delay":
         return order_delay(settings, args.order_id, args.estimate)
+    if args.command == "notices-stop":
+        return notices_stop(settings, args.address)
     if args.command == "nlu-gate":
         return 0 if run_gate().passed else 1
     if args.command == "telegram-webhook":

@@ -35,6 +35,7 @@ from core.texts import TextCatalog
 from handoff.agent_actions import AgentActionKind, AgentActionRecord
 from handoff.mail.masking import mask_sensitive
 from handoff.models import Agent, Conversation
+from handoff.notices import unsubscribe_url
 
 __all__ = [
     "agent_action_line",
@@ -120,7 +121,10 @@ def format_opening(when: datetime, language: str, texts: TextCatalog) -> str:
 
 @dataclass(frozen=True)
 class _Block:
-    """One piece of a mail: ``h`` heading, ``p`` paragraph, ``ul`` list, ``ref``, ``sig``, ``small``.
+    """One piece of a mail: ``h`` heading, ``p`` paragraph, ``ul`` list, ``ref``, ``sig``, ``small``, ``unsub``.
+
+    ``unsub`` is the unsubscribe line: ``(sentence, link words, address)``; its address is a
+    signed link, never masked (a run of its hex digits may look like an ID number).
 
     ``user`` marks text someone typed (customer or agent): it is isolated
     (``<bdi>`` in HTML, FSI … PDI in the text part), so an English question in a
@@ -149,12 +153,27 @@ def _render_text(blocks: Sequence[_Block], language: str) -> str:
             parts.append("\n".join("- " + item.replace("\n", "\n  ") for item in block.items))
         elif block.kind == "small":
             parts.append("-- \n" + block.items[0])
+        elif block.kind == "unsub":
+            continue  # added after the text is masked (_unsubscribe_text)
         else:
             parts.append("\n".join(block.items))
     text = "\n\n".join(parts) + "\n"
     # A plain-text reader guesses each line's direction from its first letter: a right-to-left
     # mark first keeps a Hebrew mail's lines right to left even when one starts with a name or a code.
     return rtl_lines(text) if language == "he" else text
+
+
+def _unsubscribe_text(blocks: Sequence[_Block], language: str) -> str:
+    """The unsubscribe line of the text part, or "".
+
+    The link stands on a line of its own with no direction mark (a mark before it would be copied with it).
+    """
+    text = ""
+    for block in blocks:
+        if block.kind == "unsub":
+            words = f"-- \n{block.items[0]} {block.items[1]}:"
+            text += f"\n{rtl_lines(words) if language == 'he' else words}\n{block.items[2]}\n"
+    return text
 
 
 def _escape(value: str) -> str:
@@ -190,6 +209,13 @@ def _render_html(blocks: Sequence[_Block], language: str, subject: str) -> str:
         elif block.kind == "small":
             body.append(
                 f'<p style="margin:28px 0 0;font-size:12px;color:#6b7280;">{_escape(block.items[0])}</p>'
+            )
+        elif block.kind == "unsub":
+            sentence, words, url = block.items
+            body.append(
+                f'<p style="margin:12px 0 0;font-size:12px;color:#6b7280;">{_escape(sentence)} '
+                f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer" target="_blank" '
+                f'style="color:#0b4f6c;">{_escape(words)}</a></p>'
             )
         elif block.kind == "code":
             body.append(
@@ -230,7 +256,9 @@ def _message(
     display_name = " ".join(conv.customer_name.split()) if to is None else ""
     # Everything a customer reads is masked, the static copy too: one rule, no exceptions to forget.
     masked = [
-        _Block(b.kind, tuple(mask_sensitive(item, language) for item in b.items), b.user) for b in blocks
+        _Block(b.kind, tuple(mask_sensitive(item, language) if b.kind != "unsub" or i < 2 else item
+                             for i, item in enumerate(b.items)), b.user)
+        for b in blocks
     ]
     subject = mask_sensitive(subject, language)
     msg = EmailMessage()
@@ -246,7 +274,12 @@ def _message(
         msg["X-Kesher-Reference"] = mask_sensitive(conv.reference, language)
     # 7-bit transfer encodings pass any relay unchanged; base64 is the compact one for Hebrew.
     cte = "base64" if language == "he" else "quoted-printable"
-    msg.set_content(mask_sensitive(_render_text(masked, language), language), cte=cte)
+    for block in blocks:
+        if block.kind == "unsub":  # RFC 2369 and RFC 8058: the mail client's own "unsubscribe", one POST
+            msg["List-Unsubscribe"] = f"<{block.items[2]}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = mask_sensitive(_render_text(masked, language), language) + _unsubscribe_text(masked, language)
+    msg.set_content(text, cte=cte)
     msg.add_alternative(_render_html(masked, language, subject), subtype="html", cte=cte)
     msg["Content-Language"] = language  # after the parts: set_content drops Content-* headers
     return msg
@@ -596,12 +629,20 @@ def late_notice_mail(
         mail_id: Id for the ``Message-ID`` (the outbox job id).
         now: Epoch seconds for the ``Date`` header.
 
+    With ``KESHER_PUBLIC_URL`` set the mail ends with the address's personal unsubscribe link
+    (:func:`handoff.notices.unsubscribe_url`) and carries it in ``List-Unsubscribe`` with RFC 8058's
+    ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``; without one it says to reply to opt out.
+
     Raises:
         ValueError: The order has no usable e-mail address.
     """
     lang = as_language(language)
     say = _wording(texts, lang)
     conv = _order_conversation(cid or f"order:{order.order_id}", order, lang)
+    address = customer_address(str(order.email))
+    link = unsubscribe_url(settings, address, lang) if address else ""
+    optout = (_Block("unsub", (say("late_unsubscribe"), say("late_unsubscribe_link"), link)) if link
+              else _Block("small", (say("late_optout"),)))
     body = (say("late_body", order_id=order.order_id, estimate=estimate) if estimate
             else say("late_body_no_estimate", order_id=order.order_id))
     blocks: List[_Block] = [
@@ -610,7 +651,7 @@ def late_notice_mail(
         _Block("p", (say("late_person"),)),
         _Block("ref", (say("order_line", order_id=order.order_id),)),
         _Block("sig", (say("team_signature"),)),
-        _Block("small", (say("late_optout"),)),
+        optout,
     ]
     return _message(kind="late_notice", conv=conv, settings=settings, language=lang,
                     subject=say("late_subject", order_id=order.order_id), blocks=blocks,

@@ -123,7 +123,7 @@ async def test_cookies_are_secure_with_a_public_url_even_for_a_loopback_host(
         encoding="utf-8")
     secrets: dict[str, Any] = {name: f"{name}-of-this-shop-0123456789abcdef" for name in (
         "rasa_api_token", "actions_token", "web_secret", "twilio_auth_token", "telegram_secret_token", "rest_token",
-        "events_secret")}
+        "events_secret", "notices_secret")}
     async with running_console(
         redis_server, tmp_path, agents_file=agents, public_url="https://shop.example.com", **secrets,
         mail_from="Shop <support@shop.example.com>", twilio_account_sid="AC" + "1" * 32,

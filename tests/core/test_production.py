@@ -24,7 +24,7 @@ from wiring.container import Container
 # Every DEMO DEFAULT the issue names, and one of the demo agents.
 DEMO_VARIABLES = ("RASA_API_TOKEN", "KESHER_WEB_SECRET", "TWILIO_AUTH_TOKEN", "TELEGRAM_TOKEN",
                   "TELEGRAM_SECRET_TOKEN", "KESHER_ACTIONS_TOKEN", "MAIL_FROM", "KESHER_REST_TOKEN",
-                  "KESHER_EVENTS_SECRET")
+                  "KESHER_EVENTS_SECRET", "KESHER_NOTICES_SECRET")
 
 
 def _agents(folder: Path, **hashes: str) -> Path:
@@ -44,6 +44,7 @@ def _all_set(tmp_path: Path, **changes: Any) -> Settings:
         "twilio_whatsapp_from": "whatsapp:+972500000000",
         "telegram_token": "42:real", "telegram_secret_token": "s" * 32,
         "mail_from": "Shop <support@shop.example>", "rest_token": "", "events_secret": "e" * 32,
+        "notices_secret": "n" * 32,
         "agents_file": _agents(tmp_path, noa="$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"),
     }
     return Settings(**{**real, **changes})

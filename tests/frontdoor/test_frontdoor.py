@@ -41,6 +41,8 @@ PUBLIC: List[Tuple[str, str, str]] = [
     ("POST", "/webhooks/web/session", "rasa"),
     ("OPTIONS", "/webhooks/web/session", "rasa"),
     ("POST", "/webhooks/web/webhook", "rasa"),
+    ("GET", "/webhooks/web/notices/unsubscribe", "rasa"),
+    ("POST", "/webhooks/web/notices/unsubscribe", "rasa"),
     ("POST", "/webhooks/whatsapp/webhook", "rasa"),
     ("POST", "/webhooks/whatsapp/status", "rasa"),
     ("POST", "/webhooks/telegram/webhook", "rasa"),
@@ -69,6 +71,7 @@ FORBIDDEN: List[Tuple[str, str]] = [
     ("GET", "/webhooks/whatsapp/"),
     ("GET", "/webhooks/telegram/"),
     ("GET", "/webhooks/web/widget.jsx"),
+    ("GET", "/webhooks/web/notices/"),
     ("GET", "/health"),
     ("POST", "/webhook"),  # the action server's path
     ("GET", "/models/kesher.tar.gz"),  # the model server's

@@ -131,7 +131,8 @@ def fuzz_settings(folder: Path, redis_port: int) -> Settings:
     # Rate limits off: hundreds of inputs from one address in seconds would otherwise all get 429, and the
     # fuzz would stop reaching the handlers (tests/edge/test_limits.py and the channels' tests cover the limits).
     no_limits: Dict[str, Any] = {name: "0/60" for name in ("limit_sessions_per_source", "limit_messages_per_source",
-                                           "limit_messages_per_sender", "limit_handoffs_per_conversation")}
+                                           "limit_messages_per_sender", "limit_handoffs_per_conversation",
+                                           "limit_unsubscribe_per_source")}
     settings = Settings(var_dir=folder / "var", agents_file=agents_file, content_dir=content, manual_assign=True,
                         web_secret=WEB_SECRET, **no_limits)
     return settings.with_ports(redis=redis_port, rasa=free_port(), actions=free_port(), smtp=free_port())

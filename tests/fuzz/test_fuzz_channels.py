@@ -24,6 +24,8 @@ from websockets.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from connectors.callback import SECRET_HEADER
+from handoff.email_codes import email_digest
+from handoff.notices import UNSUBSCRIBE_PATH, unsubscribe_token
 from tests.fuzz.checks import check, check_close, check_frame
 from tests.fuzz.servers import CALLBACK_SECRET, REST_TOKEN, TELEGRAM_SECRET, FuzzServers
 from tests.fuzz.strategies import (
@@ -95,6 +97,25 @@ def test_web_webhook(fuzz):
         headers = {**headers, "content-type": "application/json"} if "origin" not in headers else headers
         check("POST /webhooks/web/webhook", post(f"{fuzz.channels_url}/webhooks/web/webhook", body, headers),
               {"body": body, "headers": headers})
+
+    run()
+
+
+def test_notice_unsubscribe(fuzz):
+    digest = email_digest("fuzz.customer@example.com")
+    valid = {"e": digest, "t": unsubscribe_token(fuzz.settings.notices_secret, digest), "lang": "he"}
+
+    @FUZZ
+    @given(params=form_params(valid), method=st.sampled_from(["GET", "POST", "POST"]),
+           body=st.sampled_from(["List-Unsubscribe=One-Click", "", "List-Unsubscribe=\udcff", "\x00" * 3000]),
+           headers=odd_headers())
+    def run(params: Dict[str, str], method: str, body: str, headers: Dict[str, str]) -> None:
+        query = urlencode(params, encoding="utf-8", errors="surrogatepass")[:8000]  # httpx refuses longer URLs
+        with httpx.Client(timeout=30) as http:
+            response = http.request(method, f"{fuzz.channels_url}{UNSUBSCRIBE_PATH}?{query}",
+                                    content=encoded(body) if method == "POST" else None,
+                                    headers=raw_headers(headers))
+        check(f"{method} {UNSUBSCRIBE_PATH}", response, {"params": params, "body": body, "headers": headers})
 
     run()
 

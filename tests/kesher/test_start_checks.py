@@ -38,7 +38,8 @@ def test_up_in_production_with_a_demo_secret_exits_at_once_naming_it(tmp_path):
     assert done.returncode == 2
     assert "Kesher refuses to start in production mode" in done.stderr
     for variable in ("RASA_API_TOKEN", "KESHER_WEB_SECRET", "TWILIO_AUTH_TOKEN", "TELEGRAM_TOKEN",
-                     "TELEGRAM_SECRET_TOKEN", "KESHER_ACTIONS_TOKEN", "MAIL_FROM", "KESHER_EVENTS_SECRET"):
+                     "TELEGRAM_SECRET_TOKEN", "KESHER_ACTIONS_TOKEN", "MAIL_FROM", "KESHER_EVENTS_SECRET",
+                     "KESHER_NOTICES_SECRET"):
         assert f"  - {variable} still has its demo value" in done.stderr
     assert "agent 'dana'" in done.stderr and "demo password" in done.stderr
     # Nothing was seeded, trained or started.
