@@ -186,7 +186,8 @@ class _Drawing:
 
     def text(self, x: float, y: float, content: str, css: str, lang: str, *, rtl: bool = False,
              anchor: str = "start", bold: bool = False, size: float = FONT, family: str = "") -> None:
-        extra = ' direction="rtl"' if rtl else ""
+        # explicit both ways: on the Hebrew console the page's rtl would otherwise turn every code line around
+        extra = ' direction="rtl"' if rtl else ' direction="ltr"'
         extra += ' font-weight="bold"' if bold else ""
         extra += f' font-size="{_num(size)}"' if size != FONT else ""
         extra += f" font-family={_attr(family)}" if family else ""

@@ -145,7 +145,7 @@ def test_a_hebrew_console_chart_says_its_words_in_hebrew_right_to_left():
     # The YAML as written stays, as small left-to-right code (and in the box's tooltip), never as "= true".
     code = of("flow-code")
     assert [t.text for t in code] == ["human_offered: true", "human_offered: false"]
-    assert all(t.get(XML_LANG) == "en" and t.get("direction") is None for t in code)
+    assert all(t.get(XML_LANG) == "en" and t.get("direction") == "ltr" for t in code)
     assert (condition.find(f"{SVG}title").text or "").startswith("human_offered: true: ")  # type: ignore[union-attr]
     assert "= true" not in svg and "is set" not in svg and "slot was set" not in svg
     assert (root.find(f"{SVG}title").text or "").startswith("כלל: ")  # type: ignore[union-attr]
