@@ -5,7 +5,8 @@ to a form or to a person) and ``GET /console/writers/flows/<slug>`` draws one.
 Both read the data afresh on every request (:mod:`writers.flows`, drawn by
 :mod:`writers.flow_svg`), so a writer always sees what the files say now.
 ``?lang=he``, ``?lang=en`` or ``?lang=both`` (the default) picks the
-languages of the labels.
+languages of the labels; the chart's own words (tags, conditions and memory
+steps in plain words, start and end) follow the writer's console language.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sanic.response import HTTPResponse
 from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.web import render
+from console.web import render, ui_language
 from writers.flow_svg import render_svg
 from writers.flows import LANGUAGES, Flow, Flows, build_overview, load_flows
 
@@ -51,7 +52,9 @@ def label_languages(request: Request) -> Tuple[str, Tuple[str, ...]]:
 
 async def _flows(request: Request) -> Flows:
     # Reading ~40 small YAML files and the text catalog takes a few tens of milliseconds: off the event loop.
-    return await asyncio.get_running_loop().run_in_executor(None, load_flows, content_root(request))
+    # The chart's own words come from the console's catalog, in the writer's console language.
+    return await asyncio.get_running_loop().run_in_executor(
+        None, load_flows, content_root(request), ui_language(request), state(request).texts)
 
 
 @bp.get("/")

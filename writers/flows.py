@@ -8,7 +8,17 @@ each time, so a chart always shows what the files say now:
   one conditioned on ``language: he``), the forms and their questions;
 * the NLU data (``data/nlu/<language>/``) gives one example sentence per intent and language;
 * the text catalog (``data/texts``, :mod:`core.texts`) gives what the custom
-  actions say (shown as tooltips) and the forms' questions.
+  actions say (shown as tooltips) and the forms' questions, the plain names of
+  the slots, their values and the forms (``flow_slot_<slot>``,
+  ``flow_slot_<slot>_<value>``, ``flow_form_<form>`` in ``data/texts/flows.yml``),
+  and the chart's own words (tags, conditions, start and end).
+
+The chart's own words, and the conditions and memory steps said in plain words,
+are in the writer's console language (``language`` of :func:`read_flows`); the
+labels (examples, responses, what an action does) come in both languages. A slot
+or form without a name shows its raw name, and every condition and memory step
+keeps its YAML form (``human_offered: true``) as small code text, so a writer
+can still find it in the files.
 
 :func:`read_flows` builds the flows, :func:`build_overview` says which intents
 start which flows and where they lead; :mod:`writers.flow_svg` draws one flow.
@@ -18,11 +28,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from core.language import LANGUAGES as KESHER_LANGUAGES
-from core.texts import TextError
+from core.settings import PROJECT_ROOT
+from core.texts import TextCatalog, TextError
 from writers.project import Project, StoryBlock, plain_example
 
 __all__ = [
@@ -34,7 +46,9 @@ __all__ = [
     "Labels",
     "Node",
     "Overview",
+    "Phrases",
     "build_overview",
+    "kesher_phrases",
     "load_flows",
     "read_flows",
     "slugify",
@@ -56,6 +70,7 @@ ACTION_SAYS: Dict[str, str] = {
 }
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML
 _BOLD = re.compile(r"\*\*|__")
+_KEY_PART = re.compile(r"^[a-z0-9_]+$")
 
 
 # -- the model ---------------------------------------------------------------------------
@@ -66,11 +81,14 @@ class Node:
     Attributes:
         kind: ``intent``, ``response``, ``action``, ``form``, ``loop``, ``slot``,
             ``condition``, ``checkpoint``, ``or``, ``other``.
-        name: The intent, action, form, checkpoint name (or a short phrase).
-        tag: A short caption for the kind ("customer says", "bot says", ...).
+        name: The intent, action, form, checkpoint name (the raw name a writer finds in the YAML).
+        tag: A short caption for the kind ("customer says", "bot says", ...), in the console language.
         en: The English label text (an example sentence, a response, a description).
         he: The Hebrew label text.
-        meta: Lines that are the same in both languages (slot values, entities).
+        meta: Lines in the console language (a condition or memory step in words, the form's questions).
+        code: The step as written in the YAML (``human_offered: true``), drawn as small code text.
+        show_name: Whether the chart draws ``name`` (not for conditions, memory steps and form states,
+            which ``meta`` says in words and ``code`` as written).
         tooltip: Longer text shown on hover.
         handoff: The step hands the conversation to a person (its name says "handoff").
         branches: The alternatives of an ``or`` step, side by side.
@@ -82,6 +100,8 @@ class Node:
     en: str = ""
     he: str = ""
     meta: List[str] = field(default_factory=list)
+    code: List[str] = field(default_factory=list)
+    show_name: bool = True
     tooltip: str = ""
     handoff: bool = False
     branches: List[List[Node]] = field(default_factory=list)
@@ -108,6 +128,8 @@ class Flow:
         slug: The URL-safe name, unique in the project.
         conversation_start: A rule that applies only at the start of a conversation.
         waits: False for a rule with ``wait_for_user_input: false``.
+        language: The console language of the tags, conditions and terminal labels.
+        title: The chart's title (``story: <name>``), start and end: its start and end labels.
     """
 
     name: str
@@ -119,6 +141,10 @@ class Flow:
     slug: str = ""
     conversation_start: bool = False
     waits: bool = True
+    language: str = "en"
+    title: str = ""
+    start: str = ""
+    end: str = ""
 
     def nodes(self) -> Iterator[Node]:
         """Every node of the flow: its conditions, then its steps and their branches."""
@@ -190,10 +216,45 @@ class Labels:
                 return text
         return found[0] if found else ""
 
+    def named(self, kind: str, name: str, language: str) -> str:
+        """The plain name of a slot or form (``flow_<kind>_<name>``) in ``language``, else the raw name."""
+        return self.texts.get(f"flow_{kind}_{name}", {}).get(language) or name
+
     def sub_intents(self, intent: str) -> List[str]:
         """The retrieval sub-intents of ``intent`` (``faq/...``)."""
         prefix = f"{intent}/"
         return [key for key in self.examples if key.startswith(prefix)]
+
+
+@dataclass
+class Phrases:
+    """The chart's own words (``flow_...`` keys of the text catalog) in the writer's console language.
+
+    Attributes:
+        language: The console language (``he`` or ``en``).
+        catalog: The catalog (None when it cannot be loaded: the key itself stands for its text).
+    """
+
+    language: str = "en"
+    catalog: Optional[TextCatalog] = None
+
+    def __call__(self, key: str, /, **values: Any) -> str:
+        """The text of ``key`` with its values (the key itself when the catalog lacks it: nothing breaks)."""
+        if self.catalog is not None and key in self.catalog:
+            try:
+                return _clean(self.catalog.text(key, self.language, **values))
+            except TextError:
+                pass
+        return key
+
+
+@lru_cache(maxsize=1)
+def kesher_phrases() -> Optional[TextCatalog]:
+    """Kesher's own text catalog (``data/texts`` of this checkout), None when it cannot be loaded."""
+    try:
+        return TextCatalog.load(PROJECT_ROOT / "data" / "texts")
+    except TextError:
+        return None
 
 
 @dataclass
@@ -252,6 +313,7 @@ def slugify(name: str) -> str:
 
 
 def _format_value(value: Any) -> str:
+    """A value as YAML writes it (``true``, ``null``, ``late``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -259,19 +321,42 @@ def _format_value(value: Any) -> str:
     return _clean(value)
 
 
-def _slot_lines(items: Any) -> List[str]:
-    lines: List[str] = []
+def _slot_words(slot: str, value: Any, labels: Labels, say: Phrases) -> str:
+    """A slot and its value in plain words: the value's own phrase, else the slot's name with the value."""
+    written = _format_value(value)
+    phrase = labels.texts.get(f"flow_slot_{slot}_{written}", {}).get(say.language) if _KEY_PART.match(written) \
+        else None
+    if phrase:
+        return phrase
+    name = labels.named("slot", slot, say.language)
+    if value is None:
+        return say("flow_slot_not_known", slot=name)
+    if isinstance(value, bool):
+        return say("flow_slot_is", slot=name, value=say("flow_value_true" if value else "flow_value_false"))
+    return say("flow_slot_is", slot=name, value=written)
+
+
+def _slot_lines(items: Any, labels: Labels, say: Phrases) -> Tuple[List[str], List[str]]:
+    """The words and the YAML form of a ``slot_was_set``'s items."""
+    words: List[str] = []
+    code: List[str] = []
     for item in items if isinstance(items, list) else [items]:
         if isinstance(item, Mapping):
-            lines.extend(f"{_clean(k)} = {_format_value(v)}" for k, v in item.items())
+            for key, value in item.items():
+                slot = _clean(key)
+                words.append(_slot_words(slot, value, labels, say))
+                code.append(f"{slot}: {_format_value(value)}")
         elif item is not None:
-            lines.append(f"{_clean(item)} is set")
-    return lines
+            slot = _clean(item)
+            known = labels.texts.get(f"flow_slot_{slot}_set", {}).get(say.language)
+            words.append(known or say("flow_slot_is_known", slot=labels.named("slot", slot, say.language)))
+            code.append(slot)
+    return words, code
 
 
-def _intent_node(name: str, step: Mapping[str, Any], labels: Labels) -> Node:
+def _intent_node(name: str, step: Mapping[str, Any], labels: Labels, say: Phrases) -> Node:
     en, he = labels.example(name, "en"), labels.example(name, "he")
-    node = Node("intent", name, tag="customer says", handoff="handoff" in name.lower())
+    node = Node("intent", name, tag=say("flow_tag_intent"), handoff="handoff" in name.lower())
     if en or he:
         node.en, node.he = (f"“{en}”" if en else ""), (f"\"{he}\"" if he else "")
     elif f"flow_intent_{name}" in labels.texts:
@@ -279,16 +364,17 @@ def _intent_node(name: str, step: Mapping[str, Any], labels: Labels) -> Node:
         node.en, node.he = described.get("en", ""), described.get("he", "")
     subs = labels.sub_intents(name)
     if subs:
-        node.meta.append(f"one of {len(subs)} sub-intents ({', '.join(s.split('/', 1)[1] for s in subs[:3])}, …)")
+        node.meta.append(say("flow_sub_intents", count=len(subs),
+                             names=", ".join(s.split("/", 1)[1] for s in subs[:3])))
     entities = step.get("entities")
     if entities:
         names = [next(iter(e)) if isinstance(e, Mapping) else e for e in entities]
-        node.meta.append("with " + ", ".join(_clean(n) for n in names))
+        node.meta.append(say("flow_with_entities", entities=", ".join(_clean(n) for n in names)))
     return node
 
 
-def _response_node(name: str, labels: Labels) -> Node:
-    node = Node("response", name, tag="bot says", handoff="handoff" in name.lower())
+def _response_node(name: str, labels: Labels, say: Phrases) -> Node:
+    node = Node("response", name, tag=say("flow_tag_response"), handoff="handoff" in name.lower())
     texts = labels.responses.get(name)
     if texts:
         node.en, node.he = texts.get("en", ""), texts.get("he", "")
@@ -298,102 +384,123 @@ def _response_node(name: str, labels: Labels) -> Node:
     if variants:
         first = labels.responses[variants[0]]
         topic = variants[0].split("/", 1)[1].replace("_", " ")
-        node.tag = "bot answers"
-        node.meta.append(f"one of {len(variants)} answers, e.g. {topic}:")
+        node.tag = say("flow_tag_answers")
+        node.meta.append(say("flow_answers", count=len(variants), topic=topic))
         node.en, node.he = first.get("en", ""), first.get("he", "")
-        node.tooltip = "Answers: " + ", ".join(v.split("/", 1)[1] for v in variants)
+        node.tooltip = say("flow_answers_list", names=", ".join(v.split("/", 1)[1] for v in variants))
     return node
 
 
-def _action_node(name: str, labels: Labels) -> Node:
+def _action_node(name: str, labels: Labels, say: Phrases) -> Node:
     handoff = "handoff" in name.lower()
     if name in labels.forms:
         slots = labels.forms[name]
-        node = Node("form", name, tag="form", handoff=handoff)
-        node.meta.append(f"asks for: {', '.join(slots)}" if slots else "a form")
+        node = Node("form", name, tag=say("flow_tag_form"), handoff=handoff)
+        asked = ", ".join(labels.named("slot", slot, say.language) for slot in slots)
+        node.meta.append(say("flow_asks_for", slots=asked) if slots else say("flow_form_without_slots"))
         if slots:
             first = labels.texts.get(f"ask_{slots[0]}") or labels.responses.get(f"utter_ask_{slots[0]}", {})
             node.en, node.he = first.get("en", ""), first.get("he", "")
         return node
     if name.startswith("utter_"):
-        return _response_node(name, labels)
-    node = Node("action", name, tag="handoff" if handoff else "custom action", handoff=handoff)
+        return _response_node(name, labels, say)
+    node = Node("action", name, tag=say("flow_tag_handoff" if handoff else "flow_tag_action"), handoff=handoff)
     described = labels.texts.get(f"flow_{name}")
     if described:
         node.en, node.he = described.get("en", ""), described.get("he", "")
         says = labels.texts.get(ACTION_SAYS.get(name, ""), {})
         if says.get("en"):
-            node.tooltip = f"Says, e.g.: {says['en']}\n{says.get('he', '')}".strip()
+            node.tooltip = f"{say('flow_says_example')} {says['en']}\n{says.get('he', '')}".strip()
     else:
         words = re.sub(r"^(action|validate)_", "", name).replace("_", " ").strip()
-        node.en = f"Runs: {words}" if words else ""
+        if words:
+            node.meta.append(say("flow_runs", words=words))
     return node
 
 
-def _loop_node(value: Any) -> Node:
+def _loop_node(value: Any, labels: Labels, say: Phrases) -> Node:
     if value is None:
-        return Node("loop", "form ends", tag="form state", en="The form is done (or stopped)", he="הטופס הסתיים")
+        return Node("loop", "active_loop: null", tag=say("flow_tag_loop"), show_name=False,
+                    meta=[say("flow_loop_ends")], code=["active_loop: null"])
     name = _clean(value)
-    return Node("loop", f"{name} running", tag="form state", en=f"The form {name} asks its questions",
-                he=f"הטופס {name} שואל את השאלות שלו")
+    return Node("loop", name, tag=say("flow_tag_loop"), show_name=False,
+                meta=[say("flow_loop_starts", form=labels.named("form", name, say.language))],
+                code=[f"active_loop: {name}"])
 
 
-def _step_nodes(step: Any, labels: Labels, first: bool) -> List[Node]:
+def _step_nodes(step: Any, labels: Labels, say: Phrases, first: bool) -> List[Node]:
     if not isinstance(step, Mapping):
-        return [Node("other", _clean(step), tag="step")]
+        return [Node("other", _clean(step), tag=say("flow_tag_other"))]
     if "intent" in step:
-        return [_intent_node(_clean(step["intent"]), step, labels)]
+        return [_intent_node(_clean(step["intent"]), step, labels, say)]
     if "action" in step:
-        return [_action_node(_clean(step["action"]), labels)]
+        return [_action_node(_clean(step["action"]), labels, say)]
     if "active_loop" in step:
-        return [_loop_node(step["active_loop"])]
+        return [_loop_node(step["active_loop"], labels, say)]
     if "slot_was_set" in step:
-        return [Node("slot", "slot was set", tag="memory", meta=_slot_lines(step["slot_was_set"]))]
+        words, code = _slot_lines(step["slot_was_set"], labels, say)
+        return [Node("slot", "slot_was_set", tag=say("flow_tag_slot"), show_name=False, meta=words, code=code)]
     if "or" in step:
-        branches = [_step_nodes(option, labels, False) for option in step["or"] or []]
-        return [Node("or", "one of", tag="or", branches=[b for b in branches if b])]
+        branches = [_step_nodes(option, labels, say, False) for option in step["or"] or []]
+        return [Node("or", "or", tag=say("flow_tag_or"), branches=[b for b in branches if b])]
     if "checkpoint" in step:
-        where = "continues from" if first else "continues at"
-        return [Node("checkpoint", _clean(step["checkpoint"]), tag=f"checkpoint · {where}")]
+        where = "flow_tag_checkpoint_from" if first else "flow_tag_checkpoint_at"
+        return [Node("checkpoint", _clean(step["checkpoint"]), tag=say(where))]
     if "user" in step:
-        return [Node("intent", _clean(step.get("intent", "user text")), tag="customer says",
+        return [Node("intent", _clean(step.get("intent", "user")), tag=say("flow_tag_intent"),
                      en=_clean(step["user"]))]
     if "bot" in step:
-        return [Node("response", "bot text", tag="bot says", en=_clean(step["bot"]))]
+        return [Node("response", "bot", tag=say("flow_tag_response"), en=_clean(step["bot"]))]
     key = next(iter(step), "")
-    return [Node("other", _clean(key), tag="step", meta=[_clean(step[key])] if key else [])]
+    return [Node("other", _clean(key), tag=say("flow_tag_other"), meta=[_clean(step[key])] if key else [])]
 
 
-def _condition_nodes(conditions: Any, conversation_start: bool) -> List[Node]:
+def _condition_nodes(conditions: Any, conversation_start: bool, labels: Labels, say: Phrases) -> List[Node]:
     lines: List[str] = []
+    code: List[str] = []
     if conversation_start:
-        lines.append("at the start of a conversation")
+        lines.append(say("flow_at_start"))
+        code.append("conversation_start: true")
     for item in conditions or []:
         if isinstance(item, Mapping) and "active_loop" in item:
             form = item["active_loop"]
-            lines.append("no form is running" if form is None else f"form {_clean(form)} is running")
+            if form is None:
+                lines.append(say("flow_no_form"))
+                code.append("active_loop: null")
+            else:
+                lines.append(say("flow_while_form", form=labels.named("form", _clean(form), say.language)))
+                code.append(f"active_loop: {_clean(form)}")
         elif isinstance(item, Mapping) and "slot_was_set" in item:
-            lines.extend(_slot_lines(item["slot_was_set"]))
+            words, written = _slot_lines(item["slot_was_set"], labels, say)
+            lines += words
+            code += written
         elif item is not None:
             lines.append(_clean(item))
-    return [Node("condition", "only when", tag="condition", meta=lines)] if lines else []
+    return [Node("condition", "condition", tag=say("flow_tag_condition"), show_name=False, meta=lines,
+                 code=code)] if lines else []
 
 
-def _flow(block: StoryBlock, labels: Labels) -> Flow:
+def _flow(block: StoryBlock, labels: Labels, say: Phrases) -> Flow:
     entry = block.data
     steps = entry.get("steps")
     nodes = [n for i, step in enumerate(steps if isinstance(steps, list) else [])
-             for n in _step_nodes(step, labels, i == 0)]
+             for n in _step_nodes(step, labels, say, i == 0)]
     start = bool(entry.get("conversation_start"))
+    name = _clean(block.name) or f"{block.kind} {block.index + 1}"
+    waits = entry.get("wait_for_user_input", True) is not False
     return Flow(
-        name=_clean(block.name) or f"{block.kind} {block.index + 1}",
+        name=name,
         kind=block.kind,
         file=block.path,
         line=block.line,
         steps=nodes,
-        conditions=_condition_nodes(entry.get("condition"), start),
+        conditions=_condition_nodes(entry.get("condition"), start, labels, say),
         conversation_start=start,
-        waits=entry.get("wait_for_user_input", True) is not False,
+        waits=waits,
+        language=say.language,
+        title=say(f"flow_title_{block.kind}", name=name),
+        start=say("flow_start_conversation" if start else f"flow_start_{block.kind}"),
+        end=say("flow_end_waits" if waits else "flow_end_goes_on"),
     )
 
 
@@ -406,21 +513,29 @@ def _assign_slugs(flows: Sequence[Flow]) -> None:
         flow.slug = base if count == 1 else f"{base}-{count}"
 
 
-def read_flows(project: Project) -> Flows:
+def read_flows(project: Project, language: str = "en", phrases: Optional[TextCatalog] = None) -> Flows:
     """Every story and rule of a project, stories first, each file in name order, with their labels.
+
+    Args:
+        project: The project.
+        language: The writer's console language: the tags, the conditions and memory steps in words,
+            the start and end labels.
+        phrases: The catalog of the chart's own words (the console's); by default Kesher's own
+            (:func:`kesher_phrases`): they are Kesher's words, whatever project the chart draws.
 
     Returns:
         The flows, each with a unique slug.
     """
     labels = read_labels(project)
-    flows = [_flow(block, labels) for block in project.story_blocks]
+    say = Phrases(language if language in KESHER_LANGUAGES else "en", phrases or kesher_phrases())
+    flows = [_flow(block, labels, say) for block in project.story_blocks]
     _assign_slugs(flows)
     return Flows(flows, labels)
 
 
-def load_flows(root: Path) -> Flows:
+def load_flows(root: Path, language: str = "en", phrases: Optional[TextCatalog] = None) -> Flows:
     """:func:`read_flows` of the project in ``root`` (read now: nothing is kept)."""
-    return read_flows(Project(root))
+    return read_flows(Project(root), language, phrases)
 
 
 # -- the overview ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from tests.console.conftest import PASSWORD, WRITER, Service
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.screenshots import box_ink, row_ink
+from tests.helpers.texts import catalog
 from writers.flows import load_flows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,7 +193,7 @@ async def test_writer_sees_the_flows_and_hebrew_reads_right_to_left(page: Any, t
     assert size is not None and size["width"] > 400 and size["height"] > 600
     assert await page.locator("#flow-title").text_content() == HEBREW_FLOW.name
     assert await chart.locator("g.flow-handoff").count() == 1
-    assert await chart.locator("text.flow-he").count() >= 8
+    assert await chart.locator("text.flow-he").count() >= 7  # examples, responses, what the actions do
     flow_shot = tmp_path / "writers-flow-hebrew.png"
     drawn = await box_ink(page, chart, path=flow_shot)
     assert drawn.share > 0.02 and drawn.width > 0.8 * drawn.box["width"], drawn  # boxes and lines, edge to edge
@@ -234,6 +235,58 @@ async def test_writer_sees_the_flows_and_hebrew_reads_right_to_left(page: Any, t
 
     print(f"screenshots: {overview_shot} {flow_shot}")
     assert [e for e in page.errors if "Content Security Policy" in e] == []
+    assert page.errors == []
+
+
+@needs_chromium
+async def test_on_the_hebrew_console_a_chart_says_its_tags_and_conditions_in_hebrew_words(page: Any, tmp_path: Path):
+    texts = catalog()
+    flow = next(f for f in PROJECT.flows if f.name == "the customer accepts our offer of a human")
+    await _browser_login(page, WRITER)
+    await page.goto(f"/console/writers/flows/{flow.slug}")
+    await page.click("#lang-switch-button")  # the writer switches the console to Hebrew
+    await page.wait_for_load_state()
+    try:
+        assert await page.locator("html").get_attribute("lang") == "he"
+        chart = page.locator("#flow-chart svg.flow-chart")
+        await chart.wait_for()
+        # The tags and the start and end, in Hebrew, right to left.
+        tags = [t.strip() for t in await chart.locator("text.flow-tag").all_text_contents()]
+        assert tags == [texts.text(f"flow_tag_{k}", "he") for k in ("condition", "intent", "handoff", "slot")]
+        for css in ("flow-tag", "flow-meta", "flow-terminal"):
+            for line in await chart.locator(f"text.{css}").all():
+                assert await line.get_attribute("lang") == "he"
+                assert await line.evaluate("e => getComputedStyle(e).direction") == "rtl", css
+                m = await line.evaluate(MEASURE)
+                assert m["first"] > m["last"], (css, await line.text_content(), m)  # drawn right to left
+        terminals = await chart.locator("text.flow-terminal").all_text_contents()
+        assert terminals == [texts.text("flow_start_rule", "he"), texts.text("flow_end_waits", "he")]
+        # The condition in words, drawn from the right; the YAML as written only as small code.
+        condition = chart.locator('g[data-kind="condition"]')
+        words = condition.locator("text.flow-meta")
+        assert await words.text_content() == "הוצע לדבר עם נציג"
+        m = await words.evaluate(MEASURE)
+        assert m["first"] > m["last"] and m["n"] >= 10, m
+        assert abs(m["hebrew"] - m["tofu"]) / m["tofu"] > 0.05, m  # real glyphs
+        shape, drawn = await condition.locator("rect").bounding_box(), await words.bounding_box()
+        assert shape is not None and drawn is not None
+        assert shape["x"] + shape["width"] - PAD - 3 <= drawn["x"] + drawn["width"] <= shape["x"] + shape["width"]
+        code = condition.locator("text.flow-code")
+        assert await code.text_content() == "human_offered: true"
+        assert await code.evaluate("e => getComputedStyle(e).direction") == "ltr"  # code reads left to right
+        for line in await chart.locator("text.flow-name, text.flow-code").all():  # inside the boxes, on the left
+            box = await line.bounding_box()
+            assert box is not None and box["x"] >= shape["x"] - 1, await line.text_content()
+        memory = chart.locator('g[data-kind="slot"] text.flow-meta')
+        assert await memory.text_content() == "אין הצעה פתוחה לדבר עם נציג"
+        shown = await page.locator("#flow-chart").inner_text()
+        assert "= true" not in shown and "= false" not in shown and "slot was set" not in shown.lower()
+        assert "only when" not in shown.lower() and "customer says" not in shown.lower()
+        await chart.screenshot(path=str(tmp_path / "writers-flow-hebrew-console.png"))
+    finally:
+        await page.click("#lang-switch-button")  # back to English: the preference outlives this test
+        await page.wait_for_load_state()
+    assert await page.locator("html").get_attribute("lang") == "en"
     assert page.errors == []
 
 

@@ -120,6 +120,9 @@ texts:
   flow_action_handoff:
     en: "Hands the conversation to <a person>"
     he: "מעביר את השיחה לנציג"
+  flow_form_ask_form:
+    en: "the <thing>"
+    he: "ה<דבר>"
 """
 
 

@@ -36,6 +36,14 @@ texts:
     he: "בערך {minutes, plural, one {דקה} two {שתי דקות} other {# דקות}}."
 """
 
+# The flow charts' plain name of the slot the story sets (the content check warns without one).
+FLOW_TEXTS = """\
+texts:
+  flow_slot_order_id:
+    en: "the order number"
+    he: "מספר ההזמנה"
+"""
+
 CANNED_TEXTS = """\
 texts:
   canned_hi:
@@ -175,6 +183,7 @@ responses:
         """)
     write(root, "data/texts/actions.yml", ACTION_TEXTS)
     write(root, "data/texts/canned.yml", CANNED_TEXTS)
+    write(root, "data/texts/flows.yml", FLOW_TEXTS)
     write(root, "data/kb/en/gift-wrapping.md", article(
         "Gift wrapping", "[gift, wrapping]", "https://shop.example.com/help/gift-wrapping",
         "Add gift wrapping at checkout for 15 shekels per item."))

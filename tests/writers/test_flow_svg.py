@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Dict
@@ -17,7 +18,7 @@ from tests.helpers.writers_flows import (
     render_page,
     step_names,
 )
-from writers.flow_svg import render_svg, text_width, wrap
+from writers.flow_svg import PAD, render_svg, text_width, wrap
 from writers.flows import Flows, load_flows
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -81,7 +82,7 @@ def test_markup_in_the_data_is_escaped(tmp_path: Path):
     assert "&lt;script&gt;" in svg
     assert root.find(f"{SVG}title").text == 'story: <script>alert("x")</script> & "friends"'  # type: ignore[union-attr]
     all_text = [t.text for t in root.iter(f"{SVG}text")]
-    assert "<img src=x onerror=alert(1)> = a & <b>" in all_text
+    assert all_text.count("<img src=x onerror=alert(1)>: a & <b>") == 2  # in words (no name), and as written
     assert "“hello <there> & you”" in all_text
     assert '"שלום <u>עולם</u> יפה"' in all_text
     assert "Which <thing>?" in all_text
@@ -115,3 +116,42 @@ def test_wrapping():
     long_word = wrap("x" * 100, 100, max_lines=20)
     assert "".join(long_word) == "x" * 100 and all(text_width(line) <= 100 for line in long_word)
     assert text_width("שלום") > 0 and text_width("iii") < text_width("mmm")
+
+
+def test_a_hebrew_console_chart_says_its_words_in_hebrew_right_to_left():
+    name = "the customer accepts our offer of a human"
+    flow = next(f for f in load_flows(PROJECT_ROOT, "he").flows if f.name == name)
+    svg = render_svg(flow)
+    root = ET.fromstring(svg)
+    texts = list(root.iter(f"{SVG}text"))
+
+    def of(css: str) -> list[ET.Element]:
+        return [t for t in texts if css in (t.get("class") or "").split()]
+
+    for css in ("flow-tag", "flow-meta", "flow-terminal"):
+        assert of(css), css
+        for text in of(css):
+            assert text.get(XML_LANG) == "he" and text.get("direction") == "rtl", (css, text.text)
+            assert re.search("[\u05d0-\u05ea]", text.text or "") and not re.search("[A-Za-z]", text.text or "")
+    assert [t.text for t in of("flow-tag")] == ["רק כאשר", "הלקוח כותב", "העברה לנציג", "הבוט זוכר"]
+    meta = [(t.text or "") for t in of("flow-meta")]
+    assert meta == ["הוצע לדבר עם נציג", "אין הצעה פתוחה לדבר עם נציג"]
+    # a Hebrew line starts at the box's right edge, like the Hebrew labels
+    condition = next(g for g in root.iter(f"{SVG}g") if g.get("data-kind") == "condition")
+    shape, line = condition.find(f"{SVG}rect"), condition.find(f"{SVG}text[@class='flow-meta']")
+    assert shape is not None and line is not None
+    assert float(line.get("x", "0")) == float(shape.get("x", "0")) + float(shape.get("width", "0")) - PAD
+    assert line.get("text-anchor") == "start"
+    # The YAML as written stays, as small left-to-right code (and in the box's tooltip), never as "= true".
+    code = of("flow-code")
+    assert [t.text for t in code] == ["human_offered: true", "human_offered: false"]
+    assert all(t.get(XML_LANG) == "en" and t.get("direction") == "ltr" for t in code)
+    assert (condition.find(f"{SVG}title").text or "").startswith("human_offered: true: ")  # type: ignore[union-attr]
+    assert "= true" not in svg and "is set" not in svg and "slot was set" not in svg
+    assert (root.find(f"{SVG}title").text or "").startswith("כלל: ")  # type: ignore[union-attr]
+
+    english = ET.fromstring(render_svg(next(f for f in load_flows(PROJECT_ROOT).flows if f.name == flow.name)))
+    tags = [t.text for t in english.iter(f"{SVG}text") if t.get("class") == "flow-tag"]
+    assert tags == ["ONLY WHEN", "CUSTOMER SAYS", "HANDOFF", "MEMORY"]
+    assert [t.text for t in english.iter(f"{SVG}text") if t.get("class") == "flow-meta"] == [
+        "a person was offered", "no offer of a person is open"]

@@ -11,6 +11,7 @@ from writers.checks.base import Check
 from writers.checks.duplicates import check_duplicates
 from writers.checks.entities import check_entities
 from writers.checks.examples import check_examples
+from writers.checks.flow_names import check_flow_names
 from writers.checks.kb import check_kb
 from writers.checks.rasa import check_rasa
 from writers.checks.regexes import check_regexes
@@ -32,6 +33,7 @@ CHECKS: Tuple[Check, ...] = (
     Check("kb", check_kb),
     Check("duplicates", check_duplicates),
     Check("stories", check_stories, needs_domain=True),
+    Check("flow_names", check_flow_names, needs_domain=True),
     Check("entities", check_entities, needs_domain=True),
     Check("regexes", check_regexes),
     Check("actions", check_actions, needs_domain=True),
