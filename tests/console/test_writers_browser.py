@@ -80,6 +80,11 @@ async def test_writer_pages_over_http(client: httpx.AsyncClient):
     assert "script-src 'self'" in overview.headers["content-security-policy"]
     assert overview.text.count('class="flow-row"') == len(PROJECT.flows) >= 30
     assert "style=" not in overview.text and "<script" not in overview.text
+    # Forms by what they ask for, the raw name kept for finding it in the YAML.
+    assert 'data-form="order_form" title="order_form">asks for the order details<' in overview.text
+    form_flow = next(f for f in PROJECT.flows if "order_form" in f.forms)
+    form_chart = await client.get(f"/console/writers/flows/{form_flow.slug}")
+    assert "asks for the order details (<code>order_form</code>)" in form_chart.text
 
     chart = await client.get(f"/console/writers/flows/{HEBREW_FLOW.slug}")
     assert chart.status_code == 200
