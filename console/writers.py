@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 from markupsafe import Markup
 from sanic import Blueprint, Request
@@ -57,12 +57,6 @@ async def _flows(request: Request) -> Flows:
         None, load_flows, content_root(request), ui_language(request), state(request).texts)
 
 
-def _form_names(request: Request, flows: Flows) -> Callable[[str], str]:
-    """A form's plain name in the writer's console language (``flow_form_<form>``), else its raw name."""
-    language = ui_language(request)
-    return lambda form: flows.labels.named("form", form, language)
-
-
 @bp.get("/")
 @require_role(*ROLES)
 async def overview_page(request: Request) -> HTTPResponse:
@@ -70,7 +64,7 @@ async def overview_page(request: Request) -> HTTPResponse:
     choice, languages = label_languages(request)
     flows = await _flows(request)
     return render(request, "console/writers.html", overview=build_overview(flows), lang=choice,
-                  languages=languages, form_name=_form_names(request, flows))
+                  languages=languages)
 
 
 @bp.get("/flows/<name>")
@@ -89,4 +83,4 @@ async def flow_page(request: Request, name: str) -> HTTPResponse:
     following: Optional[Flow] = flows[index + 1] if index + 1 < len(flows) else None
     return render(request, "console/writers_flow.html", flow=flow, name=name,
                   svg=Markup(render_svg(flow, languages)), lang=choice, languages=languages,
-                  previous=previous, following=following, form_name=_form_names(request, found))
+                  previous=previous, following=following)

@@ -130,6 +130,7 @@ class Flow:
         waits: False for a rule with ``wait_for_user_input: false``.
         language: The console language of the tags, conditions and terminal labels.
         title: The chart's title (``story: <name>``), start and end: its start and end labels.
+        form_names: Each form the flow runs → its plain name in the console language (``flow_form_<form>``).
     """
 
     name: str
@@ -145,6 +146,7 @@ class Flow:
     title: str = ""
     start: str = ""
     end: str = ""
+    form_names: Dict[str, str] = field(default_factory=dict)
 
     def nodes(self) -> Iterator[Node]:
         """Every node of the flow: its conditions, then its steps and their branches."""
@@ -488,7 +490,7 @@ def _flow(block: StoryBlock, labels: Labels, say: Phrases) -> Flow:
     start = bool(entry.get("conversation_start"))
     name = _clean(block.name) or f"{block.kind} {block.index + 1}"
     waits = entry.get("wait_for_user_input", True) is not False
-    return Flow(
+    flow = Flow(
         name=name,
         kind=block.kind,
         file=block.path,
@@ -502,6 +504,8 @@ def _flow(block: StoryBlock, labels: Labels, say: Phrases) -> Flow:
         start=say("flow_start_conversation" if start else f"flow_start_{block.kind}"),
         end=say("flow_end_waits" if waits else "flow_end_goes_on"),
     )
+    flow.form_names = {form: labels.named("form", form, say.language) for form in flow.forms}
+    return flow
 
 
 def _assign_slugs(flows: Sequence[Flow]) -> None:
