@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import socket
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
-__all__ = ["free_port", "latest_model", "venv_bin"]
+__all__ = ["free_port", "latest_model", "model_staging", "venv_bin"]
 
 _FIRST_PORT = 20000
 _random = random.SystemRandom()
@@ -51,3 +55,21 @@ def latest_model(model_dir: Path) -> Optional[Path]:
     """The newest trained model in a folder, if any."""
     models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1] if models else None
+
+
+@contextmanager
+def model_staging(model_dir: Path) -> Iterator[Path]:
+    """A private folder inside ``model_dir`` for ``rasa train --out``; its model moves into ``model_dir`` at the end.
+
+    Rasa writes its archive in place, for seconds: a reader of :func:`latest_model` (a part starting, a
+    test, another training's conversation tests) could open it half written. Staged, a model appears in
+    ``model_dir`` whole (one rename on the same file system) or, when the block raises, not at all.
+    """
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".training-", dir=model_dir))
+    try:
+        yield staging
+        for built in sorted(staging.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime):
+            os.replace(built, model_dir / built.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

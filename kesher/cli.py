@@ -41,7 +41,7 @@ from actions.orders.repository import OrderNotFound, OrderStateConflict, OrdersU
 from actions.orders.seed import reset_database, seed_database
 from connectors.telegram import TelegramChannel
 from core.language import LANGUAGES
-from core.processes import free_port, latest_model, venv_bin
+from core.processes import free_port, latest_model, model_staging, venv_bin
 from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
 from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
@@ -79,12 +79,14 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
     Raises:
         SystemExit: Training failed.
     """
-    command = ["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
-               "--out", str(settings.model_dir), *extra_args]
-    result = run_rasa([command], PROJECT_ROOT, settings.child_env(), echo=_echo)
-    model = latest_model(settings.model_dir)
-    if result.returncode != 0 or model is None:
-        raise SystemExit(f"rasa train failed (exit code {result.returncode})")
+    with model_staging(settings.model_dir) as staging:
+        command = ["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
+                   "--out", str(staging), *extra_args]
+        result = run_rasa([command], PROJECT_ROOT, settings.child_env(), echo=_echo)
+        built = latest_model(staging)
+        if result.returncode != 0 or built is None:
+            raise SystemExit(f"rasa train failed (exit code {result.returncode})")
+    model = settings.model_dir / built.name  # moved there whole as the block ended
     # Each model is ~125 MB: keep the one in use and the one before it.
     older = sorted(settings.model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-2]
     for stale in older:

@@ -33,11 +33,12 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from core.processes import latest_model
+from core.processes import latest_model, model_staging
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
@@ -187,13 +188,15 @@ class Ship:
     def train_and_test(self, result: ShipResult) -> Path:
         """``rasa train`` with the cache, then the conversation tests on the new model, in one process."""
         before = latest_model(self.model_dir)
-        with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp, ExitStack() as staged:
             commands: List[List[str]] = []
-            if self.given_model is None:
+            # The new model goes into the model folder only once its conversation tests passed, and whole.
+            staging = staged.enter_context(model_staging(self.model_dir)) if self.given_model is None else None
+            if staging is not None:
                 # The check lane runs Rasa's validation next to this one; it is not run twice.
                 commands.append(["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
-                                 "--out", str(self.model_dir), "--skip-validation"])
-            tested = self.given_model or self.model_dir  # a folder: Rasa tests the newest model in it
+                                 "--out", str(staging), "--skip-validation"])
+            tested = self.given_model or staging  # a folder: Rasa tests the newest model in it
             commands.append(["test", "core", "--e2e", "--stories", str(self.conversation_tests),
                              "--model", str(tested), "--out", tmp, "--fail-on-prediction-errors", "--no-plot"])
             batch = run_rasa(commands, self.project, self.settings.child_env(), self._children.started)
@@ -205,9 +208,10 @@ class Ship:
                 lines = batch.output.splitlines()
                 errors = [line for line in lines if "Error" in line or "Exception" in line or "error:" in line]
                 raise StepFailed("train", "training failed:\n" + "\n".join((errors or lines)[-20:]))
-            model = self.given_model or latest_model(self.model_dir)
-            if model is None:
+            built = self.given_model or (latest_model(staging) if staging is not None else None)
+            if built is None:
                 raise StepFailed("train", f"no model in {self.model_dir} after training")
+            model = built if self.given_model else self.model_dir / built.name  # there once the block ends
             if self.given_model is None:
                 unchanged = " (nothing changed: the current model)" if model == before else ""
                 self.out(f"   model: {model.name}{unchanged}")
