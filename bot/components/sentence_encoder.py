@@ -195,11 +195,15 @@ class Prefetcher:
         return len(self._pending)
 
     def take(self, variant: str, prefix: str, text: str) -> Optional[np.ndarray]:
-        """The prefetched vector of ``text`` (the earliest of its pending encodings), waiting if it is being computed.
+        """The prefetched vector of ``text`` (the earliest of its encodings), if it is computed already.
+
+        A message's own parse awaits its encoding before the pipeline runs (:func:`awaited_by_parse`), so
+        it always finds it done. An encoding still pending belongs to a message whose parse is yet to
+        come; another parse of the same text (``/model/parse``, a model's warm-up) leaves it to that
+        message and encodes for itself, rather than wait for it in the event loop.
 
         Returns:
-            ``None`` if it was not prefetched, had not started (it is cancelled:
-            encoding it now is as fast) or failed.
+            ``None`` if it was not prefetched, is not computed yet, or failed.
         """
         key = (variant, prefix, text)
         with self._lock:
@@ -207,9 +211,12 @@ class Prefetcher:
             if not numbers:
                 return None
             number = numbers[0]
+            future = self._pending[number][1]
+            if not future.done():
+                return None
             self._forget(key, number)
-            _, future = self._pending.pop(number)
-        if future.cancel():
+            del self._pending[number]
+        if future.cancelled():
             return None
         try:
             return future.result()

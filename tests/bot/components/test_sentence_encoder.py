@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
@@ -103,8 +104,8 @@ def test_a_prefetched_message_gets_the_vector_it_would_have_got():
         prefetcher.submit(text)
     expected = shared_encoder().encode(list(texts), "query")
     for text, vector in zip(texts, expected, strict=True):
-        # One not started yet is cancelled by take (encoding it in place is as fast): wait for the worker.
-        until_sync(partial(_started, prefetcher, text), what=f"the worker started {text!r}")
+        # The message's parse awaits its encoding first (awaited_by_parse): so does this test.
+        until_sync(partial(_encoded, prefetcher, text), what=f"the worker encoded {text!r}")
         taken = prefetcher.take("original", "query", text)
         assert taken is not None and np.allclose(taken, vector)
     assert prefetcher.take("original", "query", "where is my order?") is None  # taken once
@@ -124,12 +125,27 @@ def test_the_component_takes_the_channels_prefetch(tmp_path: Path):
     encoder = SentenceEncoder({**SentenceEncoder.get_default_config(), "cache_dir": False}, "e5")
     encoder.process([Message(data={TEXT: "warm up"})])  # the served configuration is the loaded model's
     prefetch("  can I pay with paypal  ")
-    until_sync(lambda: _started(_prefetcher(), "can I pay with paypal"), what="the prefetch started")
+    until_sync(lambda: _encoded(_prefetcher(), "can I pay with paypal"), what="the prefetch done")
     message = Message(data={TEXT: "can I pay with paypal"})
     encoder.process([message])
     assert np.allclose(sentence_vector(message), shared_encoder().encode(["can I pay with paypal"], "query")[0])
     # taken by the pipeline: nothing left pending for that text
     assert _prefetcher().take("original", "query", "can I pay with paypal") is None
+
+
+def test_another_parse_of_the_same_text_neither_waits_for_nor_takes_a_customers_pending_encoding():
+    prefetcher = Prefetcher()
+    prefetcher.serve("original", "query", 1)
+    shared_encoder().encode(["warm"], "query")
+    long_message = "is there a store near the central station that is open on friday " * 25  # ~400 tokens
+    encoding = prefetcher.submit(long_message)
+    assert encoding is not None
+    started = time.perf_counter()
+    assert prefetcher.take("original", "query", long_message) is None  # e.g. /model/parse: encodes itself
+    assert not encoding.done() and time.perf_counter() - started < 0.05  # it did not wait for the worker
+    encoding.result(timeout=30)
+    taken = prefetcher.take("original", "query", long_message)  # the customer's parse, once it is ready
+    assert taken is not None and np.allclose(taken, encoding.result())
 
 
 def _prefetcher() -> Prefetcher:
@@ -204,6 +220,11 @@ async def test_waiting_for_a_dropped_prefetch_does_not_raise():
 def _started(prefetcher: Prefetcher, text: str) -> bool:
     futures = [future for key, future in prefetcher._pending.values() if key == ("original", "query", text)]
     return bool(futures) and (futures[0].running() or futures[0].done())
+
+
+def _encoded(prefetcher: Prefetcher, text: str) -> bool:
+    futures = [future for key, future in prefetcher._pending.values() if key == ("original", "query", text)]
+    return bool(futures) and futures[0].done()
 
 
 def test_the_encoders_idle_threads_sleep() -> None:
