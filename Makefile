@@ -112,4 +112,4 @@ ship: install
 	$(KESHER) ship $(SHIP_ARGS)
 
 clean:
-	rm -rf $(VENV) models/*.tar.gz .rasa results var
+	rm -rf $(VENV) models/*.tar.gz models/.training-* .rasa results var

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Tuple
 
-__all__ = ["free_port", "latest_model", "model_staging", "venv_bin"]
+__all__ = ["free_port", "latest_model", "model_staging", "promote", "staging_folder", "venv_bin"]
 
 _FIRST_PORT = 20000
 _random = random.SystemRandom()
@@ -52,24 +52,43 @@ def venv_bin(name: str) -> str:
 
 
 def latest_model(model_dir: Path) -> Optional[Path]:
-    """The newest trained model in a folder, if any."""
-    models = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None
+    """The newest trained model in a folder, if any (one pruned meanwhile by another training is skipped)."""
+    dated = []
+    for model in model_dir.glob("*.tar.gz"):
+        try:
+            dated.append((model.stat().st_mtime, model))
+        except FileNotFoundError:
+            continue
+    return max(dated)[1] if dated else None
 
 
 @contextmanager
-def model_staging(model_dir: Path) -> Iterator[Path]:
-    """A private folder inside ``model_dir`` for ``rasa train --out``; its model moves into ``model_dir`` at the end.
+def staging_folder(model_dir: Path) -> Iterator[Path]:
+    """A private folder inside ``model_dir`` for ``rasa train --out``, removed with what is left in it at the end.
 
     Rasa writes its archive in place, for seconds: a reader of :func:`latest_model` (a part starting, a
-    test, another training's conversation tests) could open it half written. Staged, a model appears in
-    ``model_dir`` whole (one rename on the same file system) or, when the block raises, not at all.
+    test, another training's conversation tests) could open it half written. A model trained here reaches
+    ``model_dir`` only through :func:`promote`, whole (one rename on the same file system).
     """
     model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".training-", dir=model_dir))
     try:
         yield staging
-        for built in sorted(staging.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime):
-            os.replace(built, model_dir / built.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def promote(staged: Path, model_dir: Path) -> Path:
+    """Moves a model trained in a :func:`staging_folder` into ``model_dir``; returns where it is now."""
+    final = model_dir / staged.name
+    os.replace(staged, final)
+    return final
+
+
+@contextmanager
+def model_staging(model_dir: Path) -> Iterator[Path]:
+    """A :func:`staging_folder` whose model moves into ``model_dir`` when the block ends without an exception."""
+    with staging_folder(model_dir) as staging:
+        yield staging
+        for built in sorted(staging.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime):
+            promote(built, model_dir)

@@ -87,10 +87,16 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
         if result.returncode != 0 or built is None:
             raise SystemExit(f"rasa train failed (exit code {result.returncode})")
     model = settings.model_dir / built.name  # moved there whole as the block ended
-    # Each model is ~125 MB: keep the one in use and the one before it.
-    older = sorted(settings.model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-2]
-    for stale in older:
-        stale.unlink()
+    # Each model is ~125 MB: keep the one in use and the one before it (another training may prune too).
+    dated = []
+    for found in settings.model_dir.glob("*.tar.gz"):
+        try:
+            dated.append((found.stat().st_mtime, found))
+        except FileNotFoundError:
+            continue
+    for _, stale in sorted(dated)[:-2]:
+        if stale != model:
+            stale.unlink(missing_ok=True)
     return model
 
 

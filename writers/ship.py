@@ -12,7 +12,9 @@ work on them at once and Rasa is imported once per lane:
 - **gate**: the NLU gate from #2 (:mod:`writers.nlu_gate`: its own split,
   training and tests, in one process).
 
-When all three have passed, **publish** puts the model in the model server's
+When all three have passed, the new model moves from the ship's staging folder
+into the model folder (so a model that failed a step is never the newest there,
+the one `make up` serves), and **publish** puts it in the model server's
 folder. Every running ``rasa run`` pulls it within ``KESHER_MODEL_PULL_SECONDS``,
 loads it next to the one serving (``bot/model_swap.py``) and switches without a
 restart; conversations are in Redis and carry on.
@@ -38,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from core.processes import latest_model, model_staging
+from core.processes import latest_model, promote, staging_folder
 from core.rasa_api import api_headers
 from core.settings import PROJECT_ROOT, Settings
 from writers.model_server import publish
@@ -46,7 +48,7 @@ from writers.nlu_gate import evaluate
 from writers.project import Project
 from writers.rasa_batch import ChildProcesses, run_rasa
 
-__all__ = ["Ship", "ShipResult", "main", "model_id"]
+__all__ = ["Ship", "ShipResult", "StepFailed", "main", "model_id"]
 
 Out = Callable[[str], None]
 
@@ -117,6 +119,7 @@ class Ship:
         self.wait_live_seconds = wait_live_seconds
         self.out = out
         self._children = ChildProcesses()
+        self._staging: Optional[Path] = None  # where this ship trains (core.processes.staging_folder)
 
     def run(self) -> ShipResult:
         """Runs the three lanes side by side, then publishes if every one passed."""
@@ -129,24 +132,32 @@ class Ship:
         self.out("== " + " | ".join("train → test" if name == "train" else name for name in lanes))
         failure: Optional[StepFailed] = None
         model: Optional[Path] = None
-        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="ship") as pool:
-            futures: Dict[Future[Optional[Path]], str] = {pool.submit(lane, result): name
-                                                          for name, lane in lanes.items()}
-            for future in as_completed(futures):
+        with ExitStack() as staged:
+            # The new model joins the model folder (where `make up` takes the newest) only once every lane
+            # passed; otherwise it goes with the staging folder.
+            self._staging = (staged.enter_context(staging_folder(self.model_dir)) if self.given_model is None
+                             else None)
+            with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="ship") as pool:
+                futures: Dict[Future[Optional[Path]], str] = {pool.submit(lane, result): name
+                                                              for name, lane in lanes.items()}
+                for future in as_completed(futures):
+                    try:
+                        found = future.result()
+                    except StepFailed as exc:
+                        if failure is None:
+                            failure = exc
+                            self._children.stop()  # the other lanes' results no longer matter
+                        continue
+                    if futures[future] == "train":
+                        model = found
+            if failure is None and model is not None:
+                if self._staging is not None:
+                    model = promote(model, self.model_dir)
+                ready = model
                 try:
-                    found = future.result()
+                    self._step("publish", result, lambda: self.publish(ready))
                 except StepFailed as exc:
-                    if failure is None:
-                        failure = exc
-                        self._children.stop()  # the other lanes' results no longer matter
-                    continue
-                if futures[future] == "train":
-                    model = found
-        if failure is None and model is not None:
-            try:
-                self._step("publish", result, lambda: self.publish(model))
-            except StepFailed as exc:
-                failure = exc
+                    failure = exc
         result.seconds["total"] = time.monotonic() - started
         if failure is not None:
             result.failed_step, result.reason = failure.step, str(failure)
@@ -186,12 +197,15 @@ class Ship:
         self.out(f"   check: {result.seconds['check']:.0f} s")
 
     def train_and_test(self, result: ShipResult) -> Path:
-        """``rasa train`` with the cache, then the conversation tests on the new model, in one process."""
+        """``rasa train`` with the cache, then the conversation tests on the new model, in one process.
+
+        Returns:
+            The tested model: the given one, or the new one, still in the ship's staging folder.
+        """
         before = latest_model(self.model_dir)
-        with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp, ExitStack() as staged:
+        staging = self._staging
+        with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp:
             commands: List[List[str]] = []
-            # The new model goes into the model folder only once its conversation tests passed, and whole.
-            staging = staged.enter_context(model_staging(self.model_dir)) if self.given_model is None else None
             if staging is not None:
                 # The check lane runs Rasa's validation next to this one; it is not run twice.
                 commands.append(["train", "--domain", "domain", "--data", "data", "--config", "config.yml",
@@ -208,12 +222,12 @@ class Ship:
                 lines = batch.output.splitlines()
                 errors = [line for line in lines if "Error" in line or "Exception" in line or "error:" in line]
                 raise StepFailed("train", "training failed:\n" + "\n".join((errors or lines)[-20:]))
-            built = self.given_model or (latest_model(staging) if staging is not None else None)
-            if built is None:
+            model = self.given_model or (latest_model(staging) if staging is not None else None)
+            if model is None:
                 raise StepFailed("train", f"no model in {self.model_dir} after training")
-            model = built if self.given_model else self.model_dir / built.name  # there once the block ends
             if self.given_model is None:
-                unchanged = " (nothing changed: the current model)" if model == before else ""
+                unchanged = (" (nothing changed: the current model)"
+                             if before is not None and model.name == before.name else "")
                 self.out(f"   model: {model.name}{unchanged}")
                 self.out(f"   train: {result.seconds.get('train', 0):.0f} s")
             else:
