@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -276,13 +277,35 @@ def _message(
     cte = "base64" if language == "he" else "quoted-printable"
     for block in blocks:
         if block.kind == "unsub":  # RFC 2369 and RFC 8058: the mail client's own "unsubscribe", one POST
-            msg["List-Unsubscribe"] = f"<{block.items[2]}>"
+            msg["List-Unsubscribe"] = _Unfolded("List-Unsubscribe", f"<{block.items[2]}>")
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     text = mask_sensitive(_render_text(masked, language), language) + _unsubscribe_text(masked, language)
     msg.set_content(text, cte=cte)
     msg.add_alternative(_render_html(masked, language, subject), subtype="html", cte=cte)
     msg["Content-Language"] = language  # after the parts: set_content drops Content-* headers
     return msg
+
+
+class _Unfolded(str):
+    """A header value sent on one line as written, never folded nor encoded.
+
+    The unsubscribe link (~180 characters, no spaces) is longer than the 78 that the SMTP policy folds at,
+    and a value it cannot fold becomes RFC 2047 encoded words (``=?utf-8?q?=3Chttps...``), which mail
+    clients do not read as the ``<URL>`` of RFC 2369 / RFC 8058. RFC 5322 allows lines up to 998 characters.
+    """
+
+    def __new__(cls, name: str, value: str) -> _Unfolded:
+        if len(name) + len(value) + 2 > 998 or any(c in value for c in "\r\n") or not value.isascii():
+            raise ValueError(f"{name} cannot be sent unfolded: {value[:80]!r}")
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    name: str
+
+    def fold(self, *, policy: Policy) -> str:
+        """The header's line, whatever the policy's line length (the email package calls this)."""
+        return f"{self.name}: {self}{policy.linesep}"
 
 
 def _greeting(conv: Conversation, say: Say) -> _Block:

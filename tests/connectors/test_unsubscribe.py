@@ -112,6 +112,10 @@ async def test_the_late_order_mail_carries_a_signed_one_click_link_without_the_a
     assert query["e"] == [email_digest(order.email)] and len(query["t"][0]) == 64 and query["lang"] == ["en"]
     local = order.email.split("@")[0]
     assert local not in link and quote(order.email) not in link
+    # On the wire the header is the <URL> itself, on one line: not folded, not RFC 2047 encoded words,
+    # which mail clients would not read as RFC 2369's link.
+    raw = smtp_sink.raw[smtp_sink.messages.index(mail)]
+    assert f"\r\nList-Unsubscribe: <{link}>\r\n".encode() in raw
     text, page = mail.get_body(("plain",)), mail.get_body(("html",))
     assert text is not None and page is not None
     assert link in text.get_content() and "Unsubscribe with one click" in text.get_content()

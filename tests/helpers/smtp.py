@@ -32,6 +32,7 @@ class SmtpSink:
     port: int
     messages: List[EmailMessage] = field(default_factory=list)
     envelopes: List[List[str]] = field(default_factory=list)
+    raw: List[bytes] = field(default_factory=list)  # each message as it came over the wire
     _server: Optional[asyncio.AbstractServer] = None
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -39,6 +40,7 @@ class SmtpSink:
         message = BytesParser(policy=policy.default).parsebytes(raw)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.raw.append(raw)
         self.envelopes.append(list(envelope.rcpt_tos))
         return "250 OK"
 
