@@ -147,7 +147,7 @@ def add_unsubscribe_routes(bp: Blueprint, runtime: Callable[[], ChannelRuntime])
             log.warning("unsubscribe: a link with a wrong signature from %s", client_address(request))
             return page(texts, language, "unsubscribe_forbidden", status=403)
         if request.method == "GET":  # a mail scanner's fetch, or the customer: ask, change nothing
-            here = f"{request.path}?{request.query_string}"
+            here = f"?{request.query_string}"  # relative: right behind a proxy that strips a path prefix too
             return page(texts, language, "unsubscribe_question", confirm_action=here)
         try:
             await rt.container.notices.opt_out_address(digest, language)

@@ -224,7 +224,7 @@ async def test_stop_opts_the_customer_out_and_the_next_delay_reaches_nobody(
     # The channel's router is the one that takes "stop"; it shares Redis with the service.
     await customer.say("הסר")
     [_, confirmation] = await customer.replies(2)
-    assert strip_controls(confirmation.text).startswith("בוצע. לא נשלח יותר הודעות יזומות")
+    assert strip_controls(confirmation.text).startswith("בוצע. מעכשיו לא נשלח לכם עוד הודעות יזומות")
     assert app.bot.texts == ["שלום"]  # "stop" never reached the bot
 
     await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE, datetime.now())
