@@ -10,9 +10,9 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
-__all__ = ["free_port", "latest_model", "model_staging", "promote", "staging_folder", "venv_bin"]
+__all__ = ["free_port", "latest_model", "model_staging", "models_by_age", "promote", "staging_folder", "venv_bin"]
 
 _FIRST_PORT = 20000
 _random = random.SystemRandom()
@@ -51,15 +51,21 @@ def venv_bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def latest_model(model_dir: Path) -> Optional[Path]:
-    """The newest trained model in a folder, if any (one pruned meanwhile by another training is skipped)."""
+def models_by_age(model_dir: Path) -> List[Path]:
+    """The trained models in a folder, oldest first (one another training prunes meanwhile is left out)."""
     dated = []
     for model in model_dir.glob("*.tar.gz"):
         try:
             dated.append((model.stat().st_mtime, model))
         except FileNotFoundError:
             continue
-    return max(dated)[1] if dated else None
+    return [model for _, model in sorted(dated)]
+
+
+def latest_model(model_dir: Path) -> Optional[Path]:
+    """The newest trained model in a folder, if any."""
+    models = models_by_age(model_dir)
+    return models[-1] if models else None
 
 
 @contextmanager
@@ -90,5 +96,5 @@ def model_staging(model_dir: Path) -> Iterator[Path]:
     """A :func:`staging_folder` whose model moves into ``model_dir`` when the block ends without an exception."""
     with staging_folder(model_dir) as staging:
         yield staging
-        for built in sorted(staging.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime):
+        for built in models_by_age(staging):
             promote(built, model_dir)

@@ -41,7 +41,7 @@ from actions.orders.repository import OrderNotFound, OrderStateConflict, OrdersU
 from actions.orders.seed import reset_database, seed_database
 from connectors.telegram import TelegramChannel
 from core.language import LANGUAGES
-from core.processes import free_port, latest_model, model_staging, venv_bin
+from core.processes import free_port, latest_model, model_staging, models_by_age, venv_bin
 from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
 from core.rasa_api import api_token
 from core.settings import PROJECT_ROOT, Settings
@@ -88,13 +88,7 @@ def train_model(settings: Settings, extra_args: Sequence[str] = ()) -> Path:
             raise SystemExit(f"rasa train failed (exit code {result.returncode})")
     model = settings.model_dir / built.name  # moved there whole as the block ended
     # Each model is ~125 MB: keep the one in use and the one before it (another training may prune too).
-    dated = []
-    for found in settings.model_dir.glob("*.tar.gz"):
-        try:
-            dated.append((found.stat().st_mtime, found))
-        except FileNotFoundError:
-            continue
-    for _, stale in sorted(dated)[:-2]:
+    for stale in models_by_age(settings.model_dir)[:-2]:
         if stale != model:
             stale.unlink(missing_ok=True)
     return model
