@@ -46,7 +46,7 @@ from analytics.kpis import BREAKDOWNS, KPI_NAMES, KpiFilter, kpi_breakdown, kpi_
 from console.auth import require_role
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.web import render, text_direction, ui_language
+from console.web import named, render, text_direction, ui_language
 from core import channels
 from core.errors import InvalidInput, Unavailable
 from core.language import is_language
@@ -563,7 +563,7 @@ def _sayer(request: Request) -> Tuple[Say, Callable[[str, str], str]]:
         return texts.text(key, language, **values)
 
     def label(prefix: str, code: str) -> str:
-        return say(f"{prefix}{code}") if f"{prefix}{code}" in texts else code.replace("_", " ")
+        return named(request, prefix, code)
 
     return say, label
 

@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse, json
 from console.auth import current_agent, require_role
 from console.context import state
 from console.middleware import load_session, security_headers
-from console.web import MAX_JSON_BYTES, jsonable, render, say, text_direction, ui_language
+from console.web import MAX_JSON_BYTES, jsonable, named, render, say, text_direction, ui_language
 from core.errors import InvalidInput, NotFound
 from edge.requests import json_object, text_field
 from handoff.models import ConversationState
@@ -60,13 +60,6 @@ def _waited(request: Request, seconds: int) -> str:
     return say(request, "console_supervisor_waited_minutes", minutes=math.floor(seconds / 60))
 
 
-def _named(request: Request, prefix: str, code: Any) -> str:
-    """A code's name in the catalog (``console_dash_channel_web`` → "Web chat"); an unknown code as it is."""
-    code = str(code or "")
-    key = prefix + code
-    return say(request, key) if code and key in state(request).texts else code
-
-
 def _labelled(request: Request, view: Dict[str, Any]) -> Dict[str, Any]:
     """The overview with what the page shows as text, in the supervisor's language."""
     for agent in view["agents"]:
@@ -77,8 +70,8 @@ def _labelled(request: Request, view: Dict[str, Any]) -> Dict[str, Any]:
         agent["load_label"] = say(request, "console_supervisor_load", open=agent["open"], capacity=agent["capacity"])
     for row in view["queue"]:
         row["wait_label"] = _waited(request, int(row["waiting_seconds"]))
-        row["language_label"] = _named(request, "console_dash_language_", row.get("language"))
-        row["channel_label"] = _named(request, "console_dash_channel_", row.get("channel"))
+        row["language_label"] = named(request, "console_dash_language_", str(row.get("language") or ""))
+        row["channel_label"] = named(request, "console_dash_channel_", str(row.get("channel") or ""))
     view["alert_label"] = (say(request, "console_supervisor_alert", count=view["alerts"],
                                wait=_waited(request, int(view["alert_seconds"]))) if view["alerts"] else "")
     view["title_alert"] = say(request, "console_supervisor_title_alert", count=view["alerts"]) if view["alerts"] else ""

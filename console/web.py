@@ -112,6 +112,12 @@ def say(request: Request, key: str, /, **values: Any) -> str:
     return state(request).texts.text(key, ui_language(request), **values)
 
 
+def named(request: Request, prefix: str, code: str) -> str:
+    """A code's name in the UI language (``console_dash_channel_`` + ``web`` → "Web chat"); else the code, spaced."""
+    key = f"{prefix}{code}"
+    return say(request, key) if key in state(request).texts else code.replace("_", " ")
+
+
 def with_names(request: Request, values: Mapping[str, Any]) -> Dict[str, Any]:
     """A text's values with the codes the catalog names spelt out in the request's UI language.
 
