@@ -73,6 +73,12 @@ async def _late_mail(service: Container, sink: SmtpSink, order: Order, estimate:
     return mails[-1]
 
 
+async def _mailed_link(service: Container, sink: SmtpSink, language: str) -> Tuple[Order, str]:
+    """An open order of a ``language`` customer, delayed, and the unsubscribe link its notice e-mail carries."""
+    order = _open_orders(service.orders, language)[0]
+    return order, _link(await _late_mail(service, sink, order))
+
+
 def _link(mail: EmailMessage) -> str:
     header = str(mail["List-Unsubscribe"])
     assert header.startswith("<") and header.endswith(">")
@@ -162,8 +168,7 @@ async def test_a_hebrew_customer_unsubscribes_in_a_browser_and_the_next_late_ord
 async def test_a_mail_clients_one_click_post_unsubscribes_and_drops_the_queued_mail(
         served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
     _app, service = served
-    order = _open_orders(service.orders, "en")[0]
-    link = _link(await _late_mail(service, smtp_sink, order))
+    order, link = await _mailed_link(service, smtp_sink, "en")
     # A newer estimate: its mail is queued, not sent yet, when the customer clicks "unsubscribe" in the mail client.
     await service.orders.mark_delayed(order.order_id, NEW_ESTIMATE + timedelta(days=3), datetime.now())
 
@@ -185,8 +190,7 @@ async def test_a_mail_clients_one_click_post_unsubscribes_and_drops_the_queued_m
 async def test_a_forged_or_changed_link_gets_403_and_changes_nothing(
         served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
     _app, service = served
-    order = _open_orders(service.orders, "en")[0]
-    link = _link(await _late_mail(service, smtp_sink, order))
+    order, link = await _mailed_link(service, smtp_sink, "en")
     token = parse_qs(urlsplit(link).query)["t"][0]
     forged = [
         _with_query(link, t=("0" if token[0] != "0" else "1") + token[1:]),  # one character changed
@@ -208,8 +212,7 @@ async def test_a_forged_or_changed_link_gets_403_and_changes_nothing(
 
 async def test_malformed_links_get_400_never_500(served, smtp_sink: SmtpSink, redis_client: Redis) -> None:
     _app, service = served
-    order = _open_orders(service.orders, "en")[0]
-    link = _link(await _late_mail(service, smtp_sink, order))
+    order, link = await _mailed_link(service, smtp_sink, "en")
     digest = email_digest(order.email)
     malformed = [
         _with_query(link, t="-"),
@@ -233,8 +236,7 @@ async def test_malformed_links_get_400_never_500(served, smtp_sink: SmtpSink, re
 
 async def test_the_page_follows_the_security_conventions(served, smtp_sink: SmtpSink) -> None:
     _app, service = served
-    order = _open_orders(service.orders, "en")[0]
-    link = _link(await _late_mail(service, smtp_sink, order))
+    _order, link = await _mailed_link(service, smtp_sink, "en")
     async with httpx.AsyncClient() as http:
         page = await http.get(link)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -249,8 +251,7 @@ async def test_the_page_follows_the_security_conventions(served, smtp_sink: Smtp
 async def test_the_page_is_rate_limited_per_client_address(
         channel_settings: Settings, served, smtp_sink: SmtpSink) -> None:
     _app, service = served
-    order = _open_orders(service.orders, "en")[0]
-    link = _link(await _late_mail(service, smtp_sink, order))
+    order, link = await _mailed_link(service, smtp_sink, "en")
     strict = channel_settings.replace(limit_unsubscribe_per_source="3/600")
     async with serving_channel(lambda rt: WebChannel(WEB_SECRET, rt=rt), strict) as limited:
         url = limited.base.removesuffix("/webhooks/web") + urlsplit(link)._replace(scheme="", netloc="").geturl()

@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -132,13 +132,19 @@ def test_the_component_takes_the_channels_prefetch(tmp_path: Path):
     assert _prefetcher().take("original", "query", "can I pay with paypal") is None
 
 
-def test_another_parse_of_the_same_text_neither_waits_for_nor_takes_a_customers_pending_encoding():
+def _long_prefetch(long_message: str) -> Tuple[Prefetcher, Future[Any]]:
+    """A warm prefetcher that is encoding ``long_message`` (hundreds of tokens: it takes a while)."""
     prefetcher = Prefetcher()
     prefetcher.serve("original", "query", 1)
     shared_encoder().encode(["warm"], "query")
-    long_message = "is there a store near the central station that is open on friday " * 25  # ~400 tokens
     encoding = prefetcher.submit(long_message)
     assert encoding is not None
+    return prefetcher, encoding
+
+
+def test_another_parse_of_the_same_text_neither_waits_for_nor_takes_a_customers_pending_encoding():
+    long_message = "is there a store near the central station that is open on friday " * 25  # ~400 tokens
+    prefetcher, encoding = _long_prefetch(long_message)
     # e.g. /model/parse of the same text while the worker is on it: it encodes for itself (the old take waited
     # for the worker, in the event loop, and returned the customer's vector).
     assert prefetcher.take("original", "query", long_message) is None
@@ -161,12 +167,8 @@ async def _loop_turns_while_pending(future: Future[Any], pause: float = 0.0) -> 
 
 
 async def test_waiting_for_a_prefetch_leaves_the_event_loop_free():
-    prefetcher = Prefetcher()
-    prefetcher.serve("original", "query", 1)
-    shared_encoder().encode(["warm"], "query")
     long_message = "my order has not arrived yet and I would like to know where it is " * 25  # ~500 tokens
-    encoding = prefetcher.submit(long_message)
-    assert encoding is not None
+    prefetcher, encoding = _long_prefetch(long_message)
     _, ticks = await asyncio.gather(until_encoded(encoding), _loop_turns_while_pending(encoding))
     assert encoding.done() and ticks > 10  # other work ran while the vector was computed
     assert prefetcher.take("original", "query", long_message) is not None
