@@ -202,7 +202,6 @@ class Ship:
         Returns:
             The tested model: the given one, or the new one, still in the ship's staging folder.
         """
-        before = latest_model(self.model_dir)
         staging = self._staging
         with tempfile.TemporaryDirectory(prefix="kesher-ship-") as tmp:
             commands: List[List[str]] = []
@@ -226,9 +225,7 @@ class Ship:
             if model is None:
                 raise StepFailed("train", f"no model in {self.model_dir} after training")
             if self.given_model is None:
-                unchanged = (" (nothing changed: the current model)"
-                             if before is not None and model.name == before.name else "")
-                self.out(f"   model: {model.name}{unchanged}")
+                self.out(f"   model: {model.name}")
                 self.out(f"   train: {result.seconds.get('train', 0):.0f} s")
             else:
                 self.out(f"   model: {model.name} (given, not trained here)")
