@@ -7,6 +7,7 @@ benchmark; never training data): questions a shop's customers would ask that
 Kesher's content does not answer, and paraphrases of every FAQ, of the core
 requests and of a few help-centre articles. A fixed split (stated in the files)
 keeps a validation half for calibrating thresholds and a test half for reporting.
+A calibration set (``bench/data/near_domain/calibration``) joins the validation half.
 A second set (``bench/data/near_domain/held_out``), written later from the shop's
 answers alone, is only reported: never swept, its questions never printed.
 
@@ -66,6 +67,9 @@ DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
 # validation half carry over to questions nobody tuned on.
 HELD_OUT_DIR = DATA_DIR / "held_out"
 HELD_OUT = "held_out"
+# A third set, written like the second one, for choosing thresholds: every item is "validation", beside the
+# first set's validation half (which had been read too often to choose on alone).
+CALIBRATION_DIR = DATA_DIR / "calibration"
 BENCHMARKS_MD = PROJECT_ROOT / "docs" / "benchmarks.md"
 SECTION = "## Near-domain questions (`python -m bench.near_domain`)"
 LANGUAGES = ("en", "he")
@@ -191,9 +195,11 @@ def load_items(language: str, data_dir: Path = DATA_DIR, split: Optional[str] = 
     return items
 
 
-def all_items(held_out_dir: Path = HELD_OUT_DIR) -> List[Item]:
-    """Both sets, both languages: the first set's halves, then the second set's :data:`HELD_OUT` items."""
+def all_items(held_out_dir: Path = HELD_OUT_DIR, calibration_dir: Path = CALIBRATION_DIR) -> List[Item]:
+    """Every set, both languages: the first set's halves, the calibration set (validation), the second set."""
     items = [item for language in LANGUAGES for item in load_items(language)]
+    if calibration_dir.is_dir():
+        items += [item for language in LANGUAGES for item in load_items(language, calibration_dir, "validation")]
     if held_out_dir.is_dir():
         items += [item for language in LANGUAGES for item in load_items(language, held_out_dir, HELD_OUT)]
     return items
@@ -468,7 +474,7 @@ def cost(by_language: Dict[str, Score]) -> float:
 
 
 def choose(grid: Grid, configured: Thresholds) -> Thresholds:
-    """Sweeps the thresholds on ``grid`` (the validation half) and picks the values.
+    """Sweeps the thresholds on ``grid`` (the validation questions) and picks the values.
 
     The choice: the lowest :func:`cost`; then the most core requests and
     articles answered right; then the values closest to ``configured`` (a
@@ -520,7 +526,7 @@ def figures_table(rows: Sequence[Tuple[str, Dict[str, Score]]]) -> List[str]:
 
 
 def sweep_table(name: str, values: Sequence[float], chosen: Thresholds, grid: Grid) -> List[str]:
-    """One threshold varied, the others at the chosen values (validation half)."""
+    """One threshold varied, the others at the chosen values (validation questions)."""
     lines = [
         f"| {name} | wrong en | wrong he | FAQ right en | FAQ right he | core right en | core right he "
         "| articles right en | articles right he | cost |",
@@ -652,7 +658,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"Run {datetime.now().isoformat(timespec='minutes')} on {machine()}; model `{model.name}`, "
         f"config `{args.config.name}`; {per_message_ms:.1f} ms per parse in-process.",
         "",
-        "Questions per language (validation / test): " + "; ".join(
+        "Questions per language (validation: the first set's half and the calibration set / test): " + "; ".join(
             f"{lang}: unanswerable {c[('unanswerable', 'validation')]}/{c[('unanswerable', 'test')]}, "
             f"FAQ paraphrases {c[('faq', 'validation')]}/{c[('faq', 'test')]}, "
             f"core requests {c[('intent', 'validation')]}/{c[('intent', 'test')]}, "
@@ -660,7 +666,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "",
         f"As configured: {configured.row()} (the simulated fallback agrees with the model's own on "
         f"{agree}/{len(items)} questions).",
-        f"Chosen on the validation half: {chosen.row()} (cost {cost(validation.score(chosen)):.3f}; "
+        f"Chosen on the validation questions: {chosen.row()} (cost {cost(validation.score(chosen)):.3f}; "
         f"as configured {cost(validation.score(configured)):.3f}).",
         "",
         "**Test half** (goal: under 5 % of unanswerable questions answered wrongly, over 95 % of FAQ "
@@ -670,12 +676,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         ("chosen", score(items, signals, chosen, "test"))]),
         "",
         *held_out_report(items, signals, configured, chosen),
-        "**Validation half:**",
+        "**Validation** (the first set's half and the calibration set):",
         "",
         *figures_table([("as configured", score(items, signals, configured, "validation")),
                         ("chosen", score(items, signals, chosen, "validation"))]),
         "",
-        "**Trade-off on the validation half**, one threshold varied, the others at the chosen values:",
+        "**Trade-off on the validation questions**, one threshold varied, the others at the chosen values:",
     ]
     for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID),
                        ("faq_similarity", SIMILARITY_GRID), ("faq_neighbours", NEIGHBOURS_GRID), ("kb", KB_GRID),
