@@ -66,7 +66,9 @@ class Traffic:
             sent = time.monotonic()
             try:
                 response = requests.get(f"http://127.0.0.1:{self.port}/health", timeout=10)
-                upstream = response.headers.get("X-Kesher-Upstream", "")
+                # nginx lists every replica it tried ("dead, survivor"): the last one answered. An old worker
+                # still draining at the reload may try the killed replica first; the customer sees no failure.
+                upstream = response.headers.get("X-Kesher-Upstream", "").split(", ")[-1]
                 outcome = upstream if response.ok else f"HTTP {response.status_code}"
             except requests.RequestException as exc:
                 outcome = f"failed: {exc}"
