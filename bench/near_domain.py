@@ -63,8 +63,8 @@ from core.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
 # A second set, written later from the shop's answers alone (not from the training data or the first set):
-# every item is HELD_OUT, reported and never swept, so it says how the thresholds chosen on the first set's
-# validation half carry over to questions nobody tuned on.
+# every item is HELD_OUT, reported and never swept, so it says how the thresholds chosen on the validation
+# questions carry over to questions nobody tuned on.
 HELD_OUT_DIR = DATA_DIR / "held_out"
 HELD_OUT = "held_out"
 # A third set, written like the second one, for choosing thresholds: every item is "validation", beside the
@@ -630,8 +630,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--signals", type=Path, help="keep the parses in this file and reuse them if it exists "
                                                       "(only for re-running the sweep on the same model)")
     parser.add_argument("--show-validation-mistakes", action="store_true",
-                        help="also print the validation half's questions not answered right, at the chosen "
-                             "and at the configured values (the half that may be read while tuning)")
+                        help="also print the validation questions not answered right, at the chosen "
+                             "and at the configured values (the questions that may be read while tuning)")
     args = parser.parse_args(argv)
     model = args.model or _latest_model()
 
