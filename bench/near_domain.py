@@ -48,7 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import yaml
@@ -58,8 +58,10 @@ from actions.kb.search import InMemoryKnowledgeBase
 from actions.knowledge import KB_QUESTION_MIN_SCORE
 from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
 from bench.turns import OUT_DIR, machine
-from bot.components.sentence_encoder import shared_encoder
-from core.settings import PROJECT_ROOT
+from bot.components.encoder_input import encoder_input
+from bot.components.faq_selector import FaqSelector, coverage
+from bot.components.sentence_encoder import shared_encoder, token_states
+from core.settings import PROJECT_ROOT, Settings
 
 DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
 # A second set, written later from the shop's answers alone (not from the training data or the first set):
@@ -91,6 +93,8 @@ SIMILARITY_GRID = (0.0, 0.84, 0.86, 0.88, 0.89, 0.9, 0.91, 0.92)
 # The FAQ selector's neighbours_min_margin; -1 is off (the margin is never below it).
 NEIGHBOURS_OFF = -1.0
 NEIGHBOURS_GRID = (NEIGHBOURS_OFF, -0.5, -0.25, 0.0, 0.25, 0.5)
+# The FAQ selector's min_coverage (0: off).
+COVERAGE_GRID = (0.0, 0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.65, 0.7)
 # A wrong answer misleads the customer; a missed FAQ costs a rephrasing or a
 # person, which the honest path offers: the first counts three times (see choose()).
 WRONG_WEIGHT = 3.0
@@ -133,6 +137,8 @@ class Signals:
     faq_similarity: float = 1.0  # e5 cosine to the nearest training example of that FAQ
     # Among the nearest training examples of all intents, that FAQ's weighted share minus out_of_scope's.
     faq_neighbours_margin: float = 1.0
+    # The FAQ selector's coverage of the question's words by that FAQ's examples (1: no FAQ picked).
+    faq_coverage: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,8 @@ class Thresholds:
     ``kb_question``); ``fallback_kb``: the bar for an article after the NLU fell
     back (``actions.fallback.FALLBACK_MIN_SCORE``); ``faq_similarity``: the FAQ
     selector's ``min_similarity`` (e5 cosine to the nearest example of the answer);
-    ``faq_neighbours``: its ``neighbours_min_margin`` (:data:`NEIGHBOURS_OFF`: off).
+    ``faq_neighbours``: its ``neighbours_min_margin`` (:data:`NEIGHBOURS_OFF`: off);
+    ``faq_coverage``: its ``min_coverage`` (0: off).
     """
 
     intent: float
@@ -154,11 +161,13 @@ class Thresholds:
     fallback_kb: float
     faq_similarity: float = 0.0
     faq_neighbours: float = NEIGHBOURS_OFF
+    faq_coverage: float = 0.0
 
     def row(self) -> str:
         """The values as one line of the report."""
         return (f"intent {self.intent:.2f}, ambiguity {self.ambiguity:.2f}, FAQ {self.faq:.2f}, "
                 f"FAQ similarity {self.faq_similarity:.2f}, FAQ neighbours' margin {self.faq_neighbours:.2f}, "
+                f"FAQ coverage {self.faq_coverage:.2f}, "
                 f"article {self.kb:.2f}, "
                 f"article after a fallback {self.fallback_kb:.2f}")
 
@@ -208,7 +217,7 @@ def all_items(held_out_dir: Path = HELD_OUT_DIR, calibration_dir: Path = CALIBRA
 def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_score: float) -> Thresholds:
     """The thresholds config.yml and the knowledge base use today."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    intent, ambiguity, faq, similarity, neighbours = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF
+    intent, ambiguity, faq, similarity, neighbours, covered = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF, 0.0
     for component in config.get("pipeline", []):
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
@@ -218,9 +227,10 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
             similarity = float(component.get("min_similarity", 0.0))
             if int(component.get("neighbours_k", 0)) > 0:
                 neighbours = float(component.get("neighbours_min_margin", 0.0))
+            covered = float(component.get("min_coverage", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
                       fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity,
-                      faq_neighbours=neighbours)
+                      faq_neighbours=neighbours, faq_coverage=covered)
 
 
 def neighbour_settings(config_path: Path) -> Tuple[int, float]:
@@ -230,6 +240,16 @@ def neighbour_settings(config_path: Path) -> Tuple[int, float]:
         if component["name"].endswith("FaqSelector"):
             return int(component.get("neighbours_k", 0)), float(component.get("neighbours_temperature", 0.02))
     return 0, 0.02
+
+
+def coverage_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
+    """The FAQ selector's ``coverage_pieces`` and ``coverage_skip_words`` in the config (or its defaults)."""
+    settings = FaqSelector.get_default_config()
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    for component in config.get("pipeline", []):
+        if component["name"].endswith("FaqSelector"):
+            settings.update(component)
+    return int(settings["coverage_pieces"]), frozenset(str(w).casefold() for w in settings["coverage_skip_words"])
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:
@@ -251,12 +271,13 @@ def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Option
         faq_confidence, fell_back
 
 
-async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[int, float] = (0, 0.02)
-                         ) -> Tuple[List[Signals], float]:
+async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[int, float] = (0, 0.02),
+                         covering: Tuple[int, FrozenSet[str]] = (2, frozenset())) -> Tuple[List[Signals], float]:
     """Parses every question with the model and ranks the help centre for it.
 
     ``neighbours``: the FAQ selector's ``neighbours_k`` and ``neighbours_temperature``
-    (for :func:`faq_neighbours_margins`; k 0: every margin 1, never a fallback).
+    (for :func:`faq_neighbours_margins`; k 0: every margin 1, never a fallback);
+    ``covering``: its ``coverage_pieces`` and ``coverage_skip_words`` (for :func:`faq_coverages`).
     """
     from rasa.core.agent import Agent  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
     from rasa.utils.common import configure_logging_and_warnings  # noqa: PLC0415 - as above
@@ -280,8 +301,9 @@ async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[i
     questions, examples, labels = e5_vectors(items)
     similarities = faq_similarities(questions, examples, labels, picks)
     margins = faq_neighbours_margins(questions, examples, labels, picks, *neighbours)
-    return [replace(s, faq_similarity=sim, faq_neighbours_margin=margin)
-            for s, sim, margin in zip(signals, similarities, margins, strict=True)], per_message_ms
+    coverages = faq_coverages(items, picks, *covering)
+    return [replace(s, faq_similarity=sim, faq_neighbours_margin=margin, faq_coverage=covered)
+            for s, sim, margin, covered in zip(signals, similarities, margins, coverages, strict=True)], per_message_ms
 
 
 def training_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
@@ -333,6 +355,33 @@ def faq_similarities(questions: np.ndarray, examples: np.ndarray, labels: np.nda
     return result
 
 
+def faq_coverages(items: Sequence[Item], picks: Sequence[Optional[str]], pieces: int,
+                  skip_words: FrozenSet[str] = frozenset(),
+                  nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> List[float]:
+    """For each question, the FAQ selector's coverage of its words by the examples of the FAQ picked for it.
+
+    As bot/components/faq_selector.py computes it (:func:`~bot.components.faq_selector.coverage` of the
+    encoder's per-piece states), on the project's training data, which must be what the model was trained
+    on; 1.0 when no FAQ was picked.
+    """
+    texts, labels = training_examples(nlu_dir)
+    faq_texts = [(text, label) for text, label in zip(texts, labels, strict=True) if label.startswith("faq/")]
+    states = token_states([text for text, _ in faq_texts], Settings.from_env().embedding_cache_dir)
+    reference: Dict[str, List[np.ndarray]] = {}
+    for (_, label), rows in zip(faq_texts, states, strict=True):
+        reference.setdefault(label, []).append(rows)
+    stacked = {label: np.concatenate(rows) for label, rows in reference.items()}
+    encoder = shared_encoder()
+    result = []
+    for item, pick in zip(items, picks, strict=True):
+        if not pick:
+            result.append(1.0)
+            continue
+        question = encoder.token_states(encoder_input(item.text), skip_words=skip_words)
+        result.append(coverage(question, stacked.get(pick, np.zeros((0, question.shape[1]), np.float32)), pieces))
+    return result
+
+
 def faq_neighbours_margins(questions: np.ndarray, examples: np.ndarray, labels: np.ndarray,
                            picks: Sequence[Optional[str]], k: int, temperature: float) -> List[float]:
     """For each question, the FAQ selector's neighbours' margin for the FAQ picked for it.
@@ -360,7 +409,7 @@ def falls_back(s: Signals, t: Thresholds) -> bool:
     if s.confidence < t.intent or s.margin < t.ambiguity:
         return True
     return s.intent == "faq" and (s.faq_confidence < t.faq or s.faq_similarity < t.faq_similarity
-                                  or s.faq_neighbours_margin < t.faq_neighbours)
+                                  or s.faq_neighbours_margin < t.faq_neighbours or s.faq_coverage < t.faq_coverage)
 
 
 def reply(s: Signals, t: Thresholds) -> str:
@@ -428,6 +477,7 @@ class Grid:
         self.faq_confidence = np.array([s.faq_confidence for _, s in chosen])
         self.faq_similarity = np.array([s.faq_similarity for _, s in chosen])
         self.faq_neighbours_margin = np.array([s.faq_neighbours_margin for _, s in chosen])
+        self.faq_coverage = np.array([s.faq_coverage for _, s in chosen])
         self.kb_score = np.array([s.kb_score if s.kb_slug else -1.0 for _, s in chosen])
         routes = {"out_of_scope": _OUT_OF_SCOPE, "kb_question": _KB_QUESTION, "faq": _FAQ}
         self.route = np.array([routes.get(s.intent, _OTHER) for _, s in chosen])
@@ -445,7 +495,8 @@ class Grid:
         is_faq = self.route == _FAQ
         fell_back = ((self.confidence < t.intent) | (self.margin < t.ambiguity)
                      | (is_faq & ((self.faq_confidence < t.faq) | (self.faq_similarity < t.faq_similarity)
-                                  | (self.faq_neighbours_margin < t.faq_neighbours))))
+                                  | (self.faq_neighbours_margin < t.faq_neighbours)
+                                  | (self.faq_coverage < t.faq_coverage))))
         bar = np.select([fell_back, self.route == _OUT_OF_SCOPE, self.route == _KB_QUESTION],
                         [max(t.kb, t.fallback_kb), max(t.kb, OUT_OF_SCOPE_MIN_SCORE), t.kb], np.inf)
         outcome = np.where(np.isfinite(bar), np.where(self.kb_score >= bar, self.article, self.honest), self.direct)
@@ -485,16 +536,19 @@ def choose(grid: Grid, configured: Thresholds) -> Thresholds:
     """
     kb_min_score = configured.kb
     best: Optional[Tuple[Tuple[float, ...], Thresholds]] = None
-    for intent, ambiguity, faq, fallback_kb, similarity, neighbours in itertools.product(
+    for intent, ambiguity, faq, fallback_kb, similarity, neighbours, covered in itertools.product(
             [v for v in INTENT_GRID if v <= INTENT_CHOICE_MAX], AMBIGUITY_GRID, FAQ_GRID, FALLBACK_KB_GRID,
-            SIMILARITY_GRID, NEIGHBOURS_GRID if configured.faq_neighbours != NEIGHBOURS_OFF else (NEIGHBOURS_OFF,)):
-        t = Thresholds(intent, ambiguity, faq, kb_min_score, max(fallback_kb, kb_min_score), similarity, neighbours)
+            SIMILARITY_GRID, NEIGHBOURS_GRID if configured.faq_neighbours != NEIGHBOURS_OFF else (NEIGHBOURS_OFF,),
+            COVERAGE_GRID):
+        t = Thresholds(intent, ambiguity, faq, kb_min_score, max(fallback_kb, kb_min_score), similarity, neighbours,
+                       covered)
         by_language = grid.score(t)
         rest = sum(s.share("intent", "right") + s.share("kb", "right") for s in by_language.values())
         moved = (abs(t.intent - configured.intent) + abs(t.ambiguity - configured.ambiguity)
                  + abs(t.faq - configured.faq) + abs(t.fallback_kb - configured.fallback_kb)
                  + abs(t.faq_similarity - configured.faq_similarity)
-                 + abs(t.faq_neighbours - configured.faq_neighbours))
+                 + abs(t.faq_neighbours - configured.faq_neighbours)
+                 + abs(t.faq_coverage - configured.faq_coverage))
         key = (round(cost(by_language), 4), -round(rest, 4), round(moved, 4))
         if best is None or key < best[0]:
             best = (key, t)
@@ -640,7 +694,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.signals and args.signals.exists():
         signals, per_message_ms = pickle.loads(args.signals.read_bytes())
     else:
-        signals, per_message_ms = asyncio.run(gather_signals(model, items, neighbour_settings(args.config)))
+        signals, per_message_ms = asyncio.run(gather_signals(model, items, neighbour_settings(args.config),
+                                                             coverage_settings(args.config)))
         if args.signals:
             args.signals.write_bytes(pickle.dumps((signals, per_message_ms)))
     configured = configured_thresholds(args.config, KB_QUESTION_MIN_SCORE, args.fallback_min_score)
@@ -684,7 +739,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "**Trade-off on the validation questions**, one threshold varied, the others at the chosen values:",
     ]
     for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID),
-                       ("faq_similarity", SIMILARITY_GRID), ("faq_neighbours", NEIGHBOURS_GRID), ("kb", KB_GRID),
+                       ("faq_similarity", SIMILARITY_GRID), ("faq_neighbours", NEIGHBOURS_GRID),
+                       ("faq_coverage", COVERAGE_GRID), ("kb", KB_GRID),
                        ("fallback_kb", FALLBACK_KB_GRID)):
         lines += ["", *sweep_table(name, grid, chosen, validation)]
     wrong = mistakes(items, signals, chosen, "test")

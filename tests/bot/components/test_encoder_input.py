@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Tuple
 
 import numpy as np
 import pytest
@@ -11,6 +11,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
+from bot.components.e5_onnx import Pieces
 from bot.components.encoder_input import (
     EMAIL_STAND_IN,
     NUMBER_STAND_IN,
@@ -49,13 +50,13 @@ def test_prices_quantities_and_short_numbers_are_read_as_typed(typed: str) -> No
 def test_two_customers_order_numbers_get_one_vector_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sentence_encoder, "_REMEMBERED", RememberedVectors())
     encoded: list[list[str]] = []
-    real = SharedEncoder.encode
+    real = SharedEncoder.encode_with_pieces
 
-    def counting(self: SharedEncoder, texts: Sequence[str], prefix: str, threads: int = 1) -> np.ndarray:
-        encoded.append(list(texts))
-        return real(self, texts, prefix, threads)
+    def counting(self: SharedEncoder, text: str, prefix: str) -> Tuple[np.ndarray, Pieces]:
+        encoded.append([text])
+        return real(self, text, prefix)
 
-    monkeypatch.setattr(SharedEncoder, "encode", counting)
+    monkeypatch.setattr(SharedEncoder, "encode_with_pieces", counting)
     encoder = SentenceEncoder({"cache_dir": False}, "e5")
     first, second = Message({TEXT: "106833"}), Message({TEXT: "230417"})
     encoder.process([first])

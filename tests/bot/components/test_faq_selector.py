@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict
 
+import numpy as np
 import pytest
 from rasa.core.actions.action import ActionRetrieveResponse
 from rasa.core.channels import CollectingOutputChannel
@@ -16,7 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.faq_selector import FaqSelector
+from bot.components.faq_selector import FaqSelector, coverage
 from bot.components.intent_classifier import BlankSafeLogisticRegressionClassifier
 from tests.bot.components.pipeline import RESPONSES, Pipeline, training_data
 
@@ -163,3 +164,68 @@ def test_the_neighbours_are_persisted_and_loaded(with_out_of_scope):
     question = "is there a lift in the store"
     assert _as_faq(with_out_of_scope, loaded, question).get("intent") == \
         _as_faq(with_out_of_scope, trained, question).get("intent")
+
+
+@pytest.fixture(scope="module")
+def covering(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> FaqSelector:
+    """A selector whose only extra check is the coverage one (at config.yml's bar), in a resource of its own."""
+    config = {**FaqSelector.get_default_config(), "calibration_folds": 2, "threshold": 0.0, "min_coverage": 0.6,
+              "cache_dir": str(tmp_path_factory.mktemp("pieces"))}
+    selector = FaqSelector.create(config, pipeline.storage, Resource("faq-covering"), pipeline.context("faq"))
+    selector.train(pipeline.data)
+    return selector
+
+
+@pytest.mark.parametrize("question", [
+    "are you open on yom kippur",  # the hours answer does not say
+    "אפשר להחזיר מוצר שקניתי בביטקוין",  # the returns answer says nothing of how it was paid
+])
+def test_a_detail_no_example_asks_about_falls_back(pipeline, intents, covering, question):
+    plain = _parse(pipeline, intents, _selector(pipeline, threshold=0.0), question)
+    assert plain.get("intent")["name"] == "faq"  # without the check, an answer on the topic is given
+    honest = _parse(pipeline, intents, covering, question)
+    assert honest.get("intent")["name"] == "nlu_fallback"
+    assert honest.get("response_selector") == plain.get("response_selector")
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("what time do you open on sunday", "faq/opening_hours"),
+    ("oh wait, are you open on friday", "faq/opening_hours"),  # the interjections are not asked for
+    ("hold on, when are you open", "faq/opening_hours"),
+])
+def test_a_new_wording_of_an_answered_question_is_answered(pipeline, intents, covering, question, answer):
+    message = _parse(pipeline, intents, covering, question)
+    assert message.get("intent")["name"] == "faq"
+    assert message.get("response_selector")["faq"]["response"]["intent_response_key"] == answer
+
+
+def test_only_the_listed_interjections_are_left_out(pipeline, covering):
+    message = pipeline.featurize("oh wait, are you open on friday")[0]
+    label = covering.model.classes.index("faq/opening_hours") if covering.model else -1
+    with_list = covering.coverage(message, label)
+    without = FaqSelector(
+        {**covering.config, "coverage_skip_words": []}, pipeline.storage, Resource("unused"), covering.model,
+        covering.responses, covering.all_retrieval_intents, pieces=covering.pieces, piece_labels=covering.piece_labels,
+    ).coverage(message, label)
+    assert with_list is not None and without is not None
+    assert without < 0.6 <= with_list
+
+
+def test_the_pieces_are_persisted_and_loaded(pipeline, intents, covering):
+    config = {**FaqSelector.get_default_config(), "threshold": 0.0, "min_coverage": 0.6}
+    loaded = FaqSelector.load(config, pipeline.storage, Resource("faq-covering"), pipeline.context("faq"))
+    assert loaded.pieces is not None and covering.pieces is not None
+    assert loaded.pieces.shape == covering.pieces.shape and loaded.pieces.shape[1] == 384
+    for question in ("are you open on yom kippur", "what time do you open on sunday"):
+        assert _parse(pipeline, intents, loaded, question).get("intent") == \
+            _parse(pipeline, intents, covering, question).get("intent")
+
+
+def test_coverage_averages_the_worst_matched_pieces():
+    reference = np.eye(4, dtype=np.float32)[:2]  # two pieces: e0 and e1
+    question = np.array([[1, 0, 0, 0], [0, 0.6, 0.8, 0], [0, 0, 0, 1]], dtype=np.float32)
+    assert coverage(question, reference, 1) == pytest.approx(0.0)  # e3 is like nothing in the examples
+    assert coverage(question, reference, 2) == pytest.approx(0.3)
+    assert coverage(question, reference, 3) == pytest.approx((1.0 + 0.6 + 0.0) / 3)
+    assert coverage(question[:0], reference, 2) == 1.0  # no word: nothing to ask for
+    assert coverage(question, reference[:0], 2) == 0.0  # an answer with no examples covers nothing

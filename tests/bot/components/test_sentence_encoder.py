@@ -19,11 +19,13 @@ from rasa.shared.nlu.constants import ACTION_NAME, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
+from bot.components.e5_onnx import OnnxE5, Pieces
 from bot.components.sentence_encoder import (
     EmbeddingCache,
     Prefetcher,
     SentenceEncoder,
     awaited_by_parse,
+    message_token_states,
     prefetch,
     shared_encoder,
     until_encoded,
@@ -258,3 +260,23 @@ async def test_rasas_parse_awaits_the_messages_prefetched_vector_without_holding
     other = UserMessage("hi")  # nothing registered (an API parse, a button payload): parsed at once
     assert await MessageProcessor.parse_message(object(), other) == {"text": "hi"}
     assert len(ready_at_parse) == 2
+
+
+def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeypatch: pytest.MonkeyPatch):
+    text = "how many days does delivery to a moshav take?"
+    expected = shared_encoder().token_states(text, skip_words={"how"})
+    passes: List[str] = []
+    real = OnnxE5.pieces
+
+    def counting(self: OnnxE5, read: str, prefix: str = "query") -> Pieces:
+        passes.append(read)
+        return real(self, read, prefix)
+
+    monkeypatch.setattr(OnnxE5, "pieces", counting)
+    SentenceEncoder({"cache_dir": False}, "e5").process([Message({TEXT: text})])
+    got = message_token_states(text, skip_words={"how"})
+    assert passes == []  # no second pass of the encoder for the FAQ selector's check
+    assert got.shape == expected.shape and got.shape[0] >= 8 and np.allclose(got, expected, atol=1e-5)
+    # A text no turn encoded is read when asked for.
+    message_token_states("a text nobody sent")
+    assert passes == ["a text nobody sent"]
