@@ -367,17 +367,21 @@ class EmbeddingCache:
         """The cache key of one text: a hash of the encoder, the prefix and the text."""
         return hashlib.sha256(f"{identity}\0{prefix}\0{text}".encode()).hexdigest()
 
-    def get(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
-        """The cached vectors among ``keys``."""
-        found: Dict[str, np.ndarray] = {}
+    def _blobs(self, keys: Sequence[str]) -> Iterator[Tuple[str, bytes]]:
+        """The stored values among ``keys``, as they are kept."""
         with closing(self._connect()) as db:
             for start in range(0, len(keys), 500):
                 chunk = list(keys[start : start + 500])
                 marks = ",".join("?" * len(chunk))
-                for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
-                    vector = np.frombuffer(blob, dtype=np.float32)
-                    if vector.shape == (dim,):
-                        found[key] = vector
+                yield from db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk)
+
+    def get(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
+        """The cached vectors among ``keys``."""
+        found: Dict[str, np.ndarray] = {}
+        for key, blob in self._blobs(keys):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape == (dim,):
+                found[key] = vector
         return found
 
     def put(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
@@ -387,14 +391,10 @@ class EmbeddingCache:
     def get_matrices(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
         """The cached matrices (rows of ``dim``, stored as float16) among ``keys``, as float32."""
         found: Dict[str, np.ndarray] = {}
-        with closing(self._connect()) as db:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
-                marks = ",".join("?" * len(chunk))
-                for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):
-                    flat = np.frombuffer(blob, dtype=np.float16)
-                    if flat.size % dim == 0:
-                        found[key] = flat.reshape(-1, dim).astype(np.float32)
+        for key, blob in self._blobs(keys):
+            flat = np.frombuffer(blob, dtype=np.float16)
+            if flat.size % dim == 0:
+                found[key] = flat.reshape(-1, dim).astype(np.float32)
         return found
 
     def put_matrices(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
