@@ -59,7 +59,7 @@ from actions.knowledge import KB_QUESTION_MIN_SCORE
 from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
 from bench.turns import OUT_DIR, machine
 from bot.components.encoder_input import encoder_input
-from bot.components.faq_selector import FaqSelector, coverage
+from bot.components.faq_selector import FaqSelector, coverage, coverage_skip_words
 from bot.components.sentence_encoder import shared_encoder, token_states
 from core.settings import PROJECT_ROOT, Settings
 
@@ -249,7 +249,7 @@ def coverage_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
     for component in config.get("pipeline", []):
         if component["name"].endswith("FaqSelector"):
             settings.update(component)
-    return int(settings["coverage_pieces"]), frozenset(str(w).casefold() for w in settings["coverage_skip_words"])
+    return int(settings["coverage_pieces"]), coverage_skip_words(settings)
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:

@@ -59,7 +59,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, FrozenSet, List, Optional, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -89,7 +89,7 @@ from bot.components.linear import LINEAR_DEFAULTS, LinearModel
 from bot.components.sentence_encoder import message_token_states, token_states
 from core.settings import Settings
 
-__all__ = ["FaqSelector", "coverage"]
+__all__ = ["FaqSelector", "coverage", "coverage_skip_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,11 @@ def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
             norm = float(np.linalg.norm(vector))
             return vector / norm if norm else vector
     return None
+
+
+def coverage_skip_words(config: Dict[str, Any]) -> FrozenSet[str]:
+    """The selector's ``coverage_skip_words`` as the check compares them: casefolded, single-spaced."""
+    return frozenset(" ".join(str(entry).casefold().split()) for entry in config["coverage_skip_words"])
 
 
 def coverage(question: np.ndarray, reference: np.ndarray, pieces: int) -> float:
@@ -236,6 +241,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.neighbour_labels = neighbour_labels  # answer index, OUT_OF_SCOPE_LABEL or OTHER_LABEL
         self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
         self.piece_labels = piece_labels  # the answer index of each row
+        self._skip_words = coverage_skip_words(self.config)
         self._model_storage = model_storage
         self._resource = resource
 
@@ -322,8 +328,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         text = message.get(TEXT)
         if not isinstance(text, str):
             return None
-        skip = frozenset(" ".join(str(entry).casefold().split()) for entry in self.config["coverage_skip_words"])
-        question = message_token_states(text, skip)
+        question = message_token_states(text, self._skip_words)
         reference = self.pieces[self.piece_labels == label].astype(np.float32)
         return coverage(question, reference, int(self.config["coverage_pieces"]))
 
