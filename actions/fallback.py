@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction
 
 from actions.base import FALLBACK_INTENT, KesherAction, Turn
 from actions.handoff import HandoffReason, escalate
-from actions.knowledge import answer_with_articles
+from actions.knowledge import answer_with_articles, find_articles
 from handoff.policy import Trigger
 
 __all__ = [
@@ -95,7 +95,7 @@ class ActionFallback(KesherAction):
         rule = turn.backends.policy.rule(Trigger.CONSECUTIVE_FALLBACKS)
         if rule.enabled and consecutive_misses(turn.tracker) >= rule.count:
             return await escalate(turn, HandoffReason.FALLBACK, "fallback_offer_human")
-        hits = await turn.backends.kb.search(turn.text, turn.language, limit=1, min_score=FALLBACK_MIN_SCORE)
+        hits = await find_articles(turn, limit=1, min_score=FALLBACK_MIN_SCORE)
         if hits:
             answer_with_articles(turn, hits)
         else:

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType
 from actions.base import KesherAction, Turn
 from actions.fallback import consecutive_misses
 from actions.handoff import HandoffReason, escalate
-from actions.knowledge import answer_with_articles
+from actions.knowledge import answer_with_articles, find_articles
 from handoff.policy import Trigger
 
 __all__ = ["OUT_OF_SCOPE_MIN_SCORE", "ActionOutOfScope"]
@@ -36,7 +36,7 @@ class ActionOutOfScope(KesherAction):
 
     async def perform(self, turn: Turn) -> List[EventType]:
         """Article, the out-of-scope reply, or (said again and again) a human."""
-        hits = await turn.backends.kb.search(turn.text, turn.language, limit=1, min_score=OUT_OF_SCOPE_MIN_SCORE)
+        hits = await find_articles(turn, limit=1, min_score=OUT_OF_SCOPE_MIN_SCORE)
         if hits:
             answer_with_articles(turn, hits)
             return []

@@ -48,7 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 import yaml
@@ -58,9 +58,11 @@ from actions.kb.search import InMemoryKnowledgeBase
 from actions.knowledge import KB_QUESTION_MIN_SCORE
 from actions.out_of_scope import OUT_OF_SCOPE_MIN_SCORE
 from bench.turns import OUT_DIR, machine
+from bot.components.article_coverage import ArticleCoverage, ArticleReference, article_coverages, build_references
 from bot.components.encoder_input import encoder_input
 from bot.components.faq_selector import FaqSelector, coverage, coverage_skip_words
 from bot.components.sentence_encoder import shared_encoder, token_states
+from core.articles import Article, load_articles
 from core.settings import PROJECT_ROOT, Settings
 
 DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
@@ -72,6 +74,10 @@ HELD_OUT = "held_out"
 # A third set, written like the second one, for choosing thresholds: every item is "validation", beside the
 # first set's validation half (which had been read too often to choose on alone).
 CALIBRATION_DIR = DATA_DIR / "calibration"
+# The knowledge-base ranking tests' customer questions, each with its article: reported (never swept) for what the
+# article check costs real help-centre questions, which the sets above hold only a few of.
+HELP_CENTRE_QUESTIONS = PROJECT_ROOT / "tests" / "fixtures" / "kb_questions.yml"
+HELP_CENTRE = "help_centre"
 BENCHMARKS_MD = PROJECT_ROOT / "docs" / "benchmarks.md"
 SECTION = "## Near-domain questions (`python -m bench.near_domain`)"
 LANGUAGES = ("en", "he")
@@ -95,6 +101,8 @@ NEIGHBOURS_OFF = -1.0
 NEIGHBOURS_GRID = (NEIGHBOURS_OFF, -0.5, -0.25, 0.0, 0.25, 0.5)
 # The FAQ selector's min_coverage (0: off).
 COVERAGE_GRID = (0.0, 0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.65, 0.7)
+# The article check's min_coverage (0: off).
+KB_COVERAGE_GRID = (0.0, 0.55, 0.58, 0.6, 0.62, 0.65, 0.68, 0.7)
 # A wrong answer misleads the customer; a missed FAQ costs a rephrasing or a
 # person, which the honest path offers: the first counts three times (see choose()).
 WRONG_WEIGHT = 3.0
@@ -139,6 +147,8 @@ class Signals:
     faq_neighbours_margin: float = 1.0
     # The FAQ selector's coverage of the question's words by that FAQ's examples (1: no FAQ picked).
     faq_coverage: float = 1.0
+    # The article check's coverage of the question's words by the article found (1: no article).
+    kb_coverage: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,8 @@ class Thresholds:
     back (``actions.fallback.FALLBACK_MIN_SCORE``); ``faq_similarity``: the FAQ
     selector's ``min_similarity`` (e5 cosine to the nearest example of the answer);
     ``faq_neighbours``: its ``neighbours_min_margin`` (:data:`NEIGHBOURS_OFF`: off);
-    ``faq_coverage``: its ``min_coverage`` (0: off).
+    ``faq_coverage``: its ``min_coverage`` (0: off); ``kb_coverage``: the article
+    check's ``min_coverage`` (``bot/components/article_coverage.py``; 0: off).
     """
 
     intent: float
@@ -162,6 +173,7 @@ class Thresholds:
     faq_similarity: float = 0.0
     faq_neighbours: float = NEIGHBOURS_OFF
     faq_coverage: float = 0.0
+    kb_coverage: float = 0.0
 
     def row(self) -> str:
         """The values as one line of the report."""
@@ -169,7 +181,7 @@ class Thresholds:
                 f"FAQ similarity {self.faq_similarity:.2f}, FAQ neighbours' margin {self.faq_neighbours:.2f}, "
                 f"FAQ coverage {self.faq_coverage:.2f}, "
                 f"article {self.kb:.2f}, "
-                f"article after a fallback {self.fallback_kb:.2f}")
+                f"article after a fallback {self.fallback_kb:.2f}, article coverage {self.kb_coverage:.2f}")
 
 
 def _entries(raw: Iterable[Any]) -> Iterable[Tuple[str, Tuple[str, ...]]]:
@@ -214,10 +226,39 @@ def all_items(held_out_dir: Path = HELD_OUT_DIR, calibration_dir: Path = CALIBRA
     return items
 
 
+def help_centre_items(path: Path = HELP_CENTRE_QUESTIONS) -> List[Item]:
+    """The ranking tests' help-centre questions, each expecting its article (split :data:`HELP_CENTRE`)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [Item(language, text, f"kb/{slug}", (), HELP_CENTRE)
+            for slug, by_language in raw["questions"].items()
+            for language, texts in by_language.items() for text in texts]
+
+
+def help_centre_report(items: Sequence[Item], signals: Sequence[Signals], configured: Thresholds) -> List[str]:
+    """How many help-centre questions get their article, as configured and at each article coverage bar."""
+    chosen = [(item, s) for item, s in zip(items, signals, strict=True) if item.split == HELP_CENTRE]
+    if not chosen:
+        return []
+    lines = [f"**Help-centre questions** (`{HELP_CENTRE_QUESTIONS.relative_to(PROJECT_ROOT)}`, the knowledge-base "
+             "ranking tests' questions; never swept): answered with their article, the other thresholds as "
+             "configured. Those not answered with it mostly get a core request's flow (\"where is my package\" → "
+             "order status) or the honest path.", "",
+             "| article coverage | " + " | ".join(f"{lang} (of {sum(i.language == lang for i, _ in chosen)})"
+                                            for lang in LANGUAGES) + " |",
+             "|---|" + "---|" * len(LANGUAGES)]
+    for value in sorted({*KB_COVERAGE_GRID, configured.kb_coverage}):
+        t = replace(configured, kb_coverage=value)
+        by_language = score([i for i, _ in chosen], [s for _, s in chosen], t, HELP_CENTRE)
+        mark = " ← as configured" if value == configured.kb_coverage else ""
+        lines.append(f"| {value:.2f}{mark} | " + " | ".join(_pct(by_language[lang].share("kb", "right"))
+                                                          for lang in LANGUAGES) + " |")
+    return [*lines, ""]
+
+
 def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_score: float) -> Thresholds:
     """The thresholds config.yml and the knowledge base use today."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    intent, ambiguity, faq, similarity, neighbours, covered = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF, 0.0
+    intent, ambiguity, faq, similarity, neighbours, covered, kb_covered = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF, 0.0, 0.0
     for component in config.get("pipeline", []):
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
@@ -228,9 +269,11 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
             if int(component.get("neighbours_k", 0)) > 0:
                 neighbours = float(component.get("neighbours_min_margin", 0.0))
             covered = float(component.get("min_coverage", 0.0))
+        if component["name"].endswith("ArticleCoverage"):  # bot/components/article_coverage.py
+            kb_covered = float(component.get("min_coverage", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
                       fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity,
-                      faq_neighbours=neighbours, faq_coverage=covered)
+                      faq_neighbours=neighbours, faq_coverage=covered, kb_coverage=kb_covered)
 
 
 def neighbour_settings(config_path: Path) -> Tuple[int, float]:
@@ -242,14 +285,26 @@ def neighbour_settings(config_path: Path) -> Tuple[int, float]:
     return 0, 0.02
 
 
+def component_settings(config_path: Path, component: Type[Any]) -> Dict[str, Any]:
+    """A pipeline component's settings in the config, over its defaults (the defaults alone if it is not there)."""
+    settings: Dict[str, Any] = component.get_default_config()
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    for entry in config.get("pipeline", []):
+        if entry["name"].endswith(component.__name__):
+            settings.update(entry)
+    return settings
+
+
 def coverage_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
     """The FAQ selector's ``coverage_pieces`` and ``coverage_skip_words`` in the config (or its defaults)."""
-    settings = FaqSelector.get_default_config()
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    for component in config.get("pipeline", []):
-        if component["name"].endswith("FaqSelector"):
-            settings.update(component)
+    settings = component_settings(config_path, FaqSelector)
     return int(settings["coverage_pieces"]), coverage_skip_words(settings)
+
+
+def article_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
+    """The article check's ``pieces`` and ``skip_words`` in the config (or its defaults)."""
+    settings = component_settings(config_path, ArticleCoverage)
+    return int(settings["pieces"]), coverage_skip_words({"coverage_skip_words": settings["skip_words"]})
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:
@@ -272,12 +327,16 @@ def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Option
 
 
 async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[int, float] = (0, 0.02),
-                         covering: Tuple[int, FrozenSet[str]] = (2, frozenset())) -> Tuple[List[Signals], float]:
+                         covering: Tuple[int, FrozenSet[str]] = (2, frozenset()),
+                         article_covering: Tuple[int, FrozenSet[str]] = (2, frozenset())
+                         ) -> Tuple[List[Signals], float, Tuple[int, int]]:
     """Parses every question with the model and ranks the help centre for it.
 
     ``neighbours``: the FAQ selector's ``neighbours_k`` and ``neighbours_temperature``
     (for :func:`faq_neighbours_margins`; k 0: every margin 1, never a fallback);
-    ``covering``: its ``coverage_pieces`` and ``coverage_skip_words`` (for :func:`faq_coverages`).
+    ``covering``: its ``coverage_pieces`` and ``coverage_skip_words`` (for :func:`faq_coverages`);
+    ``article_covering``: the article check's ``pieces`` and ``skip_words`` (for :func:`article_coverage_of`).
+    Also returns how many of the article coverages the model wrote itself agree with the simulated ones, of how many.
     """
     from rasa.core.agent import Agent  # noqa: PLC0415 - heavy; loaded only when the benchmark runs
     from rasa.utils.common import configure_logging_and_warnings  # noqa: PLC0415 - as above
@@ -292,18 +351,36 @@ async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[i
     parses = [await agent.parse_message(item.text) for item in items]
     per_message_ms = (time.perf_counter() - start) * 1000 / max(1, len(items))
     signals = []
+    references = build_references(load_articles(PROJECT_ROOT / "data" / "kb"),
+                                  [text for text, label in zip(*training_examples(), strict=True)
+                                   if label == "kb_question"], Settings.from_env().embedding_cache_dir)
+    agree = [0, 0]
     for item, parse in zip(items, parses, strict=True):
         intent, confidence, margin, faq, faq_confidence, fell_back = signals_from_parse(parse)
         hits = await kb.search(item.text, item.language, limit=1, min_score=0.0)
         slug, score = (hits[0].article.slug, hits[0].score) if hits else (None, 0.0)
-        signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back))
+        covered = article_coverage_of(item, hits[0].article, references, *article_covering) if hits else 1.0
+        written = ((parse.get("article_coverage") or {}).get("articles") or {}).get(f"{item.language}/{slug}")
+        if written:
+            agree[0] += abs(written[0] - covered) < 2e-3
+            agree[1] += 1
+        signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back,
+                               kb_coverage=covered))
     picks = [s.faq for s in signals]
     questions, examples, labels = e5_vectors(items)
     similarities = faq_similarities(questions, examples, labels, picks)
     margins = faq_neighbours_margins(questions, examples, labels, picks, *neighbours)
     coverages = faq_coverages(items, picks, *covering)
     return [replace(s, faq_similarity=sim, faq_neighbours_margin=margin, faq_coverage=covered)
-            for s, sim, margin, covered in zip(signals, similarities, margins, coverages, strict=True)], per_message_ms
+            for s, sim, margin, covered in zip(signals, similarities, margins, coverages, strict=True)], \
+        per_message_ms, (agree[0], agree[1])
+
+
+def article_coverage_of(item: Item, article: Article, references: Dict[str, ArticleReference], pieces: int,
+                        skip_words: FrozenSet[str]) -> float:
+    """The article check's coverage of a question by the article found for it, as the NLU computes it."""
+    question = shared_encoder().token_states(encoder_input(item.text), skip_words=skip_words)
+    return article_coverages(question, references, (item.language,), pieces)[article.key][0]
 
 
 def training_examples(nlu_dir: Path = PROJECT_ROOT / "data" / "nlu") -> Tuple[List[str], List[str]]:
@@ -414,12 +491,13 @@ def falls_back(s: Signals, t: Thresholds) -> bool:
 
 def reply(s: Signals, t: Thresholds) -> str:
     """What the bot answers: ``faq/<name>``, ``kb/<slug>``, an intent's flow, or ``honest``."""
+    article = s.kb_slug and s.kb_coverage >= t.kb_coverage
     if falls_back(s, t):
-        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= max(t.kb, t.fallback_kb) else HONEST
+        return f"kb/{s.kb_slug}" if article and s.kb_score >= max(t.kb, t.fallback_kb) else HONEST
     if s.intent == "out_of_scope":
-        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= max(t.kb, OUT_OF_SCOPE_MIN_SCORE) else HONEST
+        return f"kb/{s.kb_slug}" if article and s.kb_score >= max(t.kb, OUT_OF_SCOPE_MIN_SCORE) else HONEST
     if s.intent == "kb_question":
-        return f"kb/{s.kb_slug}" if s.kb_slug and s.kb_score >= t.kb else HONEST
+        return f"kb/{s.kb_slug}" if article and s.kb_score >= t.kb else HONEST
     if s.intent == "faq":
         return s.faq or "faq/?"
     return s.intent
@@ -479,6 +557,7 @@ class Grid:
         self.faq_neighbours_margin = np.array([s.faq_neighbours_margin for _, s in chosen])
         self.faq_coverage = np.array([s.faq_coverage for _, s in chosen])
         self.kb_score = np.array([s.kb_score if s.kb_slug else -1.0 for _, s in chosen])
+        self.kb_coverage = np.array([s.kb_coverage for _, s in chosen])
         routes = {"out_of_scope": _OUT_OF_SCOPE, "kb_question": _KB_QUESTION, "faq": _FAQ}
         self.route = np.array([routes.get(s.intent, _OTHER) for _, s in chosen])
         code = {name: i for i, name in enumerate(VERDICTS)}
@@ -499,7 +578,8 @@ class Grid:
                                   | (self.faq_coverage < t.faq_coverage))))
         bar = np.select([fell_back, self.route == _OUT_OF_SCOPE, self.route == _KB_QUESTION],
                         [max(t.kb, t.fallback_kb), max(t.kb, OUT_OF_SCOPE_MIN_SCORE), t.kb], np.inf)
-        outcome = np.where(np.isfinite(bar), np.where(self.kb_score >= bar, self.article, self.honest), self.direct)
+        shown = (self.kb_score >= bar) & (self.kb_coverage >= t.kb_coverage)
+        outcome = np.where(np.isfinite(bar), np.where(shown, self.article, self.honest), self.direct)
         counts = np.bincount(self.group * len(VERDICTS) + outcome,
                              minlength=len(LANGUAGES) * len(KINDS) * len(VERDICTS))
         result = {}
@@ -536,19 +616,19 @@ def choose(grid: Grid, configured: Thresholds) -> Thresholds:
     """
     kb_min_score = configured.kb
     best: Optional[Tuple[Tuple[float, ...], Thresholds]] = None
-    for intent, ambiguity, faq, fallback_kb, similarity, neighbours, covered in itertools.product(
+    for intent, ambiguity, faq, fallback_kb, similarity, neighbours, covered, kb_covered in itertools.product(
             [v for v in INTENT_GRID if v <= INTENT_CHOICE_MAX], AMBIGUITY_GRID, FAQ_GRID, FALLBACK_KB_GRID,
             SIMILARITY_GRID, NEIGHBOURS_GRID if configured.faq_neighbours != NEIGHBOURS_OFF else (NEIGHBOURS_OFF,),
-            COVERAGE_GRID):
+            COVERAGE_GRID, KB_COVERAGE_GRID):
         t = Thresholds(intent, ambiguity, faq, kb_min_score, max(fallback_kb, kb_min_score), similarity, neighbours,
-                       covered)
+                       covered, kb_covered)
         by_language = grid.score(t)
         rest = sum(s.share("intent", "right") + s.share("kb", "right") for s in by_language.values())
         moved = (abs(t.intent - configured.intent) + abs(t.ambiguity - configured.ambiguity)
                  + abs(t.faq - configured.faq) + abs(t.fallback_kb - configured.fallback_kb)
                  + abs(t.faq_similarity - configured.faq_similarity)
                  + abs(t.faq_neighbours - configured.faq_neighbours)
-                 + abs(t.faq_coverage - configured.faq_coverage))
+                 + abs(t.faq_coverage - configured.faq_coverage) + abs(t.kb_coverage - configured.kb_coverage))
         key = (round(cost(by_language), 4), -round(rest, 4), round(moved, 4))
         if best is None or key < best[0]:
             best = (key, t)
@@ -610,7 +690,7 @@ def mistakes(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, s
         if verdict(item, answer) == "wrong":
             lines.append(f"- {item.language} `{item.text}` → {answer} (expected {item.expected or 'honest'}; "
                          f"intent {s.intent} {s.confidence:.2f}, FAQ {s.faq} {s.faq_confidence:.2f}, "
-                         f"article {s.kb_slug} {s.kb_score:.2f})")
+                         f"article {s.kb_slug} {s.kb_score:.2f} coverage {s.kb_coverage:.2f})")
     return lines
 
 
@@ -625,7 +705,7 @@ def misses(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds, spl
             lines.append(f"- {item.language} `{item.text}` → {answer} (expected {item.expected or 'honest'}; "
                          f"intent {s.intent} {s.confidence:.2f} margin {s.margin:.2f}, FAQ {s.faq} "
                          f"{s.faq_confidence:.2f} similarity {s.faq_similarity:.3f}, "
-                         f"article {s.kb_slug} {s.kb_score:.2f})")
+                         f"article {s.kb_slug} {s.kb_score:.2f} coverage {s.kb_coverage:.2f})")
     return lines
 
 
@@ -689,15 +769,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     model = args.model or _latest_model()
 
-    items = all_items()
+    items = all_items() + help_centre_items()
     print(f"{len(items)} questions; parsing with {model}...", flush=True)
     if args.signals and args.signals.exists():
-        signals, per_message_ms = pickle.loads(args.signals.read_bytes())
+        signals, per_message_ms, articles_agree = pickle.loads(args.signals.read_bytes())
     else:
-        signals, per_message_ms = asyncio.run(gather_signals(model, items, neighbour_settings(args.config),
-                                                             coverage_settings(args.config)))
+        signals, per_message_ms, articles_agree = asyncio.run(gather_signals(
+            model, items, neighbour_settings(args.config), coverage_settings(args.config),
+            article_settings(args.config)))
         if args.signals:
-            args.signals.write_bytes(pickle.dumps((signals, per_message_ms)))
+            args.signals.write_bytes(pickle.dumps((signals, per_message_ms, articles_agree)))
     configured = configured_thresholds(args.config, KB_QUESTION_MIN_SCORE, args.fallback_min_score)
     simulated = [falls_back(s, configured) for s in signals]
     agree = sum(sim == s.model_fell_back for sim, s in zip(simulated, signals, strict=True))
@@ -720,7 +801,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"articles {c[('kb', 'validation')]}/{c[('kb', 'test')]}" for lang, c in counts.items()),
         "",
         f"As configured: {configured.row()} (the simulated fallback agrees with the model's own on "
-        f"{agree}/{len(items)} questions).",
+        f"{agree}/{len(items)} questions; the article coverages the model wrote agree with the simulated ones on "
+        f"{articles_agree[0]}/{articles_agree[1]}).",
         f"Chosen on the validation questions: {chosen.row()} (cost {cost(validation.score(chosen)):.3f}; "
         f"as configured {cost(validation.score(configured)):.3f}).",
         "",
@@ -731,6 +813,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         ("chosen", score(items, signals, chosen, "test"))]),
         "",
         *held_out_report(items, signals, configured, chosen),
+        *help_centre_report(items, signals, configured),
         "**Validation** (the first set's half and the calibration set):",
         "",
         *figures_table([("as configured", score(items, signals, configured, "validation")),
@@ -741,7 +824,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name, grid in (("intent", INTENT_GRID), ("ambiguity", AMBIGUITY_GRID), ("faq", FAQ_GRID),
                        ("faq_similarity", SIMILARITY_GRID), ("faq_neighbours", NEIGHBOURS_GRID),
                        ("faq_coverage", COVERAGE_GRID), ("kb", KB_GRID),
-                       ("fallback_kb", FALLBACK_KB_GRID)):
+                       ("fallback_kb", FALLBACK_KB_GRID), ("kb_coverage", KB_COVERAGE_GRID)):
         lines += ["", *sweep_table(name, grid, chosen, validation)]
     wrong = mistakes(items, signals, chosen, "test")
     lines += ["", f"Test-half questions answered wrongly at the chosen values ({len(wrong)}):", "", *wrong]

@@ -344,7 +344,7 @@ async def get_eval_data_in_one_pass(processor: MessageProcessor, test_data: Trai
 
 
 _RASA_ACTION_CALL_FORMAT = RemoteAction._action_call_format
-_LEFT_OUT_OF_EARLIER_PARSES = ("intent_ranking", "response_selector")
+_LEFT_OUT_OF_EARLIER_PARSES = ("intent_ranking", "response_selector", "article_coverage")
 
 
 def _earlier_parse(parse_data: Dict[str, Any]) -> Dict[str, Any]:

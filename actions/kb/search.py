@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, FrozenSet, List, Optional, Sequence
 
-from actions.kb.articles import Article, load_articles
+from core.articles import Article, load_articles
 
 if TYPE_CHECKING:
     import spacy.language

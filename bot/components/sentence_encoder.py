@@ -243,6 +243,15 @@ _PIECES_LIMIT = 256
 _PIECES_LOCK = threading.Lock()
 
 
+def _keep_pieces(key: Tuple[str, str, str], pieces: Pieces) -> None:
+    """Remembers a reading's per-piece states for :func:`message_token_states` (the newest 256)."""
+    with _PIECES_LOCK:
+        _PIECES[key] = pieces
+        _PIECES.move_to_end(key)
+        while len(_PIECES) > _PIECES_LIMIT:
+            _PIECES.popitem(last=False)
+
+
 def _encode_one(variant: str, prefix: str, threads: int, text: str, read: str) -> np.ndarray:
     """The vector of the message ``text``, which the encoder reads as ``read`` (its :func:`encoder_input`).
 
@@ -250,11 +259,7 @@ def _encode_one(variant: str, prefix: str, threads: int, text: str, read: str) -
     stand-in put in is encoded once per process and then remembered.
     """
     vector, pieces = shared_encoder(variant).encode_with_pieces(read, prefix)
-    with _PIECES_LOCK:
-        _PIECES[(variant, prefix, read)] = pieces
-        _PIECES.move_to_end((variant, prefix, read))
-        while len(_PIECES) > _PIECES_LIMIT:
-            _PIECES.popitem(last=False)
+    _keep_pieces((variant, prefix, read), pieces)
     if read != text:
         vector.setflags(write=False)  # shared by every message that reads the same: nobody may change it
         _REMEMBERED.put((variant, prefix, read), vector)
@@ -423,7 +428,10 @@ def message_token_states(text: str, skip_words: Collection[str] = (), variant: s
         pieces = _PIECES.get((variant, prefix, read))
     encoder = shared_encoder(variant)
     if pieces is None:
+        # Kept like a turn's, so the FAQ selector's and the article check's questions about one message (a
+        # message whose vector came from the embedding cache, as in `rasa test nlu`) cost one pass.
         pieces = encoder.model.pieces(read, prefix)
+        _keep_pieces((variant, prefix, read), pieces)
     return encoder.model.select(pieces, skip_words)
 
 

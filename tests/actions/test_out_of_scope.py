@@ -5,18 +5,26 @@ from __future__ import annotations
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.out_of_scope import ActionOutOfScope
+from tests.actions.test_knowledge import coverage
 from tests.helpers.trackers import make_tracker, user_event
 
 
-async def _run(backends, domain, text, language):
+async def _run(backends, domain, text, language, parse_data=None):
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(domain, text=text, intent="out_of_scope", slots={"language": language})
+    tracker = make_tracker(domain, text=text, intent="out_of_scope", slots={"language": language},
+                           parse_data=parse_data)
     await ActionOutOfScope(backends).run(dispatcher, tracker, domain)
     return dispatcher.messages[0]["text"]
 
 
 async def test_a_misfiled_help_question_gets_the_article(backends, domain):
     assert "/help/cookware-care" in await _run(backends, domain, "how should I look after my cast iron pan", "en")
+
+
+async def test_a_misfiled_question_the_article_does_not_cover_gets_the_honest_reply(backends, domain):
+    text = "how should I look after my cast iron pan"
+    reply = await _run(backends, domain, text, "en", coverage({"cookware-care": 0.4}))
+    assert "/help/" not in reply and "not sure" in reply
 
 
 async def test_a_real_off_topic_message_gets_the_honest_reply_with_how_to_reach_a_person(backends, domain):

@@ -48,14 +48,16 @@ def make_tracker(
     active_loop: Optional[str] = None,
     sender_id: str = "test-customer",
     entities: Optional[List[Dict[str, Any]]] = None,
+    parse_data: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
-    """A tracker whose latest message is ``text`` with ``intent``."""
+    """A tracker whose latest message is ``text`` with ``intent`` (and ``parse_data``'s other keys)."""
     all_slots = default_slots(domain)
     all_slots.update(slots or {})
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.95} if intent else {},
         "entities": entities or [],
+        **(parse_data or {}),
     }
     history = list(events or [])
     if text or intent:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.kb.articles import load_articles
 from actions.kb.search import InMemoryKnowledgeBase, analyze
+from core.articles import load_articles
 from tests.helpers.backends import shared_kb
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -280,3 +280,6 @@ def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeyp
     # A text no turn encoded is read when asked for.
     message_token_states("a text nobody sent")
     assert passes == ["a text nobody sent"]
+    # Asked again (the FAQ selector, then the article check, of one message from the cache): no new pass.
+    message_token_states("a text nobody sent", skip_words={"a"})
+    assert passes == ["a text nobody sent"]

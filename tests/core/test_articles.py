@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.kb.articles import ArticleError, load_articles, parse_article
+from core.articles import ArticleError, load_articles, parse_article
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_article_exists_in_both_languages_with_front_matter():
@@ -31,3 +31,16 @@ def test_a_file_without_front_matter_is_named_in_the_error(tmp_path):
     missing.write_text("---\ntitle: A title\n---\nBody", encoding="utf-8")
     with pytest.raises(ArticleError, match="lacks tags, url"):
         parse_article(missing, "en")
+
+
+def test_the_digest_changes_with_the_words_and_only_with_them(tmp_path):
+    path = ROOT / "data/kb/en/gift-wrapping.md"
+    original = parse_article(path, "en")
+    assert original.key == "en/gift-wrapping"
+    assert original.passages[:2] == [original.title, ", ".join(original.tags)]
+    copy = tmp_path / "gift-wrapping.md"
+    copy.write_text(path.read_text(encoding="utf-8") + "\n\n", encoding="utf-8")
+    assert parse_article(copy, "en").digest == original.digest  # white space is not a new version
+    copy.write_text(path.read_text(encoding="utf-8").replace("₪12", "₪15"), encoding="utf-8")
+    assert parse_article(copy, "en").digest != original.digest
+    assert parse_article(path, "he").digest != original.digest  # the same file read as another language

@@ -7,6 +7,7 @@ paragraph of the body is the article's summary.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,22 @@ class Article:
         """The first paragraph: the article's short answer."""
         paragraphs = self.paragraphs
         return paragraphs[0] if paragraphs else ""
+
+    @property
+    def key(self) -> str:
+        """``<language>/<slug>``: the article in one language."""
+        return f"{self.language}/{self.slug}"
+
+    @property
+    def passages(self) -> List[str]:
+        """What the article says, as a reader takes it in: the title, the tags, then each paragraph."""
+        return [self.title, ", ".join(self.tags), *self.paragraphs]
+
+    @property
+    def digest(self) -> str:
+        """A short hash of the article's words: tells whether two copies of it say the same."""
+        words = "\n".join([self.language, self.slug, *self.passages])
+        return hashlib.sha256(words.encode("utf-8")).hexdigest()[:12]
 
 
 def plain_text(markdown: str) -> str:
