@@ -3,7 +3,8 @@
 ``python -m kesher nlu-gate`` splits the project's NLU data (``data/nlu``, found
 by :class:`writers.project.Project`) into 80 % and 20 % of every intent and FAQ answer, once per seed
 in :data:`SPLIT_SEEDS` (each split holds out the same examples every time, and an edit moves only
-the examples it touches: :func:`stratified_split`), trains the ``config.yml`` pipeline on each training part,
+the examples it touches: :func:`stratified_split`), trains the ``config.yml`` pipeline on each training part
+(without the components that change no intent and no FAQ answer: :data:`NOT_MEASURED_COMPONENTS`),
 runs ``rasa test nlu`` on each held-out part once, and pools the per-example
 predictions of the three draws: it prints the F1 of every intent, the macro-F1
 over all examples and over the Hebrew and the English ones on their own, and
