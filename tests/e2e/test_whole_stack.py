@@ -56,6 +56,17 @@ def test_english_conversation(stack, stack_settings, stack_orders):
     assert not client.exists(keys.legacy(customer.cid))
 
 
+def test_an_article_that_does_not_say_what_was_asked_is_not_shown(stack, stack_settings):
+    # The NLU's article check travels in the parse data to the action server, which leaves the article out.
+    customer = Customer(stack_settings)
+    customer.say("Hello!")
+    covered = customer.say("how often should I descale my kettle")
+    assert "https://shop.example.com/help/descaling-coffee-machine" in covered.text
+    detail = customer.say("can I descale my kettle with coca cola?")  # the article says nothing of cola
+    assert "/help/" not in detail.text and "couldn't find" in detail.text
+    assert customer.slots()["human_offered"] is True
+
+
 def test_hebrew_conversation(stack, stack_settings, stack_orders):
     order = pick(orders_where(stack_orders, status="processing", language="he"))
     customer = Customer(stack_settings)
