@@ -54,8 +54,6 @@ logger = logging.getLogger(__name__)
 PROPERTY = "article_coverage"
 STATES_FILE = "article_pieces.npz"
 META_FILE = "article_coverage.json"
-# The owner of a row of the help-centre questions' pieces (article rows own their article's index, from 0).
-_QUESTION_ROW = -1
 
 
 class ArticleReference:
@@ -84,11 +82,10 @@ class ArticleReference:
         best_question = (question @ self.question_rows.T).max(axis=1) if len(self.question_rows) else \
             np.full(len(question), -1.0, dtype=np.float32)
         best = np.tile(best_question[:, None], (1, len(self.keys)))
-        if len(self.article_rows):
-            similarities = question @ self.article_rows.T
-            starts = np.minimum(self.starts, len(self.article_rows) - 1)
-            per_article = np.maximum.reduceat(similarities, starts, axis=1)
-            best = np.where(self.has_rows[None, :], np.maximum(best, per_article), best)
+        owning = np.flatnonzero(self.has_rows)  # articles with pieces: their rows start at strictly rising indices
+        if len(owning):
+            per_article = np.maximum.reduceat(question @ self.article_rows.T, self.starts[owning], axis=1)
+            best[:, owning] = np.maximum(best[:, owning], per_article)
         worst = np.sort(best, axis=0)[: max(1, min(pieces, len(question)))]
         return worst.mean(axis=0)
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import pytest
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -13,7 +14,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.article_coverage import PROPERTY, ArticleCoverage
+from bot.components.article_coverage import PROPERTY, ArticleCoverage, ArticleReference
 from core.articles import load_articles
 from core.settings import PROJECT_ROOT
 from tests.bot.components.pipeline import Pipeline
@@ -140,3 +141,16 @@ def test_an_article_edit_changes_the_fingerprint_so_ship_retrains_it(tmp_path, k
 def test_an_unreadable_help_centre_leaves_articles_unchecked(tmp_path):
     component = _component(tmp_path / "storage", tmp_path / "missing", tmp_path / "cache")
     assert _check(component, "can you gift wrap my order?") == {}
+
+
+def test_each_article_is_measured_on_its_own_pieces_whatever_their_order():
+    rows = np.eye(4, dtype=np.float32)  # four orthogonal pieces
+    # Article "b" has no pieces; "c" owns the last rows, given out of order.
+    reference = ArticleReference(["a", "b", "c"], ["da", "db", "dc"], rows[[3, 0, 2]], np.array([2, 0, 2]),
+                                 np.zeros((0, 4), np.float32))
+    question = rows[[2, 3]]
+    assert reference.coverages(question, 2).tolist() == [0.0, -1.0, 1.0]  # "c" has both pieces, "a" neither
+    assert reference.coverages(rows[[0]], 1).tolist() == [1.0, -1.0, 0.0]
+    with_questions = ArticleReference(["a", "b", "c"], ["da", "db", "dc"], rows[[3, 0, 2]], np.array([2, 0, 2]),
+                                      rows[[1]])
+    assert with_questions.coverages(rows[[1]], 1).tolist() == [1.0, 1.0, 1.0]  # a help-centre question's word
