@@ -298,13 +298,13 @@ def component_settings(config_path: Path, component: Type[Any]) -> Dict[str, Any
 def coverage_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
     """The FAQ selector's ``coverage_pieces`` and ``coverage_skip_words`` in the config (or its defaults)."""
     settings = component_settings(config_path, FaqSelector)
-    return int(settings["coverage_pieces"]), coverage_skip_words(settings)
+    return int(settings["coverage_pieces"]), coverage_skip_words(settings["coverage_skip_words"])
 
 
 def article_settings(config_path: Path) -> Tuple[int, FrozenSet[str]]:
     """The article check's ``pieces`` and ``skip_words`` in the config (or its defaults)."""
     settings = component_settings(config_path, ArticleCoverage)
-    return int(settings["pieces"]), coverage_skip_words({"coverage_skip_words": settings["skip_words"]})
+    return int(settings["pieces"]), coverage_skip_words(settings["skip_words"])
 
 
 def signals_from_parse(parse: Dict[str, Any]) -> Tuple[str, float, float, Optional[str], float, bool]:

@@ -66,10 +66,9 @@ class ArticleReference:
         self.digests = list(digests)
         order = np.argsort(owners, kind="stable")
         self.article_rows = np.ascontiguousarray(article_rows[order], dtype=np.float32)
-        owners = owners[order]
-        self.starts = np.searchsorted(owners, np.arange(len(self.keys)))
-        self.has_rows = np.bincount(owners, minlength=len(self.keys)) > 0 if len(owners) else \
-            np.zeros(len(self.keys), dtype=bool)
+        self.owners = np.asarray(owners[order], dtype=np.int32)  # rising, so each article's rows are one run
+        self.starts = np.searchsorted(self.owners, np.arange(len(self.keys)))
+        self.has_rows = np.bincount(self.owners, minlength=len(self.keys)) > 0
         self.question_rows = np.ascontiguousarray(question_rows, dtype=np.float32)
 
     def coverages(self, question: np.ndarray, pieces: int) -> np.ndarray:
@@ -195,7 +194,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
         self.config = {**self.get_default_config(), **config}
         self.references = references or {}
         self._intents = frozenset(self.config["intents"])
-        self._skip_words = coverage_skip_words({"coverage_skip_words": self.config["skip_words"]})
+        self._skip_words = coverage_skip_words(self.config["skip_words"])
         self._model_storage = model_storage
         self._resource = resource
 
@@ -244,10 +243,8 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
             arrays: Dict[str, np.ndarray] = {}
             meta: Dict[str, Any] = {}
             for language, reference in self.references.items():
-                owners = np.repeat(np.arange(len(reference.keys), dtype=np.int32),
-                                   np.diff(np.append(reference.starts, len(reference.article_rows))))
                 arrays[f"{language}_articles"] = reference.article_rows.astype(np.float16)
-                arrays[f"{language}_owners"] = owners
+                arrays[f"{language}_owners"] = reference.owners
                 arrays[f"{language}_questions"] = reference.question_rows.astype(np.float16)
                 meta[language] = {"keys": reference.keys, "digests": reference.digests}
             np.savez(folder / STATES_FILE, **arrays)

@@ -59,7 +59,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Type
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -128,9 +128,9 @@ def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
     return None
 
 
-def coverage_skip_words(config: Dict[str, Any]) -> FrozenSet[str]:
-    """The selector's ``coverage_skip_words`` as the check compares them: casefolded, single-spaced."""
-    return frozenset(" ".join(str(entry).casefold().split()) for entry in config["coverage_skip_words"])
+def coverage_skip_words(entries: Iterable[Any]) -> FrozenSet[str]:
+    """A coverage check's skip words as it compares them: casefolded, single-spaced."""
+    return frozenset(" ".join(str(entry).casefold().split()) for entry in entries)
 
 
 def coverage(question: np.ndarray, reference: np.ndarray, pieces: int) -> float:
@@ -241,7 +241,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.neighbour_labels = neighbour_labels  # answer index, OUT_OF_SCOPE_LABEL or OTHER_LABEL
         self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
         self.piece_labels = piece_labels  # the answer index of each row
-        self._skip_words = coverage_skip_words(self.config)
+        self._skip_words = coverage_skip_words(self.config["coverage_skip_words"])
         self._model_storage = model_storage
         self._resource = resource
 
