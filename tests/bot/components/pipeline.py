@@ -9,12 +9,12 @@ import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
-from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.components.count_vectors import SentenceCountVectorsFeaturizer
 from bot.components.sentence_encoder import SentenceEncoder
 
 EXAMPLES: Dict[str, List[str]] = {
@@ -60,8 +60,8 @@ class Pipeline:
         self.data = data or training_data()
         self.tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
         self.counts = [
-            CountVectorsFeaturizer.create(
-                {**CountVectorsFeaturizer.get_default_config(), **config}, self.storage, Resource(name),
+            SentenceCountVectorsFeaturizer.create(
+                {**SentenceCountVectorsFeaturizer.get_default_config(), **config}, self.storage, Resource(name),
                 self.context(name),
             )
             for name, config in [("words", {}), ("chars", {"analyzer": "char_wb", "min_ngram": 2, "max_ngram": 5})]
