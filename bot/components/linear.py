@@ -36,9 +36,12 @@ thresholds keep meaning a probability of being right.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -69,6 +72,9 @@ LINEAR_DEFAULTS: Dict[str, Any] = {
     # How many nearest examples vote, and how sharply a closer one outweighs a farther one.
     "knn_k": 40,
     "knn_temperature": 0.01,
+    # SVMs fitted at once (the model and each calibration fold), each in a process of its own (forked);
+    # 0 means one per core this process may run on. The weights are the same either way.
+    "fit_processes": 0,
 }
 
 
@@ -84,6 +90,42 @@ def _fit(x: sp.csr_matrix, y: np.ndarray, config: Mapping[str, Any]) -> LinearSV
         random_state=int(config["random_state"]),
     )
     return model.fit(x, y)
+
+
+def _fit_processes(config: Mapping[str, Any], fits: int) -> int:
+    wanted = int(config.get("fit_processes", 0)) or len(os.sched_getaffinity(0))
+    return max(1, min(wanted, fits))
+
+
+# What the forked fitting processes read: set just before they are forked, so they get it without a copy.
+_TO_FIT: Optional[Tuple[sp.csr_matrix, np.ndarray, Mapping[str, Any]]] = None
+
+
+def _fit_rows(rows: Optional[np.ndarray]) -> LinearSVC:
+    assert _TO_FIT is not None
+    x, y, config = _TO_FIT
+    return _fit(x, y, config) if rows is None else _fit(x[rows], y[rows], config)
+
+
+def _fit_each(x: sp.csr_matrix, y: np.ndarray, rows: Sequence[Optional[np.ndarray]],
+              config: Mapping[str, Any]) -> List[LinearSVC]:
+    """One SVM per entry of ``rows`` (``None``: every row), side by side in forked processes (``fit_processes``).
+
+    Processes, not threads: liblinear lets go of the GIL, but draws its coordinate order from one random
+    generator per process, so two fits on threads take each other's numbers and the weights change from
+    run to run. Each forked process has its own, seeded by the fit as in turn: the same weights either way.
+    """
+    global _TO_FIT
+    processes = _fit_processes(config, len(rows))
+    _TO_FIT = (x, y, config)
+    try:
+        if processes > 1 and "fork" in multiprocessing.get_all_start_methods() \
+                and not multiprocessing.current_process().daemon:
+            with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                return list(pool.map(_fit_rows, rows))
+        return [_fit_rows(part) for part in rows]
+    finally:
+        _TO_FIT = None
 
 
 # Up to this many messages are scored row by row; a matrix product is cheaper for more.
@@ -152,7 +194,8 @@ class LinearModel:
             messages: Featurized training messages.
             labels: The class of each message.
             config: ``C``, ``max_iter``, ``class_weight``, ``weights``, ``calibration_folds``,
-                ``random_state``, ``knn_weight``, ``knn_k``, ``knn_temperature`` (see :data:`LINEAR_DEFAULTS`).
+                ``random_state``, ``knn_weight``, ``knn_k``, ``knn_temperature``, ``fit_processes`` (see
+                :data:`LINEAR_DEFAULTS`).
         """
         blocks = FeatureBlocks.fit(messages, config["weights"])
         x = blocks.matrix(messages)
@@ -160,7 +203,12 @@ class LinearModel:
         y = np.array([classes.index(label) for label in labels])
         if len(classes) == 1:  # nothing to choose between: certain, whatever the input
             return cls(blocks, classes, np.zeros((1, x.shape[1])), np.zeros(1))
-        fitted = _fit(x, y, config)
+        folds = int(config["calibration_folds"])
+        calibrated = folds >= 2 and np.bincount(y).min() >= folds
+        # Every class is in every training part: a stratified split of >= folds examples per class.
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(config["random_state"]))
+                      .split(x, y)) if calibrated else []
+        fitted, *parts = _fit_each(x, y, [None, *(train_rows for train_rows, _ in splits)], config)
         coef, intercept = fitted.coef_, fitted.intercept_
         if len(classes) == 2:  # scikit-learn keeps one row for two classes; softmax needs both
             coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -169,14 +217,10 @@ class LinearModel:
         if dense.shape[1] > 0:
             model.neighbours = Neighbours(dense, y, int(config["knn_k"]), float(config["knn_temperature"]),
                                           float(config["knn_weight"]))
-        folds = int(config["calibration_folds"])
-        if folds >= 2 and np.bincount(y).min() >= folds:
+        if calibrated:
             scores = np.zeros((len(y), len(classes)))
             votes = np.zeros((len(y), len(classes)))
-            split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(config["random_state"]))
-            for train_rows, test_rows in split.split(x, y):
-                # Every class is in every training part: a stratified split of >= folds examples per class.
-                part = _fit(x[train_rows], y[train_rows], config)
+            for (train_rows, test_rows), part in zip(splits, parts, strict=True):
                 scores[test_rows] = part.decision_function(x[test_rows]) if len(classes) > 2 else np.column_stack(
                     [-part.decision_function(x[test_rows]) / 2, part.decision_function(x[test_rows]) / 2])
                 if model.neighbours is not None:

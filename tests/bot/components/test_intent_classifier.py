@@ -94,3 +94,12 @@ def test_a_turns_few_messages_get_the_probabilities_of_a_batch(pipeline: Pipelin
     assert alone.shape == batch.shape == (len(texts), len(model.classes))
     # float32 cosines for the vote: a product of one row and of ten round differently
     assert np.allclose(alone, batch, rtol=0, atol=1e-9 if knn_weight == 0 else 1e-5)
+
+
+def test_fitting_side_by_side_gives_the_weights_of_fitting_one_after_the_other(pipeline: Pipeline):
+    # The model and its calibration folds are fitted in two processes by default; the result must not depend on it.
+    alone, side_by_side = _trained(pipeline, fit_processes=1).model, _trained(pipeline, fit_processes=2).model
+    assert alone is not None and side_by_side is not None
+    assert np.array_equal(alone.coef, side_by_side.coef)
+    assert np.array_equal(alone.intercept, side_by_side.intercept)
+    assert alone.temperature == side_by_side.temperature != 1.0
