@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from typing import List
 
+import pytest
+
 from core.settings import Settings
 from tests.helpers.writers_project import make_project
-from writers.rasa_batch import MARKER, ChildProcesses, run_rasa
+from writers.rasa_batch import MARKER, ChildProcesses, read_each_text_once, run_rasa
 
 
 def _validate(root: Path) -> list[str]:
@@ -63,3 +65,34 @@ def test_a_step_that_starts_after_the_stop_is_stopped_as_it_starts() -> None:
     children.started(late)
     assert children.stopped and told == [running, late]
     assert running.wait(30) != 0 and late.wait(30) != 0  # terminated, not left to sleep their two minutes
+
+
+def test_each_text_is_parsed_and_checked_once_and_a_broken_one_fails_every_time(monkeypatch: pytest.MonkeyPatch):
+    import rasa.shared.utils.io as rasa_io
+    import rasa.shared.utils.validation as rasa_validation
+    from rasa.shared.exceptions import YamlException
+
+    parses: List[str] = []
+    read = rasa_io.read_yaml
+
+    def counted(content: str, reader_type: object = "safe") -> object:
+        parses.append(content)
+        return read(content, reader_type)
+
+    monkeypatch.setattr(rasa_io, "read_yaml", counted)  # restored after the test, with Rasa's own
+    monkeypatch.setattr(rasa_validation, "validate_yaml_schema", rasa_validation.validate_yaml_schema)
+    read_each_text_once()
+    nlu = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n'
+    first = rasa_io.read_yaml(nlu)
+    first["nlu"].append("changed by its reader")
+    assert rasa_io.read_yaml(nlu) == read(nlu) != first  # each reader gets its own copy of the one parse
+    assert parses.count(nlu) == 1
+    rasa_validation.validate_yaml_schema(nlu, "shared/nlu/training_data/schemas/nlu.yml")
+    checked = len(parses)
+    assert checked > 1  # the schema check parsed the text (and the schema) itself
+    rasa_validation.validate_yaml_schema(nlu, "shared/nlu/training_data/schemas/nlu.yml")
+    assert len(parses) == checked  # it passed: not checked again
+    broken = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: 12\n'
+    for _ in range(2):
+        with pytest.raises(YamlException):
+            rasa_validation.validate_yaml_schema(broken, "shared/nlu/training_data/schemas/nlu.yml")
