@@ -61,7 +61,7 @@ from writers.rasa_batch import ChildProcesses, Started, run_rasa
 
 __all__ = ["GATE_PROCESSES", "NOT_MEASURED_COMPONENTS", "SPLIT_SEEDS", "THRESHOLDS", "GateResult", "by_language",
            "gate_config", "gate_processes", "gate_result",
-           "held_out_predictions", "language_accuracy", "language_macro_f1", "run_gate", "split_nlu",
+           "held_out_predictions", "language_accuracy", "language_macro_f1", "load_nlu", "run_gate", "split_nlu",
            "stratified_split"]
 
 THRESHOLDS: Dict[str, float] = {
@@ -157,16 +157,10 @@ def _rasa(commands: List[List[str]], cwd: Path, env: Dict[str, str], started: Op
         raise RuntimeError(f"rasa {' '.join(result.failed)} failed:\n{result.output[-3000:]}")
 
 
-def split_nlu(nlu_path: Path, out_dir: Path, seed: int) -> Tuple[Path, Path]:
-    """What ``rasa data split nlu --training-fraction 0.8`` writes, from :func:`stratified_split`, the same every time.
+def load_nlu(nlu_path: Path) -> Tuple[Any, str]:
+    """The project's NLU data as Rasa's ``TrainingData``, and its files' format extension (``.yml``).
 
-    Done in this process without Rasa's command line (about ten seconds of imports), and the same in every
-    process: the files are read in the order of their names. Rasa collects the files in a set and the
-    examples in another, so which examples it held out changed with every process's string hashing and
-    with the fingerprint function: the same data gave English macro-F1 from 0.86 to 0.95.
-
-    Returns:
-        The training part and the held-out part (``training_data.yml``, ``test_data.yml`` in ``out_dir``).
+    The files are read in the order of their names (see :func:`split_nlu`).
     """
     with warnings.catch_warnings():
         # Rasa's imports warn about their own dependencies, and its data loaded without the domain
@@ -181,8 +175,32 @@ def split_nlu(nlu_path: Path, out_dir: Path, seed: int) -> Tuple[Path, Path]:
         files = sorted(get_data_files([str(nlu_path)], is_nlu_file))
         if not files:
             raise ValueError(f"no NLU data under {nlu_path}")
-        extension = get_file_format_extension(files[0])
-        data = TrainingData().merge(*(load_data(f) for f in files))
+        return TrainingData().merge(*(load_data(f) for f in files)), get_file_format_extension(files[0])
+
+
+def split_nlu(nlu_path: Path, out_dir: Path, seed: int, loaded: Optional[Tuple[Any, str]] = None) -> Tuple[Path, Path]:
+    """What ``rasa data split nlu --training-fraction 0.8`` writes, from :func:`stratified_split`, the same every time.
+
+    Done in this process without Rasa's command line (about ten seconds of imports), and the same in every
+    process: the files are read in the order of their names. Rasa collects the files in a set and the
+    examples in another, so which examples it held out changed with every process's string hashing and
+    with the fingerprint function: the same data gave English macro-F1 from 0.86 to 0.95.
+
+    Args:
+        nlu_path: The NLU data's folder.
+        out_dir: Where the two parts are written.
+        seed: Which draw.
+        loaded: :func:`load_nlu` of ``nlu_path`` when the caller already has it (the gate reads the data once
+            for its three draws: ~2 s each).
+
+    Returns:
+        The training part and the held-out part (``training_data.yml``, ``test_data.yml`` in ``out_dir``).
+    """
+    data, extension = loaded or load_nlu(nlu_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: PLC0415
+
         train_examples, test_examples = stratified_split(data.nlu_examples, 0.8, seed)
         parts = [
             TrainingData(examples, entity_synonyms=data.entity_synonyms, regex_features=data.regex_features,
@@ -327,8 +345,9 @@ def evaluate(work_dir: Path, seeds: Sequence[int] = SPLIT_SEEDS, project: Option
     count = gate_processes(len(seeds)) if processes is None else max(1, min(processes, len(seeds)))
     lanes: List[List[List[str]]] = [[] for _ in range(count)]
     config = gate_config(project.config_path, work_dir / "config.yml")
+    loaded = load_nlu(project.nlu_path)
     for number, seed in enumerate(seeds):
-        train_file, test_file = split_nlu(project.nlu_path, work_dir / f"split-{seed}", seed)
+        train_file, test_file = split_nlu(project.nlu_path, work_dir / f"split-{seed}", seed, loaded)
         models = work_dir / f"models-{seed}"
         lanes[number % len(lanes)] += [
             ["train", "nlu", "--nlu", str(train_file), "--config", str(config),

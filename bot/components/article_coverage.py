@@ -42,10 +42,9 @@ from bot.components import e5_onnx, faq_selector, sentence_encoder
 from bot.components.code_version import source_fingerprint
 from bot.components.faq_selector import COVERAGE_SKIP_WORDS, coverage_skip_words
 from bot.components.intent_classifier import is_blank
-from bot.components.sentence_encoder import message_token_states, token_states
+from bot.components.sentence_encoder import cache_folder, message_token_states, token_states
 from core.articles import Article, ArticleError, load_articles
 from core.language import LANGUAGES, detect_language
-from core.settings import Settings
 
 __all__ = ["PROPERTY", "ArticleCoverage", "ArticleReference", "article_coverages", "build_references"]
 
@@ -195,6 +194,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
         self.references = references or {}
         self._intents = frozenset(self.config["intents"])
         self._skip_words = coverage_skip_words(self.config["skip_words"])
+        self._cache_dir = cache_folder(self.config["cache_dir"])  # where a training kept its examples' pieces
         self._model_storage = model_storage
         self._resource = resource
 
@@ -213,9 +213,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
             articles = {}
         questions = [str(m.get(TEXT)) for m in training_data.intent_examples
                      if m.get(INTENT) == self.config["help_intent"] and not is_blank(m)]
-        cache_dir = self.config["cache_dir"]
-        self.references = build_references(articles, questions, None if cache_dir is False else
-                                           Path(cache_dir) if cache_dir else Settings.from_env().embedding_cache_dir)
+        self.references = build_references(articles, questions, cache_folder(self.config["cache_dir"]))
         self.persist()
         return self._resource
 
@@ -228,7 +226,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
                 continue
             text = str(message.get(TEXT))
             language = detect_language(text)
-            question = message_token_states(text, self._skip_words)
+            question = message_token_states(text, self._skip_words, cache_dir=self._cache_dir)
             found = article_coverages(question, self.references, (language,) if language else LANGUAGES,
                                       int(self.config["pieces"]))
             message.set(PROPERTY, {

@@ -435,6 +435,26 @@ class OnnxE5:
             wordy &= ~_skipped(self.tokenizer.words(pieces.ids), len(pieces.ids), skip_words)
         return pieces.states[wordy]
 
+    def piece_ids(self, text: str, prefix: str = "query") -> Tuple[int, ...]:
+        """The ids of :meth:`pieces` of ``text``, from the tokenizer alone (no pass through the graph)."""
+        window = self.tokenizer.content_ids(f"{prefix}: {text}")[: self._window]
+        return tuple(window[len(self.tokenizer.content_ids(f"{prefix}:")) :])
+
+    def select_words(self, text: str, word_states: np.ndarray, prefix: str = "query",
+                     skip_words: Collection[str] = ()) -> Optional[np.ndarray]:
+        """:meth:`select` of ``text``'s pieces, given only its word pieces' states (:meth:`token_states`).
+
+        The rows of ``word_states`` are the pieces :meth:`select` keeps without ``skip_words``; the tokenizer
+        says which of them ``skip_words`` leaves out. None when their number does not match the text's.
+        """
+        ids = self.piece_ids(text, prefix)
+        wordy = self.tokenizer.is_wordy(ids)
+        if int(wordy.sum()) != len(word_states):
+            return None
+        if not skip_words:
+            return word_states
+        return word_states[~_skipped(self.tokenizer.words(ids), len(ids), skip_words)[wordy]]
+
     def _pieces_of(self, window: List[int], states: np.ndarray, prefix: str) -> Pieces:
         skip = len(self.tokenizer.content_ids(f"{prefix}:"))  # the prefix's own pieces
         rows = states[1 + skip : 1 + len(window)]  # <s> and </s> left out too

@@ -58,7 +58,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Type
 
 import numpy as np
@@ -86,8 +85,7 @@ from bot.components import e5_onnx, features, intent_classifier, linear, sentenc
 from bot.components.code_version import source_fingerprint
 from bot.components.intent_classifier import is_blank
 from bot.components.linear import LINEAR_DEFAULTS, LinearModel
-from bot.components.sentence_encoder import message_token_states, token_states
-from core.settings import Settings
+from bot.components.sentence_encoder import cache_folder, message_token_states, token_states
 
 __all__ = ["FaqSelector", "coverage", "coverage_skip_words"]
 
@@ -242,6 +240,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
         self.piece_labels = piece_labels  # the answer index of each row
         self._skip_words = coverage_skip_words(self.config["coverage_skip_words"])
+        self._cache_dir = cache_folder(self.config["cache_dir"])  # where a training kept its examples' pieces
         self._model_storage = model_storage
         self._resource = resource
 
@@ -277,9 +276,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         if int(self.config["neighbours_k"]) > 0:
             self._keep_neighbours(training_data, self.model.classes)
         if float(self.config["min_coverage"]) > 0:
-            cache_dir = self.config["cache_dir"]
-            states = token_states([m.get(TEXT) for m in examples], None if cache_dir is False
-                                  else Path(cache_dir) if cache_dir else Settings.from_env().embedding_cache_dir)
+            states = token_states([m.get(TEXT) for m in examples], cache_folder(self.config["cache_dir"]))
             self.pieces = np.concatenate(states).astype(np.float16)
             self.piece_labels = np.concatenate([np.full(len(rows), self.model.classes.index(label))
                                                 for rows, label in zip(states, labels, strict=True)])
@@ -328,7 +325,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         text = message.get(TEXT)
         if not isinstance(text, str):
             return None
-        question = message_token_states(text, self._skip_words)
+        question = message_token_states(text, self._skip_words, cache_dir=self._cache_dir)
         reference = self.pieces[self.piece_labels == label].astype(np.float32)
         return coverage(question, reference, int(self.config["coverage_pieces"]))
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict, deque
@@ -70,8 +71,9 @@ from bot.components.encoder_input import RememberedVectors, encoder_input
 from bot.components.text_limit import TextLimiter
 from core.settings import Settings
 
-__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "awaited_by_parse", "install",
-           "message_token_states", "prefetch", "shared_encoder", "token_states", "until_encoded", "until_encoded_for"]
+__all__ = ["EmbeddingCache", "Prefetcher", "SentenceEncoder", "SharedEncoder", "awaited_by_parse", "cache_folder",
+           "install", "message_token_states", "prefetch", "shared_encoder", "token_states", "training_threads",
+           "until_encoded", "until_encoded_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -394,17 +396,17 @@ class EmbeddingCache:
         self.put_blobs((key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items)
 
     def get_matrices(self, keys: Sequence[str], dim: int) -> Dict[str, np.ndarray]:
-        """The cached matrices (rows of ``dim``, stored as float16) among ``keys``, as float32."""
+        """The cached matrices (float32 rows of ``dim``) among ``keys``."""
         found: Dict[str, np.ndarray] = {}
         for key, blob in self._blobs(keys):
-            flat = np.frombuffer(blob, dtype=np.float16)
+            flat = np.frombuffer(blob, dtype=np.float32)
             if flat.size % dim == 0:
-                found[key] = flat.reshape(-1, dim).astype(np.float32)
+                found[key] = flat.reshape(-1, dim)
         return found
 
     def put_matrices(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        """Stores matrices under their keys, as float16 (half the disk; the checks that read them round more)."""
-        self.put_blobs((key, np.asarray(matrix, dtype=np.float16).tobytes()) for key, matrix in items)
+        """Stores matrices (float32, exactly as computed: a customer's question read from here is the same)."""
+        self.put_blobs((key, np.asarray(matrix, dtype=np.float32).tobytes()) for key, matrix in items)
 
     def put_blobs(self, rows: Iterable[tuple[str, bytes]]) -> None:
         """Stores raw values under their keys."""
@@ -416,23 +418,63 @@ class EmbeddingCache:
             return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
 
 
+def cache_folder(configured: Any) -> Optional[Path]:
+    """The embedding cache a component's ``cache_dir`` names: ``false`` none, unset ``KESHER_EMBEDDING_CACHE``."""
+    if configured is False:
+        return None
+    return Path(str(configured)) if configured else Settings.from_env().embedding_cache_dir
+
+
+def _pieces_keys(reads: Iterable[str], variant: str, prefix: str) -> Dict[str, str]:
+    # "#pieces": float32 since 2026-12-02 (the float16 "#tokens" entries before it are not read).
+    identity, tag = SharedEncoder.identity_of(variant), f"{prefix}#pieces{e5_onnx.TOKEN_LAYER}"
+    return {read: EmbeddingCache.key(identity, tag, read) for read in reads}
+
+
+def _cached_word_states(read: str, variant: str, prefix: str, cache_dir: Path) -> Optional[np.ndarray]:
+    """The word pieces' states a training cached for ``read`` (None when it has none, or cannot be read)."""
+    if not (cache_dir / EmbeddingCache.FILE).exists():
+        return None
+    key = _pieces_keys([read], variant, prefix)[read]
+    try:
+        return EmbeddingCache(cache_dir, read_only=True).get_matrices([key], e5_onnx.DIM).get(key)
+    except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
+        return None
+
+
 def message_token_states(text: str, skip_words: Collection[str] = (), variant: str = "original",
-                         prefix: str = "query") -> np.ndarray:
+                         prefix: str = "query", cache_dir: Optional[Path] = None) -> np.ndarray:
     """A customer message's word pieces' states (:meth:`~bot.components.e5_onnx.OnnxE5.select`).
 
     Taken from the pass that encoded the message for its turn when there was one (prefetched on the
-    encoder's worker thread, or encoded by :class:`SentenceEncoder`), else computed now.
+    encoder's worker thread, or encoded by :class:`SentenceEncoder`); else from ``cache_dir``, where a
+    training kept them for its examples (``rasa test nlu`` of the NLU gate parses ~1,500 held-out examples
+    whose vectors come from the cache: reading their pieces again was a third of the gate); else computed now.
     """
     read = encoder_input(text)
     with _PIECES_LOCK:
         pieces = _PIECES.get((variant, prefix, read))
     encoder = shared_encoder(variant)
+    if pieces is None and cache_dir is not None:
+        words = _cached_word_states(read, variant, prefix, cache_dir)
+        selected = encoder.model.select_words(read, words, prefix, skip_words) if words is not None else None
+        if selected is not None:
+            return selected
     if pieces is None:
         # Kept like a turn's, so the FAQ selector's and the article check's questions about one message (a
         # message whose vector came from the embedding cache, as in `rasa test nlu`) cost one pass.
         pieces = encoder.model.pieces(read, prefix)
         _keep_pieces((variant, prefix, read), pieces)
     return encoder.model.select(pieces, skip_words)
+
+
+def training_threads() -> int:
+    """Texts a training encodes at once: one per core this process may run on.
+
+    Each text runs through ONNX Runtime alone, which lets go of the GIL, so a cold cache fills about twice
+    as fast on two cores; a text's vector and pieces do not depend on what runs beside it.
+    """
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def token_states(texts: Sequence[str], cache_dir: Optional[Path], variant: str = "original",
@@ -447,23 +489,23 @@ def token_states(texts: Sequence[str], cache_dir: Optional[Path], variant: str =
 
     Returns:
         One float32 matrix per text (a row per piece, unit length; see
-        :meth:`~bot.components.e5_onnx.OnnxE5.token_states`).
+        :meth:`~bot.components.e5_onnx.OnnxE5.token_states`), rounded to float16 as the models keep
+        their examples' pieces (the cache keeps them exact, for :func:`message_token_states`).
     """
     reads = [encoder_input(text) for text in texts]
-    tag = f"{prefix}#tokens{e5_onnx.TOKEN_LAYER}"
-    identity = SharedEncoder.identity_of(variant)
-    keys = {read: EmbeddingCache.key(identity, tag, read) for read in dict.fromkeys(reads)}
+    keys = _pieces_keys(dict.fromkeys(reads), variant, prefix)
     cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
     found = cache.get_matrices(list(keys.values()), e5_onnx.DIM) if cache is not None else {}
     missing = [read for read in keys if keys[read] not in found]
     if missing:
         encoder = shared_encoder(variant)
-        fresh = [(keys[read], encoder.token_states(read, prefix)) for read in missing]
+        with ThreadPoolExecutor(max_workers=training_threads(), thread_name_prefix="e5-pieces") as pool:
+            fresh = list(zip((keys[read] for read in missing),
+                             pool.map(lambda read: encoder.token_states(read, prefix), missing), strict=True))
         if cache is not None:
             cache.put_matrices(fresh)
-        # Read back as the cache keeps them, so a cold and a warm training give the same model.
-        found.update((key, np.asarray(matrix, dtype=np.float16).astype(np.float32)) for key, matrix in fresh)
-    return [found[keys[read]] for read in reads]
+        found.update(fresh)
+    return [np.asarray(found[keys[read]], dtype=np.float16).astype(np.float32) for read in reads]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -475,7 +517,9 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
         prefix: ``query`` or ``passage``, e5's two input prefixes (``query`` measured
             better for intents; see docs/benchmarks.md).
         batch_size: Examples encoded per call in training.
-        threads: Texts encoded at once (each on one core; see :meth:`SharedEncoder.encode`).
+        threads: Texts encoded at once when serving (each on one core; see :meth:`SharedEncoder.encode`).
+            A training encodes what the cache lacks on every core this process may run on
+            (:func:`training_threads`): the vectors are the same either way.
         cache_dir: Where the embedding cache lives (default: ``KESHER_EMBEDDING_CACHE``);
             ``false`` turns the cache off.
     """
@@ -520,11 +564,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
         self.variant: str = self._config["variant"]
         self.batch_size = int(self._config["batch_size"])
         self.threads = int(self._config["threads"])
-        cache_dir = self._config["cache_dir"]
-        self._cache_dir: Optional[Path] = (
-            None if cache_dir is False
-            else Path(cache_dir) if cache_dir else Settings.from_env().embedding_cache_dir
-        )
+        self._cache_dir = cache_folder(self._config["cache_dir"])
         self.cache_hits = 0  # of the last training, for the logs and the tests
         self.cache_misses = 0
 
@@ -559,7 +599,7 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
         self.cache_hits, self.cache_misses = len(unique) - len(missing), len(missing)
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start : start + self.batch_size]
-            encoded = encoder.encode(batch, self.prefix, self.threads)
+            encoded = encoder.encode(batch, self.prefix, max(self.threads, training_threads()))
             fresh = [(keys[text], row) for text, row in zip(batch, encoded, strict=True)]
             vectors.update(fresh)
             if cache is not None:

@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.components import sentence_encoder
 from bot.components.e5_onnx import OnnxE5, Pieces
+from bot.components.encoder_input import encoder_input
 from bot.components.sentence_encoder import (
     EmbeddingCache,
     Prefetcher,
@@ -28,6 +29,7 @@ from bot.components.sentence_encoder import (
     message_token_states,
     prefetch,
     shared_encoder,
+    token_states,
     until_encoded,
 )
 from core.settings import PROJECT_ROOT, Settings
@@ -262,9 +264,8 @@ async def test_rasas_parse_awaits_the_messages_prefetched_vector_without_holding
     assert len(ready_at_parse) == 2
 
 
-def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeypatch: pytest.MonkeyPatch):
-    text = "how many days does delivery to a moshav take?"
-    expected = shared_encoder().token_states(text, skip_words={"how"})
+def _counted_passes(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """The texts the encoder reads for their word pieces from now on (to the end of the test)."""
     passes: List[str] = []
     real = OnnxE5.pieces
 
@@ -273,6 +274,13 @@ def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeyp
         return real(self, read, prefix)
 
     monkeypatch.setattr(OnnxE5, "pieces", counting)
+    return passes
+
+
+def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeypatch: pytest.MonkeyPatch):
+    text = "how many days does delivery to a moshav take?"
+    expected = shared_encoder().token_states(text, skip_words={"how"})
+    passes = _counted_passes(monkeypatch)
     SentenceEncoder({"cache_dir": False}, "e5").process([Message({TEXT: text})])
     got = message_token_states(text, skip_words={"how"})
     assert passes == []  # no second pass of the encoder for the FAQ selector's check
@@ -283,3 +291,27 @@ def test_a_turns_word_pieces_come_from_the_pass_that_encoded_the_message(monkeyp
     # Asked again (the FAQ selector, then the article check, of one message from the cache): no new pass.
     message_token_states("a text nobody sent", skip_words={"a"})
     assert passes == ["a text nobody sent"]
+
+
+def test_a_training_reads_many_texts_pieces_at_once_and_gets_each_texts_own(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(sentence_encoder, "training_threads", lambda: 2)
+    texts = ["where is my order?", "מתי אתם פתוחים?", "can I pay with a gift card", "hello שלום"]
+    together = token_states(texts, None)
+    encoder = shared_encoder()
+    for text, states in zip(texts, together, strict=True):
+        assert np.array_equal(states, encoder.token_states(encoder_input(text)).astype(np.float16).astype(np.float32))
+
+
+def test_a_training_examples_pieces_are_read_from_the_cache_exactly_as_a_pass_gives_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # `rasa test nlu` of the NLU gate: held-out examples whose vectors and pieces a training cached.
+    texts = ["how long does delivery to a moshav take?", "אפשר לשלם בכרטיס מתנה?"]
+    fresh = [shared_encoder().token_states(encoder_input(text), skip_words={"how"}) for text in texts]
+    token_states(texts, tmp_path)
+    monkeypatch.setattr(sentence_encoder, "_PIECES", type(sentence_encoder._PIECES)())  # no turn encoded them
+    passes = _counted_passes(monkeypatch)
+    for text, expected in zip(texts, fresh, strict=True):
+        assert np.array_equal(message_token_states(text, skip_words={"how"}, cache_dir=tmp_path), expected)
+    assert passes == []
+    message_token_states("a question no training had", cache_dir=tmp_path)
+    assert passes == ["a question no training had"]
