@@ -194,7 +194,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
         self.references = references or {}
         self._intents = frozenset(self.config["intents"])
         self._skip_words = coverage_skip_words(self.config["skip_words"])
-        self._cache_dir = cache_folder(self.config["cache_dir"])  # where a training kept its examples' pieces
+        self._cache_dir = cache_folder(self.config["cache_dir"])  # where trainings keep the pieces they read
         self._model_storage = model_storage
         self._resource = resource
 
@@ -213,7 +213,7 @@ class ArticleCoverage(IntentClassifier, GraphComponent):
             articles = {}
         questions = [str(m.get(TEXT)) for m in training_data.intent_examples
                      if m.get(INTENT) == self.config["help_intent"] and not is_blank(m)]
-        self.references = build_references(articles, questions, cache_folder(self.config["cache_dir"]))
+        self.references = build_references(articles, questions, self._cache_dir)
         self.persist()
         return self._resource
 

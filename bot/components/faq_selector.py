@@ -240,7 +240,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
         self.piece_labels = piece_labels  # the answer index of each row
         self._skip_words = coverage_skip_words(self.config["coverage_skip_words"])
-        self._cache_dir = cache_folder(self.config["cache_dir"])  # where a training kept its examples' pieces
+        self._cache_dir = cache_folder(self.config["cache_dir"])  # where trainings keep the pieces they read
         self._model_storage = model_storage
         self._resource = resource
 
@@ -276,7 +276,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         if int(self.config["neighbours_k"]) > 0:
             self._keep_neighbours(training_data, self.model.classes)
         if float(self.config["min_coverage"]) > 0:
-            states = token_states([m.get(TEXT) for m in examples], cache_folder(self.config["cache_dir"]))
+            states = token_states([m.get(TEXT) for m in examples], self._cache_dir)
             self.pieces = np.concatenate(states).astype(np.float16)
             self.piece_labels = np.concatenate([np.full(len(rows), self.model.classes.index(label))
                                                 for rows, label in zip(states, labels, strict=True)])

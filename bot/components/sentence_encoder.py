@@ -408,6 +408,20 @@ class EmbeddingCache:
         """Stores matrices (float32, exactly as computed: a customer's question read from here is the same)."""
         self.put_blobs((key, np.asarray(matrix, dtype=np.float32).tobytes()) for key, matrix in items)
 
+    @classmethod
+    def lookup(cls, folder: Optional[Path], key: str, dim: int, matrix: bool = False) -> Optional[np.ndarray]:
+        """One cached vector (or matrix, ``matrix``) read without writing: None when absent or unreadable.
+
+        For a parse: the cache is an optimisation, so a missing file or an SQLite error never fails a turn.
+        """
+        if folder is None or not (folder / cls.FILE).exists():
+            return None
+        try:
+            cache = cls(folder, read_only=True)
+            return (cache.get_matrices if matrix else cache.get)([key], dim).get(key)
+        except sqlite3.Error:
+            return None
+
     def put_blobs(self, rows: Iterable[tuple[str, bytes]]) -> None:
         """Stores raw values under their keys."""
         with closing(self._connect()) as db, db:
@@ -431,17 +445,6 @@ def _pieces_keys(reads: Iterable[str], variant: str, prefix: str) -> Dict[str, s
     return {read: EmbeddingCache.key(identity, tag, read) for read in reads}
 
 
-def _cached_word_states(read: str, variant: str, prefix: str, cache_dir: Path) -> Optional[np.ndarray]:
-    """The word pieces' states a training cached for ``read`` (None when it has none, or cannot be read)."""
-    if not (cache_dir / EmbeddingCache.FILE).exists():
-        return None
-    key = _pieces_keys([read], variant, prefix)[read]
-    try:
-        return EmbeddingCache(cache_dir, read_only=True).get_matrices([key], e5_onnx.DIM).get(key)
-    except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
-        return None
-
-
 def message_token_states(text: str, skip_words: Collection[str] = (), variant: str = "original",
                          prefix: str = "query", cache_dir: Optional[Path] = None) -> np.ndarray:
     """A customer message's word pieces' states (:meth:`~bot.components.e5_onnx.OnnxE5.select`).
@@ -456,7 +459,8 @@ def message_token_states(text: str, skip_words: Collection[str] = (), variant: s
         pieces = _PIECES.get((variant, prefix, read))
     encoder = shared_encoder(variant)
     if pieces is None and cache_dir is not None:
-        words = _cached_word_states(read, variant, prefix, cache_dir)
+        words = EmbeddingCache.lookup(cache_dir, _pieces_keys([read], variant, prefix)[read], e5_onnx.DIM,
+                                      matrix=True)
         selected = encoder.model.select_words(read, words, prefix, skip_words) if words is not None else None
         if selected is not None:
             return selected
@@ -616,13 +620,8 @@ class SentenceEncoder(DenseFeaturizer, GraphComponent):
 
     def _cached(self, read: str) -> Optional[np.ndarray]:
         """The vector of the encoder's reading ``read`` if a training computed it (``rasa test nlu`` reads many)."""
-        if self._cache_dir is None or not (self._cache_dir / EmbeddingCache.FILE).exists():
-            return None
-        key = EmbeddingCache.key(self.encoder.identity, self.prefix, read)
-        try:
-            return EmbeddingCache(self._cache_dir, read_only=True).get([key], self.encoder.dim).get(key)
-        except sqlite3.Error:  # a cache is an optimisation: never fail a turn for it
-            return None
+        return EmbeddingCache.lookup(self._cache_dir, EmbeddingCache.key(self.encoder.identity, self.prefix, read),
+                                     self.encoder.dim)
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Embeds each incoming message with one call (blank text gets e5's vector of nothing).
