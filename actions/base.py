@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from babel.dates import format_date
 from rasa_sdk import Action, Tracker
@@ -79,6 +79,18 @@ class Turn:
         """Sends a text of the catalog (``data/texts``) in the customer's language."""
         message = self.backends.texts.message(key, self.language, **values)
         self.dispatcher.utter_message(**message.dispatcher_kwargs())
+
+    def offer(self, key: str, options: Sequence[str], **values: Any) -> None:
+        """Sends a text of the catalog with one button per option; a tap sends the option's own words.
+
+        Args:
+            key: The catalog text.
+            options: What each button says and sends (a customer's question, not an ``/intent``).
+            **values: The text's arguments.
+        """
+        message = self.backends.texts.message(key, self.language, **values)
+        buttons = [{"title": option, "payload": option} for option in options]
+        self.dispatcher.utter_message(text=message.text, buttons=buttons)
 
     def date(self, value: Optional[date]) -> str:
         """A date as the customer's language writes it, e.g. "Thursday, 26 November"."""

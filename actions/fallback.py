@@ -1,4 +1,8 @@
-"""When the bot did not understand: try the knowledge base, then say so honestly and offer a human."""
+"""When the bot did not understand: try the knowledge base, then say so honestly and offer a human.
+
+When the NLU leaned towards one FAQ answer without being sure enough to give it, the honest
+reply offers that answer's question as a button (:mod:`core.suggestions`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from actions.base import FALLBACK_INTENT, KesherAction, Turn
 from actions.handoff import HandoffReason, escalate
 from actions.knowledge import answer_with_articles, find_articles
+from core.suggestions import suggested_question
 from handoff.policy import Trigger
 
 __all__ = [
@@ -87,7 +92,7 @@ class ActionFallback(KesherAction):
         return "action_fallback"
 
     async def perform(self, turn: Turn) -> List[EventType]:
-        """Answers from an article, says it is not sure (and how to reach a person), or offers a human."""
+        """Answers from an article, says it is not sure (offering a near FAQ's question), or offers a human."""
         if acted_since_customer_spoke(turn.tracker):
             # Rasa's dialogue was unsure what to do after one of our own
             # actions: the customer has had their answer, so wait for them.
@@ -98,6 +103,10 @@ class ActionFallback(KesherAction):
         hits = await find_articles(turn, limit=1, min_score=FALLBACK_MIN_SCORE)
         if hits:
             answer_with_articles(turn, hits)
+            return []
+        question = suggested_question(turn.tracker.latest_message, turn.language)
+        if question:
+            turn.offer("ask_rephrase_suggest", [question])
         else:
             turn.say("ask_rephrase")
         return []

@@ -64,6 +64,7 @@ from bot.components.faq_selector import FaqSelector, coverage, coverage_skip_wor
 from bot.components.sentence_encoder import shared_encoder, token_states
 from core.articles import Article, load_articles
 from core.settings import PROJECT_ROOT, Settings
+from core.suggestions import SUGGESTION
 
 DATA_DIR = PROJECT_ROOT / "bench" / "data" / "near_domain"
 # A second set, written later from the shop's answers alone (not from the training data or the first set):
@@ -103,6 +104,8 @@ NEIGHBOURS_GRID = (NEIGHBOURS_OFF, -0.5, -0.25, 0.0, 0.25, 0.5)
 COVERAGE_GRID = (0.0, 0.45, 0.5, 0.55, 0.58, 0.6, 0.62, 0.65, 0.7)
 # The article check's min_coverage (0: off).
 KB_COVERAGE_GRID = (0.0, 0.55, 0.58, 0.6, 0.62, 0.65, 0.68, 0.7)
+# The FAQ selector's suggest_min_confidence when it offers no question.
+OFFER_OFF = 2.0
 # A wrong answer misleads the customer; a missed FAQ costs a rephrasing or a
 # person, which the honest path offers: the first counts three times (see choose()).
 WRONG_WEIGHT = 3.0
@@ -149,6 +152,8 @@ class Signals:
     faq_coverage: float = 1.0
     # The article check's coverage of the question's words by the article found (1: no article).
     kb_coverage: float = 1.0
+    # The answer whose question the model offered with its fallback (core/suggestions.py), if any.
+    offered: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,7 @@ class Thresholds:
     faq_neighbours: float = NEIGHBOURS_OFF
     faq_coverage: float = 0.0
     kb_coverage: float = 0.0
+    suggest: float = OFFER_OFF
 
     def row(self) -> str:
         """The values as one line of the report."""
@@ -259,6 +265,7 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
     """The thresholds config.yml and the knowledge base use today."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     intent, ambiguity, faq, similarity, neighbours, covered, kb_covered = 0.0, 0.0, 0.0, 0.0, NEIGHBOURS_OFF, 0.0, 0.0
+    suggest = OFFER_OFF
     for component in config.get("pipeline", []):
         if component["name"] == "FallbackClassifier":
             intent = float(component.get("threshold", 0.3))
@@ -269,11 +276,13 @@ def configured_thresholds(config_path: Path, kb_min_score: float, fallback_min_s
             if int(component.get("neighbours_k", 0)) > 0:
                 neighbours = float(component.get("neighbours_min_margin", 0.0))
             covered = float(component.get("min_coverage", 0.0))
+            if component.get("suggest_min_confidence") is not None:
+                suggest = float(component["suggest_min_confidence"])
         if component["name"].endswith("ArticleCoverage"):  # bot/components/article_coverage.py
             kb_covered = float(component.get("min_coverage", 0.0))
     return Thresholds(intent=intent, ambiguity=ambiguity, faq=faq, kb=kb_min_score,
                       fallback_kb=max(kb_min_score, fallback_min_score), faq_similarity=similarity,
-                      faq_neighbours=neighbours, faq_coverage=covered, kb_coverage=kb_covered)
+                      faq_neighbours=neighbours, faq_coverage=covered, kb_coverage=kb_covered, suggest=suggest)
 
 
 def neighbour_settings(config_path: Path) -> Tuple[int, float]:
@@ -364,8 +373,9 @@ async def gather_signals(model: Path, items: Sequence[Item], neighbours: Tuple[i
         if written:
             agree[0] += abs(written[0] - covered) < 2e-3
             agree[1] += 1
+        offered = (parse.get(SUGGESTION) or {}).get("answer")
         signals.append(Signals(intent, confidence, margin, faq, faq_confidence, slug, score, fell_back,
-                               kb_coverage=covered))
+                               kb_coverage=covered, offered=offered))
     picks = [s.faq for s in signals]
     questions, examples, labels = e5_vectors(items)
     similarities = faq_similarities(questions, examples, labels, picks)
@@ -501,6 +511,44 @@ def reply(s: Signals, t: Thresholds) -> str:
     if s.intent == "faq":
         return s.faq or "faq/?"
     return s.intent
+
+
+def offer(s: Signals, t: Thresholds) -> Optional[str]:
+    """The FAQ answer whose question the honest reply offers as a button (``faq/<name>``), if any.
+
+    As the FAQ selector and ``actions/fallback.py`` do it: the message fell back, the classifier's first intent was
+    ``faq`` with an answer at ``t.suggest`` or more, and no article was shown instead.
+    """
+    if s.faq and s.intent == "faq" and s.faq_confidence >= t.suggest and falls_back(s, t) and reply(s, t) == HONEST:
+        return s.faq
+    return None
+
+
+def offers_table(items: Sequence[Item], signals: Sequence[Signals], t: Thresholds) -> List[str]:
+    """The questions offered with the honest reply at ``t``: a real FAQ wording one tap from its answer."""
+    lines = ["| set | language | FAQ paraphrases answered right | … offered their own question | answered or offered "
+             "| … offered another question | unanswerable offered a question |", "|---|---|---|---|---|---|---|"]
+    for split in ("validation", "test", HELD_OUT):
+        for lang in LANGUAGES:
+            c: Counter[str] = Counter()
+            for item, s in zip(items, signals, strict=True):
+                if item.split != split or item.language != lang or item.kind not in ("faq", "unanswerable"):
+                    continue
+                c[item.kind] += 1
+                offered = offer(s, t)
+                if item.kind == "unanswerable":
+                    c["unanswerable offered"] += offered is not None
+                elif verdict(item, reply(s, t)) == "right":
+                    c["right"] += 1
+                elif offered is not None:
+                    c["own" if offered == item.expected or offered in item.also_ok else "other"] += 1
+            if not c["faq"]:
+                continue
+            faq, unanswerable = c["faq"], max(1, c["unanswerable"])
+            lines.append(f"| {split} | {lang} | {_pct(c['right'] / faq)} of {faq} | {_pct(c['own'] / faq)} "
+                         f"| {_pct((c['right'] + c['own']) / faq)} | {_pct(c['other'] / faq)} "
+                         f"| {_pct(c['unanswerable offered'] / unanswerable)} of {c['unanswerable']} |")
+    return lines
 
 
 def verdict(item: Item, answer: str) -> str:
@@ -782,6 +830,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     configured = configured_thresholds(args.config, KB_QUESTION_MIN_SCORE, args.fallback_min_score)
     simulated = [falls_back(s, configured) for s in signals]
     agree = sum(sim == s.model_fell_back for sim, s in zip(simulated, signals, strict=True))
+    # The model offers whenever its fallback came with the faq intent first; the action shows it only without an
+    # article, as offer() does: compare the two where no article is shown.
+    shown = [s for s in signals if reply(s, configured) == HONEST]
+    offers_agree = sum(offer(s, configured) == (s.offered if s.model_fell_back else None) for s in shown)
 
     validation = Grid(items, signals, "validation")
     chosen = choose(validation, configured)
@@ -802,7 +854,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "",
         f"As configured: {configured.row()} (the simulated fallback agrees with the model's own on "
         f"{agree}/{len(items)} questions; the article coverages the model wrote agree with the simulated ones on "
-        f"{articles_agree[0]}/{articles_agree[1]}).",
+        f"{articles_agree[0]}/{articles_agree[1]}; the questions offered with the honest reply agree with the "
+        f"model's on {offers_agree}/{len(shown)}).",
         f"Chosen on the validation questions: {chosen.row()} (cost {cost(validation.score(chosen)):.3f}; "
         f"as configured {cost(validation.score(configured)):.3f}).",
         "",
@@ -813,6 +866,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         ("chosen", score(items, signals, chosen, "test"))]),
         "",
         *held_out_report(items, signals, configured, chosen),
+        "**Questions offered with the honest reply** (\"is this what you're asking?\", a button that sends an FAQ's "
+        f"question; as configured, suggest_min_confidence {configured.suggest:.2f}):",
+        "",
+        *offers_table(items, signals, configured),
+        "",
         *help_centre_report(items, signals, configured),
         "**Validation** (the first set's half and the calibration set):",
         "",

@@ -51,14 +51,26 @@ and greetings that carry no question (``coverage_skip_words``: "hi! um, how
 long does delivery take?") are read as context but not asked to be covered.
 Writers see its effect as a question that falls back until an example with its
 wording is added (docs/writing.md).
+
+With ``suggest_min_confidence`` set, a message that falls back although the
+classifier put the ``faq`` intent first and gave one answer at least that
+probability carries that answer's question (:mod:`core.suggestions`): for each
+answer and language, the training example most like the answer's other examples
+in that language (among the well-formed ones the model itself places under that
+answer: :func:`offered_questions`). The fallback action offers it as a "did you mean" button, so a real
+question the checks above sent away costs the customer a tap, and a question the
+shop cannot answer gets an offer it may decline instead of another question's
+answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Type
+from collections import Counter
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Type
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -86,6 +98,8 @@ from bot.components.code_version import source_fingerprint
 from bot.components.intent_classifier import is_blank
 from bot.components.linear import LINEAR_DEFAULTS, LinearModel
 from bot.components.sentence_encoder import cache_folder, message_token_states, token_states
+from core.language import detect_language
+from core.suggestions import SUGGESTION, make_suggestion
 
 __all__ = ["FaqSelector", "coverage", "coverage_skip_words"]
 
@@ -114,6 +128,11 @@ COVERAGE_SKIP_WORDS = (
     "אה", "אוי", "אממ", "הממ", "רגע", "שנייה", "היי", "הי", "שלום", "בבקשה", "תודה", "אוקיי", "אוקי", "סליחה",
     "אגב", "בעצם", "סתם", "שאלה", "עוד שאלה",
 )
+# An offered question is a training example of this length: "refund?" says too little on a button, a story
+# ("the kettle I got as a present broke, what do I need to claim the warranty?") too much.
+QUESTION_WORDS = (3, 7)
+QUESTION_MAX_CHARS = 50
+_WORD = re.compile(r"\w+")
 
 
 def _sentence_embedding(message: Message) -> Optional[np.ndarray]:
@@ -174,6 +193,9 @@ class FaqSelector(IntentClassifier, GraphComponent):
         coverage_pieces: How many of the message's worst-matched pieces :func:`coverage` averages.
         coverage_skip_words: Words of the message the coverage check leaves out
             (default :data:`COVERAGE_SKIP_WORDS`).
+        suggest_min_confidence: The lowest probability of the best answer for which a
+            ``faq`` message that fell back offers that answer's question; None (the
+            default) offers none.
         cache_dir: Where the examples' per-piece states are cached between trainings, beside
             the sentence vectors (default: ``KESHER_EMBEDDING_CACHE``); ``false`` turns it off.
         out_of_scope_intent: The intent of the questions the shop does not answer.
@@ -207,6 +229,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
             "min_coverage": 0.0,
             "coverage_pieces": 2,
             "coverage_skip_words": list(COVERAGE_SKIP_WORDS),
+            "suggest_min_confidence": None,
             "cache_dir": None,
             "out_of_scope_intent": "out_of_scope",
             "ranking_length": 10,
@@ -226,6 +249,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         neighbour_labels: Optional[np.ndarray] = None,
         pieces: Optional[np.ndarray] = None,
         piece_labels: Optional[np.ndarray] = None,
+        questions: Optional[Dict[str, Dict[str, str]]] = None,
     ) -> None:
         """A selector with ``config``; untrained unless ``model`` is given."""
         self.config = {**self.get_default_config(), **config}
@@ -239,6 +263,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         self.neighbour_labels = neighbour_labels  # answer index, OUT_OF_SCOPE_LABEL or OTHER_LABEL
         self.pieces = pieces  # per-piece states of every example (float16 rows; min_coverage > 0)
         self.piece_labels = piece_labels  # the answer index of each row
+        self.questions = questions or {}  # answer → language → the question offered for it
         self._skip_words = coverage_skip_words(self.config["coverage_skip_words"])
         self._cache_dir = cache_folder(self.config["cache_dir"])  # where trainings keep the pieces they read
         self._model_storage = model_storage
@@ -273,6 +298,7 @@ class FaqSelector(IntentClassifier, GraphComponent):
         if all(v is not None for v in vectors):
             self.examples = np.stack([v for v in vectors if v is not None])
             self.example_labels = np.array([self.model.classes.index(label) for label in labels])
+            self.questions = offered_questions(examples, self.examples, labels, self.model)
         if int(self.config["neighbours_k"]) > 0:
             self._keep_neighbours(training_data, self.model.classes)
         if float(self.config["min_coverage"]) > 0:
@@ -366,7 +392,21 @@ class FaqSelector(IntentClassifier, GraphComponent):
             properties[self.retrieval_intent] = prediction
             message.set(PROPERTY, properties, add_to_output=True)
             self._fall_back_if_unsure(message, best["confidence"], model.classes.index(best["name"]))
+            self._suggest_if_fallen_back(message, key, best["confidence"])
         return messages
+
+    def _suggest_if_fallen_back(self, message: Message, answer: str, confidence: float) -> None:
+        """Offers ``answer``'s question when the message fell back but the ``faq`` intent came first."""
+        bar = self.config["suggest_min_confidence"]
+        if bar is None or confidence < float(bar) or answer not in self.questions:
+            return
+        if (message.get(INTENT) or {}).get("name") != DEFAULT_NLU_FALLBACK_INTENT_NAME:
+            return
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        first = next((r for r in ranking if r.get("name") != DEFAULT_NLU_FALLBACK_INTENT_NAME), None)
+        if first is None or first.get("name") != self.retrieval_intent:
+            return
+        message.set(SUGGESTION, make_suggestion(answer, confidence, self.questions[answer]), add_to_output=True)
 
     def _fall_back_if_unsure(self, message: Message, confidence: float, label: int) -> None:
         intent = message.get(INTENT) or {}
@@ -401,7 +441,8 @@ class FaqSelector(IntentClassifier, GraphComponent):
                 if self.pieces is not None and self.piece_labels is not None:
                     arrays.update(pieces=self.pieces, piece_labels=self.piece_labels)
                 np.savez(folder / EXAMPLES_FILE, **arrays)
-            meta = {"responses": self.responses, "all_retrieval_intents": self.all_retrieval_intents}
+            meta = {"responses": self.responses, "all_retrieval_intents": self.all_retrieval_intents,
+                    "questions": self.questions}
             (folder / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -430,4 +471,46 @@ class FaqSelector(IntentClassifier, GraphComponent):
             logger.debug("No trained FAQ selector in resource '%s'.", resource.name)
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, model, meta["responses"], meta["all_retrieval_intents"],
-                   examples, labels, neighbours, neighbour_labels, pieces, piece_labels)
+                   examples, labels, neighbours, neighbour_labels, pieces, piece_labels, meta.get("questions"))
+
+
+def offered_questions(examples: List[Message], vectors: np.ndarray, labels: List[str],
+                      model: LinearModel) -> Dict[str, Dict[str, str]]:
+    """For each answer and language, the question offered for it: its most central well-formed example.
+
+    Args:
+        examples: The answers' training examples.
+        vectors: Their unit e5 embeddings, row by row.
+        labels: The answer of each example.
+        model: The trained classifier: an example it places under another answer is not offered.
+
+    Returns:
+        Answer → language → the example with the highest mean cosine to that answer's other
+        examples in that language. Preferred, in this order, while any example is left: one the
+        model places under its answer; of :data:`QUESTION_WORDS` words and at most
+        :data:`QUESTION_MAX_CHARS` characters; every word of it in another FAQ example too (a typo
+        is not shown on a button).
+    """
+    placed = [model.classes[int(np.argmax(row))] for row in model.probabilities(examples)]
+    texts = [str(message.get(TEXT) or "").strip() for message in examples]
+    words = [frozenset(_WORD.findall(text.casefold())) for text in texts]
+    seen_in: Counter[str] = Counter(word for found in words for word in found)
+    groups: Dict[Tuple[str, str], List[int]] = {}
+    for index, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        language = detect_language(text)
+        if language and not text.startswith("/"):
+            groups.setdefault((label, language), []).append(index)
+    preferences: List[Callable[[int], bool]] = [
+        lambda i: placed[i] == labels[i],
+        lambda i: (QUESTION_WORDS[0] <= len(texts[i].split()) <= QUESTION_WORDS[1]
+                   and len(texts[i]) <= QUESTION_MAX_CHARS),
+        lambda i: all(seen_in[word] > 1 for word in words[i]),
+    ]
+    questions: Dict[str, Dict[str, str]] = {}
+    for (label, lang), members in groups.items():
+        candidates = members
+        for preferred in preferences:
+            candidates = [i for i in candidates if preferred(i)] or candidates
+        centrality = (vectors[candidates] @ vectors[members].T).mean(axis=1)
+        questions.setdefault(label, {})[lang] = texts[candidates[int(np.argmax(centrality))]]
+    return questions

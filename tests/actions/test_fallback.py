@@ -8,13 +8,15 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback, consecutive_misses
+from core.suggestions import SUGGESTION, make_suggestion
 from tests.helpers.texts import catalog
 from tests.helpers.trackers import make_tracker, user_event
 
 
-async def _run(backends, domain, text, events, language="en"):
+async def _run(backends, domain, text, events, language="en", parse_data=None):
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(domain, text=text, intent="nlu_fallback", events=events, slots={"language": language})
+    tracker = make_tracker(domain, text=text, intent="nlu_fallback", events=events, slots={"language": language},
+                           parse_data=parse_data)
     result = await ActionFallback(backends).run(dispatcher, tracker, domain)
     return dispatcher.messages, result
 
@@ -60,6 +62,47 @@ async def test_a_question_the_nlu_missed_is_answered_from_the_knowledge_base(bac
     assert "promo-code-problems" in messages[0]["text"]
     messages, _ = await _run(backends, domain, "הקוד קופון שלי לא עובד בקופה", [], language="he")
     assert "promo-code-problems" in messages[0]["text"]
+
+
+_DELIVERY = make_suggestion("faq/shipping_time", 0.83, {"en": "how long does delivery take?",
+                                                        "he": "תוך כמה זמן מגיע משלוח?"})
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("en", "how long does delivery take to a kibbutz on a holiday week?"),
+    ("he", "תוך כמה זמן מגיע משלוח לקיבוץ בשבוע של חג?"),
+])
+async def test_a_question_near_an_faq_is_offered_that_question_as_a_button(backends, domain, language, text):
+    messages, events = await _run(backends, domain, text, [], language=language, parse_data={SUGGESTION: _DELIVERY})
+    assert len(messages) == 1
+    question = _DELIVERY["questions"][language]
+    assert messages[0]["buttons"] == [{"title": question, "payload": question}]
+    assert messages[0]["text"] in [v.text for v in catalog().entry("ask_rephrase_suggest").variations[language]]
+    assert "*5550" in messages[0]["text"]  # still the honest path: how to reach a person
+    assert question not in messages[0]["text"]  # the button says it, once
+    assert events == []
+
+
+async def test_an_offer_without_the_customers_language_is_not_made(backends, domain):
+    english_only = make_suggestion("faq/shipping_time", 0.9, {"en": "how long does delivery take?"})
+    messages, _ = await _run(backends, domain, "כמה זמן לוקח משלוח לאילת בחג?", [], language="he",
+                             parse_data={SUGGESTION: english_only})
+    assert "buttons" not in messages[0] or not messages[0]["buttons"]
+    assert messages[0]["text"] in [v.text for v in catalog().entry("ask_rephrase").variations["he"]]
+
+
+async def test_an_article_that_fits_comes_before_an_offered_question(backends, domain):
+    messages, _ = await _run(backends, domain, "my promo code doesn't work at checkout", [],
+                             parse_data={SUGGESTION: _DELIVERY})
+    assert "promo-code-problems" in messages[0]["text"]
+    assert not messages[0].get("buttons")
+
+
+async def test_the_second_miss_offers_a_person_not_another_question(backends, domain):
+    messages, _ = await _run(backends, domain, "and to a moshav?", [user_event("blorp", "nlu_fallback")],
+                             parse_data={SUGGESTION: _DELIVERY})
+    assert "connect you" in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
 
 
 async def test_second_fallback_in_a_row_offers_a_human(backends, domain):

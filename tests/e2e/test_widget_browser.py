@@ -1,14 +1,21 @@
-"""The web widget in headless Chromium against the real bot: the demo page, keyboard, buttons, Hebrew, reload."""
+"""The web widget in headless Chromium against the real bot: the demo page, keyboard, buttons, Hebrew, reload,
+and the question offered when the bot is not sure."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import AsyncIterator, List
 from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
+import requests
+import yaml
 
+from core.rasa_api import api_headers
+from core.settings import PROJECT_ROOT
+from core.suggestions import SUGGESTION, suggested_question
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.screenshots import row_ink
 
@@ -96,4 +103,55 @@ async def test_a_customer_chats_on_the_demo_page(page, stack_settings) -> None:
     await page.keyboard.press("Escape")
     assert await page.evaluate("document.activeElement.id") == "kesher-launcher"
     assert set(page.hosts) == {"127.0.0.1"}  # nothing from a CDN or anywhere else
+    assert page.errors == []
+
+
+# Questions next to an answer's topic that ask a detail the answer does not give: the bot should not answer them,
+# and may offer the answer's own question instead. The first the running model offers a question for is used.
+_NEAR_QUESTIONS = (
+    "how long does delivery take to a lighthouse on a holiday week?",
+    "how much is shipping for a grand piano by helicopter?",
+    "what warranty do you give on things bought at a flea market?",
+    "can I pay in instalments with my grandmother's pension?",
+    "where are your stores on the moon?",
+)
+
+
+def _faq_answer(answer: str) -> str:
+    """The first sentence of an FAQ's English answer as the widget shows it (no markdown stars)."""
+    domain = yaml.safe_load((PROJECT_ROOT / "domain" / "faq.yml").read_text(encoding="utf-8"))
+    english = next(r["text"] for r in domain["responses"][f"utter_{answer}"] if not r.get("condition"))
+    return english.replace("**", "").split(". ")[0]
+
+
+async def test_a_question_the_bot_is_not_sure_of_offers_one_it_can_answer(page, stack_settings) -> None:
+    offered = None
+    for text in _NEAR_QUESTIONS:
+        response = await asyncio.to_thread(
+            requests.post, f"{stack_settings.rasa_url}/model/parse", json={"text": text},
+            headers=api_headers(stack_settings.rasa_api_token), timeout=60)
+        assert response.status_code == 200, response.text
+        parse = response.json()
+        if parse.get(SUGGESTION) and parse["intent"]["name"] == "nlu_fallback":
+            offered = text, parse[SUGGESTION]["answer"], suggested_question(parse, "en")
+            break
+    assert offered, "none of the near questions was offered an FAQ question"
+    text, answer, question = offered
+
+    await page.goto(f"{stack_settings.rasa_url}/webhooks/web/demo")
+    await page.locator("#kesher-launcher").click()
+    await page.fill("#kesher-input", text)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("button", name=question).wait_for()
+    reply = (await _bot_bubbles(page))[-1]
+    assert "not sure" in reply and "*5550" in reply  # honest, with the way to a person
+    assert _faq_answer(answer) not in reply  # and not the answer itself
+
+    await page.get_by_role("button", name=question).click()
+    first_sentence = _faq_answer(answer)
+    await page.wait_for_function(
+        "s => [...document.querySelectorAll('.kesher-msg--bot .kesher-text')].some(e => e.innerText.includes(s))",
+        arg=first_sentence)
+    customer = await page.locator(".kesher-msg--customer .kesher-text").all_inner_texts()
+    assert customer == [text, question]
     assert page.errors == []

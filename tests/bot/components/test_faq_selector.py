@@ -19,7 +19,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.faq_selector import FaqSelector, coverage
 from bot.components.intent_classifier import BlankSafeLogisticRegressionClassifier
-from tests.bot.components.pipeline import RESPONSES, Pipeline, training_data
+from core.suggestions import SUGGESTION, suggested_question
+from tests.bot.components.pipeline import EXAMPLES, RESPONSES, Pipeline, training_data
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +112,55 @@ def test_the_selector_is_persisted_and_loaded(pipeline: Pipeline, intents, tmp_p
     assert a.get("response_selector") == b.get("response_selector")
     assert a.get("intent") == b.get("intent")
     assert loaded.examples is not None and loaded.examples.shape[1] == 384
+
+
+def test_an_unsure_faq_offers_the_answers_question_in_each_language(pipeline, intents):
+    text = "when can I come by to return something"
+    sure = _parse(pipeline, intents, _selector(pipeline, threshold=0.0), text)
+    best = sure.get("response_selector")["faq"]["response"]
+    bar = (best["confidence"] + 1.0) / 2
+    offered = _parse(pipeline, intents, _selector(pipeline, threshold=bar, suggest_min_confidence=0.0), text)
+    parse = offered.as_dict(only_output_properties=True)
+    assert parse["intent"]["name"] == "nlu_fallback"
+    suggestion = parse[SUGGESTION]
+    assert suggestion["answer"] == best["intent_response_key"]
+    english, hebrew = suggested_question(parse, "en"), suggested_question(parse, "he")
+    # Each is one of that answer's own examples in that language, so a tap is answered.
+    examples = EXAMPLES[best["intent_response_key"]]
+    assert english in examples and hebrew in examples
+    assert not any("\u05d0" <= ch <= "\u05ea" for ch in english)
+    assert any("\u05d0" <= ch <= "\u05ea" for ch in hebrew)
+    assert len(english.split()) >= 3  # a question, not "refund?"
+
+
+def test_no_question_is_offered_below_its_bar_or_when_the_answer_is_given(pipeline, intents):
+    text = "when can I come by to return something"
+    sure = _parse(pipeline, intents, _selector(pipeline, threshold=0.0, suggest_min_confidence=0.0), text)
+    assert sure.get("intent")["name"] == "faq" and sure.get(SUGGESTION) is None  # answered: nothing to offer
+    confidence = sure.get("response_selector")["faq"]["response"]["confidence"]
+    unsure = dict(threshold=(confidence + 1.0) / 2)
+    assert _parse(pipeline, intents, _selector(pipeline, **unsure), text).get(SUGGESTION) is None  # off by default
+    above = _selector(pipeline, **unsure, suggest_min_confidence=min(1.0, confidence + 0.01))
+    assert _parse(pipeline, intents, above, text).get(SUGGESTION) is None
+
+
+def test_a_fallback_of_another_intent_offers_no_faq_question(pipeline, intents):
+    message = _parse(pipeline, intents, _selector(pipeline, threshold=0.999, suggest_min_confidence=0.0),
+                     "hello there")
+    assert message.get("intent")["name"] == "greet" and message.get(SUGGESTION) is None
+
+
+def test_the_offered_questions_are_persisted_and_loaded(pipeline, intents):
+    config = {"threshold": 0.999, "suggest_min_confidence": 0.0}
+    trained = _selector(pipeline, **config)
+    loaded = FaqSelector.load({**FaqSelector.get_default_config(), **config}, pipeline.storage, Resource("faq"),
+                              pipeline.context("faq"))
+    assert loaded.questions == trained.questions
+    assert set(trained.questions) == {"faq/opening_hours", "faq/returns_policy"}
+    assert all(set(by_language) == {"en", "he"} for by_language in trained.questions.values())
+    a = _parse(pipeline, intents, trained, "can i send back a blender")
+    b = _parse(pipeline, intents, loaded, "can i send back a blender")
+    assert a.get(SUGGESTION) == b.get(SUGGESTION) is not None
 
 
 OUT_OF_SCOPE = [
