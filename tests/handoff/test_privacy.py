@@ -9,6 +9,7 @@ and hold no contact detail of the customer.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Dict
 
@@ -123,7 +124,10 @@ async def test_card_and_id_numbers_are_never_stored_in_clear(
             if key != container.keys.outbound():
                 everything.append(await shared_contents(redis_client, key))
         dump = "\n".join(everything)
-        assert "4580" not in dump and "123 456" not in dump and "5678" not in dump
+        # As numbers of their own: a random id's hex ("8d458050…") may hold the same four digits.
+        clear = [part for part in ("4580", "123 456", "5678")
+                 if re.search(rf"(?<![0-9A-Za-z]){part}(?![0-9A-Za-z])", dump)]
+        assert clear == [], f"{clear} in clear in {dump}"
         assert "•••• •••• •••• 9015" in dump and "•••••••82" in dump
         texts = [e.text for e in await store.events(CID) if e.kind in (EventKind.CUSTOMER, EventKind.NOTE)]
         assert texts == ["ת.ז. •••••••82, כרטיס •••• •••• •••• 9015", "card •••• •••• •••• 9015"]
