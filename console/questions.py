@@ -14,7 +14,8 @@ writes); the next content check and ``make ship`` take it.
 gibberish and test traffic); their wordings are remembered in Redis (:mod:`writers.dismissed`) and left
 out from then on. Answers customers rejected ("that's not what I asked", a thumbs-down in the widget) are
 listed as misses with the answer they rejected. The "add as an example of" list starts on a placeholder:
-the writer chooses the intent, the bot's guess is only shown.
+the writer chooses the intent, the bot's guess is only shown; but when customers sent the FAQ question the
+bot offered them ("is this what you're asking?"), they said what they meant, and that FAQ is chosen.
 
 ``?q=<wording>`` (the manager's dashboard links its "top unanswered" rows here)
 puts the groups with that wording first and marks them. Managers may read the

@@ -15,6 +15,10 @@ the customer messages that ended
   widget: intent ``answer_rejected``, its ``rejected_answer`` entity naming the answer); the question is
   listed with the answer (reason ``rejected``).
 
+A question whose "not sure" reply offered an FAQ's question (``core/suggestions.py``) that the customer
+then sent, by tapping it or in the same words, names that FAQ (``taken``): the customer said what they
+meant, so the page offers it as the intent to add the wording to.
+
 Groups a writer dismissed (:class:`writers.dismissed.DismissedWordings`) stay hidden: their wordings are
 left out before grouping.
 
@@ -35,7 +39,7 @@ import asyncio
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import AbstractSet, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -43,6 +47,7 @@ from redis.asyncio import Redis
 
 from core.language import is_hebrew
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
+from core.suggestions import SUGGESTION, suggested_question
 from handoff.mail.masking import MASK, mask_sensitive
 
 __all__ = [
@@ -107,6 +112,7 @@ class Question:
         at: Epoch seconds.
         sender: The conversation.
         answer: The bot's answer the customer rejected (reason ``rejected``), masked; else "".
+        taken: The FAQ (``faq/...``) whose offered question the customer sent next; else "".
     """
 
     text: str
@@ -117,6 +123,7 @@ class Question:
     at: float
     sender: str
     answer: str = ""
+    taken: str = ""
 
 
 @dataclass
@@ -165,6 +172,15 @@ class QuestionGroup:
             if q.answer:
                 seen.setdefault(q.answer, None)
         return list(seen)
+
+    @property
+    def taken_answers(self) -> Dict[str, int]:
+        """The FAQs whose offered question customers then sent, with counts, most taken first."""
+        counts: Dict[str, int] = {}
+        for q in self.questions:
+            if q.taken:
+                counts[q.taken] = counts.get(q.taken, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     @property
     def group_id(self) -> str:
@@ -219,9 +235,23 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
                 add(question, "rejected", text)
                 return
 
+    def took_offer(previous: Optional[Dict[str, Any]], event: Dict[str, Any]) -> None:
+        """``event`` sent the question the reply to ``previous`` offered: that question names its FAQ."""
+        if previous is None or id(previous) not in reported:
+            return
+        parse = previous.get("parse_data") or {}
+        text = " ".join(str(event.get("text") or "").casefold().split())
+        for language in ("he", "en"):
+            offered = suggested_question(parse, language)
+            if offered and " ".join(offered.casefold().split()) == text:
+                index = reported[id(previous)]
+                found[index] = replace(found[index], taken=str((parse.get(SUGGESTION) or {}).get("answer") or ""))
+                return
+
     for event in events:
         kind = event.get("event")
         if kind == "user":
+            took_offer(last_user, event)
             last_user = event
             intent = ((event.get("parse_data") or {}).get("intent") or {})
             name, confidence = str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)

@@ -18,6 +18,7 @@ import pytest_asyncio
 from PIL import Image
 from redis.asyncio import Redis
 
+from core.suggestions import SUGGESTION, make_suggestion
 from tests.console.conftest import PASSWORD, WRITER, Service
 from tests.helpers.browser import chromium, needs_chromium
 from tests.helpers.screenshots import box_ink, row_ink
@@ -345,4 +346,43 @@ async def test_a_writer_turns_an_unanswered_question_into_an_example(
         assert "already an example of out_of_scope" in await page.locator("#add-error").inner_text()
     finally:
         shutil.copy(ROOT / "data" / "nlu" / "he" / "core.yml", nlu)
+    assert page.errors == []
+
+
+@needs_chromium
+async def test_a_question_whose_offered_faq_the_customer_took_is_added_to_that_faq(
+    page: Any, console_service: Service, redis_client: Redis
+) -> None:
+    question = "how long does delivery take to a lighthouse in a holiday week"
+    offered = {"en": "how long does delivery take?", "he": "כמה זמן לוקח משלוח?"}
+    start = 1_763_900_200
+    events: List[Dict[str, Any]] = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": question, "timestamp": start,
+         "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.7},
+                        SUGGESTION: make_suggestion("faq/shipping_time", 0.86, offered)}},
+        {"event": "action", "name": "action_fallback"},
+        {"event": "user", "text": offered["en"], "timestamp": start + 5,  # the customer tapped the offer
+         "parse_data": {"intent": {"name": "faq", "confidence": 0.99}}},
+        {"event": "action", "name": "utter_faq"},
+    ]
+    await redis_client.set("kesher:tracker:web:offer", json.dumps({"sender_id": "web:offer", "events": events}))
+    await _browser_login(page, WRITER)
+    await page.goto("/console/writers/questions")
+    group = page.locator(".question-group").filter(has_text="lighthouse")
+    assert await group.count() == 1
+    assert "1 customer then took the question the bot offered: faq/shipping_time" in \
+        await group.locator(".taken-offer").inner_text()
+    select = group.locator("select[name=intent]")
+    assert await select.input_value() == "faq/shipping_time"  # chosen for the writer, who may change it
+    await group.get_by_role("button", name="Add").click()
+    await page.wait_for_load_state()
+    notice = await page.locator("#added").inner_text()
+    assert "faq/shipping_time" in notice and "data/nlu/en/faq.yml:" in notice
+    nlu = console_service.content_dir / "data" / "nlu" / "en" / "faq.yml"
+    try:
+        line = int(notice.rsplit(":", 1)[1].rstrip(". "))
+        assert nlu.read_text(encoding="utf-8").splitlines()[line - 1].strip() == f"- {question}"
+    finally:
+        shutil.copy(ROOT / "data" / "nlu" / "en" / "faq.yml", nlu)
     assert page.errors == []

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from bot.tracker_store import WindowedRedisTrackerStore
 from core.settings import PROJECT_ROOT, Settings
+from core.suggestions import make_suggestion
 from tests.helpers.redis_server import RedisServer
 from writers import unanswered as unanswered_module
 from writers.unanswered import (
@@ -190,3 +191,29 @@ async def test_the_grouping_runs_in_a_worker_thread_not_the_event_loop(
     monkeypatch.setattr(unanswered_module, "group", recording_group)
     assert [g.count for g in await unanswered(redis_client, prefix)] == [1]
     assert threads and threads[0] is not threading.main_thread()
+
+
+def _offering(text: str, answer: str, questions: Dict[str, str], at: float = 1_700_000_000.0) -> Dict[str, Any]:
+    event = _user(text, "nlu_fallback", 0.7, at)
+    event["parse_data"]["suggestion"] = make_suggestion(answer, 0.86, questions)
+    return event
+
+
+def test_a_question_whose_offered_faq_question_the_customer_sent_names_that_faq() -> None:
+    offered = {"en": "how long does delivery take?", "he": "כמה זמן לוקח משלוח?"}
+    events = [
+        _offering("how long to a lighthouse in a holiday week?", "faq/shipping_time", offered, at=1),
+        _action("action_fallback"),
+        {"event": "bot", "text": "I'm not sure I understood…", "timestamp": 2},
+        _user("How long does  delivery take?", "faq", 0.99, at=3), _action("utter_faq"),
+        _offering("are your candles vegan?", "faq/shipping_time", offered, at=4), _action("action_fallback"),
+        _user("no, I mean the ingredients", "nlu_fallback", 0.3, at=5), _action("action_fallback"),
+    ]
+    found = {q.text: q for q in questions_in(events, "web:1")}
+    assert found["how long to a lighthouse in a holiday week?"].taken == "faq/shipping_time"
+    assert found["are your candles vegan?"].taken == ""  # offered, not taken
+    assert found["no, I mean the ingredients"].taken == ""
+    assert "How long does  delivery take?" not in found  # the tapped question was answered
+    groups = group(list(found.values()))
+    taken = next(g for g in groups if "lighthouse" in g.text)
+    assert taken.taken_answers == {"faq/shipping_time": 1}
