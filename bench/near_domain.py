@@ -833,7 +833,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # The model offers whenever its fallback came with the faq intent first; the action shows it only without an
     # article, as offer() does: compare the two where no article is shown.
     shown = [s for s in signals if reply(s, configured) == HONEST]
-    offers_agree = sum(offer(s, configured) == (s.offered if s.model_fell_back else None) for s in shown)
+    offers_agree = sum(offer(s, configured) == s.offered for s in shown)
 
     validation = Grid(items, signals, "validation")
     chosen = choose(validation, configured)

@@ -45,7 +45,7 @@ from typing import AbstractSet, Any, Dict, Iterable, List, Mapping, Optional, Se
 
 from redis.asyncio import Redis
 
-from core.language import is_hebrew
+from core.language import LANGUAGES, is_hebrew
 from core.redis_keys import DEFAULT_TRACKER_PREFIX, TrackerKeys
 from core.suggestions import SUGGESTION, suggested_question
 from handoff.mail.masking import MASK, mask_sensitive
@@ -241,7 +241,7 @@ def questions_in(events: Sequence[Dict[str, Any]], sender: str) -> List[Question
             return
         parse = previous.get("parse_data") or {}
         text = " ".join(str(event.get("text") or "").casefold().split())
-        for language in ("he", "en"):
+        for language in LANGUAGES:
             offered = suggested_question(parse, language)
             if offered and " ".join(offered.casefold().split()) == text:
                 index = reported[id(previous)]

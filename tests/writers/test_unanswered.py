@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from bot.tracker_store import WindowedRedisTrackerStore
 from core.settings import PROJECT_ROOT, Settings
-from core.suggestions import make_suggestion
+from core.suggestions import SUGGESTION, make_suggestion
 from tests.helpers.redis_server import RedisServer
 from writers import unanswered as unanswered_module
 from writers.unanswered import (
@@ -195,7 +195,7 @@ async def test_the_grouping_runs_in_a_worker_thread_not_the_event_loop(
 
 def _offering(text: str, answer: str, questions: Dict[str, str], at: float = 1_700_000_000.0) -> Dict[str, Any]:
     event = _user(text, "nlu_fallback", 0.7, at)
-    event["parse_data"]["suggestion"] = make_suggestion(answer, 0.86, questions)
+    event["parse_data"][SUGGESTION] = make_suggestion(answer, 0.86, questions)
     return event
 
 
